@@ -1,0 +1,160 @@
+"""App factory: wires config, flags, state, legacy, shadow and native handlers into one aiohttp app."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from . import appkeys
+from .admin import setup_admin
+from .config.store import ConfigStore
+from .dispatch import Dispatcher, on_response_prepare
+from .flags.audit import FlagAudit
+from .flags.loader import load_flags_file, packaged_flags_path
+from .flags.schema import FlagTable
+from .flags.store import FlagStore
+from .legacy.forwarder import LegacyForwarder
+from .legacy.health import LegacyHealth
+from .legacy.supervisor import LegacySupervisor
+from .metrics import Metrics
+from .native import NativeRegistry
+from .runtime import Runtime
+from .shadow.runner import ShadowRunner
+from .shadow.store import SampleStore
+from .state import StateDB
+
+log = structlog.get_logger("quotio_gateway.app")
+
+
+@dataclass
+class GatewayOptions:
+    config_path: Path | None = None
+    flags_path: Path | None = None
+    state_dir: Path | None = None
+    local_password: str | None = None
+    start_legacy: bool = True
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "quotio-gateway"
+
+
+def resolve_flags_path(options: GatewayOptions, state_dir: Path | None = None) -> tuple[Path, bool]:
+    """(flags file to load, whether it is the packaged default). See README for the search order."""
+    if options.flags_path is not None:
+        return options.flags_path, False
+    packaged = packaged_flags_path().resolve()
+    candidates = []
+    if options.config_path is not None:
+        candidates.append(options.config_path.parent / "flags.yaml")
+    if state_dir is not None:
+        candidates.append(state_dir / "flags.yaml")
+    for candidate in candidates:
+        if candidate.is_file() and candidate.resolve() != packaged:
+            return candidate, False
+    return packaged, True
+
+
+def load_table(options: GatewayOptions) -> tuple[FlagTable, Path, bool]:
+    path, packaged = resolve_flags_path(options)
+    table = load_flags_file(path)
+    if not packaged or options.state_dir is None:
+        return table, path, packaged
+    # The packaged table may point at a state dir holding the operator's saved table.
+    path, packaged = resolve_flags_path(options, options.state_dir)
+    return load_flags_file(path), path, packaged
+
+
+def build_native_registry() -> NativeRegistry:
+    from handlers.root import setup_root
+
+    from .management.routes import setup_management
+
+    registry = NativeRegistry()
+    setup_root(registry)
+    setup_management(registry)
+    return registry
+
+
+async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None = None) -> web.Application:
+    """Build the app; raises ConfigError/FlagsError with a readable message on bad files."""
+    table, flags_path, packaged = load_table(options)
+    state_dir = options.state_dir or (Path(table.server.state_dir).expanduser() if table.server.state_dir
+                                      else default_state_dir())
+    if packaged:
+        path, packaged = resolve_flags_path(options, state_dir)
+        if not packaged:
+            table, flags_path = load_flags_file(path), path
+    persist_path = state_dir / "flags.yaml" if packaged else flags_path
+
+    metrics = Metrics()
+    app = web.Application(client_max_size=table.server.max_body_bytes)
+    app[appkeys.METRICS] = metrics
+    app[appkeys.RUNTIME] = Runtime(config_path=options.config_path, flags_path=flags_path, state_dir=state_dir,
+                                   local_password=options.local_password)
+    # Without a config file the embedded defaults are served and edits stay in memory.
+    config_store = ConfigStore(options.config_path)
+    app[appkeys.CONFIG_STORE] = config_store
+    config_store.on_reload = lambda ok: metrics.config_reloads.labels(
+        file="config", result="success" if ok else "failure").inc()
+
+    db = StateDB(state_dir / "state.sqlite3")
+    await db.open()
+    app[appkeys.STATE_DB] = db
+    flag_store = FlagStore(table, path=None if packaged else flags_path, persist_path=persist_path,
+                           audit=FlagAudit(db), metrics=metrics)
+    app[appkeys.FLAG_STORE] = flag_store
+
+    supervisor: LegacySupervisor | None = None
+    legacy_url = table.legacy.url
+    if table.legacy.binary and options.start_legacy:
+        supervisor = LegacySupervisor(table.legacy, options.config_path, state_dir, metrics)
+        legacy_url = supervisor.url
+    app[appkeys.SUPERVISOR] = supervisor
+    forwarder = LegacyForwarder(table.legacy, legacy_url, metrics)
+    app[appkeys.LEGACY] = forwarder
+    shadow = ShadowRunner(table.shadow, SampleStore(db, table.shadow.max_samples, table.shadow.sample_bytes),
+                          metrics)
+    app[appkeys.SHADOW] = shadow
+    flag_store.subscribe(lambda old, new: shadow.update_settings(new.table.shadow))
+
+    setup_admin(app)
+    dispatcher = Dispatcher(app)
+    for route in (registry or build_native_registry()).routes:
+        app.router.add_route(route.method, route.path, dispatcher.wrap(route.handler))
+    app.router.add_route("*", "/{tail:.*}", dispatcher.wrap(None))
+    app.on_response_prepare.append(on_response_prepare)
+
+    async def startup(app: web.Application) -> None:
+        await config_store.start()
+        await flag_store.start()
+        if supervisor is not None:
+            await supervisor.start()
+            forwarder.health = supervisor.health
+        elif legacy_url:
+            forwarder.health = LegacyHealth(legacy_url, table.legacy.health_path, metrics)
+            await forwarder.health.start()
+        else:
+            metrics.legacy_up.set(0)
+            log.warning("no legacy server configured (flags: legacy.url or legacy.binary); "
+                        "serving native routes only, legacy routes answer 503")
+
+    async def cleanup(app: web.Application) -> None:
+        await shadow.drain(2.0)
+        await flag_store.stop()
+        await config_store.stop()
+        if supervisor is not None:
+            await supervisor.stop(grace=0.4)
+        elif forwarder.health is not None:
+            await forwarder.health.stop()
+        await forwarder.close()
+        await db.close()
+
+    app.on_startup.append(startup)
+    app.on_cleanup.append(cleanup)
+    return app

@@ -1,0 +1,291 @@
+"""Per request: decide the route from the flag table, then answer from legacy, native or both.
+
+The decision is taken once from the table that is current when the request starts; a table swap
+never changes the answer of a request already in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+import orjson
+import structlog
+from aiohttp import web
+
+from . import appkeys
+from .access_log import log_access
+from .clientinfo import client_address, client_key
+from .errors import error_response
+from .flags.matcher import Decision, canary_bucket
+from .flags.schema import Mode
+from .native import Handler
+from .shadow.capture import BodyTee, capture_native
+from .shadow.types import Captured
+
+log = structlog.get_logger("quotio_gateway.dispatch")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_GEMINI_MODEL = re.compile(r"^/v1beta/models/([^/:]+):")
+# Inference endpoints: POSTs here spend upstream quota, so shadowing them is opt-in per route.
+_LLM_POST = re.compile(r"^/(v1/(chat/completions|completions|responses|messages(/count_tokens)?)"
+                       r"|v1beta/models/[^/]+:\w+|v1internal:\w+|api/provider/[^/]+/.+)$")
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+_INLINE_BODY = 64 * 1024
+CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),
+                ("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+                ("Access-Control-Allow-Headers", "*"))
+
+REQUEST_ID_KEY = "quotio_request_id"
+ROUTE_TAG_KEY = "quotio_route_tag"
+SIDE_KEY = "quotio_side"
+HEAD_AT_KEY = "quotio_head_at"
+
+
+def new_request_id() -> str:
+    return os.urandom(8).hex()
+
+
+def gin_not_found() -> web.Response:
+    return web.Response(status=404, text="404 page not found", content_type="text/plain")
+
+
+def _model_of(path: str, body: bytes) -> str | None:
+    match = _GEMINI_MODEL.match(path)
+    if match:
+        return match.group(1)
+    if not body:
+        return None
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    model = doc.get("model") if isinstance(doc, dict) else None
+    return model if isinstance(model, str) else None
+
+
+class Dispatcher:
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.metrics = app[appkeys.METRICS]
+        self.flags = app[appkeys.FLAG_STORE]
+        self.legacy = app[appkeys.LEGACY]
+        self.shadow = app[appkeys.SHADOW]
+
+    def wrap(self, native: Handler | None) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def dispatched(request: web.Request) -> web.StreamResponse:
+            return await self.handle(request, native)
+
+        return dispatched
+
+    async def handle(self, request: web.Request, native: Handler | None) -> web.StreamResponse:
+        start = time.monotonic()
+        supplied = request.headers.get("X-Request-Id")
+        request_id = supplied if supplied and _REQUEST_ID.match(supplied) else new_request_id()
+        request[REQUEST_ID_KEY] = request_id
+        table = self.flags.current
+        server = table.table.server
+        trusted = tuple(server.trusted_proxies)
+        client_ip, trusted_peer = client_address(request, trusted)
+        body: bytes | None = None
+        try:
+            result = table.match(request.method, request.path)
+            if result.needs_model:
+                body = await request.read()
+                result = table.match(request.method, request.path, _model_of(request.path, body),
+                                     model_known=True)
+        except web.HTTPRequestEntityTooLarge:
+            response = error_response(request.path, 413, f"request body exceeds {server.max_body_bytes} bytes")
+            self._finish(request, response, start, "(default)", "legacy", "native")
+            return response
+        decision = result.decision
+        if not self.legacy.configured and decision.mode is not Mode.NATIVE:
+            # No legacy server at all (e.g. `make run`): answer natively whatever can be.
+            decision = Decision(Mode.NATIVE, decision.route, decision.label, decision.version)
+        side = "legacy"
+        response: web.StreamResponse | None = None
+        try:
+            response, side = await self._answer(request, decision, native, body=body, client_ip=client_ip,
+                                                trusted_peer=trusted_peer, request_id=request_id,
+                                                route_header=server.route_header, limit=server.max_body_bytes)
+            return response
+        except asyncio.CancelledError:
+            # The client went away; aiohttp cancels the handler and with it the upstream call.
+            response = web.Response(status=499)
+            raise
+        finally:
+            if response is not None:
+                self._finish(request, response, start, decision.label, decision.mode.value, side)
+
+    async def _answer(self, request: web.Request, decision: Decision, native: Handler | None, *,
+                      body: bytes | None, client_ip: str, trusted_peer: bool, request_id: str,
+                      route_header: bool, limit: int) -> tuple[web.StreamResponse, str]:
+        mode = decision.mode
+        if mode is Mode.CANARY:
+            sticky = client_key(request) or client_ip
+            use_native = canary_bucket(decision.label, sticky) < decision.route.percent  # type: ignore[union-attr]
+            if use_native:
+                return await self._native(request, decision, native, body, client_ip, trusted_peer, request_id,
+                                          route_header, limit)
+            return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+                                      route_header, limit), "legacy"
+        if mode is Mode.NATIVE:
+            return await self._native(request, decision, native, body, client_ip, trusted_peer, request_id,
+                                      route_header, limit)
+        if mode is Mode.SHADOW:
+            return await self._shadow(request, decision, native, body, client_ip, trusted_peer, request_id,
+                                      route_header, limit), "legacy"
+        return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id, route_header,
+                                  limit), "legacy"
+
+    def _tag(self, request: web.Request, decision: Decision, side: str, route_header: bool) -> list[tuple[str, str]]:
+        tag = f"{decision.mode.value}/{side}"
+        request[ROUTE_TAG_KEY] = tag if route_header else None
+        request[SIDE_KEY] = side
+        headers = [("X-Request-Id", request[REQUEST_ID_KEY])]
+        if route_header:
+            headers.append(("X-Quotio-Route", tag))
+        return headers
+
+    async def _legacy(self, request: web.Request, decision: Decision, body: bytes | None, client_ip: str,
+                      trusted_peer: bool, request_id: str, route_header: bool, limit: int,
+                      tee: BodyTee | None = None) -> web.StreamResponse:
+        extra = self._tag(request, decision, "legacy", route_header)
+        if request.headers.get("Upgrade", "").lower() == "websocket" and request.method == "GET":
+            return await self.legacy.forward_websocket(request, route=decision.label, request_id=request_id,
+                                                       client_ip=client_ip)
+        content_length = request.content_length
+        if body is None and content_length is not None:
+            if content_length > limit:
+                return error_response(request.path, 413, f"request body exceeds {limit} bytes")
+            if content_length <= _INLINE_BODY:
+                # Typical API calls: send head and body to legacy in one write, keep Content-Length.
+                body = await request.read()
+        return await self.legacy.forward(request, route=decision.label, request_id=request_id,
+                                         client_ip=client_ip, trusted_peer=trusted_peer, body=body, tee=tee,
+                                         extra_headers=extra, limit=limit)
+
+    async def _native(self, request: web.Request, decision: Decision, native: Handler | None,
+                      body: bytes | None, client_ip: str, trusted_peer: bool, request_id: str,
+                      route_header: bool, limit: int) -> tuple[web.StreamResponse, str]:
+        fallback = decision.fallback_to_legacy
+        if native is None:
+            if request.method == "OPTIONS":
+                self._tag(request, decision, "native", route_header)
+                return web.Response(status=204), "native"
+            if fallback or not self.legacy.configured:
+                if fallback:
+                    self.metrics.canary_fallbacks.labels(route=decision.label).inc()
+                return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+                                          route_header, limit), "legacy"
+            self._tag(request, decision, "native", route_header)
+            return gin_not_found(), "native"
+        if fallback and body is None and request.body_exists:
+            # Keep the body so legacy can still be asked if the native handler fails early.
+            body = await request.read()
+        self._tag(request, decision, "native", route_header)
+        try:
+            response = await native(request)
+        except web.HTTPException as exc:
+            return exc, "native"
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.metrics.native_errors.labels(route=decision.label).inc()
+            log.exception("native handler raised", route=decision.label, path=request.path,
+                          request_id=request_id)
+            if fallback and not request.get(HEAD_AT_KEY):
+                self.metrics.canary_fallbacks.labels(route=decision.label).inc()
+                return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+                                          route_header, limit), "legacy"
+            if request.get(HEAD_AT_KEY):
+                raise
+            return error_response(request.path, 500, "internal error in the gateway"), "native"
+        if fallback and response.status >= 500 and not response.prepared:
+            self.metrics.canary_fallbacks.labels(route=decision.label).inc()
+            return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+                                      route_header, limit), "legacy"
+        return response, "native"
+
+    async def _shadow(self, request: web.Request, decision: Decision, native: Handler | None,
+                      body: bytes | None, client_ip: str, trusted_peer: bool, request_id: str,
+                      route_header: bool, limit: int) -> web.StreamResponse:
+        route = decision.route
+        label = decision.label
+        settings = self.shadow.settings
+        reason = None
+        if native is None:
+            reason = "no native handler"
+        elif request.method not in _SAFE_METHODS and not (route and route.shadow_llm and request.method == "POST"
+                                                          and _LLM_POST.match(request.path)):
+            reason = "write"
+        elif request.headers.get("Upgrade"):
+            reason = "upgrade"
+        elif (request.content_length or 0) > settings.max_compare_bytes:
+            reason = "too large"
+        if reason is not None:
+            self.shadow.skip(label, reason)
+            return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+                                      route_header, limit)
+        if route is not None and route.sample < 1.0 and random.random() >= route.sample:
+            return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+                                      route_header, limit)
+        if not self.shadow.try_acquire():
+            self.shadow.skip(label, "concurrency")
+            return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+                                      route_header, limit)
+        if body is None:
+            body = await request.read() if request.body_exists else b""
+        loop = asyncio.get_running_loop()
+        legacy_done: asyncio.Future[Captured] = loop.create_future()
+        tee = BodyTee(settings.max_compare_bytes)
+        assert native is not None
+        self.shadow.submit(route=label, request_id=request_id, method=request.method, path=request.path_qs,
+                           legacy=legacy_done, native=capture_native(native, request, body,
+                                                                      settings.max_compare_bytes))
+        started = time.monotonic()
+        try:
+            response = await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+                                          route_header, limit, tee=tee)
+        except BaseException as exc:
+            if not legacy_done.done():
+                legacy_done.set_result(Captured(status=499, headers=[], body=b"", error=type(exc).__name__))
+            raise
+        if not legacy_done.done():
+            legacy_done.set_result(tee.result(response.status, list(response.headers.items()),
+                                              time.monotonic() - started))
+        return response
+
+    def _finish(self, request: web.Request, response: web.StreamResponse, start: float, route: str, mode: str,
+                side: str) -> None:
+        elapsed = time.monotonic() - start
+        status = response.status
+        metrics = self.metrics
+        metrics.requests.labels(route=route, mode=mode, side=side, status=str(status)).inc()
+        metrics.request_duration.labels(route=route, mode=mode, side=side).observe(elapsed)
+        head_at = request.get(HEAD_AT_KEY)
+        metrics.ttfb.labels(route=route, mode=mode, side=side).observe((head_at - start) if head_at else elapsed)
+        log_access(request_id=request.get(REQUEST_ID_KEY, ""), method=request.method, path_qs=request.path_qs,
+                   status=status, duration=elapsed, route=route, mode=mode, side=side,
+                   peer=request.remote or "")
+
+
+async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """Last look before the head goes out: route tag, request id, and Gin's CORS headers for native."""
+    request[HEAD_AT_KEY] = time.monotonic()
+    side = request.get(SIDE_KEY)
+    if side is None:
+        return
+    headers = response.headers
+    tag = request.get(ROUTE_TAG_KEY)
+    if tag and "X-Quotio-Route" not in headers:
+        headers["X-Quotio-Route"] = tag
+    if "X-Request-Id" not in headers:
+        headers["X-Request-Id"] = request[REQUEST_ID_KEY]
+    if side == "native":
+        for name, value in CORS_HEADERS:
+            headers.setdefault(name, value)

@@ -1,0 +1,72 @@
+"""Protocol-shaped error answers produced by the gateway itself (legacy down, body too large, ...).
+
+Each client protocol gets the error body its SDKs parse: OpenAI-style for /v1 OpenAI routes (the
+shape CLIProxyAPI's BuildErrorResponseBody uses), Anthropic's envelope for /v1/messages, Google's
+for Gemini routes and the plain ``{"error": "..."}`` of the management API.
+"""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+_GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                  413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 502: "UNAVAILABLE",
+                  503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+
+
+def protocol_of(path: str) -> str:
+    if path.startswith("/v1/messages") or path.startswith("/api/provider/anthropic"):
+        return "claude"
+    if path.startswith(("/v1beta", "/v1internal", "/api/provider/google")):
+        return "gemini"
+    if path.startswith(("/v0/", "/management")):
+        return "management"
+    return "openai"
+
+
+def _openai_type(status: int) -> tuple[str, str | None]:
+    if status == 401:
+        return "authentication_error", "invalid_api_key"
+    if status == 403:
+        return "permission_error", "insufficient_quota"
+    if status == 404:
+        return "invalid_request_error", "model_not_found"
+    if status == 429:
+        return "rate_limit_error", "rate_limit_exceeded"
+    if status >= 500:
+        return "server_error", "internal_server_error"
+    return "invalid_request_error", None
+
+
+def error_body(path: str, status: int, message: str) -> dict:
+    protocol = protocol_of(path)
+    if protocol == "claude":
+        kind = "overloaded_error" if status == 503 else ("request_too_large" if status == 413 else "api_error")
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    if protocol == "gemini":
+        return {"error": {"code": status, "message": message, "status": _GOOGLE_STATUS.get(status, "UNKNOWN")}}
+    if protocol == "management":
+        return {"error": message}
+    kind, code = _openai_type(status)
+    err: dict = {"message": message, "type": kind}
+    if code:
+        err["code"] = code
+    return {"error": err}
+
+
+def error_response(path: str, status: int, message: str) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(error_body(path, status, message)),
+                        content_type="application/json")
+
+
+def sse_error_frame(path: str, message: str) -> bytes:
+    """The in-stream error a client of this protocol understands, once headers are already out."""
+    protocol = protocol_of(path)
+    body = orjson.dumps(error_body(path, 502, message))
+    if protocol == "claude":
+        body = orjson.dumps({"type": "error", "error": {"type": "api_error", "message": message}})
+        return b"event: error\ndata: " + body + b"\n\n"
+    if protocol == "gemini" or path.startswith("/v1/responses"):
+        return b"event: error\ndata: " + body + b"\n\n"
+    return b"data: " + body + b"\n\n"

@@ -1,0 +1,109 @@
+"""Polling file watcher: cheap stat() calls, SHA-256 to ignore touches and our own writes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger("quotio_gateway.filewatch")
+
+
+def file_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class FileWatcher:
+    """Calls ``on_change(data)`` when the file's content changes; debounced like CLIProxyAPI (150 ms)."""
+
+    def __init__(self, path: Path, on_change: Callable[[bytes], Awaitable[None]], *,
+                 interval: float = 0.25, debounce: float = 0.15) -> None:
+        self.path = path
+        self._on_change = on_change
+        self._interval = interval
+        self._debounce = debounce
+        self._task: asyncio.Task[None] | None = None
+        self._stat: tuple[int, int, int] | None = None
+        self.digest: str | None = None
+
+    def _current_stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def remember(self, data: bytes) -> None:
+        """Record content we wrote ourselves so the next poll does not treat it as an edit."""
+        self.digest = file_digest(data)
+        self._stat = self._current_stat()
+
+    async def start(self) -> None:
+        self._stat = self._current_stat()
+        if self.digest is None and self._stat is not None:
+            with contextlib.suppress(OSError):
+                self.digest = file_digest(self.path.read_bytes())
+        self._task = asyncio.create_task(self._run(), name=f"watch:{self.path.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            stat = self._current_stat()
+            if stat is None or stat == self._stat:
+                continue
+            await asyncio.sleep(self._debounce)
+            self._stat = self._current_stat()
+            try:
+                data = self.path.read_bytes()
+            except OSError as exc:
+                log.warning("watched file unreadable", path=str(self.path), error=str(exc))
+                continue
+            if not data.strip():
+                continue
+            digest = file_digest(data)
+            if digest == self.digest:
+                continue
+            self.digest = digest
+            try:
+                await self._on_change(data)
+            except Exception:  # a bad reload must never kill the watcher
+                log.exception("reload callback failed", path=str(self.path))
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write via a temp file in the same directory, fsync, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode is None:
+        try:
+            mode = os.stat(path).st_mode & 0o777
+        except OSError:
+            mode = 0o600
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,1 @@
+"""The rollout flag table: schema, compiled matcher, live store, audit trail, HTTP API."""

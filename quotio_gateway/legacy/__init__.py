@@ -1,0 +1,1 @@
+"""Talking to the legacy CLIProxyAPI: forwarding, connection pool, supervision, health."""

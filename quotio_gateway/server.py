@@ -1,0 +1,53 @@
+"""Running the app: bind the configured address, drain on SIGTERM within a bound, then clean up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+import structlog
+from aiohttp import web
+
+from . import appkeys
+from .app import GatewayOptions, create_app
+
+log = structlog.get_logger("quotio_gateway.server")
+
+
+def install_uvloop() -> None:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def serve(options: GatewayOptions, *, host: str | None = None, port: int | None = None,
+                ready: asyncio.Event | None = None) -> None:
+    app = await create_app(options)
+    cfg = app[appkeys.CONFIG_STORE].current
+    table = app[appkeys.FLAG_STORE].current.table
+    bind_host = host if host is not None else (cfg.host or None)
+    bind_port = port if port is not None else (cfg.port or 8317)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
+                           shutdown_timeout=table.server.shutdown_grace_seconds)
+    await runner.setup()
+    site = web.TCPSite(runner, bind_host, bind_port, reuse_address=True, backlog=4096)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise SystemExit(f"quotio-gateway: cannot listen on {bind_host or '*'}:{bind_port}: {exc.strerror}") from None
+    log.info("quotio-gateway listening", host=bind_host or "*", port=bind_port,
+             legacy=app[appkeys.LEGACY].url or "none", flags_version=app[appkeys.FLAG_STORE].current.version)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    log.info("shutting down", grace_seconds=table.server.shutdown_grace_seconds)
+    # AppRunner.cleanup stops accepting, waits up to shutdown_timeout for open requests (streams
+    # included), cancels the rest, then runs the app's cleanup (legacy child stopped last).
+    await runner.cleanup()

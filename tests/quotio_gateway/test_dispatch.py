@@ -1,0 +1,319 @@
+"""End to end through real sockets: client → gateway → scripted legacy, per mode."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+
+import aiohttp
+from aiohttp import web
+
+from quotio_gateway import appkeys
+from quotio_gateway.native import NativeRegistry
+
+
+def sample(app, name, **labels):
+    return app[appkeys.METRICS].registry.get_sample_value(name, labels)
+
+
+def registry_with(**handlers) -> NativeRegistry:
+    registry = NativeRegistry()
+    for spec, handler in handlers.items():
+        method, _, path = spec.partition("__")
+        registry.add(method, "/" + path.replace("__", "/"), handler)
+    return registry
+
+
+async def models_native(request: web.Request) -> web.Response:
+    return web.json_response({"object": "list", "data": [{"id": "m1", "object": "model", "owned_by": "x",
+                                                          "created": 2}]})
+
+
+async def models_wrong(request: web.Request) -> web.Response:
+    return web.json_response({"object": "list", "data": [{"id": "other", "object": "model", "owned_by": "x"}]})
+
+
+async def boom(request: web.Request) -> web.Response:
+    raise RuntimeError("native bug")
+
+
+async def test_legacy_passthrough_is_verbatim(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url}})
+    client = await aiohttp_client(app)
+    resp = await client.post("/echo?x=1&key=abc", data=b'{"model":"m"}',
+                             headers={"Authorization": "Bearer client-key", "X-Custom": "v",
+                                      "X-Request-Id": "req-123", "X-Forwarded-For": "6.6.6.6",
+                                      "Connection": "keep-alive, X-Drop", "X-Drop": "1"})
+    assert resp.status == 200
+    assert resp.headers["X-Quotio-Route"] == "legacy/legacy"
+    assert resp.headers["X-Request-Id"] == "req-123"
+    assert resp.headers["X-Legacy"] == "yes"
+    assert "X-Hop" not in resp.headers  # named in the legacy's Connection header: hop-by-hop
+    body = await resp.json()
+    seen = {k.lower(): v for k, v in body["headers"].items()}
+    assert body["path"] == "/echo?x=1&key=abc" and body["method"] == "POST" and body["size"] == 13
+    assert seen["authorization"] == "Bearer client-key" and seen["x-custom"] == "v"
+    assert "x-drop" not in seen and "transfer-encoding" not in seen
+    # The client's own X-Forwarded-For is not believed from an untrusted peer.
+    assert seen["x-forwarded-for"] == "127.0.0.1"
+    assert seen["x-request-id"] == "req-123"
+    assert seen["x-forwarded-proto"] == "http"
+    assert seen["content-length"] == "13"
+    assert sample(app, "quotio_gateway_requests_total", route="(default)", mode="legacy", side="legacy",
+                  status="200") == 1
+
+
+async def test_trusted_proxy_chain_is_kept(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url}, "server": {"trusted_proxies": ["127.0.0.0/8"]}})
+    client = await aiohttp_client(app)
+    resp = await client.get("/echo", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert (await resp.json())["headers"]["X-Forwarded-For"] == "203.0.113.9, 127.0.0.1"
+
+
+async def test_large_body_streams_through(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url}})
+    client = await aiohttp_client(app)
+    payload = b"q" * (100 * 1024 * 1024)
+
+    async def gen():
+        for i in range(0, len(payload), 1 << 20):
+            yield payload[i:i + (1 << 20)]
+
+    resp = await client.post("/echo", data=gen())
+    body = await resp.json()
+    assert body["size"] == len(payload)
+    assert body["sha256"] == hashlib.sha256(payload).hexdigest()
+
+
+async def test_body_over_limit_is_refused_with_413(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url}, "server": {"max_body_bytes": 1024 * 1024}})
+    client = await aiohttp_client(app)
+    resp = await client.post("/v1/chat/completions", data=b"x" * (2 * 1024 * 1024))
+    assert resp.status == 413
+    assert await resp.json() == {"error": {"message": "request body exceeds 1048576 bytes",
+                                           "type": "invalid_request_error"}}
+
+    async def gen():
+        for _ in range(4):
+            yield b"y" * (512 * 1024)
+
+    resp = await client.post("/echo", data=gen())
+    assert resp.status == 413
+    assert legacy.calls == [] or all(c.get("size", 0) < 2 * 1024 * 1024 for c in legacy.calls)
+
+
+async def test_sse_is_forwarded_as_it_arrives(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url}})
+    client = await aiohttp_client(app)
+    resp = await client.get("/gated-sse")
+    assert resp.headers["Content-Type"] == "text/event-stream"
+    first = await asyncio.wait_for(resp.content.readuntil(b"\n\n"), 5)
+    assert first == b"data: first\n\n"  # arrived while legacy still holds the second event back
+    legacy.release.set()
+    assert await resp.content.read() == b"data: second\n\n"
+
+
+async def test_content_encoding_passes_untouched(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url}})
+    client = await aiohttp_client(app, auto_decompress=False)
+    resp = await client.get("/gzip")
+    assert resp.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(await resp.read()) == b'{"zipped": true}'
+
+
+async def test_legacy_down_answers_in_each_protocol_shape(make_gateway, aiohttp_client):
+    from tests.conftest import free_port
+
+    app = await make_gateway({"legacy": {"url": f"http://127.0.0.1:{free_port()}"}})
+    client = await aiohttp_client(app)
+    cases = {
+        ("POST", "/v1/chat/completions"): {"error": {"message": "legacy server is unreachable", "type": "server_error",
+                                                     "code": "internal_server_error"}},
+        ("POST", "/v1/messages"): {"type": "error", "error": {"type": "overloaded_error",
+                                                              "message": "legacy server is unreachable"}},
+        ("POST", "/v1beta/models/g:generateContent"): {"error": {"code": 503, "message": "legacy server is unreachable",
+                                                                 "status": "UNAVAILABLE"}},
+        ("GET", "/v0/management/debug"): {"error": "legacy server is unreachable"},
+    }
+    for (method, path), expected in cases.items():
+        resp = await client.request(method, path, data=b"{}")
+        assert resp.status == 503, path
+        assert await resp.json() == expected
+    assert sample(app, "quotio_gateway_legacy_errors_total", route="(default)", kind="unreachable") == 4
+
+
+async def test_legacy_timeout_and_reset(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url, "read_timeout": 0.5}})
+    client = await aiohttp_client(app)
+    resp = await client.get("/slow?s=3")
+    assert resp.status == 504
+    assert (await resp.json())["error"]["message"] == "legacy server error: legacy did not answer in time"
+    resp = await client.get("/reset-sse")
+    assert resp.status == 200
+    text = await resp.text()
+    assert text.startswith('data: {"i": 0}\n\n')
+    assert text.endswith("\n\n") and "legacy stream interrupted" in text
+    assert "[DONE]" not in text
+
+
+async def test_client_disconnect_cancels_the_legacy_stream(legacy, make_gateway, aiohttp_server):
+    app = await make_gateway({"legacy": {"url": legacy.url}})
+    server = await aiohttp_server(app)
+    async with aiohttp.ClientSession() as session:
+        resp = await session.get(server.make_url("/gated-sse"))
+        await resp.content.readuntil(b"\n\n")
+        resp.close()  # the client goes away mid-stream
+    await asyncio.wait_for(legacy.disconnected.wait(), 5)
+    for _ in range(50):
+        if sample(app, "quotio_gateway_open_streams", route="(default)", side="legacy") == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert sample(app, "quotio_gateway_open_streams", route="(default)", side="legacy") == 0
+
+
+async def test_websocket_is_relayed(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url}})
+    client = await aiohttp_client(app)
+    ws = await client.ws_connect("/ws")
+    await ws.send_str("hi")
+    assert (await ws.receive()).data == "echo:hi"
+    await ws.send_bytes(b"abc")
+    assert (await ws.receive()).data == b"cba"
+    await ws.close()
+
+
+async def test_native_route_answers_with_cors_and_tag(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url},
+                              "routes": [{"match": "GET /v1/models", "mode": "native"}]},
+                             registry=registry_with(GET__v1__models=models_native))
+    client = await aiohttp_client(app)
+    resp = await client.get("/v1/models")
+    assert resp.headers["X-Quotio-Route"] == "native/native"
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert (await resp.json())["data"][0]["created"] == 2
+    assert legacy.calls == []
+    resp = await client.get("/v1/unknown")
+    assert resp.status == 200 and resp.headers["X-Quotio-Route"] == "legacy/legacy"
+
+
+async def test_native_without_handler_is_gin_404(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url}, "default": "native"}, registry=NativeRegistry())
+    client = await aiohttp_client(app)
+    resp = await client.get("/nope")
+    assert resp.status == 404
+    assert await resp.text() == "404 page not found"
+    resp = await client.options("/nope")
+    assert resp.status == 204
+
+
+async def test_native_raising_is_a_500_or_falls_back(legacy, make_gateway, aiohttp_client):
+    registry = registry_with(GET__v1__models=boom, POST__v1__messages=boom)
+    app = await make_gateway({"legacy": {"url": legacy.url},
+                              "routes": [{"match": "GET /v1/models", "mode": "native"},
+                                         {"match": "POST /v1/messages", "mode": "native",
+                                          "fallback_to_legacy": True}]}, registry=registry)
+    client = await aiohttp_client(app)
+    resp = await client.get("/v1/models")
+    assert resp.status == 500
+    assert await resp.json() == {"error": {"message": "internal error in the gateway", "type": "server_error",
+                                           "code": "internal_server_error"}}
+    resp = await client.post("/v1/messages", data=b'{"model":"c"}')
+    assert resp.status == 200 and resp.headers["X-Quotio-Route"] == "native/legacy"
+    assert legacy.calls[-1]["body"] == '{"model":"c"}'
+    assert sample(app, "quotio_gateway_native_errors_total", route="GET /v1/models") == 1
+    assert sample(app, "quotio_gateway_canary_fallbacks_total", route="POST /v1/messages") == 1
+
+
+async def test_canary_is_sticky_per_client_key(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url},
+                              "routes": [{"match": "GET /v1/models", "mode": "canary", "percent": 50}]},
+                             registry=registry_with(GET__v1__models=models_native))
+    client = await aiohttp_client(app)
+    sides = {}
+    for i in range(40):
+        key = f"key-{i}"
+        seen = set()
+        for _ in range(3):
+            resp = await client.get("/v1/models", headers={"Authorization": f"Bearer {key}"})
+            seen.add(resp.headers["X-Quotio-Route"])
+        assert len(seen) == 1, key
+        sides[key] = seen.pop()
+    assert set(sides.values()) == {"canary/native", "canary/legacy"}
+
+
+async def test_canary_percent_bounds(legacy, make_gateway, aiohttp_client):
+    for percent, tag in ((0, "canary/legacy"), (100, "canary/native")):
+        app = await make_gateway({"legacy": {"url": legacy.url},
+                                  "routes": [{"match": "GET /v1/models", "mode": "canary", "percent": percent}]},
+                                 registry=registry_with(GET__v1__models=models_native))
+        client = await aiohttp_client(app)
+        for i in range(10):
+            resp = await client.get("/v1/models", headers={"X-Api-Key": f"k{i}"})
+            assert resp.headers["X-Quotio-Route"] == tag
+
+
+async def wait_for_outcome(app, route, outcome, count=1):
+    for _ in range(100):
+        if (sample(app, "quotio_gateway_shadow_results_total", route=route, outcome=outcome) or 0) >= count:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def test_shadow_match_and_mismatch(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url},
+                              "routes": [{"match": "GET /v1/models", "mode": "shadow"}]},
+                             registry=registry_with(GET__v1__models=models_native))
+    client = await aiohttp_client(app)
+    resp = await client.get("/v1/models")
+    assert resp.headers["X-Quotio-Route"] == "shadow/legacy"
+    assert (await resp.json())["data"][0]["created"] == 1  # the legacy answer
+    assert await wait_for_outcome(app, "GET /v1/models", "ignored")  # only `created` differs
+
+    app2 = await make_gateway({"legacy": {"url": legacy.url},
+                               "routes": [{"match": "GET /v1/models", "mode": "shadow"}]},
+                              registry=registry_with(GET__v1__models=models_wrong))
+    client2 = await aiohttp_client(app2)
+    await client2.get("/v1/models")
+    assert await wait_for_outcome(app2, "GET /v1/models", "mismatch")
+    samples = await app2[appkeys.SHADOW].store.list(None, 10, None)
+    assert samples and samples[0]["outcome"] == "mismatch" and "other" in samples[0]["diff"]
+
+
+async def test_shadow_never_runs_writes_twice(legacy, make_gateway, aiohttp_client):
+    registry = registry_with(PUT__v0__management__debug=models_native)
+    app = await make_gateway({"legacy": {"url": legacy.url},
+                              "routes": [{"match": "PUT /v0/management/*", "mode": "shadow"}]}, registry=registry)
+    client = await aiohttp_client(app)
+    resp = await client.put("/v0/management/debug", json={"value": True})
+    assert resp.headers["X-Quotio-Route"] == "shadow/legacy"
+    assert len(legacy.calls) == 1
+    assert await wait_for_outcome(app, "PUT /v0/management/*", "skipped")
+
+
+async def test_shadow_native_raising_leaves_client_alone(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url},
+                              "routes": [{"match": "GET /v1/models", "mode": "shadow"}]},
+                             registry=registry_with(GET__v1__models=boom))
+    client = await aiohttp_client(app)
+    resp = await client.get("/v1/models")
+    assert resp.status == 200 and (await resp.json())["data"][0]["id"] == "m1"
+    assert await wait_for_outcome(app, "GET /v1/models", "error")
+
+
+async def test_no_legacy_configured_serves_native_only(make_gateway, aiohttp_client):
+    app = await make_gateway({}, registry=registry_with(GET__v1__models=models_native))
+    client = await aiohttp_client(app)
+    resp = await client.get("/v1/models")
+    assert resp.status == 200 and resp.headers["X-Quotio-Route"] == "native/native"
+    resp = await client.post("/v1/chat/completions", data=b"{}")
+    assert resp.status == 503
+    assert (await resp.json())["error"]["message"] == "no legacy server is configured for this route"
+
+
+async def test_route_header_can_be_turned_off(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url}, "server": {"route_header": False}})
+    client = await aiohttp_client(app)
+    resp = await client.get("/echo")
+    assert "X-Quotio-Route" not in resp.headers
