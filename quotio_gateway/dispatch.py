@@ -119,7 +119,10 @@ class Dispatcher:
             raise
         finally:
             if response is not None:
-                self._finish(request, response, start, decision.label, decision.mode.value, side)
+                # Counted and logged after the answer is on the wire: off the latency path, and
+                # the head time (TTFB) of a plain Response is known by then.
+                asyncio.get_running_loop().call_soon(self._finish, request, response, start, decision.label,
+                                                     decision.mode.value, side)
 
     async def _answer(self, request: web.Request, decision: Decision, native: Handler | None, *,
                       body: bytes | None, client_ip: str, trusted_peer: bool, request_id: str,

@@ -37,6 +37,7 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
         self.reused = False
+        self.reading_paused = False
         self._drain: asyncio.Future[None] | None = None
         self._paused_writing = False
         self._reset_exchange()
@@ -109,7 +110,8 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self.chunks.append(body)
         self.buffered += len(body)
-        if self.buffered > _HIGH_WATER and self.transport is not None:
+        if self.buffered > _HIGH_WATER and self.transport is not None and not self.reading_paused:
+            self.reading_paused = True
             self.transport.pause_reading()
         self._wake()
 
@@ -136,6 +138,11 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+    def resume_reading(self) -> None:
+        if self.reading_paused and self.transport is not None and not self.closed:
+            self.reading_paused = False
+            self.transport.resume_reading()
 
     def abort(self) -> None:
         self.closed = True
@@ -189,8 +196,8 @@ class UpstreamResponse:
             if conn.chunks:
                 chunk = conn.chunks.popleft()
                 conn.buffered -= len(chunk)
-                if conn.buffered <= _HIGH_WATER // 2 and conn.transport is not None and not conn.closed:
-                    conn.transport.resume_reading()
+                if conn.reading_paused and conn.buffered <= _HIGH_WATER // 2:
+                    conn.resume_reading()
                 return chunk
             if conn.complete:
                 return None
@@ -221,6 +228,14 @@ class UpstreamResponse:
             self.release()
 
     async def read(self) -> bytes:
+        conn = self._conn
+        if conn.complete and conn.error is None:
+            # Common case for small answers: the whole body came with the head.
+            data = b"".join(conn.chunks)
+            conn.chunks.clear()
+            conn.buffered = 0
+            self.release()
+            return data
         parts = [chunk async for chunk in self.iter_chunks()]
         return b"".join(parts)
 
@@ -273,6 +288,7 @@ class UpstreamPool:
         if len(self._idle) >= self.size:
             conn.abort()
             return
+        conn.resume_reading()
         self._idle.append(conn)
 
     def close(self) -> None:
@@ -341,7 +357,7 @@ class UpstreamPool:
     async def _await_head(self, conn: _Connection) -> None:
         timer = self.loop.call_later(self.read_timeout, self._head_timeout, conn)
         try:
-            await asyncio.shield(conn.head_done)
+            await conn.head_done
         except asyncio.CancelledError:
             raise
         except BaseException:
