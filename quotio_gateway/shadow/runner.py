@@ -1,0 +1,223 @@
+"""Runs shadow comparisons off the response path: bounded, timed out, and unable to hurt the client.
+
+The dispatcher answers the client from the legacy leg and hands both legs to ``submit`` as
+awaitables. Everything after that happens in a background task that holds one of
+``max_concurrency`` slots, gives both legs ``timeout_seconds`` to finish, compares, and records
+counters, Prometheus metrics and (for mismatches and errors) a redacted sample. Any failure in
+this machinery is counted as an ``error`` outcome (Scientist's ``raised`` callback) and never
+reaches the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import structlog
+
+from ..flags.schema import ShadowSettings
+from ..metrics import Metrics
+from .comparators import DEFAULT_IGNORE_PATHS, choose_comparator, compare
+from .store import SampleStore
+from .types import Captured, Comparison, Outcome
+
+log = structlog.get_logger("quotio_gateway.shadow")
+
+# Comparisons over this many body bytes run in a worker thread so the event loop keeps serving.
+THREAD_COMPARE_BYTES = 256 * 1024
+_STORED_OUTCOMES = frozenset({Outcome.MISMATCH, Outcome.ERROR})
+
+Comparator = Callable[..., Comparison]
+
+
+def plan_shadow(method: str, path: str, *, shadow_llm: bool, sample: float,
+                draw: float) -> tuple[str | None, str | None]:
+    """Whether one request may be shadowed: ``(comparator, None)`` to run it, ``(None, reason)`` to
+    skip and count it, ``(None, None)`` when it merely fell outside the sample.
+
+    Writes never run twice; inference POSTs are reads in effect but spend quota on both legs, so
+    they run only where the route opted in.
+    """
+    kind = choose_comparator(method, path)
+    if method.upper() not in ("GET", "HEAD"):
+        if kind != "llm":
+            return None, "write"
+        if not shadow_llm:
+            return None, "llm_not_opted_in"
+    if draw >= sample:
+        return None, None
+    return kind, None
+
+
+class ShadowRunner:
+    def __init__(self, settings: ShadowSettings, store: SampleStore, metrics: Metrics, *,
+                 comparator: Comparator = compare) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self._compare = comparator
+        self._inflight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._counts: dict[str, dict[str, int]] = {}
+        self._skip_reasons: dict[str, dict[str, int]] = {}
+
+    @property
+    def inflight(self) -> int:
+        return self._inflight
+
+    def update_settings(self, settings: ShadowSettings) -> None:
+        """Hot reload: new limits apply to the next acquire; running comparisons keep theirs."""
+        self.settings = settings
+        self.store.max_samples = settings.max_samples
+        self.store.sample_bytes = settings.sample_bytes
+
+    def try_acquire(self) -> bool:
+        if self._inflight >= self.settings.max_concurrency:
+            return False
+        self._inflight += 1
+        return True
+
+    def skip(self, route: str, reason: str) -> None:
+        reasons = self._skip_reasons.setdefault(route, {})
+        reasons[reason] = reasons.get(reason, 0) + 1
+        self._record(route, Outcome.SKIPPED)
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        return {route: dict(counts) for route, counts in sorted(self._counts.items())}
+
+    def skip_reasons(self) -> dict[str, dict[str, int]]:
+        return {route: dict(reasons) for route, reasons in sorted(self._skip_reasons.items())}
+
+    def submit(self, *, route: str, request_id: str, method: str, path: str,
+               legacy: Awaitable[Captured], native: Awaitable[Captured], comparator: str | None = None,
+               ignore_paths: Iterable[str] = DEFAULT_IGNORE_PATHS) -> None:
+        """Start one comparison in the background; call only after ``try_acquire`` returned True."""
+        try:
+            kind = comparator or choose_comparator(method, path)
+            task = asyncio.get_running_loop().create_task(
+                self._run(route, request_id, method, path, kind, tuple(ignore_paths), legacy, native))
+        except Exception as exc:
+            for leg in (legacy, native):
+                if asyncio.iscoroutine(leg):
+                    leg.close()
+            self._inflight -= 1
+            self._raised(route, "submit", exc)
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109 - the app calls drain(seconds)
+        """Shutdown: let running comparisons finish for up to ``timeout`` seconds, cancel the rest."""
+        tasks = set(self._tasks)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    # --- internals ---------------------------------------------------------------------------
+
+    async def _run(self, route: str, request_id: str, method: str, path: str, kind: str,
+                   ignore_paths: tuple[str, ...], legacy: Awaitable[Captured],
+                   native: Awaitable[Captured]) -> None:
+        legacy_task: asyncio.Future[Captured] | None = None
+        native_task: asyncio.Future[Captured] | None = None
+        owns_legacy = False
+        legacy_cap: Captured | None = None
+        native_cap: Captured | None = None
+        try:
+            native_task = asyncio.ensure_future(native)
+            legacy_task = asyncio.ensure_future(legacy)
+            # A future the dispatcher resolves itself must never be cancelled from here.
+            owns_legacy = legacy_task is not legacy
+            timeout = self.settings.timeout_seconds
+            await asyncio.wait({legacy_task, native_task}, timeout=timeout)
+            legacy_cap = _leg_result(legacy_task)
+            native_cap = _leg_result(native_task)
+            if legacy_cap is not None and legacy_cap.error is None:
+                self.metrics.shadow_leg_duration.labels(route=route, side="legacy").observe(legacy_cap.elapsed)
+            if native_cap is not None and native_cap.error is None:
+                self.metrics.shadow_leg_duration.labels(route=route, side="native").observe(native_cap.elapsed)
+            if not native_task.done():
+                native_cap = Captured(status=0, headers=[], body=b"", error="TimeoutError", elapsed=timeout)
+                self.metrics.shadow_leg_duration.labels(route=route, side="native").observe(timeout)
+                comparison = Comparison(Outcome.ERROR, f"native leg did not finish within {timeout:g}s",
+                                        reason="native_timeout")
+            elif not legacy_task.done():
+                comparison = Comparison(Outcome.SKIPPED, f"legacy leg did not finish within {timeout:g}s",
+                                        reason="legacy_timeout")
+            elif legacy_cap is None:
+                comparison = Comparison(Outcome.SKIPPED, "legacy leg raised", reason="legacy_failed")
+            else:
+                if native_cap is None:
+                    failure = "CancelledError" if native_task.cancelled() else type(native_task.exception()).__name__
+                    native_cap = Captured(status=500, headers=[], body=b"", error=failure)
+                comparison = await self._compare_legs(kind, legacy_cap, native_cap, ignore_paths)
+            await self._finish(route, request_id, method, path, kind, comparison, legacy_cap, native_cap)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._raised(route, "run", exc)
+        finally:
+            if native_task is not None and not native_task.done():
+                native_task.cancel()
+            if owns_legacy and legacy_task is not None and not legacy_task.done():
+                legacy_task.cancel()
+            # A leg that never became a task is a coroutine nobody will await; close it quietly.
+            for leg, task in ((native, native_task), (legacy, legacy_task)):
+                if task is None and asyncio.iscoroutine(leg):
+                    leg.close()
+            self._inflight -= 1
+
+    async def _compare_legs(self, kind: str, legacy: Captured, native: Captured,
+                            ignore_paths: tuple[str, ...]) -> Comparison:
+        try:
+            if len(legacy.body) + len(native.body) > THREAD_COMPARE_BYTES:
+                return await asyncio.to_thread(self._compare, kind, legacy, native, ignore_paths=ignore_paths)
+            return self._compare(kind, legacy, native, ignore_paths=ignore_paths)
+        except Exception as exc:
+            log.warning("shadow comparator raised", comparator=kind, error=type(exc).__name__)
+            return Comparison(Outcome.ERROR, f"comparator {kind!r} raised {type(exc).__name__}",
+                              reason="comparator_raised")
+
+    async def _finish(self, route: str, request_id: str, method: str, path: str, kind: str,
+                      comparison: Comparison, legacy: Captured | None, native: Captured | None) -> None:
+        outcome = comparison.outcome
+        if outcome is Outcome.SKIPPED:
+            self.skip(route, comparison.reason or "skipped")
+        else:
+            self._record(route, outcome)
+        if outcome not in _STORED_OUTCOMES:
+            return
+        log.info("shadow difference", route=route, request_id=request_id, outcome=str(outcome),
+                 reason=comparison.reason)
+        try:
+            await self.store.add(route=route, request_id=request_id, method=method, path=path,
+                                 outcome=str(outcome), comparator=kind, diff=comparison.diff, legacy=legacy,
+                                 native=native)
+        except Exception as exc:
+            # Losing a sample is acceptable; the counters above already have the result.
+            log.warning("shadow sample not stored", route=route, error=type(exc).__name__)
+
+    def _record(self, route: str, outcome: Outcome) -> None:
+        counts = self._counts.setdefault(route, {str(o): 0 for o in Outcome})
+        counts[str(outcome)] += 1
+        self.metrics.shadow_results.labels(route=route, outcome=str(outcome)).inc()
+
+    def _raised(self, route: str, operation: str, exc: BaseException) -> None:
+        log.warning("shadow machinery failed", route=route, operation=operation, error=type(exc).__name__)
+        with contextlib.suppress(Exception):
+            self._record(route, Outcome.ERROR)
+
+
+def _leg_result(task: asyncio.Future[Captured]) -> Captured | None:
+    """The leg's value, or None when it is still running or raised (the exception is consumed)."""
+    if not task.done() or task.cancelled():
+        return None
+    if task.exception() is not None:
+        return None
+    result: Any = task.result()
+    return result if isinstance(result, Captured) else None
