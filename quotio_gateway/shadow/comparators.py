@@ -24,8 +24,10 @@ from .redact import REDACTED, is_secret_key
 from .sse import split_events
 from .types import Captured, Comparison, Outcome
 
+# A bare name is ignored at any depth; `id` only at the top (response ids), because inside model
+# and auth-file lists the id is the very thing being compared.
 DEFAULT_IGNORE_PATHS: tuple[str, ...] = (
-    "id", "created", "created_at", "timestamp", "exported_at", "request_id", "system_fingerprint",
+    "$.id", "created", "created_at", "timestamp", "exported_at", "request_id", "system_fingerprint",
 )
 # Decompressed bodies beyond this are not compared (guards against compression bombs).
 DEFAULT_MAX_DECODED = 16 * 1024 * 1024

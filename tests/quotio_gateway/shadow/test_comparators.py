@@ -121,13 +121,21 @@ def test_json_value_diff_next_to_ignored_is_mismatch() -> None:
 
 
 def test_ignored_differences_shown_are_capped() -> None:
-    legacy = [{"id": n} for n in range(25)]
-    native = [{"id": -n - 1} for n in range(25)]
+    legacy = [{"created": n} for n in range(25)]
+    native = [{"created": -n - 1} for n in range(25)]
     result = compare("json", cap(legacy), cap(native))
     assert result.outcome is Outcome.IGNORED
     assert len(result.ignored_paths) == 25
     assert result.diff.count("(ignored)") == 20
     assert result.diff.endswith("… 5 more ignored differences")
+
+
+def test_ids_inside_lists_are_compared() -> None:
+    legacy = {"object": "list", "data": [{"id": "gpt-5", "object": "model"}]}
+    native = {"object": "list", "data": [{"id": "gpt-4", "object": "model"}]}
+    result = compare("json", cap(legacy), cap(native))
+    assert result.outcome is Outcome.MISMATCH
+    assert result.diff == '@ $.data[0].id\n- "gpt-5"\n+ "gpt-4"'
 
 
 def test_json_list_length_difference() -> None:
