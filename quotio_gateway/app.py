@@ -20,6 +20,7 @@ from .flags.store import FlagStore
 from .legacy.forwarder import LegacyForwarder
 from .legacy.health import LegacyHealth
 from .legacy.supervisor import LegacySupervisor
+from .management.auth import setup_management_guard
 from .metrics import Metrics
 from .native import NativeRegistry
 from .runtime import Runtime
@@ -70,6 +71,12 @@ def load_table(options: GatewayOptions) -> tuple[FlagTable, Path, bool]:
     return load_flags_file(path), path, packaged
 
 
+def _state_dir(options: GatewayOptions, table: FlagTable) -> Path:
+    if options.state_dir is not None:
+        return options.state_dir
+    return Path(table.server.state_dir).expanduser() if table.server.state_dir else default_state_dir()
+
+
 def build_native_registry() -> NativeRegistry:
     from handlers.root import setup_root
 
@@ -84,8 +91,7 @@ def build_native_registry() -> NativeRegistry:
 async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None = None) -> web.Application:
     """Build the app; raises ConfigError/FlagsError with a readable message on bad files."""
     table, flags_path, packaged = load_table(options)
-    state_dir = options.state_dir or (Path(table.server.state_dir).expanduser() if table.server.state_dir
-                                      else default_state_dir())
+    state_dir = _state_dir(options, table)
     if packaged:
         path, packaged = resolve_flags_path(options, state_dir)
         if not packaged:
@@ -123,6 +129,7 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
     app[appkeys.SHADOW] = shadow
     flag_store.subscribe(lambda old, new: shadow.update_settings(new.table.shadow))
 
+    setup_management_guard(app)
     setup_admin(app)
     dispatcher = Dispatcher(app)
     for route in (registry or build_native_registry()).routes:

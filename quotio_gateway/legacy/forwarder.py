@@ -94,8 +94,8 @@ class LegacyForwarder:
         headers = upstream_request_headers(
             request.headers.items(),
             # X-Forwarded-For records the hop we saw; a trusted proxy's chain is kept before it.
-            client_ip=peer_address(request) or client_ip, scheme=request.scheme, host=request.host, trusted_peer=trusted_peer,
-            request_id=request_id)
+            client_ip=peer_address(request) or client_ip, scheme=request.scheme, host=request.host,
+            trusted_peer=trusted_peer, request_id=request_id)
         spec = RequestSpec(request.method, target, headers)
         payload = body if body is not None else (
             self._stream_body(request, limit) if request.body_exists else None)

@@ -125,7 +125,7 @@ def gateway_process(tmp_path):
 
 
 def test_drop_in_start_serves_management_and_flags_cli(gateway_process):
-    proc, port, _ = gateway_process({"default": "native"})
+    _proc, port, _ = gateway_process({"default": "native"})
     req = urllib.request.Request(f"http://127.0.0.1:{port}/v0/management/debug",
                                  headers={"Authorization": f"Bearer {SECRET}"})
     with urllib.request.urlopen(req, timeout=5) as resp:

@@ -1,0 +1,1 @@
+"""Native behaviour of the gateway: handlers that answer requests without the legacy binary."""

@@ -1,0 +1,45 @@
+"""Registration of the native management endpoints, each at its full legacy path and method."""
+
+from __future__ import annotations
+
+from ..native import Handler, NativeRegistry
+from . import config_basic as basic
+from . import config_lists as lists
+from .auth import guarded
+
+PREFIX = "/v0/management"
+
+
+def setup_management(registry: NativeRegistry) -> None:
+    """Register every config-backed management endpoint behind the management access check."""
+
+    def add(method: str, path: str, handler: Handler) -> None:
+        registry.add(method, f"{PREFIX}/{path}", guarded(handler))
+
+    add("GET", "config", basic.get_config)
+    add("GET", "config.yaml", basic.get_config_yaml)
+    add("PUT", "config.yaml", basic.put_config_yaml)
+
+    for scalar in basic.SCALARS:
+        add("GET", scalar.path, scalar.get)
+        add("PUT", scalar.path, scalar.put)
+        add("PATCH", scalar.path, scalar.put)
+    add("DELETE", "proxy-url", basic.delete_proxy_url)
+
+    add("GET", "routing/strategy", basic.get_routing_strategy)
+    add("PUT", "routing/strategy", basic.put_routing_strategy)
+    add("PATCH", "routing/strategy", basic.put_routing_strategy)
+
+    add("GET", "api-keys", lists.get_api_keys)
+    add("PUT", "api-keys", lists.put_api_keys)
+    add("PATCH", "api-keys", lists.patch_api_keys)
+    add("DELETE", "api-keys", lists.delete_api_keys)
+
+    for spec in lists.KEY_LISTS:
+        for method, handler in lists.key_list_handlers(spec).items():
+            add(method, spec.key, handler)
+
+    add("GET", "oauth-excluded-models", lists.get_oauth_excluded_models)
+    add("PUT", "oauth-excluded-models", lists.put_oauth_excluded_models)
+    add("PATCH", "oauth-excluded-models", lists.patch_oauth_excluded_models)
+    add("DELETE", "oauth-excluded-models", lists.delete_oauth_excluded_models)
