@@ -7,11 +7,11 @@ never changes the answer of a request already in flight.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 import structlog
@@ -47,7 +47,8 @@ HEAD_AT_KEY = "quotio_head_at"
 
 
 def new_request_id() -> str:
-    return os.urandom(8).hex()
+    # Correlation ids need uniqueness, not secrecy: the Mersenne Twister avoids a syscall per request.
+    return f"{random.getrandbits(64):016x}"
 
 
 def gin_not_found() -> web.Response:
@@ -75,6 +76,8 @@ class Dispatcher:
         self.flags = app[appkeys.FLAG_STORE]
         self.legacy = app[appkeys.LEGACY]
         self.shadow = app[appkeys.SHADOW]
+        # Label children looked up once per (route, mode, side, status): .labels() is costly per call.
+        self._children: dict[tuple[str, str, str, int], tuple[Any, Any, Any]] = {}
 
     def wrap(self, native: Handler | None) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def dispatched(request: web.Request) -> web.StreamResponse:
@@ -267,11 +270,21 @@ class Dispatcher:
                 side: str) -> None:
         elapsed = time.monotonic() - start
         status = response.status
-        metrics = self.metrics
-        metrics.requests.labels(route=route, mode=mode, side=side, status=str(status)).inc()
-        metrics.request_duration.labels(route=route, mode=mode, side=side).observe(elapsed)
+        key = (route, mode, side, status)
+        children = self._children.get(key)
+        if children is None:
+            metrics = self.metrics
+            children = (metrics.requests.labels(route=route, mode=mode, side=side, status=str(status)),
+                        metrics.request_duration.labels(route=route, mode=mode, side=side),
+                        metrics.ttfb.labels(route=route, mode=mode, side=side))
+            if len(self._children) > 4096:
+                self._children.clear()
+            self._children[key] = children
+        count, duration, ttfb = children
+        count.inc()
+        duration.observe(elapsed)
         head_at = request.get(HEAD_AT_KEY)
-        metrics.ttfb.labels(route=route, mode=mode, side=side).observe((head_at - start) if head_at else elapsed)
+        ttfb.observe((head_at - start) if head_at else elapsed)
         log_access(request_id=request.get(REQUEST_ID_KEY, ""), method=request.method, path_qs=request.path_qs,
                    status=status, duration=elapsed, route=route, mode=mode, side=side,
                    peer=request.remote or "")
