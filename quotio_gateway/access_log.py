@@ -1,0 +1,48 @@
+"""The access log: one line per answered request, at a level that follows the status."""
+
+from __future__ import annotations
+
+import structlog
+
+from .logging import redact_query
+
+# A lazy proxy, so it follows setup_logging() even when that runs after this import.
+_log = structlog.get_logger("quotio_gateway.access")
+
+
+def log_access(
+    *,
+    request_id: str,
+    method: str,
+    path_qs: str,
+    status: int,
+    duration: float,
+    route: str | None,
+    mode: str | None,
+    side: str | None,
+    peer: str | None,
+) -> None:
+    """Write the access line: info below 400, warning for 4xx, error for 5xx.
+
+    ``duration`` is in seconds (request head to last response byte) and is logged as
+    ``duration_ms``; ``path_qs`` is the raw request target, logged as ``path`` with sensitive
+    query values masked.
+    """
+    if status >= 500:
+        emit = _log.error
+    elif status >= 400:
+        emit = _log.warning
+    else:
+        emit = _log.info
+    emit(
+        "access",
+        request_id=request_id,
+        method=method,
+        path=redact_query(path_qs),
+        status=status,
+        duration_ms=round(duration * 1000.0, 3),
+        route=route,
+        mode=mode,
+        side=side,
+        peer=peer,
+    )
