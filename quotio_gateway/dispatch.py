@@ -25,16 +25,13 @@ from .flags.matcher import Decision, canary_bucket
 from .flags.schema import Mode
 from .native import Handler
 from .shadow.capture import BodyTee, capture_native
+from .shadow.runner import plan_shadow
 from .shadow.types import Captured
 
 log = structlog.get_logger("quotio_gateway.dispatch")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _GEMINI_MODEL = re.compile(r"^/v1beta/models/([^/:]+):")
-# Inference endpoints: POSTs here spend upstream quota, so shadowing them is opt-in per route.
-_LLM_POST = re.compile(r"^/(v1/(chat/completions|completions|responses|messages(/count_tokens)?)"
-                       r"|v1beta/models/[^/]+:\w+|v1internal:\w+|api/provider/[^/]+/.+)$")
-_SAFE_METHODS = frozenset({"GET", "HEAD"})
 _INLINE_BODY = 64 * 1024
 CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),
                 ("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"),
@@ -223,21 +220,17 @@ class Dispatcher:
         route = decision.route
         label = decision.label
         settings = self.shadow.settings
-        reason = None
-        if native is None:
-            reason = "no native handler"
-        elif request.method not in _SAFE_METHODS and not (route and route.shadow_llm and request.method == "POST"
-                                                          and _LLM_POST.match(request.path)):
-            reason = "write"
-        elif request.headers.get("Upgrade"):
-            reason = "upgrade"
-        elif (request.content_length or 0) > settings.max_compare_bytes:
-            reason = "too large"
-        if reason is not None:
-            self.shadow.skip(label, reason)
-            return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
-                                      route_header, limit)
-        if route is not None and route.sample < 1.0 and random.random() >= route.sample:
+        kind, reason = plan_shadow(request.method, request.path, shadow_llm=bool(route and route.shadow_llm),
+                                   sample=route.sample if route is not None else 1.0, draw=random.random())
+        if kind is not None and native is None:
+            kind, reason = None, "no native handler"
+        elif kind is not None and request.headers.get("Upgrade"):
+            kind, reason = None, "upgrade"
+        elif kind is not None and (request.content_length or 0) > settings.max_compare_bytes:
+            kind, reason = None, "too large"
+        if kind is None:
+            if reason is not None:
+                self.shadow.skip(label, reason)
             return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
                                       route_header, limit)
         if not self.shadow.try_acquire():
@@ -251,7 +244,7 @@ class Dispatcher:
         tee = BodyTee(settings.max_compare_bytes)
         assert native is not None
         self.shadow.submit(route=label, request_id=request_id, method=request.method, path=request.path_qs,
-                           legacy=legacy_done, native=capture_native(native, request, body,
+                           comparator=kind, legacy=legacy_done, native=capture_native(native, request, body,
                                                                       settings.max_compare_bytes))
         started = time.monotonic()
         try:

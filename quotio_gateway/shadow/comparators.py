@@ -48,9 +48,15 @@ class BodyTooLarge(Exception):
     """A compressed body inflates past the decode limit."""
 
 
+_MODEL_LISTS = frozenset({"/v1/models", "/v1beta/models"})
+
+
 def choose_comparator(method: str, path: str) -> str:
-    """``llm`` for inference calls, ``json`` for everything else (management, model lists)."""
+    """``llm`` for inference calls, ``models`` for model lists, ``json`` for everything else."""
     if method.upper() in ("GET", "HEAD"):
+        bare = path.split("?", 1)[0].rstrip("/")
+        if bare in _MODEL_LISTS or (bare.startswith("/api/provider/") and bare.endswith("/models")):
+            return "models"
         return "json"
     path = path.split("?", 1)[0].rstrip("/") or "/"
     if path.startswith("/api/provider/"):
@@ -70,7 +76,7 @@ def choose_comparator(method: str, path: str) -> str:
 def compare(kind: str, legacy: Captured, native: Captured, *,
             ignore_paths: Iterable[str] = DEFAULT_IGNORE_PATHS,
             max_decoded: int = DEFAULT_MAX_DECODED) -> Comparison:
-    if kind not in ("json", "llm"):
+    if kind not in ("json", "llm", "models"):
         raise ValueError(f"unknown comparator {kind!r}")
     if legacy.error is not None:
         return Comparison(Outcome.SKIPPED, f"legacy leg failed: {legacy.error}", reason="legacy_failed")
@@ -83,8 +89,8 @@ def compare(kind: str, legacy: Captured, native: Captured, *,
         native_body = decoded_body(native, max_decoded)
     except BodyTooLarge:
         return Comparison(Outcome.SKIPPED, "decompressed body over the compare byte cap", reason="too_large")
-    if kind == "json":
-        return _compare_json(legacy, legacy_body, native, native_body, ignore_paths)
+    if kind in ("json", "models"):
+        return _compare_json(legacy, legacy_body, native, native_body, ignore_paths, unordered=kind == "models")
     return _compare_llm(legacy, legacy_body, native, native_body)
 
 
@@ -269,13 +275,25 @@ def _bytes_diff(legacy: bytes, native: bytes) -> list[str]:
             f"- {window(legacy)}", f"+ {window(native)}"]
 
 
+def _sorted_lists(doc: Any) -> Any:
+    """Model lists come out of a Go map in random order: compare them sorted by id / name."""
+    if isinstance(doc, dict):
+        for key, field in (("data", "id"), ("models", "name")):
+            items = doc.get(key)
+            if isinstance(items, list) and all(isinstance(i, dict) for i in items):
+                doc = {**doc, key: sorted(items, key=lambda item, f=field: str(item.get(f, "")))}
+    return doc
+
+
 def _compare_json(legacy: Captured, legacy_body: bytes, native: Captured, native_body: bytes,
-                  ignore_paths: Iterable[str]) -> Comparison:
+                  ignore_paths: Iterable[str], *, unordered: bool = False) -> Comparison:
     collector = _DiffCollector(_IgnoreRules(ignore_paths))
     _head_diff(legacy, native, collector)
     if legacy_body != native_body:
         legacy_doc = _parse_json(legacy_body) if legacy_body else _MISSING
         native_doc = _parse_json(native_body) if native_body else _MISSING
+        if unordered:
+            legacy_doc, native_doc = _sorted_lists(legacy_doc), _sorted_lists(native_doc)
         if legacy_doc is not _MISSING and native_doc is not _MISSING:
             collector.walk(legacy_doc, native_doc, [])
         else:

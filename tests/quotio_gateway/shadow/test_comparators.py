@@ -46,9 +46,10 @@ def sse(*events: tuple[str | None, Any], crlf: bool = False, done: bool = False)
     ("POST", "/api/provider/anthropic/v1/messages", "llm"),
     ("POST", "/api/provider/openai/chat/completions", "llm"),
     ("POST", "/api/provider/google/v1beta1/publishers/google/models/x:generateContent", "llm"),
-    ("GET", "/v1/models", "json"),
+    ("GET", "/v1/models", "models"),
+    ("GET", "/v1beta/models", "models"),
     ("GET", "/v1beta/models/gemini-2.5-pro", "json"),
-    ("GET", "/api/provider/openai/v1/models", "json"),
+    ("GET", "/api/provider/openai/v1/models", "models"),
     ("GET", "/v0/management/config", "json"),
     ("PUT", "/v0/management/debug", "json"),
     ("POST", "/v1beta/models/x:embedContent", "json"),
@@ -136,6 +137,18 @@ def test_ids_inside_lists_are_compared() -> None:
     result = compare("json", cap(legacy), cap(native))
     assert result.outcome is Outcome.MISMATCH
     assert result.diff == '@ $.data[0].id\n- "gpt-5"\n+ "gpt-4"'
+
+
+def test_model_lists_compare_without_order() -> None:
+    legacy = {"object": "list", "data": [{"id": "a", "object": "model"}, {"id": "b", "object": "model"}]}
+    native = {"object": "list", "data": [{"id": "b", "object": "model"}, {"id": "a", "object": "model"}]}
+    assert choose_comparator("GET", "/v1/models?x=1") == "models"
+    assert choose_comparator("GET", "/v1beta/models") == "models"
+    assert compare("models", cap(legacy), cap(native)).outcome is Outcome.MATCH
+    assert compare("json", cap(legacy), cap(native)).outcome is Outcome.MISMATCH
+    gemini_legacy = {"models": [{"name": "models/x"}, {"name": "models/y"}]}
+    gemini_native = {"models": [{"name": "models/y"}, {"name": "models/z"}]}
+    assert compare("models", cap(gemini_legacy), cap(gemini_native)).outcome is Outcome.MISMATCH
 
 
 def test_json_list_length_difference() -> None:

@@ -168,7 +168,7 @@ async def test_comparator_raising_is_error_and_caller_unaffected(db: StateDB, si
     assert runner.counters()[ROUTE]["error"] == 1
     assert metric(runner, "error") == 1
     [sample] = await runner.store.list()
-    assert sample["diff"] == "comparator 'json' raised ZeroDivisionError"
+    assert sample["diff"] == "comparator 'models' raised ZeroDivisionError"
     assert runner.inflight == 0
 
 
@@ -248,14 +248,15 @@ async def test_broken_leg_setup_never_raises(db: StateDB, bad_side: str) -> None
 
 
 @pytest.mark.parametrize(("method", "path", "opted", "draw", "expected"), [
-    ("GET", "/v1/models", False, 0.0, ("json", None)),
-    ("HEAD", "/v1/models", False, 0.0, ("json", None)),
+    ("GET", "/v1/models", False, 0.0, ("models", None)),
+    ("HEAD", "/v1/models", False, 0.0, ("models", None)),
+    ("GET", "/v0/management/config", False, 0.0, ("json", None)),
     ("PUT", "/v0/management/debug", True, 0.0, (None, "write")),
     ("DELETE", "/v0/management/api-keys", True, 0.0, (None, "write")),
     ("POST", "/v1/chat/completions", False, 0.0, (None, "llm_not_opted_in")),
     ("POST", "/v1/chat/completions", True, 0.0, ("llm", None)),
     ("POST", "/v1/chat/completions", True, 0.5, (None, None)),
-    ("GET", "/v1/models", False, 0.99, ("json", None)),
+    ("GET", "/v1/models", False, 0.99, ("models", None)),
 ])
 def test_plan_shadow(method: str, path: str, opted: bool, draw: float,
                      expected: tuple[str | None, str | None]) -> None:
