@@ -9,6 +9,8 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from handlers.models.registry import registry_for
+
 from . import appkeys
 from .admin import setup_admin
 from .config.store import ConfigStore
@@ -78,6 +80,7 @@ def _state_dir(options: GatewayOptions, table: FlagTable) -> Path:
 
 
 def build_native_registry() -> NativeRegistry:
+    from handlers.models.routes import setup_model_routes
     from handlers.root import setup_root
 
     from .management.routes import setup_management
@@ -85,6 +88,7 @@ def build_native_registry() -> NativeRegistry:
     registry = NativeRegistry()
     setup_root(registry)
     setup_management(registry)
+    setup_model_routes(registry)
     return registry
 
 
@@ -139,6 +143,8 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
 
     async def startup(app: web.Application) -> None:
         await config_store.start()
+        # Built now so model `created` times are the start-up time, as in CLIProxyAPI.
+        registry_for(config_store)
         await flag_store.start()
         if supervisor is not None:
             await supervisor.start()

@@ -1,0 +1,90 @@
+"""Client API-key authentication, as CLIProxyAPI's ``AuthMiddleware`` with the ``config-api-key``
+provider applies it to ``/v1/*``, ``/v1beta/*`` and ``/api/provider/*``.
+
+The key may come from five places, tried in order; the first one holding a configured key wins:
+``Authorization`` (``Bearer <k>``, else the whole header value), ``X-Goog-Api-Key``, ``X-Api-Key``,
+``?key=`` and ``?auth_token=``. With no ``api-keys`` configured every request is let through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import unquote_to_bytes
+
+from aiohttp import web
+
+from quotio_gateway.management.responses import json_response
+
+MISSING_KEY = "Missing API key"
+INVALID_KEY = "Invalid API key"
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def bearer_token(header: str) -> str:
+    """``extractBearerToken``: ``Bearer <k>`` (scheme case-insensitive) gives ``k`` trimmed; any
+    other shape gives the header unchanged."""
+    if not header:
+        return ""
+    scheme, sep, rest = header.partition(" ")
+    if not sep or scheme.lower() != "bearer":
+        return header
+    return rest.strip()
+
+
+def _query_unescape(text: str) -> str | None:
+    """``url.QueryUnescape``: ``+`` is a space; a malformed ``%`` escape rejects the pair."""
+    at = text.find("%")
+    while at != -1:
+        if at + 2 >= len(text) or text[at + 1] not in _HEX or text[at + 2] not in _HEX:
+            return None
+        at = text.find("%", at + 3)
+    raw = unquote_to_bytes(text.replace("+", " "))
+    # Invalid UTF-8 survives as surrogates so it can never equal a configured key.
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def go_query_first(raw_query: str, name: str) -> str:
+    """``r.URL.Query().Get(name)``: Go's parser skips pairs containing ``;`` or a bad escape."""
+    for piece in raw_query.split("&"):
+        if not piece or ";" in piece:
+            continue
+        raw_key, _, raw_value = piece.partition("=")
+        key = _query_unescape(raw_key)
+        if key is None:
+            continue
+        value = _query_unescape(raw_value)
+        if value is None:
+            continue
+        if key == name:
+            return value
+    return ""
+
+
+def _raw_query(request: web.BaseRequest) -> str:
+    # A request target has no fragment to Go (ParseRequestURI), so a "#" stays in the query.
+    return request.raw_path.partition("?")[2]
+
+
+def authenticate(request: web.BaseRequest, api_keys: Sequence[str]) -> str | web.Response | None:
+    """The matched key (the principal), ``None`` when no keys are configured (open access), or
+    the exact 401 answer to send."""
+    if not api_keys:
+        return None
+    keys = {key for key in api_keys if key}
+    if not keys:
+        # A key list of empty strings is a provider that handles nothing: Go then reports
+        # "no credentials" whatever the request carries.
+        return json_response(401, {"error": MISSING_KEY})
+    authorization = request.headers.get("Authorization", "")
+    google = request.headers.get("X-Goog-Api-Key", "")
+    anthropic = request.headers.get("X-Api-Key", "")
+    query = _raw_query(request)
+    query_key = go_query_first(query, "key")
+    query_token = go_query_first(query, "auth_token")
+    if not (authorization or google or anthropic or query_key or query_token):
+        return json_response(401, {"error": MISSING_KEY})
+    for candidate in (bearer_token(authorization), google, anthropic, query_key, query_token):
+        if candidate and candidate in keys:
+            return candidate
+    return json_response(401, {"error": INVALID_KEY})

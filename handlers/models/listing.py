@@ -1,0 +1,188 @@
+"""Model list answers in the three client dialects, and the legacy error body for unknown models.
+
+Shapes follow CLIProxyAPI v6.7.15: the registry's per-dialect view (``convertModelToMap``), then
+the handler's trimming (``OpenAIModels``, ``ClaudeModels``, ``GeminiModels``, ``GeminiGetHandler``).
+Go marshals ``map[string]any`` with sorted keys, so every object here is built key-sorted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from quotio_gateway.config.gojson import go_json_dumps
+from quotio_gateway.management.responses import go_trim, json_response
+
+from .catalog import ModelInfo
+
+GEMINI_DEFAULT_METHODS = ("generateContent",)
+CLAUDE_CLI_AGENT_PREFIX = "claude-cli"
+
+
+def _sorted(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: fields[key] for key in sorted(fields)}
+
+
+# --- per-model views ------------------------------------------------------------------------
+
+
+def openai_item(model: ModelInfo) -> dict[str, Any]:
+    """``OpenAIModels`` keeps id, object, created (when set) and owned_by (always)."""
+    item: dict[str, Any] = {"id": model.id, "object": "model", "owned_by": model.owned_by}
+    if model.created > 0:
+        item["created"] = model.created
+    return _sorted(item)
+
+
+def claude_item(model: ModelInfo) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": model.id, "object": "model", "owned_by": model.owned_by}
+    if model.created > 0:
+        item["created"] = model.created
+    if model.type:
+        item["type"] = model.type
+    if model.display_name:
+        item["display_name"] = model.display_name
+    return _sorted(item)
+
+
+def gemini_view(model: ModelInfo) -> dict[str, Any]:
+    """The registry's Gemini view: ``name`` falls back to the ID; empty fields are left out."""
+    item: dict[str, Any] = {"name": model.name or model.id}
+    if model.version:
+        item["version"] = model.version
+    if model.display_name:
+        item["displayName"] = model.display_name
+    if model.description:
+        item["description"] = model.description
+    if model.input_token_limit > 0:
+        item["inputTokenLimit"] = model.input_token_limit
+    if model.output_token_limit > 0:
+        item["outputTokenLimit"] = model.output_token_limit
+    if model.supported_generation_methods:
+        item["supportedGenerationMethods"] = list(model.supported_generation_methods)
+    return item
+
+
+def _with_models_prefix(name: str) -> str:
+    return name if name.startswith("models/") else "models/" + name
+
+
+def gemini_list_item(model: ModelInfo) -> dict[str, Any]:
+    """``GeminiModels`` rewrites each entry: ``models/`` prefix on the name, and displayName and
+    description both replaced by the name as it was before the prefix."""
+    item = gemini_view(model)
+    name = item["name"]
+    if name:
+        item["name"] = _with_models_prefix(name)
+        item["displayName"] = name
+        item["description"] = name
+    item.setdefault("supportedGenerationMethods", list(GEMINI_DEFAULT_METHODS))
+    return _sorted(item)
+
+
+# --- whole answers --------------------------------------------------------------------------
+
+
+def openai_models_body(models: Iterable[ModelInfo]) -> dict[str, Any]:
+    return {"data": [openai_item(m) for m in models], "object": "list"}
+
+
+def claude_models_body(models: Iterable[ModelInfo]) -> dict[str, Any]:
+    return {"data": [claude_item(m) for m in models]}
+
+
+def gemini_models_body(models: Iterable[ModelInfo]) -> dict[str, Any]:
+    return {"models": [gemini_list_item(m) for m in models]}
+
+
+def is_claude_cli(user_agent: str) -> bool:
+    """``GET /v1/models`` answers in the Claude shape only for a case-sensitive ``claude-cli``
+    User-Agent prefix."""
+    return user_agent.startswith(CLAUDE_CLI_AGENT_PREFIX)
+
+
+def v1_models_response(models: Iterable[ModelInfo], user_agent: str) -> web.Response:
+    if is_claude_cli(user_agent):
+        return json_response(200, claude_models_body(models))
+    return json_response(200, openai_models_body(models))
+
+
+def gemini_models_response(models: Iterable[ModelInfo]) -> web.Response:
+    return json_response(200, gemini_models_body(models))
+
+
+def gemini_model_response(models: Iterable[ModelInfo], action: str) -> web.Response:
+    """``GET /v1beta/models/*action``: the first model whose Gemini name is the action (Gin's
+    catch-all value minus its leading ``/``) or ``models/<action>``; displayName is *not*
+    rewritten here."""
+    wanted = action.removeprefix("/")
+    for model in models:
+        item = gemini_view(model)
+        name = item["name"]
+        if name in (wanted, "models/" + wanted):
+            if name:
+                item["name"] = _with_models_prefix(name)
+            return json_response(200, _sorted(item))
+    return json_response(404, {"error": {"message": "Not Found", "type": "not_found"}})
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+_STATUS_TEXT = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+                503: "Service Unavailable"}
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _is_json(text: str) -> bool:
+    """``json.Valid``: Python's extra literals (NaN, Infinity) are not JSON to Go."""
+    try:
+        json.loads(text, parse_constant=_reject_constant)
+    except ValueError:
+        return False
+    return True
+
+
+def build_error_body(status: int, text: str) -> bytes:
+    """``BuildErrorResponseBody``: JSON text passes through verbatim; anything else becomes an
+    OpenAI-style error whose type/code follow the status."""
+    if status <= 0:
+        status = 500
+    if not go_trim(text):
+        text = _STATUS_TEXT.get(status, "")
+    trimmed = go_trim(text)
+    if trimmed and _is_json(trimmed):
+        return trimmed.encode()
+    kind, code = "invalid_request_error", ""
+    if status == 401:
+        kind, code = "authentication_error", "invalid_api_key"
+    elif status == 403:
+        kind, code = "permission_error", "insufficient_quota"
+    elif status == 429:
+        kind, code = "rate_limit_error", "rate_limit_exceeded"
+    elif status == 404:
+        code = "model_not_found"
+    elif status >= 500:
+        kind, code = "server_error", "internal_server_error"
+    detail: dict[str, Any] = {"message": text, "type": kind}
+    if code:
+        detail["code"] = code
+    return go_json_dumps({"error": detail})
+
+
+def error_response(status: int, text: str) -> web.Response:
+    """``WriteErrorResponse`` for an error raised before any byte was written."""
+    message = go_trim(text) or _STATUS_TEXT.get(status, "")
+    return web.Response(status=status, body=build_error_body(status, message),
+                        headers={"Content-Type": "application/json"})
+
+
+def unknown_model_response(requested: str) -> web.Response:
+    """400 ``unknown provider for model <requested>`` (the text is trimmed, like Go's)."""
+    return error_response(400, f"unknown provider for model {requested}")

@@ -1,0 +1,136 @@
+"""Native model-list routes over real sockets: auth, the three shapes, lookups and hot reload."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from handlers.models.catalog import GEMINI
+from handlers.models.routes import get_gemini_model, get_gemini_models, get_v1_models, setup_model_routes
+from quotio_gateway.appkeys import CONFIG_STORE
+from quotio_gateway.config import ConfigStore
+from quotio_gateway.config.models import ClaudeKey, ModelAlias
+from quotio_gateway.native import NativeRegistry
+
+CONFIG = """
+gemini-api-key:
+  - api-key: g-upstream
+    prefix: teamA
+openai-compatibility:
+  - name: Local
+    base-url: http://127.0.0.1:9/v1
+    prefix: teamA
+    models: [{name: llama, alias: m1}]
+"""
+MISSING = b'{"error":"Missing API key"}'
+INVALID = b'{"error":"Invalid API key"}'
+NOT_FOUND = b'{"error":{"message":"Not Found","type":"not_found"}}'
+
+
+async def _client(aiohttp_client: Any, tmp_path: Path, text: str) -> tuple[Any, ConfigStore]:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    store = ConfigStore(path)
+    registry = NativeRegistry()
+    setup_model_routes(registry)
+    app = web.Application()
+    app[CONFIG_STORE] = store
+    for route in registry.routes:
+        app.router.add_route(route.method, route.path, route.handler)
+    return await aiohttp_client(app), store
+
+
+def test_routes_registered() -> None:
+    registry = NativeRegistry()
+    setup_model_routes(registry)
+    assert [(r.method, r.path, r.handler) for r in registry.routes] == [
+        ("GET", "/v1/models", get_v1_models),
+        ("GET", "/v1beta/models", get_gemini_models),
+        ("GET", "/v1beta/models/{action:.*}", get_gemini_model),
+    ]
+
+
+async def test_openai_and_claude_lists_when_open(aiohttp_client: Any, tmp_path: Path) -> None:
+    client, _ = await _client(aiohttp_client, tmp_path, CONFIG)
+    response = await client.get("/v1/models", headers={"User-Agent": "OpenAI/Python 1.0"})
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    body = json.loads(await response.read())
+    expected_ids = [i for m in GEMINI for i in (m.id, f"teamA/{m.id}")] + ["m1", "teamA/m1"]
+    assert [item["id"] for item in body["data"]] == expected_ids
+    assert body["object"] == "list"
+    assert body["data"][0] == {"created": 1750118400, "id": "gemini-2.5-pro", "object": "model",
+                               "owned_by": "google"}
+    assert set(body["data"][-1]) == {"created", "id", "object", "owned_by"}
+
+    response = await client.get("/v1/models", headers={"User-Agent": "claude-cli/2.0.0 (external, cli)"})
+    body = json.loads(await response.read())
+    assert list(body) == ["data"]
+    assert body["data"][0] == {"created": 1750118400, "display_name": "Gemini 2.5 Pro", "id": "gemini-2.5-pro",
+                               "object": "model", "owned_by": "google", "type": "gemini"}
+    assert body["data"][-1]["type"] == "openai-compatibility"
+    assert body["data"][-1]["owned_by"] == "Local"
+
+
+async def test_gemini_list_and_get(aiohttp_client: Any, tmp_path: Path) -> None:
+    client, _ = await _client(aiohttp_client, tmp_path, CONFIG)
+    body = json.loads(await (await client.get("/v1beta/models")).read())
+    first = body["models"][0]
+    assert first["name"] == "models/gemini-2.5-pro"
+    assert first["displayName"] == first["description"] == "models/gemini-2.5-pro"
+    assert body["models"][-1] == {"description": "teamA/m1", "displayName": "teamA/m1", "name": "models/teamA/m1",
+                                  "supportedGenerationMethods": ["generateContent"]}
+
+    for path in ("/v1beta/models/gemini-2.5-pro", "/v1beta/models/models/gemini-2.5-pro"):
+        response = await client.get(path)
+        assert response.status == 200
+        item = json.loads(await response.read())
+        assert item["name"] == "models/gemini-2.5-pro"
+        assert item["displayName"] == "Gemini 2.5 Pro"
+    response = await client.get("/v1beta/models/teamA/m1")
+    assert await response.read() == b'{"displayName":"m1","name":"models/teamA/m1"}'
+
+    # A prefixed catalogue model keeps the catalogue's Gemini name, so its prefixed ID is not found.
+    for path in ("/v1beta/models/teamA/gemini-2.5-pro", "/v1beta/models/", "/v1beta/models/nope"):
+        response = await client.get(path)
+        assert response.status == 404
+        assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+        assert await response.read() == NOT_FOUND
+
+
+async def test_client_auth_on_every_route(aiohttp_client: Any, tmp_path: Path) -> None:
+    client, _ = await _client(aiohttp_client, tmp_path, "api-keys: [sk-client]\n" + CONFIG)
+    for path in ("/v1/models", "/v1beta/models", "/v1beta/models/gemini-2.5-pro", "/v1beta/models/nope"):
+        missing = await client.get(path)
+        assert (missing.status, await missing.read()) == (401, MISSING)
+        assert missing.headers["Content-Type"] == "application/json; charset=utf-8"
+        invalid = await client.get(path, headers={"Authorization": "Bearer sk-other"})
+        assert (invalid.status, await invalid.read()) == (401, INVALID)
+    ok = await client.get("/v1/models", headers={"Authorization": "Bearer sk-client"})
+    assert ok.status == 200
+    ok = await client.get("/v1beta/models?key=sk-client")
+    assert ok.status == 200
+    ok = await client.get("/v1beta/models/gemini-2.5-pro", headers={"X-Goog-Api-Key": "sk-client"})
+    assert ok.status == 200
+    ok = await client.get("/v1/models", headers={"X-Api-Key": "sk-client", "User-Agent": "claude-cli/1"})
+    assert ok.status == 200
+
+
+async def test_config_changes_apply_at_once(aiohttp_client: Any, tmp_path: Path) -> None:
+    client, store = await _client(aiohttp_client, tmp_path, CONFIG)
+    update = {
+        "api_keys": ["sk-new"],
+        "gemini_api_key": [],
+        "openai_compatibility": [],
+        "claude_api_key": [ClaudeKey(api_key="c", models=[ModelAlias(name="claude-opus-4-5-20251101", alias="opus")])],
+    }
+    await store.save(store.current.model_copy(update=update))
+    response = await client.get("/v1/models")
+    assert (response.status, await response.read()) == (401, MISSING)
+    response = await client.get("/v1/models", headers={"Authorization": "sk-new"})
+    body = json.loads(await response.read())
+    assert [item["id"] for item in body["data"]] == ["opus"]
+    assert body["data"][0]["owned_by"] == "anthropic"
