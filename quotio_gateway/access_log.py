@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
+import orjson
 import structlog
 
-from .logging import redact_query
+from .logging import access_sink, redact_query
 
 # A lazy proxy, so it follows setup_logging() even when that runs after this import.
 _log = structlog.get_logger("quotio_gateway.access")
@@ -28,6 +32,20 @@ def log_access(
     ``duration_ms``; ``path_qs`` is the raw request target, logged as ``path`` with sensitive
     query values masked.
     """
+    sink = access_sink()
+    if sink is not None:
+        levelno = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+        if levelno < sink.levelno:
+            return
+        now = time.time()
+        line: dict[str, object] = structlog.contextvars.get_contextvars()
+        line.update(event="access", level=logging.getLevelName(levelno).lower(),
+                    timestamp=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z",
+                    logger="quotio_gateway.access", request_id=request_id, method=method, path=redact_query(path_qs),
+                    status=status, duration_ms=round(duration * 1000.0, 3), route=route, mode=mode, side=side,
+                    peer=peer)
+        sink.write(orjson.dumps(line).decode() + "\n")
+        return
     if status >= 500:
         emit = _log.error
     elif status >= 400:

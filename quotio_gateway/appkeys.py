@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from .config.store import ConfigStore
-    from .flags.store import FlagStore
-    from .legacy.forwarder import LegacyForwarder
-    from .legacy.supervisor import LegacySupervisor
-    from .metrics import Metrics
-    from .runtime import Runtime
-    from .shadow.runner import ShadowRunner
-    from .state import StateDB
+if TYPE_CHECKING:  # the AppKey type arguments below are forward references to these
+    from .config.store import ConfigStore  # noqa: F401
+    from .flags.store import FlagStore  # noqa: F401
+    from .legacy.forwarder import LegacyForwarder  # noqa: F401
+    from .legacy.supervisor import LegacySupervisor  # noqa: F401
+    from .metrics import Metrics  # noqa: F401
+    from .runtime import Runtime  # noqa: F401
+    from .shadow.runner import ShadowRunner  # noqa: F401
+    from .state import StateDB  # noqa: F401
 
 METRICS = web.AppKey["Metrics"]("metrics")
 STATE_DB = web.AppKey["StateDB"]("state_db")

@@ -6,6 +6,8 @@ same redaction processor before it is rendered, so no code path can print a cred
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import re
 import sys
@@ -275,6 +277,55 @@ class _StdlibHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marker type so a second setup_logging call replaces, not duplicates, our root handler."""
 
 
+class AccessSink:
+    """Where JSON access lines go without the structlog pipeline (the access log runs per request).
+
+    Writing to the process's stdout is buffered and flushed from the event loop a few milliseconds
+    later, so neither the rendering nor the write() sits between a response and the next request.
+    """
+
+    def __init__(self, out: TextIO, levelno: int, *, buffered: bool) -> None:
+        self.out = out
+        self.levelno = levelno
+        self.buffered = buffered
+        self._pending: list[str] = []
+        self._scheduled = False
+
+    def write(self, line: str) -> None:
+        if not self.buffered:
+            self.out.write(line)
+            return
+        self._pending.append(line)
+        if len(self._pending) >= 256:
+            self.flush()
+        elif not self._scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._scheduled = True
+            loop.call_later(0.02, self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if self._pending:
+            data, self._pending = "".join(self._pending), []
+            try:
+                self.out.write(data)
+                self.out.flush()
+            except (OSError, ValueError):
+                pass  # stdout closed by the launcher: nothing sensible to do with a log line
+
+
+_access_sink: AccessSink | None = None
+
+
+def access_sink() -> AccessSink | None:
+    """The JSON access sink, or None when lines are rendered for a terminal."""
+    return _access_sink
+
+
 def setup_logging(*, json: bool | None = None, level: str = "info", stream: TextIO | None = None) -> None:
     """Configure structlog and the stdlib root logger.
 
@@ -299,6 +350,12 @@ def setup_logging(*, json: bool | None = None, level: str = "info", stream: Text
         redact_event,
     ]
     renderer = _renderer(as_json, out)
+    global _access_sink
+    if _access_sink is not None:
+        _access_sink.flush()
+    _access_sink = AccessSink(out, levelno, buffered=stream is None) if as_json else None
+    if _access_sink is not None and _access_sink.buffered:
+        atexit.register(_access_sink.flush)
     structlog.configure(
         processors=[*shared, _add_logger_name, *tail, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(levelno),

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from . import appkeys
 from .app import GatewayOptions, create_app
+from .logging import access_sink
 
 log = structlog.get_logger("quotio_gateway.server")
 
@@ -36,8 +37,9 @@ async def serve(options: GatewayOptions, *, host: str | None = None, port: int |
     try:
         await site.start()
     except OSError as exc:
+        message = f"quotio-gateway: cannot listen on {bind_host or '*'}:{bind_port}: {exc.strerror or exc}"
         await runner.cleanup()
-        raise SystemExit(f"quotio-gateway: cannot listen on {bind_host or '*'}:{bind_port}: {exc.strerror}") from None
+        raise SystemExit(message) from None
     log.info("quotio-gateway listening", host=bind_host or "*", port=bind_port,
              legacy=app[appkeys.LEGACY].url or "none", flags_version=app[appkeys.FLAG_STORE].current.version)
     stop = asyncio.Event()
@@ -51,3 +53,5 @@ async def serve(options: GatewayOptions, *, host: str | None = None, port: int |
     # AppRunner.cleanup stops accepting, waits up to shutdown_timeout for open requests (streams
     # included), cancels the rest, then runs the app's cleanup (legacy child stopped last).
     await runner.cleanup()
+    if (sink := access_sink()) is not None:
+        sink.flush()
