@@ -87,6 +87,8 @@ class Dispatcher:
         supplied = request.headers.get("X-Request-Id")
         request_id = supplied if supplied and _REQUEST_ID.match(supplied) else new_request_id()
         request[REQUEST_ID_KEY] = request_id
+        # Every log line written while this request runs carries its id (one task per request).
+        structlog.contextvars.bind_contextvars(request_id=request_id)
         table = self.flags.current
         server = table.table.server
         trusted = tuple(server.trusted_proxies)
