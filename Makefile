@@ -18,7 +18,7 @@ services:
 	bash tests/services.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check quotio_gateway handlers tests benchmarks
+	$(VENV)/bin/ruff check .
 
 test: $(STAMP) services lint
 	$(VENV)/bin/pytest
