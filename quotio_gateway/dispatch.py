@@ -147,19 +147,16 @@ class Dispatcher:
         return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id, route_header,
                                   limit), "legacy"
 
-    def _tag(self, request: web.Request, decision: Decision, side: str, route_header: bool) -> list[tuple[str, str]]:
-        tag = f"{decision.mode.value}/{side}"
-        request[ROUTE_TAG_KEY] = tag if route_header else None
+    @staticmethod
+    def _tag(request: web.Request, decision: Decision, side: str, route_header: bool) -> None:
+        """Remember who answers; on_response_prepare writes it into the response head."""
+        request[ROUTE_TAG_KEY] = f"{decision.mode.value}/{side}" if route_header else None
         request[SIDE_KEY] = side
-        headers = [("X-Request-Id", request[REQUEST_ID_KEY])]
-        if route_header:
-            headers.append(("X-Quotio-Route", tag))
-        return headers
 
     async def _legacy(self, request: web.Request, decision: Decision, body: bytes | None, client_ip: str,
                       trusted_peer: bool, request_id: str, route_header: bool, limit: int,
                       tee: BodyTee | None = None) -> web.StreamResponse:
-        extra = self._tag(request, decision, "legacy", route_header)
+        self._tag(request, decision, "legacy", route_header)
         if request.headers.get("Upgrade", "").lower() == "websocket" and request.method == "GET":
             return await self.legacy.forward_websocket(request, route=decision.label, request_id=request_id,
                                                        client_ip=client_ip)
@@ -172,7 +169,7 @@ class Dispatcher:
                 body = await request.read()
         return await self.legacy.forward(request, route=decision.label, request_id=request_id,
                                          client_ip=client_ip, trusted_peer=trusted_peer, body=body, tee=tee,
-                                         extra_headers=extra, limit=limit)
+                                         limit=limit)
 
     async def _native(self, request: web.Request, decision: Decision, native: Handler | None,
                       body: bytes | None, client_ip: str, trusted_peer: bool, request_id: str,

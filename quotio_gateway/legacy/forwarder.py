@@ -83,7 +83,6 @@ class LegacyForwarder:
     async def forward(self, request: web.Request, *, route: str, request_id: str, client_ip: str,
                       trusted_peer: bool, body: bytes | None, tee: Tee | None = None,
                       on_head: Callable[[], None] | None = None,
-                      extra_headers: list[tuple[str, str]] | None = None,
                       limit: int = 0) -> web.StreamResponse:
         if not self.configured:
             self.metrics.legacy_errors.labels(route=route, kind="not_configured").inc()
@@ -107,7 +106,7 @@ class LegacyForwarder:
             return error_response(request.path, 413, str(exc))
         if on_head is not None:
             on_head()
-        return await self._respond(request, upstream, route=route, tee=tee, extra_headers=extra_headers)
+        return await self._respond(request, upstream, route=route, tee=tee)
 
     @staticmethod
     async def _stream_body(request: web.Request, limit: int) -> AsyncIterator[bytes]:
@@ -119,10 +118,8 @@ class LegacyForwarder:
             yield chunk
 
     async def _respond(self, request: web.Request, upstream: UpstreamResponse, *, route: str,
-                       tee: Tee | None, extra_headers: list[tuple[str, str]] | None) -> web.StreamResponse:
+                       tee: Tee | None) -> web.StreamResponse:
         headers = CIMultiDict(client_response_headers(upstream.headers))
-        if extra_headers:
-            headers.extend(extra_headers)
         length = upstream.content_length
         if request.method == "HEAD" or upstream.status in (204, 304):
             await upstream.read()
