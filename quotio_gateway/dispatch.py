@@ -23,6 +23,7 @@ from .clientinfo import client_address, client_key
 from .errors import error_response
 from .flags.matcher import Decision, canary_bucket
 from .flags.schema import Mode
+from .legacy.forwarder import LEGACY_FAILURE_KEY
 from .native import Handler
 from .shadow.capture import BodyTee, capture_native
 from .shadow.runner import plan_shadow
@@ -33,6 +34,7 @@ log = structlog.get_logger("quotio_gateway.dispatch")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _GEMINI_MODEL = re.compile(r"^/v1beta/models/([^/:]+):")
 _INLINE_BODY = 64 * 1024
+_OWN_FILE_ROUTES = frozenset({("GET", "/v0/management/config.yaml")})
 CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),
                 ("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"),
                 ("Access-Control-Allow-Headers", "*"))
@@ -73,6 +75,8 @@ class Dispatcher:
         self.flags = app[appkeys.FLAG_STORE]
         self.legacy = app[appkeys.LEGACY]
         self.shadow = app[appkeys.SHADOW]
+        self.supervised = app[appkeys.SUPERVISOR] is not None
+        self.inflight = app[appkeys.RUNTIME].inflight
         # Label children looked up once per (route, mode, side, status): .labels() is costly per call.
         self._children: dict[tuple[str, str, str, int], tuple[Any, Any, Any]] = {}
 
@@ -83,6 +87,13 @@ class Dispatcher:
         return dispatched
 
     async def handle(self, request: web.Request, native: Handler | None) -> web.StreamResponse:
+        self.inflight.enter()
+        try:
+            return await self._handle(request, native)
+        finally:
+            self.inflight.leave()
+
+    async def _handle(self, request: web.Request, native: Handler | None) -> web.StreamResponse:
         start = time.monotonic()
         supplied = request.headers.get("X-Request-Id")
         request_id = supplied if supplied and _REQUEST_ID.match(supplied) else new_request_id()
@@ -105,8 +116,12 @@ class Dispatcher:
             self._finish(request, response, start, "(default)", "legacy", "native")
             return response
         decision = result.decision
-        if not self.legacy.configured and decision.mode is not Mode.NATIVE:
-            # No legacy server at all (e.g. `make run`): answer natively whatever can be.
+        if decision.mode is not Mode.NATIVE and (
+                not self.legacy.configured
+                or (self.supervised and native is not None and (request.method, request.path) in _OWN_FILE_ROUTES)):
+            # No legacy server at all (e.g. `make run`): answer natively whatever can be. And a
+            # supervised legacy only knows its derived config copy (internal port), so the
+            # operator's file is always shown by the native handler.
             decision = Decision(Mode.NATIVE, decision.route, decision.label, decision.version)
         side = "legacy"
         response: web.StreamResponse | None = None
@@ -254,8 +269,13 @@ class Dispatcher:
                 legacy_done.set_result(Captured(status=499, headers=[], body=b"", error=type(exc).__name__))
             raise
         if not legacy_done.done():
-            legacy_done.set_result(tee.result(response.status, list(response.headers.items()),
-                                              time.monotonic() - started))
+            failure = request.get(LEGACY_FAILURE_KEY)
+            if failure is not None:
+                legacy_done.set_result(Captured(status=response.status, headers=[], body=b"",
+                                                error=f"legacy {failure}"))
+            else:
+                legacy_done.set_result(tee.result(response.status, list(response.headers.items()),
+                                                  time.monotonic() - started))
         return response
 
     def _finish(self, request: web.Request, response: web.StreamResponse, start: float, route: str, mode: str,

@@ -27,11 +27,11 @@ async def serve(options: GatewayOptions, *, host: str | None = None, port: int |
                 ready: asyncio.Event | None = None) -> None:
     app = await create_app(options)
     cfg = app[appkeys.CONFIG_STORE].current
-    table = app[appkeys.FLAG_STORE].current.table
     bind_host = host if host is not None else (cfg.host or None)
     bind_port = port if port is not None else (cfg.port or 8317)
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
-                           shutdown_timeout=table.server.shutdown_grace_seconds)
+    # The drain is ours (below); aiohttp's own shutdown wait applies twice per connection, so it
+    # only gets a token timeout for what is left after the grace.
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=0.05)
     await runner.setup()
     site = web.TCPSite(runner, bind_host, bind_port, reuse_address=True, backlog=4096)
     try:
@@ -49,9 +49,15 @@ async def serve(options: GatewayOptions, *, host: str | None = None, port: int |
     if ready is not None:
         ready.set()
     await stop.wait()
-    log.info("shutting down", grace_seconds=table.server.shutdown_grace_seconds)
-    # AppRunner.cleanup stops accepting, waits up to shutdown_timeout for open requests (streams
-    # included), cancels the rest, then runs the app's cleanup (legacy child stopped last).
+    grace = app[appkeys.FLAG_STORE].current.table.server.shutdown_grace_seconds
+    log.info("shutting down", grace_seconds=grace)
+    # Stop accepting, let open requests and streams finish within the grace, then cancel what is
+    # left and run the app's cleanup (legacy child stopped last).
+    for active in list(runner.sites):
+        await active.stop()
+    inflight = app[appkeys.RUNTIME].inflight
+    if not await inflight.wait_idle(grace):
+        log.warning("grace period over, cutting open requests", open=inflight.count)
     await runner.cleanup()
     if (sink := access_sink()) is not None:
         sink.flush()

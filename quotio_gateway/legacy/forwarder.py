@@ -32,6 +32,7 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
+LEGACY_FAILURE_KEY = "quotio_legacy_failure"
 _STATUS_FOR_KIND = {"unreachable": 503, "timeout": 504, "reset": 502, "protocol": 502}
 
 
@@ -73,6 +74,8 @@ class LegacyForwarder:
             await self._ws_session.close()
 
     def _failure(self, request: web.Request, route: str, exc: UpstreamError) -> web.Response:
+        # The answer below is the gateway's, not legacy's: shadow must not compare it as legacy's.
+        request[LEGACY_FAILURE_KEY] = exc.kind
         self.metrics.legacy_errors.labels(route=route, kind=exc.kind).inc()
         log.error("legacy request failed", kind=exc.kind, error=str(exc), method=request.method,
                   path=request.path)
@@ -85,6 +88,7 @@ class LegacyForwarder:
                       on_head: Callable[[], None] | None = None,
                       limit: int = 0) -> web.StreamResponse:
         if not self.configured:
+            request[LEGACY_FAILURE_KEY] = "not_configured"
             self.metrics.legacy_errors.labels(route=route, kind="not_configured").inc()
             return error_response(request.path, 503, "no legacy server is configured for this route")
         target = request.raw_path
