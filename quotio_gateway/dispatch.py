@@ -43,6 +43,7 @@ REQUEST_ID_KEY = "quotio_request_id"
 ROUTE_TAG_KEY = "quotio_route_tag"
 SIDE_KEY = "quotio_side"
 HEAD_AT_KEY = "quotio_head_at"
+SHADOW_GO_KEY = "quotio_shadow_go"
 
 
 def new_request_id() -> str:
@@ -255,11 +256,15 @@ class Dispatcher:
             body = await request.read() if request.body_exists else b""
         loop = asyncio.get_running_loop()
         legacy_done: asyncio.Future[Captured] = loop.create_future()
+        # The native leg starts once the legacy head is on its way to the client, so its CPU time
+        # never sits in front of the client's answer; a stream's body still overlaps with it.
+        head_out: asyncio.Future[None] = loop.create_future()
+        request[SHADOW_GO_KEY] = head_out
         tee = BodyTee(settings.max_compare_bytes)
         assert native is not None
         self.shadow.submit(route=label, request_id=request_id, method=request.method, path=request.path_qs,
-                           comparator=kind, legacy=legacy_done, native=capture_native(native, request, body,
-                                                                      settings.max_compare_bytes))
+                           comparator=kind, legacy=legacy_done,
+                           native=_after(head_out, capture_native(native, request, body, settings.max_compare_bytes)))
         started = time.monotonic()
         try:
             response = await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
@@ -268,6 +273,9 @@ class Dispatcher:
             if not legacy_done.done():
                 legacy_done.set_result(Captured(status=499, headers=[], body=b"", error=type(exc).__name__))
             raise
+        finally:
+            # A plain Response is prepared right after this returns; release the leg then at latest.
+            loop.call_soon(_release, head_out)
         if not legacy_done.done():
             failure = request.get(LEGACY_FAILURE_KEY)
             if failure is not None:
@@ -302,9 +310,27 @@ class Dispatcher:
                    peer=request.remote or "")
 
 
+def _release(gate: asyncio.Future[None]) -> None:
+    if not gate.done():
+        gate.set_result(None)
+
+
+async def _after(gate: asyncio.Future[None], leg: Awaitable[Captured]) -> Captured:
+    try:
+        await gate
+    except BaseException:
+        if asyncio.iscoroutine(leg):
+            leg.close()
+        raise
+    return await leg
+
+
 async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Last look before the head goes out: route tag, request id, and Gin's CORS headers for native."""
     request[HEAD_AT_KEY] = time.monotonic()
+    gate = request.get(SHADOW_GO_KEY)
+    if gate is not None:
+        asyncio.get_running_loop().call_soon(_release, gate)
     side = request.get(SIDE_KEY)
     if side is None:
         return
