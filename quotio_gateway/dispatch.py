@@ -305,7 +305,7 @@ class Dispatcher:
         duration.observe(elapsed)
         head_at = request.get(HEAD_AT_KEY)
         ttfb.observe((head_at - start) if head_at else elapsed)
-        log_access(request_id=request.get(REQUEST_ID_KEY, ""), method=request.method, path_qs=request.path_qs,
+        log_access(request_id=request.get(REQUEST_ID_KEY, ""), method=request.method, path_qs=request.raw_path,
                    status=status, duration=elapsed, route=route, mode=mode, side=side,
                    peer=request.remote or "")
 
