@@ -16,7 +16,8 @@ from pathlib import Path
 
 import structlog
 
-from ..filewatch import FileWatcher, atomic_write
+from ..fileio import atomic_write
+from ..filewatch import FileWatcher
 from .loader import ConfigError, default_config, load_config, normalize_config, parse_config
 from .models import Config
 from .writer import save_config_preserving

@@ -26,7 +26,7 @@ from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, ScalarString
 from ruamel.yaml.tokens import CommentToken
 
-from ..filewatch import atomic_write
+from ..fileio import atomic_write
 from .gojson import YamlMap, YamlNode, YamlScalar, YamlSeq, render_go_yaml
 from .models import Config, convert_old_alias_mappings, default_antigravity_aliases
 

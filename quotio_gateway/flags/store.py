@@ -13,7 +13,8 @@ from typing import Any
 
 import structlog
 
-from ..filewatch import FileWatcher, atomic_write
+from ..fileio import atomic_write
+from ..filewatch import FileWatcher
 from ..metrics import Metrics
 from .audit import FlagAudit, diff_tables
 from .loader import FlagsError, dump_flags_yaml, parse_flags_yaml, validate_flags

@@ -28,7 +28,6 @@ import contextlib
 import io
 import itertools
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -40,6 +39,8 @@ import structlog
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
+
+from ..fileio import atomic_write
 
 log = structlog.get_logger(__name__)
 
@@ -205,32 +206,6 @@ def merge_back(original_text: str, base_text: str, derived_text: str,
     return _dump(original, _guess_layout(original_text))
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Replace ``path`` so readers see the old or the new file, never a torn one.
-
-    A symlinked config is written through to its target; an existing file keeps its mode, a new one
-    gets 0600 (config.yaml holds API keys).
-    """
-    target = Path(os.path.realpath(path))
-    try:
-        mode = target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o600
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_dir(target.parent)
-
-
 def write_in_place(path: Path, text: str) -> None:
     """Rewrite ``path`` keeping its inode, so an inotify watch on the file itself keeps working."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -238,14 +213,6 @@ def write_in_place(path: Path, text: str) -> None:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _read(path: Path) -> str | None:

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
+from quotio_gateway.fileio import atomic_write
 from quotio_gateway.legacy.derived_config import (
     ConfigMirror,
     DerivedConfigError,
-    atomic_write,
     build_derived,
     merge_back,
     write_in_place,
