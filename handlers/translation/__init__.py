@@ -1,0 +1,30 @@
+"""Sans-io protocol translation between the client and upstream formats of CLIProxyAPI.
+
+One parser and one renderer per format around the typed model in ``model.py``; see README.md in
+this package for what is implemented and what remains. Nothing here performs I/O.
+"""
+
+from __future__ import annotations
+
+from handlers.translation.model import Format
+
+# Every client (from) -> upstream (to) pair the legacy registry translates: 27 Register() calls
+# at 9b72ea9ef (the reference prose says 29; its own A1 table and the init.go files list 27). Pairs
+# absent here are passed through unchanged by the legacy server (e.g. claude -> claude).
+REGISTERED_PAIRS: frozenset[tuple[Format, Format]] = frozenset(
+    {
+        *((Format.OPENAI, to) for to in Format if to is not Format.OPENAI_RESPONSE),
+        *((Format.OPENAI_RESPONSE, to) for to in Format if to is not Format.OPENAI_RESPONSE),
+        *(
+            (Format.CLAUDE, to)
+            for to in (Format.CODEX, Format.GEMINI, Format.GEMINI_CLI, Format.OPENAI, Format.ANTIGRAVITY)
+        ),
+        *((Format.GEMINI, to) for to in Format if to is not Format.OPENAI_RESPONSE),
+        *((Format.GEMINI_CLI, to) for to in (Format.CLAUDE, Format.CODEX, Format.GEMINI, Format.OPENAI)),
+    }
+)
+
+# Client formats whose count_tokens answer the registry translates (reference A1).
+TOKEN_COUNT_CLIENTS: frozenset[Format] = frozenset({Format.CLAUDE, Format.GEMINI, Format.GEMINI_CLI})
+
+__all__ = ["REGISTERED_PAIRS", "TOKEN_COUNT_CLIENTS", "Format"]

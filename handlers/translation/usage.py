@@ -1,0 +1,179 @@
+"""Token-usage readers and per-pair arithmetic (reference A2.16 "Usage / token mapping").
+
+Readers (``from_<upstream>``) copy the upstream counters into ``Usage`` without arithmetic; the
+``to_<client>`` functions apply the pair's formula, chosen by ``usage.source``. Keeping the formulas
+here, side by side, is deliberate: they disagree with each other (e.g. Claude->OpenAI counts cache
+creation in ``prompt_tokens`` but not in ``total_tokens``) and must be reproduced as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.translation.model import Format, Usage
+
+
+def _int(value: Any) -> int:
+    # gjson's Int() reads numbers leniently (floats truncate, absent/other -> 0).
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(float(value))
+        except ValueError:
+            return 0
+    return 0
+
+
+def _get(obj: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def from_claude(usage: dict[str, Any]) -> Usage:
+    return Usage(
+        source=Format.CLAUDE,
+        input_tokens=_int(usage.get("input_tokens")),
+        output_tokens=_int(usage.get("output_tokens")),
+        cache_read_tokens=_int(usage.get("cache_read_input_tokens")),
+        cache_creation_tokens=_int(usage.get("cache_creation_input_tokens")),
+        cache_reported="cache_creation_input_tokens" in usage or "cache_read_input_tokens" in usage,
+    )
+
+
+def from_openai(usage: dict[str, Any]) -> Usage:
+    total = usage.get("total_tokens")
+    return Usage(
+        source=Format.OPENAI,
+        input_tokens=_int(usage.get("prompt_tokens")),
+        output_tokens=_int(usage.get("completion_tokens")),
+        total_tokens=None if total is None else _int(total),
+        cache_read_tokens=_int(_get(usage, "prompt_tokens_details", "cached_tokens")),
+        reasoning_tokens=_int(_get(usage, "completion_tokens_details", "reasoning_tokens")),
+    )
+
+
+def from_gemini(meta: dict[str, Any], source: Format = Format.GEMINI) -> Usage:
+    total = meta.get("totalTokenCount")
+    return Usage(
+        source=source,
+        input_tokens=_int(meta.get("promptTokenCount")),
+        output_tokens=_int(meta.get("candidatesTokenCount")),
+        total_tokens=None if total is None else _int(total),
+        cache_read_tokens=_int(meta.get("cachedContentTokenCount")),
+        reasoning_tokens=_int(meta.get("thoughtsTokenCount")),
+        output_reported="candidatesTokenCount" in meta,
+    )
+
+
+def to_openai(usage: Usage, *, stream: bool) -> dict[str, Any]:
+    """OpenAI chat ``usage`` object for a usage coming from ``usage.source``."""
+    if usage.source is Format.CLAUDE:
+        # Reference A2.2: cache creation counts as prompt but is left out of the total.
+        return {
+            "prompt_tokens": usage.input_tokens + usage.cache_creation_tokens,
+            "completion_tokens": usage.output_tokens,
+            "total_tokens": usage.input_tokens + usage.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+        }
+    if usage.source in (Format.GEMINI, Format.GEMINI_CLI, Format.ANTIGRAVITY):
+        # Reference A2.4: cached tokens are subtracted from the prompt on the stream path only.
+        # Counts the upstream omitted stay omitted; key order follows the legacy translator.
+        prompt = usage.input_tokens + usage.reasoning_tokens
+        if stream:
+            prompt -= usage.cache_read_tokens
+        out: dict[str, Any] = {}
+        if usage.output_reported:
+            out["completion_tokens"] = usage.output_tokens
+        if usage.total_tokens is not None:
+            out["total_tokens"] = usage.total_tokens
+        out["prompt_tokens"] = prompt
+        if usage.reasoning_tokens > 0:
+            out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+        if usage.cache_read_tokens > 0:
+            out["prompt_tokens_details"] = {"cached_tokens": usage.cache_read_tokens}
+        return out
+    if usage.source is Format.CODEX:
+        return {
+            "prompt_tokens": usage.input_tokens,
+            "completion_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens or 0,
+            "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+        }
+    out = {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens
+        if usage.total_tokens is not None
+        else usage.input_tokens + usage.output_tokens,
+    }
+    if usage.cache_read_tokens:
+        out["prompt_tokens_details"] = {"cached_tokens": usage.cache_read_tokens}
+    if usage.reasoning_tokens:
+        out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+    return out
+
+
+def to_claude(usage: Usage) -> dict[str, Any]:
+    """Claude ``usage`` object (input/output, plus ``cache_read_input_tokens`` when non-zero)."""
+    if usage.source is Format.OPENAI:
+        # Reference A2.12: cached prompt tokens are moved out of input_tokens (floored at 0).
+        out: dict[str, Any] = {
+            "input_tokens": max(usage.input_tokens - usage.cache_read_tokens, 0)
+            if usage.cache_read_tokens > 0
+            else usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+        }
+        if usage.cache_read_tokens > 0:
+            out["cache_read_input_tokens"] = usage.cache_read_tokens
+        return out
+    if usage.source in (Format.GEMINI, Format.GEMINI_CLI, Format.ANTIGRAVITY):
+        # Reference A2.6: thoughts are billed as output.
+        return {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens + usage.reasoning_tokens,
+        }
+    out = {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+    if usage.cache_read_tokens > 0:
+        out["cache_read_input_tokens"] = usage.cache_read_tokens
+    if usage.cache_creation_tokens > 0:
+        out["cache_creation_input_tokens"] = usage.cache_creation_tokens
+    return out
+
+
+def to_responses(usage: Usage) -> dict[str, Any]:
+    """OpenAI Responses ``usage`` (Gemini upstream: cached count is not propagated, reference A3.2)."""
+    cached = 0 if usage.source in (Format.GEMINI, Format.GEMINI_CLI, Format.ANTIGRAVITY) else usage.cache_read_tokens
+    return {
+        "input_tokens": usage.input_tokens,
+        "input_tokens_details": {"cached_tokens": cached},
+        "output_tokens": usage.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+        "total_tokens": usage.total_tokens
+        if usage.total_tokens is not None
+        else usage.input_tokens + usage.output_tokens,
+    }
+
+
+def to_gemini(usage: Usage, *, stream: bool) -> dict[str, Any]:
+    """Gemini ``usageMetadata`` for a Claude upstream (claude/gemini response translator).
+
+    Cached = cache creation + cache read, written whenever Claude sent either counter. The legacy
+    keeps ``trafficType`` first on the stream path and last on the non-stream path.
+    """
+    out: dict[str, Any] = {"trafficType": "PROVISIONED_THROUGHPUT"} if stream else {}
+    out["promptTokenCount"] = usage.input_tokens
+    out["candidatesTokenCount"] = usage.output_tokens
+    out["totalTokenCount"] = usage.input_tokens + usage.output_tokens
+    if usage.cache_reported:
+        out["cachedContentTokenCount"] = usage.cache_creation_tokens + usage.cache_read_tokens
+    if not stream:
+        out["trafficType"] = "PROVISIONED_THROUGHPUT"
+    return out
