@@ -103,8 +103,7 @@ class Dispatcher:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         table = self.flags.current
         server = table.table.server
-        trusted = tuple(server.trusted_proxies)
-        client_ip, trusted_peer = client_address(request, trusted)
+        client_ip, trusted_peer = client_address(request, table.trusted_proxies)
         body: bytes | None = None
         try:
             result = table.match(request.method, request.path)

@@ -101,10 +101,11 @@ class CompiledTable:
     _by_method: dict[str, list[_CompiledRoute]] = field(default_factory=dict)
     _any: list[_CompiledRoute] = field(default_factory=list)
     _cache: dict[tuple[str, str], MatchResult] = field(default_factory=dict)
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, table: FlagTable, version: int) -> CompiledTable:
-        compiled = cls(table, version)
+        compiled = cls(table, version, trusted_proxies=tuple(table.server.trusted_proxies))
         routes = [compile_route(r, i) for i, r in enumerate(table.routes)]
         compiled._any = [r for r in routes if r.method == "*"]
         for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
