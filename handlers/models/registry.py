@@ -250,7 +250,7 @@ class _Source:
     alias_models: tuple[ModelAlias, ...] = ()
 
 
-def _digest(*parts: object) -> str:
+def credential_digest(*parts: object) -> str:
     # IDs and fingerprints are hashed so that no API key is ever kept or logged in clear.
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
@@ -287,8 +287,8 @@ def _keyed_source(provider: str, key: str, base: str, prefix: str, force: bool, 
         chosen = config_models(own, owner, mtype, created) if own else list(catalogue)
         return apply_prefix(apply_excluded(chosen, excluded), prefix, force)
 
-    fingerprint = _digest(provider, key, base, prefix, force, [(m.name, m.alias) for m in own], excluded)
-    return _Source(id=f"{provider}:apikey:{_digest(provider, key, base)}", provider=provider, kind=APIKEY,
+    fingerprint = credential_digest(provider, key, base, prefix, force, [(m.name, m.alias) for m in own], excluded)
+    return _Source(id=f"{provider}:apikey:{credential_digest(provider, key, base)}", provider=provider, kind=APIKEY,
                    prefix=prefix, fingerprint=fingerprint, expand=expand, alias_models=own if key else ())
 
 
@@ -311,11 +311,11 @@ def _compat_sources(cfg: Config) -> list[_Source]:
             return apply_prefix(models, prefix, cfg.force_model_prefix)
 
         for index, key in enumerate(keys):
-            fingerprint = _digest(provider, key, base, prefix, cfg.force_model_prefix,
-                                  owner.name, [(m.name, m.alias) for m in own])
-            sources.append(_Source(id=f"{provider}:compat:{_digest(provider, key, base, index)}", provider=provider,
-                                   kind=APIKEY, prefix=prefix, fingerprint=fingerprint, expand=expand,
-                                   alias_models=own if key else ()))
+            fingerprint = credential_digest(provider, key, base, prefix, cfg.force_model_prefix,
+                                            owner.name, [(m.name, m.alias) for m in own])
+            source_id = f"{provider}:compat:{credential_digest(provider, key, base, index)}"
+            sources.append(_Source(id=source_id, provider=provider, kind=APIKEY, prefix=prefix,
+                                   fingerprint=fingerprint, expand=expand, alias_models=own if key else ()))
     return sources
 
 
@@ -338,7 +338,7 @@ def _record_sources(cfg: Config, records: Iterable[CredentialInput]) -> list[_So
             return apply_prefix(models, prefix, cfg.force_model_prefix)
 
         ident = record.id or f"{provider}:oauth:{index}"
-        fingerprint = _digest(ident, provider, prefix, excluded, [(a.name, a.alias, a.fork) for a in aliases],
+        fingerprint = credential_digest(ident, provider, prefix, excluded, [(a.name, a.alias, a.fork) for a in aliases],
                               cfg.force_model_prefix, [m.id for m in catalogue])
         sources.append(_Source(id=ident, provider=provider, kind=OAUTH, prefix=prefix, fingerprint=fingerprint,
                                expand=expand))

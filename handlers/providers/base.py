@@ -1,0 +1,418 @@
+"""The executor interface shared by every API-key upstream, and the error classification.
+
+An executor turns (credential, already-translated JSON body) into one HTTP call to its upstream
+and hands back either the whole answer (``UpstreamResult``) or an open stream of parsed SSE events
+(``http.UpstreamStream``). Translation, thinking and payload rules happen before; rotation and
+cooldowns happen after, driven by ``UpstreamError.scope`` and ``.status``.
+
+Facts: CLIProxyAPI v6.7.15 ``internal/runtime/executor/*.go`` and ``sdk/cliproxy/auth/conductor.go``
+(reference: cliproxyapi-providers.md §0, translation-resilience B5/B6/B8, surface §5).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+from multidict import CIMultiDict
+
+# Sharing the registry's credential-id hash keeps executor ids equal to ModelRegistry's.
+from handlers.models.registry import credential_digest, split_thinking_suffix
+from quotio_gateway.config.models import Config
+from quotio_gateway.management.responses import go_trim
+
+if TYPE_CHECKING:
+    from .http import UpstreamClient, UpstreamStream
+
+Scope = Literal["request", "credential", "quota", "transient"]
+
+# --- errors ---------------------------------------------------------------------------------
+
+# The reason words the legacy conductor records per status (conductor.go applyAuthFailureState).
+_CREDENTIAL_REASONS = {401: "unauthorized", 402: "payment_required", 403: "payment_required", 404: "not_found"}
+
+
+class UpstreamError(Exception):
+    """A failed upstream call.
+
+    ``status`` is the upstream HTTP status, or ``None`` when no status exists (connect failure,
+    reset, timeout, malformed stream); a client answer then uses 500 (``client_status``), as the
+    legacy handler does for errors without a status. ``body`` is the upstream body verbatim
+    (passed through to the client when it is JSON, surface §5) or our own message.
+
+    ``retry_after`` is the cooldown hint the legacy conductor would use (seconds); it only ever
+    comes from a Google-style body on executors that parse it. ``retry_after_header`` is the
+    ``Retry-After`` header of a 429 answer, which the legacy ignores; rotation may honour it.
+    """
+
+    def __init__(self, scope: Scope, status: int | None, body: bytes, *, reason: str = "",
+                 retry_after: float | None = None, retry_after_header: float | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(f"upstream {status if status is not None else 'transport'} error ({scope})")
+        self.scope: Scope = scope
+        self.status = status
+        self.body = body
+        self.reason = reason or scope
+        self.retry_after = retry_after
+        self.retry_after_header = retry_after_header
+        self.headers: Mapping[str, str] = CIMultiDict(headers or {})
+
+    @property
+    def client_status(self) -> int:
+        return self.status if self.status is not None else 500
+
+    @property
+    def message(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def __repr__(self) -> str:
+        return f"UpstreamError(scope={self.scope!r}, status={self.status!r}, reason={self.reason!r})"
+
+
+def transport_error(message: str, *, status: int | None = None) -> UpstreamError:
+    """An error with no upstream answer behind it: always worth another credential or a retry."""
+    return UpstreamError("transient", status, message.encode(), reason="transient")
+
+
+def scope_for_status(status: int) -> Scope:
+    """Which part of the attempt a status blames.
+
+    401/402/403/404 blame the credential (the legacy cools it 30 min / 12 h for the model), 429 is
+    quota (exponential or hinted cooldown), 408 and every 5xx are transient (the legacy cools only
+    408/500/502/503/504 for 1 min; callers needing that exact table read ``status``), anything else
+    is the request's own fault and says nothing about the credential.
+    """
+    if status in _CREDENTIAL_REASONS:
+        return "credential"
+    if status == 429:
+        return "quota"
+    if status == 408 or status >= 500:
+        return "transient"
+    return "request"
+
+
+def classify(status: int, body: bytes, headers: Mapping[str, str] | None = None, *,
+             google_hint: bool = False, now: float | None = None) -> UpstreamError:
+    """The error for a non-2xx upstream answer.
+
+    ``google_hint`` turns on the legacy ``parseRetryDelay`` for 429s (gemini-cli and antigravity
+    executors only; the API-key executors of v6.7.15 never parse it, whatever the reference's
+    §5.6 says: ``gemini_executor.go`` builds a plain ``statusErr``).
+    """
+    scope = scope_for_status(status)
+    reason = _CREDENTIAL_REASONS.get(status, "quota" if scope == "quota" else scope)
+    hint = google_retry_delay(body) if google_hint and status == 429 else None
+    header_hint = None
+    if headers is not None and scope == "quota":
+        header_hint = parse_retry_after(CIMultiDict(headers).get("Retry-After", ""), now=now)
+    return UpstreamError(scope, status, body, reason=reason, retry_after=hint,
+                         retry_after_header=header_hint, headers=headers)
+
+
+_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_AFTER_SECONDS = re.compile(r"after\s+(\d+)s\.?")
+
+
+def parse_go_duration(text: str) -> float | None:
+    """``time.ParseDuration`` for the non-negative values Google sends ("0.847s", "373.8ms")."""
+    text = text.strip()
+    if not text:
+        return None
+    if text == "0":
+        return 0.0
+    total, at = 0.0, 0
+    for match in _GO_DURATION_PART.finditer(text):
+        if match.start() != at:
+            return None
+        total += float(match.group(1)) * _GO_UNITS[match.group(2)]
+        at = match.end()
+    return total if at == len(text) and at else None
+
+
+def google_retry_delay(body: bytes) -> float | None:
+    """``parseRetryDelay``: RetryInfo.retryDelay, then ErrorInfo.metadata.quotaResetDelay, then
+    "after Ns" in ``error.message``."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    error = doc.get("error") if isinstance(doc, dict) else None
+    if not isinstance(error, dict):
+        return None
+    details = error.get("details")
+    details = details if isinstance(details, list) else []
+    for kind, getter in (("type.googleapis.com/google.rpc.RetryInfo", lambda d: d.get("retryDelay")),
+                         ("type.googleapis.com/google.rpc.ErrorInfo",
+                          lambda d: (d.get("metadata") or {}).get("quotaResetDelay")
+                          if isinstance(d.get("metadata"), dict) else None)):
+        for detail in details:
+            if isinstance(detail, dict) and detail.get("@type") == kind:
+                value = getter(detail)
+                if isinstance(value, str) and (parsed := parse_go_duration(value)) is not None:
+                    return parsed
+    message = error.get("message")
+    if isinstance(message, str) and (match := _AFTER_SECONDS.search(message)):
+        return float(match.group(1))
+    return None
+
+
+def parse_retry_after(value: str, *, now: float | None = None) -> float | None:
+    """An HTTP ``Retry-After`` value (delta seconds or HTTP date) as seconds from now."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+# --- credentials ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class APIKeyCredential:
+    """One config-backed API key as an executor needs it (values trimmed like the synthesizer)."""
+
+    provider: str  # gemini, claude, codex, vertex, or an openai-compatibility provider key
+    api_key: str
+    base_url: str = ""
+    proxy_url: str = ""  # entry proxy-url, else the global proxy-url
+    headers: tuple[tuple[str, str], ...] = ()  # the entry's custom headers, empty ones dropped
+    compat_name: str = ""  # openai-compatibility ``name`` as written
+    id: str = ""  # the credential id ModelRegistry uses for the same entry
+
+    def __repr__(self) -> str:
+        # Never print the key: credentials end up in logs through reprs of larger objects.
+        return f"APIKeyCredential(provider={self.provider!r}, base_url={self.base_url!r})"
+
+
+def custom_headers(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """``extractCustomHeaders``: trimmed names and values, empty ones skipped."""
+    out = []
+    for name, value in headers.items():
+        name, value = go_trim(str(name)), go_trim(str(value))
+        if name and value:
+            out.append((name, value))
+    return tuple(out)
+
+
+def credentials_from_config(cfg: Config) -> list[APIKeyCredential]:
+    """Every API-key credential the config defines, in the synthesizer's order (gemini, claude,
+    codex, openai-compatibility, vertex). Key-less gemini/claude/codex entries register nothing;
+    key-less vertex and openai-compatibility entries still do. Each carries the same ``id`` as
+    the ``Credential`` that ``ModelRegistry`` builds for the entry, so a credential picked from
+    the registry finds its executor input here."""
+    global_proxy = go_trim(cfg.proxy_url)
+    out: list[APIKeyCredential] = []
+    for provider, entries in (("gemini", cfg.gemini_api_key), ("claude", cfg.claude_api_key),
+                              ("codex", cfg.codex_api_key)):
+        for entry in entries:
+            key = go_trim(entry.api_key)
+            if key:
+                base = go_trim(entry.base_url)
+                out.append(APIKeyCredential(provider, key, base, go_trim(entry.proxy_url) or global_proxy,
+                                            custom_headers(entry.headers),
+                                            id=f"{provider}:apikey:{credential_digest(provider, key, base)}"))
+    for compat in cfg.openai_compatibility:
+        provider = go_trim(compat.name).lower() or "openai-compatibility"
+        keys = [(go_trim(e.api_key), go_trim(e.proxy_url)) for e in compat.api_key_entries] or [("", "")]
+        base = go_trim(compat.base_url)
+        for index, (key, proxy) in enumerate(keys):
+            out.append(APIKeyCredential(provider, key, base, proxy or global_proxy, custom_headers(compat.headers),
+                                        compat_name=compat.name,
+                                        id=f"{provider}:compat:{credential_digest(provider, key, base, index)}"))
+    for vertex in cfg.vertex_api_key:
+        key, base = go_trim(vertex.api_key), go_trim(vertex.base_url)
+        out.append(APIKeyCredential("vertex", key, base, go_trim(vertex.proxy_url) or global_proxy,
+                                    custom_headers(vertex.headers),
+                                    id=f"vertex:apikey:{credential_digest('vertex', key, base)}"))
+    return out
+
+
+# --- requests and results -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    """What the pipeline hands an executor.
+
+    ``model`` is the upstream model name (``ModelRegistry.upstream_model``); a thinking suffix is
+    stripped here, as every legacy executor does. ``body`` is the translated JSON body with thinking
+    and payload rules applied; executors copy it before their last-mile edits. ``client_headers``
+    are the incoming request's headers: where the legacy uses ``EnsureHeader`` a client value wins.
+    """
+
+    model: str
+    body: dict[str, Any]
+    stream: bool = False
+    client_headers: Mapping[str, str] = field(default_factory=dict)
+    action: str = ""  # gemini/vertex: "countTokens" instead of (stream)generateContent
+    alt: str = ""  # gemini/vertex ``alt``/``$alt`` (``sse`` means the default)
+    prompt_cache_id: str = ""  # codex: Conversation_id / Session_id / prompt_cache_key
+
+    @property
+    def base_model(self) -> str:
+        return split_thinking_suffix(self.model).name
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    """One concrete HTTP call. Header names keep the spelling the legacy sends."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    raw_stream: bool = False  # stream chunks are handed back unparsed (Gemini ``alt=json``)
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in reversed(self.headers) if k.lower() == lowered), None)
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamResult:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One upstream SSE event; ``payload`` is its decoded JSON (``None`` for ``[DONE]``).
+
+    ``error`` is set when the upstream reported a failure inside the stream (Claude ``event:
+    error``, Codex ``response.failed``, an ``{"error": …}`` chunk): the event is still handed over
+    so a same-protocol client can get it verbatim, and the stream ends after it.
+    """
+
+    event: str
+    data: str
+    payload: Any
+    error: UpstreamError | None = None
+
+
+class HeaderSet:
+    """Go ``http.Header`` semantics on an ordered list: ``set`` replaces case-insensitively."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: list[tuple[str, str]] = []
+
+    def set(self, name: str, value: str) -> None:
+        self.delete(name)
+        self._items.append((name, value))
+
+    def delete(self, name: str) -> None:
+        lowered = name.lower()
+        self._items = [(k, v) for k, v in self._items if k.lower() != lowered]
+
+    def get(self, name: str) -> str:
+        lowered = name.lower()
+        return next((v for k, v in self._items if k.lower() == lowered), "")
+
+    def ensure(self, client: Mapping[str, str], name: str, default: str) -> None:
+        """``misc.EnsureHeader``: the client's non-blank value, else keep ours, else the default."""
+        incoming = go_trim(header_value(client, name))
+        if incoming:
+            self.set(name, incoming)
+        elif not go_trim(self.get(name)) and go_trim(default):
+            self.set(name, go_trim(default))
+
+    def apply_custom(self, headers: tuple[tuple[str, str], ...]) -> None:
+        for name, value in headers:
+            self.set(name, value)
+
+    def items(self) -> tuple[tuple[str, str], ...]:
+        return tuple(self._items)
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str:
+    """A case-insensitive header lookup on any mapping ("" when absent)."""
+    if isinstance(headers, CIMultiDict):
+        return headers.get(name, "")
+    lowered = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lowered), "")
+
+
+def json_bytes(body: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(body)
+
+
+def inband_status_error(status: int | None, data: str) -> UpstreamError:
+    """An in-stream failure: classified like an HTTP answer when the upstream named a status."""
+    if status is not None and 400 <= status <= 599:
+        return classify(status, data.encode())
+    return transport_error(data)
+
+
+# --- the executor ---------------------------------------------------------------------------
+
+
+class Executor(ABC):
+    """One upstream protocol. Subclasses say how to build the call and how to read its stream;
+    sending, timeouts, cancellation and error classification are shared."""
+
+    name: str = ""
+    google_hint = False  # parse Google RetryInfo on 429 (no API-key executor does in v6.7.15)
+
+    def __init__(self, client: UpstreamClient) -> None:
+        self.client = client
+
+    @abstractmethod
+    def prepare(self, credential: APIKeyCredential, request: UpstreamRequest) -> PreparedRequest:
+        """URL, headers and body bytes for this credential; pure, no I/O."""
+
+    def terminal(self, event: StreamEvent) -> bool:
+        """True for the event that ends a complete stream; a stream that closes before one is an
+        error. The default accepts any end."""
+        return True
+
+    @property
+    def terminal_name(self) -> str:
+        return "end of stream"
+
+    def truncated_error(self) -> UpstreamError:
+        """The error for a stream that ended cleanly but before its terminal event."""
+        return transport_error(f"upstream stream closed before {self.terminal_name}")
+
+    def inband_error(self, event: StreamEvent) -> UpstreamError | None:
+        """An error the upstream reported inside a 200 stream."""
+        return None
+
+    def error_for(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamError:
+        return classify(status, body, headers, google_hint=self.google_hint)
+
+    def precheck(self, credential: APIKeyCredential, request: UpstreamRequest) -> None:
+        """Raise before any I/O when the credential cannot serve at all (default: it can)."""
+        return None
+
+    async def execute(self, credential: APIKeyCredential, request: UpstreamRequest) -> UpstreamResult:
+        """A non-stream call: the whole 2xx answer, or ``UpstreamError``."""
+        self.precheck(credential, request)
+        prepared = self.prepare(credential, request)
+        return await self.client.request(prepared, credential.proxy_url, self.error_for)
+
+    async def stream(self, credential: APIKeyCredential, request: UpstreamRequest) -> UpstreamStream:
+        """Open a stream call. A non-2xx answer raises here, before any event (legacy B8: such
+        failures rotate credentials like non-stream ones). Use the result with ``async with``."""
+        self.precheck(credential, request)
+        prepared = self.prepare(credential, request)
+        return await self.client.stream(prepared, credential.proxy_url, self.error_for, executor=self)

@@ -1,0 +1,105 @@
+"""``codex-api-key`` entries: the OpenAI Responses API at ``{base-url}/responses``.
+
+Legacy: ``codex_executor.go`` (reference: providers §3.4, §3.6). The upstream is always asked to
+stream; a non-stream call reads the whole SSE body and answers with the ``response.completed``
+event, or fails with 408 when the body has none. API keys send no ``Originator`` and no
+``Chatgpt-Account-Id``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from .base import (
+    APIKeyCredential,
+    Executor,
+    HeaderSet,
+    PreparedRequest,
+    StreamEvent,
+    UpstreamError,
+    UpstreamRequest,
+    UpstreamResult,
+    inband_status_error,
+    json_bytes,
+)
+
+DEFAULT_BASE_URL = "https://chatgpt.com/backend-api/codex"
+USER_AGENT = "codex_cli_rs/0.50.0 (Mac OS 26.0.1; arm64) Apple_Terminal/464"
+COMPLETED = "response.completed"
+# The legacy's exact text for a stream that ends before response.completed.
+TRUNCATED_MESSAGE = b"stream error: stream disconnected before completion: stream closed before response.completed"
+DROPPED_FIELDS = ("previous_response_id", "prompt_cache_retention", "safety_identifier")
+RATE_LIMIT_CODES = frozenset({"rate_limit_exceeded", "usage_limit_reached", "insufficient_quota"})
+
+
+class CodexAPIExecutor(Executor):
+    name = "codex"
+
+    def __init__(self, client: Any, *, session_ids: Callable[[], str] | None = None) -> None:
+        super().__init__(client)
+        self._session_ids = session_ids or (lambda: str(uuid.uuid4()))
+
+    def prepare(self, credential: APIKeyCredential, request: UpstreamRequest) -> PreparedRequest:
+        body: dict[str, Any] = dict(request.body)
+        body["model"] = request.base_model
+        body["stream"] = True
+        for name in DROPPED_FIELDS:
+            body.pop(name, None)
+        body.setdefault("instructions", "")
+        body["prompt_cache_key"] = request.prompt_cache_id
+
+        headers = HeaderSet()
+        # Sent even when empty, like the legacy; Session_id then falls back to a fresh UUID.
+        headers.set("Conversation_id", request.prompt_cache_id)
+        headers.set("Session_id", request.prompt_cache_id)
+        headers.set("Content-Type", "application/json")
+        headers.set("Authorization", "Bearer " + credential.api_key)
+        client = request.client_headers
+        headers.ensure(client, "Version", "0.21.0")
+        headers.ensure(client, "Openai-Beta", "responses=experimental")
+        headers.ensure(client, "Session_id", self._session_ids())
+        headers.ensure(client, "User-Agent", USER_AGENT)
+        headers.set("Accept", "text/event-stream")
+        headers.set("Connection", "Keep-Alive")
+        headers.apply_custom(credential.headers)
+        url = (credential.base_url or DEFAULT_BASE_URL).removesuffix("/") + "/responses"
+        return PreparedRequest("POST", url, headers.items(), json_bytes(body))
+
+    async def execute(self, credential: APIKeyCredential, request: UpstreamRequest) -> UpstreamResult:
+        result = await super().execute(credential, request)
+        for line in result.body.split(b"\n"):
+            if not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            try:
+                payload = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(payload, dict) and payload.get("type") == COMPLETED:
+                return UpstreamResult(result.status, result.headers, data)
+        raise self.truncated_error()
+
+    @property
+    def terminal_name(self) -> str:
+        return COMPLETED
+
+    def terminal(self, event: StreamEvent) -> bool:
+        return isinstance(event.payload, dict) and event.payload.get("type") == COMPLETED
+
+    def truncated_error(self) -> UpstreamError:
+        return UpstreamError("transient", 408, TRUNCATED_MESSAGE, reason="transient")
+
+    def inband_error(self, event: StreamEvent) -> UpstreamError | None:
+        payload = event.payload
+        if not isinstance(payload, dict) or payload.get("type") not in ("error", "response.failed"):
+            return None
+        error: Any = payload
+        if payload.get("type") == "response.failed":
+            response = payload.get("response")
+            error = response.get("error") if isinstance(response, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        return inband_status_error(429 if code in RATE_LIMIT_CODES else None, event.data)

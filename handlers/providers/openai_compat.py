@@ -1,0 +1,69 @@
+"""``openai-compatibility`` providers: OpenAI Chat Completions at ``{base-url}/chat/completions``.
+
+Legacy: ``openai_compat_executor.go`` (reference: providers §10). The base URL is used as written
+(one trailing ``/`` dropped), so it must already carry ``/v1`` where the upstream needs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import (
+    APIKeyCredential,
+    Executor,
+    HeaderSet,
+    PreparedRequest,
+    StreamEvent,
+    UpstreamError,
+    UpstreamRequest,
+    inband_status_error,
+    json_bytes,
+)
+
+USER_AGENT = "cli-proxy-openai-compat"
+
+
+class OpenAICompatExecutor(Executor):
+    name = "openai-compatibility"
+
+    def precheck(self, credential: APIKeyCredential, request: UpstreamRequest) -> None:
+        if not credential.base_url:
+            # The legacy answers a provider without base-url like a bad key (statusErr 401).
+            raise UpstreamError("credential", 401, b"missing provider baseURL", reason="unauthorized")
+
+    def prepare(self, credential: APIKeyCredential, request: UpstreamRequest) -> PreparedRequest:
+        body: dict[str, Any] = dict(request.body)
+        body["model"] = request.base_model
+        headers = HeaderSet()
+        headers.set("Content-Type", "application/json")
+        if credential.api_key:
+            headers.set("Authorization", "Bearer " + credential.api_key)
+        headers.set("User-Agent", USER_AGENT)
+        headers.apply_custom(credential.headers)
+        if request.stream:
+            headers.set("Accept", "text/event-stream")
+            headers.set("Cache-Control", "no-cache")
+        url = credential.base_url.removesuffix("/") + "/chat/completions"
+        return PreparedRequest("POST", url, headers.items(), json_bytes(body))
+
+    @property
+    def terminal_name(self) -> str:
+        return "[DONE]"
+
+    def terminal(self, event: StreamEvent) -> bool:
+        # Not every compatible server sends [DONE]; a finish_reason also proves a whole answer.
+        if event.payload is None:
+            return True
+        choices = event.payload.get("choices") if isinstance(event.payload, dict) else None
+        return isinstance(choices, list) and any(
+            isinstance(c, dict) and c.get("finish_reason") for c in choices)
+
+    def inband_error(self, event: StreamEvent) -> UpstreamError | None:
+        payload = event.payload
+        if not isinstance(payload, dict) or not isinstance(payload.get("error"), dict):
+            return None
+        code = payload["error"].get("code")
+        status = code if isinstance(code, int) and not isinstance(code, bool) else None
+        if status is None and payload["error"].get("type") in ("rate_limit_error", "insufficient_quota"):
+            status = 429
+        return inband_status_error(status, event.data)

@@ -1,0 +1,230 @@
+"""Transport faults, timeouts, cancellation and pooling, over real sockets (the OpenAI-compatible
+executor is the vehicle; every executor shares this path)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+from aiohttp import web
+
+from handlers.providers import (
+    APIKeyCredential,
+    OpenAICompatExecutor,
+    Timeouts,
+    UpstreamClient,
+    UpstreamError,
+    UpstreamRequest,
+)
+
+CHUNK = {"choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None}]}
+
+
+def cred(url: str, proxy: str = "") -> APIKeyCredential:
+    return APIKeyCredential("compat", "sk-1", url + "/v1", proxy_url=proxy)
+
+
+def req(stream: bool = True) -> UpstreamRequest:
+    return UpstreamRequest("m", {"messages": []}, stream=stream)
+
+
+async def collect(client: UpstreamClient, url: str) -> list:
+    async with await OpenAICompatExecutor(client).stream(cred(url), req()) as stream:
+        return [event async for event in stream]
+
+
+def assert_transient(error: UpstreamError, message: str) -> None:
+    assert (error.scope, error.status, error.reason) == ("transient", None, "transient")
+    assert error.message == message
+    assert error.client_status == 500
+
+
+async def test_reset_mid_stream(upstream, client: UpstreamClient) -> None:
+    upstream.answer_sse([upstream.frame(CHUNK)], end="reset")
+    with pytest.raises(UpstreamError) as caught:
+        await collect(client, upstream.url)
+    assert_transient(caught.value, "upstream connection broke mid-body")
+
+
+async def test_clean_close_before_the_terminal_event(upstream, client: UpstreamClient) -> None:
+    upstream.answer_sse([upstream.frame(CHUNK)])
+    with pytest.raises(UpstreamError) as caught:
+        await collect(client, upstream.url)
+    assert_transient(caught.value, "upstream stream closed before [DONE]")
+
+
+async def test_malformed_event_data(upstream, client: UpstreamClient) -> None:
+    upstream.answer_sse([upstream.frame(CHUNK), b"data: {not json\n\n", b"data: [DONE]\n\n"])
+    seen = []
+    with pytest.raises(UpstreamError) as caught:
+        async with await OpenAICompatExecutor(client).stream(cred(upstream.url), req()) as stream:
+            async for event in stream:
+                seen.append(event.payload)
+    assert seen == [CHUNK]
+    assert_transient(caught.value, "malformed upstream event: data is not JSON ('{not json')")
+
+
+async def test_non_sse_body_on_a_stream_is_a_truncated_stream(upstream, client: UpstreamClient) -> None:
+    upstream.answer_sse([b"<html>bad gateway</html>"])
+    with pytest.raises(UpstreamError) as caught:
+        await collect(client, upstream.url)
+    assert_transient(caught.value, "upstream stream closed before [DONE]")
+
+
+async def test_stall_mid_stream_hits_the_idle_timeout_and_hangs_up(upstream, client: UpstreamClient) -> None:
+    upstream.answer_sse([upstream.frame(CHUNK)], end="stall")
+    with pytest.raises(UpstreamError) as caught:
+        await collect(client, upstream.url)
+    assert_transient(caught.value, "upstream sent nothing for 0.5s")
+    await upstream.wait_disconnect()
+
+
+async def test_stall_before_headers_hits_the_first_byte_timeout(upstream, client: UpstreamClient) -> None:
+    upstream.answer_stall()
+    for stream in (True, False):
+        upstream.disconnected.clear()
+        executor = OpenAICompatExecutor(client)
+        with pytest.raises(UpstreamError) as caught:
+            if stream:
+                await executor.stream(cred(upstream.url), req())
+            else:
+                await executor.execute(cred(upstream.url), req(False))
+        assert_transient(caught.value, f"{upstream.url}/v1/chat/completions sent no response within 0.5s")
+        await upstream.wait_disconnect()
+
+
+async def test_connection_refused(client: UpstreamClient) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(UpstreamError) as caught:
+        await OpenAICompatExecutor(client).execute(cred(f"http://127.0.0.1:{port}"), req(False))
+    error = caught.value
+    assert (error.scope, error.status) == ("transient", None)
+    assert error.message.startswith(f"connect to http://127.0.0.1:{port}/v1/chat/completions failed: ")
+
+
+async def test_truncated_non_stream_body(upstream, client: UpstreamClient) -> None:
+    async def script(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": "100", "Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"id":')
+        assert request.transport is not None
+        request.transport.abort()
+        return response
+
+    upstream.script = script
+    with pytest.raises(UpstreamError) as caught:
+        await OpenAICompatExecutor(client).execute(cred(upstream.url), req(False))
+    assert_transient(caught.value, "upstream connection broke mid-body")
+
+
+async def test_cancelling_the_consumer_closes_the_upstream_connection(upstream, client: UpstreamClient) -> None:
+    upstream.answer_sse([upstream.frame(CHUNK)], end="stall")
+    first = asyncio.Event()
+    slow = UpstreamClient(Timeouts(idle=60.0))
+
+    async def consume() -> None:
+        async with await OpenAICompatExecutor(slow).stream(cred(upstream.url), req()) as stream:
+            async for _ in stream:
+                first.set()
+
+    task = asyncio.create_task(consume())
+    try:
+        await asyncio.wait_for(first.wait(), 5)
+        assert not upstream.disconnected.is_set()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await upstream.wait_disconnect()
+    finally:
+        await slow.close()
+
+
+async def test_leaving_a_stream_early_closes_the_upstream_connection(upstream, client: UpstreamClient) -> None:
+    upstream.answer_sse([upstream.frame(CHUNK)], end="stall")
+    stream = await OpenAICompatExecutor(client).stream(cred(upstream.url), req())
+    async with stream:
+        async for event in stream:
+            assert event.payload == CHUNK
+            break
+    assert stream.closed
+    await upstream.wait_disconnect()
+
+
+async def test_complete_streams_reuse_one_pooled_connection(upstream, client: UpstreamClient) -> None:
+    peers: list[object] = []
+
+    async def script(request: web.Request) -> web.StreamResponse:
+        assert request.transport is not None
+        peers.append(request.transport.get_extra_info("peername"))
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    upstream.script = script
+    for _ in range(3):
+        assert [e.data for e in await collect(client, upstream.url)] == ["[DONE]"]
+    assert len(peers) == 3
+    assert len(set(peers)) == 1
+
+
+async def test_one_session_per_proxy_url(client: UpstreamClient) -> None:
+    direct, direct_proxy = client.session_for("")
+    assert client.session_for("") == (direct, None)
+    assert direct_proxy is None
+    proxied, proxy = client.session_for("http://user:pw@127.0.0.1:3128")
+    assert proxied is not direct
+    assert proxy == "http://user:pw@127.0.0.1:3128"
+    odd, odd_proxy = client.session_for("ftp://127.0.0.1:21")
+    assert odd_proxy is None and odd is not direct
+
+
+async def test_socks_proxy_without_aiohttp_socks_refuses_instead_of_going_direct(client: UpstreamClient) -> None:
+    try:
+        import aiohttp_socks  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("aiohttp-socks installed: socks5 is supported")
+    with pytest.raises(UpstreamError) as caught:
+        client.session_for("socks5://127.0.0.1:1080")
+    assert (caught.value.scope, caught.value.status, caught.value.reason) == ("credential", None,
+                                                                             "proxy_unsupported")
+
+
+async def test_http_proxy_url_carries_the_request(upstream, client: UpstreamClient) -> None:
+    upstream.answer_json(200, {"ok": True})
+    target = APIKeyCredential("compat", "sk-1", "http://upstream.invalid/v1", proxy_url=upstream.url)
+    result = await OpenAICompatExecutor(client).execute(target, req(False))
+    assert result.json() == {"ok": True}
+    assert upstream.last.headers["Host"] == "upstream.invalid"
+    assert upstream.last.path_qs == "/v1/chat/completions"
+    assert upstream.last.headers["Authorization"] == "Bearer sk-1"
+
+
+async def test_cancelling_a_non_stream_call_mid_body_closes_the_upstream_connection(upstream) -> None:
+    started = asyncio.Event()
+
+    async def script(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": "100", "Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"id":')
+        started.set()
+        await asyncio.sleep(3600)
+        return response
+
+    upstream.script = script
+    slow = UpstreamClient(Timeouts(idle=60.0))
+    try:
+        task = asyncio.create_task(OpenAICompatExecutor(slow).execute(cred(upstream.url), req(False)))
+        await asyncio.wait_for(started.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await upstream.wait_disconnect()
+    finally:
+        await slow.close()
