@@ -53,6 +53,9 @@ class ShadowSettings(_Strict):
     # Mismatch samples kept in SQLite (oldest pruned first).
     max_samples: int = Field(default=1000, ge=1)
     sample_bytes: int = Field(default=8192, ge=256)
+    # At most one stored sample per route per interval: a route that mismatches on every request
+    # must not turn every request into a SQLite write (the counters still count them all).
+    sample_interval_seconds: float = Field(default=1.0, ge=0)
 
 
 class ServerSettings(_Strict):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -58,6 +59,7 @@ class ShadowRunner:
         self.store = store
         self.metrics = metrics
         self._compare = comparator
+        self._last_stored: dict[str, float] = {}
         self._inflight = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._counts: dict[str, dict[str, int]] = {}
@@ -192,6 +194,11 @@ class ShadowRunner:
             self._record(route, outcome)
         if outcome not in _STORED_OUTCOMES:
             return
+        now = time.monotonic()
+        last = self._last_stored.get(route)
+        if last is not None and now - last < self.settings.sample_interval_seconds:
+            return
+        self._last_stored[route] = now
         log.info("shadow difference", route=route, request_id=request_id, outcome=str(outcome),
                  reason=comparison.reason)
         try:

@@ -36,6 +36,15 @@ def make_runner(db: StateDB, **settings: Any) -> ShadowRunner:
     return ShadowRunner(shadow, SampleStore(db, shadow.max_samples, shadow.sample_bytes), Metrics())
 
 
+async def test_stored_samples_are_throttled_per_route(db: StateDB) -> None:
+    runner = make_runner(db, sample_interval_seconds=60)
+    for n in range(5):
+        await run_one(runner, value(Captured(200, JSON, b'{"a": 1}')), value(Captured(200, JSON, b'{"a": 2}')),
+                      request_id=f"rid-{n}")
+    assert runner.counters()[ROUTE]["mismatch"] == 5  # every comparison is counted...
+    assert [s["request_id"] for s in await runner.store.list()] == ["rid-0"]  # ...one is stored
+
+
 def metric(runner: ShadowRunner, outcome: str, route: str = ROUTE) -> float:
     value = runner.metrics.registry.get_sample_value("quotio_gateway_shadow_results_total",
                                                      {"route": route, "outcome": outcome})
@@ -196,7 +205,7 @@ async def test_store_failure_does_not_escape(db: StateDB) -> None:
 
 
 async def test_mismatch_sample_stored_redacted_and_pruned(db: StateDB, tmp_path: Path) -> None:
-    runner = make_runner(db, max_samples=2)
+    runner = make_runner(db, max_samples=2, sample_interval_seconds=0)
     legacy_body = b'{"models": ["a"], "api_key": "%s", "token": "t0k3n-value"}' % SECRET.encode()
     native_body = b'{"models": ["b"], "api_key": "%s", "token": "other-t0k3n"}' % SECRET.encode()
     headers = [*JSON, ("Authorization", f"Bearer {SECRET}"), ("Set-Cookie", "session=t0k3n-value")]
