@@ -24,7 +24,23 @@ REGISTERED_PAIRS: frozenset[tuple[Format, Format]] = frozenset(
     }
 )
 
+# Pairs translated end to end here: request rendering plus stream and non-stream answers. The
+# README's "Done" table says which functions compose each one; every other registered pair still
+# needs its translators before the gateway may serve it natively.
+IMPLEMENTED_PAIRS: frozenset[tuple[Format, Format]] = frozenset(
+    {
+        (Format.OPENAI, Format.CLAUDE),  # A2.1 / A2.2
+        (Format.OPENAI, Format.GEMINI),  # A2.3 / A2.4
+        (Format.OPENAI, Format.CODEX),  # A2.10 / A2.11
+        (Format.CLAUDE, Format.OPENAI),  # A2.15 / A2.12
+        (Format.CLAUDE, Format.GEMINI),  # A2.5 / A2.6
+        (Format.GEMINI, Format.CLAUDE),  # A2.7 / claude->gemini response
+        (Format.OPENAI_RESPONSE, Format.CLAUDE),  # claude/openai/responses / A3.2
+        (Format.OPENAI_RESPONSE, Format.GEMINI),  # gemini/openai/responses / A3.2
+    }
+)
+
 # Client formats whose count_tokens answer the registry translates (reference A1).
 TOKEN_COUNT_CLIENTS: frozenset[Format] = frozenset({Format.CLAUDE, Format.GEMINI, Format.GEMINI_CLI})
 
-__all__ = ["REGISTERED_PAIRS", "TOKEN_COUNT_CLIENTS", "Format"]
+__all__ = ["IMPLEMENTED_PAIRS", "REGISTERED_PAIRS", "TOKEN_COUNT_CLIENTS", "Format"]

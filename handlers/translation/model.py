@@ -12,7 +12,7 @@ Shape, in one breath:
   messages kept where the client put them, because some pairs care about the position (OpenAI chat
   -> Claude inserts them at the first system message's place).
 * ``Response`` = id/model/created + ordered ``parts`` + ``finish`` + ``usage`` (non-stream).
-* Stream events (``MessageStart``, ``TextDelta``, ``ThinkingDelta``, ``ToolCallStart``,
+* Stream events (``MessageStart``, ``TextDelta``, ``ThinkingDelta``, ``ThinkingEnd``, ``ToolCallStart``,
   ``ToolCallDelta``, ``ToolCallEnd``, ``Finish``, ``UsageReport``, ``StreamError``, ``StreamEnd``)
   are what an upstream stream parser emits and a client stream renderer consumes.
 
@@ -224,6 +224,11 @@ class ThinkingDelta:
 
 
 @dataclass(slots=True)
+class ThinkingEnd:
+    """The upstream closed a reasoning summary (Responses ``reasoning_summary_text.done``)."""
+
+
+@dataclass(slots=True)
 class SignatureDelta:
     signature: str
 
@@ -276,6 +281,7 @@ StreamEvent = (
     MessageStart
     | TextDelta
     | ThinkingDelta
+    | ThinkingEnd
     | SignatureDelta
     | ToolCallStart
     | ToolCallDelta

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.translation import REGISTERED_PAIRS, TOKEN_COUNT_CLIENTS
+from handlers.translation import IMPLEMENTED_PAIRS, REGISTERED_PAIRS, TOKEN_COUNT_CLIENTS
 from handlers.translation.model import (
     Finish,
     FinishReason,
@@ -86,3 +86,11 @@ def test_registered_matrix() -> None:
     assert not any(to is Format.OPENAI_RESPONSE for _, to in REGISTERED_PAIRS)  # client-only format
     assert not any(src in (Format.CODEX, Format.ANTIGRAVITY) for src, _ in REGISTERED_PAIRS)  # upstream-only
     assert TOKEN_COUNT_CLIENTS == {Format.CLAUDE, Format.GEMINI, Format.GEMINI_CLI}
+
+
+def test_implemented_pairs_are_registered_pairs() -> None:
+    # Every pair served natively must be one the legacy registry translates (A1 matrix).
+    assert IMPLEMENTED_PAIRS <= REGISTERED_PAIRS
+    assert len(IMPLEMENTED_PAIRS) == 8
+    assert (Format.OPENAI_RESPONSE, Format.CODEX) not in IMPLEMENTED_PAIRS  # Codex passthrough not done
+    assert (Format.OPENAI, Format.GEMINI_CLI) not in IMPLEMENTED_PAIRS  # gemini-cli answers not done
