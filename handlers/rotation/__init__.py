@@ -1,0 +1,32 @@
+"""Credential rotation: which credential serves a request, and what happens when it fails.
+
+Pure logic, no I/O (see README.md). Not wired into the gateway yet.
+"""
+
+from __future__ import annotations
+
+from .conductor import RetrySettings, Served, closest_cooldown_wait, mark_result, run_with_failover
+from .errors import AuthNotFoundError, AuthUnavailableError, ModelCooldownError, RotationError
+from .selector import Candidate, LegacySelector, Selector, available
+from .state import Block, ModelState, QuotaState, RotationState, next_quota_cooldown
+
+__all__ = [
+    "AuthNotFoundError",
+    "AuthUnavailableError",
+    "Block",
+    "Candidate",
+    "LegacySelector",
+    "ModelCooldownError",
+    "ModelState",
+    "QuotaState",
+    "RetrySettings",
+    "RotationError",
+    "RotationState",
+    "Selector",
+    "Served",
+    "available",
+    "closest_cooldown_wait",
+    "mark_result",
+    "next_quota_cooldown",
+    "run_with_failover",
+]

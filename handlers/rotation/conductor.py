@@ -1,0 +1,170 @@
+"""The failover loop: try credentials one after another, then wait for a cooldown and go again.
+
+Facts: CLIProxyAPI v6.7.15 ``sdk/cliproxy/auth/conductor.go`` (``Execute``, ``executeMixedOnce``,
+``shouldRetryAfterError``, ``closestCooldownWait``); reference B5, B6, B8.
+
+One *pass* asks the selector for a credential not yet tried in this pass, runs the attempt, records
+the outcome in ``RotationState`` and, on failure, moves on to the next credential without sleeping.
+A pass ends at the first success, or when the selector has nothing left: then the last upstream
+error of the pass is the answer, or, if nothing was tried, the selector's own error
+(``model_cooldown`` / ``auth_unavailable`` / ``auth_not_found``).
+
+Up to ``request-retry`` more passes follow a failed one, each only when some candidate's cooldown
+ends within ``max-retry-interval`` seconds; the loop sleeps exactly until then. There is no other
+backoff between passes.
+
+One deliberate difference from the legacy, which rotates on every error: an error whose scope is
+"request" (400, 413, 422, ...) is the request's own fault, so it is answered at once and never
+replayed on another credential or in another pass.
+
+Only failures *before the first byte* rotate. For a stream, the attempt returns once the upstream
+answered 2xx; pass ``defer_success=True`` and report the stream's end with ``mark_result`` (a
+mid-stream error marks the credential once and goes to the client, B8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import structlog
+
+from handlers.providers.base import UpstreamError
+from quotio_gateway.config.models import Config
+
+from .errors import AuthNotFoundError, RotationError
+from .selector import C, Selector
+from .state import RotationState
+
+log = structlog.get_logger("handlers.rotation")
+
+T = TypeVar("T")
+Attempt = Callable[[C], Awaitable[T]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """The config keys the loop obeys. ``honour_retry_after_header`` is off for legacy parity
+    (v6.7.15 ignores an upstream ``Retry-After`` header and only uses Google body hints)."""
+
+    request_retry: int = 0
+    max_retry_interval: float = 0.0  # seconds; <= 0 never waits for a cooldown
+    disable_cooling: bool = False
+    honour_retry_after_header: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> RetrySettings:
+        return cls(request_retry=int(cfg.request_retry), max_retry_interval=float(cfg.max_retry_interval),
+                   disable_cooling=bool(cfg.disable_cooling))
+
+    @property
+    def passes(self) -> int:
+        return max(1, self.request_retry + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Served(Generic[C, T]):
+    """A successful attempt: its value, the credential that served, and every credential id tried
+    on the way (across passes, in order, the serving one last)."""
+
+    value: T
+    credential: C
+    tried: tuple[str, ...]
+    passes: int
+
+
+def mark_result(state: RotationState, credential_id: str, model: str, error: UpstreamError | None,
+                settings: RetrySettings) -> None:
+    """Record one attempt's outcome. Stream callers use it when the stream ends."""
+    if error is None:
+        state.mark_success(credential_id, model)
+        return
+    retry_after = error.retry_after
+    if retry_after is None and settings.honour_retry_after_header:
+        retry_after = error.retry_after_header
+    state.mark_failure(credential_id, model, error.status, reason=error.reason, retry_after=retry_after,
+                       disable_cooling=settings.disable_cooling)
+
+
+def closest_cooldown_wait(model: str, candidates: Sequence[C], state: RotationState, now: float) -> float | None:
+    """``closestCooldownWait``: seconds until the first blocked candidate recovers, whatever blocked
+    it (quota or another cooldown); None when none is blocked."""
+    waits = [block.until - now for c in candidates
+             if (block := state.block(c.id, model, now)).blocked and block.until is not None]
+    return min(waits) if waits else None
+
+
+class _RequestFault(Exception):
+    """Carries a request-scoped error out of a pass so the outer loop does not retry it."""
+
+    def __init__(self, error: UpstreamError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _one_pass(model: str, candidates: Sequence[C], attempt: Attempt[C, T], settings: RetrySettings,
+                    selector: Selector, state: RotationState, tried_log: list[str],
+                    defer_success: bool) -> tuple[T, C]:
+    tried: set[str] = set()
+    last_error: UpstreamError | None = None
+    while True:
+        remaining = [c for c in candidates if c.id not in tried]
+        try:
+            if not remaining:
+                raise AuthNotFoundError()
+            credential = selector.pick(model, remaining, state, state.now())
+        except RotationError as pick_error:
+            if last_error is not None:
+                raise last_error from None
+            raise pick_error from None
+        tried.add(credential.id)
+        tried_log.append(credential.id)
+        try:
+            value = await attempt(credential)
+        except UpstreamError as error:
+            mark_result(state, credential.id, model, error, settings)
+            log.info("rotation.attempt_failed", credential=credential.id, model=model,
+                     status=error.status, scope=error.scope)
+            if error.scope == "request":
+                raise _RequestFault(error) from None
+            last_error = error
+            continue
+        if not defer_success:
+            state.mark_success(credential.id, model)
+        return value, credential
+
+
+async def run_with_failover(candidates: Sequence[C], attempt: Attempt[C, T], *, model: str,
+                            cfg: RetrySettings, selector: Selector, state: RotationState,
+                            sleep: Sleep = asyncio.sleep, defer_success: bool = False) -> Served[C, T]:
+    """Serve ``model`` with one of ``candidates`` (the enabled credentials that list it).
+
+    ``attempt(credential)`` performs the upstream call and raises ``UpstreamError`` on failure;
+    any other exception (including cancellation) propagates untouched and marks nothing.
+    ``model`` is the resolved route model, thinking suffix kept, as the state and cursors key it.
+
+    Raises the final ``UpstreamError`` (its status and body go to the client as they are) or a
+    ``RotationError`` whose ``status``/``headers``/``body`` are the exact legacy answer.
+    """
+    tried_log: list[str] = []
+    passes = 1
+    while True:
+        try:
+            value, credential = await _one_pass(model, candidates, attempt, cfg, selector, state, tried_log,
+                                                defer_success)
+        except _RequestFault as fault:
+            raise fault.error from None
+        except (UpstreamError, RotationError) as error:
+            if passes >= cfg.passes or cfg.max_retry_interval <= 0 or getattr(error, "status", None) == 200:
+                raise
+            wait = closest_cooldown_wait(model, candidates, state, state.now())
+            if wait is None or wait > cfg.max_retry_interval:
+                raise
+            passes += 1
+            log.info("rotation.waiting_for_cooldown", model=model, wait_seconds=round(wait, 3), next_pass=passes)
+            await sleep(wait)
+            continue
+        return Served(value, credential, tuple(tried_log), passes)

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from handlers.rotation.errors import AuthNotFoundError, AuthUnavailableError, ModelCooldownError
+from handlers.rotation.selector import LegacySelector, available
+from handlers.rotation.state import RotationState
+from quotio_gateway.config.models import FILL_FIRST, ROUND_ROBIN
+
+T0 = 1_700_000_000.0
+MODEL = "claude-sonnet-4"
+
+
+@dataclass(frozen=True)
+class Cred:
+    id: str
+    priority: int = 0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = T0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def state(clock: Clock) -> RotationState:
+    return RotationState(clock)
+
+
+def picks(selector: LegacySelector, creds: list[Cred], state: RotationState, n: int, model: str = MODEL) -> list[str]:
+    return [selector.pick(model, creds, state, state.now()).id for _ in range(n)]
+
+
+def test_round_robin_walks_ids_in_sorted_order(state: RotationState) -> None:
+    creds = [Cred("c"), Cred("a"), Cred("b")]
+    assert picks(LegacySelector(ROUND_ROBIN), creds, state, 5) == ["a", "b", "c", "a", "b"]
+
+
+def test_round_robin_cursor_is_per_model(state: RotationState) -> None:
+    selector = LegacySelector(ROUND_ROBIN)
+    creds = [Cred("a"), Cred("b")]
+    assert picks(selector, creds, state, 1) == ["a"]
+    assert picks(selector, creds, state, 1, model="other") == ["a"]
+    assert picks(selector, creds, state, 1) == ["b"]
+    assert picks(selector, creds, state, 1, model=MODEL + "(high)") == ["a"]
+
+
+def test_round_robin_cursor_indexes_the_shrunken_list(state: RotationState) -> None:
+    selector = LegacySelector(ROUND_ROBIN)
+    creds = [Cred("a"), Cred("b"), Cred("c")]
+    assert picks(selector, creds, state, 1) == ["a"]  # cursor now 1
+    state.mark_failure("b", MODEL, 401)
+    # available = [a, c]; cursor 1 -> c, cursor 2 -> a, cursor 3 -> c
+    assert picks(selector, creds, state, 3) == ["c", "a", "c"]
+
+
+def test_round_robin_cursor_wraps(state: RotationState) -> None:
+    selector = LegacySelector(ROUND_ROBIN)
+    creds = [Cred("a"), Cred("b"), Cred("c")]
+    selector._cursors["mixed:" + MODEL] = 2_147_483_640
+    assert picks(selector, creds, state, 2) == ["a", "b"]
+
+
+def test_fill_first_drains_the_first_until_it_cools(state: RotationState, clock: Clock) -> None:
+    selector = LegacySelector(FILL_FIRST)
+    creds = [Cred("b"), Cred("a")]
+    assert picks(selector, creds, state, 3) == ["a", "a", "a"]
+    state.mark_failure("a", MODEL, 429)
+    assert picks(selector, creds, state, 2) == ["b", "b"]
+    clock.t = T0 + 1
+    assert picks(selector, creds, state, 1) == ["a"]
+
+
+def test_strategy_change_keeps_cursors(state: RotationState) -> None:
+    selector = LegacySelector(ROUND_ROBIN)
+    creds = [Cred("a"), Cred("b"), Cred("c")]
+    assert picks(selector, creds, state, 1) == ["a"]
+    selector.strategy = FILL_FIRST
+    assert picks(selector, creds, state, 2) == ["a", "a"]
+    selector.strategy = ROUND_ROBIN
+    assert picks(selector, creds, state, 1) == ["b"]
+
+
+def test_highest_priority_bucket_wins(state: RotationState) -> None:
+    creds = [Cred("a", 0), Cred("z", 5), Cred("y", 5), Cred("b", -1)]
+    assert picks(LegacySelector(ROUND_ROBIN), creds, state, 3) == ["y", "z", "y"]
+    state.mark_failure("y", MODEL, 500)
+    state.mark_failure("z", MODEL, 429)
+    assert picks(LegacySelector(FILL_FIRST), creds, state, 1) == ["a"]
+    state.mark_failure("a", MODEL, 404)
+    assert picks(LegacySelector(FILL_FIRST), creds, state, 1) == ["b"]
+
+
+def test_unblocked_failure_keeps_credential_pickable(state: RotationState) -> None:
+    state.mark_failure("a", MODEL, 400)
+    state.mark_failure("b", MODEL, None)
+    assert available(MODEL, [Cred("a"), Cred("b")], state, T0) == [Cred("a"), Cred("b")]
+
+
+def test_all_cooling_gives_model_cooldown_from_earliest(state: RotationState) -> None:
+    state.mark_failure("a", MODEL, 429, retry_after=90.0)
+    state.mark_failure("b", MODEL, 429, retry_after=30.0)
+    with pytest.raises(ModelCooldownError) as caught:
+        LegacySelector().pick(MODEL, [Cred("a"), Cred("b")], state, T0 + 0.5)
+    error = caught.value
+    assert (error.model, error.provider, error.reset_seconds) == (MODEL, "", 30)
+    assert error.headers["Retry-After"] == "30"
+    assert error.body.endswith(b'"reset_seconds":30,"reset_time":"30s"}}')  # 29.5 s rounds up
+
+
+def test_blocked_for_other_reasons_gives_auth_unavailable(state: RotationState) -> None:
+    state.mark_failure("a", MODEL, 429)
+    state.mark_failure("b", MODEL, 401)
+    with pytest.raises(AuthUnavailableError):
+        LegacySelector().pick(MODEL, [Cred("a"), Cred("b")], state, T0)
+    state.mark_failure("c", MODEL, 503)
+    with pytest.raises(AuthUnavailableError):
+        LegacySelector().pick(MODEL, [Cred("c")], state, T0)
+
+
+def test_no_candidates_gives_auth_not_found(state: RotationState) -> None:
+    with pytest.raises(AuthNotFoundError):
+        LegacySelector().pick(MODEL, [], state, T0)
+
+
+def test_named_provider_appears_in_cooldown_body(state: RotationState) -> None:
+    state.mark_failure("a", MODEL, 429)
+    with pytest.raises(ModelCooldownError) as caught:
+        available(MODEL, [Cred("a")], state, T0, provider="codex")
+    assert caught.value.provider == "codex"
+    assert b'"provider":"codex"' in caught.value.body
