@@ -36,7 +36,7 @@ from handlers.translation.model import (
     UsageReport,
     collect_response,
 )
-from handlers.translation.sse import SSEEvent, SSEParser
+from quotio_gateway.sse import SSEEvent, SSEParser
 
 # --- upstream response -> internal -----------------------------------------------------------
 

@@ -49,8 +49,9 @@ from handlers.translation.model import (
     Usage,
     collect_response,
 )
-from handlers.translation.sse import SSEEvent, SSEParser, json_text
+from handlers.translation.sse import json_text
 from handlers.translation.thinking import budget_to_level
+from quotio_gateway.sse import SSEEvent, SSEParser
 
 NAME_LIMIT = 64
 

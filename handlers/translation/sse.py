@@ -1,11 +1,8 @@
-"""Server-sent events: an incremental parser and the per-protocol frame encoders.
+"""Server-sent events: the per-protocol frame encoders, and the shared parser re-exported.
 
-Parser: bytes go in as they arrive, complete events come out. Chunk boundaries may fall anywhere —
-inside a field name, inside a multi-byte UTF-8 character, between the CR and LF of a CRLF — and
-the result is the same as feeding the whole body at once. Line endings CRLF, LF and lone CR are
-all accepted (WHATWG rules); ``:`` comment lines (keep-alives) are skipped; several ``data:``
-lines join with ``\\n``; one space after the colon is dropped. ``finish()`` flushes a last event
-that lacks its closing blank line (upstreams that end the body without a trailing newline).
+The incremental parser (``SSEParser``, ``SSEEvent``) lives in ``quotio_gateway.sse`` so the shadow
+comparator reads streams with the same code; it is re-exported here for the callers that import it
+next to the encoders.
 
 Encoders reproduce the legacy server's framing byte for byte (reference: surface §6, A3):
 
@@ -20,94 +17,12 @@ Encoders reproduce the legacy server's framing byte for byte (reference: surface
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
-
-
-@dataclass(slots=True, frozen=True)
-class SSEEvent:
-    data: str
-    event: str = ""
-    id: str | None = None
-    retry: int | None = None
-
-
-class SSEParser:
-    """Incremental SSE decoder. ``feed`` returns the events completed by the chunk."""
-
-    __slots__ = ("_buffer", "_data", "_event", "_has_data", "_id", "_retry", "_skip_lf")
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._data: list[str] = []
-        self._has_data = False
-        self._event = ""
-        self._id: str | None = None
-        self._retry: int | None = None
-        # A chunk ended in CR: if the next one starts with LF, that LF belongs to the same break.
-        self._skip_lf = False
-
-    def feed(self, chunk: bytes) -> list[SSEEvent]:
-        if not chunk:
-            return []
-        if self._skip_lf:
-            self._skip_lf = False
-            if chunk[:1] == b"\n":
-                chunk = chunk[1:]
-        buffer = self._buffer + chunk if self._buffer else chunk
-        events: list[SSEEvent] = []
-        start = 0
-        for match in _LINE_BREAK.finditer(buffer):
-            self._line(buffer[start : match.start()], events)
-            start = match.end()
-            if match.group() == b"\r" and start == len(buffer):
-                self._skip_lf = True
-        self._buffer = buffer[start:]
-        return events
-
-    def finish(self) -> list[SSEEvent]:
-        """End of body: treat an unterminated last line and event as complete."""
-        events: list[SSEEvent] = []
-        if self._buffer:
-            self._line(self._buffer, events)
-            self._buffer = b""
-        self._dispatch(events)
-        self._skip_lf = False
-        return events
-
-    def _line(self, raw: bytes, events: list[SSEEvent]) -> None:
-        if not raw:
-            self._dispatch(events)
-            return
-        if raw[:1] == b":":
-            return
-        line = raw.decode("utf-8", errors="replace")
-        name, colon, value = line.partition(":")
-        if colon and value[:1] == " ":
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-            self._has_data = True
-        elif name == "event":
-            self._event = value
-        elif name == "id":
-            if "\x00" not in value:
-                self._id = value
-        elif name == "retry" and value.isascii() and value.isdigit():
-            self._retry = int(value)
-
-    def _dispatch(self, events: list[SSEEvent]) -> None:
-        if self._has_data:
-            events.append(SSEEvent("\n".join(self._data), self._event, self._id, self._retry))
-        self._data = []
-        self._has_data = False
-        self._event = ""
-        self._retry = None
+from quotio_gateway.sse import SSEEvent as SSEEvent
+from quotio_gateway.sse import SSEParser as SSEParser
 
 
 def dumps(obj: Any) -> bytes:
