@@ -1,0 +1,1 @@
+"""Benchmarks of quotio-gateway against the anchors in ../shared/bench (entry point: run.py)."""
