@@ -253,10 +253,8 @@ class AccessConfig(GoModel):
 # --- credential lists -----------------------------------------------------------------------
 
 
-class GeminiKey(GoModel):
-    go_yaml_omitempty = frozenset(
-        {"priority", "prefix", "base-url", "proxy-url", "models", "headers", "excluded-models"})
-    go_json_omitempty = go_yaml_omitempty
+class ProviderKey(GoModel):
+    """The fields gemini-, claude- and codex-api-key entries share, in Go's struct order."""
 
     api_key: GoStr = Field("", alias="api-key")
     priority: GoInt = 0
@@ -266,6 +264,12 @@ class GeminiKey(GoModel):
     models: list[ModelAlias] = Field(default_factory=list)
     headers: dict[GoStr, GoStr] = Field(default_factory=dict)
     excluded_models: list[GoStr] = Field(default_factory=list, alias="excluded-models")
+
+
+class GeminiKey(ProviderKey):
+    go_yaml_omitempty = frozenset(
+        {"priority", "prefix", "base-url", "proxy-url", "models", "headers", "excluded-models"})
+    go_json_omitempty = go_yaml_omitempty
 
 
 class CloakConfig(GoModel):
@@ -277,35 +281,18 @@ class CloakConfig(GoModel):
     sensitive_words: list[GoStr] = Field(default_factory=list, alias="sensitive-words")
 
 
-class ClaudeKey(GoModel):
+class ClaudeKey(ProviderKey):
     # base-url, proxy-url and models carry no omitempty in Go: they render as "" / null / [].
     go_yaml_omitempty = frozenset({"priority", "prefix", "headers", "excluded-models", "cloak"})
     go_json_omitempty = go_yaml_omitempty
     go_pointer_fields = frozenset({"cloak"})
 
-    api_key: GoStr = Field("", alias="api-key")
-    priority: GoInt = 0
-    prefix: GoStr = ""
-    base_url: GoStr = Field("", alias="base-url")
-    proxy_url: GoStr = Field("", alias="proxy-url")
-    models: list[ModelAlias] = Field(default_factory=list)
-    headers: dict[GoStr, GoStr] = Field(default_factory=dict)
-    excluded_models: list[GoStr] = Field(default_factory=list, alias="excluded-models")
     cloak: CloakConfig | None = None
 
 
-class CodexKey(GoModel):
+class CodexKey(ProviderKey):
     go_yaml_omitempty = frozenset({"priority", "prefix", "headers", "excluded-models"})
     go_json_omitempty = go_yaml_omitempty
-
-    api_key: GoStr = Field("", alias="api-key")
-    priority: GoInt = 0
-    prefix: GoStr = ""
-    base_url: GoStr = Field("", alias="base-url")
-    proxy_url: GoStr = Field("", alias="proxy-url")
-    models: list[ModelAlias] = Field(default_factory=list)
-    headers: dict[GoStr, GoStr] = Field(default_factory=dict)
-    excluded_models: list[GoStr] = Field(default_factory=list, alias="excluded-models")
 
 
 class VertexCompatKey(GoModel):
