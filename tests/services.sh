@@ -2,16 +2,17 @@
 # Starts or installs what the test suite talks to. Idempotent; safe to run on every `make test`.
 set -euo pipefail
 
-need_apt=()
-command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
-command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
-if [ ${#need_apt[@]} -gt 0 ]; then
+# promtool and prometheus (Debian package `prometheus`) for tests/ops. A failed install does not
+# stop the run here: those tests then fail with the reason, and everything else still runs.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    echo "services: installing ${need_apt[*]} from Debian packages"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    echo "services: installing prometheus from Debian packages"
+    { apt-get update -qq >/dev/null &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } ||
+      echo "services: could not install prometheus; tests/ops will fail" >&2
+    # The package's service may have started a Prometheus on :9090; the tests start their own.
   else
-    echo "services: missing ${need_apt[*]} and not root; the tests that need them will fail" >&2
+    echo "services: prometheus missing and not root; tests/ops will fail" >&2
   fi
 fi
 
