@@ -327,6 +327,9 @@ async def _after(gate: asyncio.Future[None], leg: Awaitable[Captured]) -> Captur
 async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Last look before the head goes out: route tag, request id, and Gin's CORS headers for native."""
     request[HEAD_AT_KEY] = time.monotonic()
+    # aiohttp adds `Server: Python/… aiohttp/…` before this hook runs; CLIProxyAPI (Go net/http)
+    # sends no Server header, and a client must not be able to tell the sides apart by it.
+    response.headers.popall("Server", None)
     gate = request.get(SHADOW_GO_KEY)
     if gate is not None:
         asyncio.get_running_loop().call_soon(_release, gate)

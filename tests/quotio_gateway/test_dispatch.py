@@ -49,6 +49,7 @@ async def test_legacy_passthrough_is_verbatim(legacy, make_gateway, aiohttp_clie
     assert resp.headers["X-Quotio-Route"] == "legacy/legacy"
     assert resp.headers["X-Request-Id"] == "req-123"
     assert resp.headers["X-Legacy"] == "yes"
+    assert "Server" not in resp.headers  # Go's net/http sends none; neither do we
     assert "X-Hop" not in resp.headers  # named in the legacy's Connection header: hop-by-hop
     body = await resp.json()
     seen = {k.lower(): v for k, v in body["headers"].items()}
@@ -191,6 +192,7 @@ async def test_native_route_answers_with_cors_and_tag(legacy, make_gateway, aioh
     resp = await client.get("/v1/models")
     assert resp.headers["X-Quotio-Route"] == "native/native"
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Server" not in resp.headers
     assert (await resp.json())["data"][0]["created"] == 2
     assert legacy.calls == []
     resp = await client.get("/v1/unknown")
