@@ -32,6 +32,8 @@ from .state import StateDB
 
 log = structlog.get_logger("quotio_gateway.app")
 
+LEGACY_START_WAIT = 10.0
+
 
 @dataclass
 class GatewayOptions:
@@ -149,6 +151,10 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
         if supervisor is not None:
             await supervisor.start()
             forwarder.health = supervisor.health
+            # The port is bound only after this hook: launchers such as Quotio retry a refused
+            # connection but count a 503 as a failure, so let the child come up first (bounded).
+            if not await supervisor.health.wait_healthy(LEGACY_START_WAIT):
+                log.warning("legacy not healthy yet; serving anyway", waited_seconds=LEGACY_START_WAIT)
         elif legacy_url:
             forwarder.health = LegacyHealth(legacy_url, table.legacy.health_path, metrics)
             await forwarder.health.start()
