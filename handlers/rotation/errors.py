@@ -20,6 +20,7 @@ from types import MappingProxyType
 
 from handlers.models.listing import build_error_body
 from quotio_gateway.config.gojson import go_json_dumps
+from quotio_gateway.goduration import format_whole_seconds
 
 _NS_PER_SECOND = 1_000_000_000
 
@@ -45,13 +46,7 @@ def go_duration_seconds(seconds: float) -> str:
         whole, rest = divmod(ns, _NS_PER_SECOND)
         if rest * 2 >= _NS_PER_SECOND:
             whole += 1
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
+    return format_whole_seconds(whole)
 
 
 class RotationError(Exception):

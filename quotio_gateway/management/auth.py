@@ -29,6 +29,7 @@ import structlog
 from aiohttp import web
 
 from ..appkeys import CONFIG_STORE, FLAG_STORE, RUNTIME
+from ..goduration import format_whole_seconds
 from ..native import Handler
 from .responses import error_response, gin_not_found, with_cpa_headers
 
@@ -51,16 +52,7 @@ def _raw(text: str) -> bytes:
 
 def go_duration(seconds: float) -> str:
     """``time.Duration.Round(time.Second).String()`` for non-negative durations."""
-    total = int(seconds + 0.5)
-    if total <= 0:
-        return "0s"
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
+    return format_whole_seconds(int(seconds + 0.5))
 
 
 # ---------------------------------------------------------------------------------------------
