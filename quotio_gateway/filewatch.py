@@ -11,6 +11,8 @@ from pathlib import Path
 
 import structlog
 
+from .tasks import cancel_and_wait
+
 log = structlog.get_logger("quotio_gateway.filewatch")
 
 
@@ -51,11 +53,8 @@ class FileWatcher:
         self._task = asyncio.create_task(self._run(), name=f"watch:{self.path.name}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -24,7 +24,6 @@ replaced atomically (temp file, fsync, rename) with its mode kept.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import itertools
 import os
@@ -41,6 +40,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from ..fileio import atomic_write
+from ..tasks import cancel_and_wait
 
 log = structlog.get_logger(__name__)
 
@@ -356,9 +356,7 @@ class ConfigMirror:
         """Stop polling after one last pass, so an edit legacy made just before exiting is kept."""
         if self._task is None:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_and_wait(self._task)
         self._task = None
         try:
             await asyncio.to_thread(self.sync_once, force=True)

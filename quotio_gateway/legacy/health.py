@@ -16,6 +16,7 @@ import aiohttp
 import structlog
 
 from ..metrics import Metrics
+from ..tasks import cancel_and_wait
 
 log = structlog.get_logger(__name__)
 
@@ -52,11 +53,8 @@ class LegacyHealth:
         self._task = asyncio.create_task(self._run(), name="legacy-health")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._session is not None:
             await self._session.close()
             self._session = None

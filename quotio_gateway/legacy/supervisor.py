@@ -30,6 +30,7 @@ import structlog
 
 from ..flags.schema import LegacySettings
 from ..metrics import Metrics
+from ..tasks import cancel_and_wait
 from .derived_config import ConfigMirror
 from .health import LegacyHealth
 
@@ -248,11 +249,8 @@ class LegacySupervisor:
     async def stop(self, grace: float = 3.0) -> None:
         """SIGTERM the child's process group, SIGKILL it after ``grace`` seconds, and reap it."""
         self._stopping = True
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
-            self._watch_task = None
+        await cancel_and_wait(self._watch_task)
+        self._watch_task = None
         async with self._spawn_lock:
             proc = self._proc
         if proc is not None:

@@ -21,6 +21,7 @@ import structlog
 from handlers.auth.credential import Credential, CredentialError, content_digest, parse_credential, validate_file_name
 from handlers.auth.stores import LoadResult, RetryPolicy, StoreConflict, StoreUnavailable, TokenStore, skip_bad
 from quotio_gateway.fileio import atomic_write
+from quotio_gateway.tasks import cancel_and_wait
 
 log = structlog.get_logger("handlers.auth.file_store")
 
@@ -222,11 +223,8 @@ class AuthDirWatcher:
     async def stop(self) -> None:
         if self in self.store._watchers:
             self.store._watchers.remove(self)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def note_own_write(self, credential: Credential) -> None:
         self.credentials[credential.file_name] = credential
