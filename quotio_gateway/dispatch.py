@@ -71,7 +71,6 @@ def _model_of(path: str, body: bytes) -> str | None:
 
 class Dispatcher:
     def __init__(self, app: web.Application) -> None:
-        self.app = app
         self.metrics = app[appkeys.METRICS]
         self.flags = app[appkeys.FLAG_STORE]
         self.legacy = app[appkeys.LEGACY]

@@ -63,10 +63,11 @@ def error_response(path: str, status: int, message: str) -> web.Response:
 def sse_error_frame(path: str, message: str) -> bytes:
     """The in-stream error a client of this protocol understands, once headers are already out."""
     protocol = protocol_of(path)
-    body = orjson.dumps(error_body(path, 502, message))
     if protocol == "claude":
+        # Mid-stream, CLIProxyAPI's Claude handler always says api_error.
         body = orjson.dumps({"type": "error", "error": {"type": "api_error", "message": message}})
         return b"event: error\ndata: " + body + b"\n\n"
+    body = orjson.dumps(error_body(path, 502, message))
     if protocol == "gemini" or path.startswith("/v1/responses"):
         return b"event: error\ndata: " + body + b"\n\n"
     return b"data: " + body + b"\n\n"

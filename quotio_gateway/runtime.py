@@ -40,7 +40,6 @@ class Runtime:
     config_path: Path | None
     flags_path: Path | None
     state_dir: Path
-    started_at: float = field(default_factory=time.time)
     started_monotonic: float = field(default_factory=time.monotonic)
     # Runtime-only management password from `-password` (accepted from loopback only).
     local_password: str | None = None

@@ -37,7 +37,6 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
-        self.reused = False
         self.reading_paused = False
         self._drain: asyncio.Future[None] | None = None
         self._paused_writing = False
@@ -286,7 +285,6 @@ class UpstreamPool:
             if not conn.closed and conn.transport is not None and not conn.transport.is_closing():
                 conn._reset_exchange()
                 conn.parser = httptools.HttpResponseParser(conn)
-                conn.reused = True
                 return conn
         return None
 
@@ -389,9 +387,3 @@ class UpstreamPool:
             await conn.drain()
         if not conn.closed:
             conn.transport.write(b"0\r\n\r\n")
-
-
-async def close_quietly(resp: UpstreamResponse | None) -> None:
-    if resp is not None:
-        with contextlib.suppress(Exception):
-            resp.release()
