@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
+from typing import NamedTuple
 
 from aiohttp import web
 
@@ -33,22 +34,28 @@ def is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
     return any(ip in net for net in parse_networks(trusted))
 
 
-def client_address(request: web.Request, trusted: tuple[str, ...]) -> tuple[str, bool]:
-    """(client ip, peer is a trusted proxy). Forwarding headers count only from trusted peers."""
+class ClientAddress(NamedTuple):
+    ip: str  # the client, as far as we can believe it
+    trusted_peer: bool  # the socket peer is one of server.trusted_proxies
+    peer: str  # the socket peer itself (the hop X-Forwarded-For records)
+
+
+def client_address(request: web.Request, trusted: tuple[str, ...]) -> ClientAddress:
+    """Forwarding headers count only from trusted peers."""
     peer = peer_address(request)
     if not is_trusted(peer, trusted):
-        return peer, False
+        return ClientAddress(peer, False, peer)
     forwarded = request.headers.get("X-Forwarded-For")
     if forwarded:
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]
         # Walk right to left past our own trusted proxies; the first other hop is the client.
         for hop in reversed(hops):
             if not is_trusted(hop, trusted):
-                return hop, True
+                return ClientAddress(hop, True, peer)
         if hops:
-            return hops[0], True
+            return ClientAddress(hops[0], True, peer)
     real = request.headers.get("X-Real-IP", "").strip()
-    return (real or peer), True
+    return ClientAddress(real or peer, True, peer)
 
 
 def client_key(request: web.Request) -> str | None:

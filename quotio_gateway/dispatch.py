@@ -19,7 +19,7 @@ from aiohttp import web
 
 from . import appkeys
 from .access_log import log_access
-from .clientinfo import client_address, client_key
+from .clientinfo import ClientAddress, client_address, client_key
 from .errors import error_response
 from .flags.matcher import Decision, canary_bucket
 from .flags.schema import Mode
@@ -102,7 +102,7 @@ class Dispatcher:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         table = self.flags.current
         server = table.table.server
-        client_ip, trusted_peer = client_address(request, table.trusted_proxies)
+        client = client_address(request, table.trusted_proxies)
         body: bytes | None = None
         try:
             result = table.match(request.method, request.path)
@@ -125,8 +125,8 @@ class Dispatcher:
         side = "legacy"
         response: web.StreamResponse | None = None
         try:
-            response, side = await self._answer(request, decision, native, body=body, client_ip=client_ip,
-                                                trusted_peer=trusted_peer, request_id=request_id,
+            response, side = await self._answer(request, decision, native, body=body, client=client,
+                                                request_id=request_id,
                                                 route_header=server.route_header, limit=server.max_body_bytes)
             return response
         except asyncio.CancelledError:
@@ -141,24 +141,24 @@ class Dispatcher:
                                                      decision.mode.value, side)
 
     async def _answer(self, request: web.Request, decision: Decision, native: Handler | None, *,
-                      body: bytes | None, client_ip: str, trusted_peer: bool, request_id: str,
+                      body: bytes | None, client: ClientAddress, request_id: str,
                       route_header: bool, limit: int) -> tuple[web.StreamResponse, str]:
         mode = decision.mode
         if mode is Mode.CANARY:
-            sticky = client_key(request) or client_ip
+            sticky = client_key(request) or client.ip
             use_native = canary_bucket(decision.label, sticky) < decision.route.percent  # type: ignore[union-attr]
             if use_native:
-                return await self._native(request, decision, native, body, client_ip, trusted_peer, request_id,
+                return await self._native(request, decision, native, body, client, request_id,
                                           route_header, limit)
-            return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+            return await self._legacy(request, decision, body, client, request_id,
                                       route_header, limit), "legacy"
         if mode is Mode.NATIVE:
-            return await self._native(request, decision, native, body, client_ip, trusted_peer, request_id,
+            return await self._native(request, decision, native, body, client, request_id,
                                       route_header, limit)
         if mode is Mode.SHADOW:
-            return await self._shadow(request, decision, native, body, client_ip, trusted_peer, request_id,
+            return await self._shadow(request, decision, native, body, client, request_id,
                                       route_header, limit), "legacy"
-        return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id, route_header,
+        return await self._legacy(request, decision, body, client, request_id, route_header,
                                   limit), "legacy"
 
     @staticmethod
@@ -167,13 +167,13 @@ class Dispatcher:
         request[ROUTE_TAG_KEY] = f"{decision.mode.value}/{side}" if route_header else None
         request[SIDE_KEY] = side
 
-    async def _legacy(self, request: web.Request, decision: Decision, body: bytes | None, client_ip: str,
-                      trusted_peer: bool, request_id: str, route_header: bool, limit: int,
+    async def _legacy(self, request: web.Request, decision: Decision, body: bytes | None, client: ClientAddress,
+                      request_id: str, route_header: bool, limit: int,
                       tee: BodyTee | None = None) -> web.StreamResponse:
         self._tag(request, decision, "legacy", route_header)
         if request.headers.get("Upgrade", "").lower() == "websocket" and request.method == "GET":
             return await self.legacy.forward_websocket(request, route=decision.label, request_id=request_id,
-                                                       client_ip=client_ip)
+                                                       peer=client.peer, trusted_peer=client.trusted_peer)
         content_length = request.content_length
         if body is None and content_length is not None:
             if content_length > limit:
@@ -182,11 +182,11 @@ class Dispatcher:
                 # Typical API calls: send head and body to legacy in one write, keep Content-Length.
                 body = await request.read()
         return await self.legacy.forward(request, route=decision.label, request_id=request_id,
-                                         client_ip=client_ip, trusted_peer=trusted_peer, body=body, tee=tee,
+                                         peer=client.peer, trusted_peer=client.trusted_peer, body=body, tee=tee,
                                          limit=limit)
 
     async def _native(self, request: web.Request, decision: Decision, native: Handler | None,
-                      body: bytes | None, client_ip: str, trusted_peer: bool, request_id: str,
+                      body: bytes | None, client: ClientAddress, request_id: str,
                       route_header: bool, limit: int) -> tuple[web.StreamResponse, str]:
         fallback = decision.fallback_to_legacy
         if native is None:
@@ -196,7 +196,7 @@ class Dispatcher:
             if fallback or not self.legacy.configured:
                 if fallback:
                     self.metrics.canary_fallbacks.labels(route=decision.label).inc()
-                return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+                return await self._legacy(request, decision, body, client, request_id,
                                           route_header, limit), "legacy"
             self._tag(request, decision, "native", route_header)
             return gin_not_found(), "native"
@@ -216,19 +216,19 @@ class Dispatcher:
                           request_id=request_id)
             if fallback and not request.get(HEAD_AT_KEY):
                 self.metrics.canary_fallbacks.labels(route=decision.label).inc()
-                return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+                return await self._legacy(request, decision, body, client, request_id,
                                           route_header, limit), "legacy"
             if request.get(HEAD_AT_KEY):
                 raise
             return error_response(request.path, 500, "internal error in the gateway"), "native"
         if fallback and response.status >= 500 and not response.prepared:
             self.metrics.canary_fallbacks.labels(route=decision.label).inc()
-            return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+            return await self._legacy(request, decision, body, client, request_id,
                                       route_header, limit), "legacy"
         return response, "native"
 
     async def _shadow(self, request: web.Request, decision: Decision, native: Handler | None,
-                      body: bytes | None, client_ip: str, trusted_peer: bool, request_id: str,
+                      body: bytes | None, client: ClientAddress, request_id: str,
                       route_header: bool, limit: int) -> web.StreamResponse:
         route = decision.route
         label = decision.label
@@ -244,11 +244,11 @@ class Dispatcher:
         if kind is None:
             if reason is not None:
                 self.shadow.skip(label, reason)
-            return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+            return await self._legacy(request, decision, body, client, request_id,
                                       route_header, limit)
         if not self.shadow.try_acquire():
             self.shadow.skip(label, "concurrency")
-            return await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+            return await self._legacy(request, decision, body, client, request_id,
                                       route_header, limit)
         if body is None:
             body = await request.read() if request.body_exists else b""
@@ -265,7 +265,7 @@ class Dispatcher:
                            native=_after(head_out, capture_native(native, request, body, settings.max_compare_bytes)))
         started = time.monotonic()
         try:
-            response = await self._legacy(request, decision, body, client_ip, trusted_peer, request_id,
+            response = await self._legacy(request, decision, body, client, request_id,
                                           route_header, limit, tee=tee)
         except BaseException as exc:
             if not legacy_done.done():

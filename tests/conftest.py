@@ -125,7 +125,10 @@ class ScriptedLegacy:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         async for msg in ws:
-            if msg.type == web.WSMsgType.TEXT:
+            if msg.type == web.WSMsgType.TEXT and msg.data == "headers?":
+                await ws.send_json({"headers": {k.lower(): v for k, v in request.headers.items()},
+                                    "forwarded_for": request.headers.getall("X-Forwarded-For", [])})
+            elif msg.type == web.WSMsgType.TEXT:
                 await ws.send_str("echo:" + msg.data)
             elif msg.type == web.WSMsgType.BINARY:
                 await ws.send_bytes(msg.data[::-1])

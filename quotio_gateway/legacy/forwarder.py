@@ -13,7 +13,6 @@ import structlog
 from aiohttp import web
 from multidict import CIMultiDict
 
-from ..clientinfo import peer_address
 from ..errors import error_response, sse_error_frame
 from ..flags.schema import LegacySettings
 from ..metrics import Metrics
@@ -33,6 +32,8 @@ class BodyTooLarge(Exception):
 
 
 LEGACY_FAILURE_KEY = "quotio_legacy_failure"
+_WS_HANDSHAKE = frozenset({"host", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
+                           "sec-websocket-protocol"})
 _STATUS_FOR_KIND = {"unreachable": 503, "timeout": 504, "reset": 502, "protocol": 502}
 
 
@@ -83,7 +84,13 @@ class LegacyForwarder:
         message = "legacy server is unreachable" if exc.kind == "unreachable" else f"legacy server error: {exc}"
         return error_response(request.path, status, message)
 
-    async def forward(self, request: web.Request, *, route: str, request_id: str, client_ip: str,
+    def _upstream_headers(self, request: web.Request, request_id: str, peer: str,
+                          trusted_peer: bool) -> list[tuple[str, str]]:
+        # X-Forwarded-For records the hop we saw; a trusted proxy's chain is kept before it.
+        return upstream_request_headers(request.headers.items(), client_ip=peer, scheme=request.scheme,
+                                        host=request.host, trusted_peer=trusted_peer, request_id=request_id)
+
+    async def forward(self, request: web.Request, *, route: str, request_id: str, peer: str,
                       trusted_peer: bool, body: bytes | None, tee: Tee | None = None,
                       on_head: Callable[[], None] | None = None,
                       limit: int = 0) -> web.StreamResponse:
@@ -94,11 +101,7 @@ class LegacyForwarder:
         target = request.raw_path
         if not safe_value(target) or " " in target:
             return error_response(request.path, 400, "invalid request target")
-        headers = upstream_request_headers(
-            request.headers.items(),
-            # X-Forwarded-For records the hop we saw; a trusted proxy's chain is kept before it.
-            client_ip=peer_address(request) or client_ip, scheme=request.scheme, host=request.host,
-            trusted_peer=trusted_peer, request_id=request_id)
+        headers = self._upstream_headers(request, request_id, peer, trusted_peer)
         spec = RequestSpec(request.method, target, headers)
         payload = body if body is not None else (
             self._stream_body(request, limit) if request.body_exists else None)
@@ -177,18 +180,17 @@ class LegacyForwarder:
             upstream.release()
             self.metrics.open_streams.labels(route=route, side="legacy").dec()
 
-    async def forward_websocket(self, request: web.Request, *, route: str, request_id: str,
-                                client_ip: str) -> web.StreamResponse:
+    async def forward_websocket(self, request: web.Request, *, route: str, request_id: str, peer: str,
+                                trusted_peer: bool) -> web.StreamResponse:
         """Relay a WebSocket (CLIProxyAPI's /v1/ws provider relay) message by message."""
         if not self.configured:
             return error_response(request.path, 503, "no legacy server is configured for this route")
         if self._ws_session is None:
             self._ws_session = aiohttp.ClientSession(auto_decompress=False)
         assert self.url is not None
-        skip = {"host", "upgrade", "connection", "sec-websocket-key", "sec-websocket-version",
-                "sec-websocket-extensions", "sec-websocket-protocol", "content-length"}
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in skip and safe_value(v)]
-        headers += [("X-Forwarded-For", client_ip), ("X-Request-Id", request_id)]
+        # Same header rules as plain requests; the handshake headers are the client library's to set.
+        headers = [(k, v) for k, v in self._upstream_headers(request, request_id, peer, trusted_peer)
+                   if k.lower() not in _WS_HANDSHAKE]
         protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         try:
             upstream = await self._ws_session.ws_connect(

@@ -176,7 +176,13 @@ async def test_client_disconnect_cancels_the_legacy_stream(legacy, make_gateway,
 async def test_websocket_is_relayed(legacy, make_gateway, aiohttp_client):
     app = await make_gateway({"legacy": {"url": legacy.url}})
     client = await aiohttp_client(app)
-    ws = await client.ws_connect("/ws")
+    ws = await client.ws_connect("/ws", headers={"X-Forwarded-For": "6.6.6.6", "X-Request-Id": "ws-1",
+                                                 "X-Custom": "kept"})
+    await ws.send_str("headers?")
+    answer = await ws.receive_json()
+    # The same forwarding rules as plain requests: the client's claim is replaced, one hop recorded.
+    assert answer["forwarded_for"] == ["127.0.0.1"]
+    assert answer["headers"]["x-request-id"] == "ws-1" and answer["headers"]["x-custom"] == "kept"
     await ws.send_str("hi")
     assert (await ws.receive()).data == "echo:hi"
     await ws.send_bytes(b"abc")
