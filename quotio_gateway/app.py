@@ -9,6 +9,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from handlers.inference.runtime import install as install_inference
 from handlers.models.registry import registry_for
 
 from . import appkeys
@@ -82,6 +83,7 @@ def _state_dir(options: GatewayOptions, table: FlagTable) -> Path:
 
 
 def build_native_registry() -> NativeRegistry:
+    from handlers.inference.routes import setup_inference_routes
     from handlers.models.routes import setup_model_routes
     from handlers.root import setup_root
 
@@ -91,6 +93,7 @@ def build_native_registry() -> NativeRegistry:
     setup_root(registry)
     setup_management(registry)
     setup_model_routes(registry)
+    setup_inference_routes(registry)
     return registry
 
 
@@ -135,6 +138,7 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
     app[appkeys.SHADOW] = shadow
     flag_store.subscribe(lambda old, new: shadow.update_settings(new.table.shadow))
 
+    install_inference(app, config_store)
     setup_management_guard(app)
     setup_admin(app)
     dispatcher = Dispatcher(app)

@@ -1,0 +1,1 @@
+"""Native inference: the client endpoints, the request pipeline and the client->upstream pair table."""

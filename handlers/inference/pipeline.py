@@ -1,0 +1,366 @@
+"""One inference request, end to end: model -> credentials -> translate -> upstream -> client.
+
+The order follows the legacy handler and executors (surface §4-§6; ``sdk/api/handlers/
+handlers.go``, ``internal/runtime/executor``): resolve the model in the registry (400 ``unknown
+provider`` when nothing serves it), pick among the credentials that list it with failover before
+the first byte, translate the client body for the chosen credential's upstream format, apply
+thinking and payload rules, call the executor, and translate the answer back. A stream's headers
+go out with the first translated bytes, so anything failing before that is a plain JSON error with
+its real status; after it, the client protocol's in-stream error frame ends the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from handlers.models.listing import build_error_body, unknown_model_response
+from handlers.models.payload_rules import apply_payload_rules
+from handlers.models.registry import ModelRegistry, UnknownModelError, split_thinking_suffix
+from handlers.providers.base import StreamEvent, UpstreamError, UpstreamRequest, transport_error
+from handlers.providers.http import UpstreamStream
+from handlers.rotation import RetrySettings, RotationError, mark_result, run_with_failover
+from handlers.translation.thinking import ThinkingError, apply_thinking
+
+from .protocols import ClientProtocol
+from .runtime import Candidate, InferenceRuntime, upstream_format
+from .translate import StreamTranslator, TranslateInput, Translation, TranslationError
+
+log = structlog.get_logger("handlers.inference")
+
+# Upstream failures before the first payload byte that ``streaming.bootstrap-retries`` retries
+# (handlers.go: 401/402/403/408/429, any 5xx, or no status at all).
+_BOOTSTRAP_STATUSES = frozenset({401, 402, 403, 408, 429})
+
+# Wraps a pair's translation for one endpoint (``/v1/completions`` rides on the chat pairs).
+TranslationWrapper = Callable[[Translation], Translation]
+
+
+@dataclass(slots=True)
+class InferenceCall:
+    """The parsed client request the endpoint hands over."""
+
+    protocol: ClientProtocol
+    body: dict[str, Any]
+    model: str
+    stream: bool
+    raw: bytes = b""
+    alt: str = ""
+    action: str = ""  # Gemini/Vertex upstream action override ("countTokens")
+    wrap: TranslationWrapper | None = None
+
+
+@dataclass(slots=True)
+class _Opened:
+    translation: Translation
+    body: bytes | None  # the whole answer (non-stream client)
+    stream: UpstreamStream | None  # an open upstream stream (stream client)
+
+
+def error_response(status: int, text: str, headers: Mapping[str, str] | None = None) -> web.Response:
+    """``WriteErrorResponse``: the text trimmed, then ``BuildErrorResponseBody``."""
+    merged = {"Content-Type": "application/json"}
+    if headers:
+        merged.update(headers)
+    return web.Response(status=status, body=build_error_body(status, text.strip()), headers=merged)
+
+
+def upstream_error_response(error: UpstreamError) -> web.Response:
+    return error_response(error.client_status, error.message)
+
+
+def rotation_error_response(error: RotationError) -> web.Response:
+    return web.Response(status=error.status, body=error.body, headers=dict(error.headers))
+
+
+def _sse_bytes(event: StreamEvent) -> bytes:
+    """Re-frame one parsed upstream event, for translators that fold a whole SSE body."""
+    head = f"event: {event.event}\n".encode() if event.event else b""
+    return head + b"data: " + event.data.encode() + b"\n\n"
+
+
+async def _drain(stream: UpstreamStream) -> bytes:
+    frames: list[bytes] = []
+    async with stream:
+        async for item in stream:
+            if isinstance(item, bytes):
+                frames.append(item)
+                continue
+            if item.error is not None:
+                raise item.error
+            frames.append(_sse_bytes(item))
+    return b"".join(frames)
+
+
+class _Attempt:
+    """The per-credential step ``run_with_failover`` calls."""
+
+    def __init__(self, request: web.Request, runtime: InferenceRuntime, registry: ModelRegistry,
+                 call: InferenceCall, resolved: str) -> None:
+        self.request = request
+        self.runtime = runtime
+        self.registry = registry
+        self.call = call
+        self.resolved = resolved
+
+    def translate(self, candidate: Candidate) -> tuple[Translation, UpstreamRequest]:
+        call = self.call
+        executor = self.runtime.executor_for(candidate)
+        upstream = upstream_format(executor)
+        factory = self.runtime.pairs(call.protocol.format, upstream)
+        if factory is None:
+            # Our gap, not the credential's: another credential with a translator may serve.
+            raise transport_error(f"no translator from {call.protocol.format} to {upstream}")
+        model = self.registry.upstream_model(candidate.id, self.resolved)
+        base = split_thinking_suffix(model).name
+        try:
+            translation = factory(TranslateInput(body=call.body, model=model, client_model=call.model,
+                                                 stream=call.stream, alt=call.alt, raw=call.raw,
+                                                 headers=self.request.headers))
+            if call.wrap is not None:
+                translation = call.wrap(translation)
+            body = translation.upstream_body
+            info = self.registry.get(base, candidate.provider)
+            body = apply_thinking(body, model, call.protocol.format.value, upstream.value, info)
+            body = apply_payload_rules(self.registry.config, base, upstream.value, body)
+        except (TranslationError, ThinkingError) as exc:
+            raise UpstreamError("request", 400, str(exc).encode(), reason="request") from exc
+        upstream_request = UpstreamRequest(model=model, body=body, stream=translation.upstream_stream,
+                                           client_headers=self.request.headers, action=call.action,
+                                           alt=call.alt if upstream.value.startswith("gemini") else "")
+        return translation, upstream_request
+
+    async def __call__(self, candidate: Candidate) -> _Opened:
+        translation, upstream_request = self.translate(candidate)
+        executor = self.runtime.executor_for(candidate)
+        if not upstream_request.stream:
+            result = await executor.execute(candidate.credential, upstream_request)
+            return _Opened(translation, result.body, None)
+        stream = await executor.stream(candidate.credential, upstream_request)
+        if self.call.stream:
+            return _Opened(translation, None, stream)
+        # A non-stream client on a stream-only upstream: fold it here, so a failure still rotates.
+        return _Opened(translation, await _drain(stream), None)
+
+
+async def serve(request: web.Request, runtime: InferenceRuntime, call: InferenceCall) -> web.StreamResponse:
+    registry = runtime.registry.current
+    try:
+        providers, resolved = registry.resolve(call.model)
+    except UnknownModelError:
+        return unknown_model_response(call.model)
+    candidates = runtime.candidates(registry, providers, split_thinking_suffix(resolved).name)
+    attempt = _Attempt(request, runtime, registry, call, resolved)
+    if call.stream:
+        return await _serve_stream(request, runtime, call, candidates, attempt, resolved)
+    keepalive = _NonStreamKeepAlive.start(request, call, runtime)
+    try:
+        served = await run_with_failover(candidates, attempt, model=resolved, cfg=runtime.retry_settings(),
+                                         selector=runtime.selector, state=runtime.state)
+    except RotationError as exc:
+        return await keepalive.finish_error(rotation_error_response(exc))
+    except UpstreamError as exc:
+        return await keepalive.finish_error(upstream_error_response(exc))
+    finally:
+        keepalive.stop_ticking()
+    opened = served.value
+    assert opened.body is not None
+    try:
+        answer = opened.translation.response(opened.body)
+    except (TranslationError, ValueError) as exc:
+        log.warning("inference.translate_response_failed", error=str(exc), model=call.model)
+        return await keepalive.finish_error(error_response(500, f"cannot translate upstream answer: {exc}"))
+    return await keepalive.finish(answer)
+
+
+class _NonStreamKeepAlive:
+    """``nonstream-keepalive-interval``: a bare newline every N seconds while the upstream works.
+
+    The first newline commits 200 and ``application/json``; an error after that is still written
+    as the body, with the status left at 200 (surface §6).
+    """
+
+    def __init__(self, request: web.Request, interval: float) -> None:
+        self.request = request
+        self.interval = interval
+        self.response: web.StreamResponse | None = None
+        self._task: asyncio.Task[None] | None = None
+        if interval > 0:
+            self._task = asyncio.get_running_loop().create_task(self._tick())
+
+    @classmethod
+    def start(cls, request: web.Request, call: InferenceCall, runtime: InferenceRuntime) -> _NonStreamKeepAlive:
+        interval = float(runtime.config.nonstream_keepalive_interval) if call.protocol.nonstream_keepalive else 0.0
+        return cls(request, interval)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            if self.response is None:
+                self.response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+                await self.response.prepare(self.request)
+            await self.response.write(b"\n")
+
+    def stop_ticking(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _settle(self) -> None:
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def finish(self, body: bytes) -> web.StreamResponse:
+        await self._settle()
+        if self.response is None:
+            return web.Response(status=200, body=body, headers={"Content-Type": "application/json"})
+        await self.response.write(body)
+        await self.response.write_eof()
+        return self.response
+
+    async def finish_error(self, answer: web.Response) -> web.StreamResponse:
+        await self._settle()
+        if self.response is None:
+            return answer
+        assert answer.body is not None and isinstance(answer.body, bytes)
+        await self.response.write(answer.body)
+        await self.response.write_eof()
+        return self.response
+
+
+class _StreamWriter:
+    """The client side of a stream: headers with the first bytes, keep-alives, error frames."""
+
+    def __init__(self, request: web.Request, call: InferenceCall, keepalive_seconds: float) -> None:
+        self.request = request
+        self.call = call
+        self.response: web.StreamResponse | None = None
+        self._lock = asyncio.Lock()
+        self._keepalive_seconds = keepalive_seconds if call.protocol.keepalive_allowed(call.alt) else 0.0
+        self._keepalive: asyncio.Task[None] | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.response is not None
+
+    async def start(self) -> None:
+        if self.response is not None:
+            return
+        self.response = web.StreamResponse(status=200, headers=self.call.protocol.stream_headers(self.call.alt))
+        await self.response.prepare(self.request)
+        if self._keepalive_seconds > 0:
+            self._keepalive = asyncio.get_running_loop().create_task(self._tick())
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self._keepalive_seconds)
+            async with self._lock:
+                assert self.response is not None
+                await self.response.write(b": keep-alive\n\n")
+
+    async def write(self, frames: list[bytes]) -> None:
+        if not frames:
+            return
+        await self.start()
+        assert self.response is not None
+        async with self._lock:
+            await self.response.write(b"".join(frames))
+
+    async def fail(self, status: int, text: str) -> None:
+        await self.write([self.call.protocol.error_frame(status, text, self.call.alt)])
+
+    async def close(self) -> web.StreamResponse:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keepalive
+        assert self.response is not None
+        with contextlib.suppress(ConnectionError):
+            await self.response.write_eof()
+        return self.response
+
+
+async def _pump(translator: StreamTranslator, stream: UpstreamStream,
+                writer: _StreamWriter) -> AsyncIterator[None]:
+    """Feed upstream items through the translator to the client; yields after each write so the
+    caller can see whether bytes went out."""
+    async with stream:
+        async for item in stream:
+            if not isinstance(item, bytes) and item.error is not None:
+                raise item.error
+            await writer.write(translator.feed(item))
+            yield None
+    await writer.write(translator.close())
+    yield None
+
+
+async def _serve_stream(request: web.Request, runtime: InferenceRuntime, call: InferenceCall,
+                        candidates: list[Candidate], attempt: _Attempt, resolved: str) -> web.StreamResponse:
+    cfg = runtime.config
+    writer = _StreamWriter(request, call, float(cfg.streaming.keepalive_seconds))
+    if call.protocol.headers_up_front and call.protocol.keepalive_allowed(call.alt):
+        await writer.start()
+    retries_left = max(0, int(cfg.streaming.bootstrap_retries))
+    while True:
+        settings = runtime.retry_settings()
+        try:
+            served = await run_with_failover(candidates, attempt, model=resolved, cfg=settings,
+                                             selector=runtime.selector, state=runtime.state, defer_success=True)
+        except RotationError as exc:
+            if writer.started:
+                await writer.fail(exc.status, exc.body.decode())
+                return await writer.close()
+            return rotation_error_response(exc)
+        except UpstreamError as exc:
+            if writer.started:
+                await writer.fail(exc.client_status, exc.message)
+                return await writer.close()
+            return upstream_error_response(exc)
+        opened = served.value
+        assert opened.stream is not None
+        error = await _relay(opened, writer, served.credential.id, resolved, runtime.state, settings)
+        if error is None:
+            return await writer.close()
+        bootstrap = not writer.started or (call.protocol.headers_up_front and not _wrote_payload(writer))
+        if bootstrap and retries_left > 0 and _bootstrap_retryable(error):
+            retries_left -= 1
+            log.info("inference.bootstrap_retry", model=call.model, status=error.status, left=retries_left)
+            continue
+        if writer.started:
+            await writer.fail(error.client_status, error.message)
+            return await writer.close()
+        return upstream_error_response(error)
+
+
+def _wrote_payload(writer: _StreamWriter) -> bool:
+    response = writer.response
+    return response is not None and response.body_length > 0
+
+
+def _bootstrap_retryable(error: UpstreamError) -> bool:
+    return error.status is None or error.status in _BOOTSTRAP_STATUSES or error.status >= 500
+
+
+async def _relay(opened: _Opened, writer: _StreamWriter, credential_id: str, model: str, state: Any,
+                 settings: RetrySettings) -> UpstreamError | None:
+    """Run one opened stream to its end; returns the error that ended it early, if any."""
+    assert opened.stream is not None
+    translator = opened.translation.stream()
+    try:
+        async for _ in _pump(translator, opened.stream, writer):
+            pass
+    except UpstreamError as exc:
+        mark_result(state, credential_id, model, exc, settings)
+        log.info("inference.stream_failed", status=exc.status, scope=exc.scope, started=writer.started)
+        return exc
+    except (TranslationError, ValueError) as exc:
+        log.warning("inference.translate_stream_failed", error=str(exc))
+        return transport_error(f"cannot translate upstream stream: {exc}")
+    mark_result(state, credential_id, model, None, settings)
+    return None

@@ -1,0 +1,72 @@
+"""What differs per client protocol once a request is in the pipeline: error frames and headers.
+
+Reference: surface §5 (one error serialiser, verbatim JSON passthrough) and §6 (framing table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from handlers.models.listing import build_error_body
+from handlers.translation.model import Format
+from handlers.translation.sse import encode_claude_error, encode_gemini_error, normalise_alt
+
+# (status, error text, alt) -> the terminal frame written after headers went out.
+ErrorFrame = Callable[[int, str, str], bytes]
+
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "Access-Control-Allow-Origin": "*",
+}
+# Go's net/http sniffs the first write when no Content-Type was set (Gemini alt=json streams).
+SNIFFED_JSON = {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def _openai_frame(status: int, text: str, alt: str) -> bytes:
+    return b"data: " + build_error_body(status, text) + b"\n\n"
+
+
+def _responses_frame(status: int, text: str, alt: str) -> bytes:
+    return b"\nevent: error\ndata: " + build_error_body(status, text) + b"\n\n"
+
+
+def _claude_frame(status: int, text: str, alt: str) -> bytes:
+    return encode_claude_error(text)
+
+
+def _gemini_frame(status: int, text: str, alt: str) -> bytes:
+    return encode_gemini_error(build_error_body(status, text), alt)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientProtocol:
+    """One client-facing protocol.
+
+    ``nonstream_keepalive``: whether ``nonstream-keepalive-interval`` applies (surface §6: Claude
+    messages, legacy completions, Responses, Gemini generateContent). ``headers_up_front``: the
+    Gemini CLI handler commits SSE headers before the upstream answers (when ``alt`` is empty).
+    """
+
+    name: str
+    format: Format
+    error_frame: ErrorFrame
+    nonstream_keepalive: bool = False
+    headers_up_front: bool = False
+
+    def stream_headers(self, alt: str) -> dict[str, str]:
+        if self.format in (Format.GEMINI, Format.GEMINI_CLI) and normalise_alt(alt):
+            return dict(SNIFFED_JSON)
+        return dict(SSE_HEADERS)
+
+    def keepalive_allowed(self, alt: str) -> bool:
+        return not (self.format in (Format.GEMINI, Format.GEMINI_CLI) and normalise_alt(alt))
+
+
+OPENAI_CHAT = ClientProtocol("openai-chat", Format.OPENAI, _openai_frame)
+OPENAI_COMPLETIONS = ClientProtocol("openai-completions", Format.OPENAI, _openai_frame, nonstream_keepalive=True)
+RESPONSES = ClientProtocol("openai-responses", Format.OPENAI_RESPONSE, _responses_frame, nonstream_keepalive=True)
+CLAUDE = ClientProtocol("claude", Format.CLAUDE, _claude_frame, nonstream_keepalive=True)
+GEMINI = ClientProtocol("gemini", Format.GEMINI, _gemini_frame, nonstream_keepalive=True)
+GEMINI_CLI = ClientProtocol("gemini-cli", Format.GEMINI_CLI, _gemini_frame, headers_up_front=True)

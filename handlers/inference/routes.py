@@ -1,0 +1,174 @@
+"""The native client endpoints: OpenAI chat/completions/responses, Claude messages, Gemini, Gemini CLI.
+
+Each endpoint authenticates like the legacy ``AuthMiddleware`` (``/v1internal:*`` is loopback-only
+and unauthenticated, as in the legacy router), reads and checks the body, decides stream or not
+with the legacy's per-protocol rule (surface §6) and hands an ``InferenceCall`` to the pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from handlers.client_auth import authenticate, go_query_first
+from handlers.models.listing import build_error_body
+from quotio_gateway.appkeys import CONFIG_STORE
+from quotio_gateway.native import NativeRegistry
+
+from . import protocols
+from .pipeline import InferenceCall, serve
+from .runtime import INFERENCE, InferenceRuntime
+
+
+class BadRequest(Exception):
+    """A client body the pipeline cannot start with (answered 400 before any upstream work)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+    def response(self) -> web.Response:
+        # The legacy handlers' own error shape for a request they cannot read (no ``code``).
+        detail = {"message": self.message, "type": "invalid_request_error"}
+        return web.Response(status=self.status, body=orjson.dumps({"error": detail}),
+                            headers={"Content-Type": "application/json"})
+
+
+async def read_json_object(request: web.Request) -> tuple[dict[str, Any], bytes]:
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise BadRequest(f"Invalid request: body larger than {request.client_max_size} bytes", 413) from exc
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Invalid request: body is not valid JSON ({exc.msg})") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("Invalid request: body must be a JSON object")
+    return body, raw
+
+
+def model_of(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if model is None:
+        return ""
+    if isinstance(model, str):
+        return model
+    # gjson ``.String()`` of a number or boolean is its JSON text.
+    return orjson.dumps(model).decode()
+
+
+def require_messages(body: dict[str, Any], key: str = "messages") -> None:
+    value = body.get(key)
+    if not isinstance(value, list):
+        raise BadRequest(f"Invalid request: `{key}` must be an array")
+    if not value:
+        raise BadRequest(f"Invalid request: `{key}` must not be empty")
+
+
+def _authorised(request: web.Request) -> web.Response | None:
+    verdict = authenticate(request, request.app[CONFIG_STORE].current.api_keys)
+    return verdict if isinstance(verdict, web.Response) else None
+
+
+def _runtime(request: web.Request) -> InferenceRuntime:
+    return request.app[INFERENCE]
+
+
+def gemini_alt(request: web.Request) -> str:
+    """``GetAlt``: ``alt`` (else ``$alt``) from the query, ``sse`` meaning the default."""
+    raw = request.rel_url.raw_query_string
+    query = request.rel_url.query
+    alt = go_query_first(raw, "alt") if "alt" in query else go_query_first(raw, "$alt")
+    return "" if alt == "sse" else alt
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    if (denied := _authorised(request)) is not None:
+        return denied
+    try:
+        body, raw = await read_json_object(request)
+        if "messages" in body or not ("input" in body or "instructions" in body):
+            require_messages(body)
+    except BadRequest as exc:
+        return exc.response()
+    stream = body.get("stream") is True
+    call = InferenceCall(protocols.OPENAI_CHAT, body, model_of(body), stream, raw)
+    return await serve(request, _runtime(request), call)
+
+
+async def responses(request: web.Request) -> web.StreamResponse:
+    if (denied := _authorised(request)) is not None:
+        return denied
+    try:
+        body, raw = await read_json_object(request)
+    except BadRequest as exc:
+        return exc.response()
+    call = InferenceCall(protocols.RESPONSES, body, model_of(body), body.get("stream") is True, raw)
+    return await serve(request, _runtime(request), call)
+
+
+async def claude_messages(request: web.Request) -> web.StreamResponse:
+    if (denied := _authorised(request)) is not None:
+        return denied
+    try:
+        body, raw = await read_json_object(request)
+        require_messages(body)
+    except BadRequest as exc:
+        return exc.response()
+    # The Claude handler streams unless ``stream`` is absent or JSON false (surface §6).
+    stream = "stream" in body and body["stream"] is not False
+    call = InferenceCall(protocols.CLAUDE, body, model_of(body), stream, raw)
+    return await serve(request, _runtime(request), call)
+
+
+_GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
+
+
+async def gemini_models_post(request: web.Request) -> web.StreamResponse:
+    if (denied := _authorised(request)) is not None:
+        return denied
+    parts = request.match_info["action"].lstrip("/").split(":")
+    if len(parts) != 2 or parts[1] not in _GEMINI_METHODS:
+        # The legacy answers a two-part action with an unknown method with an empty 200 (its
+        # switch has no default); a 404 tells the client what happened (docs/compatibility.md).
+        detail = {"message": f"{request.path} not found.", "type": "invalid_request_error"}
+        return web.Response(status=404, body=orjson.dumps({"error": detail}),
+                            headers={"Content-Type": "application/json"})
+    model, method = parts
+    try:
+        body, raw = await read_json_object(request)
+    except BadRequest as exc:
+        return exc.response()
+    call = InferenceCall(protocols.GEMINI, body, model, _GEMINI_METHODS[method], raw, alt=gemini_alt(request))
+    return await serve(request, _runtime(request), call)
+
+
+async def gemini_cli(request: web.Request) -> web.StreamResponse:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if not peer or peer[0] != "127.0.0.1":
+        detail = {"message": "CLI reply only allow local access", "type": "forbidden"}
+        return web.Response(status=403, body=orjson.dumps({"error": detail}),
+                            headers={"Content-Type": "application/json"})
+    method = request.match_info["method"]
+    if method not in _GEMINI_METHODS:
+        return web.Response(status=404, body=build_error_body(404, f"{request.path} not found."),
+                            headers={"Content-Type": "application/json"})
+    try:
+        body, raw = await read_json_object(request)
+    except BadRequest as exc:
+        return exc.response()
+    call = InferenceCall(protocols.GEMINI_CLI, body, model_of(body), _GEMINI_METHODS[method], raw,
+                         alt=gemini_alt(request))
+    return await serve(request, _runtime(request), call)
+
+
+def setup_inference_routes(registry: NativeRegistry) -> None:
+    registry.post("/v1/chat/completions", chat_completions)
+    registry.post("/v1/responses", responses)
+    registry.post("/v1/messages", claude_messages)
+    registry.post("/v1beta/models/{action:.*}", gemini_models_post)
+    registry.post("/v1internal:{method}", gemini_cli)

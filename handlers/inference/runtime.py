@@ -1,0 +1,141 @@
+"""Per-app inference state: executors, the upstream HTTP client, rotation state, credentials.
+
+One ``InferenceRuntime`` lives on the app (``INFERENCE`` key). It owns nothing a request needs
+I/O for: credentials come from the config snapshot (API keys) and from an optional OAuth
+credential source that keeps its own in-memory table, so a lookup on the request path is a dict
+read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from handlers.models.registry import LiveModelRegistry, ModelRegistry, registry_for
+from handlers.providers import EXECUTORS, Executor, OpenAICompatExecutor, Timeouts, UpstreamClient
+from handlers.providers.base import APIKeyCredential, credentials_from_config
+from handlers.rotation import LegacySelector, RetrySettings, RotationState
+from handlers.translation.model import Format
+from quotio_gateway.config.models import Config
+from quotio_gateway.config.store import ConfigStore
+
+from .pair_table import PairLookup, default_pairs
+
+# Upstream protocol of each API-key executor; OAuth executors carry a ``format`` attribute.
+_API_KEY_FORMATS: dict[str, Format] = {
+    "gemini": Format.GEMINI,
+    "vertex": Format.GEMINI,
+    "claude": Format.CLAUDE,
+    "codex": Format.CODEX,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What rotation picks from: the registry id, its priority and the executor's credential."""
+
+    id: str
+    priority: int
+    provider: str
+    credential: Any
+
+
+class CredentialSource(Protocol):
+    """Credentials that do not come from config.yaml (auth-dir logins).
+
+    ``credentials()`` answers from memory; ``executor_for`` gives the executor that serves one.
+    """
+
+    def credentials(self) -> Iterable[Any]: ...
+
+    def executor_for(self, credential: Any, client: UpstreamClient) -> Executor: ...
+
+
+def upstream_format(executor: Executor) -> Format:
+    declared = getattr(executor, "format", None)
+    if isinstance(declared, Format):
+        return declared
+    return _API_KEY_FORMATS.get(executor.name, Format.OPENAI)
+
+
+class InferenceRuntime:
+    def __init__(self, store: ConfigStore, *, pairs: PairLookup | None = None,
+                 client: UpstreamClient | None = None, oauth: CredentialSource | None = None,
+                 timeouts: Timeouts | None = None) -> None:
+        self.store = store
+        self.registry: LiveModelRegistry = registry_for(store)
+        self.pairs: PairLookup = pairs or default_pairs()
+        self.client = client or UpstreamClient(timeouts or Timeouts())
+        self.oauth = oauth
+        self.selector = LegacySelector(store.current.routing.effective_strategy)
+        self.state = RotationState()
+        self._executors: dict[str, Executor] = {}
+        self._keyed: tuple[Config | None, dict[str, APIKeyCredential]] = (None, {})
+
+    @property
+    def config(self) -> Config:
+        return self.store.current
+
+    def retry_settings(self) -> RetrySettings:
+        cfg = self.config
+        self.selector.strategy = cfg.routing.effective_strategy
+        return RetrySettings.from_config(cfg)
+
+    def _api_keys(self, cfg: Config) -> dict[str, APIKeyCredential]:
+        cached_cfg, creds = self._keyed
+        if cached_cfg is not cfg:
+            creds = {c.id: c for c in credentials_from_config(cfg)}
+            self._keyed = (cfg, creds)
+        return creds
+
+    def candidates(self, registry: ModelRegistry, providers: Sequence[str], model: str) -> list[Candidate]:
+        """Enabled credentials of the given providers whose registry entry lists ``model``."""
+        wanted = set(providers)
+        keyed = self._api_keys(registry.config)
+        oauth = {getattr(c, "id", ""): c for c in self.oauth.credentials()} if self.oauth else {}
+        out: list[Candidate] = []
+        for entry in registry.credentials:
+            if entry.provider not in wanted or not registry.supports(entry.id, model):
+                continue
+            credential = keyed.get(entry.id) or oauth.get(entry.id)
+            if credential is None or getattr(credential, "disabled", False):
+                continue
+            out.append(Candidate(entry.id, int(getattr(credential, "priority", 0) or 0), entry.provider,
+                                 credential))
+        return out
+
+    def executor_for(self, candidate: Candidate) -> Executor:
+        if isinstance(candidate.credential, APIKeyCredential):
+            name = candidate.credential.provider if candidate.credential.provider in EXECUTORS else "openai-compat"
+            executor = self._executors.get(name)
+            if executor is None:
+                cls = EXECUTORS.get(name, OpenAICompatExecutor)
+                executor = self._executors[name] = cls(self.client)
+            return executor
+        if self.oauth is None:
+            raise LookupError(f"no executor for credential {candidate.id}")
+        return self.oauth.executor_for(candidate.credential, self.client)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+INFERENCE = web.AppKey("quotio_inference", InferenceRuntime)
+
+
+def install(app: web.Application, store: ConfigStore, *,
+            configure: Callable[[InferenceRuntime], None] | None = None) -> InferenceRuntime:
+    """Create the runtime for ``app`` and close its HTTP client on cleanup."""
+    runtime = InferenceRuntime(store)
+    if configure is not None:
+        configure(runtime)
+    app[INFERENCE] = runtime
+
+    async def _close(_: web.Application) -> None:
+        await runtime.close()
+
+    app.on_cleanup.append(_close)
+    return runtime

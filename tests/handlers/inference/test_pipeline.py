@@ -1,0 +1,250 @@
+"""The pipeline's own rules, independent of any translator: a Claude client on a Claude upstream
+through a test-only identity pair (the same protocol on both sides), so every byte asserted here
+comes from the pipeline: model lookup, rotation, error answers, stream framing and faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.inference.pair_table import lookup_in
+from handlers.inference.translate import StreamTranslator, TranslateInput, Translation
+from handlers.providers.base import StreamEvent
+from handlers.translation.model import Format
+from tests.fakes.llm_upstream import ANSWER, FakeLLM, Fault, status
+
+MODEL = "claude-sonnet-4-5-20250929"
+
+
+@dataclass
+class _Echo:
+    """Claude frames re-emitted as they came (what a same-protocol pair does at its simplest)."""
+
+    def feed(self, item: StreamEvent | bytes) -> list[bytes]:
+        assert isinstance(item, StreamEvent)
+        return [f"event: {item.event}\ndata: {item.data}\n\n".encode()]
+
+    def close(self) -> list[bytes]:
+        return []
+
+
+@dataclass
+class _Identity:
+    upstream_body: dict[str, Any]
+    upstream_stream: bool
+    seen: list[bytes] = field(default_factory=list)
+
+    def response(self, upstream: bytes) -> bytes:
+        return upstream
+
+    def stream(self) -> StreamTranslator:
+        return _Echo()
+
+
+def _identity(inp: TranslateInput) -> Translation:
+    return _Identity(dict(inp.body, model=inp.model), inp.stream)
+
+
+PAIRS = lookup_in({(Format.CLAUDE, Format.CLAUDE): _identity})
+
+
+def config(fake: FakeLLM, *keys: str, extra: str = "") -> str:
+    entries = "".join(f"  - api-key: {k}\n    base-url: {fake.root}\n" for k in keys)
+    return f"claude-api-key:\n{entries}{extra}"
+
+
+def body(stream: bool = False, **extra: Any) -> dict[str, Any]:
+    return {"model": MODEL, "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}],
+            **({"stream": True} if stream else {}), **extra}
+
+
+async def test_non_stream_answer_and_exact_upstream_request(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    resp = await client.post("/v1/messages", json=body())
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "application/json"
+    answer = await resp.json()
+    assert answer["content"] == [{"type": "text", "text": ANSWER}]
+    [sent] = fake_llm.requests
+    assert sent.path == "/v1/messages" and sent.query == {"beta": "true"}
+    assert sent.body["model"] == MODEL and sent.key == "k1"
+
+
+async def test_stream_headers_and_frames(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    resp = await client.post("/v1/messages", json=body(stream=True))
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "text/event-stream"
+    assert resp.headers["Cache-Control"] == "no-cache"
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    text = (await resp.read()).decode()
+    assert text.startswith("event: message_start\n")
+    assert text.endswith("event: message_stop\ndata: {\"type\": \"message_stop\"}\n\n")
+
+
+async def test_unknown_and_missing_model(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    resp = await client.post("/v1/messages", json=body(model="nope"))
+    assert resp.status == 400
+    assert await resp.read() == (b'{"error":{"message":"unknown provider for model nope",'
+                                 b'"type":"invalid_request_error"}}')
+    no_model = body()
+    del no_model["model"]
+    resp = await client.post("/v1/messages", json=no_model)
+    assert resp.status == 400
+    assert (await resp.json())["error"]["message"] == "unknown provider for model"
+    assert fake_llm.requests == []
+
+
+async def test_bad_bodies_are_answered_before_any_upstream_call(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    resp = await client.post("/v1/messages", data=b"{not json")
+    assert resp.status == 400
+    err = (await resp.json())["error"]
+    assert err["type"] == "invalid_request_error"
+    assert err["message"].startswith("Invalid request: body is not valid JSON")
+    resp = await client.post("/v1/messages", data=b"[1, 2]")
+    assert resp.status == 400
+    assert (await resp.json())["error"]["message"] == "Invalid request: body must be a JSON object"
+    resp = await client.post("/v1/messages", json=body(messages=[]))
+    assert resp.status == 400
+    assert await resp.read() == (b'{"error":{"message":"Invalid request: `messages` must not be empty",'
+                                 b'"type":"invalid_request_error"}}')
+    assert fake_llm.requests == []
+
+
+async def test_quota_error_moves_to_the_next_credential(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1", "k2"), PAIRS)
+    fake_llm.script("k2", status(429, {"error": {"type": "rate_limit_error", "message": "slow down"}}))
+    for _ in range(3):
+        resp = await client.post("/v1/messages", json=body())
+        assert resp.status == 200
+    keys = [r.key for r in fake_llm.requests]
+    assert keys.count("k2") == 1 and keys.count("k1") == 3
+
+
+async def test_all_credentials_cooling_gives_429_with_retry_after(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1", "k2"), PAIRS)
+    quota = {"error": {"type": "rate_limit_error", "message": "slow down"}}
+    fake_llm.script("k1", status(429, quota))
+    fake_llm.script("k2", status(429, quota))
+    resp = await client.post("/v1/messages", json=body())
+    # The pass ends with the last upstream answer, verbatim.
+    assert resp.status == 429 and await resp.json() == quota
+    resp = await client.post("/v1/messages", json=body())
+    # Now both are cooling down: the rotation layer answers without calling upstream.
+    assert resp.status == 429
+    assert resp.headers["Retry-After"] == "1"
+    answer = await resp.json()
+    assert answer["error"]["code"] == "model_cooldown"
+    assert answer["error"]["message"] == f"All credentials for model {MODEL} are cooling down"
+    assert len(fake_llm.requests) == 2
+
+
+async def test_one_bad_credential_never_reaches_the_client(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1", "k2"), PAIRS)
+    fake_llm.script("k1", status(401, {"error": {"type": "authentication_error", "message": "bad key"}}))
+    for _ in range(3):
+        resp = await client.post("/v1/messages", json=body())
+        assert resp.status == 200
+        assert (await resp.json())["content"][0]["text"] == ANSWER
+    keys = [r.key for r in fake_llm.requests]
+    # k1 failed exactly once and was then cooled down (30 min for a 401): k2 served the rest.
+    assert keys.count("k1") == 1 and keys.count("k2") == 3
+
+
+async def test_bad_request_is_not_retried_and_passes_through(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1", "k2"), PAIRS)
+    upstream_body = {"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: too big"}}
+    fake_llm.script("k1", status(400, upstream_body))
+    fake_llm.script("k2", status(400, upstream_body))
+    resp = await client.post("/v1/messages", json=body())
+    assert resp.status == 400
+    assert await resp.json() == upstream_body
+    assert len(fake_llm.requests) == 1
+
+
+async def test_non_json_upstream_error_is_wrapped(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    fake_llm.script("k1", status(503, b"upstream overloaded"))
+    resp = await client.post("/v1/messages", json=body())
+    assert resp.status == 503
+    assert await resp.read() == (b'{"error":{"message":"upstream overloaded","type":"server_error",'
+                                 b'"code":"internal_server_error"}}')
+
+
+async def test_stream_error_before_first_byte_is_plain_json(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    fake_llm.script("k1", status(500, {"error": {"message": "boom"}}))
+    resp = await client.post("/v1/messages", json=body(stream=True))
+    assert resp.status == 500
+    assert resp.headers["Content-Type"] == "application/json"
+    assert await resp.json() == {"error": {"message": "boom"}}
+
+
+async def test_stream_cut_early_ends_with_claude_error_frame(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    fake_llm.script("k1", Fault("cut", after=3))
+    resp = await client.post("/v1/messages", json=body(stream=True))
+    assert resp.status == 200
+    text = (await resp.read()).decode()
+    assert text.count("event: content_block_delta") == 1
+    last = text.rstrip("\n").split("\n\n")[-1]
+    assert last == ('event: error\ndata: {"type":"error","error":{"type":"api_error",'
+                    '"message":"upstream stream closed before message_stop"}}')
+
+
+async def test_malformed_sse_ends_with_error_frame(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    fake_llm.script("k1", Fault("malformed", after=2))
+    resp = await client.post("/v1/messages", json=body(stream=True))
+    text = (await resp.read()).decode()
+    assert "event: error\n" in text
+    assert "malformed upstream event: data is not JSON" in text
+
+
+async def test_stream_reset_mid_way_ends_with_error_frame(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    fake_llm.script("k1", Fault("reset", after=2))
+    resp = await client.post("/v1/messages", json=body(stream=True))
+    text = (await resp.read()).decode()
+    assert text.startswith("event: message_start")
+    assert text.rstrip("\n").split("\n\n")[-1].startswith('event: error\ndata: {"type":"error"')
+
+
+async def test_client_auth_answers(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1", extra="api-keys: [client-key]\n"), PAIRS)
+    resp = await client.post("/v1/messages", json=body())
+    assert resp.status == 401 and await resp.read() == b'{"error":"Missing API key"}'
+    resp = await client.post("/v1/messages", json=body(), headers={"x-api-key": "wrong"})
+    assert resp.status == 401 and await resp.read() == b'{"error":"Invalid API key"}'
+    resp = await client.post("/v1/messages", json=body(), headers={"x-api-key": "client-key"})
+    assert resp.status == 200
+    assert fake_llm.requests[0].key == "k1"
+
+
+async def test_client_disconnect_cancels_the_upstream(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    fake_llm.script("k1", Fault("stall", seconds=5))
+    task = asyncio.ensure_future(client.post("/v1/messages", json=body(stream=True)))
+    for _ in range(100):
+        if fake_llm.requests:
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    for _ in range(100):
+        if fake_llm.cancelled:
+            break
+        await asyncio.sleep(0.02)
+    # The upstream handler saw its client (the gateway) go away instead of finishing its stall.
+    assert fake_llm.cancelled == 1 and len(fake_llm.requests) == 1
+
+
+async def test_no_translator_is_a_server_error(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1"), lookup_in({}))
+    resp = await client.post("/v1/messages", json=body())
+    assert resp.status == 500
+    assert json.loads(await resp.read())["error"]["message"] == "no translator from claude to claude"
