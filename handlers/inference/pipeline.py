@@ -28,6 +28,7 @@ from handlers.providers.http import UpstreamStream
 from handlers.rotation import RetrySettings, RotationError, mark_result, run_with_failover
 from handlers.translation.thinking import ThinkingError, apply_thinking
 
+from .pair_table import PairLookup
 from .protocols import ClientProtocol
 from .runtime import Candidate, InferenceRuntime, upstream_format
 from .translate import StreamTranslator, TranslateInput, Translation, TranslationError
@@ -54,6 +55,7 @@ class InferenceCall:
     alt: str = ""
     action: str = ""  # Gemini/Vertex upstream action override ("countTokens")
     wrap: TranslationWrapper | None = None
+    pairs: PairLookup | None = None  # another view of the pair table (token counting)
 
 
 @dataclass(slots=True)
@@ -113,7 +115,7 @@ class _Attempt:
         call = self.call
         executor = self.runtime.executor_for(candidate)
         upstream = upstream_format(executor)
-        factory = self.runtime.pairs(call.protocol.format, upstream)
+        factory = (call.pairs or self.runtime.pairs)(call.protocol.format, upstream)
         if factory is None:
             # Our gap, not the credential's: another credential with a translator may serve.
             raise transport_error(f"no translator from {call.protocol.format} to {upstream}")

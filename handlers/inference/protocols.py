@@ -69,4 +69,7 @@ OPENAI_COMPLETIONS = ClientProtocol("openai-completions", Format.OPENAI, _openai
 RESPONSES = ClientProtocol("openai-responses", Format.OPENAI_RESPONSE, _responses_frame, nonstream_keepalive=True)
 CLAUDE = ClientProtocol("claude", Format.CLAUDE, _claude_frame, nonstream_keepalive=True)
 GEMINI = ClientProtocol("gemini", Format.GEMINI, _gemini_frame, nonstream_keepalive=True)
+# Counting has no keep-alive and no stream; the protocols differ only in name (for logs).
+CLAUDE_COUNT = ClientProtocol("claude-count-tokens", Format.CLAUDE, _claude_frame)
+GEMINI_COUNT = ClientProtocol("gemini-count-tokens", Format.GEMINI, _gemini_frame)
 GEMINI_CLI = ClientProtocol("gemini-cli", Format.GEMINI_CLI, _gemini_frame, headers_up_front=True)

@@ -18,6 +18,7 @@ from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.native import NativeRegistry
 
 from . import protocols
+from .count_tokens import count_pairs
 from .pipeline import InferenceCall, serve
 from .runtime import INFERENCE, InferenceRuntime
 
@@ -125,7 +126,20 @@ async def claude_messages(request: web.Request) -> web.StreamResponse:
     return await serve(request, _runtime(request), call)
 
 
-_GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
+async def claude_count_tokens(request: web.Request) -> web.StreamResponse:
+    if (denied := _authorised(request)) is not None:
+        return denied
+    try:
+        body, raw = await read_json_object(request)
+    except BadRequest as exc:
+        return exc.response()
+    runtime = _runtime(request)
+    call = InferenceCall(protocols.CLAUDE_COUNT, body, model_of(body), False, raw, alt=gemini_alt(request),
+                         action="countTokens", pairs=count_pairs(runtime.pairs))
+    return await serve(request, runtime, call)
+
+
+_GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True, "countTokens": False}
 
 
 async def gemini_models_post(request: web.Request) -> web.StreamResponse:
@@ -143,8 +157,13 @@ async def gemini_models_post(request: web.Request) -> web.StreamResponse:
         body, raw = await read_json_object(request)
     except BadRequest as exc:
         return exc.response()
-    call = InferenceCall(protocols.GEMINI, body, model, _GEMINI_METHODS[method], raw, alt=gemini_alt(request))
-    return await serve(request, _runtime(request), call)
+    runtime = _runtime(request)
+    if method == "countTokens":
+        call = InferenceCall(protocols.GEMINI_COUNT, body, model, False, raw, alt=gemini_alt(request),
+                             action="countTokens", pairs=count_pairs(runtime.pairs))
+    else:
+        call = InferenceCall(protocols.GEMINI, body, model, _GEMINI_METHODS[method], raw, alt=gemini_alt(request))
+    return await serve(request, runtime, call)
 
 
 async def gemini_cli(request: web.Request) -> web.StreamResponse:
@@ -154,7 +173,7 @@ async def gemini_cli(request: web.Request) -> web.StreamResponse:
         return web.Response(status=403, body=orjson.dumps({"error": detail}),
                             headers={"Content-Type": "application/json"})
     method = request.match_info["method"]
-    if method not in _GEMINI_METHODS:
+    if method not in ("generateContent", "streamGenerateContent"):
         return web.Response(status=404, body=build_error_body(404, f"{request.path} not found."),
                             headers={"Content-Type": "application/json"})
     try:
@@ -170,5 +189,6 @@ def setup_inference_routes(registry: NativeRegistry) -> None:
     registry.post("/v1/chat/completions", chat_completions)
     registry.post("/v1/responses", responses)
     registry.post("/v1/messages", claude_messages)
+    registry.post("/v1/messages/count_tokens", claude_count_tokens)
     registry.post("/v1beta/models/{action:.*}", gemini_models_post)
     registry.post("/v1internal:{method}", gemini_cli)

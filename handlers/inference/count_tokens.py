@@ -1,0 +1,80 @@
+"""Token counting (``/v1/messages/count_tokens``, Gemini ``:countTokens``) on top of the pairs.
+
+The legacy executors count by translating the client body with the ordinary request translator
+and calling the upstream's own counting endpoint: Claude ``/v1/messages/count_tokens`` (the body
+translated as for a stream unless client and upstream are both Claude), Gemini ``:countTokens``
+(``tools``, ``generationConfig`` and ``safetySettings`` removed). The number comes back through
+``TranslateTokenCount``: a Claude client gets ``{"input_tokens":N}``, Gemini clients
+``{"totalTokens":N,"promptTokensDetails":[…]}``, and a pair with no count translator (Claude ->
+Claude) gets the upstream body verbatim. OpenAI-compatible and Codex upstreams count with a
+local tiktoken tokenizer in the legacy; its encodings cannot be fetched here, so this table has
+no count pair for them and such credentials are passed over (docs/compatibility.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from handlers.translation.claude_stream import render_count_tokens as claude_count
+from handlers.translation.gemini_request import render_count_tokens as gemini_count
+from handlers.translation.model import Format
+
+from .pair_table import PairLookup
+from .translate import PairFactory, StreamTranslator, TranslateInput, Translation, TranslationError
+
+COUNTING_UPSTREAMS = frozenset({Format.CLAUDE, Format.GEMINI})
+_GEMINI_DROPPED = ("tools", "generationConfig", "safetySettings")
+
+
+@dataclass(slots=True)
+class _CountTranslation:
+    upstream_body: dict[str, Any]
+    client: Format
+    upstream: Format
+    upstream_stream: bool = False
+
+    def response(self, upstream: bytes) -> bytes:
+        try:
+            answer = orjson.loads(upstream)
+        except orjson.JSONDecodeError as exc:
+            raise TranslationError(f"count answer is not JSON: {exc.msg}") from exc
+        if self.client is self.upstream and self.client is Format.CLAUDE:
+            return upstream
+        key = "input_tokens" if self.upstream is Format.CLAUDE else "totalTokens"
+        count = answer.get(key, 0) if isinstance(answer, dict) else 0
+        count = count if isinstance(count, int) else 0
+        if self.client is Format.CLAUDE:
+            return orjson.dumps(claude_count(count))
+        return orjson.dumps(gemini_count(count))
+
+    def stream(self) -> StreamTranslator:
+        raise TranslationError("token counting has no stream form")
+
+
+def count_pairs(pairs: PairLookup) -> PairLookup:
+    """The count-tokens view of a pair table: same request translators, counting answers."""
+
+    def lookup(client: Format, upstream: Format) -> PairFactory | None:
+        if upstream not in COUNTING_UPSTREAMS:
+            return None
+        factory = pairs(client, upstream)
+        if factory is None:
+            return None
+
+        def count_factory(inp: TranslateInput) -> Translation:
+            as_stream = upstream is Format.CLAUDE and client is not Format.CLAUDE
+            base = factory(TranslateInput(body=inp.body, model=inp.model, client_model=inp.client_model,
+                                          stream=as_stream, alt="", raw=inp.raw, headers=inp.headers))
+            body = dict(base.upstream_body)
+            if upstream is Format.GEMINI:
+                for key in _GEMINI_DROPPED:
+                    body.pop(key, None)
+            body["model"] = inp.model
+            return _CountTranslation(body, client, upstream)
+
+        return count_factory
+
+    return lookup
