@@ -29,6 +29,7 @@ from .legacy_config import ConfigError, load_config
 from .legacy_faults import ALLOW_PROCESS_EXIT, register_faults
 from .legacy_flags import parse_flags
 from .legacy_gin import CORS_HEADERS, STATE_KEY, LegacyState, gin_json, gin_not_found
+from .legacy_inference import register_inference
 from .legacy_mgmt import register_management
 from .legacy_schema import go_json_bytes
 
@@ -465,6 +466,7 @@ def create_legacy_app(
     app.router.add_get("/", root, allow_head=False)
     app.router.add_get("/v1/models", api_auth(list_models), allow_head=False)
     app.router.add_post("/v1/chat/completions", api_auth(chat_completions))
+    register_inference(app, api_auth)
     app.router.add_get("/v1/ws", websocket, allow_head=False)
     register_management(app)
     register_faults(app)
