@@ -29,7 +29,12 @@ def lookup_in(table: Mapping[PairKey, PairFactory]) -> PairLookup:
 
 
 def all_pairs() -> dict[PairKey, PairFactory]:
-    return merge()
+    # Imported here: the pair modules import this package's seam (translate.py) themselves.
+    from .pairs_cli_antigravity import PAIRS as CLI_ANTIGRAVITY
+    from .pairs_codex_openai import PAIRS as CODEX_OPENAI
+    from .pairs_gemini_client import PAIRS as GEMINI_CLIENT
+
+    return merge(CODEX_OPENAI, GEMINI_CLIENT, CLI_ANTIGRAVITY)
 
 
 def default_pairs() -> PairLookup:

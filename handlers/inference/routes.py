@@ -19,6 +19,7 @@ from quotio_gateway.native import NativeRegistry
 
 from . import protocols
 from .count_tokens import count_pairs
+from .pairs_codex_openai import COMPLETIONS, chat_body_from_responses
 from .pipeline import InferenceCall, serve
 from .runtime import INFERENCE, InferenceRuntime
 
@@ -92,12 +93,30 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         return denied
     try:
         body, raw = await read_json_object(request)
-        if "messages" in body or not ("input" in body or "instructions" in body):
+        # Some clients send Responses-shaped bodies here; the legacy converts them to chat first.
+        converted = chat_body_from_responses(body)
+        if converted is not None:
+            body = converted
+        else:
             require_messages(body)
     except BadRequest as exc:
         return exc.response()
     stream = body.get("stream") is True
     call = InferenceCall(protocols.OPENAI_CHAT, body, model_of(body), stream, raw)
+    return await serve(request, _runtime(request), call)
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    """Legacy text completions, served over the chat pairs (``prompt`` -> one user message)."""
+    if (denied := _authorised(request)) is not None:
+        return denied
+    try:
+        body, raw = await read_json_object(request)
+    except BadRequest as exc:
+        return exc.response()
+    chat = COMPLETIONS.request(body)
+    call = InferenceCall(protocols.OPENAI_COMPLETIONS, chat, model_of(chat), chat.get("stream") is True, raw,
+                         wrap=COMPLETIONS.wrap)
     return await serve(request, _runtime(request), call)
 
 
@@ -187,6 +206,7 @@ async def gemini_cli(request: web.Request) -> web.StreamResponse:
 
 def setup_inference_routes(registry: NativeRegistry) -> None:
     registry.post("/v1/chat/completions", chat_completions)
+    registry.post("/v1/completions", completions)
     registry.post("/v1/responses", responses)
     registry.post("/v1/messages", claude_messages)
     registry.post("/v1/messages/count_tokens", claude_count_tokens)

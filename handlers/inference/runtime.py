@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
+import structlog
 from aiohttp import web
 
 from handlers.models.registry import LiveModelRegistry, ModelRegistry, registry_for
 from handlers.providers import EXECUTORS, Executor, OpenAICompatExecutor, Timeouts, UpstreamClient
 from handlers.providers.base import APIKeyCredential, credentials_from_config
 from handlers.rotation import LegacySelector, RetrySettings, RotationState
+from handlers.translation import codex_instructions
 from handlers.translation.model import Format
 from quotio_gateway.config.models import Config
 from quotio_gateway.config.store import ConfigStore
 
 from .pair_table import PairLookup, default_pairs
+
+log = structlog.get_logger("handlers.inference")
 
 # Upstream protocol of each API-key executor; OAuth executors carry a ``format`` attribute.
 _API_KEY_FORMATS: dict[str, Format] = {
@@ -74,6 +79,7 @@ class InferenceRuntime:
         self.state = RotationState()
         self._executors: dict[str, Executor] = {}
         self._keyed: tuple[Config | None, dict[str, APIKeyCredential]] = (None, {})
+        self._synced: Config | None = None
 
     @property
     def config(self) -> Config:
@@ -81,8 +87,24 @@ class InferenceRuntime:
 
     def retry_settings(self) -> RetrySettings:
         cfg = self.config
-        self.selector.strategy = cfg.routing.effective_strategy
+        if cfg is not self._synced:
+            self._apply_config(cfg)
         return RetrySettings.from_config(cfg)
+
+    def _apply_config(self, cfg: Config) -> None:
+        """Settings that live outside the config snapshot, refreshed when a new one arrives."""
+        self._synced = cfg
+        self.selector.strategy = cfg.routing.effective_strategy
+        gateway = cfg.gateway or {}
+        prompts = gateway.get("codex-instructions-dir")
+        enabled = bool(cfg.codex_instructions_enabled)
+        try:
+            rule = (codex_instructions.load_catalogue(Path(str(prompts)).expanduser(), enabled=enabled)
+                    if enabled and prompts else codex_instructions.CodexInstructions(enabled=enabled))
+        except OSError as exc:
+            log.warning("codex instructions folder unreadable; using none", path=str(prompts), error=str(exc))
+            rule = codex_instructions.CodexInstructions(enabled=enabled)
+        codex_instructions.configure(rule)
 
     def _api_keys(self, cfg: Config) -> dict[str, APIKeyCredential]:
         cached_cfg, creds = self._keyed

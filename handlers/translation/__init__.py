@@ -35,8 +35,27 @@ IMPLEMENTED_PAIRS: frozenset[tuple[Format, Format]] = frozenset(
         (Format.CLAUDE, Format.OPENAI),  # A2.15 / A2.12
         (Format.CLAUDE, Format.GEMINI),  # A2.5 / A2.6
         (Format.GEMINI, Format.CLAUDE),  # A2.7 / claude->gemini response
+        (Format.GEMINI, Format.OPENAI),  # openai/gemini (gemini_client_openai)
+        (Format.GEMINI, Format.CODEX),  # codex/gemini (gemini_client_codex)
+        (Format.GEMINI, Format.GEMINI),  # gemini/gemini fixups + passthrough (gemini_client_gemini)
+        (Format.GEMINI, Format.GEMINI_CLI),  # gemini-cli/gemini envelope (gemini_client_gemini)
+        (Format.GEMINI_CLI, Format.GEMINI),  # gemini/gemini-cli envelope (gemini_client_gemini)
         (Format.OPENAI_RESPONSE, Format.CLAUDE),  # claude/openai/responses / A3.2
         (Format.OPENAI_RESPONSE, Format.GEMINI),  # gemini/openai/responses / A3.2
+        (Format.OPENAI, Format.OPENAI),  # openai/openai near passthrough (openai_passthrough)
+        (Format.CLAUDE, Format.CODEX),  # codex/claude (codex_claude)
+        (Format.OPENAI_RESPONSE, Format.CODEX),  # codex/openai/responses passthrough (codex_responses)
+        (Format.OPENAI_RESPONSE, Format.OPENAI),  # openai/openai/responses (responses_openai)
+        (Format.OPENAI, Format.GEMINI_CLI),  # gemini-cli/openai (gemini_cli_response)
+        (Format.CLAUDE, Format.GEMINI_CLI),  # gemini-cli/claude (gemini_cli_response)
+        (Format.OPENAI_RESPONSE, Format.GEMINI_CLI),  # gemini-cli/openai/responses (gemini_cli_request)
+        (Format.OPENAI, Format.ANTIGRAVITY),  # antigravity/openai (antigravity_request)
+        (Format.CLAUDE, Format.ANTIGRAVITY),  # antigravity/claude, signature cache (antigravity_*)
+        (Format.OPENAI_RESPONSE, Format.ANTIGRAVITY),  # antigravity/openai/responses
+        (Format.GEMINI, Format.ANTIGRAVITY),  # antigravity/gemini (antigravity_request)
+        (Format.GEMINI_CLI, Format.CLAUDE),  # claude/gemini-cli: envelope around claude/gemini
+        (Format.GEMINI_CLI, Format.CODEX),  # codex/gemini-cli: envelope around codex/gemini
+        (Format.GEMINI_CLI, Format.OPENAI),  # openai/gemini-cli: envelope around openai/gemini
     }
 )
 

@@ -450,8 +450,13 @@ class OpenAIChatFromCodex:
 def render_openai_response(
     resp: Response, restore: dict[str, str] | None = None, *, now: Callable[[], int] = lambda: int(time.time())
 ) -> dict[str, Any]:
-    """A Codex answer -> ``chat.completion``: the last message text and reasoning summary win;
-    ``finish_reason`` is ``stop`` whenever the status is ``completed``, tool calls or not (A2.11)."""
+    """A Codex answer -> ``chat.completion``: the last message text and reasoning summary win.
+
+    The legacy writes ``finish_reason: stop`` whenever the status is ``completed``, tool calls or
+    not (A2.11); OpenAI clients (agents looping on tool calls) need ``tool_calls`` there, so a
+    completed answer with calls says ``tool_calls`` (docs/compatibility.md, shadow rule
+    ``codex-tool-calls-finish-reason``). ``native_finish_reason`` keeps the legacy ``stop``.
+    """
     restore = restore or {}
     message: dict[str, Any] = {"role": "assistant", "content": None, "reasoning_content": None, "tool_calls": None}
     texts = [p.text for p in resp.parts if isinstance(p, TextPart) and p.text]
@@ -473,7 +478,8 @@ def render_openai_response(
         message["tool_calls"] = calls
     choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": None, "native_finish_reason": None}
     if resp.finish is not None and resp.finish.native == "completed":
-        choice["finish_reason"] = choice["native_finish_reason"] = "stop"
+        choice["finish_reason"] = "tool_calls" if calls else "stop"
+        choice["native_finish_reason"] = "stop"
     out: dict[str, Any] = {
         "id": resp.id,
         "object": "chat.completion",

@@ -46,7 +46,16 @@ def _oversized_body(legacy: Signature, native: Signature) -> bool:
     return native.get("status") == 413 and native.get("error_type") == "invalid_request_error"
 
 
+def _codex_tool_calls_finish(legacy: Signature, native: Signature) -> bool:
+    """A non-stream chat answer from Codex with tool calls: legacy says ``stop``, native
+    ``tool_calls``; all else (the calls themselves included) must agree."""
+    return (bool(native.get("tool_calls")) and legacy.get("finish_reasons") == ["stop"]
+            and native.get("finish_reasons") == ["tool_calls"]
+            and _without(legacy, "finish_reasons") == _without(native, "finish_reasons"))
+
+
 RULES: tuple[ExpectedDifference, ...] = (
+    ExpectedDifference("codex-tool-calls-finish-reason", _codex_tool_calls_finish),
     ExpectedDifference("truncated-stream-error-frame", _truncated_stream_flagged),
     ExpectedDifference("gemini-unknown-method-404", _gemini_unknown_method),
     ExpectedDifference("oversized-body-413", _oversized_body),

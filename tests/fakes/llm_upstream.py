@@ -109,8 +109,10 @@ def _tool_name(body: dict[str, Any]) -> str | None:
     for tool in tools:
         if not isinstance(tool, dict):
             continue
-        if tool.get("functionDeclarations"):
-            return tool["functionDeclarations"][0].get("name")
+        # Gemini accepts both spellings; google-genai sends the snake_case one.
+        declarations = tool.get("functionDeclarations") or tool.get("function_declarations")
+        if declarations:
+            return declarations[0].get("name")
         if isinstance(tool.get("function"), dict):
             return tool["function"].get("name")
         if tool.get("name"):
@@ -297,7 +299,8 @@ class FakeLLM:
             frames.append(event("content_block_stop", {"type": "content_block_stop", "index": index}))
         frames.append(event("message_delta", {"type": "message_delta",
                                               "delta": {"stop_reason": stop, "stop_sequence": None},
-                                              "usage": {"output_tokens": USAGE["output"]}}))
+                                              "usage": {"input_tokens": USAGE["input"],
+                                                        "output_tokens": USAGE["output"]}}))
         frames.append(event("message_stop", {"type": "message_stop"}))
         return await self._sse(request, frames, fault)
 
@@ -316,22 +319,28 @@ class FakeLLM:
             return f"event: {name}\ndata: {json.dumps(obj)}\n\n".encode()
 
         base = {"id": "resp_fake", "object": "response", "created_at": 1700000000, "model": model}
-        frames = [event("response.created", {"response": {**base, "status": "in_progress", "output": []}})]
+        frames = [event("response.created", {"response": {**base, "status": "in_progress", "output": []}}),
+                  event("response.in_progress", {"response": {**base, "status": "in_progress", "output": []}})]
         if tool:
             item = {"id": "fc_fake", "type": "function_call", "call_id": "call_fake_1", "name": tool,
                     "arguments": json.dumps(TOOL_ARGS), "status": "completed"}
             frames.append(event("response.output_item.added", {"output_index": 0, "item": {**item, "arguments": ""}}))
             frames.append(event("response.function_call_arguments.delta",
                                 {"item_id": "fc_fake", "output_index": 0, "delta": json.dumps(TOOL_ARGS)}))
+            frames.append(event("response.function_call_arguments.done",
+                                {"item_id": "fc_fake", "output_index": 0, "arguments": json.dumps(TOOL_ARGS)}))
             frames.append(event("response.output_item.done", {"output_index": 0, "item": item}))
             output = [item]
         else:
             item = {"id": "msg_fake", "type": "message", "role": "assistant", "status": "completed",
                     "content": [{"type": "output_text", "text": ANSWER, "annotations": []}]}
+            part = {"type": "output_text", "text": "", "annotations": []}
+            where = {"item_id": "msg_fake", "output_index": 0, "content_index": 0}
             frames.append(event("response.output_item.added", {"output_index": 0, "item": {**item, "content": []}}))
-            frames += [event("response.output_text.delta", {"item_id": "msg_fake", "output_index": 0,
-                                                            "content_index": 0, "delta": word})
-                       for word in ANSWER_WORDS]
+            frames.append(event("response.content_part.added", {**where, "part": part}))
+            frames += [event("response.output_text.delta", {**where, "delta": word}) for word in ANSWER_WORDS]
+            frames.append(event("response.output_text.done", {**where, "text": ANSWER}))
+            frames.append(event("response.content_part.done", {**where, "part": {**part, "text": ANSWER}}))
             frames.append(event("response.output_item.done", {"output_index": 0, "item": item}))
             output = [item]
         usage = {"input_tokens": USAGE["input"], "output_tokens": USAGE["output"],

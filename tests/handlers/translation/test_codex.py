@@ -321,7 +321,8 @@ def test_codex_non_stream_golden_a2_11() -> None:
                         {"id": "call_1", "type": "function", "function": {"name": MCP_LONG, "arguments": "{}"}}
                     ],
                 },
-                "finish_reason": "stop",
+                # The legacy says "stop" here; OpenAI clients need "tool_calls" (docs/compatibility.md).
+                "finish_reason": "tool_calls",
                 "native_finish_reason": "stop",
             }
         ],

@@ -51,3 +51,16 @@ def test_other_status_differences_still_mismatch() -> None:
     legacy = Captured(200, [], b"")
     native = Captured(500, JSON, b'{"error":{"message":"x","type":"server_error"}}')
     assert compare("llm", legacy, native).outcome is Outcome.MISMATCH
+
+
+def test_codex_tool_calls_finish_reason_is_ignored() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"location\":\"x\"}"}}
+
+    def answer(finish: str) -> Captured:
+        body = {"id": "r", "object": "chat.completion", "choices": [
+            {"index": 0, "message": {"role": "assistant", "tool_calls": [call]}, "finish_reason": finish}]}
+        return Captured(200, JSON, json.dumps(body).encode())
+
+    result = compare("llm", answer("stop"), answer("tool_calls"))
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:codex-tool-calls-finish-reason"
+    assert compare("llm", answer("tool_calls"), answer("stop")).outcome is Outcome.MISMATCH

@@ -1,0 +1,157 @@
+"""Legacy text completions (``POST /v1/completions``) served over Chat Completions.
+
+The legacy handler never sends ``/completions`` upstream: it rewrites the request into a chat
+request with one user message, routes that like ``/v1/chat/completions`` and rewrites the answer
+back into ``text_completion`` objects (``sdk/api/handlers/openai/openai_handlers.go``).
+
+* ``chat_request(body)``: completions request -> chat request (``prompt`` -> the user message,
+  ``"Complete this:"`` when empty; ``max_tokens``, ``temperature``, ``top_p``,
+  ``frequency_penalty``, ``presence_penalty``, ``stop``, ``stream``, ``logprobs``,
+  ``top_logprobs``, ``echo`` copied with Go's number/boolean coercions).
+* ``completion_from_chat(completion)``: ``chat.completion`` -> ``text_completion``.
+* ``completion_chunk_from_chat(chunk)``: one ``chat.completion.chunk`` -> a ``text_completion``
+  chunk, or None for chunks with neither content nor a finish reason (role-only and usage-only
+  chunks are dropped, so usage never reaches a streaming completions client).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.translation.codex_responses import go_string
+
+DEFAULT_PROMPT = "Complete this:"
+
+
+def _go_float(value: Any) -> float | int:
+    if isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = 0.0
+    else:
+        number = 0.0
+    # Go writes a float64 without a fraction as an integer literal.
+    return int(number) if number.is_integer() else number
+
+
+def _go_int(value: Any) -> int:
+    number = _go_float(value)
+    return int(number)
+
+
+def _go_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.lower() in ("true", "1", "t")
+    if isinstance(value, int | float):
+        return bool(value)
+    return False
+
+
+_FLOAT_FIELDS = ("temperature", "top_p", "frequency_penalty", "presence_penalty")
+
+
+def chat_request(body: dict[str, Any]) -> dict[str, Any]:
+    prompt = go_string(body.get("prompt")) or DEFAULT_PROMPT
+    out: dict[str, Any] = {"model": "", "messages": [{"role": "user", "content": prompt}]}
+    if "model" in body:
+        out["model"] = go_string(body["model"])
+    if "max_tokens" in body:
+        out["max_tokens"] = _go_int(body["max_tokens"])
+    for key in _FLOAT_FIELDS:
+        if key in body:
+            out[key] = _go_float(body[key])
+    if "stop" in body:
+        out["stop"] = body["stop"]
+    if "stream" in body:
+        out["stream"] = _go_bool(body["stream"])
+    if "logprobs" in body:
+        out["logprobs"] = _go_bool(body["logprobs"])
+    if "top_logprobs" in body:
+        out["top_logprobs"] = _go_int(body["top_logprobs"])
+    if "echo" in body:
+        out["echo"] = _go_bool(body["echo"])
+    return out
+
+
+def _head(chat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": "", "object": "text_completion", "created": 0, "model": "", "choices": []}
+    if "id" in chat:
+        out["id"] = go_string(chat["id"])
+    if "created" in chat:
+        out["created"] = _go_int(chat["created"])
+    if "model" in chat:
+        out["model"] = go_string(chat["model"])
+    return out
+
+
+def _choices(chat: dict[str, Any], convert: Any) -> list[dict[str, Any]]:
+    choices = chat.get("choices")
+    return [convert(c if isinstance(c, dict) else {}) for c in choices] if isinstance(choices, list) else []
+
+
+def completion_from_chat(chat: dict[str, Any]) -> dict[str, Any]:
+    out = _head(chat)
+    if "usage" in chat:
+        out["usage"] = chat["usage"]
+
+    def convert(choice: dict[str, Any]) -> dict[str, Any]:
+        # Keys in Go's json.Marshal order for a map: alphabetical.
+        item: dict[str, Any] = {}
+        if "finish_reason" in choice:
+            item["finish_reason"] = go_string(choice["finish_reason"])
+        item["index"] = _go_int(choice.get("index"))
+        if "logprobs" in choice:
+            item["logprobs"] = choice["logprobs"]
+        source = choice.get("message") if "message" in choice else choice.get("delta")
+        if isinstance(source, dict) and "content" in source:
+            item["text"] = go_string(source["content"])
+        return item
+
+    choices = _choices(chat, convert)
+    if choices:
+        out["choices"] = choices
+    return out
+
+
+def _has_output(chat: dict[str, Any]) -> bool:
+    for choice in chat.get("choices") or []:
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta")
+        if isinstance(delta, dict) and go_string(delta.get("content")):
+            return True
+        reason = go_string(choice.get("finish_reason"))
+        if reason and reason != "null":
+            return True
+    return False
+
+
+def completion_chunk_from_chat(chunk: dict[str, Any]) -> dict[str, Any] | None:
+    if not isinstance(chunk.get("choices"), list) or not _has_output(chunk):
+        return None
+    out = _head(chunk)
+
+    def convert(choice: dict[str, Any]) -> dict[str, Any]:
+        item: dict[str, Any] = {}
+        if "finish_reason" in choice:
+            reason = go_string(choice["finish_reason"])
+            # Only the text "null" is dropped: a JSON null reads as "" in the legacy and goes out
+            # as "finish_reason": "" on every content chunk.
+            if reason != "null":
+                item["finish_reason"] = reason
+        item["index"] = _go_int(choice.get("index"))
+        if "logprobs" in choice:
+            item["logprobs"] = choice["logprobs"]
+        delta = choice.get("delta")
+        item["text"] = go_string(delta.get("content")) if isinstance(delta, dict) else ""
+        return item
+
+    choices = _choices(chunk, convert)
+    if choices:
+        out["choices"] = choices
+    return out

@@ -1,0 +1,325 @@
+"""Native inference with the official SDKs as clients, to every API-key upstream kind.
+
+gateway (in process, inference routes ``native``) -> scripted fake upstream (tests/fakes/llm_upstream.py)
+that records each request. Every test asserts what the SDK parsed AND the exact upstream request
+(path, key header, model, how the prompt, tools, images or thinking were carried).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+from aiohttp.test_utils import TestServer
+from google import genai
+from google.genai import types as genai_types
+
+from tests.conftest import GatewayFactory
+from tests.fakes.llm_upstream import ANSWER, TOOL_ARGS, USAGE, FakeLLM
+
+CLIENT_KEY = "client-key"
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake-image-bytes").decode()
+
+
+@dataclass(frozen=True)
+class Upstream:
+    kind: str
+    model: str
+    key: str
+
+    def path(self, stream: bool) -> str:
+        if self.kind == "claude":
+            return "/v1/messages"
+        if self.kind == "codex":
+            return "/v1/responses"
+        if self.kind == "compat":
+            return "/v1/chat/completions"
+        return f"/v1beta/models/{self.model}:{'streamGenerateContent' if stream else 'generateContent'}"
+
+
+CLAUDE = Upstream("claude", "claude-sonnet-4-5-20250929", "sk-claude")
+GEMINI = Upstream("gemini", "gemini-2.5-flash", "sk-gemini")
+CODEX = Upstream("codex", "gpt-5", "sk-codex")
+COMPAT = Upstream("compat", "compat-model", "sk-compat")
+UPSTREAMS = [CLAUDE, GEMINI, CODEX, COMPAT]
+IDS = [u.kind for u in UPSTREAMS]
+
+WEATHER_TOOL_OPENAI = {"type": "function", "function": {
+    "name": "get_weather", "description": "Weather for a city",
+    "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}}}
+WEATHER_TOOL_CLAUDE = {"name": "get_weather", "description": "Weather for a city",
+                       "input_schema": WEATHER_TOOL_OPENAI["function"]["parameters"]}
+
+
+def gateway_config(fake: FakeLLM) -> dict[str, Any]:
+    root = fake.root
+    return {
+        "api-keys": [CLIENT_KEY],
+        "claude-api-key": [{"api-key": CLAUDE.key, "base-url": root}],
+        "gemini-api-key": [{"api-key": GEMINI.key, "base-url": root}],
+        "codex-api-key": [{"api-key": CODEX.key, "base-url": f"{root}/v1"}],
+        "openai-compatibility": [{"name": "compat", "base-url": f"{root}/v1",
+                                  "api-key-entries": [{"api-key": COMPAT.key}],
+                                  "models": [{"name": "upstream-model", "alias": COMPAT.model}]}],
+    }
+
+
+@dataclass
+class Native:
+    url: str
+    fake: FakeLLM
+
+    def openai(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(base_url=f"{self.url}/v1", api_key=CLIENT_KEY, max_retries=0, timeout=20)
+
+    def anthropic(self) -> anthropic.AsyncAnthropic:
+        return anthropic.AsyncAnthropic(base_url=self.url, api_key=CLIENT_KEY, max_retries=0, timeout=20)
+
+    def genai(self) -> genai.Client:
+        return genai.Client(api_key=CLIENT_KEY, http_options=genai_types.HttpOptions(
+            base_url=self.url, api_version="v1beta", timeout=20_000))
+
+    def only_request(self) -> Any:
+        assert len(self.fake.requests) == 1, [r.path for r in self.fake.requests]
+        return self.fake.requests[0]
+
+
+@pytest.fixture
+async def native(make_gateway: GatewayFactory) -> AsyncIterator[Native]:
+    fake = FakeLLM()
+    await fake.start()
+    app = await make_gateway({"default": "native"}, config=gateway_config(fake))
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield Native(str(server.make_url("")).rstrip("/"), fake)
+    finally:
+        await server.close()
+        await fake.stop()
+
+
+def upstream_model_of(up: Upstream) -> str:
+    return "upstream-model" if up is COMPAT else up.model
+
+
+def assert_upstream(native: Native, up: Upstream, *, stream: bool) -> Any:
+    sent = native.only_request()
+    assert sent.path == up.path(stream)
+    assert sent.key == up.key
+    if up.kind in ("claude", "codex", "compat"):
+        assert sent.body["model"] == upstream_model_of(up)
+    return sent
+
+
+def user_texts(sent: Any, up: Upstream) -> str:
+    """Every text the upstream received, flattened (to prove the prompt arrived)."""
+    return json.dumps(sent.body)
+
+
+# --- OpenAI chat completions ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("up", UPSTREAMS, ids=IDS)
+async def test_openai_chat_non_stream(native: Native, up: Upstream) -> None:
+    completion = await native.openai().chat.completions.create(
+        model=up.model, messages=[{"role": "system", "content": "Be brief."},
+                                  {"role": "user", "content": "say hello"}])
+    assert completion.choices[0].message.content == ANSWER
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None
+    assert completion.usage.prompt_tokens == USAGE["input"]
+    assert completion.usage.completion_tokens == USAGE["output"]
+    sent = assert_upstream(native, up, stream=False)
+    assert "say hello" in user_texts(sent, up) and "Be brief." in user_texts(sent, up)
+
+
+@pytest.mark.parametrize("up", UPSTREAMS, ids=IDS)
+async def test_openai_chat_stream(native: Native, up: Upstream) -> None:
+    stream = await native.openai().chat.completions.create(
+        model=up.model, messages=[{"role": "user", "content": "say hello"}], stream=True)
+    text, finishes = [], []
+    async for chunk in stream:
+        if chunk.choices:
+            text.append(chunk.choices[0].delta.content or "")
+            finishes.append(chunk.choices[0].finish_reason)
+    assert "".join(text) == ANSWER
+    assert [f for f in finishes if f] == ["stop"]
+    assert_upstream(native, up, stream=True)
+
+
+@pytest.mark.parametrize("up", UPSTREAMS, ids=IDS)
+async def test_openai_chat_tools(native: Native, up: Upstream) -> None:
+    completion = await native.openai().chat.completions.create(
+        model=up.model, messages=[{"role": "user", "content": "what is the weather in Paris"}],
+        tools=[WEATHER_TOOL_OPENAI])
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.tool_calls is not None
+    [call] = choice.message.tool_calls
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == TOOL_ARGS
+    sent = assert_upstream(native, up, stream=False)
+    assert "get_weather" in json.dumps(sent.body.get("tools"))
+
+
+@pytest.mark.parametrize("up", [CLAUDE, GEMINI], ids=["claude", "gemini"])
+async def test_openai_chat_image_reaches_upstream_inline(native: Native, up: Upstream) -> None:
+    await native.openai().chat.completions.create(model=up.model, messages=[{"role": "user", "content": [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]}])
+    sent = assert_upstream(native, up, stream=False)
+    if up.kind == "claude":
+        blocks = sent.body["messages"][0]["content"]
+        assert {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}} in blocks
+    else:
+        parts = sent.body["contents"][0]["parts"]
+        assert [p["inlineData"] for p in parts if "inlineData" in p] == [{"mime_type": "image/png", "data": PNG}]
+
+
+# --- Anthropic messages ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("up", UPSTREAMS, ids=IDS)
+async def test_anthropic_messages_non_stream(native: Native, up: Upstream) -> None:
+    message = await native.anthropic().messages.create(
+        model=up.model, max_tokens=100, system="Be brief.", messages=[{"role": "user", "content": "say hello"}])
+    assert [b.type for b in message.content] == ["text"]
+    assert message.content[0].text == ANSWER  # type: ignore[union-attr]
+    assert message.stop_reason == "end_turn"
+    assert message.usage.input_tokens == USAGE["input"]
+    assert message.usage.output_tokens == USAGE["output"]
+    sent = assert_upstream(native, up, stream=False)
+    assert "say hello" in user_texts(sent, up)
+
+
+@pytest.mark.parametrize("up", UPSTREAMS, ids=IDS)
+async def test_anthropic_messages_stream(native: Native, up: Upstream) -> None:
+    async with native.anthropic().messages.stream(
+            model=up.model, max_tokens=100, messages=[{"role": "user", "content": "say hello"}]) as stream:
+        text = "".join([t async for t in stream.text_stream])
+        final = await stream.get_final_message()
+    assert text == ANSWER
+    assert final.stop_reason == "end_turn"
+    assert_upstream(native, up, stream=True)
+
+
+@pytest.mark.parametrize("up", UPSTREAMS, ids=IDS)
+async def test_anthropic_messages_tools(native: Native, up: Upstream) -> None:
+    message = await native.anthropic().messages.create(
+        model=up.model, max_tokens=100, tools=[WEATHER_TOOL_CLAUDE],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": "what is the weather in Paris"}])
+    assert message.stop_reason == "tool_use"
+    [call] = [b for b in message.content if b.type == "tool_use"]
+    assert call.name == "get_weather" and call.input == TOOL_ARGS  # type: ignore[union-attr]
+    assert_upstream(native, up, stream=False)
+
+
+async def test_anthropic_thinking_reaches_claude_upstream(native: Native) -> None:
+    message = await native.anthropic().messages.create(
+        model=CLAUDE.model, max_tokens=4096, thinking={"type": "enabled", "budget_tokens": 2048},
+        messages=[{"role": "user", "content": "say hello"}])
+    assert [b.type for b in message.content] == ["thinking", "text"]
+    sent = assert_upstream(native, CLAUDE, stream=False)
+    assert sent.body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+
+
+async def test_anthropic_count_tokens(native: Native) -> None:
+    counted = await native.anthropic().messages.count_tokens(
+        model=CLAUDE.model, messages=[{"role": "user", "content": "say hello"}])
+    assert counted.input_tokens == USAGE["input"]
+    sent = native.only_request()
+    assert sent.path == "/v1/messages/count_tokens"
+
+
+# --- Gemini (google-genai) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("up", UPSTREAMS, ids=IDS)
+async def test_genai_generate_content(native: Native, up: Upstream) -> None:
+    client = native.genai()  # held: a dropped genai.Client closes its HTTP session
+    response = await client.aio.models.generate_content(
+        model=up.model, contents="say hello",
+        config=genai_types.GenerateContentConfig(system_instruction="Be brief."))
+    assert response.text == ANSWER
+    assert response.candidates and response.candidates[0].finish_reason == genai_types.FinishReason.STOP
+    sent = assert_upstream(native, up, stream=False)
+    assert "say hello" in user_texts(sent, up)
+
+
+@pytest.mark.parametrize("up", UPSTREAMS, ids=IDS)
+async def test_genai_stream(native: Native, up: Upstream) -> None:
+    client = native.genai()  # held: a dropped genai.Client closes its HTTP session
+    chunks = await client.aio.models.generate_content_stream(model=up.model, contents="say hello")
+    text = "".join([c.text or "" async for c in chunks])
+    assert text == ANSWER
+    assert_upstream(native, up, stream=True)
+
+
+@pytest.mark.parametrize("up", UPSTREAMS, ids=IDS)
+async def test_genai_tools(native: Native, up: Upstream) -> None:
+    client = native.genai()  # held: a dropped genai.Client closes its HTTP session
+    tool = genai_types.Tool(function_declarations=[genai_types.FunctionDeclaration(
+        name="get_weather", description="Weather for a city",
+        parameters=genai_types.Schema(type=genai_types.Type.OBJECT,
+                                      properties={"location": genai_types.Schema(type=genai_types.Type.STRING)}))])
+    response = await client.aio.models.generate_content(
+        model=up.model, contents="what is the weather in Paris",
+        config=genai_types.GenerateContentConfig(tools=[tool], automatic_function_calling=genai_types.
+                                                 AutomaticFunctionCallingConfig(disable=True)))
+    assert response.function_calls
+    [call] = response.function_calls
+    assert call.name == "get_weather" and call.args == TOOL_ARGS
+    assert_upstream(native, up, stream=False)
+
+
+async def test_genai_count_tokens(native: Native) -> None:
+    client = native.genai()  # held: a dropped genai.Client closes its HTTP session
+    counted = await client.aio.models.count_tokens(model=GEMINI.model, contents="say hello")
+    assert counted.total_tokens == USAGE["input"]
+    assert native.only_request().path == f"/v1beta/models/{GEMINI.model}:countTokens"
+
+
+# --- OpenAI Responses -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("up", UPSTREAMS, ids=IDS)
+async def test_openai_responses_non_stream(native: Native, up: Upstream) -> None:
+    response = await native.openai().responses.create(model=up.model, instructions="Be brief.", input="say hello")
+    assert response.output_text == ANSWER
+    assert response.status == "completed"
+    sent = assert_upstream(native, up, stream=False)
+    assert "say hello" in user_texts(sent, up)
+
+
+@pytest.mark.parametrize("up", UPSTREAMS, ids=IDS)
+async def test_openai_responses_stream(native: Native, up: Upstream) -> None:
+    stream = await native.openai().responses.create(model=up.model, input="say hello", stream=True)
+    deltas, kinds = [], []
+    async for event in stream:
+        kinds.append(event.type)
+        if event.type == "response.output_text.delta":
+            deltas.append(event.delta)
+    assert "".join(deltas) == ANSWER
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert_upstream(native, up, stream=True)
+
+
+# --- errors the SDKs turn into their own exceptions -----------------------------------------
+
+
+async def test_sdk_errors(native: Native) -> None:
+    with pytest.raises(openai.BadRequestError) as bad:
+        await native.openai().chat.completions.create(model="no-such-model",
+                                                      messages=[{"role": "user", "content": "x"}])
+    assert bad.value.status_code == 400
+    assert "unknown provider for model no-such-model" in str(bad.value)
+    client = anthropic.AsyncAnthropic(base_url=native.url, api_key="wrong", max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError):
+        await client.messages.create(model=CLAUDE.model, max_tokens=5, messages=[{"role": "user", "content": "x"}])
+    assert native.fake.requests == []

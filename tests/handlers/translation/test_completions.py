@@ -1,0 +1,110 @@
+"""Legacy ``/v1/completions`` over chat (``sdk/api/handlers/openai/openai_handlers.go``, Go source)."""
+
+from __future__ import annotations
+
+from handlers.translation import completions
+
+
+def test_request_golden_with_go_coercions() -> None:
+    body = {
+        "model": "gpt-x",
+        "prompt": "Say hi",
+        "max_tokens": 16.7,
+        "temperature": 1,
+        "top_p": 0.5,
+        "frequency_penalty": "0.25",
+        "presence_penalty": True,
+        "stop": ["\n", "END"],
+        "stream": True,
+        "logprobs": 3,
+        "top_logprobs": 2.9,
+        "echo": "true",
+        "suffix": "ignored",
+        "n": 2,
+    }
+    out = completions.chat_request(body)
+    assert out == {
+        "model": "gpt-x",
+        "messages": [{"role": "user", "content": "Say hi"}],
+        "max_tokens": 16,
+        "temperature": 1,
+        "top_p": 0.5,
+        "frequency_penalty": 0.25,
+        "presence_penalty": 1,
+        "stop": ["\n", "END"],
+        "stream": True,
+        "logprobs": True,
+        "top_logprobs": 2,
+        "echo": True,
+    }
+    assert list(out) == [
+        "model", "messages", "max_tokens", "temperature", "top_p", "frequency_penalty", "presence_penalty",
+        "stop", "stream", "logprobs", "top_logprobs", "echo",
+    ]
+
+
+def test_empty_or_missing_prompt_gets_the_default_and_arrays_go_as_json_text() -> None:
+    assert completions.chat_request({})["messages"] == [{"role": "user", "content": "Complete this:"}]
+    assert completions.chat_request({"prompt": ""})["messages"][0]["content"] == "Complete this:"
+    assert completions.chat_request({"prompt": ["a", "b"]})["messages"][0]["content"] == '["a","b"]'
+    assert completions.chat_request({}) == {"model": "", "messages": [{"role": "user", "content": "Complete this:"}]}
+    assert completions.chat_request({"stream": "yes", "logprobs": 0})["stream"] is False
+
+
+def test_non_stream_completion() -> None:
+    chat = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 9,
+        "model": "gpt-x",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop",
+             "logprobs": None},
+            {"index": 1, "message": {"role": "assistant", "content": None}, "finish_reason": None},
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+    }
+    out = completions.completion_from_chat(chat)
+    assert out == {
+        "id": "chatcmpl-1",
+        "object": "text_completion",
+        "created": 9,
+        "model": "gpt-x",
+        "choices": [
+            {"finish_reason": "stop", "index": 0, "logprobs": None, "text": "Hello"},
+            {"finish_reason": "", "index": 1, "text": ""},
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+    }
+    assert list(out) == ["id", "object", "created", "model", "choices", "usage"]
+    assert list(out["choices"][0]) == ["finish_reason", "index", "logprobs", "text"]
+
+
+def test_non_stream_without_choices_keeps_the_empty_list() -> None:
+    assert completions.completion_from_chat({}) == {
+        "id": "", "object": "text_completion", "created": 0, "model": "", "choices": []
+    }
+
+
+def test_stream_chunks() -> None:
+    content = {"id": "c", "created": 1, "model": "m",
+               "choices": [{"index": 0, "delta": {"content": "He"}, "finish_reason": None}]}
+    assert completions.completion_chunk_from_chat(content) == {
+        "id": "c", "object": "text_completion", "created": 1, "model": "m",
+        "choices": [{"finish_reason": "", "index": 0, "text": "He"}],
+    }
+    finish = {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}
+    assert completions.completion_chunk_from_chat(finish) == {
+        "id": "c", "object": "text_completion", "created": 0, "model": "",
+        "choices": [{"finish_reason": "length", "index": 0, "text": ""}],
+    }
+
+
+def test_stream_chunks_without_content_or_finish_are_dropped() -> None:
+    role_only = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+    usage_only = {"choices": [], "usage": {"total_tokens": 3}}
+    literal_null = {"choices": [{"index": 0, "delta": {}, "finish_reason": "null"}]}
+    assert completions.completion_chunk_from_chat(role_only) is None
+    assert completions.completion_chunk_from_chat(usage_only) is None
+    assert completions.completion_chunk_from_chat(literal_null) is None
+    assert completions.completion_chunk_from_chat({"id": "x"}) is None
