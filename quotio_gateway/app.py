@@ -10,6 +10,7 @@ import structlog
 from aiohttp import web
 
 from handlers.inference.runtime import install as install_inference
+from handlers.logins.context import setup_login_context
 from handlers.models.registry import registry_for
 
 from . import appkeys
@@ -84,6 +85,8 @@ def _state_dir(options: GatewayOptions, table: FlagTable) -> Path:
 
 def build_native_registry() -> NativeRegistry:
     from handlers.inference.routes import setup_inference_routes
+    from handlers.logins.device_routes import setup_device_login_routes
+    from handlers.logins.routes import setup_login_routes
     from handlers.models.routes import setup_model_routes
     from handlers.root import setup_root
 
@@ -94,6 +97,8 @@ def build_native_registry() -> NativeRegistry:
     setup_management(registry)
     setup_model_routes(registry)
     setup_inference_routes(registry)
+    setup_login_routes(registry)
+    setup_device_login_routes(registry)
     return registry
 
 
@@ -139,6 +144,7 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
     flag_store.subscribe(lambda old, new: shadow.update_settings(new.table.shadow))
 
     install_inference(app, config_store)
+    setup_login_context(app)
     setup_management_guard(app)
     setup_admin(app)
     dispatcher = Dispatcher(app)

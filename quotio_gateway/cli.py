@@ -4,6 +4,8 @@
     quotio-gateway -config PATH [-password PW]          (drop-in for the Go binary)
     quotio-gateway flags [show|set ROUTE MODE ...]       (against a running gateway)
     quotio-gateway shadow report                         (mismatch summary)
+    quotio-gateway login PROVIDER [--no-browser] [--project-id ID] [--config PATH]
+    quotio-gateway -claude-login [-no-browser] -config PATH  (and the other CLIProxyAPI login flags)
     quotio-gateway --version
 """
 
@@ -20,8 +22,8 @@ from pathlib import Path
 
 from . import __version__
 
-# CLIProxyAPI v6.7.15 flags (cmd/server/main.go). Login and import modes belong to the legacy
-# binary until native logins land; they are handed to it when flags.yaml names one.
+# CLIProxyAPI v6.7.15 flags (cmd/server/main.go). Login and import modes run natively
+# (handlers.logins.login_cli); the few it has no flow for are handed to the legacy binary.
 _GO_BOOL_FLAGS = {"login", "codex-login", "claude-login", "qwen-login", "iflow-login", "iflow-cookie",
                   "antigravity-login", "no-browser", "github-copilot-login", "kiro-google-login",
                   "kiro-aws-login", "kiro-aws-authcode", "kiro-import"}
@@ -108,6 +110,27 @@ def _legacy_mode(flags: dict[str, str | bool], argv: list[str]) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
+def _login_mode(flags: dict[str, str | bool], argv: list[str]) -> int:
+    """A login/import flag: run it natively when there is a native flow, else hand it to the legacy."""
+    from handlers.logins.login_cli import login_request_from_go_flags, main_login
+
+    request = login_request_from_go_flags(flags)
+    if request is None:
+        return _legacy_mode(flags, argv)
+    return main_login(request)
+
+
+def _login_command(args: argparse.Namespace) -> int:
+    from handlers.logins.login_cli import LOGIN_PROVIDERS, LoginRequest, main_login
+
+    login = LOGIN_PROVIDERS.get(args.provider.strip().lower())
+    if login is None:
+        raise UsageError(f"unknown provider {args.provider!r}; choose one of: {', '.join(sorted(LOGIN_PROVIDERS))}")
+    return main_login(LoginRequest(login=login, config_path=args.config, no_browser=args.no_browser,
+                                   project_id=args.project_id, callback_port=args.callback_port,
+                                   cookie=args.cookie, vertex_file=args.file, email=args.email))
+
+
 def _go_entry(argv: list[str]) -> int:
     try:
         flags = parse_go_flags(argv)
@@ -119,7 +142,7 @@ def _go_entry(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     if any(name in _GO_MODE_FLAGS for name in flags):
-        return _legacy_mode(flags, argv)
+        return _login_mode(flags, argv)
     config = Path(str(flags["config"])) if flags.get("config") else Path.cwd() / "config.yaml"
     password = str(flags["password"]) if flags.get("password") else None
     return _run_server(config, None, None, None, None, password)
@@ -197,6 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--state-dir", type=Path, help="directory for the SQLite state")
     serve.add_argument("--host", help="override the listen host")
     serve.add_argument("--port", type=int, help="override the listen port")
+    login = sub.add_parser("login", help="sign in to a provider and save the credential in the auth-dir")
+    login.add_argument("provider", help="claude, codex, gemini, antigravity, iflow, iflow-cookie, qwen, "
+                                        "github-copilot, kiro-google, kiro-github, kiro-aws, vertex")
+    login.add_argument("--config", type=Path, help="CLIProxyAPI config.yaml (auth-dir, proxy-url, endpoints)")
+    login.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
+    login.add_argument("--project-id", default="", help="Gemini CLI: Google Cloud project id, or ALL")
+    login.add_argument("--callback-port", type=int, help="listen for the browser callback on this port")
+    login.add_argument("--cookie", default="", help="iflow-cookie: the platform.iflow.cn cookie (BXAuth=...)")
+    login.add_argument("--file", default="", help="vertex: the service-account JSON file to import")
+    login.add_argument("--email", default="", help="qwen: email or alias that names the credential")
     flags = sub.add_parser("flags", help="show or change the flag table of a running gateway")
     _client_args(flags)
     flag_sub = flags.add_subparsers(dest="action")
@@ -231,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_server(args.config, args.flags, args.state_dir, args.host, args.port, None)
         if args.command == "flags":
             return _flags_command(args)
+        if args.command == "login":
+            return _login_command(args)
         return _shadow_command(args)
     except UsageError as exc:
         print(f"quotio-gateway: {exc}", file=sys.stderr)

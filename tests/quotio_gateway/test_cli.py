@@ -60,9 +60,9 @@ def test_unknown_legacy_flag_is_a_clear_error_not_a_traceback():
 
 
 def test_login_without_legacy_binary_says_why(tmp_path):
-    out = run(["-claude-login", "-config", str(write_config(tmp_path))], cwd=tmp_path)
+    out = run(["-kiro-import", "-config", str(write_config(tmp_path))], cwd=tmp_path)
     assert out.returncode == 2
-    assert "-claude-login is not available natively yet" in out.stderr
+    assert "-kiro-import is not available natively yet" in out.stderr
 
 
 def test_missing_config_fails_start_with_the_path(tmp_path):
