@@ -102,14 +102,15 @@ async def test_openai_sdk_errors_are_the_sdk_exceptions(chain: Chain) -> None:
 
 
 async def test_anthropic_sdk_messages_reach_legacy(chain: Chain) -> None:
-    """The stand-in has no /v1/messages: the SDK must see its Gin 404, byte for byte, via the gateway."""
+    """No Claude credential serves the model: the SDK must see legacy's 400, byte for byte, via the gateway."""
     async with anthropic.AsyncAnthropic(base_url=chain.gateway.url, api_key=API_KEY, max_retries=0,
                                         timeout=10) as client:
-        with pytest.raises(anthropic.NotFoundError) as missing:
+        with pytest.raises(anthropic.BadRequestError) as unknown:
             await client.messages.create(model="claude-sonnet-4-5", max_tokens=16,
                                          messages=[{"role": "user", "content": "hi"}])
-    response = missing.value.response
-    assert (missing.value.status_code, response.text) == (404, "404 page not found")
-    assert response.headers["Content-Type"] == "text/plain"
+    response = unknown.value.response
+    assert (unknown.value.status_code, response.text) == (
+        400, '{"error":{"message":"unknown provider for model claude-sonnet-4-5","type":"invalid_request_error"}}')
+    assert response.headers["Content-Type"] == "application/json"
     assert response.headers["X-Quotio-Route"] == "legacy/legacy"
     assert await upstream_requests(chain) == []

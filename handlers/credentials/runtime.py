@@ -1,0 +1,437 @@
+"""The credential runtime: every auth-dir credential, in memory, ready for selection.
+
+``CredentialRuntime`` loads all credentials from the configured ``TokenStore`` once, keeps an id ->
+``OAuthCredential`` map (the request path does no I/O to find or describe a credential), feeds
+``CredentialRecord`` values to the live model registry, and follows outside changes: with the
+file store an ``AuthDirWatcher`` reports every file the Quotio app (or CLIProxyAPI) writes,
+replaces or deletes, and the runtime swaps that file's views and rebuilds the registry. Files
+that are corrupt, empty or of an unknown ``type`` are skipped with a warning (the store logs it)
+and the others still load; a file that turns bad later keeps its last good copy live. Files
+with ``disabled: true`` stay known (``get``) but are never candidates and register no models.
+
+Usage::
+
+    runtime = CredentialRuntime(store_from_env(os.environ, cfg.auth_dir), client,
+                                registry=live_registry, config=cfg, refresher=refresh_service)
+    await runtime.start()
+    creds = runtime.candidates(registry.resolve(model)[0], model)     # selection input
+    executor = runtime.executor_for(cred)                             # shared, pooled
+    async with await executor.stream(cred, upstream_request) as stream: ...
+    await runtime.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from handlers.auth.credential import Credential
+from handlers.auth.stores import LoadResult, TokenStore, store_from_env
+from handlers.auth.stores.file_store import AuthChange, AuthDirWatcher, FileTokenStore
+from handlers.models.registry import CredentialRecord, LiveModelRegistry, split_thinking_suffix
+from handlers.providers.http import UpstreamClient
+from handlers.providers.oauth_antigravity import AntigravityExecutor
+from handlers.providers.oauth_base import OAuthCredential, OAuthExecutor, TokenSource
+from handlers.providers.oauth_claude import ClaudeOAuthExecutor
+from handlers.providers.oauth_codex import CodexOAuthExecutor
+from handlers.providers.oauth_gemini_cli import GeminiCLIExecutor
+from handlers.providers.oauth_kiro import KiroExecutor
+from handlers.providers.oauth_openai_chat import CopilotExecutor, IFlowExecutor, QwenExecutor
+from handlers.providers.oauth_vertex import VertexServiceAccountExecutor
+
+from .tokens import ExchangedToken, FileToken, Refresher, TokenCache, file_token, utc_now
+from .views import build_views
+
+log = structlog.get_logger("handlers.credentials")
+
+# Seconds to gather outside changes before one model-registry rebuild.
+REGISTRY_DEBOUNCE = 0.05
+
+EXECUTOR_CLASSES: dict[str, type[OAuthExecutor]] = {
+    "gemini-cli": GeminiCLIExecutor,
+    "antigravity": AntigravityExecutor,
+    "claude": ClaudeOAuthExecutor,
+    "codex": CodexOAuthExecutor,
+    "qwen": QwenExecutor,
+    "iflow": IFlowExecutor,
+    "github-copilot": CopilotExecutor,
+    "kiro": KiroExecutor,
+    "vertex": VertexServiceAccountExecutor,
+}
+
+
+def configured_base_urls(config: Any) -> Callable[[str], str]:
+    """Inference base URLs the operator set under ``gateway.provider-endpoints`` ("" otherwise).
+
+    ``config`` is a loaded Config, the ``gateway`` mapping, ``None``, or a zero-argument callable
+    returning one of those (e.g. ``lambda: config_store.current``), read each time views are built.
+    Only explicit overrides are returned: the executors keep their own defaults, which for
+    Antigravity and Kiro are lists of fallbacks rather than one URL.
+    """
+    try:
+        from handlers.logins.endpoints import default_endpoints, endpoints_for
+    except ImportError:  # the endpoint table ships with the logins package; without it, defaults
+        return lambda provider: ""
+
+    cache: dict[tuple[str, int], str] = {}
+
+    def lookup(provider: str) -> str:
+        current = config() if callable(config) else config
+        key = (provider, id(current))
+        if key not in cache:
+            if len(cache) > 64:
+                cache.clear()  # old config snapshots
+            try:
+                chosen = endpoints_for(provider, current).inference_base_url
+                default = default_endpoints(provider).inference_base_url
+            except KeyError:
+                chosen = default = ""
+            cache[key] = chosen if chosen != default else ""
+        return cache[key]
+
+    return lookup
+
+
+def _file_of(credential_id: str) -> str:
+    # Virtual Gemini credentials are "<file>::<project>"; file names never contain "::".
+    return credential_id.split("::", 1)[0]
+
+
+def _view_id(view: OAuthCredential) -> str:
+    return view.id
+
+
+def _registered(views: list[OAuthCredential]) -> list[tuple[str, str, str, bool]]:
+    return [(v.id, v.provider, v.prefix, v.disabled) for v in views]
+
+
+class CredentialRuntime:
+    """See the module docstring. ``start`` starts the store and ``stop`` closes it: the runtime
+    owns the store it is given (a refresh manager may share the same object).
+
+    Optional hooks, all in-memory on the request path: ``refresher`` (``async (Credential) ->
+    Credential``, used when a token is due on use), ``unauthorized`` (``async (file, used_token)
+    -> Credential | None``, used by ``refresh_now``), ``blocked`` (``(file) -> bool``, leaves
+    credentials out of ``candidates``), ``listeners`` (get every watcher change after the runtime).
+    ``RefreshManager.as_refresher()``, ``.on_unauthorized``, ``.is_blocked`` and
+    ``.on_auth_change`` from ``handlers.logins.refresh`` fit them.
+    """
+
+    def __init__(self, store: TokenStore, client: UpstreamClient, *,
+                 registry: LiveModelRegistry | None = None,
+                 config: Any = None,
+                 base_url: Callable[[str], str] | None = None,
+                 refresher: Refresher | None = None,
+                 unauthorized: Callable[[str, str], Awaitable[Credential | None]] | None = None,
+                 blocked: Callable[[str], bool] | None = None,
+                 listeners: Iterable[Callable[[AuthChange], Awaitable[None]]] = (),
+                 copilot_tokens: TokenCache | None = None,
+                 vertex_tokens: TokenCache | None = None,
+                 clock: Callable[[], datetime] = utc_now,
+                 watch_interval: float = 0.25) -> None:
+        self.store = store
+        self.client = client
+        self._registry = registry
+        self._config = config
+        self._base_url = base_url or configured_base_urls(config)
+        self._refresher = refresher
+        self._unauthorized = unauthorized
+        self._blocked = blocked
+        self._listeners = tuple(listeners)
+        self._copilot = copilot_tokens
+        self._vertex = vertex_tokens
+        self._clock = clock
+        self._watch_interval = watch_interval
+        self._watcher: AuthDirWatcher | None = None
+        self._files: dict[str, Credential] = {}
+        self._views_by_file: dict[str, list[OAuthCredential]] = {}
+        self._by_id: dict[str, OAuthCredential] = {}
+        self._by_provider: dict[str, list[OAuthCredential]] = {}
+        self._executors: dict[tuple[str, int], OAuthExecutor] = {}
+        self._registry_pending: asyncio.TimerHandle | None = None
+        self._refreshing: dict[str, asyncio.Task[Credential | None]] = {}
+        self.skipped: dict[str, str] = {}  # file name -> reason code of the last full load
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], auth_dir: Path | str, client: UpstreamClient,
+                 **options: Any) -> CredentialRuntime:
+        """The runtime over the store CLIProxyAPI would pick for this environment."""
+        return cls(store_from_env(environ, auth_dir), client, **options)
+
+    # --- life cycle -------------------------------------------------------------------------
+
+    async def start(self) -> LoadResult:
+        started = time.perf_counter()
+        await self.store.start()
+        if isinstance(self.store, FileTokenStore):
+            self._watcher = self.store.watch(self._on_change, interval=self._watch_interval)
+            result = await self._watcher.start()
+        else:
+            result = await self.store.load_all()
+        self._load(result)
+        if self._registry is not None:
+            self._registry.set_credentials(self.records)
+        log.info("credentials loaded", store=self.store.kind, credentials=len(self._files),
+                 servable=len(self._by_id), skipped=len(result.skipped),
+                 seconds=round(time.perf_counter() - started, 3))
+        return result
+
+    async def stop(self) -> None:
+        if self._registry_pending is not None:
+            self._registry_pending.cancel()
+            self._registry_pending = None
+        if self._watcher is not None:
+            await self._watcher.stop()
+            self._watcher = None
+        await self.store.close()
+
+    async def reload(self) -> LoadResult:
+        """Read everything again (stores without a watcher; a manual rescan)."""
+        result = await self.store.load_all()
+        self._load(result)
+        self._registry_changed()
+        return result
+
+    def _load(self, result: LoadResult) -> None:
+        self._files = dict(result.credentials)
+        self.skipped = {name: err.reason for name, err in result.skipped.items()}
+        self._views_by_file = {name: self._views(cred) for name, cred in self._files.items()}
+        self._reindex()
+
+    # --- changes ----------------------------------------------------------------------------
+
+    async def _on_change(self, change: AuthChange) -> None:
+        if change.kind == "upsert" and change.credential is not None:
+            self.apply(change.credential)
+        elif change.kind == "remove":
+            self.forget(change.file_name)
+        # "invalid": the watcher keeps the last good copy; so do we.
+        for listener in self._listeners:
+            # One watcher for everyone (e.g. the refresh manager): a listener's failure is its own.
+            try:
+                await listener(change)
+            except Exception:
+                log.exception("auth change listener failed", file=change.file_name)
+
+    def apply(self, credential: Credential) -> None:
+        """Take a new copy of one file (outside edit, refresh, login); no I/O."""
+        self._files[credential.file_name] = credential
+        self.skipped.pop(credential.file_name, None)
+        if self._replace_views(credential.file_name, self._views(credential)):
+            self._schedule_registry()
+
+    def forget(self, file_name: str) -> None:
+        if self._files.pop(file_name, None) is None:
+            return
+        if self._replace_views(file_name, []):
+            self._schedule_registry()
+
+    def _views(self, credential: Credential) -> list[OAuthCredential]:
+        return build_views(credential, self._token_source, base_url=self._base_url)
+
+    def _reindex(self) -> None:
+        by_id: dict[str, OAuthCredential] = {}
+        by_provider: dict[str, list[OAuthCredential]] = {}
+        for name in sorted(self._views_by_file):
+            for view in self._views_by_file[name]:
+                by_id[view.id] = view
+                if not view.disabled:
+                    by_provider.setdefault(view.provider, []).append(view)
+        for views in by_provider.values():
+            views.sort(key=_view_id)
+        self._by_id, self._by_provider = by_id, by_provider
+
+    def _replace_views(self, file_name: str, views: list[OAuthCredential]) -> bool:
+        """Swap one file's views in the indexes (a few list operations, not a rebuild: a burst
+        of outside edits must not cost O(files) each). True when what the model registry
+        registers for the file changed (a token change alone does not)."""
+        old = self._views_by_file.pop(file_name, [])
+        for view in old:
+            self._by_id.pop(view.id, None)
+            bucket = self._by_provider.get(view.provider)
+            if bucket is not None and not view.disabled:
+                at = bisect.bisect_left(bucket, view.id, key=_view_id)
+                if at < len(bucket) and bucket[at].id == view.id:
+                    del bucket[at]
+        if views:
+            self._views_by_file[file_name] = views
+        for view in views:
+            self._by_id[view.id] = view
+            if not view.disabled:
+                bisect.insort(self._by_provider.setdefault(view.provider, []), view, key=_view_id)
+        return _registered(old) != _registered(views)
+
+    def _schedule_registry(self) -> None:
+        """Rebuild the model registry shortly, once for a whole burst of changes (the Quotio app
+        can rewrite every file at once; one rebuild costs tens of milliseconds at 1,000)."""
+        if self._registry is None or self._registry_pending is not None:
+            return
+        self._registry_pending = asyncio.get_running_loop().call_later(REGISTRY_DEBOUNCE, self._registry_now)
+
+    def _registry_now(self) -> None:
+        self._registry_pending = None
+        if self._registry is not None:
+            self._registry.refresh()
+
+    def _registry_changed(self) -> None:
+        if self._registry_pending is not None:
+            self._registry_pending.cancel()
+        self._registry_now()
+
+    # --- tokens -----------------------------------------------------------------------------
+
+    def _token_source(self, credential: Credential) -> TokenSource:
+        name = credential.file_name
+        if credential.provider == "github-copilot":
+            return ExchangedToken(self, name, self._copilot_cache, b"failed to get copilot api token")
+        if credential.provider == "vertex":
+            return ExchangedToken(self, name, self._vertex_cache, b"vertex: failed to mint access token")
+        return FileToken(self, name)
+
+    def _copilot_cache(self) -> TokenCache | None:
+        if self._copilot is None:
+            from handlers.logins.device_copilot import CopilotTokenCache
+            from handlers.logins.endpoints import endpoints_for
+
+            session, _ = self.client.session_for("")
+            self._copilot = CopilotTokenCache(session, endpoints_for("github-copilot", self._current_config()))
+        return self._copilot
+
+    def _vertex_cache(self) -> TokenCache | None:
+        if self._vertex is None:
+            from handlers.logins.endpoints import endpoints_for
+            from handlers.logins.vertex_import import VertexTokenMinter
+
+            session, _ = self.client.session_for("")
+            self._vertex = VertexTokenMinter(session, endpoints_for("vertex", self._current_config()))
+        return self._vertex
+
+    def _current_config(self) -> Any:
+        return self._config() if callable(self._config) else self._config
+
+    def file_credential(self, file_name: str) -> Credential | None:
+        """The current copy of a file. Saves made through the same store object (a refresh
+        manager sharing it) reach the watcher without an outside-change event; they are picked
+        up here, at the next use."""
+        mine = self._files.get(file_name)
+        if self._watcher is not None and mine is not None:
+            live = self._watcher.credentials.get(file_name)
+            if live is not None and live is not mine and live.revision != mine.revision:
+                self.apply(live)
+                return live
+        return mine
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def refresh_file(self, file_name: str) -> Credential | None:
+        """Refresh one file through the refresher, once at a time per file: concurrent callers
+        share the same attempt. ``None`` when there is no refresher or the file is gone; a
+        refresher failure is logged and the current copy is returned (the upstream will tell
+        whether the old token still works)."""
+        current = self._files.get(file_name)
+        if current is None or self._refresher is None:
+            return current
+        task = self._refreshing.get(file_name)
+        if task is None:
+            # A task, not an inline await: a caller that gives up (client gone) must not cancel
+            # the refresh the other callers are waiting for.
+            task = asyncio.create_task(self._refresh(current), name=f"refresh-on-use:{file_name}")
+            self._refreshing[file_name] = task
+            task.add_done_callback(lambda _: self._refreshing.pop(file_name, None))
+        return await asyncio.shield(task)
+
+    async def refresh_now(self, credential_id: str) -> bool:
+        """After an upstream 401: get a new token now, whatever the recorded expiry says.
+
+        File tokens go through the refresher (shared with any refresh already running);
+        exchanged tokens (Copilot, Vertex) are bought again. True when a different token is now
+        available, so the caller may retry once; False means give up on this credential.
+        """
+        view = self._by_id.get(credential_id)
+        current = self._files.get(_file_of(credential_id))
+        if view is None or current is None:
+            return False
+        if isinstance(view.tokens, ExchangedToken):
+            cache = view.tokens.cache()
+            if cache is None:
+                return False
+            try:
+                await cache.get(current, force=True)
+            except Exception as exc:
+                log.warning("token exchange after 401 failed", credential=credential_id, error=type(exc).__name__)
+                return False
+            return True
+        before = file_token(current)
+        if self._unauthorized is not None:
+            # The refresh manager's own rule: one refresh per refused token, then give up.
+            retried = await self._unauthorized(current.file_name, before)
+            if retried is None:
+                return False
+            self.apply(retried)
+            return file_token(retried) not in ("", before)
+        refreshed = await self.refresh_file(current.file_name)
+        return refreshed is not None and file_token(refreshed) not in ("", before)
+
+    async def _refresh(self, current: Credential) -> Credential | None:
+        assert self._refresher is not None
+        try:
+            refreshed = await self._refresher(current)
+        except Exception as exc:
+            log.warning("refresh on use failed", file=current.file_name, provider=current.provider,
+                        error=type(exc).__name__)
+            return self._files.get(current.file_name)
+        if self._files.get(current.file_name) is None:
+            return None  # deleted while refreshing: do not bring it back
+        self.apply(refreshed)
+        return refreshed
+
+    # --- queries (no I/O) -------------------------------------------------------------------
+
+    def get(self, credential_id: str) -> OAuthCredential | None:
+        return self._by_id.get(credential_id)
+
+    def credentials(self) -> list[OAuthCredential]:
+        """Every view, disabled ones included, sorted by id."""
+        return [self._by_id[key] for key in sorted(self._by_id)]
+
+    def records(self) -> list[CredentialRecord]:
+        """What the model registry registers: enabled views, in id order."""
+        return [CredentialRecord(provider=view.provider, prefix=view.prefix, id=view.id)
+                for view in self.credentials() if not view.disabled]
+
+    def candidates(self, provider_keys: Iterable[str], model: str) -> list[OAuthCredential]:
+        """Enabled credentials of these providers that serve ``model`` (per the model registry,
+        which applies exclusions, aliases and prefixes; without a registry, by provider only).
+        Order is by provider key then id; selection decides among them."""
+        registry = self._registry.current if self._registry is not None else None
+        wanted = split_thinking_suffix(model).name
+        out: list[OAuthCredential] = []
+        for key in dict.fromkeys(p.strip().lower() for p in provider_keys):
+            for view in self._by_provider.get(key, ()):
+                if self._blocked is not None and self._blocked(_file_of(view.id)):
+                    continue  # its refresh failed and its token is unusable
+                if registry is None or registry.supports(view.id, wanted):
+                    out.append(view)
+        return out
+
+    def executor_for(self, credential: OAuthCredential, client: UpstreamClient | None = None) -> OAuthExecutor:
+        """The shared executor of the credential's provider (``KeyError`` for none).
+
+        ``client`` lets a caller that owns the pooled sessions (the inference runtime's
+        ``CredentialSource`` protocol) have its executors send through them; by default the
+        runtime's own client is used. One executor per (provider, client).
+        """
+        pool = client or self.client
+        key = (credential.provider, id(pool))
+        executor = self._executors.get(key)
+        if executor is None:
+            executor = self._executors[key] = EXECUTOR_CLASSES[credential.provider](pool)
+        return executor

@@ -1,0 +1,226 @@
+"""Kiro / AWS CodeWhisperer credentials (CLIProxyAPIPlus ``kiro_executor.go``, providers §8.4).
+
+Upstream format: Claude Messages. The executor takes a Claude body, sends the Kiro
+``conversationState`` payload (``oauth_kiro_translate.kiro_payload``) and turns the binary AWS
+event stream it gets back (for stream and non-stream calls alike) into Claude stream events, or
+folds them into one Claude message for non-stream calls.
+
+Endpoints are tried in order, each with its own quota pool, moving on after a 429: CodeWhisperer
+``generateAssistantResponse`` (origin ``AI_EDITOR``) then Amazon Q ``SendMessage`` (origin
+``CLI``); ``preferred_endpoint`` (``codewhisperer``/``ide`` or ``amazonq``/``q``/``cli``) puts its
+choice first. A base URL override (tests, relays) keeps the two paths on that host. Builder ID
+credentials send no ``profileArn``. An error event inside a 200 stream (payload ``type`` error or
+exception, or ``_type``) ends the stream as a transient error event.
+
+Not reproduced: the agentic system prompt of ``-agentic`` models, tool calls embedded in text,
+and the legacy's own 5xx retries (rotation retries).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import orjson
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from handlers.translation.model import Format
+
+from .base import (
+    HeaderSet,
+    PreparedRequest,
+    StreamEvent,
+    UpstreamError,
+    UpstreamRequest,
+    UpstreamResult,
+    json_bytes,
+    transport_error,
+)
+from .http import UpstreamClient
+from .kiro_eventstream import EventStreamDecoder, EventStreamError
+from .oauth_base import OAuthCredential, OAuthExecutor
+from .oauth_kiro_translate import ClaudeEvent, KiroClaudeEvents, KiroError, fold_claude_events, kiro_payload
+
+USER_AGENT = "aws-sdk-rust/1.3.9 os/macos lang/rust/1.87.0"
+AMZ_USER_AGENT = "aws-sdk-rust/1.3.9 ua/2.1 api/ssooidc/1.88.0 os/macos lang/rust/1.87.0 m/E app/AmazonQ-For-CLI"
+
+
+@dataclass(frozen=True, slots=True)
+class KiroEndpoint:
+    name: str
+    url: str
+    origin: str
+    target: str
+
+
+CODEWHISPERER = KiroEndpoint("codewhisperer", "https://codewhisperer.us-east-1.amazonaws.com/generateAssistantResponse",
+                             "AI_EDITOR", "AmazonCodeWhispererStreamingService.GenerateAssistantResponse")
+AMAZON_Q = KiroEndpoint("amazonq", "https://q.us-east-1.amazonaws.com/", "CLI",
+                        "AmazonQDeveloperStreamingService.SendMessage")
+_PREFERENCES = {"codewhisperer": "codewhisperer", "ide": "codewhisperer",
+                "amazonq": "amazonq", "q": "amazonq", "cli": "amazonq"}
+
+
+def endpoints_for(credential: OAuthCredential) -> list[KiroEndpoint]:
+    order = [CODEWHISPERER, AMAZON_Q]
+    base = credential.base_url.rstrip("/")
+    if base:
+        order = [KiroEndpoint(e.name, base + ("/generateAssistantResponse" if e is CODEWHISPERER else "/"),
+                              e.origin, e.target) for e in order]
+    preferred = _PREFERENCES.get(credential.meta_str("preferred_endpoint").lower())
+    if preferred:
+        order.sort(key=lambda e: e.name != preferred)
+    return order
+
+
+class KiroExecutor(OAuthExecutor):
+    name = "kiro"
+    upstream_format = Format.CLAUDE
+
+    def __init__(self, client: UpstreamClient, *, clock: Callable[[], datetime] | None = None,
+                 ids: Callable[[], str] | None = None) -> None:
+        super().__init__(client)
+        self._clock = clock
+        self._ids = ids or (lambda: str(uuid.uuid4()))
+
+    def profile_arn(self, credential: OAuthCredential) -> str:
+        if credential.meta_str("auth_method") == "builder-id":
+            return ""
+        return credential.meta_str("profile_arn") or credential.meta_str("profileArn")
+
+    def prepare(self, credential: OAuthCredential, request: UpstreamRequest, *,  # type: ignore[override]
+                endpoint: KiroEndpoint | None = None) -> PreparedRequest:
+        endpoint = endpoint or endpoints_for(credential)[0]
+        payload = kiro_payload(request.body, request.base_model, origin=endpoint.origin,
+                               profile_arn=self.profile_arn(credential),
+                               now=self._clock() if self._clock else None, conversation_id=self._ids())
+        headers = HeaderSet()
+        headers.set("Content-Type", "application/x-amz-json-1.0")
+        headers.set("Authorization", "Bearer " + credential.token)
+        headers.set("Accept", "*/*")
+        headers.set("X-Amz-Target", endpoint.target)
+        headers.set("User-Agent", USER_AGENT)
+        headers.set("X-Amz-User-Agent", AMZ_USER_AGENT)
+        headers.set("Amz-Sdk-Request", "attempt=1; max=3")
+        headers.set("Amz-Sdk-Invocation-Id", self._ids())
+        return PreparedRequest("POST", endpoint.url, headers.items(), json_bytes(payload), raw_stream=True)
+
+    def precheck(self, credential: OAuthCredential, request: UpstreamRequest) -> None:  # type: ignore[override]
+        if request.action == "countTokens":
+            raise UpstreamError("request", 501, b"count tokens not supported for kiro", reason="request")
+
+    async def _open(self, credential: OAuthCredential, request: UpstreamRequest) -> aiohttp.ClientResponse:
+        endpoints = endpoints_for(credential)
+        for index, endpoint in enumerate(endpoints):
+            prepared = self.prepare(credential, request, endpoint=endpoint)
+            response = await self.client.open(prepared, credential.proxy_url)
+            if 200 <= response.status < 300:
+                return response
+            try:
+                body = await self.client.read_body(response)
+            finally:
+                response.close()
+            error = self.error_for(response.status, body, CIMultiDict(response.headers))
+            if response.status == 429 and index + 1 < len(endpoints):
+                continue  # the next endpoint draws on a separate quota
+            raise error
+        raise UpstreamError("quota", 429, b"kiro: every endpoint is rate limited", reason="quota")
+
+    async def execute(self, credential: OAuthCredential, request: UpstreamRequest) -> UpstreamResult:  # type: ignore[override]
+        self.precheck(credential, request)
+        authorized = await self.authorize(credential)
+        stream = KiroStream(self.client, await self._open(authorized, request), request.base_model)
+        events: list[ClaudeEvent] = []
+        async with stream:
+            async for event in stream:
+                if event.error is not None:
+                    raise event.error
+                events.append((event.event, event.payload))
+        return UpstreamResult(stream.status, stream.headers, orjson.dumps(fold_claude_events(events)))
+
+    async def stream(self, credential: OAuthCredential, request: UpstreamRequest) -> KiroStream:  # type: ignore[override]
+        self.precheck(credential, request)
+        authorized = await self.authorize(credential)
+        return KiroStream(self.client, await self._open(authorized, request), request.base_model)
+
+
+class KiroStream:
+    """An open Kiro answer read as Claude ``StreamEvent`` values (same use as ``UpstreamStream``).
+
+    Raises ``UpstreamError`` (transient) on a broken frame or a body that ends inside a frame;
+    an in-band service error is yielded as a Claude ``error`` event with ``error`` set, then the
+    stream ends.
+    """
+
+    def __init__(self, client: UpstreamClient, response: aiohttp.ClientResponse, model: str) -> None:
+        self.status = response.status
+        self.headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict(response.headers))
+        self._client = client
+        self._response = response
+        self._model = model
+        self._complete = False
+        self._iterator: AsyncIterator[StreamEvent] | None = None
+
+    async def __aenter__(self) -> KiroStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        if self._iterator is None:
+            self._iterator = self._iterate()
+        return self._iterator
+
+    @property
+    def closed(self) -> bool:
+        return self._response.closed
+
+    async def aclose(self) -> None:
+        iterator = self._iterator
+        if iterator is not None and hasattr(iterator, "aclose"):
+            await iterator.aclose()
+        self.close()
+
+    def close(self) -> None:
+        if self._complete:
+            self._response.release()
+        else:
+            self._response.close()
+
+    async def _iterate(self) -> AsyncIterator[StreamEvent]:
+        decoder = EventStreamDecoder()
+        translator = KiroClaudeEvents(self._model)
+        try:
+            while chunk := await self._client.read_chunk(self._response):
+                try:
+                    messages = decoder.feed(chunk)
+                except EventStreamError as exc:
+                    raise transport_error(f"malformed upstream event stream: {exc}") from exc
+                for message in messages:
+                    try:
+                        claude_events = translator.feed(message)
+                    except KiroError as exc:
+                        error = transport_error(exc.data)
+                        payload = {"type": "error", "error": {"type": "api_error", "message": str(exc)}}
+                        yield StreamEvent("error", orjson.dumps(payload).decode(), payload, error)
+                        return
+                    for name, payload in claude_events:
+                        yield _event(name, payload)
+            try:
+                decoder.finish()
+            except EventStreamError as exc:
+                raise transport_error(f"malformed upstream event stream: {exc}") from exc
+            for name, payload in translator.finish():
+                yield _event(name, payload)
+            self._complete = True
+        finally:
+            self.close()
+
+
+def _event(name: str, payload: dict[str, Any]) -> StreamEvent:
+    return StreamEvent(name, orjson.dumps(payload).decode(), payload)

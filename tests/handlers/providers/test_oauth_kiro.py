@@ -1,0 +1,139 @@
+"""Kiro executor against a fake CodeWhisperer answering binary event streams (providers §8.4)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from aiohttp import web
+
+from handlers.providers import StreamEvent, UpstreamClient, UpstreamError, UpstreamRequest
+from handlers.providers.kiro_eventstream import encode_event
+from handlers.providers.oauth_base import OAuthCredential, StaticToken
+from handlers.providers.oauth_kiro import AMZ_USER_AGENT, USER_AGENT, KiroExecutor, endpoints_for
+from handlers.translation.model import Format
+
+FRAMES = [encode_event("assistantResponseEvent", {"content": "Hi "}),
+          encode_event("assistantResponseEvent", {"content": "there"}),
+          encode_event("meteringEvent", {"unit": "credit", "usage": 0.1})]
+BODY = {"model": "kiro-claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hello"}]}
+
+
+def binary(frames: list[bytes], *, status: int = 200, cut: int = 0):
+    async def script(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=status, headers={"Content-Type": "application/vnd.amazon.eventstream"})
+        await response.prepare(request)
+        data = b"".join(frames)
+        data = data[:-cut] if cut else data
+        for at in range(0, len(data), 7):  # small writes: the decoder must reassemble frames
+            await response.write(data[at:at + 7])
+        await response.write_eof()
+        return response
+    return script
+
+
+def cred(base: str, **meta: object) -> OAuthCredential:
+    return OAuthCredential("kiro-google-a.json", "kiro", StaticToken("aoa-token"), base_url=base,
+                           metadata={"profile_arn": "arn:aws:codewhisperer:us-east-1:1:profile/P", **meta})
+
+
+def executor(client: UpstreamClient) -> KiroExecutor:
+    return KiroExecutor(client, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC), ids=lambda: "id-1")
+
+
+async def test_stream_sends_the_aws_request_and_yields_claude_events(upstream, client: UpstreamClient) -> None:
+    upstream.script = binary(FRAMES)
+    async with await executor(client).stream(cred(upstream.url),
+                                             UpstreamRequest("kiro-claude-sonnet-4-5", BODY, stream=True)) as stream:
+        events = [event async for event in stream]
+    assert all(isinstance(e, StreamEvent) for e in events)
+    assert [e.event for e in events] == ["message_start", "content_block_start", "content_block_delta",
+                                         "content_block_delta", "content_block_stop", "message_delta", "message_stop"]
+    assert [e.payload["delta"]["text"] for e in events if e.event == "content_block_delta"] == ["Hi ", "there"]
+    seen = upstream.last
+    assert (seen.method, seen.path_qs) == ("POST", "/generateAssistantResponse")
+    expected = {"Content-Type": "application/x-amz-json-1.0", "Authorization": "Bearer aoa-token", "Accept": "*/*",
+                "X-Amz-Target": "AmazonCodeWhispererStreamingService.GenerateAssistantResponse",
+                "User-Agent": USER_AGENT, "X-Amz-User-Agent": AMZ_USER_AGENT,
+                "Amz-Sdk-Request": "attempt=1; max=3", "Amz-Sdk-Invocation-Id": "id-1"}
+    for name, value in expected.items():
+        assert seen.headers.getall(name) == [value], name
+    sent = seen.json
+    assert sent["profileArn"] == "arn:aws:codewhisperer:us-east-1:1:profile/P"
+    assert sent["inferenceConfig"] == {"maxTokens": 100}
+    assert sent["conversationState"]["currentMessage"]["userInputMessage"]["origin"] == "AI_EDITOR"
+    assert sent["conversationState"]["currentMessage"]["userInputMessage"]["modelId"] == "claude-sonnet-4.5"
+    assert KiroExecutor.upstream_format is Format.CLAUDE
+
+
+async def test_non_stream_folds_into_a_claude_message(upstream, client: UpstreamClient) -> None:
+    upstream.script = binary(FRAMES)
+    result = await executor(client).execute(cred(upstream.url, auth_method="builder-id"),
+                                            UpstreamRequest("kiro-claude-sonnet-4-5", BODY))
+    message = result.json()
+    assert (message["type"], message["role"], message["model"]) == ("message", "assistant", "kiro-claude-sonnet-4-5")
+    assert message["content"] == [{"type": "text", "text": "Hi there"}]
+    assert message["stop_reason"] == "end_turn"
+    assert "profileArn" not in upstream.last.json  # Builder ID sends none
+
+
+async def test_429_moves_to_amazon_q(upstream, client: UpstreamClient) -> None:
+    calls: list[str] = []
+
+    async def script(request: web.Request) -> web.StreamResponse:
+        calls.append(request.path)
+        if request.path == "/generateAssistantResponse":
+            return web.json_response({"message": "throttled"}, status=429)
+        return await binary(FRAMES)(request)
+
+    upstream.script = script
+    result = await executor(client).execute(cred(upstream.url), UpstreamRequest("kiro-auto", BODY))
+    assert result.json()["content"] == [{"type": "text", "text": "Hi there"}]
+    assert calls == ["/generateAssistantResponse", "/"]
+    assert upstream.last.headers["X-Amz-Target"] == "AmazonQDeveloperStreamingService.SendMessage"
+    assert upstream.last.json["conversationState"]["currentMessage"]["userInputMessage"]["origin"] == "CLI"
+
+
+async def test_429_everywhere_is_quota_and_403_is_final(upstream, client: UpstreamClient) -> None:
+    upstream.answer_json(429, {"message": "throttled"})
+    with pytest.raises(UpstreamError) as err:
+        await executor(client).execute(cred(upstream.url), UpstreamRequest("kiro-auto", BODY))
+    assert (err.value.scope, err.value.status) == ("quota", 429)
+    assert len(upstream.requests) == 2
+    upstream.answer_json(403, {"message": "The bearer token included in the request is invalid."})
+    with pytest.raises(UpstreamError) as err:
+        await executor(client).execute(cred(upstream.url), UpstreamRequest("kiro-auto", BODY))
+    assert (err.value.scope, err.value.status) == ("credential", 403)
+    assert len(upstream.requests) == 3
+
+
+def test_preferred_endpoint_reorders() -> None:
+    assert [e.name for e in endpoints_for(cred("", preferred_endpoint="Q"))] == ["amazonq", "codewhisperer"]
+    assert [e.url for e in endpoints_for(cred(""))] == [
+        "https://codewhisperer.us-east-1.amazonaws.com/generateAssistantResponse", "https://q.us-east-1.amazonaws.com/"]
+
+
+async def test_in_band_error_ends_the_stream_with_an_error_event(upstream, client: UpstreamClient) -> None:
+    upstream.script = binary([FRAMES[0], encode_event("assistantResponseEvent", {"type": "error", "message": "boom"})])
+    async with await executor(client).stream(cred(upstream.url), UpstreamRequest("m", BODY, stream=True)) as stream:
+        events = [event async for event in stream]
+    last = events[-1]
+    assert last.event == "error" and last.error is not None
+    assert last.payload == {"type": "error", "error": {"type": "api_error", "message": "kiro API error: boom"}}
+    with pytest.raises(UpstreamError) as err:
+        await executor(client).execute(cred(upstream.url), UpstreamRequest("m", BODY))
+    assert err.value.scope == "transient"
+
+
+async def test_body_ending_inside_a_frame_is_a_transport_error(upstream, client: UpstreamClient) -> None:
+    upstream.script = binary(FRAMES, cut=5)
+    with pytest.raises(UpstreamError) as err:
+        await executor(client).execute(cred(upstream.url), UpstreamRequest("m", BODY))
+    assert (err.value.scope, err.value.status) == ("transient", None)
+    assert err.value.body.startswith(b"malformed upstream event stream: stream ended inside a frame")
+
+
+async def test_count_tokens_refused(upstream, client: UpstreamClient) -> None:
+    with pytest.raises(UpstreamError) as err:
+        await executor(client).execute(cred(upstream.url), UpstreamRequest("m", BODY, action="countTokens"))
+    assert (err.value.status, err.value.body) == (501, b"count tokens not supported for kiro")

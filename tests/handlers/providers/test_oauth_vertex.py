@@ -1,0 +1,52 @@
+"""Vertex service-account executor (providers §5.4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.providers import UpstreamClient, UpstreamError, UpstreamRequest
+from handlers.providers.oauth_base import OAuthCredential, StaticToken
+from handlers.providers.oauth_vertex import VertexServiceAccountExecutor, vertex_base_url
+from handlers.translation.model import Format
+
+ANSWER = {"candidates": [{"content": {"role": "model", "parts": [{"text": "hi"}]}, "finishReason": "STOP"}]}
+
+
+def cred(base: str = "", location: str = "europe-west4", project: str = "my-proj") -> OAuthCredential:
+    return OAuthCredential("vertex-my-proj.json", "vertex", StaticToken("ya29.sa"), base_url=base,
+                           project_id=project, location=location)
+
+
+async def test_regional_url_and_bearer(upstream, client: UpstreamClient) -> None:
+    upstream.answer_json(200, ANSWER)
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "session_id": "s"}
+    executor = VertexServiceAccountExecutor(client)
+    result = await executor.execute(cred(upstream.url), UpstreamRequest("gemini-2.5-pro", body))
+    assert result.json() == ANSWER
+    seen = upstream.last
+    assert seen.path_qs == ("/v1/projects/my-proj/locations/europe-west4/publishers/google/models/"
+                            "gemini-2.5-pro:generateContent")
+    assert seen.json == {"contents": body["contents"], "model": "gemini-2.5-pro"}
+    assert seen.headers["Authorization"] == "Bearer ya29.sa"
+    assert VertexServiceAccountExecutor.upstream_format is Format.GEMINI
+
+
+def test_default_host_stream_and_location() -> None:
+    executor = VertexServiceAccountExecutor(client=None)  # type: ignore[arg-type]
+    prepared = executor.prepare(cred(location="").with_token("t"), UpstreamRequest("gemini-2.5-flash", {}, stream=True))
+    assert prepared.url == ("https://us-central1-aiplatform.googleapis.com/v1/projects/my-proj/locations/us-central1"
+                            "/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+    assert vertex_base_url("asia-east1") == "https://asia-east1-aiplatform.googleapis.com"
+
+
+async def test_imagen_and_missing_project_are_refused_before_io(upstream, client: UpstreamClient) -> None:
+    with pytest.raises(UpstreamError) as err:
+        await VertexServiceAccountExecutor(client).execute(cred(upstream.url),
+                                                           UpstreamRequest("imagen-4.0-generate-001", {}))
+    assert (err.value.scope, err.value.status) == ("request", 400)
+    with pytest.raises(UpstreamError) as err:
+        await VertexServiceAccountExecutor(client).execute(cred(upstream.url, project=""),
+                                                           UpstreamRequest("gemini-2.5-pro", {}))
+    assert (err.value.scope, err.value.status) == ("credential", 401)
+    assert err.value.body == b"vertex executor: missing project_id"
+    assert upstream.requests == []
