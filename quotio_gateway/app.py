@@ -9,6 +9,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from handlers.credentials.wiring import install_credentials
 from handlers.inference.runtime import install as install_inference
 from handlers.logins.context import setup_login_context
 from handlers.models.registry import registry_for
@@ -143,7 +144,7 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
     app[appkeys.SHADOW] = shadow
     flag_store.subscribe(lambda old, new: shadow.update_settings(new.table.shadow))
 
-    install_inference(app, config_store)
+    inference = install_inference(app, config_store)
     setup_login_context(app)
     setup_management_guard(app)
     setup_admin(app)
@@ -186,4 +187,6 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
 
     app.on_startup.append(startup)
     app.on_cleanup.append(cleanup)
+    # After the config store started: the token store lives where its auth-dir says.
+    install_credentials(app, config_store, inference)
     return app

@@ -398,6 +398,15 @@ class CredentialRuntime:
     def get(self, credential_id: str) -> OAuthCredential | None:
         return self._by_id.get(credential_id)
 
+    def usable(self, credential_id: str) -> OAuthCredential | None:
+        """The view when it may serve now: known, enabled, and not blocked by a failed refresh."""
+        view = self._by_id.get(credential_id)
+        if view is None or view.disabled:
+            return None
+        if self._blocked is not None and self._blocked(_file_of(view.id)):
+            return None
+        return view
+
     def credentials(self) -> list[OAuthCredential]:
         """Every view, disabled ones included, sorted by id."""
         return [self._by_id[key] for key in sorted(self._by_id)]

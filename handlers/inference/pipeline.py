@@ -23,7 +23,7 @@ from aiohttp import web
 from handlers.models.listing import build_error_body, unknown_model_response
 from handlers.models.payload_rules import apply_payload_rules
 from handlers.models.registry import ModelRegistry, UnknownModelError, split_thinking_suffix
-from handlers.providers.base import StreamEvent, UpstreamError, UpstreamRequest, transport_error
+from handlers.providers.base import APIKeyCredential, StreamEvent, UpstreamError, UpstreamRequest, transport_error
 from handlers.providers.http import UpstreamStream
 from handlers.rotation import RetrySettings, RotationError, mark_result, run_with_failover
 from handlers.translation.thinking import ThinkingError, apply_thinking
@@ -140,6 +140,24 @@ class _Attempt:
 
     async def __call__(self, candidate: Candidate) -> _Opened:
         translation, upstream_request = self.translate(candidate)
+        try:
+            return await self._send(candidate, translation, upstream_request)
+        except UpstreamError as exc:
+            oauth = self.runtime.oauth
+            if exc.status != 401 or oauth is None or isinstance(candidate.credential, APIKeyCredential):
+                raise
+            # One refresh after a 401, then the same call once more; a second 401 rotates on.
+            if not await oauth.refresh_now(candidate.id):
+                raise
+            refreshed = oauth.usable(candidate.id)
+            if refreshed is None:
+                raise
+            log.info("inference.retry_after_refresh", credential=candidate.id)
+            retry = Candidate(candidate.id, candidate.priority, candidate.provider, refreshed)
+            return await self._send(retry, translation, upstream_request)
+
+    async def _send(self, candidate: Candidate, translation: Translation,
+                    upstream_request: UpstreamRequest) -> _Opened:
         executor = self.runtime.executor_for(candidate)
         if not upstream_request.stream:
             result = await executor.execute(candidate.credential, upstream_request)

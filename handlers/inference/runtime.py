@@ -8,8 +8,8 @@ read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,10 +51,14 @@ class Candidate:
 class CredentialSource(Protocol):
     """Credentials that do not come from config.yaml (auth-dir logins).
 
-    ``credentials()`` answers from memory; ``executor_for`` gives the executor that serves one.
+    ``usable(id)`` answers from memory: the credential when it may serve now (enabled, not blocked
+    by a failed refresh), else None. ``executor_for`` gives the executor that serves one;
+    ``refresh_now(id)`` refreshes after an upstream 401 and says whether a retry is worth it.
     """
 
-    def credentials(self) -> Iterable[Any]: ...
+    def usable(self, credential_id: str) -> Any | None: ...
+
+    async def refresh_now(self, credential_id: str) -> bool: ...
 
     def executor_for(self, credential: Any, client: UpstreamClient) -> Executor: ...
 
@@ -66,6 +70,28 @@ def upstream_format(executor: Executor) -> Format:
     return _API_KEY_FORMATS.get(executor.name, Format.OPENAI)
 
 
+_TIMEOUT_KEYS = {"connect": "connect", "first-byte": "first_byte", "idle": "idle"}
+
+
+def upstream_timeouts(section: Any, base: Timeouts) -> Timeouts:
+    """``gateway: {upstream-timeouts: {connect, first-byte, idle}}`` (seconds) over ``base``.
+
+    A missing, non-numeric or non-positive value keeps the base value: a typo must not turn a
+    timeout off or make every call fail at once.
+    """
+    if not isinstance(section, dict):
+        return base
+    values: dict[str, float] = {}
+    for key, field_name in _TIMEOUT_KEYS.items():
+        raw = section.get(key)
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
+            if raw is not None:
+                log.warning("ignoring upstream timeout", key=key, value=str(raw))
+            continue
+        values[field_name] = float(raw)
+    return replace(base, **values) if values else base
+
+
 class InferenceRuntime:
     def __init__(self, store: ConfigStore, *, pairs: PairLookup | None = None,
                  client: UpstreamClient | None = None, oauth: CredentialSource | None = None,
@@ -73,7 +99,10 @@ class InferenceRuntime:
         self.store = store
         self.registry: LiveModelRegistry = registry_for(store)
         self.pairs: PairLookup = pairs or default_pairs()
-        self.client = client or UpstreamClient(timeouts or Timeouts())
+        # Timeouts given here are the base; ``gateway: upstream-timeouts`` in config.yaml overrides
+        # them field by field on every config snapshot (the legacy has no such setting).
+        self._base_timeouts = timeouts or (client.timeouts if client is not None else Timeouts())
+        self.client = client or UpstreamClient(self._base_timeouts)
         self.oauth = oauth
         self.selector = LegacySelector(store.current.routing.effective_strategy)
         self.state = RotationState()
@@ -105,6 +134,7 @@ class InferenceRuntime:
             log.warning("codex instructions folder unreadable; using none", path=str(prompts), error=str(exc))
             rule = codex_instructions.CodexInstructions(enabled=enabled)
         codex_instructions.configure(rule)
+        self.client.timeouts = upstream_timeouts(gateway.get("upstream-timeouts"), self._base_timeouts)
 
     def _api_keys(self, cfg: Config) -> dict[str, APIKeyCredential]:
         cached_cfg, creds = self._keyed
@@ -117,12 +147,13 @@ class InferenceRuntime:
         """Enabled credentials of the given providers whose registry entry lists ``model``."""
         wanted = set(providers)
         keyed = self._api_keys(registry.config)
-        oauth = {getattr(c, "id", ""): c for c in self.oauth.credentials()} if self.oauth else {}
         out: list[Candidate] = []
         for entry in registry.credentials:
             if entry.provider not in wanted or not registry.supports(entry.id, model):
                 continue
-            credential = keyed.get(entry.id) or oauth.get(entry.id)
+            credential = keyed.get(entry.id)
+            if credential is None and self.oauth is not None:
+                credential = self.oauth.usable(entry.id)
             if credential is None or getattr(credential, "disabled", False):
                 continue
             out.append(Candidate(entry.id, int(getattr(credential, "priority", 0) or 0), entry.provider,
