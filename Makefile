@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint services bench clean
+.PHONY: run test lint services agents bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,10 +17,14 @@ run: $(STAMP)
 services:
 	bash tests/services.sh
 
+# The coding-agent CLIs for tests/agents, from the npm registry into .cache/agents (skips what is there).
+agents:
+	bash tests/agents/install.sh
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP) services lint
+test: $(STAMP) services agents lint
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)
