@@ -1,8 +1,13 @@
 """Differences the native side makes on purpose (docs/compatibility.md), so shadow counts them as
 ``ignored`` with the rule's name instead of ``mismatch``.
 
-Each rule looks at the two structural LLM signatures (``comparators.llm_signature``) and says
-whether their difference is exactly the documented deviation; anything else still mismatches.
+Each rule looks at the two structural LLM signatures (``comparators.llm_signature``) and, when the
+documented deviation is present, hands back both signatures with exactly that piece of the
+difference taken out; it returns ``None`` when its deviation is not there. Rules are applied one
+after the other, so one answer may show two documented deviations at once (a Claude-backed
+Responses stream differs both in item framing and in usage keys). The difference is expected only
+when nothing is left once the applicable rules have run; anything a rule does not explain still
+mismatches.
 """
 
 from __future__ import annotations
@@ -12,59 +17,347 @@ from dataclasses import dataclass
 from typing import Any
 
 Signature = dict[str, Any]
+Explained = tuple[Signature, Signature] | None
+
+# Responses stream events that close an item or a part; the legacy translators place these
+# differently per pair (rows 22 and 28 of docs/compatibility.md).
+_CLOSE_EVENTS = frozenset({
+    "response.output_item.done", "response.content_part.done", "response.output_text.done",
+})
+# The usage object of a Responses answer as the native side always writes it.
+_RESPONSES_USAGE_KEYS = (
+    "input_tokens", "input_tokens_details", "input_tokens_details.cached_tokens", "output_tokens",
+    "output_tokens_details", "output_tokens_details.reasoning_tokens", "total_tokens",
+)
+_REASONING_USAGE_KEYS = frozenset({"output_tokens_details", "output_tokens_details.reasoning_tokens"})
+# Request fields a Responses object repeats (handlers/translation/openai_responses.ECHO_FIELDS);
+# kept here as data so the shadow package does not import the translators.
+_RESPONSES_ECHO_FIELDS = frozenset({
+    "instructions", "max_output_tokens", "max_tool_calls", "model", "parallel_tool_calls",
+    "previous_response_id", "prompt_cache_key", "reasoning", "safety_identifier", "service_tier",
+    "store", "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation",
+    "user", "metadata",
+})
 
 
 @dataclass(frozen=True, slots=True)
 class ExpectedDifference:
-    name: str  # the heading in docs/compatibility.md
-    applies: Callable[[Signature, Signature], bool]
+    name: str  # the rule name quoted in docs/compatibility.md
+    explain: Callable[[Signature, Signature], Explained]
 
 
-def _without(sig: Signature, *keys: str) -> Signature:
-    return {k: v for k, v in sig.items() if k not in keys}
+def _with(sig: Signature, **changes: Any) -> Signature:
+    return {**sig, **changes}
 
 
-def _truncated_stream_flagged(legacy: Signature, native: Signature) -> bool:
-    """Legacy ends a stream cut short by the upstream without a word (except Codex non-stream);
-    native adds the protocol's error frame. Everything before that frame must agree."""
+def _whole(legacy: Signature, native: Signature) -> Explained:
+    """The rule accounts for the entire answer (a status the other side never gives)."""
+    return legacy, legacy
+
+
+def _oversized_body(legacy: Signature, native: Signature) -> Explained:
+    """Native refuses a body over ``server.max_body_bytes`` with 413; legacy has no limit."""
+    if native.get("status") == 413 and native.get("error_type") == "invalid_request_error":
+        return _whole(legacy, native)
+    return None
+
+
+def _gemini_unknown_method(legacy: Signature, native: Signature) -> Explained:
+    """Legacy answers ``/v1beta/models/m:unknownMethod`` with an empty 200; native with a 404."""
+    if (legacy.get("status") == 200 and legacy.get("body") == "empty"
+            and native.get("status") == 404 and native.get("error_type") == "invalid_request_error"):
+        return _whole(legacy, native)
+    return None
+
+
+def _codex_tool_calls_finish(legacy: Signature, native: Signature) -> Explained:
+    """A non-stream chat answer from Codex with tool calls: legacy says ``stop``, native
+    ``tool_calls``. The calls themselves are left for the comparison."""
+    if (native.get("tool_calls") and "events" not in native
+            and legacy.get("finish_reasons") == ["stop"] and native.get("finish_reasons") == ["tool_calls"]):
+        return legacy, _with(native, finish_reasons=["stop"])
+    return None
+
+
+def _truncated_stream_flagged(legacy: Signature, native: Signature) -> Explained:
+    """Legacy ends a stream cut short by the upstream without a word; native adds the protocol's
+    error frame. Everything before that frame must agree, and the legacy must report no error."""
     events_l, events_n = legacy.get("events"), native.get("events")
     if not isinstance(events_l, list) or not isinstance(events_n, list):
-        return False
-    if events_n[: len(events_l)] != events_l or events_n[len(events_l):] != ["error"]:
-        return False
-    return _without(legacy, "events", "error_type") == _without(native, "events", "error_type")
+        return None
+    if legacy.get("error_type") is not None or events_n != [*events_l, "error"]:
+        return None
+    return legacy, _with(native, events=events_l, error_type=None)
 
 
-def _gemini_unknown_method(legacy: Signature, native: Signature) -> bool:
-    """Legacy answers ``/v1beta/models/m:unknownMethod`` with an empty 200; native with a 404."""
-    return (legacy.get("status") == 200 and legacy.get("body") == "empty"
-            and native.get("status") == 404 and native.get("error_type") == "invalid_request_error")
+def _without_close_events(events: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for label in events:
+        if label in _CLOSE_EVENTS:
+            continue
+        if not out or out[-1] != label:
+            out.append(label)
+    return out
 
 
-def _oversized_body(legacy: Signature, native: Signature) -> bool:
-    """Native refuses a body over ``server.max_body_bytes`` with 413; legacy has no limit."""
-    return native.get("status") == 413 and native.get("error_type") == "invalid_request_error"
+def _responses_item_framing(legacy: Signature, native: Signature) -> Explained:
+    """Responses streams: the legacy closes items at other moments than native (no
+    ``output_item.done`` for a Claude reasoning item, the message closed at the first tool call
+    on OpenAI-compatible upstreams). The items opened, and the order they open in, must agree."""
+    events_l, events_n = legacy.get("events"), native.get("events")
+    if not isinstance(events_l, list) or not isinstance(events_n, list) or events_l == events_n:
+        return None
+    if not any(isinstance(label, str) and label.startswith("response.") for label in events_l):
+        return None
+    if _without_close_events(events_l) != _without_close_events(events_n):
+        return None
+    return legacy, _with(native, events=events_l)
 
 
-def _codex_tool_calls_finish(legacy: Signature, native: Signature) -> bool:
-    """A non-stream chat answer from Codex with tool calls: legacy says ``stop``, native
-    ``tool_calls``; all else (the calls themselves included) must agree."""
-    return (bool(native.get("tool_calls")) and legacy.get("finish_reasons") == ["stop"]
-            and native.get("finish_reasons") == ["tool_calls"]
-            and _without(legacy, "finish_reasons") == _without(native, "finish_reasons"))
+_CALL_ADDED = "response.output_item.added:function_call"
+_CALL_DELTA = "response.function_call_arguments.delta"
+
+
+def _one_call_item(events: list[Any]) -> list[Any]:
+    """Close events dropped and back-to-back function-call items (added, argument deltas) folded
+    into one, which is how the legacy frames parallel calls of one choice."""
+    out: list[Any] = []
+    for label in _without_close_events(events):
+        if label == _CALL_ADDED and (out[-1:] == [_CALL_ADDED] or out[-2:] == [_CALL_ADDED, _CALL_DELTA]):
+            continue
+        if not out or out[-1] != label:
+            out.append(label)
+    return out
+
+
+def _parallel_calls_split(legacy: Signature, native: Signature) -> Explained:
+    """Responses client, OpenAI-compatible upstream: the legacy merges every tool call of a choice
+    into one ``function_call`` item (the last name, the arguments run together); native gives each
+    call its own item. The items around the calls must agree."""
+    calls_l, calls_n = legacy.get("tool_calls"), native.get("tool_calls")
+    events_l, events_n = legacy.get("events"), native.get("events")
+    if not (isinstance(calls_l, list) and isinstance(calls_n, list) and len(calls_l) == 1 and len(calls_n) >= 2
+            and isinstance(events_l, list) and isinstance(events_n, list)):
+        return None
+    merged = calls_l[0]
+    if not isinstance(merged, dict) or merged.get("name") not in (calls_n[0].get("name"), calls_n[-1].get("name")):
+        return None
+    shapes = [call.get("arguments") for call in calls_n]
+    if merged.get("arguments") != "invalid-json" and merged.get("arguments") not in shapes:
+        return None
+    blocks_n = native.get("content_blocks") or []
+    first_call = blocks_n.index("function_call") if "function_call" in blocks_n else len(blocks_n)
+    folded = blocks_n[:first_call + 1] + [b for b in blocks_n[first_call + 1:] if b != "function_call"]
+    if legacy.get("content_blocks") != folded or _one_call_item(events_l) != _one_call_item(events_n):
+        return None
+    return _with(legacy, tool_calls=calls_n, content_blocks=blocks_n, events=events_n), native
+
+
+_REASONING_ADDED = "response.output_item.added:reasoning"
+_REASONING_LAST = "response.reasoning_summary_part.done"
+# The order in which the legacy lists items in ``response.completed.output``.
+_LEGACY_OUTPUT_RANK = {"reasoning": 0, "message": 1, "function_call": 2}
+
+
+def _collapse(events: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for label in events:
+        if not out or out[-1] != label:
+            out.append(label)
+    return out
+
+
+def _without_late_reasoning(events: list[Any]) -> list[Any]:
+    """Events with every reasoning item that opens after a message or call item taken out (from
+    its ``added`` to its ``reasoning_summary_part.done`` and the ``output_item.done`` after it)."""
+    out: list[Any] = []
+    other_item_seen = False
+    index = 0
+    while index < len(events):
+        label = events[index]
+        if label == _REASONING_ADDED and other_item_seen:
+            index += 1
+            while index < len(events) and events[index] != _REASONING_LAST:
+                index += 1
+            index += 1
+            if index < len(events) and events[index] == "response.output_item.done":
+                index += 1
+            continue
+        if isinstance(label, str) and label.startswith("response.output_item.added:"):
+            other_item_seen = other_item_seen or label != _REASONING_ADDED
+        out.append(label)
+        index += 1
+    return _collapse(out)
+
+
+def _gemini_late_thoughts(legacy: Signature, native: Signature) -> Explained:
+    """Gemini upstream, Responses client: thoughts that arrive after the answer started open a new
+    reasoning item natively; the legacy drops them. Only such reasoning items may differ."""
+    events_l, events_n = legacy.get("events"), native.get("events")
+    if not isinstance(events_l, list) or not isinstance(events_n, list) or len(events_n) <= len(events_l):
+        return None
+    if _without_late_reasoning(events_n) != events_l or _without_late_reasoning(events_l) != events_l:
+        return None
+    blocks_n = native.get("content_blocks") or []
+    first_other = next((i for i, block in enumerate(blocks_n) if block != "reasoning"), len(blocks_n))
+    kept = blocks_n[:first_other] + [b for b in blocks_n[first_other:] if b != "reasoning"]
+    if kept == blocks_n or kept != legacy.get("content_blocks"):
+        return None
+    return legacy, _with(native, events=events_l, content_blocks=kept)
+
+
+def _responses_output_order(legacy: Signature, native: Signature) -> Explained:
+    """``response.completed.output``: the legacy lists reasoning, then the message, then calls;
+    native lists items in ``output_index`` order. The same items must be there."""
+    blocks_l, blocks_n = legacy.get("content_blocks"), native.get("content_blocks")
+    if not isinstance(blocks_l, list) or not isinstance(blocks_n, list) or blocks_l == blocks_n:
+        return None
+    if not set(blocks_n) <= _LEGACY_OUTPUT_RANK.keys():
+        return None
+    if sorted(blocks_n, key=lambda block: _LEGACY_OUTPUT_RANK[block]) != blocks_l:
+        return None
+    return legacy, _with(native, content_blocks=blocks_l)
+
+
+_CLAUDE_CLOSING = ("content_block_stop", "message_delta", "message_stop")
+
+
+def _claude_stream_closed_without_done(legacy: Signature, native: Signature) -> Explained:
+    """OpenAI-compatible upstream, Claude client: a stream that finished (``finish_reason``) but
+    never sent ``[DONE]``. The legacy writes nothing more; native closes the open blocks and sends
+    ``message_delta`` and ``message_stop``. The legacy's frames must be the start of native's."""
+    events_l, events_n = legacy.get("events"), native.get("events")
+    if not isinstance(events_l, list) or not isinstance(events_n, list) or "message_stop" in events_l:
+        return None
+    if legacy.get("error_type") is not None or events_n[:len(events_l)] != events_l:
+        return None
+    tail = events_n[len(events_l):]
+    if not tail or tail[-1] != "message_stop" or any(label not in _CLAUDE_CLOSING for label in tail):
+        return None
+    if [label for label in _CLAUDE_CLOSING if label in tail] != tail:
+        return None
+    finish_l, usage_l = legacy.get("finish_reasons"), legacy.get("usage_keys") or []
+    if finish_l not in ([], native.get("finish_reasons")) or not set(usage_l) <= set(native.get("usage_keys") or []):
+        return None
+    return _with(legacy, events=events_n, finish_reasons=native.get("finish_reasons"),
+                 usage_keys=native.get("usage_keys")), native
+
+
+def _reasoning_usage_keys(legacy: Signature, native: Signature) -> Explained:
+    """Responses usage: the legacy writes ``output_tokens_details`` only when it has a reasoning
+    count (Claude upstream: an estimate above 0; Gemini non-stream: ``thoughtsTokenCount``
+    present); native always writes it. Every other usage key must agree."""
+    keys_l, keys_n = legacy.get("usage_keys"), native.get("usage_keys")
+    if not isinstance(keys_l, list) or not isinstance(keys_n, list) or "input_tokens" not in keys_l:
+        return None
+    if _REASONING_USAGE_KEYS & set(keys_l) or set(keys_n) != set(keys_l) | _REASONING_USAGE_KEYS:
+        return None
+    return legacy, _with(native, usage_keys=keys_l)
+
+
+def _responses_usage_when_missing(legacy: Signature, native: Signature) -> Explained:
+    """Responses answers where the legacy has no usage at all (a Gemini answer without
+    ``usageMetadata``, an OpenAI usage chunk after the finish) while native writes the usage
+    object. The native object must be exactly the Responses usage shape."""
+    if legacy.get("usage_keys") != [] or native.get("usage_keys") != list(_RESPONSES_USAGE_KEYS):
+        return None
+    explained = _with(native, usage_keys=[])
+    keys_l, keys_n = legacy.get("keys"), native.get("keys")
+    if isinstance(keys_l, list) and isinstance(keys_n, list) and "usage" in keys_n and "usage" not in keys_l:
+        explained["keys"] = [key for key in keys_n if key != "usage"]
+    return legacy, explained
+
+
+def _responses_request_echo(legacy: Signature, native: Signature) -> Explained:
+    """Non-stream Responses objects from Gemini CLI / Antigravity (and OpenAI-compatible)
+    upstreams: native repeats the client's request fields where the legacy has none or others."""
+    keys_l, keys_n = legacy.get("keys"), native.get("keys")
+    if not isinstance(keys_l, list) or not isinstance(keys_n, list) or "output" not in keys_n:
+        return None
+    extra_n, extra_l = set(keys_n) - set(keys_l), set(keys_l) - set(keys_n)
+    if not (extra_n or extra_l) or not (extra_n | extra_l) <= _RESPONSES_ECHO_FIELDS:
+        return None
+    return legacy, _with(native, keys=keys_l)
+
+
+def _held_codex_call_once(legacy: Signature, native: Signature) -> Explained:
+    """Codex upstream, Gemini client: the legacy repeats the held function-call chunk before
+    every later chunk; native sends it once. Every extra legacy call must repeat one sent
+    earlier, and the native calls must be the legacy ones in order."""
+    calls_l, calls_n = legacy.get("tool_calls"), native.get("tool_calls")
+    if not isinstance(calls_l, list) or not isinstance(calls_n, list) or len(calls_l) <= len(calls_n):
+        return None
+    position = 0
+    for index, call in enumerate(calls_l):
+        if position < len(calls_n) and call == calls_n[position]:
+            position += 1
+        elif call not in calls_l[:index]:
+            return None
+    if position != len(calls_n):
+        return None
+    return _with(legacy, tool_calls=calls_n), native
+
+
+def _gemini_alt_json_body(legacy: Signature, native: Signature) -> Explained:
+    """Gemini ``alt=json`` streams through Gemini CLI / Antigravity, or from a Gemini CLI client:
+    the legacy answers 200 with nothing usable (empty, ``[][]``, ``[]``); native writes the
+    chunks. Native must be a 200 JSON document without an error."""
+    if legacy.get("status") != 200 or native.get("status") != 200 or native.get("error_type") is not None:
+        return None
+    if "body" in native or "events" in native:
+        return None
+    nothing = (legacy.get("body") in ("empty", "non-json")
+               or ("body" not in legacy and "keys" not in legacy and "events" not in legacy
+                   and legacy.get("error_type") is None
+                   and not any(legacy.get(key) for key in
+                               ("finish_reasons", "tool_calls", "usage_keys", "content_blocks"))))
+    if not nothing:
+        return None
+    return _whole(legacy, native)
+
+
+def _envelope_without_contents(legacy: Signature, native: Signature) -> Explained:
+    """A Gemini body without ``contents`` for Gemini CLI / Antigravity: the legacy sends an empty
+    envelope and passes Google's 400 ``INVALID_ARGUMENT`` on; native refuses it itself with 400
+    ``invalid_request_error``."""
+    if (legacy.get("status") == 400 and native.get("status") == 400
+            and legacy.get("error_type") == "INVALID_ARGUMENT"
+            and native.get("error_type") == "invalid_request_error"):
+        return legacy, _with(native, error_type="INVALID_ARGUMENT")
+    return None
 
 
 RULES: tuple[ExpectedDifference, ...] = (
+    ExpectedDifference("oversized-body-413", _oversized_body),
+    ExpectedDifference("gemini-unknown-method-404", _gemini_unknown_method),
+    ExpectedDifference("gemini-alt-json-body", _gemini_alt_json_body),
+    ExpectedDifference("envelope-without-contents-400", _envelope_without_contents),
     ExpectedDifference("codex-tool-calls-finish-reason", _codex_tool_calls_finish),
     ExpectedDifference("truncated-stream-error-frame", _truncated_stream_flagged),
-    ExpectedDifference("gemini-unknown-method-404", _gemini_unknown_method),
-    ExpectedDifference("oversized-body-413", _oversized_body),
+    ExpectedDifference("claude-stream-closed-without-done", _claude_stream_closed_without_done),
+    ExpectedDifference("gemini-responses-late-thoughts", _gemini_late_thoughts),
+    ExpectedDifference("responses-parallel-calls-split", _parallel_calls_split),
+    ExpectedDifference("responses-item-framing", _responses_item_framing),
+    ExpectedDifference("responses-reasoning-usage-keys", _reasoning_usage_keys),
+    ExpectedDifference("responses-usage-when-missing", _responses_usage_when_missing),
+    ExpectedDifference("responses-request-echo", _responses_request_echo),
+    ExpectedDifference("responses-output-order", _responses_output_order),
+    ExpectedDifference("codex-gemini-held-call-once", _held_codex_call_once),
 )
 
 
 def expected_difference(legacy: Signature, native: Signature) -> str | None:
-    """The name of the documented deviation that explains the difference, if one does."""
+    """The documented deviation(s) that explain the whole difference (names joined with ``+``),
+    or ``None`` when something is left that no rule explains."""
+    names: list[str] = []
     for rule in RULES:
-        if rule.applies(legacy, native):
-            return rule.name
-    return None
+        if legacy == native:
+            break
+        explained = rule.explain(legacy, native)
+        if explained is None or explained == (legacy, native):
+            continue
+        legacy, native = explained
+        names.append(rule.name)
+    if legacy != native or not names:
+        return None
+    return "+".join(names)

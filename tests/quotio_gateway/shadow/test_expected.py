@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from quotio_gateway.shadow.comparators import compare
+from quotio_gateway.shadow.expected import RULES
 from quotio_gateway.shadow.types import Captured, Outcome
 
 SSE = [("Content-Type", "text/event-stream")]
@@ -64,3 +66,342 @@ def test_codex_tool_calls_finish_reason_is_ignored() -> None:
     result = compare("llm", answer("stop"), answer("tool_calls"))
     assert result.outcome is Outcome.IGNORED and result.reason == "expected:codex-tool-calls-finish-reason"
     assert compare("llm", answer("tool_calls"), answer("stop")).outcome is Outcome.MISMATCH
+
+
+# --- Responses streams (docs/compatibility.md, "Inference translation") -------------------------
+
+def responses_stream(*events: tuple[str, dict[str, Any]]) -> Captured:
+    text = "".join(f"event: {name}\ndata: {json.dumps({'type': name, **body})}\n\n" for name, body in events)
+    return Captured(200, SSE, text.encode())
+
+
+def usage(*, reasoning: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"input_tokens": 5, "input_tokens_details": {"cached_tokens": 0},
+                           "output_tokens": 3, "total_tokens": 8}
+    if reasoning:
+        out["output_tokens_details"] = {"reasoning_tokens": 0}
+    return out
+
+
+def claude_backed_answer(*, close_reasoning: bool, reasoning_usage: bool,
+                         with_call: bool = False) -> Captured:
+    """Thinking then text, as the Claude->Responses translators frame it (the legacy leaves the
+    reasoning item open; native closes it)."""
+    reasoning = {"id": "rs_1", "type": "reasoning", "summary": []}
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "content": []}
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("response.created", {"response": {"id": "r", "object": "response", "status": "in_progress"}}),
+        ("response.in_progress", {"response": {"id": "r", "object": "response", "status": "in_progress"}}),
+        ("response.output_item.added", {"output_index": 0, "item": reasoning}),
+        ("response.reasoning_summary_part.added", {"output_index": 0}),
+        ("response.reasoning_summary_text.delta", {"output_index": 0, "delta": "hm"}),
+        ("response.reasoning_summary_text.done", {"output_index": 0, "text": "hm"}),
+        ("response.reasoning_summary_part.done", {"output_index": 0}),
+    ]
+    if close_reasoning:
+        events.append(("response.output_item.done", {"output_index": 0, "item": reasoning}))
+    events += [
+        ("response.output_item.added", {"output_index": 1, "item": message}),
+        ("response.content_part.added", {"output_index": 1}),
+        ("response.output_text.delta", {"output_index": 1, "delta": "Hi"}),
+        ("response.output_text.done", {"output_index": 1, "text": "Hi"}),
+        ("response.content_part.done", {"output_index": 1}),
+        ("response.output_item.done", {"output_index": 1, "item": message}),
+    ]
+    output = [reasoning, message]
+    if with_call:
+        call = {"id": "fc_1", "type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}
+        events.append(("response.output_item.added", {"output_index": 2, "item": call}))
+        output.append(call)
+    completed = {"id": "r", "object": "response", "status": "completed", "output": output,
+                 "usage": usage(reasoning=reasoning_usage)}
+    events.append(("response.completed", {"response": completed}))
+    return responses_stream(*events)
+
+
+def test_claude_responses_framing_and_usage_details_are_ignored_together() -> None:
+    legacy = claude_backed_answer(close_reasoning=False, reasoning_usage=False)
+    native = claude_backed_answer(close_reasoning=True, reasoning_usage=True)
+    result = compare("llm", legacy, native)
+    assert result.outcome is Outcome.IGNORED
+    assert result.reason == "expected:responses-item-framing+responses-reasoning-usage-keys"
+
+
+def test_responses_item_framing_alone_is_ignored() -> None:
+    legacy = claude_backed_answer(close_reasoning=False, reasoning_usage=True)
+    native = claude_backed_answer(close_reasoning=True, reasoning_usage=True)
+    result = compare("llm", legacy, native)
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:responses-item-framing"
+
+
+def test_an_item_opened_on_one_side_only_still_mismatches() -> None:
+    legacy = claude_backed_answer(close_reasoning=False, reasoning_usage=True)
+    native = claude_backed_answer(close_reasoning=True, reasoning_usage=True, with_call=True)
+    assert compare("llm", legacy, native).outcome is Outcome.MISMATCH
+
+
+def test_usage_details_ignored_only_when_the_rest_of_the_usage_agrees() -> None:
+    legacy = claude_backed_answer(close_reasoning=True, reasoning_usage=False)
+    native = claude_backed_answer(close_reasoning=True, reasoning_usage=True)
+    result = compare("llm", legacy, native)
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:responses-reasoning-usage-keys"
+    # Native losing total_tokens is not the documented deviation.
+    body = native.body.replace(b', "total_tokens": 8', b"")
+    assert compare("llm", legacy, Captured(200, SSE, body)).outcome is Outcome.MISMATCH
+
+
+# --- Responses objects (non-stream) -------------------------------------------------------------
+
+def responses_object(*, usage_object: dict[str, Any] | None, **echo: Any) -> Captured:
+    body: dict[str, Any] = {"id": "r", "object": "response", "status": "completed",
+                            "output": [{"type": "message", "content": []}], **echo}
+    if usage_object is not None:
+        body["usage"] = usage_object
+    return Captured(200, JSON, json.dumps(body).encode())
+
+
+def test_zero_usage_where_the_legacy_has_none_is_ignored() -> None:
+    legacy = responses_object(usage_object=None)
+    native = responses_object(usage_object={**usage(reasoning=True), "input_tokens": 0})
+    result = compare("llm", legacy, native)
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:responses-usage-when-missing"
+
+
+def test_partial_usage_where_the_legacy_has_none_still_mismatches() -> None:
+    legacy = responses_object(usage_object=None)
+    native = responses_object(usage_object={"input_tokens": 0, "output_tokens": 0})
+    assert compare("llm", legacy, native).outcome is Outcome.MISMATCH
+
+
+def test_request_echo_fields_are_ignored() -> None:
+    legacy = responses_object(usage_object=usage(reasoning=True))
+    native = responses_object(usage_object=usage(reasoning=True), model="gemini-2.5-pro",
+                              instructions="be brief", tools=[])
+    result = compare("llm", legacy, native)
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:responses-request-echo"
+
+
+def test_a_top_level_key_that_is_no_echo_field_still_mismatches() -> None:
+    legacy = responses_object(usage_object=usage(reasoning=True))
+    native = responses_object(usage_object=usage(reasoning=True), model="m", incomplete_details=None)
+    assert compare("llm", legacy, native).outcome is Outcome.MISMATCH
+
+
+# --- Gemini clients -----------------------------------------------------------------------------
+
+def gemini_chunk(*parts: dict[str, Any], finish: str | None = None) -> str:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": list(parts)}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    return "data: " + json.dumps({"candidates": [candidate]})
+
+
+CALL = {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}
+
+
+def test_codex_held_call_sent_once_is_ignored() -> None:
+    # The legacy repeats the held call chunk before the text chunk that follows it.
+    held = gemini_chunk(CALL, finish="STOP")
+    legacy = stream(held, held, gemini_chunk({"text": "done"}))
+    native = stream(held, gemini_chunk({"text": "done"}))
+    result = compare("llm", legacy, native)
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:codex-gemini-held-call-once"
+
+
+def test_a_call_native_never_sent_still_mismatches() -> None:
+    other = {"functionCall": {"name": "get_time", "args": {"zone": "UTC"}}}
+    legacy = stream(gemini_chunk(CALL, finish="STOP"), gemini_chunk(other, finish="STOP"))
+    native = stream(gemini_chunk(CALL, finish="STOP"))
+    assert compare("llm", legacy, native).outcome is Outcome.MISMATCH
+
+
+def gemini_array(*chunks: dict[str, Any]) -> Captured:
+    return Captured(200, JSON, json.dumps(list(chunks)).encode())
+
+
+ANSWER = {"candidates": [{"content": {"role": "model", "parts": [{"text": "hi"}]}, "finishReason": "STOP"}]}
+
+
+def test_alt_json_stream_the_legacy_leaves_unusable_is_ignored() -> None:
+    native = gemini_array(ANSWER)
+    for legacy_body in (b"[][]", b"[]", b""):
+        result = compare("llm", Captured(200, JSON, legacy_body), native)
+        assert result.outcome is Outcome.IGNORED, legacy_body
+        assert result.reason == "expected:gemini-alt-json-body"
+    wrapped = Captured(200, JSON, json.dumps([{"response": ANSWER}]).encode())
+    assert compare("llm", Captured(200, JSON, b""), wrapped).reason == "expected:gemini-alt-json-body"
+
+
+def test_alt_json_error_from_native_still_mismatches() -> None:
+    native = Captured(200, JSON, b'{"error":{"code":500,"message":"x","status":"INTERNAL"}}')
+    assert compare("llm", Captured(200, JSON, b"[][]"), native).outcome is Outcome.MISMATCH
+    # A legacy array that does carry an answer is compared as usual.
+    legacy = gemini_array(ANSWER)
+    native_text = gemini_array({"candidates": [{"content": {"parts": [CALL]}, "finishReason": "STOP"}]})
+    assert compare("llm", legacy, native_text).outcome is Outcome.MISMATCH
+
+
+def test_envelope_without_contents_refused_natively_is_ignored() -> None:
+    google = {"error": {"code": 400, "message": "contents is required", "status": "INVALID_ARGUMENT"}}
+    legacy = Captured(400, JSON, json.dumps(google).encode())
+    native = Captured(400, JSON, b'{"error":{"message":"request has no contents","type":"invalid_request_error"}}')
+    result = compare("llm", legacy, native)
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:envelope-without-contents-400"
+    native_500 = Captured(500, JSON, b'{"error":{"message":"x","type":"invalid_request_error"}}')
+    assert compare("llm", legacy, native_500).outcome is Outcome.MISMATCH
+
+
+def chat_backed_answer(*, split: bool, names: tuple[str, ...] = ("f", "g")) -> Captured:
+    """Text then two parallel calls from an OpenAI-compatible upstream. ``split``: native (one
+    item per call, message closed at the finish); otherwise the legacy (message closed at the
+    first call, one item holding both calls: the last name, the arguments run together)."""
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "content": []}
+    head: list[tuple[str, dict[str, Any]]] = [
+        ("response.created", {"response": {"id": "r", "object": "response", "status": "in_progress"}}),
+        ("response.in_progress", {"response": {"id": "r", "object": "response", "status": "in_progress"}}),
+        ("response.output_item.added", {"output_index": 0, "item": message}),
+        ("response.content_part.added", {"output_index": 0}),
+        ("response.output_text.delta", {"output_index": 0, "delta": "ok"}),
+    ]
+    close_message = [("response.output_text.done", {"output_index": 0}),
+                     ("response.content_part.done", {"output_index": 0}),
+                     ("response.output_item.done", {"output_index": 0, "item": message})]
+
+    def call(index: int, name: str, arguments: str) -> dict[str, Any]:
+        return {"id": f"fc_{index}", "type": "function_call", "call_id": f"c{index}", "name": name,
+                "arguments": arguments}
+
+    if split:
+        calls = [call(1, names[0], '{"x":1}'), call(2, names[1], '{"y":2}')]
+        body = [event for index, item in enumerate(calls, 1) for event in (
+            ("response.output_item.added", {"output_index": index, "item": {**item, "arguments": ""}}),
+            ("response.function_call_arguments.delta", {"output_index": index, "delta": item["arguments"]}))]
+        body += close_message
+        body += [event for index, item in enumerate(calls, 1) for event in (
+            ("response.function_call_arguments.done", {"output_index": index}),
+            ("response.output_item.done", {"output_index": index, "item": item}))]
+    else:
+        calls = [call(1, names[-1], '{"x":1}{"y":2}')]
+        body = [*close_message,
+                ("response.output_item.added", {"output_index": 0, "item": call(1, names[0], "")}),
+                ("response.function_call_arguments.delta", {"output_index": 0, "delta": '{"x":1}'}),
+                ("response.function_call_arguments.delta", {"output_index": 0, "delta": '{"y":2}'}),
+                ("response.function_call_arguments.done", {"output_index": 0}),
+                ("response.output_item.done", {"output_index": 0, "item": calls[0]})]
+    completed = {"id": "r", "object": "response", "status": "completed", "output": [message, *calls]}
+    return responses_stream(*head, *body, ("response.completed", {"response": completed}))
+
+
+def test_parallel_calls_split_into_items_are_ignored() -> None:
+    result = compare("llm", chat_backed_answer(split=False), chat_backed_answer(split=True))
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:responses-parallel-calls-split"
+
+
+def test_parallel_calls_with_another_name_still_mismatch() -> None:
+    native = chat_backed_answer(split=True, names=("lookup", "search"))
+    assert compare("llm", chat_backed_answer(split=False), native).outcome is Outcome.MISMATCH
+
+
+MESSAGE_ITEM = {"id": "msg_1", "type": "message", "role": "assistant", "content": []}
+REASONING_ITEM = {"id": "rs_1", "type": "reasoning", "summary": []}
+CALL_ITEM = {"id": "fc_1", "type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}
+STARTED: list[tuple[str, dict[str, Any]]] = [
+    ("response.created", {"response": {"id": "r", "object": "response", "status": "in_progress"}}),
+    ("response.in_progress", {"response": {"id": "r", "object": "response", "status": "in_progress"}}),
+    ("response.output_item.added", {"output_index": 0, "item": MESSAGE_ITEM}),
+    ("response.content_part.added", {"output_index": 0}),
+    ("response.output_text.delta", {"output_index": 0, "delta": "Hel"}),
+]
+MESSAGE_DONE: list[tuple[str, dict[str, Any]]] = [
+    ("response.output_text.delta", {"output_index": 0, "delta": "lo"}),
+    ("response.output_text.done", {"output_index": 0, "text": "Hello"}),
+    ("response.content_part.done", {"output_index": 0}),
+    ("response.output_item.done", {"output_index": 0, "item": MESSAGE_ITEM}),
+]
+
+
+def completed(*items: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return "response.completed", {"response": {"id": "r", "object": "response", "status": "completed",
+                                               "output": list(items)}}
+
+
+def late_reasoning(index: int) -> list[tuple[str, dict[str, Any]]]:
+    return [("response.output_item.added", {"output_index": index, "item": REASONING_ITEM}),
+            ("response.reasoning_summary_part.added", {"output_index": index}),
+            ("response.reasoning_summary_text.delta", {"output_index": index, "delta": "hm"}),
+            ("response.reasoning_summary_text.done", {"output_index": index, "text": "hm"}),
+            ("response.reasoning_summary_part.done", {"output_index": index}),
+            ("response.output_item.done", {"output_index": index, "item": REASONING_ITEM})]
+
+
+def test_late_gemini_thoughts_as_a_new_reasoning_item_are_ignored() -> None:
+    legacy = responses_stream(*STARTED, *MESSAGE_DONE, completed(MESSAGE_ITEM))
+    native = responses_stream(*STARTED, *late_reasoning(1), *MESSAGE_DONE, completed(MESSAGE_ITEM, REASONING_ITEM))
+    result = compare("llm", legacy, native)
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:gemini-responses-late-thoughts"
+
+
+def test_late_thoughts_with_an_extra_call_still_mismatch() -> None:
+    legacy = responses_stream(*STARTED, *MESSAGE_DONE, completed(MESSAGE_ITEM))
+    call = [("response.output_item.added", {"output_index": 2, "item": CALL_ITEM})]
+    native = responses_stream(*STARTED, *late_reasoning(1), *MESSAGE_DONE, *call,
+                              completed(MESSAGE_ITEM, REASONING_ITEM, CALL_ITEM))
+    assert compare("llm", legacy, native).outcome is Outcome.MISMATCH
+
+
+def responses_output(*items: dict[str, Any]) -> Captured:
+    body = {"id": "r", "object": "response", "status": "completed", "output": list(items)}
+    return Captured(200, JSON, json.dumps(body).encode())
+
+
+def test_output_in_output_index_order_is_ignored() -> None:
+    legacy = responses_output(MESSAGE_ITEM, CALL_ITEM)
+    native = responses_output(CALL_ITEM, MESSAGE_ITEM)
+    result = compare("llm", legacy, native)
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:responses-output-order"
+
+
+def test_output_missing_an_item_still_mismatches() -> None:
+    message_then_call = responses_output(MESSAGE_ITEM, CALL_ITEM)
+    call_then_message = responses_output(CALL_ITEM, MESSAGE_ITEM)
+    assert compare("llm", message_then_call, responses_output(CALL_ITEM)).outcome is Outcome.MISMATCH
+    # Native in the legacy's own order but the legacy in another is not this deviation either.
+    assert compare("llm", call_then_message, message_then_call).outcome is Outcome.MISMATCH
+
+
+def claude_frames(*names: str) -> Captured:
+    frames = {
+        "message_start": {"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant",
+                                                                "content": [], "usage": {"input_tokens": 3}}},
+        "content_block_start": {"type": "content_block_start", "index": 0,
+                                "content_block": {"type": "text", "text": ""}},
+        "content_block_delta": {"type": "content_block_delta", "index": 0,
+                                "delta": {"type": "text_delta", "text": "hi"}},
+        "content_block_stop": {"type": "content_block_stop", "index": 0},
+        "message_delta": {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                          "usage": {"output_tokens": 2}},
+        "message_stop": {"type": "message_stop"},
+    }
+    return responses_stream(*((name, frames[name]) for name in names))
+
+
+def test_claude_stream_closed_natively_without_done_is_ignored() -> None:
+    legacy = claude_frames("message_start", "content_block_start", "content_block_delta")
+    native = claude_frames("message_start", "content_block_start", "content_block_delta", "content_block_stop",
+                           "message_delta", "message_stop")
+    result = compare("llm", legacy, native)
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:claude-stream-closed-without-done"
+
+
+def test_claude_stream_with_new_content_after_the_legacy_end_still_mismatches() -> None:
+    legacy = claude_frames("message_start", "content_block_start", "content_block_delta")
+    native = claude_frames("message_start", "content_block_start", "content_block_delta", "content_block_stop",
+                           "content_block_start", "content_block_delta", "content_block_stop", "message_delta",
+                           "message_stop")
+    assert compare("llm", legacy, native).outcome is Outcome.MISMATCH
+
+
+def test_every_rule_is_documented_as_a_shadow_rule() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "compatibility.md").read_text(encoding="utf-8")
+    missing = [rule.name for rule in RULES if f"`{rule.name}`" not in doc]
+    assert missing == []
