@@ -18,6 +18,7 @@ import orjson
 
 from handlers.translation.codex import short_name_map, shorten_name
 from handlers.translation.gemini_client_common import go_int, go_string, new_call_id, rfc3339
+from handlers.translation.gemini_request import system_instruction
 from handlers.translation.sse import SSEParser, json_text
 from handlers.translation.thinking import budget_to_level
 
@@ -111,7 +112,7 @@ def render_request(
     short = short_name_map(declared_names(body))
     out: dict[str, Any] = {"model": model, "instructions": instructions, "input": []}
     items: list[dict[str, Any]] = out["input"]
-    system = body.get("system_instruction")
+    system = system_instruction(body)
     system_parts = system.get("parts") if isinstance(system, dict) else None
     if isinstance(system_parts, list):
         texts = [

@@ -102,9 +102,20 @@ _raw_text = json_text
 # --- client request -> internal --------------------------------------------------------------
 
 _GEMINI_KNOWN_FIELDS = frozenset(
-    {"model", "contents", "system_instruction", "generationConfig", "tools", "tool_config"}
+    {"model", "contents", "systemInstruction", "system_instruction", "generationConfig", "tools", "tool_config"}
 )
 _CHOICE_MODES = {"AUTO": "auto", "NONE": "none", "ANY": "required"}
+
+
+def system_instruction(body: dict[str, Any]) -> Any:
+    """The client's system instruction under either spelling; ``systemInstruction`` wins.
+
+    Gemini CLI and google-genai send the camelCase key, REST examples the snake_case one. The
+    legacy Gemini->Claude and Gemini->Codex translators read only ``system_instruction`` and so
+    drop Gemini CLI's whole system prompt; reading both (as the Gemini->OpenAI pair always did)
+    is a deliberate deviation.
+    """
+    return body["systemInstruction"] if "systemInstruction" in body else body.get("system_instruction")
 
 
 def _number(value: Any) -> int | float | None:
@@ -163,7 +174,7 @@ def parse_request(body: dict[str, Any]) -> Request:
     if isinstance(stops, list):
         req.stop = [s if isinstance(s, str) else json_text(s) for s in stops] or None
     req.thinking = _gemini_thinking(config.get("thinkingConfig"))
-    system = body.get("system_instruction")
+    system = system_instruction(body)
     if isinstance(system, dict) and isinstance(system.get("parts"), list):
         texts = [p["text"] for p in system["parts"] if isinstance(p, dict) and "text" in p]
         req.messages.append(Message(Role.SYSTEM, [TextPart(t if isinstance(t, str) else json_text(t)) for t in texts]))

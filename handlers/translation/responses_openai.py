@@ -97,14 +97,23 @@ def _tool_output(item: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
+def _is_function(tool: dict[str, Any]) -> bool:
+    # Like the legacy, a tool without a type is taken for a function.
+    return go_string(tool.get("type")) in ("", "function")
+
+
 def _tools(tools: list[Any]) -> list[dict[str, Any]]:
+    """Function tools in the chat shape; every other tool type is left out.
+
+    Deviation: the legacy passes built-in and grouping tools (``web_search``, ``namespace``,
+    ``custom``, ...) through as they are. Chat Completions declares only ``function`` (and its
+    own nested ``custom``) tools, so a strict upstream such as OpenAI answers 400 for the whole
+    request. A ``namespace`` is not flattened into its functions: a call to one of them would
+    have to come back naming the namespace, which the chat answer cannot say.
+    """
     out: list[dict[str, Any]] = []
     for tool in tools:
-        if not isinstance(tool, dict):
-            continue
-        kind = go_string(tool.get("type"))
-        if kind and kind != "function":
-            out.append(tool)  # built-in tools pass through untouched
+        if not isinstance(tool, dict) or not _is_function(tool):
             continue
         function: dict[str, Any] = {"name": "", "description": "", "parameters": {}}
         if "name" in tool:
@@ -117,17 +126,36 @@ def _tools(tools: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _tool_choice(choice: Any) -> Any:
-    """Strings pass as they are; a Responses function choice takes the chat shape.
-
-    Deviation: the legacy sends an object choice as its JSON text (a string), which upstreams
-    reject; objects are kept as objects here.
-    """
-    if isinstance(choice, dict) and choice.get("type") == "function" and "function" not in choice:
-        return {"type": "function", "function": {"name": go_string(choice.get("name"))}}
-    if isinstance(choice, dict | str):
+def _function_choice(choice: dict[str, Any]) -> dict[str, Any]:
+    if "function" in choice:
         return choice
-    return go_string(choice)
+    return {"type": "function", "function": {"name": go_string(choice.get("name"))}}
+
+
+def _tool_choice(choice: Any) -> Any:
+    """The chat form of a Responses ``tool_choice``; None when it must be left out.
+
+    Strings pass as they are. A function choice takes the chat shape; ``allowed_tools`` keeps
+    its function entries in the chat shape and is left out when none remain; a choice of any
+    other tool type names a tool ``_tools`` dropped, so it is left out too (the upstream then
+    chooses freely among the functions). Deviation: the legacy sends an object choice as its
+    JSON text (a string), which upstreams reject.
+    """
+    if isinstance(choice, str):
+        return choice
+    if not isinstance(choice, dict):
+        return go_string(choice)
+    kind = go_string(choice.get("type"))
+    if kind == "function":
+        return _function_choice(choice)
+    if kind == "allowed_tools":
+        listed = choice.get("tools") if isinstance(choice.get("tools"), list) else []
+        allowed = [_function_choice(tool) for tool in listed if isinstance(tool, dict) and _is_function(tool)]
+        if not allowed:
+            return None
+        return {"type": "allowed_tools",
+                "allowed_tools": {"mode": go_string(choice.get("mode")) or "auto", "tools": allowed}}
+    return None
 
 
 def render_request(body: dict[str, Any], model: str, *, stream: bool) -> dict[str, Any]:
@@ -155,17 +183,22 @@ def render_request(body: dict[str, Any], model: str, *, stream: bool) -> dict[st
                 messages.append(_tool_output(item))
     elif isinstance(raw_input, str):
         messages.append({"role": "user", "content": raw_input})
+    emptied = False
     if isinstance(body.get("tools"), list):
         tools = _tools(body["tools"])
         if tools:
             out["tools"] = tools
+        # Every tool dropped: a choice would refer to tools the upstream never sees.
+        emptied = not tools and bool(body["tools"])
     reasoning = body.get("reasoning")
     if isinstance(reasoning, dict) and "effort" in reasoning:
         effort = go_string(reasoning["effort"]).strip().lower()
         if effort:
             out["reasoning_effort"] = effort
-    if "tool_choice" in body:
-        out["tool_choice"] = _tool_choice(body["tool_choice"])
+    if "tool_choice" in body and not emptied:
+        choice = _tool_choice(body["tool_choice"])
+        if choice is not None:
+            out["tool_choice"] = choice
     return out
 
 

@@ -9,7 +9,9 @@ own rules rather than the chat-completions ones, so they do not go through
   content is one text part is sent with string content; ``function_call`` -> an assistant
   ``tool_use`` message, ``function_call_output`` -> a user ``tool_result`` message; reasoning items
   are dropped; ``reasoning.effort`` goes through the level->budget table (A2.9).
-* Gemini: ``instructions`` -> ``system_instruction`` (a system item only when none is set);
+* Gemini: ``instructions`` -> ``system_instruction``, and every system or developer item adds
+  its text there as one more part (see ``render_gemini_request`` for why this differs from the
+  legacy);
   function calls carry their ``call_id`` as ``functionCall.id`` plus the skip-signature sentinel;
   each call is followed by its output (``role: "function"``); tool schemas get upper-case
   property types and ``type: "OBJECT"``; ``reasoning.effort`` -> ``thinkingConfig``; default
@@ -185,7 +187,8 @@ def render_claude_request(req: Request, model: str, *, stream: bool, user_id: st
     if tools:
         out["tools"] = tools
     choice = req.tool_choice
-    if choice is not None:
+    # With every declared tool left out, Anthropic would refuse any choice (it needs tools).
+    if choice is not None and (tools or not req.tools):
         if choice.mode == "auto":
             out["tool_choice"] = {"type": "auto"}
         elif choice.mode == "required":
@@ -266,8 +269,32 @@ def _pair_calls(messages: list[Message]) -> list[Message]:
     return out
 
 
+def _add_system_part(out: dict[str, Any], message: Message) -> None:
+    # An item without text adds nothing: Gemini refuses empty text parts.
+    text = _system_text(message)
+    if not text:
+        return
+    system = out.get("system_instruction")
+    if system is None:
+        out["system_instruction"] = {"parts": [{"text": text}]}
+    else:
+        system["parts"].append({"text": text})
+
+
 def render_gemini_request(req: Request, model: str) -> dict[str, Any]:
-    """``model`` is unused, as in the legacy: the Gemini executor puts it in the URL."""
+    """``model`` is unused, as in the legacy: the Gemini executor puts it in the URL.
+
+    System and developer items go into ``system_instruction``, one part each after the
+    ``instructions`` text. Gemini takes only ``user`` and ``model`` turns in ``contents``, and a
+    developer message is an instruction from the application, which is what a system
+    instruction is; sending it as a user turn would put the developer's words in the user's
+    mouth. The legacy chat->Gemini pair already folds system and developer messages into one
+    instruction the same way. Deviation: the legacy Responses pair keeps developer items as
+    ``role: "developer"`` turns (a real Gemini upstream answers 400) and keeps only the first
+    of instructions/system items, silently dropping the others (and sends a text-less system
+    item as an empty part). Their position in the conversation is not kept: a system
+    instruction has none.
+    """
     del model
     out: dict[str, Any] = {"contents": []}
     instructions = instructions_of(req)
@@ -289,9 +316,8 @@ def render_gemini_request(req: Request, model: str) -> dict[str, Any]:
             if result is not None:
                 response["response"] = {"result": result}
             out["contents"].append({"role": "function", "parts": [{"functionResponse": response}]})
-        elif message.role is Role.SYSTEM:
-            if "system_instruction" not in out:
-                out["system_instruction"] = {"parts": [{"text": _system_text(message)}]}
+        elif message.role in (Role.SYSTEM, Role.DEVELOPER):
+            _add_system_part(out, message)
         elif message.role is not Role.TOOL and not isinstance(first, ToolCallPart):
             parts: list[dict[str, Any]] = []
             for part in message.parts:

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.models.catalog import lookup_static
 from handlers.translation.model import Format, ThinkingConfig, ThinkingMode
 
 LEVEL_TO_BUDGET: dict[str, int] = {
@@ -367,12 +368,19 @@ def apply_thinking(
     """``ApplyThinking``: suffix (or body) setting -> validated -> written for ``provider``.
 
     ``provider`` is the upstream format (claude, gemini, gemini-cli, antigravity, openai, codex,
-    iflow); ``info`` is the registry entry for the suffix-less model name, None when unknown.
-    Mutates and returns ``body``; raises ``ThinkingError`` where the legacy request fails.
+    iflow); ``info`` is the registry entry for the suffix-less model name, None when the
+    registry has none. Mutates and returns ``body``; raises ``ThinkingError`` where the legacy
+    request fails.
     """
     if provider not in _STRIP_PATHS:
         return body
     suffix = parse_suffix(model)
+    if info is None:
+        # The legacy lookup (LookupModelInfo) falls back to the static catalogue. An API key
+        # with a ``models:`` alias registers only the alias, so the upstream name this sees is
+        # otherwise unknown, and an auto request to Claude would go out as thinking
+        # {type: enabled} without the budget_tokens Anthropic requires.
+        info = lookup_static(suffix.model)  # type: ignore[assignment]  # same fields, catalogue type
     config = config_from_suffix(suffix.suffix) if suffix.suffix is not None else extract_config(body, provider)
     if info is None or info.user_defined:
         if config is None or provider == "iflow":

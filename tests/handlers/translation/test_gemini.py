@@ -831,6 +831,21 @@ def test_system_instruction_joined_into_first_user_message() -> None:
     assert gemini_to_claude({"system_instruction": {"parts": [{"text": ""}]}, "contents": []})["messages"] == []
 
 
+def test_system_instruction_camel_case_is_read_and_wins() -> None:
+    # Deviation from the legacy (snake_case only): Gemini CLI and google-genai send systemInstruction.
+    camel = {"parts": [{"text": "camel"}]}
+    question = {"role": "user", "content": [{"type": "text", "text": "q"}]}
+    contents = [{"role": "user", "parts": [{"text": "q"}]}]
+    assert gemini_to_claude({"systemInstruction": camel, "contents": contents})["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "camel"}]},
+        question,
+    ]
+    both = {"system_instruction": {"parts": [{"text": "snake"}]}, "systemInstruction": camel, "contents": contents}
+    assert gemini_to_claude(both)["messages"][0] == {"role": "user", "content": [{"type": "text", "text": "camel"}]}
+    # The camelCase key is not an unknown field left over for the renderers.
+    assert "systemInstruction" not in gemini.parse_request(both).extra
+
+
 def test_roles_parts_and_fifo_tool_ids() -> None:
     # A2.7 roles and parts; tool ids FIFO
     out = gemini_to_claude(

@@ -55,8 +55,16 @@ def test_system_instruction_is_a_developer_message_of_its_text_parts() -> None:
         }
     ]
     assert request({"system_instruction": {"parts": [{"inline_data": {}}]}})["input"] == []
-    # Only the snake_case key is read by this pair.
-    assert request({"systemInstruction": {"parts": [{"text": "S"}]}})["input"] == []
+
+
+def test_system_instruction_is_read_under_both_spellings_camel_case_first() -> None:
+    # Deviation: the legacy pair reads only system_instruction, which loses Gemini CLI's prompt.
+    developer = {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "camel"}]}
+    assert request({"systemInstruction": {"parts": [{"text": "camel"}]}})["input"] == [developer]
+    both = {"system_instruction": {"parts": [{"text": "snake"}]}, "systemInstruction": {"parts": [{"text": "camel"}]}}
+    assert request(both)["input"] == [developer]
+    # A camelCase key that holds no parts still wins: the snake_case one is not consulted.
+    assert request({"systemInstruction": None, "system_instruction": {"parts": [{"text": "snake"}]}})["input"] == []
 
 
 def test_each_text_part_is_its_own_message_and_images_are_dropped() -> None:

@@ -59,7 +59,6 @@ def test_request_golden() -> None:
         "tools": [
             {"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object"}}},
             {"type": "function", "function": {"name": "g", "description": "", "parameters": {}}},
-            {"type": "web_search_preview"},
         ],
         "reasoning_effort": "high",
         "tool_choice": "auto",
@@ -78,8 +77,54 @@ def test_object_tool_choice_stays_an_object() -> None:
 
     assert choice({"type": "function", "name": "f"}) == {"type": "function", "function": {"name": "f"}}
     assert choice({"type": "function", "function": {"name": "f"}}) == {"type": "function", "function": {"name": "f"}}
-    assert choice({"type": "web_search_preview"}) == {"type": "web_search_preview"}
+    assert choice("required") == "required"
     assert choice(3) == "3"
+
+
+CODEX_NAMESPACE = {
+    "type": "namespace",
+    "name": "multi_agent_v1",
+    "description": "Tools for spawning and managing sub-agents.",
+    "tools": [{"type": "function", "name": "close_agent", "parameters": {"type": "object"}}],
+}
+EXEC = {"type": "function", "name": "exec_command", "description": "run", "parameters": {"type": "object"}}
+EXEC_CHAT = {"type": "function",
+             "function": {"name": "exec_command", "description": "run", "parameters": {"type": "object"}}}
+
+
+def test_non_function_tools_are_dropped() -> None:
+    # Deviation: the legacy passes them through raw (A4.2 #20 pins web_search); Chat Completions
+    # declares function tools only. Codex CLI 0.169.0 sends a namespace and web_search beside its
+    # functions; a namespace's own functions are not flattened either.
+    tools = [CODEX_NAMESPACE, {"type": "web_search"}, EXEC, {"type": "web_search_preview"},
+             {"type": "custom", "name": "apply_patch", "format": {"type": "text"}},
+             {"type": "mcp", "server_label": "x"}]
+    out = responses_openai.render_request({"input": "hi", "tools": tools, "tool_choice": "auto"}, "m", stream=True)
+    assert (out["tools"], out["tool_choice"]) == ([EXEC_CHAT], "auto")
+
+
+def test_tool_choice_naming_a_dropped_tool_is_left_out() -> None:
+    def choice(value: Any, tools: list[Any] | None = None) -> Any:
+        body = {"input": "hi", "tools": [EXEC] if tools is None else tools, "tool_choice": value}
+        return responses_openai.render_request(body, "m", stream=False).get("tool_choice", "<absent>")
+
+    assert choice({"type": "web_search"}) == "<absent>"
+    assert choice({"type": "web_search_preview"}) == "<absent>"
+    assert choice({"type": "custom", "name": "apply_patch"}) == "<absent>"
+    assert choice({"type": "mcp", "server_label": "x"}) == "<absent>"
+    # allowed_tools keeps its function entries, in the chat shape.
+    allowed = {"type": "allowed_tools", "mode": "required",
+               "tools": [{"type": "function", "name": "exec_command"}, {"type": "web_search"}]}
+    assert choice(allowed) == {"type": "allowed_tools", "allowed_tools": {
+        "mode": "required", "tools": [{"type": "function", "function": {"name": "exec_command"}}]}}
+    assert choice({"type": "allowed_tools", "tools": [{"type": "web_search"}]}) == "<absent>"
+    untyped = {"type": "allowed_tools", "tools": [{"name": "f"}]}
+    assert choice(untyped) == {"type": "allowed_tools", "allowed_tools": {
+        "mode": "auto", "tools": [{"type": "function", "function": {"name": "f"}}]}}
+    # When every declared tool was dropped, no choice can refer to what is left.
+    assert choice("required", [{"type": "web_search"}]) == "<absent>"
+    # A body with an empty tool list keeps its choice, as the legacy does.
+    assert choice("auto", []) == "auto"
 
 
 def test_looks_like_responses() -> None:

@@ -142,6 +142,26 @@ def test_responses_to_claude_request() -> None:
     }
 
 
+def test_responses_to_claude_drops_non_function_tools() -> None:
+    # Deviation: the legacy turns every tool into {name, description, input_schema}, so Codex
+    # CLI's web_search arrives nameless and its namespace as a schemaless tool; Anthropic refuses
+    # both. Only function tools are sent, and a choice is left out when none remain.
+    namespace = {"type": "namespace", "name": "multi_agent_v1", "description": "sub-agents",
+                 "tools": [{"type": "function", "name": "close_agent", "parameters": {"type": "object"}}]}
+    function = {"type": "function", "name": "exec_command", "parameters": {"type": "object"}}
+    body = {"input": "hi", "tools": [namespace, {"type": "web_search"}, function], "tool_choice": "required"}
+    out = to_claude(body)
+    assert out["tools"] == [{"name": "exec_command", "description": "", "input_schema": {"type": "object"}}]
+    assert out["tool_choice"] == {"type": "any"}
+    body["tools"] = [namespace, {"type": "web_search"}]
+    assert not {"tools", "tool_choice"} & set(to_claude(body))
+    # A choice naming a built-in tool has no Claude form either.
+    body["tools"], body["tool_choice"] = [function], {"type": "web_search"}
+    assert "tool_choice" not in to_claude(body)
+    # Without any declared tools the client's choice is passed on, as the legacy does.
+    assert to_claude({"input": "hi", "tool_choice": "auto"})["tool_choice"] == {"type": "auto"}
+
+
 def test_responses_to_claude_system_item_and_defaults() -> None:
     # Without instructions the first system item's texts (newline-joined) lead as a user message
     # and system items are skipped; max_tokens defaults to 32000; a remote image is a url source.
@@ -283,8 +303,8 @@ def test_responses_to_gemini_pairs_calls_with_outputs() -> None:
 
 
 def test_responses_to_gemini_system_item() -> None:
-    # A system item sets system_instruction only when instructions did not.
-    body = {
+    # A system item alone sets system_instruction, as in the legacy.
+    body: dict[str, Any] = {
         "input": [
             {"role": "system", "content": [{"type": "input_text", "text": "S"}]},
             {"role": "user", "content": "u"},
@@ -293,8 +313,36 @@ def test_responses_to_gemini_system_item() -> None:
     out = to_gemini(body)
     assert out["system_instruction"] == {"parts": [{"text": "S"}]}
     assert out["contents"] == [{"role": "user", "parts": [{"text": "u"}]}]
+    # Deviation: beside instructions it adds a part (the legacy drops it).
     body["instructions"] = "I"
-    assert to_gemini(body)["system_instruction"] == {"parts": [{"text": "I"}]}
+    assert to_gemini(body)["system_instruction"] == {"parts": [{"text": "I"}, {"text": "S"}]}
+
+
+def test_responses_to_gemini_developer_items_join_the_system_instruction() -> None:
+    # Deviation: the legacy keeps role "developer" in contents, which the Gemini API refuses
+    # (it takes user and model turns only). Codex CLI sends its permission and environment
+    # notes this way; each developer or system item becomes one more part, in input order, and
+    # one holding no text adds nothing (Gemini refuses empty text parts).
+    body = {
+        "instructions": "I",
+        "input": [
+            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "D1"},
+                                                                   {"type": "input_text", "text": "D2"}]},
+            {"role": "user", "content": "u"},
+            {"role": "developer", "content": "D3"},
+            {"role": "system", "content": [{"type": "input_text", "text": "S"}]},
+            {"role": "developer", "content": ""},
+            {"role": "assistant", "content": [{"type": "output_text", "text": "a"}]},
+        ],
+    }
+    out = to_gemini(body)
+    assert out["system_instruction"] == {"parts": [{"text": "I"}, {"text": "D1\nD2"}, {"text": "D3"}, {"text": "S"}]}
+    assert out["contents"] == [{"role": "user", "parts": [{"text": "u"}]}, {"role": "model", "parts": [{"text": "a"}]}]
+    assert list(out) == ["contents", "system_instruction", "safetySettings"]
+    # Without instructions the first item with text creates the instruction.
+    only = to_gemini({"input": [{"role": "system", "content": ""}, {"role": "developer", "content": "D"}]})
+    assert (only["system_instruction"], only["contents"]) == ({"parts": [{"text": "D"}]}, [])
+    assert "system_instruction" not in to_gemini({"input": [{"role": "developer", "content": [], "type": "message"}]})
 
 
 def test_responses_to_claude_system_item_beside_instructions() -> None:

@@ -394,6 +394,31 @@ def test_apply_claude_lowers_budget_below_max_tokens() -> None:
     }
 
 
+def test_unregistered_name_falls_back_to_the_static_catalogue() -> None:
+    # An API key's models: alias registers only the alias, so the upstream name reaches
+    # apply_thinking without a registry entry; the legacy LookupModelInfo then reads the static
+    # catalogue. Gemini CLI's includeThoughts (no budget) on claude-sonnet-4-5 thus becomes the
+    # mid budget (1024+128000)/2 = 64512, lowered below the translator's max_tokens 32000.
+    model = "claude-sonnet-4-5-20250929"
+    body = gemini.parse_request({"contents": [], "generationConfig": {"thinkingConfig": {"includeThoughts": True}}})
+    out = apply_thinking(claude.render_request(body, model, stream=True, user_id="u"), model, "gemini", "claude", None)
+    assert (out["thinking"], out["max_tokens"]) == ({"type": "enabled", "budget_tokens": 31999}, 32000)
+    # A suffix is stripped before the catalogue lookup; the model's 64000 limit is written back.
+    assert apply_thinking({}, f"{model}(auto)", "openai", "claude", None) == {
+        "thinking": {"type": "enabled", "budget_tokens": 63999},
+        "max_tokens": 64000,
+    }
+    # A name the catalogue does not know either keeps the pass-through rules (no budget invented).
+    assert apply_thinking({"thinking": {"type": "enabled"}}, "claude-unknown", "gemini", "claude", None) == {
+        "thinking": {"type": "enabled"}
+    }
+    # A registry entry, even a user-defined one for a catalogue name, is used as it is.
+    own = ModelInfo(model, CLAUDE_BUDGET, user_defined=True)
+    assert apply_thinking({"thinking": {"type": "enabled"}}, model, "gemini", "claude", own) == {
+        "thinking": {"type": "enabled"}
+    }
+
+
 def test_apply_gemini_cli_and_antigravity_paths() -> None:
     # A2.9: gemini-cli / antigravity write under request.generationConfig.thinkingConfig
     body: dict[str, Any] = {"request": {"generationConfig": {"thinkingConfig": {"include_thoughts": True}}}}
