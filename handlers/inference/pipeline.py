@@ -232,6 +232,9 @@ class _NonStreamKeepAlive:
             self._task.cancel()
 
     async def _settle(self) -> None:
+        # An error answer can arrive while the ticker still runs (the caller's ``finally`` that
+        # stops it has not run yet): stop it here, or waiting for it would never end.
+        self.stop_ticking()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -295,6 +298,11 @@ class _StreamWriter:
     async def fail(self, status: int, text: str) -> None:
         await self.write([self.call.protocol.error_frame(status, text, self.call.alt)])
 
+    def stop_keepalive(self) -> None:
+        """Synchronous, so it also runs while the handler is being cancelled (client gone)."""
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+
     async def close(self) -> web.StreamResponse:
         if self._keepalive is not None:
             self._keepalive.cancel()
@@ -322,8 +330,18 @@ async def _pump(translator: StreamTranslator, stream: UpstreamStream,
 
 async def _serve_stream(request: web.Request, runtime: InferenceRuntime, call: InferenceCall,
                         candidates: list[Candidate], attempt: _Attempt, resolved: str) -> web.StreamResponse:
+    writer = _StreamWriter(request, call, float(runtime.config.streaming.keepalive_seconds))
+    try:
+        return await _serve_stream_with(writer, runtime, call, candidates, attempt, resolved)
+    finally:
+        # A client that hangs up cancels this handler mid-await; the keep-alive ticker must not
+        # outlive it (it would wake up later only to fail writing to a closed transport).
+        writer.stop_keepalive()
+
+
+async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, call: InferenceCall,
+                             candidates: list[Candidate], attempt: _Attempt, resolved: str) -> web.StreamResponse:
     cfg = runtime.config
-    writer = _StreamWriter(request, call, float(cfg.streaming.keepalive_seconds))
     if call.protocol.headers_up_front and call.protocol.keepalive_allowed(call.alt):
         await writer.start()
     retries_left = max(0, int(cfg.streaming.bootstrap_retries))

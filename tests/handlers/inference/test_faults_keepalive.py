@@ -1,0 +1,122 @@
+"""Keep-alives through the native pipeline (surface §6): SSE comments on streams after the first
+chunk (never on Gemini ``alt=json``), blank lines on the non-stream endpoints that have them (not
+chat completions). The gated upstream from ``test_faults_stream.py`` waits until the test has
+seen what it needs, so no assertion depends on timing beyond the settings' own one-second unit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from tests.handlers.inference.test_faults import (
+    CLAUDE_MODEL,
+    GEMINI_BODY,
+    GEMINI_MODEL,
+    JSON,
+    MakeGateway,
+    chat,
+    claude,
+    completions,
+    gateway,
+    responses,
+)
+from tests.handlers.inference.test_faults_stream import (
+    GEMINI_STREAM,
+    SSE,
+    GatedUpstream,
+    gated,
+    gated_config,
+    gemini_chunk,
+    read_until,
+)
+
+__all__ = ["gated", "gateway"]  # fixtures shared with the other fault files
+
+
+@pytest.mark.parametrize(("path", "body", "first"), [
+    ("/v1/messages", claude(CLAUDE_MODEL, stream=True), b"event: content_block_delta"),
+    ("/v1/chat/completions", chat(CLAUDE_MODEL, stream=True), b'"content":"Hello"'),
+    ("/v1/responses", responses(CLAUDE_MODEL, stream=True), b"response.output_text.delta"),
+])
+async def test_stream_keepalive_comments_between_chunks(gateway: MakeGateway, gated: GatedUpstream, path: str,
+                                                        body: dict[str, Any], first: bytes) -> None:
+    client = await gateway(gated_config(gated, "streaming:\n  keepalive-seconds: 1\n"))
+    resp = await client.post(path, json=body)
+    assert resp.status == 200
+    # The upstream goes on only once the client has seen a keep-alive.
+    seen = await read_until(resp, b": keep-alive\n\n")
+    gated.gate.set()
+    rest = await resp.read()
+    assert first in seen.split(b": keep-alive\n\n")[0]  # keep-alives start after the first chunk
+    assert b"later" in rest
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/responses", "/v1/completions",
+                                  f"/v1beta/models/{GEMINI_MODEL}:generateContent"])
+async def test_nonstream_keepalive_newlines_then_the_answer(gateway: MakeGateway, gated: GatedUpstream,
+                                                            path: str) -> None:
+    client = await gateway(gated_config(gated, "nonstream-keepalive-interval: 1\n"))
+    body = {"/v1/messages": claude(CLAUDE_MODEL), "/v1/responses": responses(CLAUDE_MODEL),
+            "/v1/completions": completions(CLAUDE_MODEL)}.get(path, GEMINI_BODY)
+    resp = await client.post(path, json=body)
+    # The first newline committed 200 and JSON before the upstream answered.
+    assert resp.status == 200 and resp.headers["Content-Type"] == JSON
+    assert await resp.content.readany() == b"\n"
+    gated.gate.set()
+    rest = (await resp.read()).lstrip(b"\n")
+    assert b"Hello later" in rest
+    json.loads(rest)
+
+
+async def test_nonstream_keepalive_then_an_error_keeps_status_200(gateway: MakeGateway, gated: GatedUpstream) -> None:
+    client = await gateway(gated_config(gated, "nonstream-keepalive-interval: 1\n"))
+    gated.answer = (529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL))
+    assert resp.status == 200
+    assert await resp.content.readany() == b"\n"
+    gated.gate.set()
+    rest = (await resp.read()).lstrip(b"\n")
+    assert rest == b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}'
+
+
+async def test_chat_completions_get_no_nonstream_keepalive(gateway: MakeGateway, gated: GatedUpstream) -> None:
+    """Surface §6: the chat endpoint has no blank-line keep-alive. A Claude request alongside it
+    (which has one) shows the time went by: once it got two newlines, a ticker on the chat
+    request, started before that request reached the upstream, would have fired."""
+    client = await gateway(gated_config(gated, "nonstream-keepalive-interval: 1\n"))
+    pending = asyncio.ensure_future(client.post("/v1/messages", json=claude(CLAUDE_MODEL)))
+    quiet = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL)))
+    for _ in range(2):
+        await gated.arrived.get()  # both requests are waiting at the upstream
+    ticking = await pending  # its headers came with its first "\n"
+    newlines = b""
+    while newlines.count(b"\n") < 2:
+        newlines += await ticking.content.readany()
+    assert not quiet.done()  # nothing, not even headers, went out on the chat request
+    gated.gate.set()
+    resp = await quiet
+    assert resp.status == 200
+    assert (await resp.read()).startswith(b'{"id":"msg_gated"')
+    assert (await ticking.read()).lstrip(b"\n").startswith(b'{"id"')
+
+
+async def test_gemini_alt_json_stream_gets_no_keepalive(gateway: MakeGateway, gated: GatedUpstream) -> None:
+    """Keep-alive comments would corrupt the raw JSON array of ``alt=json``; the ``alt=sse`` stream
+    running beside it shows two intervals went by."""
+    client = await gateway(gated_config(gated, "streaming:\n  keepalive-seconds: 1\n"))
+    sse = await client.post(f"{GEMINI_STREAM}?alt=sse", json=GEMINI_BODY)
+    raw = await client.post(f"{GEMINI_STREAM}?alt=json", json=GEMINI_BODY)
+    assert sse.headers["Content-Type"] == SSE and raw.headers["Content-Type"] == "text/plain; charset=utf-8"
+    seen = await read_until(sse, b"data: ")
+    while seen.count(b": keep-alive\n\n") < 2:
+        chunk = await sse.content.readany()
+        assert chunk
+        seen += chunk
+    gated.gate.set()
+    body = await raw.read()
+    assert b"keep-alive" not in body
+    assert json.loads(body) == [gemini_chunk("Hello"), gemini_chunk(" later", finish=True)]
+    assert (await sse.read()).endswith(b"\n\n")

@@ -1,0 +1,383 @@
+"""Stream faults through the native pipeline: an upstream ending early, sending malformed SSE,
+stalling past a timeout or resetting; the client going away; bootstrap retries; the upstream
+timeout settings (surface §6, reference B8). The gated upstream below lets a test decide when the
+upstream goes on, so nothing here depends on how fast the machine is; keep-alive tests using it
+are in ``test_faults_keepalive.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from handlers.inference.runtime import upstream_timeouts
+from handlers.providers import Timeouts
+from quotio_gateway.appkeys import CONFIG_STORE
+from tests.fakes.llm_upstream import FakeLLM, Fault
+from tests.handlers.inference.test_faults import (
+    CLAUDE_MODEL,
+    CODEX_MODEL,
+    COMPAT_MODEL,
+    GEMINI_BODY,
+    GEMINI_MODEL,
+    JSON,
+    MakeGateway,
+    chat,
+    claude,
+    completions,
+    error_body,
+    fake_llm,
+    gateway,
+    responses,
+    runtime_of,
+    upstreams_config,
+)
+
+__all__ = ["fake_llm", "gateway"]  # fixtures shared with test_faults.py
+
+SSE = "text/event-stream"
+GEMINI_STREAM = f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent"
+
+
+def frame(text: str, path: str) -> bytes:
+    """The in-stream error frame each client protocol ends a broken stream with (surface §6)."""
+    if path == "/v1/messages":
+        return (b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":'
+                + json.dumps(text).encode() + b"}}\n\n")
+    body = error_body(text, "server_error", "internal_server_error")
+    if path == "/v1/responses" or path.startswith(GEMINI_STREAM):
+        return b"event: error\ndata: " + body + b"\n\n"
+    return b"data: " + body + b"\n\n"
+
+
+# (client path, body, upstream key, frames the fake sends before the fault, text of the end)
+CLAUDE_UP = [("/v1/chat/completions", chat(CLAUDE_MODEL, stream=True)),
+             ("/v1/completions", completions(CLAUDE_MODEL, stream=True)),
+             ("/v1/responses", responses(CLAUDE_MODEL, stream=True)),
+             ("/v1/messages", claude(CLAUDE_MODEL, stream=True))]
+GEMINI_UP = [(GEMINI_STREAM, GEMINI_BODY), (f"{GEMINI_STREAM}?alt=sse", GEMINI_BODY)]
+CASES = ([(p, b, "sk-claude", "message_stop") for p, b in CLAUDE_UP]
+         + [(p, b, "sk-gemini", "a finishReason") for p, b in GEMINI_UP]
+         + [("/v1/chat/completions", chat(COMPAT_MODEL, stream=True), "sk-compat", "[DONE]")])
+
+
+@pytest.mark.parametrize(("path", "body", "key", "terminal"), CASES)
+@pytest.mark.parametrize("kind", ["cut", "malformed", "reset"])
+async def test_broken_upstream_stream_ends_with_the_protocol_error_frame(
+        gateway: MakeGateway, fake_llm: FakeLLM, kind: str, path: str, body: dict[str, Any], key: str,
+        terminal: str) -> None:
+    client = await gateway(upstreams_config(fake_llm.root))
+    # Far enough in that the client already has payload: the 200 and SSE headers are out.
+    fake_llm.script(key, Fault(kind, after=3 if key != "sk-gemini" else 1))
+    resp = await client.post(path, json=body)
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == SSE
+    raw = await resp.read()
+    text = {"cut": f"upstream stream closed before {terminal}",
+            "malformed": "malformed upstream event: data is not JSON ('{not json')",
+            "reset": "upstream connection broke mid-body"}[kind]
+    end = frame(text, path.split("?")[0])
+    # The frame is last (no [DONE], message_stop or response.completed after it) and comes once.
+    assert raw.endswith(end) and raw.count(end) == 1
+    assert b"Hello" in raw[: -len(end)]
+    assert len(fake_llm.requests) == 1
+
+
+async def test_codex_stream_cut_before_any_payload_is_a_plain_408(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    """The Codex executor names an early end 408 (as the legacy's does); nothing reached the client
+    yet, so it is a JSON error with that status."""
+    client = await gateway(upstreams_config(fake_llm.root))
+    fake_llm.script("sk-codex", Fault("cut", after=2))
+    resp = await client.post("/v1/chat/completions", json=chat(CODEX_MODEL, stream=True))
+    assert resp.status == 408 and resp.headers["Content-Type"] == JSON
+    assert await resp.read() == error_body("stream error: stream disconnected before completion: stream closed "
+                                           "before response.completed")
+
+
+@pytest.mark.parametrize("kind", ["cut", "malformed", "reset"])
+async def test_gemini_alt_json_stream_is_relayed_raw_to_the_break(gateway: MakeGateway, fake_llm: FakeLLM,
+                                                                  kind: str) -> None:
+    """``alt=json`` relays raw bytes (no SSE, no terminal event to check), as the legacy does: a
+    cut ends as the upstream ended, garbage is relayed, a reset appends the bare error JSON."""
+    client = await gateway(upstreams_config(fake_llm.root))
+    fake_llm.script("sk-gemini", Fault(kind, after=1))
+    resp = await client.post(f"{GEMINI_STREAM}?alt=json", json=GEMINI_BODY)
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "text/plain; charset=utf-8"
+    raw = await resp.read()
+    assert raw.startswith(b'[{"candidates"')
+    ending = {"cut": b'"responseI', "malformed": b"data: {not json\n\n",
+              "reset": error_body("upstream connection broke mid-body", "server_error", "internal_server_error")}
+    assert raw.endswith(ending[kind])
+
+
+# --- a Claude upstream the test steers ------------------------------------------------------
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def claude_frames(model: str) -> list[bytes]:
+    return [
+        _event("message_start", {"type": "message_start", "message": {
+            "id": "msg_gated", "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 0}}}),
+        _event("content_block_start", {"type": "content_block_start", "index": 0,
+                                       "content_block": {"type": "text", "text": ""}}),
+        _event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                       "delta": {"type": "text_delta", "text": "Hello"}}),
+        _event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                       "delta": {"type": "text_delta", "text": " later"}}),
+        _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        _event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                                 "usage": {"output_tokens": 2}}),
+        _event("message_stop", {"type": "message_stop"}),
+    ]
+
+
+def gemini_chunk(text: str, finish: bool = False) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
+    if finish:
+        candidate["finishReason"] = "STOP"
+    return {"candidates": [candidate], "modelVersion": GEMINI_MODEL}
+
+
+class GatedUpstream:
+    """Answers Claude ``POST /v1/messages`` and Gemini ``POST /v1beta/models/<m>:<action>``.
+
+    A Claude stream sends ``before`` frames, a Gemini stream one chunk, then each waits for ``gate``.
+
+    ``answer`` replaces the non-stream answer (after the gate) with a status and JSON body.
+    ``cancelled`` is set when the gateway drops the connection while the handler waits or writes.
+    """
+
+    def __init__(self, before: int = 3) -> None:
+        self.before = before
+        self.gate = asyncio.Event()
+        self.cancelled = asyncio.Event()
+        self.answer: tuple[int, dict[str, Any]] | None = None
+        self.requests = 0
+        self.arrived: asyncio.Queue[None] = asyncio.Queue()  # one item per request received
+        self.runner: web.AppRunner | None = None
+        self.root = ""
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/messages", self.messages)
+        app.router.add_post("/v1beta/models/{action}", self.gemini)
+        self.runner = web.AppRunner(app, handler_cancellation=True)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.root = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        self.gate.set()
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def messages(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests += 1
+        self.arrived.put_nowait(None)
+        try:
+            if not body.get("stream"):
+                await self.gate.wait()
+                if self.answer is not None:
+                    return web.json_response(self.answer[1], status=self.answer[0])
+                return web.json_response({"id": "msg_gated", "type": "message", "role": "assistant",
+                                          "model": body["model"], "content": [{"type": "text", "text": "Hello later"}],
+                                          "stop_reason": "end_turn", "stop_sequence": None,
+                                          "usage": {"input_tokens": 3, "output_tokens": 2}})
+            response = web.StreamResponse(headers={"Content-Type": SSE})
+            await response.prepare(request)
+            for index, item in enumerate(claude_frames(body["model"])):
+                if index == self.before:
+                    await self.gate.wait()
+                await response.write(item)
+            await response.write_eof()
+            return response
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.cancelled.set()
+            raise
+
+
+    async def gemini(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        self.requests += 1
+        self.arrived.put_nowait(None)
+        chunks = [gemini_chunk("Hello"), gemini_chunk(" later", finish=True)]
+        if request.match_info["action"].endswith(":generateContent"):
+            await self.gate.wait()
+            return web.json_response(gemini_chunk("Hello later", finish=True))
+        sse = request.query.get("alt") == "sse"
+        pieces = ([b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks] if sse else
+                  [b"[" + json.dumps(chunks[0]).encode(), b"," + json.dumps(chunks[1]).encode() + b"]"])
+        response = web.StreamResponse(headers={"Content-Type": SSE if sse else JSON})
+        await response.prepare(request)
+        await response.write(pieces[0])
+        await self.gate.wait()
+        await response.write(pieces[1])
+        await response.write_eof()
+        return response
+
+
+@pytest.fixture
+async def gated() -> AsyncIterator[GatedUpstream]:
+    upstream = GatedUpstream()
+    await upstream.start()
+    yield upstream
+    await upstream.stop()
+
+
+def gated_config(upstream: GatedUpstream, extra: str = "") -> str:
+    return (f"claude-api-key:\n  - api-key: sk-gated\n    base-url: {upstream.root}\n"
+            f"gemini-api-key:\n  - api-key: sk-gated-g\n    base-url: {upstream.root}\n{extra}")
+
+
+async def read_until(resp: Any, needle: bytes) -> bytes:
+    seen = b""
+    while needle not in seen:
+        chunk = await resp.content.readany()
+        assert chunk, f"stream ended before {needle!r}: {seen!r}"
+        seen += chunk
+    return seen
+
+
+async def test_stall_mid_stream_past_the_idle_timeout(gateway: MakeGateway, gated: GatedUpstream) -> None:
+    config = gated_config(gated, "gateway:\n  upstream-timeouts: {idle: 0.2}\n")
+    client = await gateway(config)
+    resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
+    assert resp.status == 200
+    raw = await resp.read()
+    assert raw.count(b"event: content_block_delta") == 1
+    assert raw.endswith(frame("upstream sent nothing for 0.2s", "/v1/messages"))
+    # The gateway dropped the upstream connection instead of leaving it generating.
+    await asyncio.wait_for(gated.cancelled.wait(), 5)
+
+
+async def test_no_answer_past_the_first_byte_timeout(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    extra = "gateway:\n  upstream-timeouts: {first-byte: 0.2, connect: 5}\n"
+    client = await gateway(upstreams_config(fake_llm.root, extra))
+    expected = error_body(f"{fake_llm.root}/v1/messages sent no response within 0.2s", "server_error",
+                          "internal_server_error")
+    for stream in (False, True):
+        fake_llm.script("sk-claude", Fault("stall", seconds=3))
+        resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=stream))
+        # No byte reached the client, so even the stream request gets a plain JSON 500.
+        assert resp.status == 500 and resp.headers["Content-Type"] == JSON
+        assert await resp.read() == expected
+    # A timeout says nothing against the credential: the next request is served by it.
+    assert (await client.post("/v1/messages", json=claude(CLAUDE_MODEL))).status == 200
+    assert [r.key for r in fake_llm.requests] == ["sk-claude"] * 3
+
+
+async def test_stalled_credential_fails_over_to_the_next(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    extra = "gateway:\n  upstream-timeouts: {first-byte: 0.2}\n"
+    client = await gateway(upstreams_config(fake_llm.root, extra, claude_keys=("k1", "k2")))
+    fake_llm.script("k1", Fault("stall", seconds=3))
+    fake_llm.script("k2", Fault("stall", seconds=3))
+    resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL, stream=True))
+    assert resp.status == 500
+    assert len(fake_llm.requests) == 2  # both tried within the one request
+    fake_llm.script("k1", Fault("stall", seconds=3))
+    for _ in range(2):
+        resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL, stream=True))
+        assert resp.status == 200 and (await resp.read()).endswith(b"data: [DONE]\n\n")
+
+
+async def test_unreachable_upstream_is_a_500(gateway: MakeGateway, gated: GatedUpstream) -> None:
+    config = gated_config(gated)
+    await gated.stop()  # nothing listens on that port any more
+    client = await gateway(config)
+    resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
+    assert resp.status == 500 and resp.headers["Content-Type"] == JSON
+    answer = await resp.json()
+    assert answer["error"]["message"].startswith(f"connect to {gated.root}/v1/messages failed: ")
+    assert answer["error"]["type"] == "server_error"
+
+
+def _pipeline_tasks() -> list[asyncio.Task[Any]]:
+    """Tasks the pipeline spawns beside a request (keep-alive tickers; the request itself runs in
+    aiohttp's handler task) or a request handler still running."""
+    names = ("_tick", "_handle_request", "_serve_stream", "_serve_stream_with")
+    return [t for t in asyncio.all_tasks() if not t.done() and getattr(t.get_coro(), "__name__", "") in names]
+
+
+@pytest.mark.parametrize(("path", "body"), [("/v1/messages", claude(CLAUDE_MODEL, stream=True)),
+                                            ("/v1/chat/completions", chat(CLAUDE_MODEL, stream=True))])
+async def test_client_disconnect_mid_stream_cancels_upstream_and_leaks_no_task(
+        gateway: MakeGateway, gated: GatedUpstream, path: str, body: dict[str, Any]) -> None:
+    # A keep-alive ticker is running when the client leaves: it must go with the request.
+    client = await gateway(gated_config(gated, "streaming:\n  keepalive-seconds: 30\n"))
+    before = set(_pipeline_tasks())
+    resp = await client.post(path, json=body)
+    assert resp.status == 200
+    await read_until(resp, b"Hello")
+    resp.close()  # the client hangs up mid-stream
+    await asyncio.wait_for(gated.cancelled.wait(), 5)
+    for _ in range(100):
+        leaked = set(_pipeline_tasks()) - before
+        if not leaked:
+            break
+        await asyncio.sleep(0.01)
+    assert leaked == set()
+    assert gated.requests == 1
+
+
+async def test_bootstrap_retry_reissues_a_stream_that_broke_before_any_payload(gateway: MakeGateway,
+                                                                               fake_llm: FakeLLM) -> None:
+    client = await gateway(upstreams_config(fake_llm.root, "streaming:\n  bootstrap-retries: 1\n"))
+    fake_llm.script("sk-claude", Fault("reset", after=0))
+    resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
+    assert resp.status == 200
+    assert (await resp.read()).endswith(b'event: message_stop\ndata: {"type": "message_stop"}\n\n')
+    assert [r.key for r in fake_llm.requests] == ["sk-claude", "sk-claude"]
+
+
+async def test_without_bootstrap_retries_an_early_break_is_a_plain_error(gateway: MakeGateway,
+                                                                        fake_llm: FakeLLM) -> None:
+    client = await gateway(upstreams_config(fake_llm.root))
+    fake_llm.script("sk-claude", Fault("reset", after=0))
+    resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
+    assert resp.status == 500 and resp.headers["Content-Type"] == JSON
+    assert await resp.read() == error_body("upstream connection broke mid-body", "server_error",
+                                           "internal_server_error")
+    assert len(fake_llm.requests) == 1
+
+
+async def test_bootstrap_retry_never_repeats_after_payload_went_out(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    client = await gateway(upstreams_config(fake_llm.root, "streaming:\n  bootstrap-retries: 3\n"))
+    fake_llm.script("sk-claude", Fault("reset", after=3))
+    resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
+    assert (await resp.read()).endswith(frame("upstream connection broke mid-body", "/v1/messages"))
+    assert len(fake_llm.requests) == 1
+
+
+def test_upstream_timeouts_setting_overrides_field_by_field() -> None:
+    base = Timeouts(connect=30.0, first_byte=600.0, idle=300.0)
+    assert upstream_timeouts({"connect": 2, "first-byte": 1.5, "idle": 9}, base) == Timeouts(2.0, 1.5, 9.0)
+    assert upstream_timeouts({"idle": 4}, base) == Timeouts(30.0, 600.0, 4.0)
+    # Nonsense never turns a timeout off or to zero: those fields keep the base value.
+    assert upstream_timeouts({"connect": 0, "first-byte": "soon", "idle": True}, base) == base
+    assert upstream_timeouts({"connect": -1, "idle": 7}, base) == Timeouts(30.0, 600.0, 7.0)
+    assert upstream_timeouts("fast", base) == base
+    assert upstream_timeouts(None, base) == base
+
+
+async def test_upstream_timeouts_follow_a_config_reload(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    client = await gateway(upstreams_config(fake_llm.root, "gateway:\n  upstream-timeouts: {first-byte: 0.2}\n"))
+    runtime = runtime_of(client)
+    assert (await client.post("/v1/messages", json=claude(CLAUDE_MODEL))).status == 200
+    assert runtime.client.timeouts == Timeouts(first_byte=0.2)
+    store = client.server.app[CONFIG_STORE]
+    edited = store.current.model_copy(deep=True)
+    edited.gateway = {"upstream-timeouts": {"idle": 5}}
+    await store.save(edited)
+    assert (await client.post("/v1/messages", json=claude(CLAUDE_MODEL))).status == 200
+    assert runtime.client.timeouts == Timeouts(idle=5.0)

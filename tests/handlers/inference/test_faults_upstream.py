@@ -1,0 +1,236 @@
+"""Upstream error answers through the native pipeline: pass-through, rotation per status, cooldowns,
+``request-retry`` / ``max-retry-interval`` (surface §4-§5, reference B5/B6)."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+
+from tests.fakes.llm_upstream import ANSWER, FakeLLM, status
+from tests.handlers.inference.test_faults import (
+    CLAUDE_MODEL,
+    CODEX_MODEL,
+    COMPAT_MODEL,
+    GEMINI_BODY,
+    GEMINI_MODEL,
+    JSON,
+    MakeGateway,
+    chat,
+    claude,
+    error_body,
+    fake_llm,
+    gateway,
+    responses,
+    upstreams_config,
+)
+
+__all__ = ["fake_llm", "gateway"]  # fixtures shared with test_faults.py
+
+STATUSES = [400, 401, 403, 404, 429, 500, 503]
+
+CLAUDE_ERROR = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+GOOGLE_ERROR = {"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).",
+                          "status": "RESOURCE_EXHAUSTED",
+                          "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}]}}
+OPENAI_ERROR = {"error": {"message": "Rate limit reached for gpt-5", "type": "requests", "param": None,
+                          "code": "rate_limit_exceeded"}}
+
+# (model, upstream key, the provider's own error shape, client endpoint + body speaking its protocol)
+UPSTREAMS = {
+    "claude": (CLAUDE_MODEL, "sk-claude", CLAUDE_ERROR, "/v1/messages", claude(CLAUDE_MODEL, stream=True)),
+    "gemini": (GEMINI_MODEL, "sk-gemini", GOOGLE_ERROR,
+               f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent?alt=sse", GEMINI_BODY),
+    "codex": (CODEX_MODEL, "sk-codex", OPENAI_ERROR, "/v1/responses", responses(CODEX_MODEL, stream=True)),
+    "compat": (COMPAT_MODEL, "sk-compat", OPENAI_ERROR, "/v1/chat/completions", chat(COMPAT_MODEL, stream=True)),
+}
+
+# Surface §5: what a non-JSON upstream body is wrapped in, per status.
+WRAPPED = {
+    400: ("invalid_request_error", None),
+    401: ("authentication_error", "invalid_api_key"),
+    403: ("permission_error", "insufficient_quota"),
+    404: ("invalid_request_error", "model_not_found"),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
+    500: ("server_error", "internal_server_error"),
+    503: ("server_error", "internal_server_error"),
+}
+
+
+@pytest.mark.parametrize("retry_after", [None, "7"])
+@pytest.mark.parametrize("code", STATUSES)
+@pytest.mark.parametrize("kind", list(UPSTREAMS))
+async def test_provider_error_body_passes_through_verbatim(gateway: MakeGateway, fake_llm: FakeLLM, kind: str,
+                                                           code: int, retry_after: str | None) -> None:
+    """One credential: the client gets the upstream status and body byte for byte, whatever its
+    own protocol and whether it asked for a stream; an upstream ``Retry-After`` is not forwarded."""
+    model, key, provider_error, native_path, native_body = UPSTREAMS[kind]
+    raw = json.dumps(provider_error).encode()
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    for path, body in [("/v1/chat/completions", chat(model)), (native_path, native_body)]:
+        client = await gateway(upstreams_config(fake_llm.root))  # fresh rotation state each time
+        fake_llm.script(key, status(code, raw, headers))
+        resp = await client.post(path, json=body)
+        assert resp.status == code
+        assert resp.headers["Content-Type"] == JSON
+        assert "Retry-After" not in resp.headers
+        assert await resp.read() == raw
+    assert [r.key for r in fake_llm.requests] == [key, key]
+
+
+@pytest.mark.parametrize("code", STATUSES)
+async def test_non_json_error_body_is_wrapped_per_status(gateway: MakeGateway, fake_llm: FakeLLM, code: int) -> None:
+    client = await gateway(upstreams_config(fake_llm.root))
+    fake_llm.script("sk-gemini", status(code, b"  upstream said no\n"))
+    resp = await client.post("/v1/messages", json=claude(GEMINI_MODEL))
+    type_, err_code = WRAPPED[code]
+    assert resp.status == code
+    assert await resp.read() == error_body("upstream said no", type_, err_code)
+
+
+def _two_claude_keys(fake: FakeLLM, extra: str = "") -> str:
+    return upstreams_config(fake.root, extra, claude_keys=("k1", "k2"))
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_bad_request_is_never_retried_on_another_credential(gateway: MakeGateway, fake_llm: FakeLLM,
+                                                                  stream: bool) -> None:
+    client = await gateway(_two_claude_keys(fake_llm, "request-retry: 3\nmax-retry-interval: 30\n"))
+    raw = json.dumps({"type": "error", "error": {"type": "invalid_request_error",
+                                                 "message": "max_tokens: 999999 > 64000"}}).encode()
+    fake_llm.script("k1", status(400, raw))
+    fake_llm.script("k2", status(400, raw))
+    for _ in range(2):
+        resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL, stream=stream))
+        assert resp.status == 400 and resp.headers["Content-Type"] == JSON
+        assert await resp.read() == raw
+    # One upstream call per request (round-robin moved on), and no cooldown: the third request
+    # goes back to the first credential.
+    assert (await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL))).status == 200
+    first, second, third = (r.key for r in fake_llm.requests)
+    assert first != second and third == first
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("code", [401, 403, 404, 429, 500, 503])
+async def test_credential_problem_never_reaches_the_client_while_another_serves(
+        gateway: MakeGateway, fake_llm: FakeLLM, code: int, stream: bool) -> None:
+    client = await gateway(_two_claude_keys(fake_llm))
+    fake_llm.script("k1", status(code, CLAUDE_ERROR))
+    # Round-robin reaches k1 on the first or the second request; either way the client sees k2's answer.
+    for _ in range(2):
+        before = len(fake_llm.requests)
+        resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL, stream=stream))
+        assert resp.status == 200
+        text = await resp.text()
+        assert (ANSWER in text) if not stream else ("Hello" in text and text.endswith("data: [DONE]\n\n"))
+        keys = [r.key for r in fake_llm.requests[before:]]
+        if "k1" in keys:
+            assert keys == ["k1", "k2"]
+            break
+        assert keys == ["k2"]
+    else:
+        pytest.fail("k1 was never tried")
+    # k1 is cooling down (30 min, 12 h, 1 s or 1 min by status): not tried again.
+    before = len(fake_llm.requests)
+    for _ in range(3):
+        assert (await client.post("/v1/messages", json=claude(CLAUDE_MODEL))).status == 200
+    assert [r.key for r in fake_llm.requests[before:]] == ["k2"] * 3
+
+
+async def test_every_credential_failing_for_itself_ends_in_auth_unavailable(gateway: MakeGateway,
+                                                                            fake_llm: FakeLLM) -> None:
+    client = await gateway(_two_claude_keys(fake_llm))
+    denied = {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}
+    fake_llm.script("k1", status(401, denied))
+    fake_llm.script("k2", status(401, denied))
+    resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL))
+    # The pass ends with the last credential's answer, verbatim.
+    assert resp.status == 401 and await resp.json() == denied
+    # Both are now blocked for a non-quota reason: the legacy's 500 auth_unavailable, no upstream call.
+    resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
+    assert resp.status == 500 and resp.headers["Content-Type"] == JSON
+    assert await resp.read() == error_body("auth_unavailable: no auth available", "server_error",
+                                           "internal_server_error")
+    assert len(fake_llm.requests) == 2
+
+
+async def test_all_credentials_cooling_down_answer_429_with_retry_after(gateway: MakeGateway,
+                                                                        fake_llm: FakeLLM) -> None:
+    client = await gateway(upstreams_config(fake_llm.root, gemini_keys=("g1", "g2")))
+    raw = json.dumps(GOOGLE_ERROR).encode()
+    fake_llm.script("g1", status(429, raw, {"Retry-After": "120"}))
+    fake_llm.script("g2", status(429, raw, {"Retry-After": "120"}))
+    resp = await client.post(f"/v1beta/models/{GEMINI_MODEL}:generateContent", json=GEMINI_BODY)
+    assert resp.status == 429 and await resp.read() == raw and "Retry-After" not in resp.headers
+    assert len(fake_llm.requests) == 2
+    # Both cool for the first quota step (1 s; the API-key Gemini executor ignores RetryInfo and the
+    # header, as the legacy does). Every protocol now gets the same local answer.
+    cooldown = orjson.dumps({"error": {"code": "model_cooldown",
+                                       "message": f"All credentials for model {GEMINI_MODEL} are cooling down",
+                                       "model": GEMINI_MODEL, "reset_seconds": 1, "reset_time": "1s"}})
+    for path, body in [(f"/v1beta/models/{GEMINI_MODEL}:generateContent", GEMINI_BODY),
+                       (f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent?alt=json", GEMINI_BODY),
+                       ("/v1/messages", claude(GEMINI_MODEL, stream=True)),
+                       ("/v1/chat/completions", chat(GEMINI_MODEL)),
+                       ("/v1/responses", responses(GEMINI_MODEL, stream=True))]:
+        resp = await client.post(path, json=body)
+        assert resp.status == 429, path
+        assert resp.headers["Retry-After"] == "1"
+        assert resp.headers["Content-Type"] == JSON
+        assert await resp.read() == cooldown
+    assert len(fake_llm.requests) == 2
+
+
+async def test_request_retry_waits_for_a_cooldown_within_max_retry_interval(gateway: MakeGateway,
+                                                                            fake_llm: FakeLLM) -> None:
+    client = await gateway(upstreams_config(fake_llm.root, "request-retry: 1\nmax-retry-interval: 5\n"))
+    fake_llm.script("sk-claude", status(429, CLAUDE_ERROR))
+    resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL))
+    # The only credential cooled for 1 s; the second pass ran after that wait and succeeded.
+    assert resp.status == 200
+    assert (await resp.json())["content"] == [{"type": "text", "text": ANSWER}]
+    assert [r.key for r in fake_llm.requests] == ["sk-claude", "sk-claude"]
+
+
+@pytest.mark.parametrize(("extra", "code"), [
+    ("request-retry: 1\nmax-retry-interval: 0\n", 429),  # waiting disabled
+    ("request-retry: 0\nmax-retry-interval: 5\n", 429),  # no second pass
+    ("request-retry: 2\nmax-retry-interval: 5\n", 401),  # a 30-minute cooldown is beyond the interval
+    ("request-retry: 2\nmax-retry-interval: 5\n", 400),  # a bad request sets no cooldown at all
+])
+async def test_no_retry_pass_without_a_cooldown_ending_in_time(gateway: MakeGateway, fake_llm: FakeLLM, extra: str,
+                                                               code: int) -> None:
+    client = await gateway(upstreams_config(fake_llm.root, extra))
+    raw = json.dumps(CLAUDE_ERROR).encode()
+    fake_llm.script("sk-claude", status(code, raw))
+    resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL))
+    assert resp.status == code and await resp.read() == raw
+    assert len(fake_llm.requests) == 1
+
+
+GEMINI_CLI_BODY = {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY}
+
+
+async def test_gemini_cli_stream_has_headers_before_the_upstream_answers(gateway: MakeGateway,
+                                                                         fake_llm: FakeLLM) -> None:
+    """``/v1internal:streamGenerateContent`` without ``alt`` commits SSE headers up front (surface §6),
+    so an upstream error becomes an in-stream frame under a 200; with ``alt`` it is plain JSON."""
+    raw = json.dumps(GOOGLE_ERROR).encode()
+    client = await gateway(upstreams_config(fake_llm.root))
+    fake_llm.script("sk-gemini", status(429, raw))
+    resp = await client.post("/v1internal:streamGenerateContent", json=GEMINI_CLI_BODY)
+    assert resp.status == 200 and resp.headers["Content-Type"] == "text/event-stream"
+    assert await resp.read() == b"event: error\ndata: " + raw + b"\n\n"
+    client = await gateway(upstreams_config(fake_llm.root))
+    fake_llm.script("sk-gemini", status(429, raw))
+    resp = await client.post("/v1internal:streamGenerateContent?alt=json", json=GEMINI_CLI_BODY)
+    assert resp.status == 429 and resp.headers["Content-Type"] == JSON
+    assert await resp.read() == raw
+    # Model lookup happens before the headers, so an unknown model is a JSON 400 on both.
+    for path in ("/v1internal:streamGenerateContent", "/v1internal:streamGenerateContent?alt=json"):
+        resp = await client.post(path, json=dict(GEMINI_CLI_BODY, model="nope"))
+        assert resp.status == 400 and resp.headers["Content-Type"] == JSON
+        assert await resp.read() == error_body("unknown provider for model nope")
+    assert [r.path for r in fake_llm.requests] == [f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent"] * 2
