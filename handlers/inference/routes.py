@@ -15,6 +15,7 @@ from aiohttp import web
 from handlers.client_auth import authenticate, go_query_first
 from handlers.models.listing import build_error_body
 from quotio_gateway.appkeys import CONFIG_STORE
+from quotio_gateway.errors import error_response as gateway_error
 from quotio_gateway.native import NativeRegistry
 
 from . import protocols
@@ -25,17 +26,19 @@ from .runtime import INFERENCE, InferenceRuntime
 
 
 class BadRequest(Exception):
-    """A client body the pipeline cannot start with (answered 400 before any upstream work)."""
+    """A client body the pipeline cannot start with (answered before any upstream work)."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, answer: web.Response | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.status = status
+        self.answer = answer
 
     def response(self) -> web.Response:
+        if self.answer is not None:
+            return self.answer
         # The legacy handlers' own error shape for a request they cannot read (no ``code``).
         detail = {"message": self.message, "type": "invalid_request_error"}
-        return web.Response(status=self.status, body=orjson.dumps({"error": detail}),
+        return web.Response(status=400, body=orjson.dumps({"error": detail}),
                             headers={"Content-Type": "application/json"})
 
 
@@ -43,7 +46,10 @@ async def read_json_object(request: web.Request) -> tuple[dict[str, Any], bytes]
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
-        raise BadRequest(f"Invalid request: body larger than {request.client_max_size} bytes", 413) from exc
+        # The same protocol-shaped answer the dispatcher gives when it reads the body itself
+        # (model-matching routes), so the flag table never changes what the client sees.
+        message = f"request body exceeds {request.client_max_size} bytes"
+        raise BadRequest(message, gateway_error(request.path, 413, message)) from exc
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

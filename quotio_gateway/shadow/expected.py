@@ -56,8 +56,11 @@ def _whole(legacy: Signature, native: Signature) -> Explained:
 
 
 def _oversized_body(legacy: Signature, native: Signature) -> Explained:
-    """Native refuses a body over ``server.max_body_bytes`` with 413; legacy has no limit."""
-    if native.get("status") == 413 and native.get("error_type") == "invalid_request_error":
+    """Native refuses a body over ``server.max_body_bytes`` with 413 (in the client protocol's error
+    shape: ``invalid_request_error``, Claude ``request_too_large`` or Google ``INVALID_ARGUMENT``);
+    legacy has no limit."""
+    if native.get("status") == 413 and native.get("error_type") in (
+            "invalid_request_error", "request_too_large", "INVALID_ARGUMENT"):
         return _whole(legacy, native)
     return None
 

@@ -56,6 +56,7 @@ def inference_client(aiohttp_client: Any, tmp_path: Path) -> MakeClient:
             await store.stop()
 
         app.on_cleanup.append(stop)
-        return await aiohttp_client(app)
+        # As the real server runs: a client that hangs up cancels its handler.
+        return await aiohttp_client(app, server_kwargs={"handler_cancellation": True})
 
     return make

@@ -367,7 +367,15 @@ async def test_oversized_body_is_413_without_upstream_call(gateway: MakeGateway,
     client = await gateway(upstreams_config(fake_llm.root), max_body=4096)
     body = chat(CLAUDE_MODEL, stream=stream, messages=[{"role": "user", "content": "x" * 5000}])
     resp = await client.post(path, json=body)
-    await assert_answer(resp, 413, error_body("Invalid request: body larger than 4096 bytes"))
+    # The gateway's own protocol-shaped answer, the same the dispatcher gives (docs/compatibility.md row 6).
+    message = "request body exceeds 4096 bytes"
+    if path.startswith("/v1/messages"):
+        expected = orjson.dumps({"type": "error", "error": {"type": "request_too_large", "message": message}})
+    elif path.startswith("/v1beta"):
+        expected = orjson.dumps({"error": {"code": 413, "message": message, "status": "INVALID_ARGUMENT"}})
+    else:
+        expected = error_body(message)
+    await assert_answer(resp, 413, expected)
     # Just under the limit is read and served.
     resp = await client.post(path, json=claude(CLAUDE_MODEL, **GEMINI_BODY, input="hi", prompt="hi"))
     assert resp.status == 200
