@@ -18,7 +18,7 @@ import orjson
 
 from handlers.translation.codex import short_name_map, shorten_name
 from handlers.translation.gemini_client_common import go_int, go_string, new_call_id, rfc3339
-from handlers.translation.gemini_request import system_instruction
+from handlers.translation.gemini_request import system_instruction, thinking_config
 from handlers.translation.sse import SSEParser, json_text
 from handlers.translation.thinking import budget_to_level
 
@@ -85,8 +85,7 @@ def _tools(body: dict[str, Any], short: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _effort(body: dict[str, Any]) -> str:
-    config = body.get("generationConfig")
-    thinking = config.get("thinkingConfig") if isinstance(config, dict) else None
+    thinking = thinking_config(body.get("generationConfig"))
     if isinstance(thinking, dict):
         if "thinkingLevel" in thinking:
             effort = go_string(thinking["thinkingLevel"]).strip().lower()

@@ -26,6 +26,7 @@ from handlers.translation.gemini_client_common import (
     new_call_id,
     sampling_number,
 )
+from handlers.translation.gemini_request import thinking_config
 from handlers.translation.model import FinishReason, Format
 from handlers.translation.sse import json_text
 from handlers.translation.thinking import budget_to_level
@@ -53,7 +54,7 @@ def _generation_config(config: dict[str, Any], out: dict[str, Any]) -> None:
         out["stop"] = [go_string(s) for s in stops]
     if "candidateCount" in config:
         out["n"] = go_int(config["candidateCount"])
-    thinking = config.get("thinkingConfig")
+    thinking = thinking_config(config)
     if isinstance(thinking, dict):
         if "thinkingLevel" in thinking:
             effort = go_string(thinking["thinkingLevel"]).strip().lower()

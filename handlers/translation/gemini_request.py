@@ -122,6 +122,29 @@ def _number(value: Any) -> int | float | None:
     return go_number(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+_THINKING_SPELLINGS = (("thinkingLevel", "thinking_level"), ("thinkingBudget", "thinking_budget"),
+                      ("includeThoughts", "include_thoughts"))
+
+
+def thinking_config(generation_config: Any) -> dict[str, Any] | None:
+    """A Gemini client's ``thinkingConfig`` with camelCase keys.
+
+    google-genai writes ``thinking_config`` / ``thinking_budget`` / ``include_thoughts`` (the REST
+    API takes both spellings); the legacy reads only ``thinkingBudget`` and ``thinkingLevel``, so
+    the SDK's budget was lost (docs/compatibility.md). camelCase wins when both are present.
+    """
+    if not isinstance(generation_config, dict):
+        return None
+    raw = generation_config.get("thinkingConfig", generation_config.get("thinking_config"))
+    if not isinstance(raw, dict):
+        return None
+    out = dict(raw)
+    for camel, snake in _THINKING_SPELLINGS:
+        if camel not in out and snake in out:
+            out[camel] = out[snake]
+    return out
+
+
 def _gemini_thinking(config: Any) -> ThinkingConfig | None:
     if not isinstance(config, dict):
         return None
@@ -173,7 +196,7 @@ def parse_request(body: dict[str, Any]) -> Request:
     stops = config.get("stopSequences")
     if isinstance(stops, list):
         req.stop = [s if isinstance(s, str) else json_text(s) for s in stops] or None
-    req.thinking = _gemini_thinking(config.get("thinkingConfig"))
+    req.thinking = _gemini_thinking(thinking_config(config))
     system = system_instruction(body)
     if isinstance(system, dict) and isinstance(system.get("parts"), list):
         texts = [p["text"] for p in system["parts"] if isinstance(p, dict) and "text" in p]
