@@ -35,6 +35,7 @@ import structlog
 from handlers.auth.credential import Credential
 from handlers.auth.stores import LoadResult, TokenStore, store_from_env
 from handlers.auth.stores.file_store import AuthChange, AuthDirWatcher, FileTokenStore
+from handlers.models.catalog import ModelInfo
 from handlers.models.registry import CredentialRecord, LiveModelRegistry, split_thinking_suffix
 from handlers.providers.http import UpstreamClient
 from handlers.providers.oauth_antigravity import AntigravityExecutor
@@ -46,6 +47,7 @@ from handlers.providers.oauth_kiro import KiroExecutor
 from handlers.providers.oauth_openai_chat import CopilotExecutor, IFlowExecutor, QwenExecutor
 from handlers.providers.oauth_vertex import VertexServiceAccountExecutor
 
+from .antigravity_models import AntigravityModelFeed
 from .tokens import ExchangedToken, FileToken, Refresher, TokenCache, file_token, utc_now
 from .views import build_views
 
@@ -122,6 +124,10 @@ class CredentialRuntime:
     credentials out of ``candidates``), ``listeners`` (get every watcher change after the runtime).
     ``RefreshManager.as_refresher()``, ``.on_unauthorized``, ``.is_blocked`` and
     ``.on_auth_change`` from ``handlers.logins.refresh`` fit them.
+
+    ``antigravity_models=True`` (with a registry) fetches each Antigravity credential's model list
+    from the upstream in the background (``antigravity_models.py``); off by default so that
+    callers without a reachable upstream make no extra calls.
     """
 
     def __init__(self, store: TokenStore, client: UpstreamClient, *,
@@ -135,7 +141,8 @@ class CredentialRuntime:
                  copilot_tokens: TokenCache | None = None,
                  vertex_tokens: TokenCache | None = None,
                  clock: Callable[[], datetime] = utc_now,
-                 watch_interval: float = 0.25) -> None:
+                 watch_interval: float = 0.25,
+                 antigravity_models: bool = False) -> None:
         self.store = store
         self.client = client
         self._registry = registry
@@ -157,7 +164,13 @@ class CredentialRuntime:
         self._executors: dict[tuple[str, int], OAuthExecutor] = {}
         self._registry_pending: asyncio.TimerHandle | None = None
         self._refreshing: dict[str, asyncio.Task[Credential | None]] = {}
+        # The watcher's copy of each file as last looked at: only a copy it has not shown us
+        # before is news (see file_credential).
+        self._live_seen: dict[str, Credential] = {}
         self.skipped: dict[str, str] = {}  # file name -> reason code of the last full load
+        # Antigravity has no static catalogue: with a registry to feed, its list is fetched live.
+        self._models = (AntigravityModelFeed(client, self._schedule_registry)
+                        if antigravity_models and registry is not None else None)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], auth_dir: Path | str, client: UpstreamClient,
@@ -178,12 +191,15 @@ class CredentialRuntime:
         self._load(result)
         if self._registry is not None:
             self._registry.set_credentials(self.records)
+        self._track_models(self._views_by_file)
         log.info("credentials loaded", store=self.store.kind, credentials=len(self._files),
                  servable=len(self._by_id), skipped=len(result.skipped),
                  seconds=round(time.perf_counter() - started, 3))
         return result
 
     async def stop(self) -> None:
+        if self._models is not None:
+            await self._models.close()
         if self._registry_pending is not None:
             self._registry_pending.cancel()
             self._registry_pending = None
@@ -197,10 +213,12 @@ class CredentialRuntime:
         result = await self.store.load_all()
         self._load(result)
         self._registry_changed()
+        self._track_models(self._views_by_file)
         return result
 
     def _load(self, result: LoadResult) -> None:
         self._files = dict(result.credentials)
+        self._live_seen = dict(result.credentials)
         self.skipped = {name: err.reason for name, err in result.skipped.items()}
         self._views_by_file = {name: self._views(cred) for name, cred in self._files.items()}
         self._reindex()
@@ -209,8 +227,10 @@ class CredentialRuntime:
 
     async def _on_change(self, change: AuthChange) -> None:
         if change.kind == "upsert" and change.credential is not None:
+            self._live_seen[change.file_name] = change.credential
             self.apply(change.credential)
         elif change.kind == "remove":
+            self._live_seen.pop(change.file_name, None)
             self.forget(change.file_name)
         # "invalid": the watcher keeps the last good copy; so do we.
         for listener in self._listeners:
@@ -224,14 +244,24 @@ class CredentialRuntime:
         """Take a new copy of one file (outside edit, refresh, login); no I/O."""
         self._files[credential.file_name] = credential
         self.skipped.pop(credential.file_name, None)
-        if self._replace_views(credential.file_name, self._views(credential)):
+        views = self._views(credential)
+        if self._replace_views(credential.file_name, views):
             self._schedule_registry()
+        self._track_models({credential.file_name: views})
 
     def forget(self, file_name: str) -> None:
+        if self._models is not None:
+            self._models.forget(file_name)
         if self._files.pop(file_name, None) is None:
             return
         if self._replace_views(file_name, []):
             self._schedule_registry()
+
+    def _track_models(self, views_by_file: Mapping[str, list[OAuthCredential]]) -> None:
+        if self._models is None:
+            return
+        for name, views in views_by_file.items():
+            self._models.track(name, views)
 
     def _views(self, credential: Credential) -> list[OAuthCredential]:
         return build_views(credential, self._token_source, base_url=self._base_url)
@@ -319,13 +349,19 @@ class CredentialRuntime:
     def file_credential(self, file_name: str) -> Credential | None:
         """The current copy of a file. Saves made through the same store object (a refresh
         manager sharing it) reach the watcher without an outside-change event; they are picked
-        up here, at the next use."""
+        up here, at the next use.
+
+        Only a watcher copy not seen before counts as news. A different revision alone does not:
+        after adopting another process's refresh (read from the store, so the watcher has not
+        polled it yet) the watcher still holds the older copy, which must not replace ours."""
         mine = self._files.get(file_name)
         if self._watcher is not None and mine is not None:
             live = self._watcher.credentials.get(file_name)
-            if live is not None and live is not mine and live.revision != mine.revision:
-                self.apply(live)
-                return live
+            if live is not None and live is not self._live_seen.get(file_name):
+                self._live_seen[file_name] = live
+                if live is not mine and live.revision != mine.revision:
+                    self.apply(live)
+                    return live
         return mine
 
     def now(self) -> datetime:
@@ -413,8 +449,15 @@ class CredentialRuntime:
 
     def records(self) -> list[CredentialRecord]:
         """What the model registry registers: enabled views, in id order."""
-        return [CredentialRecord(provider=view.provider, prefix=view.prefix, id=view.id)
+        return [CredentialRecord(provider=view.provider, prefix=view.prefix, id=view.id,
+                                 models=self._fetched_models(view))
                 for view in self.credentials() if not view.disabled]
+
+    def _fetched_models(self, view: OAuthCredential) -> tuple[ModelInfo, ...] | None:
+        """Antigravity's live list (empty until it arrived); ``None`` = the static catalogue."""
+        if self._models is None or view.provider != "antigravity":
+            return None
+        return self._models.models(_file_of(view.id)) or ()
 
     def candidates(self, provider_keys: Iterable[str], model: str) -> list[OAuthCredential]:
         """Enabled credentials of these providers that serve ``model`` (per the model registry,

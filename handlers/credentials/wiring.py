@@ -65,7 +65,7 @@ def build_services(app: web.Application, config_store: ConfigStore, inference: I
                                 config=lambda: config_store.current, refresher=manager.as_refresher(),
                                 unauthorized=manager.on_unauthorized, blocked=manager.is_blocked,
                                 listeners=[manager.on_auth_change], copilot_tokens=context.copilot,
-                                vertex_tokens=context.vertex)
+                                vertex_tokens=context.vertex, antigravity_models=True)
     return CredentialServices(store, session, manager, runtime)
 
 

@@ -1,4 +1,4 @@
-"""Fake OAuth providers for the browser logins: Anthropic, OpenAI (Codex), Google, iFlow.
+"""Fake OAuth providers for the browser logins: Anthropic, OpenAI (Codex), Google, iFlow, Vertex.
 
 One aiohttp server on 127.0.0.1 plays every family under its own path prefix (``/claude``,
 ``/codex``, ``/google``, ``/iflow``). Each family has an authorize endpoint (it "consents" at once
@@ -13,6 +13,11 @@ tokens this fake issued.
     cfg = {"provider-endpoints": fake.overrides()}      # a config ``gateway`` section
     ...
     await fake.stop()
+
+Google also answers Antigravity's ``fetchAvailableModels`` (``fake.antigravity_models``), and
+``/vertex`` plays Google's JWT-bearer token grant for service accounts (the assertion's signature
+is checked against ``fake.vertex_keys[client_email]`` when a public key is registered there) and
+the Vertex ``aiplatform`` generateContent endpoint.
 
 Faults are set per family: ``fake.token_fault["claude"] = "malformed" | "http500"``,
 ``fake.deny_consent = True`` (authorize redirects with ``error=access_denied``). Everything
@@ -74,6 +79,14 @@ class FakeOAuthProviders:
     deny_consent: bool = False
     token_fault: dict[str, str] = field(default_factory=dict)
     expires_in: int = 3600
+    vertex_expires_in: int = 3600
+    # Keys of the fetchAvailableModels answer; the values are what the real service sends per model.
+    antigravity_models: dict[str, Any] = field(default_factory=lambda: {
+        "gemini-2.5-flash": {"displayName": "Gemini 2.5 Flash"},
+        "gemini-3-pro-high": {"displayName": "Gemini 3 Pro"},
+        "chat_20706": {}, "gemini-2.5-pro": {},
+    })
+    vertex_keys: dict[str, Any] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     issued_tokens: set[str] = field(default_factory=set)
     _codes: dict[str, _Grant] = field(default_factory=dict)
@@ -103,6 +116,10 @@ class FakeOAuthProviders:
         r.add_post("/codex/responses", self._codex_responses)
         r.add_post("/google/assist/v1internal:generateContent", self._gemini_generate)
         r.add_post("/iflow/v1/chat/completions", self._openai_chat)
+        r.add_post("/google/assist/v1internal:fetchAvailableModels", self._fetch_available_models)
+        r.add_post("/google/assist/v1internal:streamGenerateContent", self._gemini_stream)
+        r.add_post("/vertex/token", self._vertex_token)
+        r.add_post("/vertex/v1/{tail:.*}", self._vertex_generate)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -139,6 +156,7 @@ class FakeOAuthProviders:
                       "userinfo-url": f"{u}/iflow/userinfo", "cookie-api-key-url": f"{u}/iflow/apikey",
                       "success-redirect-url": f"{u}/iflow/success", "error-redirect-url": f"{u}/iflow/error",
                       "inference-base-url": f"{u}/iflow/v1"},
+            "vertex": {"token-url": f"{u}/vertex/token", "inference-base-url": f"{u}/vertex"},
         }
 
     def seen(self, path: str) -> list[dict[str, Any]]:
@@ -360,11 +378,37 @@ class FakeOAuthProviders:
         if not self._authorized(request):
             return web.json_response({"type": "error", "error": {"type": "authentication_error"}}, status=401)
         body = await request.json()
+        if body.get("stream"):
+            return await self._claude_stream(request, body.get("model", ""))
         return web.json_response({
             "id": "msg_fake", "type": "message", "role": "assistant", "model": body.get("model", ""),
             "content": [{"type": "text", "text": "hello from fake claude"}], "stop_reason": "end_turn",
             "usage": {"input_tokens": 3, "output_tokens": 4},
         })
+
+    async def _claude_stream(self, request: web.Request, model: str) -> web.StreamResponse:
+        """The same answer as Anthropic's event stream, the text in two deltas."""
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("message_start", {"type": "message_start", "message": {
+                "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
+                "stop_reason": None, "usage": {"input_tokens": 3, "output_tokens": 0}}}),
+            ("content_block_start", {"type": "content_block_start", "index": 0,
+                                     "content_block": {"type": "text", "text": ""}}),
+            ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                     "delta": {"type": "text_delta", "text": "hello from "}}),
+            ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                     "delta": {"type": "text_delta", "text": "fake claude"}}),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                               "usage": {"output_tokens": 4}}),
+            ("message_stop", {"type": "message_stop"}),
+        ]
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for name, data in events:
+            await resp.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+        await resp.write_eof()
+        return resp
 
     async def _codex_responses(self, request: web.Request) -> web.StreamResponse:
         if not self._authorized(request):
@@ -389,6 +433,24 @@ class FakeOAuthProviders:
                             "finishReason": "STOP"}],
             "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 4, "totalTokenCount": 7}}})
 
+    async def _gemini_stream(self, request: web.Request) -> web.StreamResponse:
+        """``v1internal:streamGenerateContent?alt=sse``: the answer in two wrapped chunks."""
+        if not self._authorized(request):
+            return web.json_response({"error": {"code": 401, "message": "unauthorized"}}, status=401)
+        chunks = [
+            {"response": {"candidates": [{"content": {"role": "model", "parts": [{"text": "hello from "}]}}]}},
+            {"response": {"candidates": [{"content": {"role": "model", "parts": [{"text": "fake gemini"}]},
+                                          "finishReason": "STOP"}],
+                          "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 4,
+                                            "totalTokenCount": 7}}},
+        ]
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for chunk in chunks:
+            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await resp.write_eof()
+        return resp
+
     async def _openai_chat(self, request: web.Request) -> web.StreamResponse:
         auth = request.headers.get("Authorization", "")
         if auth != f"Bearer {self.iflow_api_key}":
@@ -400,3 +462,45 @@ class FakeOAuthProviders:
                          "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
         })
+
+    async def _fetch_available_models(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return web.json_response({"error": {"code": 401, "message": "unauthorized"}}, status=401)
+        return web.json_response({"models": self.antigravity_models})
+
+    # -- vertex (service accounts) ----------------------------------------------------------------
+
+    async def _vertex_token(self, request: web.Request) -> web.StreamResponse:
+        if fault := self._fault("vertex"):
+            return fault
+        form = await request.post()
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        try:
+            head, payload, signature = str(form.get("assertion", "")).split(".")
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except ValueError:
+            return web.json_response({"error": "invalid_grant", "error_description": "bad assertion"}, status=400)
+        key = self.vertex_keys.get(claims.get("iss"))
+        if key is not None:
+            from cryptography.exceptions import InvalidSignature
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.asymmetric import padding
+
+            try:
+                key.verify(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)),
+                           f"{head}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+            except InvalidSignature:
+                return web.json_response({"error": "invalid_grant", "error_description": "signature"}, status=400)
+        if claims.get("aud") != f"{self.url}/vertex/token":
+            return web.json_response({"error": "invalid_grant", "error_description": "audience"}, status=400)
+        return web.json_response({"access_token": self._issue("vertex-at"), "expires_in": self.vertex_expires_in,
+                                  "token_type": "Bearer"})
+
+    async def _vertex_generate(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return web.json_response({"error": {"code": 401, "message": "unauthorized"}}, status=401)
+        return web.json_response({
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "hello from fake vertex"}]},
+                            "finishReason": "STOP"}],
+            "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 4, "totalTokenCount": 7}})

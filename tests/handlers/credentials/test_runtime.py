@@ -524,3 +524,31 @@ async def test_saves_through_the_same_store_are_seen_at_next_use(tmp_path: Path,
         assert cred is not None and await cred.tokens.access_token() == "two"
     finally:
         await runtime.stop()
+
+
+async def test_an_adopted_copy_is_not_replaced_by_the_watchers_older_one(tmp_path: Path, client) -> None:
+    """Another process refreshed the file first and the refresh adopted its copy straight from the
+    store, before this watcher polled the file: the watcher still holds the older copy (another
+    revision), and that must not replace the adopted one at the next use."""
+    write(tmp_path, "qwen-a.json", {"type": "qwen", "access_token": "old", "expired": "2020-01-01T00:00:00Z"})
+    other_process = FileTokenStore(tmp_path)
+    future = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    async def refresher(credential: Credential) -> Credential:
+        await other_process.save(credential.with_metadata(access_token="theirs", expired=future))
+        adopted = await other_process.get(credential.file_name)
+        assert adopted is not None
+        return adopted
+
+    # A watcher that does not poll during the test: its copy stays the one loaded at start.
+    runtime = runtime_for(tmp_path, client, refresher=refresher, watch_interval=3600)
+    await runtime.start()
+    try:
+        cred = runtime.get("qwen-a.json")
+        assert cred is not None
+        assert await cred.tokens.access_token() == "theirs"
+        current = runtime.file_credential("qwen-a.json")
+        assert current is not None and current.metadata["access_token"] == "theirs"
+        assert await cred.tokens.access_token() == "theirs"
+    finally:
+        await runtime.stop()
