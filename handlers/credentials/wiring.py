@@ -7,6 +7,11 @@ and plugs the runtime into native inference as its OAuth credential source. A st
 reached does not stop the gateway: the error is logged with the store's own message and start-up
 is retried in the background with backoff, while API-key credentials and legacy routes keep
 serving.
+
+Logins started over HTTP save through the login context's own store object. The file store's
+watcher notices those files like any outside edit; PostgreSQL, Git and object stores have no
+watcher, so for them the login context gets a store that tells the runtime and the refresh
+manager about every credential it saves or deletes, and a new login serves at once.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from handlers.auth.stores import StoreUnavailable, TokenStore, store_from_env
+from handlers.auth.credential import Credential
+from handlers.auth.stores import LoadResult, StoreUnavailable, TokenStore, store_from_env
+from handlers.auth.stores.file_store import FileTokenStore
 from handlers.inference.runtime import InferenceRuntime
+from handlers.logins.context import LOGIN_CONTEXT
 from handlers.logins.refresh import RefreshManager
 from handlers.logins.refresh_metrics import RefreshMetrics
 from handlers.logins.refresh_providers import refresh_context
@@ -50,6 +58,42 @@ class CredentialServices:
 
 
 CREDENTIALS = web.AppKey("quotio_credentials", CredentialServices)
+
+
+class NotifyingStore(TokenStore):
+    """A token store that reports each save and delete to the running credential services."""
+
+    def __init__(self, inner: TokenStore, services: CredentialServices) -> None:
+        super().__init__()
+        self.inner = inner
+        self.services = services
+        self.kind = inner.kind
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def load_all(self) -> LoadResult:
+        return await self.inner.load_all()
+
+    async def get(self, file_name: str) -> Credential | None:
+        return await self.inner.get(file_name)
+
+    async def save(self, credential: Credential, *, if_revision: str | None = None) -> Credential:
+        saved = await self.inner.save(credential, if_revision=if_revision)
+        if self.services.started.is_set():
+            self.services.runtime.apply(saved)
+            self.services.manager.upsert(saved)
+        return saved
+
+    async def delete(self, file_name: str) -> bool:
+        deleted = await self.inner.delete(file_name)
+        if deleted and self.services.started.is_set():
+            self.services.runtime.forget(file_name)
+            self.services.manager.remove(file_name)
+        return deleted
 
 
 def _auth_dir(config_store: ConfigStore) -> Path:
@@ -96,6 +140,9 @@ def install_credentials(app: web.Application, config_store: ConfigStore, inferen
     async def startup(app: web.Application) -> None:
         services = build_services(app, config_store, inference)
         app[CREDENTIALS] = services
+        logins = app.get(LOGIN_CONTEXT)
+        if logins is not None and logins.store is None and not isinstance(services.store, FileTokenStore):
+            logins.store = NotifyingStore(store_from_env(os.environ, _auth_dir(config_store)), services)
         try:
             await _start(services, inference)
         except StoreUnavailable as exc:
