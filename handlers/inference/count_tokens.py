@@ -3,7 +3,9 @@
 The legacy executors count by translating the client body with the ordinary request translator
 and calling the upstream's own counting endpoint: Claude ``/v1/messages/count_tokens`` (the body
 translated as for a stream unless client and upstream are both Claude), Gemini ``:countTokens``
-(``tools``, ``generationConfig`` and ``safetySettings`` removed). The number comes back through
+(``tools``, ``generationConfig`` and ``safetySettings`` removed), Gemini CLI and Antigravity
+``v1internal:countTokens`` (the envelope without ``project``, ``model`` and the request's
+``safetySettings``). The number comes back through
 ``TranslateTokenCount``: a Claude client gets ``{"input_tokens":N}``, Gemini clients
 ``{"totalTokens":N,"promptTokensDetails":[…]}``, and a pair with no count translator (Claude ->
 Claude) gets the upstream body verbatim. OpenAI-compatible and Codex upstreams count with a
@@ -25,8 +27,11 @@ from handlers.translation.model import Format
 from .pair_table import PairLookup
 from .translate import PairFactory, StreamTranslator, TranslateInput, Translation, TranslationError
 
-COUNTING_UPSTREAMS = frozenset({Format.CLAUDE, Format.GEMINI})
+COUNTING_UPSTREAMS = frozenset({Format.CLAUDE, Format.GEMINI, Format.GEMINI_CLI, Format.ANTIGRAVITY})
 _GEMINI_DROPPED = ("tools", "generationConfig", "safetySettings")
+# The envelope upstreams count at ``v1internal:countTokens``; their executors drop ``project`` and
+# ``model`` themselves, the safety settings inside ``request`` go here (as the legacy executors do).
+_ENVELOPES = frozenset({Format.GEMINI_CLI, Format.ANTIGRAVITY})
 
 
 @dataclass(slots=True)
@@ -43,6 +48,7 @@ class _CountTranslation:
             raise TranslationError(f"count answer is not JSON: {exc.msg}") from exc
         if self.client is self.upstream and self.client is Format.CLAUDE:
             return upstream
+        # Claude counts in ``input_tokens``; Gemini and both envelope upstreams in ``totalTokens``.
         key = "input_tokens" if self.upstream is Format.CLAUDE else "totalTokens"
         count = answer.get(key, 0) if isinstance(answer, dict) else 0
         count = count if isinstance(count, int) else 0
@@ -72,6 +78,8 @@ def count_pairs(pairs: PairLookup) -> PairLookup:
             if upstream is Format.GEMINI:
                 for key in _GEMINI_DROPPED:
                     body.pop(key, None)
+            if upstream in _ENVELOPES and isinstance(body.get("request"), dict):
+                body["request"] = {k: v for k, v in body["request"].items() if k != "safetySettings"}
             body["model"] = inp.model
             return _CountTranslation(body, client, upstream)
 

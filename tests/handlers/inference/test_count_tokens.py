@@ -1,0 +1,51 @@
+"""Token counting over the pair table: which upstreams count, the body each gets, the answer."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from handlers.inference.count_tokens import count_pairs
+from handlers.inference.pair_table import default_pairs
+from handlers.inference.translate import TranslateInput
+from handlers.translation.model import Format
+
+CLAUDE_BODY = {"model": "m", "max_tokens": 10, "system": "Be brief.",
+               "messages": [{"role": "user", "content": "say hello"}],
+               "tools": [{"name": "t", "input_schema": {"type": "object"}}]}
+GEMINI_BODY = {"contents": [{"role": "user", "parts": [{"text": "say hello"}]}],
+               "generationConfig": {"temperature": 0.5}, "safetySettings": [{"category": "x", "threshold": "OFF"}]}
+
+
+def counted(client: Format, upstream: Format, body: dict) -> tuple[dict, object]:
+    factory = count_pairs(default_pairs())(client, upstream)
+    assert factory is not None
+    translation = factory(TranslateInput(body=body, model="gemini-2.5-pro", client_model="gemini-2.5-pro",
+                                         stream=False))
+    assert translation.upstream_stream is False
+    return translation.upstream_body, translation
+
+
+@pytest.mark.parametrize("upstream", [Format.GEMINI_CLI, Format.ANTIGRAVITY])
+def test_envelope_upstreams_count_without_safety_settings(upstream: Format) -> None:
+    body, translation = counted(Format.CLAUDE, upstream, CLAUDE_BODY)
+    assert "safetySettings" not in body["request"]
+    assert body["request"]["contents"][0]["parts"][0]["text"] == "say hello"
+    assert translation.response(b'{"totalTokens": 7}') == b'{"input_tokens":7}'  # type: ignore[attr-defined]
+
+
+def test_gemini_upstream_drops_tools_generation_config_and_safety() -> None:
+    body, translation = counted(Format.GEMINI, Format.GEMINI, GEMINI_BODY)
+    assert not {"tools", "generationConfig", "safetySettings"} & set(body)
+    assert orjson.loads(translation.response(b'{"totalTokens": 3}')) == {  # type: ignore[attr-defined]
+        "totalTokens": 3, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 3}]}
+
+
+def test_claude_to_claude_answer_is_the_upstream_body() -> None:
+    _, translation = counted(Format.CLAUDE, Format.CLAUDE, CLAUDE_BODY)
+    assert translation.response(b'{"input_tokens": 9}') == b'{"input_tokens": 9}'  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("upstream", [Format.OPENAI, Format.CODEX])
+def test_local_tokenizer_upstreams_have_no_count_pair(upstream: Format) -> None:
+    assert count_pairs(default_pairs())(Format.CLAUDE, upstream) is None
