@@ -25,7 +25,8 @@ Rules (sdk/cliproxy/auth/conductor.go at 9b72ea9ef, ``shouldRefresh`` and ``refr
   the failure is permanent (the refresh token was refused). A new revision of the file (a new
   login, an edit by the Quotio app) clears the failure.
 - **401**: ``on_unauthorized`` refreshes once per token. If the token it produced is refused again,
-  it gives up: the credential is blocked until its backoff passes or the file changes.
+  it gives up: the credential is blocked until its backoff passes or the file changes. After the
+  backoff, a 401 on that token refreshes again (once per backoff period).
 """
 
 from __future__ import annotations
@@ -142,8 +143,9 @@ class RefreshManager:
         self._failures: dict[str, FailureState] = {}
         self._in_flight: dict[str, asyncio.Task[Credential]] = {}
         self._last_success: dict[str, float] = {}
-        # Token produced by a refresh that a 401 triggered; a 401 on it again means give up.
-        self._after_unauthorized: dict[str, str] = {}
+        # Token produced by a refresh that a 401 triggered, and when; a 401 on it again within
+        # the failure backoff means give up (see on_unauthorized).
+        self._after_unauthorized: dict[str, tuple[str, float]] = {}
         # Refreshed credentials the store could not take; saved before the provider is asked again.
         self._unsaved: dict[str, Credential] = {}
         self._semaphore = asyncio.Semaphore(concurrency)
@@ -298,7 +300,13 @@ class RefreshManager:
         credential = self._credentials.get(file_name)
         if credential is None:
             return None
-        if used_token and used_token == self._after_unauthorized.get(file_name):
+        marker = self._after_unauthorized.get(file_name)
+        # Refused again soon after the refresh a 401 caused: another refresh would not help. Only
+        # soon after: once the backoff has passed, a token refused again (it may have served for
+        # hours) is refreshed once more, or the credential would stay unusable until its next
+        # scheduled refresh. At most one 401-driven refresh per backoff period, never a storm.
+        if used_token and marker is not None and used_token == marker[0] \
+                and self.clock() - marker[1] < self.failure_backoff:
             self._record_failure(credential, "the refreshed token was refused again (HTTP 401)", permanent=False,
                                  reason="unauthorized")
             log.warning("credential refused right after its refresh; giving up", provider=credential.provider,
@@ -439,7 +447,7 @@ class RefreshManager:
         self._failures.pop(name, None)
         self._last_success[name] = now
         if reason == "unauthorized":
-            self._after_unauthorized[name] = self._token_in_use(credential)
+            self._after_unauthorized[name] = (self._token_in_use(credential), now)
         else:
             self._after_unauthorized.pop(name, None)
         if self.metrics is not None:

@@ -348,6 +348,67 @@ IFLOW: tuple[ModelInfo, ...] = (
        description="iFlow Rome 30BA3B model"),
 )
 
+# GitHub Copilot and Kiro exist only in the CLIProxyAPIPlus fork (``GetGitHubCopilotModels`` and
+# ``GetKiroModels``); the fork registers these for every credential of the two types.
+_COPILOT_CREATED = 1732752000
+
+
+def _copilot(model_id: str, display: str, vendor: str, context: int, max_out: int) -> ModelInfo:
+    # Every Copilot entry shares owner, type and timestamp; only the name and limits differ.
+    return _m(id=model_id, created=_COPILOT_CREATED, owned_by="github-copilot", type="github-copilot",
+              display_name=display, description=f"{vendor} {display} via GitHub Copilot",
+              context_length=context, max_completion_tokens=max_out)
+
+
+GITHUB_COPILOT: tuple[ModelInfo, ...] = (
+    _copilot("gpt-4.1", "GPT-4.1", "OpenAI", 128000, 16384),
+    _copilot("gpt-5", "GPT-5", "OpenAI", 200000, 32768),
+    _copilot("gpt-5-mini", "GPT-5 Mini", "OpenAI", 128000, 16384),
+    _copilot("gpt-5-codex", "GPT-5 Codex", "OpenAI", 200000, 32768),
+    _copilot("gpt-5.1", "GPT-5.1", "OpenAI", 200000, 32768),
+    _copilot("gpt-5.1-codex", "GPT-5.1 Codex", "OpenAI", 200000, 32768),
+    _copilot("gpt-5.1-codex-mini", "GPT-5.1 Codex Mini", "OpenAI", 128000, 16384),
+    _copilot("claude-haiku-4.5", "Claude Haiku 4.5", "Anthropic", 200000, 64000),
+    _copilot("claude-opus-4.1", "Claude Opus 4.1", "Anthropic", 200000, 32000),
+    _copilot("claude-opus-4.5", "Claude Opus 4.5", "Anthropic", 200000, 64000),
+    _copilot("claude-sonnet-4", "Claude Sonnet 4", "Anthropic", 200000, 64000),
+    _copilot("claude-sonnet-4.5", "Claude Sonnet 4.5", "Anthropic", 200000, 64000),
+    _copilot("gemini-2.5-pro", "Gemini 2.5 Pro", "Google", 1048576, 65536),
+    _copilot("gemini-3-pro", "Gemini 3 Pro", "Google", 1048576, 65536),
+    _copilot("grok-code-fast-1", "Grok Code Fast 1", "xAI", 128000, 16384),
+    # The fork names no vendor for this one, so its description is just the model name.
+    _m(id="raptor-mini", created=_COPILOT_CREATED, owned_by="github-copilot", type="github-copilot",
+       display_name="Raptor Mini", description="Raptor Mini via GitHub Copilot", context_length=128000,
+       max_completion_tokens=16384),
+)
+
+_KIRO_THINKING = Thinking(min=1024, max=32000, zero_allowed=True, dynamic_allowed=True)
+
+
+def _kiro(model_id: str, display: str, description: str) -> ModelInfo:
+    # All Kiro entries share owner, limits and the thinking budget; the names carry the difference.
+    return _m(id=model_id, created=1732752000, owned_by="aws", type="kiro", display_name=display,
+              description=description, context_length=200000, max_completion_tokens=64000,
+              thinking=_KIRO_THINKING)
+
+
+# Base models first, then the "agentic" variants tuned for coding agents (chunked writes). The
+# fork's Amazon Q list is defined but never registered, so it is not here either.
+KIRO: tuple[ModelInfo, ...] = (
+    _kiro("kiro-claude-opus-4-5", "Kiro Claude Opus 4.5", "Claude Opus 4.5 via Kiro (2.2x credit)"),
+    _kiro("kiro-claude-sonnet-4-5", "Kiro Claude Sonnet 4.5", "Claude Sonnet 4.5 via Kiro (1.3x credit)"),
+    _kiro("kiro-claude-sonnet-4", "Kiro Claude Sonnet 4", "Claude Sonnet 4 via Kiro (1.3x credit)"),
+    _kiro("kiro-claude-haiku-4-5", "Kiro Claude Haiku 4.5", "Claude Haiku 4.5 via Kiro (0.4x credit)"),
+    _kiro("kiro-claude-opus-4-5-agentic", "Kiro Claude Opus 4.5 (Agentic)",
+          "Claude Opus 4.5 optimized for coding agents (chunked writes)"),
+    _kiro("kiro-claude-sonnet-4-5-agentic", "Kiro Claude Sonnet 4.5 (Agentic)",
+          "Claude Sonnet 4.5 optimized for coding agents (chunked writes)"),
+    _kiro("kiro-claude-sonnet-4-agentic", "Kiro Claude Sonnet 4 (Agentic)",
+          "Claude Sonnet 4 optimized for coding agents (chunked writes)"),
+    _kiro("kiro-claude-haiku-4-5-agentic", "Kiro Claude Haiku 4.5 (Agentic)",
+          "Claude Haiku 4.5 optimized for coding agents (chunked writes)"),
+)
+
 # Antigravity fetches its model list live; these per-model overrides are all that is static.
 ANTIGRAVITY_OVERRIDES: dict[str, tuple[Thinking | None, int]] = {
     "gemini-2.5-flash": (_GEMINI_FLASH_BUDGET, 0),
@@ -373,9 +434,12 @@ STATIC_MODELS: dict[str, tuple[ModelInfo, ...]] = {
     "codex": CODEX,
     "qwen": QWEN,
     "iflow": IFLOW,
+    "github-copilot": GITHUB_COPILOT,
+    "kiro": KIRO,
 }
 
-# The legacy lookup walks the lists in this order and returns the first hit.
+# The legacy lookup walks the lists in this order and returns the first hit. The fork-only Copilot
+# and Kiro lists are not part of it: v6.7.15 has no lookup entry for them.
 _LOOKUP_ORDER = (CLAUDE, GEMINI, VERTEX, GEMINI_CLI, AISTUDIO, CODEX, QWEN, IFLOW)
 
 

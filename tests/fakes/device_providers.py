@@ -14,6 +14,13 @@ Behaviour is scripted per test through :class:`DeviceProviderState`:
 Every request is recorded in ``state.requests`` (method, path, form/json body, headers). PKCE is
 checked for real (Qwen's poll must carry the verifier of the challenge it registered), and
 JWT-bearer assertions are verified with the service account's public key.
+
+Inference: Qwen (``/qwen/v1/chat/completions``) and Copilot (``/copilot/chat/completions``) answer
+OpenAI Chat Completions (JSON or SSE); Kiro (``/kiro/api/generateAssistantResponse`` and the Amazon
+Q path ``/kiro/api/``) answers a binary AWS event stream. Each accepts only access tokens this fake
+issued for it (``valid_access``); ``revoke(provider)`` makes every token issued so far answer 401,
+as an upstream that dropped a session does. ``provider_endpoints`` points the inference base URLs
+here too.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import base64
 import hashlib
 import json
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +68,15 @@ class DeviceProviderState:
     service_accounts: dict[str, rsa.RSAPublicKey] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     challenges: dict[str, str] = field(default_factory=dict)
+    # Access tokens each inference endpoint accepts (``qwen``, ``copilot``, ``kiro``).
+    valid_access: dict[str, set[str]] = field(default_factory=dict)
+    # Seconds a Copilot API token lives (``expires_at`` = now + this).
+    copilot_lifetime: int = 1800
+    answer: str = "hello from the fake"
+    # Kiro: reasoning written inline before the answer, as the service does when thinking is on.
+    kiro_thinking: str = ""
+    # Kiro: bytes cut off the end of the event stream (a connection that dies inside a frame).
+    kiro_truncate: int = 0
     _waiting: list[asyncio.Future[None]] = field(default_factory=list)
 
     def next_id(self, provider: str) -> int:
@@ -69,6 +86,14 @@ class DeviceProviderState:
     def issue_refresh(self, provider: str, token: str) -> str:
         self.valid_refresh.setdefault(provider, set()).add(token)
         return token
+
+    def issue_access(self, provider: str, token: str) -> str:
+        self.valid_access.setdefault(provider, set()).add(token)
+        return token
+
+    def revoke(self, provider: str) -> None:
+        """Refuse every access token issued so far (tokens issued later work again)."""
+        self.valid_access.pop(provider, None)
 
     def calls(self, path_suffix: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"].endswith(path_suffix)]
@@ -171,7 +196,8 @@ async def qwen_token(request: web.Request) -> web.Response:
             return refused
         n = state.next_id("qwen")
         return web.json_response({
-            "access_token": f"qwen-access-{n}", "token_type": "Bearer", "expires_in": state.expires_in,
+            "access_token": state.issue_access("qwen", f"qwen-access-{n}"), "token_type": "Bearer",
+            "expires_in": state.expires_in,
             "refresh_token": state.issue_refresh("qwen", f"qwen-refresh-{n}"), "resource_url": "portal.qwen.ai",
         })
     verifier = form.get("code_verifier", "")
@@ -186,7 +212,8 @@ async def qwen_token(request: web.Request) -> web.Response:
         return _oauth_error(step)
     n = state.next_id("qwen")
     return web.json_response({
-        "access_token": f"qwen-access-{n}", "refresh_token": state.issue_refresh("qwen", f"qwen-refresh-{n}"),
+        "access_token": state.issue_access("qwen", f"qwen-access-{n}"),
+        "refresh_token": state.issue_refresh("qwen", f"qwen-refresh-{n}"),
         "token_type": "Bearer", "resource_url": "portal.qwen.ai", "expires_in": state.expires_in,
     })
 
@@ -231,7 +258,8 @@ async def copilot_token(request: web.Request) -> web.Response:
     if not request.headers.get("Authorization", "").startswith("token gho_"):
         return web.json_response({"message": "Bad credentials"}, status=401)
     n = state.next_id("copilot")
-    return web.json_response({"token": f"tid=copilot-{n}", "expires_at": int(time.time()) + 1800,
+    return web.json_response({"token": state.issue_access("copilot", f"tid=copilot-{n}"),
+                              "expires_at": int(time.time()) + state.copilot_lifetime,
                               "endpoints": {"api": "https://api.githubcopilot.invalid"}})
 
 
@@ -259,7 +287,7 @@ async def kiro_device(request: web.Request) -> web.Response:
 def _kiro_tokens(state: DeviceProviderState, provider: str, *, social: bool) -> dict[str, Any]:
     n = state.next_id(provider)
     body: dict[str, Any] = {
-        "accessToken": fake_jwt({"email": state.kiro_email, "n": n}),
+        "accessToken": state.issue_access("kiro", fake_jwt({"email": state.kiro_email, "provider": provider, "n": n})),
         "refreshToken": state.issue_refresh(provider, f"{provider}-refresh-{n}"),
         "expiresIn": state.expires_in,
     }
@@ -410,6 +438,92 @@ async def iflow_apikey(request: web.Request) -> web.Response:
         "apiKey": f"sk-iflow-cookie-{n}", "apiKeyMask": "sk-***"}})
 
 
+# ---- inference ----------------------------------------------------------------------------------
+
+def _bearer_ok(request: web.Request, provider: str) -> bool:
+    auth = request.headers.get("Authorization", "")
+    return auth.startswith("Bearer ") and auth[7:] in _state(request).valid_access.get(provider, set())
+
+
+async def _openai_chat(request: web.Request, provider: str) -> web.StreamResponse:
+    entry = await _record(request)
+    state = _state(request)
+    if not _bearer_ok(request, provider):
+        return web.json_response({"error": {"message": "invalid access token", "type": "invalid_request_error",
+                                            "code": "invalid_api_key"}}, status=401)
+    body = entry["body"] if isinstance(entry["body"], dict) else {}
+    model = str(body.get("model", ""))
+    usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+    if not body.get("stream"):
+        return web.json_response({
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": state.answer},
+                         "finish_reason": "stop"}],
+            "usage": usage,
+        })
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    words = state.answer.split(" ")
+    pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000, "model": model}
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                    "finish_reason": None}]}]
+    chunks += [{**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in pieces]
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    chunks.append({**base, "choices": [], "usage": usage})
+    for chunk in chunks:
+        await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+    await resp.write(b"data: [DONE]\n\n")
+    await resp.write_eof()
+    return resp
+
+
+async def qwen_chat(request: web.Request) -> web.StreamResponse:
+    return await _openai_chat(request, "qwen")
+
+
+async def copilot_chat(request: web.Request) -> web.StreamResponse:
+    return await _openai_chat(request, "copilot")
+
+
+def event_frame(event_type: str, payload: dict[str, Any]) -> bytes:
+    """One AWS event-stream message (prelude with CRC, string headers, JSON payload, message CRC),
+    written from the AWS wire format description, independently of the gateway's decoder."""
+    headers = b""
+    for name, value in ((":event-type", event_type), (":content-type", "application/json"),
+                        (":message-type", "event")):
+        raw_name, raw_value = name.encode(), value.encode()
+        headers += bytes([len(raw_name)]) + raw_name + b"\x07" + len(raw_value).to_bytes(2, "big") + raw_value
+    body = json.dumps(payload).encode()
+    total = 12 + len(headers) + len(body) + 4
+    prelude = total.to_bytes(4, "big") + len(headers).to_bytes(4, "big")
+    prelude += zlib.crc32(prelude).to_bytes(4, "big")
+    message = prelude + headers + body
+    return message + zlib.crc32(message).to_bytes(4, "big")
+
+
+async def kiro_generate(request: web.Request) -> web.StreamResponse:
+    await _record(request)
+    state = _state(request)
+    if not _bearer_ok(request, "kiro"):
+        return web.json_response({"message": "The bearer token included in the request is invalid."}, status=401)
+    text = state.answer
+    if state.kiro_thinking:
+        text = f"<thinking>{state.kiro_thinking}</thinking>{text}"
+    half = len(text) // 2
+    stream = (event_frame("assistantResponseEvent", {"content": text[:half]})
+              + event_frame("assistantResponseEvent", {"content": text[half:]}))
+    if state.kiro_truncate:
+        stream = stream[:-state.kiro_truncate]
+    resp = web.StreamResponse(headers={"Content-Type": "application/vnd.amazon.eventstream"})
+    await resp.prepare(request)
+    # Cut inside the first frame: a client must reassemble frames across reads.
+    await resp.write(stream[:7])
+    await resp.write(stream[7:])
+    await resp.write_eof()
+    return resp
+
+
 def build_app(state: DeviceProviderState) -> web.Application:
     app = web.Application()
     app[STATE_KEY] = state
@@ -432,21 +546,28 @@ def build_app(state: DeviceProviderState) -> web.Application:
     r.add_post("/iflow/token", iflow_token)
     r.add_get("/iflow/userinfo", iflow_userinfo)
     r.add_post("/iflow/apikey", iflow_apikey)
+    r.add_post("/qwen/v1/chat/completions", qwen_chat)
+    r.add_post("/copilot/chat/completions", copilot_chat)
+    r.add_post("/kiro/api/generateAssistantResponse", kiro_generate)
+    r.add_post("/kiro/api/", kiro_generate)
     return app
 
 
 def provider_endpoints(base: str) -> dict[str, dict[str, str]]:
     """``gateway.provider-endpoints`` pointing every device/refresh URL at the fake at ``base``."""
     return {
-        "qwen": {"device-url": f"{base}/qwen/device/code", "token-url": f"{base}/qwen/token"},
+        "qwen": {"device-url": f"{base}/qwen/device/code", "token-url": f"{base}/qwen/token",
+                 "inference-base-url": f"{base}/qwen/v1"},
         "github-copilot": {"device-url": f"{base}/github/login/device/code",
                            "token-url": f"{base}/github/login/oauth/access_token",
                            "userinfo-url": f"{base}/github/user",
-                           "copilot-token-url": f"{base}/github/copilot_internal/v2/token"},
+                           "copilot-token-url": f"{base}/github/copilot_internal/v2/token",
+                           "inference-base-url": f"{base}/copilot"},
         "kiro": {"register-url": f"{base}/kiro/client/register", "device-url": f"{base}/kiro/device_authorization",
                  "token-url": f"{base}/kiro/token", "userinfo-url": f"{base}/kiro/codewhisperer",
                  "social-login-url": f"{base}/kiro-social/login", "social-token-url": f"{base}/kiro-social/oauth/token",
-                 "social-refresh-url": f"{base}/kiro-social/refreshToken"},
+                 "social-refresh-url": f"{base}/kiro-social/refreshToken",
+                 "inference-base-url": f"{base}/kiro/api"},
         "vertex": {"token-url": f"{base}/google/token"},
         "gemini-cli": {"token-url": f"{base}/google/token"},
         "antigravity": {"token-url": f"{base}/google/token"},

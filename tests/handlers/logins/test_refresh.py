@@ -406,3 +406,23 @@ async def test_runtime_refresher_refreshes_or_adopts(env):
     assert len(env.fake.calls("/qwen/token")) == 1
     assert env.metric("quotio_gateway_credential_refreshes_total", provider="qwen", reason="runtime",
                       result="adopted") == 1
+
+
+async def test_after_the_backoff_a_refused_token_is_refreshed_again(env):
+    """Giving up after a 401 is not for good: once the backoff has passed, the next 401 on the
+    same token refreshes once more instead of leaving the credential unusable until its next
+    scheduled refresh (hours away for most providers)."""
+    manager = env.manager()
+    manager.load([await qwen_file(env)])
+    assert (await manager.on_unauthorized(NAME, "qwen-access-0")).metadata["access_token"] == "qwen-access-1"
+    assert await manager.on_unauthorized(NAME, "qwen-access-1") is None
+    assert manager.is_blocked(NAME)
+    env.clock.advance(301)
+    assert not manager.is_blocked(NAME)
+    again = await manager.on_unauthorized(NAME, "qwen-access-1")
+    assert again is not None and again.metadata["access_token"] == "qwen-access-2"
+    assert len(env.fake.calls("/qwen/token")) == 2
+    assert manager.failure(NAME) is None and not manager.is_blocked(NAME)
+    # And the rule holds again for the new token: refused right away -> give up.
+    assert await manager.on_unauthorized(NAME, "qwen-access-2") is None
+    assert len(env.fake.calls("/qwen/token")) == 2

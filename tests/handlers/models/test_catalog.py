@@ -1,0 +1,67 @@
+"""Static catalogues of the fork-only providers (GitHub Copilot, Kiro) and what they register."""
+
+from __future__ import annotations
+
+from handlers.models.catalog import GITHUB_COPILOT, KIRO, STATIC_MODELS, ModelInfo, Thinking, lookup_static
+from handlers.models.registry import CredentialRecord, build_registry
+from quotio_gateway.config import Config
+
+COPILOT_IDS = [
+    "gpt-4.1", "gpt-5", "gpt-5-mini", "gpt-5-codex", "gpt-5.1", "gpt-5.1-codex", "gpt-5.1-codex-mini",
+    "claude-haiku-4.5", "claude-opus-4.1", "claude-opus-4.5", "claude-sonnet-4", "claude-sonnet-4.5",
+    "gemini-2.5-pro", "gemini-3-pro", "grok-code-fast-1", "raptor-mini",
+]
+KIRO_IDS = [
+    "kiro-claude-opus-4-5", "kiro-claude-sonnet-4-5", "kiro-claude-sonnet-4", "kiro-claude-haiku-4-5",
+    "kiro-claude-opus-4-5-agentic", "kiro-claude-sonnet-4-5-agentic", "kiro-claude-sonnet-4-agentic",
+    "kiro-claude-haiku-4-5-agentic",
+]
+
+
+def test_copilot_catalogue_is_the_forks_list_in_order() -> None:
+    assert STATIC_MODELS["github-copilot"] is GITHUB_COPILOT
+    assert [m.id for m in GITHUB_COPILOT] == COPILOT_IDS
+    assert {(m.owned_by, m.type, m.created, m.object) for m in GITHUB_COPILOT} == \
+        {("github-copilot", "github-copilot", 1732752000, "model")}
+    assert all(m.thinking is None for m in GITHUB_COPILOT)
+    by_id = {m.id: m for m in GITHUB_COPILOT}
+    assert by_id["gpt-5.1-codex-mini"] == ModelInfo(
+        id="gpt-5.1-codex-mini", created=1732752000, owned_by="github-copilot", type="github-copilot",
+        display_name="GPT-5.1 Codex Mini", description="OpenAI GPT-5.1 Codex Mini via GitHub Copilot",
+        context_length=128000, max_completion_tokens=16384)
+    assert (by_id["claude-opus-4.1"].description, by_id["claude-opus-4.1"].max_completion_tokens) == \
+        ("Anthropic Claude Opus 4.1 via GitHub Copilot", 32000)
+    assert (by_id["gemini-3-pro"].context_length, by_id["gemini-3-pro"].max_completion_tokens) == (1048576, 65536)
+    assert by_id["grok-code-fast-1"].description == "xAI Grok Code Fast 1 via GitHub Copilot"
+    assert by_id["raptor-mini"].description == "Raptor Mini via GitHub Copilot"
+
+
+def test_kiro_catalogue_is_the_forks_list_in_order() -> None:
+    assert STATIC_MODELS["kiro"] is KIRO
+    assert [m.id for m in KIRO] == KIRO_IDS
+    budget = Thinking(min=1024, max=32000, zero_allowed=True, dynamic_allowed=True)
+    assert all((m.owned_by, m.type, m.created, m.context_length, m.max_completion_tokens, m.thinking)
+               == ("aws", "kiro", 1732752000, 200000, 64000, budget) for m in KIRO)
+    by_id = {m.id: m for m in KIRO}
+    assert (by_id["kiro-claude-haiku-4-5"].display_name, by_id["kiro-claude-haiku-4-5"].description) == \
+        ("Kiro Claude Haiku 4.5", "Claude Haiku 4.5 via Kiro (0.4x credit)")
+    assert (by_id["kiro-claude-opus-4-5-agentic"].display_name, by_id["kiro-claude-opus-4-5-agentic"].description) \
+        == ("Kiro Claude Opus 4.5 (Agentic)", "Claude Opus 4.5 optimized for coding agents (chunked writes)")
+
+
+def test_copilot_and_kiro_credentials_register_their_models() -> None:
+    records = [CredentialRecord(provider="github-copilot", id="github-copilot-octocat.json"),
+               CredentialRecord(provider="kiro", id="kiro-aws-dev.json")]
+    registry = build_registry(Config(), records)
+    available = [m.id for m in registry.available()]
+    assert set(available) == set(COPILOT_IDS) | set(KIRO_IDS)
+    assert registry.providers("claude-sonnet-4.5") == ["github-copilot"]
+    assert registry.providers("kiro-claude-sonnet-4-5") == ["kiro"]
+    assert registry.upstream_model("kiro-aws-dev.json", "kiro-claude-sonnet-4-5") == "kiro-claude-sonnet-4-5"
+
+
+def test_fork_lists_stay_out_of_the_v6_lookup() -> None:
+    # v6.7.15's static lookup walks only its own catalogues.
+    assert lookup_static("raptor-mini") is None
+    assert lookup_static("kiro-claude-sonnet-4-5") is None
+    assert lookup_static("gpt-4.1") is None
