@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 # Sharing the registry's credential-id hash keeps executor ids equal to ModelRegistry's.
 from handlers.models.registry import credential_digest, split_thinking_suffix
@@ -193,6 +193,7 @@ class APIKeyCredential:
     headers: tuple[tuple[str, str], ...] = ()  # the entry's custom headers, empty ones dropped
     compat_name: str = ""  # openai-compatibility ``name`` as written
     id: str = ""  # the credential id ModelRegistry uses for the same entry
+    priority: int = 0  # the entry's ``priority``: selection keeps the highest bucket (B5)
 
     def __repr__(self) -> str:
         # Never print the key: credentials end up in logs through reprs of larger objects.
@@ -225,7 +226,8 @@ def credentials_from_config(cfg: Config) -> list[APIKeyCredential]:
                 base = go_trim(entry.base_url)
                 out.append(APIKeyCredential(provider, key, base, go_trim(entry.proxy_url) or global_proxy,
                                             custom_headers(entry.headers),
-                                            id=f"{provider}:apikey:{credential_digest(provider, key, base)}"))
+                                            id=f"{provider}:apikey:{credential_digest(provider, key, base)}",
+                                            priority=int(entry.priority)))
     for compat in cfg.openai_compatibility:
         provider = go_trim(compat.name).lower() or "openai-compatibility"
         keys = [(go_trim(e.api_key), go_trim(e.proxy_url)) for e in compat.api_key_entries] or [("", "")]
@@ -233,12 +235,14 @@ def credentials_from_config(cfg: Config) -> list[APIKeyCredential]:
         for index, (key, proxy) in enumerate(keys):
             out.append(APIKeyCredential(provider, key, base, proxy or global_proxy, custom_headers(compat.headers),
                                         compat_name=compat.name,
-                                        id=f"{provider}:compat:{credential_digest(provider, key, base, index)}"))
+                                        id=f"{provider}:compat:{credential_digest(provider, key, base, index)}",
+                                        priority=int(compat.priority)))
     for vertex in cfg.vertex_api_key:
         key, base = go_trim(vertex.api_key), go_trim(vertex.base_url)
         out.append(APIKeyCredential("vertex", key, base, go_trim(vertex.proxy_url) or global_proxy,
                                     custom_headers(vertex.headers),
-                                    id=f"vertex:apikey:{credential_digest('vertex', key, base)}"))
+                                    id=f"vertex:apikey:{credential_digest('vertex', key, base)}",
+                                    priority=int(vertex.priority)))
     return out
 
 
@@ -309,24 +313,29 @@ class StreamEvent:
 
 
 class HeaderSet:
-    """Go ``http.Header`` semantics on an ordered list: ``set`` replaces case-insensitively."""
+    """Go ``http.Header`` semantics, ordered: ``set`` replaces case-insensitively.
+
+    Keyed by the lower-cased name, so every operation is one dict lookup: executors build about
+    twenty headers per call, and scanning a list for each one showed up in the per-request CPU.
+    A replaced header moves to the end, as a delete followed by an append would.
+    """
 
     __slots__ = ("_items",)
 
     def __init__(self) -> None:
-        self._items: list[tuple[str, str]] = []
+        self._items: dict[str, tuple[str, str]] = {}
 
     def set(self, name: str, value: str) -> None:
-        self.delete(name)
-        self._items.append((name, value))
+        lowered = name.lower()
+        self._items.pop(lowered, None)
+        self._items[lowered] = (name, value)
 
     def delete(self, name: str) -> None:
-        lowered = name.lower()
-        self._items = [(k, v) for k, v in self._items if k.lower() != lowered]
+        self._items.pop(name.lower(), None)
 
     def get(self, name: str) -> str:
-        lowered = name.lower()
-        return next((v for k, v in self._items if k.lower() == lowered), "")
+        found = self._items.get(name.lower())
+        return found[1] if found is not None else ""
 
     def ensure(self, client: Mapping[str, str], name: str, default: str) -> None:
         """``misc.EnsureHeader``: the client's non-blank value, else keep ours, else the default."""
@@ -341,12 +350,14 @@ class HeaderSet:
             self.set(name, value)
 
     def items(self) -> tuple[tuple[str, str], ...]:
-        return tuple(self._items)
+        return tuple(self._items.values())
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str:
     """A case-insensitive header lookup on any mapping ("" when absent)."""
-    if isinstance(headers, CIMultiDict):
+    # aiohttp hands request headers over as a read-only proxy: look those up directly too,
+    # rather than lower-casing every name of the request for each header an executor sets.
+    if isinstance(headers, CIMultiDict | CIMultiDictProxy):
         return headers.get(name, "")
     lowered = name.lower()
     return next((v for k, v in headers.items() if k.lower() == lowered), "")

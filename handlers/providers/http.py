@@ -107,9 +107,15 @@ class UpstreamClient:
 
     async def read_chunk(self, response: aiohttp.ClientResponse) -> bytes:
         """The next body chunk (``b""`` at the end), within the idle timeout."""
+        content = response.content
         try:
+            # Bytes already buffered (or the end already seen) need no idle timer: arming and
+            # cancelling one for every chunk of a fast stream was a visible share of its CPU.
+            chunk = content.read_nowait()
+            if chunk or content.is_eof():
+                return chunk
             async with asyncio.timeout(self.timeouts.idle):
-                return await response.content.readany()
+                return await content.readany()
         except TimeoutError as exc:
             raise transport_error(f"upstream sent nothing for {self.timeouts.idle:g}s") from exc
         except aiohttp.ClientPayloadError as exc:

@@ -248,3 +248,17 @@ async def test_no_translator_is_a_server_error(inference_client: Any, fake_llm: 
     resp = await client.post("/v1/messages", json=body())
     assert resp.status == 500
     assert json.loads(await resp.read())["error"]["message"] == "no translator from claude to claude"
+
+
+async def test_higher_priority_credential_serves_first(inference_client: Any, fake_llm: FakeLLM) -> None:
+    cfg = (f"claude-api-key:\n  - api-key: low\n    base-url: {fake_llm.root}\n"
+           f"  - api-key: high\n    base-url: {fake_llm.root}\n    priority: 10\n")
+    client = await inference_client(cfg, PAIRS)
+    for _ in range(3):
+        assert (await client.post("/v1/messages", json=body())).status == 200
+    # Round-robin works within the best priority bucket only.
+    assert [r.key for r in fake_llm.requests] == ["high", "high", "high"]
+    fake_llm.script("high", status(429, {"error": {"type": "rate_limit_error", "message": "slow down"}}))
+    assert (await client.post("/v1/messages", json=body())).status == 200
+    # The cooled-down high-priority key leaves the bucket; the low one serves.
+    assert [r.key for r in fake_llm.requests[3:]] == ["high", "low"]
