@@ -21,7 +21,6 @@ from typing import Any
 import orjson
 
 from handlers.models.registry import split_thinking_suffix
-from handlers.providers.base import StreamEvent
 from handlers.translation import antigravity_request, antigravity_response, gemini_cli_response, sse
 from handlers.translation.antigravity_signatures import session_id
 from handlers.translation.claude_request import parse_request as parse_claude_request
@@ -38,28 +37,9 @@ from handlers.translation.openai_responses import (
 )
 from handlers.translation.openai_responses import parse_request as parse_responses_request
 
+from .pair_parts import FunctionTranslation, Item, item_payload, json_object
 from .pairs_gemini_client import PAIRS as GEMINI_CLIENT_PAIRS
 from .translate import PairFactory, PairKey, StreamTranslator, TranslateInput, Translation, TranslationError
-
-Item = StreamEvent | bytes
-
-
-def _payload(item: Item) -> Any:
-    """The decoded JSON of one upstream item (raw bytes are decoded here; ``[DONE]`` is None)."""
-    if isinstance(item, bytes):
-        try:
-            return orjson.loads(item)
-        except orjson.JSONDecodeError:
-            return None
-    return item.payload
-
-
-def _json(upstream: bytes) -> dict[str, Any]:
-    try:
-        value = orjson.loads(upstream)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 @dataclass(slots=True)
@@ -70,25 +50,11 @@ class _Stream:
     on_close: Callable[[], list[bytes]] = field(default=lambda: [])
 
     def feed(self, item: Item) -> list[bytes]:
-        payload = _payload(item)
+        payload = item_payload(item)
         return self.on_item(payload) if isinstance(payload, dict) else []
 
     def close(self) -> list[bytes]:
         return self.on_close()
-
-
-@dataclass(slots=True)
-class _Translation:
-    upstream_body: dict[str, Any]
-    upstream_stream: bool
-    answer: Callable[[bytes], bytes]
-    streamer: Callable[[], StreamTranslator]
-
-    def response(self, upstream: bytes) -> bytes:
-        return self.answer(upstream)
-
-    def stream(self) -> StreamTranslator:
-        return self.streamer()
 
 
 def _base(inp: TranslateInput) -> str:
@@ -106,7 +72,7 @@ def _claude_frames(frames: list[ClaudeFrame]) -> list[bytes]:
 
 def _openai_answers(source: Format) -> tuple[Callable[[bytes], bytes], Callable[[], StreamTranslator]]:
     def answer(upstream: bytes) -> bytes:
-        rendered = gemini_cli_response.render_openai_response(_json(upstream), source)
+        rendered = gemini_cli_response.render_openai_response(json_object(upstream), source)
         return b"" if rendered is None else sse.dumps(rendered)
 
     def streamer() -> StreamTranslator:
@@ -123,7 +89,7 @@ def _responses_answers(
     inp: TranslateInput, source: Format
 ) -> tuple[Callable[[bytes], bytes], Callable[[], StreamTranslator]]:
     def answer(upstream: bytes) -> bytes:
-        events = gemini_cli_response.responses_events(GeminiEvents(), _json(upstream), source)
+        events = gemini_cli_response.responses_events(GeminiEvents(), json_object(upstream), source)
         return sse.dumps(render_response(fold_events(events), inp.body))
 
     def streamer() -> StreamTranslator:
@@ -149,20 +115,20 @@ def _responses_answers(
 
 def openai_to_gemini_cli(inp: TranslateInput) -> Translation:
     body = render_cli_request(parse_openai_request(inp.body), _base(inp))
-    return _Translation(body, inp.stream, *_openai_answers(Format.GEMINI_CLI))
+    return FunctionTranslation(body, inp.stream, *_openai_answers(Format.GEMINI_CLI))
 
 
 def claude_to_gemini_cli(inp: TranslateInput) -> Translation:
     body = render_cli_request(parse_claude_request(inp.body), _base(inp))
 
     def answer(upstream: bytes) -> bytes:
-        return sse.dumps(gemini_cli_response.render_claude_response(_json(upstream)))
+        return sse.dumps(gemini_cli_response.render_claude_response(json_object(upstream)))
 
     def streamer() -> StreamTranslator:
         machine = gemini_cli_response.ClaudeStreamFromCLI()
         return _Stream(lambda chunk: _claude_frames(machine.feed(chunk)), lambda: _claude_frames(machine.done()))
 
-    return _Translation(body, inp.stream, answer, streamer)
+    return FunctionTranslation(body, inp.stream, answer, streamer)
 
 
 def _responses_body(inp: TranslateInput, *, antigravity: bool) -> dict[str, Any]:
@@ -172,7 +138,7 @@ def _responses_body(inp: TranslateInput, *, antigravity: bool) -> dict[str, Any]
 
 def responses_to_gemini_cli(inp: TranslateInput) -> Translation:
     body = _responses_body(inp, antigravity=False)
-    return _Translation(body, inp.stream, *_responses_answers(inp, Format.GEMINI_CLI))
+    return FunctionTranslation(body, inp.stream, *_responses_answers(inp, Format.GEMINI_CLI))
 
 
 # --- Antigravity upstream ---------------------------------------------------------------------
@@ -180,7 +146,7 @@ def responses_to_gemini_cli(inp: TranslateInput) -> Translation:
 
 def openai_to_antigravity(inp: TranslateInput) -> Translation:
     body = antigravity_request.render_openai_request(inp.body, _base(inp))
-    return _Translation(body, inp.stream, *_openai_answers(Format.ANTIGRAVITY))
+    return FunctionTranslation(body, inp.stream, *_openai_answers(Format.ANTIGRAVITY))
 
 
 def claude_to_antigravity(inp: TranslateInput) -> Translation:
@@ -188,18 +154,18 @@ def claude_to_antigravity(inp: TranslateInput) -> Translation:
     session = session_id(inp.body)
 
     def answer(upstream: bytes) -> bytes:
-        return sse.dumps(antigravity_response.render_claude_response(_json(upstream), _base(inp)))
+        return sse.dumps(antigravity_response.render_claude_response(json_object(upstream), _base(inp)))
 
     def streamer() -> StreamTranslator:
         machine = antigravity_response.ClaudeStreamFromAntigravity(_base(inp), session)
         return _Stream(lambda chunk: _claude_frames(machine.feed(chunk)), lambda: _claude_frames(machine.done()))
 
-    return _Translation(body, inp.stream, answer, streamer)
+    return FunctionTranslation(body, inp.stream, answer, streamer)
 
 
 def responses_to_antigravity(inp: TranslateInput) -> Translation:
     body = _responses_body(inp, antigravity=True)
-    return _Translation(body, inp.stream, *_responses_answers(inp, Format.ANTIGRAVITY))
+    return FunctionTranslation(body, inp.stream, *_responses_answers(inp, Format.ANTIGRAVITY))
 
 
 def gemini_to_antigravity(inp: TranslateInput) -> Translation:
@@ -221,7 +187,7 @@ def gemini_to_antigravity(inp: TranslateInput) -> Translation:
         inner = antigravity_response.unwrap_gemini_chunk(chunk)
         return [] if inner is None else [sse.encode_gemini_chunk(inner, inp.alt)]
 
-    return _Translation(body, inp.stream, answer, lambda: _Stream(on_item))
+    return FunctionTranslation(body, inp.stream, answer, lambda: _Stream(on_item))
 
 
 # --- Gemini CLI client ------------------------------------------------------------------------
@@ -270,7 +236,7 @@ def _from_cli_client(upstream: Format) -> PairFactory:
         def answer(upstream_body: bytes) -> bytes:
             return sse.dumps(wrap_cli_response(orjson.loads(inner.response(upstream_body))))
 
-        return _Translation(
+        return FunctionTranslation(
             inner.upstream_body, inner.upstream_stream, answer, lambda: _CliClientStream(inner.stream(), inp.alt)
         )
 

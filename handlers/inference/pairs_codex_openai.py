@@ -36,8 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from handlers.inference.pair_parts import FunctionTranslation, Item, item_payload, json_object
 from handlers.inference.translate import PairFactory, PairKey, StreamTranslator, TranslateInput, Translation
 from handlers.providers.base import StreamEvent
 from handlers.translation import (
@@ -67,8 +66,6 @@ from handlers.translation.sse import (
     encode_responses_event,
 )
 
-Item = StreamEvent | bytes
-
 
 @dataclass(slots=True)
 class _Stream:
@@ -84,30 +81,7 @@ class _Stream:
         return self.on_close()
 
 
-@dataclass(slots=True)
-class _Translation:
-    upstream_body: dict[str, Any]
-    upstream_stream: bool
-    on_response: Callable[[bytes], bytes]
-    on_stream: Callable[[], StreamTranslator]
-
-    def response(self, upstream: bytes) -> bytes:
-        return self.on_response(upstream)
-
-    def stream(self) -> StreamTranslator:
-        return self.on_stream()
-
-
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def _payload(item: Item) -> Any:
-    if isinstance(item, StreamEvent):
-        return item.payload
-    try:
-        return orjson.loads(item)
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _data(item: Item) -> str:
@@ -118,12 +92,15 @@ def _failed(item: Item) -> bool:
     return isinstance(item, StreamEvent) and item.error is not None
 
 
-def _json_object(upstream: bytes) -> dict[str, Any]:
-    try:
-        value = orjson.loads(upstream)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+def _objects(handle: Callable[[dict[str, Any]], list[bytes]]) -> Callable[[Item], list[bytes]]:
+    """A ``feed`` for upstreams that stream JSON objects: a failed event or a non-object item (such
+    as ``[DONE]``) yields nothing, any other item goes to ``handle``."""
+    def feed(item: Item) -> list[bytes]:
+        payload = item_payload(item)
+        if _failed(item) or not isinstance(payload, dict):
+            return []
+        return handle(payload)
+    return feed
 
 
 def _user_agent(inp: TranslateInput) -> str:
@@ -168,18 +145,15 @@ def make_pairs(
         def stream() -> StreamTranslator:
             parser, renderer = claude.ClaudeStreamParser(), openai_chat.OpenAIChatStreamRenderer(inp.model, now=now)
 
-            def feed(item: Item) -> list[bytes]:
-                payload = _payload(item)
-                if _failed(item) or not isinstance(payload, dict):
-                    return []
+            def frames(payload: dict[str, Any]) -> list[bytes]:
                 return _openai_frames(c for e in parser.feed(payload) for c in renderer.feed(e))
 
-            return _Stream(feed, lambda: [OPENAI_DONE])
+            return _Stream(_objects(frames), lambda: [OPENAI_DONE])
 
         def response(upstream: bytes) -> bytes:
             return dumps(openai_chat.render_response(claude.parse_stream_body(upstream), now=now))
 
-        return _Translation(body, True, response, stream)
+        return FunctionTranslation(body, True, response, stream)
 
     def openai_to_gemini(inp: TranslateInput) -> Translation:
         body = gemini.render_request(openai_chat.parse_request(inp.body), inp.model)
@@ -187,18 +161,15 @@ def make_pairs(
         def stream() -> StreamTranslator:
             renderer = gemini.OpenAIChatFromGemini(tool_id=tool_id)
 
-            def feed(item: Item) -> list[bytes]:
-                payload = _payload(item)
-                if _failed(item) or not isinstance(payload, dict):
-                    return []
+            def frames(payload: dict[str, Any]) -> list[bytes]:
                 return _openai_frames(renderer.feed(gemini.parse_chunk(payload)))
 
-            return _Stream(feed, lambda: [OPENAI_DONE])
+            return _Stream(_objects(frames), lambda: [OPENAI_DONE])
 
         def response(upstream: bytes) -> bytes:
-            return dumps(gemini.render_openai_response(gemini.parse_chunk(_json_object(upstream)), tool_id=tool_id))
+            return dumps(gemini.render_openai_response(gemini.parse_chunk(json_object(upstream)), tool_id=tool_id))
 
-        return _Translation(body, inp.stream, response, stream)
+        return FunctionTranslation(body, inp.stream, response, stream)
 
     def openai_to_codex(inp: TranslateInput) -> Translation:
         req = openai_chat.parse_request(inp.body)
@@ -210,13 +181,10 @@ def make_pairs(
         def stream() -> StreamTranslator:
             parser, renderer = codex.CodexStreamParser(), codex.OpenAIChatFromCodex(inp.model, restore)
 
-            def feed(item: Item) -> list[bytes]:
-                payload = _payload(item)
-                if _failed(item) or not isinstance(payload, dict):
-                    return []
+            def frames(payload: dict[str, Any]) -> list[bytes]:
                 return _openai_frames(c for e in parser.feed(payload) for c in renderer.feed(e))
 
-            return _Stream(feed, lambda: [OPENAI_DONE])
+            return _Stream(_objects(frames), lambda: [OPENAI_DONE])
 
         def response(upstream: bytes) -> bytes:
             completed = _completed(upstream)
@@ -226,7 +194,7 @@ def make_pairs(
                 folded = codex.parse_stream_body(upstream)
             return dumps(codex.render_openai_response(folded, restore, now=now))
 
-        return _Translation(body, True, response, stream)
+        return FunctionTranslation(body, True, response, stream)
 
     def openai_to_openai(inp: TranslateInput) -> Translation:
         body = openai_passthrough.openai_request(inp.body, inp.model)
@@ -238,7 +206,7 @@ def make_pairs(
 
             return _Stream(feed, lambda: [OPENAI_DONE])
 
-        return _Translation(body, inp.stream, lambda upstream: upstream, stream)
+        return FunctionTranslation(body, inp.stream, lambda upstream: upstream, stream)
 
     # Claude client -----------------------------------------------------------------------
 
@@ -266,9 +234,9 @@ def make_pairs(
             return _Stream(feed, close)
 
         def response(upstream: bytes) -> bytes:
-            return dumps(claude.render_response(openai_chat.parse_response(_json_object(upstream))))
+            return dumps(claude.render_response(openai_chat.parse_response(json_object(upstream))))
 
-        return _Translation(body, inp.stream, response, stream)
+        return FunctionTranslation(body, inp.stream, response, stream)
 
     def claude_to_gemini(inp: TranslateInput) -> Translation:
         body = gemini.render_request(claude.parse_request(inp.body), inp.model)
@@ -276,18 +244,15 @@ def make_pairs(
         def stream() -> StreamTranslator:
             renderer = gemini.ClaudeStreamFromGemini(tool_id=tool_id)
 
-            def feed(item: Item) -> list[bytes]:
-                payload = _payload(item)
-                if _failed(item) or not isinstance(payload, dict):
-                    return []
+            def frames(payload: dict[str, Any]) -> list[bytes]:
                 return _claude_frames(renderer.feed(gemini.parse_chunk(payload)), GEMINI_CLAUDE_TRAILER)
 
-            return _Stream(feed, lambda: _claude_frames(renderer.done(), GEMINI_CLAUDE_TRAILER))
+            return _Stream(_objects(frames), lambda: _claude_frames(renderer.done(), GEMINI_CLAUDE_TRAILER))
 
         def response(upstream: bytes) -> bytes:
-            return dumps(gemini.render_claude_response(gemini.parse_chunk(_json_object(upstream))))
+            return dumps(gemini.render_claude_response(gemini.parse_chunk(json_object(upstream))))
 
-        return _Translation(body, inp.stream, response, stream)
+        return FunctionTranslation(body, inp.stream, response, stream)
 
     def claude_to_codex(inp: TranslateInput) -> Translation:
         body = codex_claude.render_request(inp.body, inp.model, user_agent=_user_agent(inp))
@@ -296,7 +261,7 @@ def make_pairs(
             renderer = codex_claude.ClaudeFromCodex(codex_claude.restore_names(inp.body))
 
             def feed(item: Item) -> list[bytes]:
-                return [] if _failed(item) else _claude_frames(renderer.feed(_payload(item)))
+                return [] if _failed(item) else _claude_frames(renderer.feed(item_payload(item)))
 
             return _Stream(feed, list)
 
@@ -304,7 +269,7 @@ def make_pairs(
             message = codex_claude.render_response(_completed(upstream), inp.body)
             return dumps(message) if message is not None else b""
 
-        return _Translation(body, True, response, stream)
+        return FunctionTranslation(body, True, response, stream)
 
     def claude_to_claude(inp: TranslateInput) -> Translation:
         body = openai_passthrough.claude_request(inp.body, inp.model)
@@ -317,7 +282,7 @@ def make_pairs(
 
             return _Stream(feed, list)
 
-        return _Translation(body, inp.stream, lambda upstream: upstream, stream)
+        return FunctionTranslation(body, inp.stream, lambda upstream: upstream, stream)
 
     # Responses client --------------------------------------------------------------------
 
@@ -329,19 +294,16 @@ def make_pairs(
             parser = claude.ClaudeStreamParser(start_usage=True)
             renderer = openai_responses.ResponsesStreamRenderer(inp.body, now=now)
 
-            def feed(item: Item) -> list[bytes]:
-                payload = _payload(item)
-                if _failed(item) or not isinstance(payload, dict):
-                    return []
+            def frames(payload: dict[str, Any]) -> list[bytes]:
                 return _responses_frames(f for e in parser.feed(payload) for f in renderer.feed(e))
 
-            return _Stream(feed, lambda: [*_responses_frames(renderer.feed(m.StreamEnd())), RESPONSES_END])
+            return _Stream(_objects(frames), lambda: [*_responses_frames(renderer.feed(m.StreamEnd())), RESPONSES_END])
 
         def response(upstream: bytes) -> bytes:
             events = claude.parse_stream_events(upstream, start_usage=True)
             return dumps(openai_responses.render_response(openai_responses.fold_events(events), inp.body, now=now))
 
-        return _Translation(body, True, response, stream)
+        return FunctionTranslation(body, True, response, stream)
 
     def responses_to_gemini(inp: TranslateInput) -> Translation:
         req = openai_responses.parse_request(inp.body)
@@ -351,21 +313,18 @@ def make_pairs(
             events = openai_responses.GeminiEvents(call_id=call_id)
             renderer = openai_responses.ResponsesStreamRenderer(inp.body, now=now)
 
-            def feed(item: Item) -> list[bytes]:
-                payload = _payload(item)
-                if _failed(item) or not isinstance(payload, dict):
-                    return []
+            def frames(payload: dict[str, Any]) -> list[bytes]:
                 chunk = gemini.parse_chunk(payload)
                 return _responses_frames(f for e in events.feed(chunk) for f in renderer.feed(e))
 
-            return _Stream(feed, lambda: [*_responses_frames(renderer.feed(m.StreamEnd())), RESPONSES_END])
+            return _Stream(_objects(frames), lambda: [*_responses_frames(renderer.feed(m.StreamEnd())), RESPONSES_END])
 
         def response(upstream: bytes) -> bytes:
-            chunk = gemini.parse_chunk(_json_object(upstream))
+            chunk = gemini.parse_chunk(json_object(upstream))
             folded = openai_responses.fold_events(openai_responses.GeminiEvents(call_id=call_id).feed(chunk))
             return dumps(openai_responses.render_response(folded, inp.body, now=now))
 
-        return _Translation(body, inp.stream, response, stream)
+        return FunctionTranslation(body, inp.stream, response, stream)
 
     def responses_to_codex(inp: TranslateInput) -> Translation:
         agent = _user_agent(inp)
@@ -380,7 +339,7 @@ def make_pairs(
                 if isinstance(item, StreamEvent):
                     frame = renderer.feed(item.event, item.data, item.payload)
                 else:
-                    frame = renderer.feed("", item.decode("utf-8", errors="replace"), _payload(item))
+                    frame = renderer.feed("", item.decode("utf-8", errors="replace"), item_payload(item))
                 return [frame] if frame else []
 
             return _Stream(feed, lambda: [RESPONSES_END])
@@ -389,7 +348,7 @@ def make_pairs(
             answer = codex_responses.render_response(_completed(upstream), inp.body, body, agent)
             return dumps(answer) if answer is not None else b""
 
-        return _Translation(body, True, response, stream)
+        return FunctionTranslation(body, True, response, stream)
 
     def responses_to_openai(inp: TranslateInput) -> Translation:
         body = responses_openai.render_request(inp.body, inp.model, stream=inp.stream)
@@ -404,11 +363,11 @@ def make_pairs(
 
         def response(upstream: bytes) -> bytes:
             answer = responses_openai.render_response(
-                _json_object(upstream), inp.body, now=now, response_id=response_id
+                json_object(upstream), inp.body, now=now, response_id=response_id
             )
             return dumps(answer)
 
-        return _Translation(body, inp.stream, response, stream)
+        return FunctionTranslation(body, inp.stream, response, stream)
 
     return {
         (Format.OPENAI, Format.CLAUDE): openai_to_claude,
@@ -439,7 +398,7 @@ def _completion_frame(frame: bytes) -> bytes | None:
     data = frame[5:].strip()
     if data == b"[DONE]":
         return None
-    chunk = _json_object(data)
+    chunk = json_object(data)
     if "error" in chunk and "choices" not in chunk:
         return frame  # an in-stream error chunk of a chat translator passes unchanged
     converted = completions.completion_chunk_from_chat(chunk)
@@ -447,7 +406,7 @@ def _completion_frame(frame: bytes) -> bytes | None:
 
 
 def _completion_body(chat: bytes) -> bytes:
-    return dumps(completions.completion_from_chat(_json_object(chat)))
+    return dumps(completions.completion_from_chat(json_object(chat)))
 
 
 @dataclass(slots=True)
@@ -465,7 +424,7 @@ class _CompletionsStream:
 
 
 def _wrap_completions(chat: Translation) -> Translation:
-    return _Translation(
+    return FunctionTranslation(
         chat.upstream_body,
         chat.upstream_stream,
         lambda upstream: _completion_body(chat.response(upstream)),

@@ -19,8 +19,8 @@ translating and writes the client's own error frame.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -33,21 +33,8 @@ from handlers.translation import gemini_client_openai as openai_pair
 from handlers.translation.model import Format
 from handlers.translation.sse import dumps, encode_gemini_chunk
 
-from .translate import PairFactory, PairKey, StreamTranslator, TranslateInput, Translation, TranslationError
-
-
-@dataclass(slots=True)
-class _PairTranslation:
-    upstream_body: dict[str, Any]
-    upstream_stream: bool
-    respond: Callable[[bytes], bytes]
-    open_stream: Callable[[], StreamTranslator]
-
-    def response(self, upstream: bytes) -> bytes:
-        return self.respond(upstream)
-
-    def stream(self) -> StreamTranslator:
-        return self.open_stream()
+from .pair_parts import FunctionTranslation
+from .translate import PairFactory, PairKey, TranslateInput, Translation, TranslationError
 
 
 def _event(item: StreamEvent | bytes) -> StreamEvent:
@@ -88,7 +75,7 @@ class _ChunkStream:
 
 
 def gemini_to_openai(inp: TranslateInput) -> Translation:
-    return _PairTranslation(
+    return FunctionTranslation(
         openai_pair.render_request(inp.body, inp.model, stream=inp.stream),
         inp.stream,
         lambda upstream: dumps(openai_pair.render_response(_json(upstream))),
@@ -117,7 +104,7 @@ def gemini_to_codex(inp: TranslateInput) -> Translation:
             raise TranslationError("Codex answer without a response.completed event")
         return dumps(codex_pair.render_response(event, inp.model, restore))
 
-    return _PairTranslation(
+    return FunctionTranslation(
         codex_pair.render_request(inp.body, inp.model, instructions=instructions),
         inp.stream,
         respond,
@@ -141,7 +128,7 @@ def _claude_render(model: str) -> Callable[[Any], list[dict[str, Any]]]:
 
 def gemini_to_claude(inp: TranslateInput) -> Translation:
     request = claude.render_request(gemini.parse_request(inp.body), inp.model, stream=True)
-    return _PairTranslation(
+    return FunctionTranslation(
         request,
         True,
         lambda upstream: dumps(gemini.render_gemini_response(claude.parse_stream_body(upstream), inp.model)),
@@ -175,15 +162,15 @@ class _Passthrough:
 def gemini_to_gemini(inp: TranslateInput) -> Translation:
     # The body keeps no model of its own: the executor writes the upstream one, as the legacy does.
     body = family.fix_gemini_request(inp.body)
-    return _PairTranslation(body, inp.stream, lambda upstream: upstream, lambda: _Passthrough(inp.alt))
+    return FunctionTranslation(body, inp.stream, lambda upstream: upstream, lambda: _Passthrough(inp.alt))
 
 
 # --- Gemini client -> Gemini CLI upstream (gemini-cli/gemini) --------------------------------
 
 
-class _FromCli:
-    """``{"response": …}`` envelopes -> the Gemini objects inside. With a non-SSE ``alt`` the
-    upstream sends one JSON array, buffered and unwrapped when it ends."""
+class _BufferedArray(abc.ABC):
+    """A Gemini-family stream whose upstream, under a non-SSE ``alt``, sends one JSON array: raw
+    bytes are kept and converted whole when the upstream ends, SSE events one by one."""
 
     __slots__ = ("_alt", "_raw")
 
@@ -195,15 +182,35 @@ class _FromCli:
         if isinstance(item, bytes):
             self._raw.append(item)
             return []
+        return self._on_event(item)
+
+    def close(self) -> list[bytes]:
+        if not self._raw:
+            return []
+        return [encode_gemini_chunk(self._convert_array(b"".join(self._raw)), self._alt)]
+
+    @abc.abstractmethod
+    def _on_event(self, item: StreamEvent) -> list[bytes]:
+        """The client frames for one SSE event."""
+
+    @abc.abstractmethod
+    def _convert_array(self, raw: bytes) -> bytes:
+        """The whole buffered JSON array, converted for the client."""
+
+
+class _FromCli(_BufferedArray):
+    """``{"response": …}`` envelopes -> the Gemini objects inside."""
+
+    __slots__ = ()
+
+    def _on_event(self, item: StreamEvent) -> list[bytes]:
         payload = item.payload
         if not isinstance(payload, dict) or "response" not in payload:
             return []  # the legacy writes an empty chunk for these; nothing useful to forward
         return [encode_gemini_chunk(dumps(payload["response"]), self._alt)]
 
-    def close(self) -> list[bytes]:
-        if not self._raw:
-            return []
-        return [encode_gemini_chunk(family.unwrap_cli_array(b"".join(self._raw)), self._alt)]
+    def _convert_array(self, raw: bytes) -> bytes:
+        return family.unwrap_cli_array(raw)
 
 
 def gemini_to_gemini_cli(inp: TranslateInput) -> Translation:
@@ -213,7 +220,7 @@ def gemini_to_gemini_cli(inp: TranslateInput) -> Translation:
             return dumps(payload["response"])
         return upstream
 
-    return _PairTranslation(
+    return FunctionTranslation(
         family.to_cli_request(inp.body, inp.model), inp.stream, respond, lambda: _FromCli(inp.alt)
     )
 
@@ -221,7 +228,7 @@ def gemini_to_gemini_cli(inp: TranslateInput) -> Translation:
 # --- Gemini CLI client -> Gemini API (gemini/gemini-cli) -------------------------------------
 
 
-class _ToCli:
+class _ToCli(_BufferedArray):
     """Gemini answers -> ``{"response": …}`` envelopes for a Gemini CLI client.
 
     The legacy's stream translator ignores every chunk here (it expects ``data:`` lines the
@@ -229,28 +236,19 @@ class _ToCli:
     wrapped instead, as its non-stream translator does.
     """
 
-    __slots__ = ("_alt", "_raw")
+    __slots__ = ()
 
-    def __init__(self, alt: str) -> None:
-        self._alt = alt
-        self._raw: list[bytes] = []
-
-    def feed(self, item: StreamEvent | bytes) -> list[bytes]:
-        if isinstance(item, bytes):
-            self._raw.append(item)
-            return []
+    def _on_event(self, item: StreamEvent) -> list[bytes]:
         if item.payload is None:
             return []
         return [encode_gemini_chunk(family.wrap_cli_chunk(item.data.strip().encode()), self._alt)]
 
-    def close(self) -> list[bytes]:
-        if not self._raw:
-            return []
-        return [encode_gemini_chunk(family.wrap_cli_array(b"".join(self._raw)), self._alt)]
+    def _convert_array(self, raw: bytes) -> bytes:
+        return family.wrap_cli_array(raw)
 
 
 def gemini_cli_to_gemini(inp: TranslateInput) -> Translation:
-    return _PairTranslation(
+    return FunctionTranslation(
         family.from_cli_request(inp.body, inp.model),
         inp.stream,
         lambda upstream: family.wrap_cli_chunk(upstream.strip()),

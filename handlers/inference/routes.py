@@ -7,6 +7,8 @@ with the legacy's per-protocol rule (surface §6) and hands an ``InferenceCall``
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -77,6 +79,10 @@ def require_messages(body: dict[str, Any], key: str = "messages") -> None:
         raise BadRequest(f"Invalid request: `{key}` must not be empty")
 
 
+# An endpoint body after authentication and body reading: (request, parsed body, raw bytes).
+_BodyHandler = Callable[[web.Request, dict[str, Any], bytes], Awaitable[web.StreamResponse]]
+
+
 def _authorised(request: web.Request) -> web.Response | None:
     verdict = authenticate(request, request.app[CONFIG_STORE].current.api_keys)
     return verdict if isinstance(verdict, web.Response) else None
@@ -94,70 +100,83 @@ def gemini_alt(request: web.Request) -> str:
     return "" if alt == "sse" else alt
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
-    if (denied := _authorised(request)) is not None:
-        return denied
+async def _read_body(request: web.Request,
+                     check: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                     ) -> tuple[dict[str, Any], bytes] | web.Response:
+    """The JSON object body and its raw bytes, passed through ``check`` (which may replace or refuse
+    it); a bad body comes back as the response to send instead."""
     try:
         body, raw = await read_json_object(request)
-        # Some clients send Responses-shaped bodies here; the legacy converts them to chat first.
-        converted = chat_body_from_responses(body)
-        if converted is not None:
-            body = converted
-        else:
-            require_messages(body)
+        if check is not None:
+            body = check(body)
     except BadRequest as exc:
         return exc.response()
+    return body, raw
+
+
+def _json_endpoint(check: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                   ) -> Callable[[_BodyHandler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    """Wrap an endpoint taking ``(request, body, raw)`` with the client key check and body reading
+    every authenticated endpoint starts with, in that order (a bad key wins over a bad body)."""
+    def wrap(inner: _BodyHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        @functools.wraps(inner)
+        async def endpoint(request: web.Request) -> web.StreamResponse:
+            if (denied := _authorised(request)) is not None:
+                return denied
+            read = await _read_body(request, check)
+            if isinstance(read, web.Response):
+                return read
+            return await inner(request, *read)
+        return endpoint
+    return wrap
+
+
+def _chat_body(body: dict[str, Any]) -> dict[str, Any]:
+    # Some clients send Responses-shaped bodies here; the legacy converts them to chat first.
+    converted = chat_body_from_responses(body)
+    if converted is not None:
+        return converted
+    require_messages(body)
+    return body
+
+
+def _with_messages(body: dict[str, Any]) -> dict[str, Any]:
+    require_messages(body)
+    return body
+
+
+@_json_endpoint(_chat_body)
+async def chat_completions(request: web.Request, body: dict[str, Any], raw: bytes) -> web.StreamResponse:
     stream = body.get("stream") is True
     call = InferenceCall(protocols.OPENAI_CHAT, body, model_of(body), stream, raw)
     return await serve(request, _runtime(request), call)
 
 
-async def completions(request: web.Request) -> web.StreamResponse:
+@_json_endpoint()
+async def completions(request: web.Request, body: dict[str, Any], raw: bytes) -> web.StreamResponse:
     """Legacy text completions, served over the chat pairs (``prompt`` -> one user message)."""
-    if (denied := _authorised(request)) is not None:
-        return denied
-    try:
-        body, raw = await read_json_object(request)
-    except BadRequest as exc:
-        return exc.response()
     chat = COMPLETIONS.request(body)
     call = InferenceCall(protocols.OPENAI_COMPLETIONS, chat, model_of(chat), chat.get("stream") is True, raw,
                          wrap=COMPLETIONS.wrap)
     return await serve(request, _runtime(request), call)
 
 
-async def responses(request: web.Request) -> web.StreamResponse:
-    if (denied := _authorised(request)) is not None:
-        return denied
-    try:
-        body, raw = await read_json_object(request)
-    except BadRequest as exc:
-        return exc.response()
+@_json_endpoint()
+async def responses(request: web.Request, body: dict[str, Any], raw: bytes) -> web.StreamResponse:
     call = InferenceCall(protocols.RESPONSES, body, model_of(body), body.get("stream") is True, raw)
     return await serve(request, _runtime(request), call)
 
 
-async def claude_messages(request: web.Request) -> web.StreamResponse:
-    if (denied := _authorised(request)) is not None:
-        return denied
-    try:
-        body, raw = await read_json_object(request)
-        require_messages(body)
-    except BadRequest as exc:
-        return exc.response()
+@_json_endpoint(_with_messages)
+async def claude_messages(request: web.Request, body: dict[str, Any], raw: bytes) -> web.StreamResponse:
     # The Claude handler streams unless ``stream`` is absent or JSON false (surface §6).
     stream = "stream" in body and body["stream"] is not False
     call = InferenceCall(protocols.CLAUDE, body, model_of(body), stream, raw)
     return await serve(request, _runtime(request), call)
 
 
-async def claude_count_tokens(request: web.Request) -> web.StreamResponse:
-    if (denied := _authorised(request)) is not None:
-        return denied
-    try:
-        body, raw = await read_json_object(request)
-    except BadRequest as exc:
-        return exc.response()
+@_json_endpoint()
+async def claude_count_tokens(request: web.Request, body: dict[str, Any], raw: bytes) -> web.StreamResponse:
     runtime = _runtime(request)
     call = InferenceCall(protocols.CLAUDE_COUNT, body, model_of(body), False, raw, alt=gemini_alt(request),
                          action="countTokens", pairs=count_pairs(runtime.pairs))
@@ -178,10 +197,10 @@ async def gemini_models_post(request: web.Request) -> web.StreamResponse:
         return web.Response(status=404, body=orjson.dumps({"error": detail}),
                             headers={"Content-Type": "application/json"})
     model, method = parts
-    try:
-        body, raw = await read_json_object(request)
-    except BadRequest as exc:
-        return exc.response()
+    read = await _read_body(request)
+    if isinstance(read, web.Response):
+        return read
+    body, raw = read
     runtime = _runtime(request)
     if method == "countTokens":
         call = InferenceCall(protocols.GEMINI_COUNT, body, model, False, raw, alt=gemini_alt(request),
@@ -201,10 +220,10 @@ async def gemini_cli(request: web.Request) -> web.StreamResponse:
     if method not in ("generateContent", "streamGenerateContent"):
         return web.Response(status=404, body=build_error_body(404, f"{request.path} not found."),
                             headers={"Content-Type": "application/json"})
-    try:
-        body, raw = await read_json_object(request)
-    except BadRequest as exc:
-        return exc.response()
+    read = await _read_body(request)
+    if isinstance(read, web.Response):
+        return read
+    body, raw = read
     call = InferenceCall(protocols.GEMINI_CLI, body, model_of(body), _GEMINI_METHODS[method], raw,
                          alt=gemini_alt(request))
     return await serve(request, _runtime(request), call)

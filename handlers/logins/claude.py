@@ -7,15 +7,14 @@ Writes ``claude-<email>.json`` with ``id_token``, ``access_token``, ``refresh_to
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar
 
 from handlers.auth.credential import Credential, new_credential
 
-from .authcode import AuthCodeLogin, LoginFailed, go_rfc3339, with_query
-from .device_http import TokenEndpointError
-from .security import pkce_pair
+from .authcode import LoginFailed, go_rfc3339, with_query
+from .pkce_code import PkceCodeLogin, expiry_stamp, text_of
 from .sessions import CallbackResult
 
 __all__ = ["ClaudeLogin", "claude_file_name"]
@@ -25,21 +24,11 @@ def claude_file_name(email: str) -> str:
     return f"claude-{email}.json"
 
 
-def _as_int(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
-
-
 @dataclass
-class ClaudeLogin(AuthCodeLogin):
+class ClaudeLogin(PkceCodeLogin):
     provider: ClassVar[str] = "claude"
     session_key: ClassVar[str] = "anthropic"
     callback_route: ClassVar[str] = "/anthropic/callback"
-    verifier: str = field(default="", init=False, repr=False)
-    challenge: str = field(default="", init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.verifier, self.challenge = pkce_pair()
 
     @property
     def title(self) -> str:
@@ -59,42 +48,29 @@ class ClaudeLogin(AuthCodeLogin):
         })
 
     async def finish(self, callback: CallbackResult) -> Credential:
-        if callback.error:
-            raise LoginFailed("Bad request", f"provider returned error {callback.error[:100]!r}")
-        if callback.state != self.state:
-            raise LoginFailed("State code error", "callback state does not match")
+        self.check_callback(callback, "Bad request")
         # Claude's copy-paste page shows ``code#state``; only the part before ``#`` is the code.
         code = callback.code.split("#", 1)[0]
         if not code:
             raise LoginFailed("Authentication failed: code not found")
         ep = self.endpoints
-        try:
-            answer = await self.call("POST", ep.token_url, json_body={
-                "code": code,
-                "state": self.state,
-                "grant_type": "authorization_code",
-                "client_id": ep.client_id,
-                "redirect_uri": self.redirect_uri,
-                "code_verifier": self.verifier,
-            })
-        except TokenEndpointError as exc:
-            raise LoginFailed("Failed to exchange authorization code for tokens", str(exc)) from None
-        if answer.status != 200:
-            raise LoginFailed(f"token exchange failed with status {answer.status}",
-                              self.describe(answer, ep.token_url))
-        body = answer.body
-        if body is None or not isinstance(body.get("access_token"), str) or not body["access_token"]:
-            raise LoginFailed("Failed to parse token response", self.describe(answer, ep.token_url))
+        body = await self.exchange_code("token exchange", json_body={
+            "code": code,
+            "state": self.state,
+            "grant_type": "authorization_code",
+            "client_id": ep.client_id,
+            "redirect_uri": self.redirect_uri,
+            "code_verifier": self.verifier,
+        })
         account = body.get("account") if isinstance(body.get("account"), dict) else {}
-        email = account.get("email_address") if isinstance(account.get("email_address"), str) else ""
+        email = text_of(account.get("email_address"))
         now = datetime.now(UTC)
-        refresh = body.get("refresh_token")
         return new_credential(claude_file_name(email), {
             "id_token": "",
             "access_token": body["access_token"],
-            "refresh_token": refresh if isinstance(refresh, str) else "",
+            "refresh_token": text_of(body.get("refresh_token")),
             "last_refresh": go_rfc3339(now),
             "email": email,
             "type": "claude",
-            "expired": go_rfc3339(now + timedelta(seconds=_as_int(body.get("expires_in")))),
+            "expired": expiry_stamp(now, body.get("expires_in")),
         })

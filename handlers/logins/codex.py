@@ -12,15 +12,15 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from handlers.auth.credential import Credential, new_credential
 
-from .authcode import AuthCodeLogin, LoginFailed, go_rfc3339, with_query
-from .device_http import TokenEndpointError
-from .security import pkce_pair
+from .authcode import LoginFailed, go_rfc3339, with_query
+from .pkce_code import PkceCodeLogin, expiry_stamp
+from .pkce_code import text_of as _str
 from .sessions import CallbackResult
 
 __all__ = ["CodexLogin", "codex_file_name", "id_token_claims"]
@@ -53,25 +53,11 @@ def codex_file_name(email: str, plan: str) -> str:
     return f"codex-{email.strip()}-{suffix}.json" if suffix else f"codex-{email.strip()}.json"
 
 
-def _as_int(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
 @dataclass
-class CodexLogin(AuthCodeLogin):
+class CodexLogin(PkceCodeLogin):
     provider: ClassVar[str] = "codex"
     session_key: ClassVar[str] = "codex"
     callback_route: ClassVar[str] = "/codex/callback"
-    verifier: str = field(default="", init=False, repr=False)
-    challenge: str = field(default="", init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.verifier, self.challenge = pkce_pair()
 
     @property
     def title(self) -> str:
@@ -93,29 +79,17 @@ class CodexLogin(AuthCodeLogin):
         })
 
     async def finish(self, callback: CallbackResult) -> Credential:
-        if callback.error:
-            raise LoginFailed("Bad Request", f"provider returned error {callback.error[:100]!r}")
-        if callback.state != self.state:
-            raise LoginFailed("State code error", "callback state does not match")
+        self.check_callback(callback, "Bad Request")
         if not callback.code:
             raise LoginFailed("Authentication failed: code not found")
         ep = self.endpoints
-        try:
-            answer = await self.call("POST", ep.token_url, form={
-                "grant_type": "authorization_code",
-                "client_id": ep.client_id,
-                "code": callback.code,
-                "redirect_uri": self.redirect_uri,
-                "code_verifier": self.verifier,
-            })
-        except TokenEndpointError as exc:
-            raise LoginFailed("Failed to exchange authorization code for tokens", str(exc)) from None
-        if answer.status != 200:
-            raise LoginFailed(f"Token exchange failed with status {answer.status}",
-                              self.describe(answer, ep.token_url))
-        body = answer.body
-        if body is None or not _str(body.get("access_token")):
-            raise LoginFailed("Failed to parse token response", self.describe(answer, ep.token_url))
+        body = await self.exchange_code("Token exchange", form={
+            "grant_type": "authorization_code",
+            "client_id": ep.client_id,
+            "code": callback.code,
+            "redirect_uri": self.redirect_uri,
+            "code_verifier": self.verifier,
+        })
         id_token = _str(body.get("id_token"))
         claims = id_token_claims(id_token)
         auth_info = claims.get(_OPENAI_AUTH_CLAIM) if isinstance(claims.get(_OPENAI_AUTH_CLAIM), dict) else {}
@@ -129,5 +103,5 @@ class CodexLogin(AuthCodeLogin):
             "last_refresh": go_rfc3339(now),
             "email": email,
             "type": "codex",
-            "expired": go_rfc3339(now + timedelta(seconds=_as_int(body.get("expires_in")))),
+            "expired": expiry_stamp(now, body.get("expires_in")),
         })

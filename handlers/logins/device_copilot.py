@@ -10,9 +10,7 @@ memory (:class:`CopilotTokenCache`), so "refreshing" a Copilot credential never 
 
 from __future__ import annotations
 
-import asyncio
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import aiohttp
 import structlog
@@ -20,24 +18,30 @@ import structlog
 from handlers.auth.credential import Credential, new_credential
 from handlers.auth.stores import TokenStore
 from handlers.logins.device_http import TokenEndpointError, call_endpoint, require_token_json
+from handlers.logins.device_login import (
+    DEVICE_GRANT,
+    SNAKE_KEYS,
+    DeviceLogin,
+    as_device_error,
+    device_authorization,
+    poll_verdict,
+)
 from handlers.logins.device_poll import (
-    Clock,
     DeviceAuthorization,
     DeviceFlowError,
     LoginIO,
     PollOutcome,
     PollTiming,
-    Sleep,
     as_int,
     as_str,
-    classify_oauth_error,
-    poll_for_token,
 )
 from handlers.logins.endpoints import GitHubCopilotEndpoints, ProviderEndpoints
+from handlers.logins.token_cache import CredentialTokenCache
 
 log = structlog.get_logger("handlers.logins.copilot")
 
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+# GitHub answers in snake_case but has no pre-filled verification page to read.
+GITHUB_KEYS = replace(SNAKE_KEYS, complete="")
 COPILOT_TIMING = PollTiming(default_interval=5.0, min_interval=5.0, max_wait=900.0,
                             on_slow_down=lambda current: current + 5.0)
 
@@ -72,39 +76,25 @@ def _copilot_endpoints(endpoints: ProviderEndpoints) -> GitHubCopilotEndpoints:
     return endpoints
 
 
-class CopilotDeviceLogin:
+class CopilotDeviceLogin(DeviceLogin[GitHubCopilotEndpoints]):
     """Start a GitHub device login and wait for the user; nothing is saved here."""
 
-    def __init__(self, session: aiohttp.ClientSession, endpoints: ProviderEndpoints, *,
-                 timing: PollTiming = COPILOT_TIMING, sleep: Sleep = asyncio.sleep,
-                 clock: Clock = time.monotonic) -> None:
-        self.session = session
-        self.endpoints = _copilot_endpoints(endpoints)
-        self.timing = timing
-        self.sleep = sleep
-        self.clock = clock
+    provider = "github-copilot"
+    default_timing = COPILOT_TIMING
+
+    def accept_endpoints(self, endpoints: ProviderEndpoints) -> GitHubCopilotEndpoints:
+        return _copilot_endpoints(endpoints)
 
     async def start(self) -> DeviceAuthorization:
         ep = self.endpoints
-        try:
+        with as_device_error():
             answer = await call_endpoint(self.session, "POST", ep.device_url, form={
                 "client_id": ep.client_id,
                 "scope": " ".join(ep.scopes),
             })
             body = require_token_json(answer, ep.device_url, "github device authorization")
-        except TokenEndpointError as exc:
-            raise DeviceFlowError(exc.reason, str(exc)) from None
-        device_code = as_str(body.get("device_code"))
-        if not device_code:
-            raise DeviceFlowError("bad_response", "github device authorization failed: no device_code in the answer")
-        return DeviceAuthorization(
-            device_code=device_code,
-            user_code=as_str(body.get("user_code")),
-            verification_uri=as_str(body.get("verification_uri")),
-            verification_uri_complete="",
-            expires_in=float(as_int(body.get("expires_in"))),
-            interval=float(as_int(body.get("interval"))),
-        )
+        # GitHub offers no pre-filled verification page, so ``verification_uri_complete`` stays empty.
+        return device_authorization(body, "github device authorization", GITHUB_KEYS)
 
     async def _poll_once(self, authorization: DeviceAuthorization) -> PollOutcome:
         ep = self.endpoints
@@ -113,13 +103,10 @@ class CopilotDeviceLogin:
             "device_code": authorization.device_code,
             "grant_type": DEVICE_GRANT,
         })
-        if answer.error_code:
-            return classify_oauth_error(answer.error_code, answer.error_description)
-        return PollOutcome.done(require_token_json(answer, ep.token_url, "github device token poll"))
+        return poll_verdict(answer, ep.token_url, "github device token poll")
 
     async def wait(self, authorization: DeviceAuthorization) -> GitHubToken:
-        body = await poll_for_token(lambda: self._poll_once(authorization), authorization, self.timing,
-                                    provider="github-copilot", sleep=self.sleep, clock=self.clock)
+        body = await self.poll_token_body(authorization)
         access = as_str(body.get("access_token"))
         if not access:
             raise DeviceFlowError("bad_response", "github device token poll failed: no access_token in the answer")
@@ -181,48 +168,18 @@ def copilot_credential(token: GitHubToken, username: str) -> Credential:
     })
 
 
-class CopilotTokenCache:
+class CopilotTokenCache(CredentialTokenCache[CopilotApiToken]):
     """Copilot API tokens in memory, keyed by credential file, one exchange at a time per file."""
 
-    def __init__(self, session: aiohttp.ClientSession, endpoints: ProviderEndpoints, *,
-                 wall_clock: Clock = time.time) -> None:
-        self.session = session
-        self.endpoints = endpoints
-        self.wall_clock = wall_clock
-        self._tokens: dict[str, tuple[str, CopilotApiToken, float]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+    expiry_margin = COPILOT_EXPIRY_BUFFER
 
-    def _fresh(self, credential: Credential) -> CopilotApiToken | None:
-        cached = self._tokens.get(credential.file_name)
-        github_token = as_str(credential.metadata.get("access_token"))
-        if cached is None or cached[0] != github_token:
-            return None
-        if cached[2] - self.wall_clock() <= COPILOT_EXPIRY_BUFFER:
-            return None
-        return cached[1]
+    def _source(self, credential: Credential) -> str:
+        return as_str(credential.metadata.get("access_token"))
 
-    async def get(self, credential: Credential, *, force: bool = False) -> CopilotApiToken:
-        """A Copilot token with more than 5 minutes left, exchanging only when needed."""
-        if not force and (token := self._fresh(credential)) is not None:
-            return token
-        lock = self._locks.setdefault(credential.file_name, asyncio.Lock())
-        async with lock:
-            if not force and (token := self._fresh(credential)) is not None:
-                return token
-            github_token = as_str(credential.metadata.get("access_token"))
-            token = await exchange_copilot_token(self.session, self.endpoints, github_token,
-                                                 proxy=credential.proxy_url)
-            expires = float(token.expires_at) if token.expires_at > 0 else self.wall_clock() + COPILOT_DEFAULT_LIFETIME
-            self._tokens[credential.file_name] = (github_token, token, expires)
-            return token
-
-    def invalidate(self, file_name: str) -> None:
-        self._tokens.pop(file_name, None)
-
-    def current(self, file_name: str) -> str:
-        """The Copilot token last bought for this credential ("" when none): what executors send."""
-        cached = self._tokens.get(file_name)
-        return cached[1].token if cached else ""
+    async def _obtain(self, credential: Credential, source: str) -> tuple[CopilotApiToken, float]:
+        token = await exchange_copilot_token(self.session, self.endpoints, source, proxy=credential.proxy_url)
+        expires = float(token.expires_at) if token.expires_at > 0 else self.wall_clock() + COPILOT_DEFAULT_LIFETIME
+        return token, expires
 
 
 async def run_copilot_login(session: aiohttp.ClientSession, endpoints: ProviderEndpoints, store: TokenStore,

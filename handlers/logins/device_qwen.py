@@ -11,8 +11,6 @@ and still stop after 5 minutes. Transport errors during polling are retried, as 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,33 +20,29 @@ import structlog
 
 from handlers.auth.credential import Credential, new_credential
 from handlers.auth.stores import TokenStore
-from handlers.logins.device_http import (
-    EndpointAnswer,
-    TokenEndpointError,
-    call_endpoint,
-    expiry_after,
-    require_token_json,
-    rfc3339,
+from handlers.logins.device_http import TokenEndpointError, call_endpoint, expiry_after, require_token_json, rfc3339
+from handlers.logins.device_login import (
+    DEVICE_GRANT,
+    SNAKE_KEYS,
+    DeviceLogin,
+    as_device_error,
+    device_authorization,
+    poll_verdict,
 )
 from handlers.logins.device_poll import (
-    Clock,
     DeviceAuthorization,
     DeviceFlowError,
     LoginIO,
     PollOutcome,
     PollTiming,
-    Sleep,
     as_int,
     as_str,
-    classify_oauth_error,
     pkce_pair,
-    poll_for_token,
 )
 from handlers.logins.endpoints import ProviderEndpoints
 
 log = structlog.get_logger("handlers.logins.qwen")
 
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 QWEN_TIMING = PollTiming(
     default_interval=5.0,
     max_wait=300.0,
@@ -78,22 +72,19 @@ def _token_from(body: dict[str, Any], what: str, url: str) -> QwenToken:
     )
 
 
-class QwenDeviceLogin:
+class QwenDeviceLogin(DeviceLogin[ProviderEndpoints]):
     """Start a Qwen device login and wait for the user; nothing is saved here."""
 
-    def __init__(self, session: aiohttp.ClientSession, endpoints: ProviderEndpoints, *,
-                 timing: PollTiming = QWEN_TIMING, sleep: Sleep = asyncio.sleep,
-                 clock: Clock = time.monotonic) -> None:
-        self.session = session
-        self.endpoints = endpoints
-        self.timing = timing
-        self.sleep = sleep
-        self.clock = clock
+    provider = "qwen"
+    default_timing = QWEN_TIMING
+
+    def accept_endpoints(self, endpoints: ProviderEndpoints) -> ProviderEndpoints:
+        return endpoints
 
     async def start(self) -> DeviceAuthorization:
         verifier, challenge = pkce_pair()
         ep = self.endpoints
-        try:
+        with as_device_error():
             answer = await call_endpoint(self.session, "POST", ep.device_url, form={
                 "client_id": ep.client_id,
                 "scope": " ".join(ep.scopes),
@@ -101,41 +92,22 @@ class QwenDeviceLogin:
                 "code_challenge_method": "S256",
             })
             body = require_token_json(answer, ep.device_url, "qwen device authorization")
-        except TokenEndpointError as exc:
-            raise DeviceFlowError(exc.reason, str(exc)) from None
-        device_code = as_str(body.get("device_code"))
-        if not device_code:
-            raise DeviceFlowError("bad_response", "qwen device authorization failed: no device_code in the answer")
-        return DeviceAuthorization(
-            device_code=device_code,
-            user_code=as_str(body.get("user_code")),
-            verification_uri=as_str(body.get("verification_uri")),
-            verification_uri_complete=as_str(body.get("verification_uri_complete")),
-            expires_in=float(as_int(body.get("expires_in"))),
-            interval=float(as_int(body.get("interval"))),
-            code_verifier=verifier,
-        )
+        return device_authorization(body, "qwen device authorization", SNAKE_KEYS, code_verifier=verifier)
 
     async def _poll_once(self, authorization: DeviceAuthorization) -> PollOutcome:
         ep = self.endpoints
-        answer: EndpointAnswer = await call_endpoint(self.session, "POST", ep.token_url, form={
+        answer = await call_endpoint(self.session, "POST", ep.token_url, form={
             "grant_type": DEVICE_GRANT,
             "client_id": ep.client_id,
             "device_code": authorization.device_code,
             "code_verifier": authorization.code_verifier,
         })
-        if answer.error_code:
-            return classify_oauth_error(answer.error_code, answer.error_description)
-        body = require_token_json(answer, ep.token_url, "qwen device token poll")
-        return PollOutcome.done(body)
+        return poll_verdict(answer, ep.token_url, "qwen device token poll")
 
     async def wait(self, authorization: DeviceAuthorization) -> QwenToken:
-        body = await poll_for_token(lambda: self._poll_once(authorization), authorization, self.timing,
-                                    provider="qwen", sleep=self.sleep, clock=self.clock)
-        try:
+        body = await self.poll_token_body(authorization)
+        with as_device_error():
             return _token_from(body, "qwen device token poll", self.endpoints.token_url)
-        except TokenEndpointError as exc:
-            raise DeviceFlowError(exc.reason, str(exc)) from None
 
 
 def qwen_file_name(email: str) -> str:

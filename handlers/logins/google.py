@@ -93,6 +93,10 @@ def _default_tier(load: dict[str, Any]) -> str:
 class _GoogleLogin(AuthCodeLogin):
     """Shared code exchange and user-info lookup of the two Google clients."""
 
+    # Both Google clients of the legacy word these two session errors alike.
+    timeout_message: ClassVar[str] = "OAuth flow timed out"
+    save_failed_message: ClassVar[str] = "Failed to save token to file"
+
     def _authorize_params(self) -> dict[str, str]:
         ep = self.endpoints
         return {
@@ -108,19 +112,40 @@ class _GoogleLogin(AuthCodeLogin):
     def authorize_url(self) -> str:
         return with_query(self.endpoints.authorize_url, self._authorize_params())
 
-    async def _exchange(self, code: str) -> EndpointAnswer:
-        ep = self.endpoints
-        return await self.call("POST", ep.token_url, form={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": self.redirect_uri,
-            "client_id": ep.client_id,
-            "client_secret": ep.client_secret,
-        })
+    async def _exchange(self, callback: CallbackResult, *, state_optional: bool) -> EndpointAnswer:
+        """Check the callback, then swap its code; ``state_optional`` accepts a callback without state.
 
-    async def _userinfo(self, access_token: str) -> EndpointAnswer:
-        return await self.call("GET", self.endpoints.userinfo_url,
-                               headers={"Authorization": f"Bearer {access_token}"})
+        (The Antigravity client of the legacy only compares a state that came back.)
+        """
+        if callback.error:
+            raise LoginFailed("Authentication failed", f"provider returned error {callback.error[:100]!r}")
+        if (callback.state or not state_optional) and callback.state != self.state:
+            raise LoginFailed("Authentication failed: state mismatch", "callback state does not match")
+        if not callback.code:
+            raise LoginFailed("Authentication failed: code not found")
+        ep = self.endpoints
+        try:
+            return await self.call("POST", ep.token_url, form={
+                "grant_type": "authorization_code",
+                "code": callback.code,
+                "redirect_uri": self.redirect_uri,
+                "client_id": ep.client_id,
+                "client_secret": ep.client_secret,
+            })
+        except TokenEndpointError as exc:
+            raise LoginFailed("Failed to exchange token", str(exc)) from None
+
+    async def _email(self, access_token: str, call_failed: str, status_failed: str) -> str:
+        """The account's email from the user-info endpoint; the two messages are each client's wording
+        (``status_failed`` gets the HTTP status through ``{status}``)."""
+        try:
+            info = await self.call("GET", self.endpoints.userinfo_url,
+                                   headers={"Authorization": f"Bearer {access_token}"})
+        except TokenEndpointError as exc:
+            raise LoginFailed(call_failed, str(exc)) from None
+        if not info.ok:
+            raise LoginFailed(status_failed.format(status=info.status))
+        return _str(info.body.get("email")) if info.body else ""
 
     async def _json_call(self, method: str, url: str, access_token: str, headers: dict[str, str],
                          body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -140,8 +165,6 @@ class GeminiCliLogin(_GoogleLogin):
     provider: ClassVar[str] = "gemini-cli"
     session_key: ClassVar[str] = "gemini"
     callback_route: ClassVar[str] = "/google/callback"
-    timeout_message: ClassVar[str] = "OAuth flow timed out"
-    save_failed_message: ClassVar[str] = "Failed to save token to file"
     # "" picks the first project of the account, "ALL" every project, else that id (or a list).
     project_id: str = ""
     # onboardUser is polled until done; the legacy waits 5 s between polls, with no limit.
@@ -161,28 +184,14 @@ class GeminiCliLogin(_GoogleLogin):
         return self.endpoints
 
     async def finish(self, callback: CallbackResult) -> Credential:
-        if callback.error:
-            raise LoginFailed("Authentication failed", f"provider returned error {callback.error[:100]!r}")
-        if callback.state != self.state:
-            raise LoginFailed("Authentication failed: state mismatch", "callback state does not match")
-        if not callback.code:
-            raise LoginFailed("Authentication failed: code not found")
+        answer = await self._exchange(callback, state_optional=False)
         ep = self._ep
-        try:
-            answer = await self._exchange(callback.code)
-        except TokenEndpointError as exc:
-            raise LoginFailed("Failed to exchange token", str(exc)) from None
         token = answer.body if answer.ok else None
         access_token = _str(token.get("access_token")) if token else ""
         if token is None or not access_token:
             raise LoginFailed("Failed to exchange token", self.describe(answer, ep.token_url))
-        try:
-            info = await self._userinfo(access_token)
-        except TokenEndpointError as exc:
-            raise LoginFailed("Failed to execute request", str(exc)) from None
-        if not info.ok:
-            raise LoginFailed(f"Get user info request failed with status {info.status}")
-        email = _str(info.body.get("email")) if info.body else ""
+        email = await self._email(access_token, "Failed to execute request",
+                                  "Get user info request failed with status {status}")
 
         requested = self.project_id.strip()
         checked = False
@@ -328,8 +337,6 @@ class AntigravityLogin(_GoogleLogin):
     provider: ClassVar[str] = "antigravity"
     session_key: ClassVar[str] = "antigravity"
     callback_route: ClassVar[str] = "/antigravity/callback"
-    timeout_message: ClassVar[str] = "OAuth flow timed out"
-    save_failed_message: ClassVar[str] = "Failed to save token to file"
     onboard_poll_seconds: float = 2.0
     onboard_attempts: int = 5
 
@@ -338,17 +345,8 @@ class AntigravityLogin(_GoogleLogin):
         return "Antigravity"
 
     async def finish(self, callback: CallbackResult) -> Credential:
-        if callback.error:
-            raise LoginFailed("Authentication failed", f"provider returned error {callback.error[:100]!r}")
-        if callback.state and callback.state != self.state:
-            raise LoginFailed("Authentication failed: state mismatch", "callback state does not match")
-        if not callback.code:
-            raise LoginFailed("Authentication failed: code not found")
+        answer = await self._exchange(callback, state_optional=True)
         ep = self.endpoints
-        try:
-            answer = await self._exchange(callback.code)
-        except TokenEndpointError as exc:
-            raise LoginFailed("Failed to exchange token", str(exc)) from None
         if not answer.ok:
             raise LoginFailed(f"Token exchange failed: {answer.status}", self.describe(answer, ep.token_url))
         token = answer.body
@@ -358,13 +356,8 @@ class AntigravityLogin(_GoogleLogin):
         email = ""
         project_id = ""
         if access_token:
-            try:
-                info = await self._userinfo(access_token)
-            except TokenEndpointError as exc:
-                raise LoginFailed("Failed to execute user info request", str(exc)) from None
-            if not info.ok:
-                raise LoginFailed(f"User info request failed: {info.status}")
-            email = _str(info.body.get("email")) if info.body else ""
+            email = await self._email(access_token, "Failed to execute user info request",
+                                      "User info request failed: {status}")
             try:
                 project_id = await self._project(access_token)
             except _StepFailed as exc:

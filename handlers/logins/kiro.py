@@ -41,25 +41,28 @@ from handlers.logins.device_http import (
     require_token_json,
     rfc3339,
 )
+from handlers.logins.device_login import (
+    CAMEL_KEYS,
+    DEVICE_GRANT,
+    DeviceLogin,
+    as_device_error,
+    device_authorization,
+    poll_verdict,
+)
 from handlers.logins.device_poll import (
-    Clock,
     DeviceAuthorization,
     DeviceFlowError,
     LoginIO,
     PollOutcome,
     PollTiming,
-    Sleep,
     as_int,
     as_str,
-    classify_oauth_error,
     pkce_pair,
-    poll_for_token,
 )
 from handlers.logins.endpoints import KiroEndpoints, ProviderEndpoints
 
 log = structlog.get_logger("handlers.logins.kiro")
 
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 KIRO_REDIRECT_URI = "kiro://kiro.kiroAgent/authenticate-success"
 # The protocol-handler script Plus installs tries exactly these ports, so we must listen on one.
 KIRO_HANDLER_PORTS = (19876, 19877, 19878, 19879, 19880)
@@ -160,21 +163,18 @@ def kiro_credential(tokens: KiroTokens) -> Credential:
     return new_credential(name, metadata)
 
 
-class KiroBuilderIdLogin:
+class KiroBuilderIdLogin(DeviceLogin[KiroEndpoints]):
     """AWS Builder ID: register a client, start a device authorization, poll for tokens."""
 
-    def __init__(self, session: aiohttp.ClientSession, endpoints: ProviderEndpoints, *,
-                 timing: PollTiming = BUILDER_ID_TIMING, sleep: Sleep = asyncio.sleep,
-                 clock: Clock = time.monotonic) -> None:
-        self.session = session
-        self.endpoints = _kiro_endpoints(endpoints)
-        self.timing = timing
-        self.sleep = sleep
-        self.clock = clock
+    provider = "kiro"
+    default_timing = BUILDER_ID_TIMING
+
+    def accept_endpoints(self, endpoints: ProviderEndpoints) -> KiroEndpoints:
+        return _kiro_endpoints(endpoints)
 
     async def start(self) -> DeviceAuthorization:
         ep = self.endpoints
-        try:
+        with as_device_error():
             registered = require_token_json(await call_endpoint(self.session, "POST", ep.register_url, json_body={
                 "clientName": f"CLI-Proxy-API-{time.time_ns()}",
                 "clientType": "public",
@@ -189,20 +189,8 @@ class KiroBuilderIdLogin:
                 "clientSecret": client_secret,
                 "startUrl": ep.builder_id_start_url,
             }), ep.device_url, "kiro device authorization")
-        except TokenEndpointError as exc:
-            raise DeviceFlowError(exc.reason, str(exc)) from None
-        device_code = as_str(body.get("deviceCode"))
-        if not device_code:
-            raise DeviceFlowError("bad_response", "kiro device authorization failed: no deviceCode in the answer")
-        return DeviceAuthorization(
-            device_code=device_code,
-            user_code=as_str(body.get("userCode")),
-            verification_uri=as_str(body.get("verificationUri")),
-            verification_uri_complete=as_str(body.get("verificationUriComplete")),
-            expires_in=float(as_int(body.get("expiresIn"))),
-            interval=float(as_int(body.get("interval"))),
-            extra={"client_id": client_id, "client_secret": client_secret},
-        )
+        return device_authorization(body, "kiro device authorization", CAMEL_KEYS,
+                                    extra={"client_id": client_id, "client_secret": client_secret})
 
     async def _poll_once(self, authorization: DeviceAuthorization) -> PollOutcome:
         ep = self.endpoints
@@ -212,13 +200,10 @@ class KiroBuilderIdLogin:
             "deviceCode": authorization.device_code,
             "grantType": DEVICE_GRANT,
         })
-        if answer.error_code:
-            return classify_oauth_error(answer.error_code, answer.error_description)
-        return PollOutcome.done(require_token_json(answer, ep.token_url, "kiro device token poll"))
+        return poll_verdict(answer, ep.token_url, "kiro device token poll")
 
     async def wait(self, authorization: DeviceAuthorization, now: datetime | None = None) -> KiroTokens:
-        body = await poll_for_token(lambda: self._poll_once(authorization), authorization, self.timing,
-                                    provider="kiro", sleep=self.sleep, clock=self.clock)
+        body = await self.poll_token_body(authorization)
         access = as_str(body.get("accessToken"))
         if not access:
             raise DeviceFlowError("bad_response", "kiro device token poll failed: no accessToken in the answer")

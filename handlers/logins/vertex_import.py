@@ -19,7 +19,6 @@ import asyncio
 import base64
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from handlers.auth.stores import TokenStore
 from handlers.logins.device_http import TokenEndpointError, call_endpoint, require_token_json
 from handlers.logins.device_poll import as_int, as_str
 from handlers.logins.endpoints import ProviderEndpoints, default_endpoints
+from handlers.logins.token_cache import CredentialTokenCache
 
 log = structlog.get_logger("handlers.logins.vertex")
 
@@ -226,44 +226,19 @@ async def mint_access_token(session: aiohttp.ClientSession, endpoints: ProviderE
     return VertexAccessToken(token, now + lifetime)
 
 
-class VertexTokenMinter:
+class VertexTokenMinter(CredentialTokenCache[VertexAccessToken]):
     """Access tokens per Vertex credential, minted on demand and kept until shortly before expiry."""
 
-    def __init__(self, session: aiohttp.ClientSession, endpoints: ProviderEndpoints, *,
-                 wall_clock: Any = time.time) -> None:
-        self.session = session
-        self.endpoints = endpoints
-        self.wall_clock = wall_clock
-        self._tokens: dict[str, tuple[str, VertexAccessToken]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+    expiry_margin = TOKEN_EXPIRY_SKEW
 
-    def _fresh(self, credential: Credential) -> VertexAccessToken | None:
-        cached = self._tokens.get(credential.file_name)
-        if cached is None or cached[0] != (credential.revision or ""):
-            return None
-        if cached[1].expires_at - self.wall_clock() <= TOKEN_EXPIRY_SKEW:
-            return None
-        return cached[1]
+    def _source(self, credential: Credential) -> str:
+        # A rewritten credential file (a new key) must not keep serving the old key's token.
+        return credential.revision or ""
 
-    async def get(self, credential: Credential, *, force: bool = False) -> VertexAccessToken:
-        if not force and (token := self._fresh(credential)) is not None:
-            return token
-        lock = self._locks.setdefault(credential.file_name, asyncio.Lock())
-        async with lock:
-            if not force and (token := self._fresh(credential)) is not None:
-                return token
-            service_account = credential.metadata.get("service_account")
-            if not isinstance(service_account, dict):
-                raise ServiceAccountError("invalid service account", "credential has no service_account object")
-            token = await mint_access_token(self.session, self.endpoints, service_account,
-                                            now=self.wall_clock(), proxy=credential.proxy_url)
-            self._tokens[credential.file_name] = (credential.revision or "", token)
-            return token
-
-    def invalidate(self, file_name: str) -> None:
-        self._tokens.pop(file_name, None)
-
-    def current(self, file_name: str) -> str:
-        """The access token last minted for this credential ("" when none)."""
-        cached = self._tokens.get(file_name)
-        return cached[1].token if cached else ""
+    async def _obtain(self, credential: Credential, source: str) -> tuple[VertexAccessToken, float]:
+        service_account = credential.metadata.get("service_account")
+        if not isinstance(service_account, dict):
+            raise ServiceAccountError("invalid service account", "credential has no service_account object")
+        token = await mint_access_token(self.session, self.endpoints, service_account,
+                                        now=self.wall_clock(), proxy=credential.proxy_url)
+        return token, token.expires_at

@@ -32,6 +32,7 @@ from handlers.translation.gemini_cli_request import envelope_gemini_body
 from handlers.translation.gemini_cli_request import render_responses_request as render_responses_envelope
 from handlers.translation.gemini_request import FILE_MIME_TYPES, SKIP_SIGNATURE, safety_settings
 from handlers.translation.gemini_schema import clean_schema_for_antigravity
+from handlers.translation.gjson_values import text_of as _text
 from handlers.translation.model import Request
 from handlers.translation.openai_chat_request import go_number
 from handlers.translation.sse import json_text
@@ -47,19 +48,24 @@ _TOOL_KEYS = frozenset(
 )
 
 
-def _text(value: Any) -> str:
-    """gjson ``String()`` of a value: strings verbatim, ``null``/missing empty, else its JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json_text(value)
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# Numeric sampling fields both client shapes send, and their Gemini names.
+_SAMPLING_FIELDS = (
+    ("temperature", "temperature"),
+    ("top_p", "topP"),
+    ("top_k", "topK"),
+    ("max_tokens", "maxOutputTokens"),
+)
+
+
+def _copy_sampling(body: dict[str, Any], config: dict[str, Any]) -> None:
+    """Copy each sampling field that holds a JSON number into ``config`` under its Gemini name."""
+    for source, target in _SAMPLING_FIELDS:
+        if _is_number(body.get(source)):
+            config[target] = go_number(body[source])
 
 
 def is_claude_thinking_model(model: str) -> bool:
@@ -224,14 +230,7 @@ def render_claude_request(body: dict[str, Any], model: str, *, cache: SignatureC
     config: dict[str, Any] = {}
     if turns.thinking_allowed and thinking_on and thinking is not None and _is_number(thinking.get("budget_tokens")):
         config["thinkingConfig"] = {"thinkingBudget": int(thinking["budget_tokens"]), "includeThoughts": True}
-    for source, target in (
-        ("temperature", "temperature"),
-        ("top_p", "topP"),
-        ("top_k", "topK"),
-        ("max_tokens", "maxOutputTokens"),
-    ):
-        if _is_number(body.get(source)):
-            config[target] = go_number(body[source])
+    _copy_sampling(body, config)
     if config:
         request["generationConfig"] = config
     request["safetySettings"] = safety_settings()
@@ -255,19 +254,23 @@ def _inline_image(url: str) -> dict[str, Any] | None:
     return {"inlineData": {"mime_type": pieces[0], "data": pieces[1][7:]}, "thoughtSignature": SKIP_SIGNATURE}
 
 
+def _text_or_image(kind: Any, item: Any) -> dict[str, Any] | None:
+    """The part for a ``text`` or ``image_url`` content item, which user and assistant turns both
+    carry; None for an empty text, an unreadable image, or any other kind."""
+    if kind == "text" and _text(item.get("text")):
+        return {"text": _text(item.get("text"))}
+    if kind == "image_url":
+        return _inline_image(_text((item.get("image_url") or {}).get("url")))
+    return None
+
+
 def _user_parts(content: Any) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"text": content}]
     parts: list[dict[str, Any]] = []
     for item in content if isinstance(content, list) else []:
         kind = item.get("type") if isinstance(item, dict) else None
-        if kind == "text" and _text(item.get("text")):
-            parts.append({"text": _text(item.get("text"))})
-        elif kind == "image_url":
-            image = _inline_image(_text((item.get("image_url") or {}).get("url")))
-            if image is not None:
-                parts.append(image)
-        elif kind == "file":
+        if kind == "file":
             file = item.get("file") if isinstance(item.get("file"), dict) else {}
             name = _text(file.get("filename"))
             extension = name.rsplit(".", 1)[-1] if "." in name else ""
@@ -275,6 +278,8 @@ def _user_parts(content: Any) -> list[dict[str, Any]]:
                 parts.append(
                     {"inlineData": {"mime_type": FILE_MIME_TYPES[extension], "data": _text(file.get("file_data"))}}
                 )
+        elif (part := _text_or_image(kind, item)) is not None:
+            parts.append(part)
     return parts
 
 
@@ -284,12 +289,8 @@ def _assistant_parts(content: Any) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for item in content if isinstance(content, list) else []:
         kind = item.get("type") if isinstance(item, dict) else None
-        if kind == "text" and _text(item.get("text")):
-            parts.append({"text": _text(item.get("text"))})
-        elif kind == "image_url":
-            image = _inline_image(_text((item.get("image_url") or {}).get("url")))
-            if image is not None:
-                parts.append(image)
+        if (part := _text_or_image(kind, item)) is not None:
+            parts.append(part)
     return parts
 
 
@@ -410,14 +411,7 @@ def render_openai_request(body: dict[str, Any], model: str) -> dict[str, Any]:
             config["thinkingConfig"] = {"thinkingBudget": -1, "includeThoughts": True}
         elif effort:
             config["thinkingConfig"] = {"thinkingLevel": effort, "includeThoughts": effort != "none"}
-    for source, target in (
-        ("temperature", "temperature"),
-        ("top_p", "topP"),
-        ("top_k", "topK"),
-        ("max_tokens", "maxOutputTokens"),
-    ):
-        if _is_number(body.get(source)):
-            config[target] = go_number(body[source])
+    _copy_sampling(body, config)
     if _is_number(body.get("n")) and int(body["n"]) > 1:
         config["candidateCount"] = int(body["n"])
     if isinstance(body.get("modalities"), list):

@@ -27,6 +27,7 @@ from typing import Any
 from handlers.translation import gemini_response
 from handlers.translation.gemini_request import synthetic_tool_id
 from handlers.translation.gemini_response import PLACEHOLDER_MESSAGE_ID, PLACEHOLDER_MODEL, ClaudeFrame
+from handlers.translation.gjson_values import bool_of, int_of, text_of
 from handlers.translation.model import Format, StreamEvent
 from handlers.translation.openai_responses import GeminiEvents
 from handlers.translation.sse import json_text
@@ -34,43 +35,7 @@ from handlers.translation.sse import json_text
 _NONE, _TEXT, _THINKING, _TOOL = 0, 1, 2, 3
 
 
-# --- gjson-like readers over the decoded chunk ------------------------------------------------
-
-
-def text_of(value: Any) -> str:
-    """gjson ``String()``: strings verbatim, null empty, everything else as its JSON text."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json_text(value)
-
-
-def int_of(value: Any) -> int:
-    """gjson ``Int()``: numbers truncate, numeric strings parse, anything else is 0."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(float(value))
-        except ValueError:
-            return 0
-    return 0
-
-
-def bool_of(value: Any) -> bool:
-    """gjson ``Bool()``: true, a true-looking string, or a non-zero number."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value != 0
-    if isinstance(value, str):
-        return value in ("1", "t", "T", "TRUE", "true", "True")
-    return False
+# --- readers over the decoded chunk ----------------------------------------------------------
 
 
 def inner_response(obj: Any) -> dict[str, Any]:

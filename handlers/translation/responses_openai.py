@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from handlers.translation.codex_responses import go_string
+from handlers.translation.gjson_values import int_of
 from handlers.translation.model import Finish, StreamEnd, StreamEvent
 from handlers.translation.openai_chat_response import OpenAIChatStreamParser, reasoning_texts
 from handlers.translation.openai_responses import ResponsesFrame, ResponsesStreamRenderer, echo_fields
@@ -34,19 +35,6 @@ def looks_like_responses(body: dict[str, Any]) -> bool:
     """A chat-completions body written in the Responses shape (no ``messages``; ``input`` or
     ``instructions``), which the legacy chat handler converts before routing."""
     return "messages" not in body and ("input" in body or "instructions" in body)
-
-
-def _go_int(value: Any) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(float(value))
-        except ValueError:
-            return 0
-    return 0
 
 
 def _go_bool(value: Any) -> bool:
@@ -161,7 +149,7 @@ def _tool_choice(choice: Any) -> Any:
 def render_request(body: dict[str, Any], model: str, *, stream: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"model": model, "messages": [], "stream": stream}
     if "max_output_tokens" in body:
-        out["max_tokens"] = _go_int(body["max_output_tokens"])
+        out["max_tokens"] = int_of(body["max_output_tokens"])
     if "parallel_tool_calls" in body:
         out["parallel_tool_calls"] = _go_bool(body["parallel_tool_calls"])
     messages: list[dict[str, Any]] = out["messages"]
@@ -251,18 +239,18 @@ def fallback_response_id() -> str:
 def _usage(raw: dict[str, Any]) -> Any:
     if not any(key in raw for key in ("prompt_tokens", "completion_tokens", "total_tokens")):
         return raw
-    out: dict[str, Any] = {"input_tokens": _go_int(raw.get("prompt_tokens"))}
+    out: dict[str, Any] = {"input_tokens": int_of(raw.get("prompt_tokens"))}
     prompt_details = raw.get("prompt_tokens_details")
     if isinstance(prompt_details, dict) and "cached_tokens" in prompt_details:
-        out["input_tokens_details"] = {"cached_tokens": _go_int(prompt_details["cached_tokens"])}
-    out["output_tokens"] = _go_int(raw.get("completion_tokens"))
+        out["input_tokens_details"] = {"cached_tokens": int_of(prompt_details["cached_tokens"])}
+    out["output_tokens"] = int_of(raw.get("completion_tokens"))
     # The legacy looks for the Responses spelling only; chat upstreams use completion_tokens_details.
     for key in ("output_tokens_details", "completion_tokens_details"):
         details = raw.get(key)
         if isinstance(details, dict) and "reasoning_tokens" in details:
-            out["output_tokens_details"] = {"reasoning_tokens": _go_int(details["reasoning_tokens"])}
+            out["output_tokens_details"] = {"reasoning_tokens": int_of(details["reasoning_tokens"])}
             break
-    out["total_tokens"] = _go_int(raw.get("total_tokens"))
+    out["total_tokens"] = int_of(raw.get("total_tokens"))
     return out
 
 
@@ -275,7 +263,7 @@ def render_response(
 ) -> dict[str, Any]:
     """``chat.completion`` -> Responses object: reasoning, then per choice its message and calls."""
     response_key = go_string(completion.get("id")) or response_id()
-    created = _go_int(completion.get("created")) or now()
+    created = int_of(completion.get("created")) or now()
     out: dict[str, Any] = {
         "id": response_key,
         "object": "response",
@@ -305,7 +293,7 @@ def render_response(
         text = go_string(message.get("content"))
         if text:
             part = {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
-            item_id = f"msg_{response_key}_{_go_int(choice.get('index'))}"
+            item_id = f"msg_{response_key}_{int_of(choice.get('index'))}"
             item = {"id": item_id, "type": "message", "status": "completed", "content": [part]}
             output.append({**item, "role": "assistant"})
         calls = message.get("tool_calls")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
@@ -10,10 +11,15 @@ from handlers.logins.callback_server import CallbackServer, CallbackServerError,
 from handlers.logins.sessions import CallbackResult, LoginSessions
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+@asynccontextmanager
+async def _serving(sessions: LoginSessions, provider: str, route: str, **options: str) -> AsyncIterator[str]:
+    """A callback server on a free port for the test's duration; yields the callback URL."""
+    server = CallbackServer(sessions, provider, route, 0, **options)
+    port = await server.start()
+    try:
+        yield f"http://127.0.0.1:{port}{route}"
+    finally:
+        await server.stop()
 
 
 async def _get(http: aiohttp.ClientSession, url: str) -> tuple[int, str, str]:
@@ -24,18 +30,13 @@ async def _get(http: aiohttp.ClientSession, url: str) -> tuple[int, str, str]:
 async def test_accepts_the_pending_state_once(http: aiohttp.ClientSession) -> None:
     sessions = LoginSessions()
     sessions.register("st1", "anthropic")
-    server = CallbackServer(sessions, "anthropic", "/callback", 0)
-    port = await server.start()
-    try:
-        base = f"http://127.0.0.1:{port}/callback"
-        status, _, text = await _get(http, f"{base}?code=abc&state=st1")
+    async with _serving(sessions, "anthropic", "/callback") as url:
+        status, _, text = await _get(http, f"{url}?code=abc&state=st1")
         assert status == 200 and "Authentication successful!" in text
         assert await sessions.wait_callback("st1", 1) == CallbackResult("abc", "st1", "")
         # Replay of the same redirect.
-        status, _, text = await _get(http, f"{base}?code=abc&state=st1")
+        status, _, text = await _get(http, f"{url}?code=abc&state=st1")
         assert status == 409 and "already used" in text
-    finally:
-        await server.stop()
 
 
 @pytest.mark.parametrize(("query", "status", "snippet"), [
@@ -47,79 +48,55 @@ async def test_refused_callbacks_leave_the_login_waiting(http: aiohttp.ClientSes
                                                          snippet: str) -> None:
     sessions = LoginSessions()
     sessions.register("st1", "codex")
-    server = CallbackServer(sessions, "codex", "/auth/callback", 0)
-    port = await server.start()
-    try:
-        got, _, text = await _get(http, f"http://127.0.0.1:{port}/auth/callback?{query}")
+    async with _serving(sessions, "codex", "/auth/callback") as url:
+        got, _, text = await _get(http, f"{url}?{query}")
         assert got == status and snippet in text
         assert sessions.status_body("st1") == (200, {"status": "wait"})
         with pytest.raises(TimeoutError):
             await sessions.wait_callback("st1", 0.01)
-    finally:
-        await server.stop()
 
 
 async def test_other_providers_state_is_a_mismatch(http: aiohttp.ClientSession) -> None:
     sessions = LoginSessions()
     sessions.register("st1", "codex")
-    server = CallbackServer(sessions, "anthropic", "/callback", 0)
-    port = await server.start()
-    try:
-        status, _, _ = await _get(http, f"http://127.0.0.1:{port}/callback?code=x&state=st1")
+    async with _serving(sessions, "anthropic", "/callback") as url:
+        status, _, _ = await _get(http, f"{url}?code=x&state=st1")
         assert status == 400
         assert sessions.is_pending("st1")
-    finally:
-        await server.stop()
 
 
 async def test_consent_denied_is_delivered_as_error(http: aiohttp.ClientSession) -> None:
     sessions = LoginSessions()
     sessions.register("st1", "anthropic")
-    server = CallbackServer(sessions, "anthropic", "/callback", 0)
-    port = await server.start()
-    try:
-        status, _, text = await _get(http, f"http://127.0.0.1:{port}/callback?error=access_denied&state=st1")
+    async with _serving(sessions, "anthropic", "/callback") as url:
+        status, _, text = await _get(http, f"{url}?error=access_denied&state=st1")
         assert status == 200 and "Authentication failed" in text
         assert (await sessions.wait_callback("st1", 1)).error == "access_denied"
-    finally:
-        await server.stop()
 
 
 async def test_error_description_counts_as_error(http: aiohttp.ClientSession) -> None:
     sessions = LoginSessions()
     sessions.register("st1", "gemini")
-    server = CallbackServer(sessions, "gemini", "/oauth2callback", 0)
-    port = await server.start()
-    try:
-        await _get(http, f"http://127.0.0.1:{port}/oauth2callback?error_description=nope&state=st1")
+    async with _serving(sessions, "gemini", "/oauth2callback") as url:
+        await _get(http, f"{url}?error_description=nope&state=st1")
         assert (await sessions.wait_callback("st1", 1)).error == "nope"
-    finally:
-        await server.stop()
 
 
 async def test_iflow_redirects_to_its_pages(http: aiohttp.ClientSession) -> None:
     sessions = LoginSessions()
     sessions.register("ok", "iflow")
     sessions.register("bad", "iflow")
-    server = CallbackServer(sessions, "iflow", "/oauth2callback", 0, success_redirect="https://i/success",
-                            error_redirect="https://i/error")
-    port = await server.start()
-    try:
-        base = f"http://127.0.0.1:{port}/oauth2callback"
-        assert (await _get(http, f"{base}?code=c&state=ok"))[:2] == (302, "https://i/success")
-        assert (await _get(http, f"{base}?error=denied&state=bad"))[:2] == (302, "https://i/error")
-        assert (await _get(http, f"{base}?code=c&state=zzz"))[:2] == (400, "https://i/error")
-    finally:
-        await server.stop()
+    async with _serving(sessions, "iflow", "/oauth2callback", success_redirect="https://i/success",
+                        error_redirect="https://i/error") as url:
+        assert (await _get(http, f"{url}?code=c&state=ok"))[:2] == (302, "https://i/success")
+        assert (await _get(http, f"{url}?error=denied&state=bad"))[:2] == (302, "https://i/error")
+        assert (await _get(http, f"{url}?code=c&state=zzz"))[:2] == (400, "https://i/error")
 
 
 async def test_other_paths_are_404(http: aiohttp.ClientSession) -> None:
-    server = CallbackServer(LoginSessions(), "anthropic", "/callback", 0)
-    port = await server.start()
-    try:
-        assert (await _get(http, f"http://127.0.0.1:{port}/elsewhere?code=a&state=b"))[0] == 404
-    finally:
-        await server.stop()
+    async with _serving(LoginSessions(), "anthropic", "/callback") as url:
+        elsewhere = url.removesuffix("/callback") + "/elsewhere"
+        assert (await _get(http, f"{elsewhere}?code=a&state=b"))[0] == 404
 
 
 async def test_busy_port_is_a_clear_error() -> None:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import aiohttp
 import pytest
 
 from handlers.auth.credential import new_credential
-from handlers.auth.stores.file_store import FileTokenStore
 from handlers.logins.device_copilot import (
     CopilotDeviceLogin,
     CopilotTokenCache,
@@ -22,28 +18,7 @@ from handlers.logins.device_copilot import (
 from handlers.logins.device_http import TokenEndpointError
 from handlers.logins.device_poll import DeviceFlowError, LoginIO
 from handlers.logins.endpoints import endpoints_for
-from tests.fakes.device_providers import DeviceProviderState, FakeTime, provider_endpoints, start_device_providers
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[DeviceProviderState]:
-    runner, state = await start_device_providers()
-    yield state
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[FileTokenStore]:
-    store = FileTokenStore(tmp_path / "auth")
-    await store.start()
-    yield store
-    await store.close()
+from tests.fakes.device_providers import DeviceProviderState, FakeTime, provider_endpoints
 
 
 def gh_endpoints(fake: DeviceProviderState):

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 import pytest
 
 from handlers.auth.credential import Credential
-from handlers.auth.stores.file_store import FileTokenStore
 from handlers.logins.device_http import TokenEndpointError
 from handlers.logins.device_poll import DeviceFlowError, LoginIO
 from handlers.logins.endpoints import endpoints_for
@@ -33,29 +29,7 @@ from tests.fakes.device_providers import (
     FakeTime,
     fake_jwt,
     provider_endpoints,
-    start_device_providers,
 )
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[DeviceProviderState]:
-    runner, state = await start_device_providers()
-    yield state
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[FileTokenStore]:
-    store = FileTokenStore(tmp_path / "auth")
-    await store.start()
-    yield store
-    await store.close()
 
 
 def kiro_endpoints(fake: DeviceProviderState):

@@ -28,16 +28,9 @@ from handlers.logins.refresh_providers import (
     refresh_vertex,
 )
 from handlers.logins.vertex_import import VertexTokenMinter, parse_service_account, vertex_credential
-from tests.fakes.device_providers import DeviceProviderState, provider_endpoints, start_device_providers
+from tests.fakes.device_providers import provider_endpoints
 
 NOW = datetime(2026, 4, 1, 8, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[DeviceProviderState]:
-    runner, state = await start_device_providers()
-    yield state
-    await runner.cleanup()
 
 
 @pytest.fixture

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from handlers.auth.stores.file_store import FileTokenStore
 from handlers.logins.device_http import TokenEndpointError
 from handlers.logins.endpoints import endpoints_for
 from handlers.logins.vertex_import import (
@@ -47,14 +45,6 @@ async def fake() -> AsyncIterator[DeviceProviderState]:
     state.service_accounts["sa@my-proj.iam.gserviceaccount.com"] = KEY.public_key()
     yield state
     await runner.cleanup()
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[FileTokenStore]:
-    store = FileTokenStore(tmp_path / "auth")
-    await store.start()
-    yield store
-    await store.close()
 
 
 async def test_import_writes_the_legacy_vertex_file(store, tmp_path):

@@ -1,0 +1,48 @@
+"""Scalar readers with gjson's conversion rules (``String()``, ``Int()``, ``Bool()``).
+
+The legacy translators read upstream JSON through gjson, which converts between kinds instead of
+failing; these reproduce its results for values already decoded from JSON, so translators that
+diff against different legacy files agree on the same rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.translation.sse import json_text
+
+
+def text_of(value: Any) -> str:
+    """gjson ``String()``: strings verbatim, null empty, everything else as its JSON text."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json_text(value)
+
+
+def int_of(value: Any) -> int:
+    """gjson ``Int()``: numbers truncate, numeric strings parse, anything else is 0."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(float(value))
+        except ValueError:
+            return 0
+    return 0
+
+
+def bool_of(value: Any) -> bool:
+    """gjson ``Bool()``: true, a true-looking string, or a non-zero number."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        return value in ("1", "t", "T", "TRUE", "true", "True")
+    return False

@@ -1,0 +1,28 @@
+"""gjson's scalar conversions as the translators read upstream JSON."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.translation.gjson_values import bool_of, int_of, text_of
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    ("abc", "abc"), (None, ""), (True, "true"), (False, "false"), (12, "12"), ({"a": 1}, '{"a":1}'),
+])
+def test_text_of(value, text) -> None:
+    assert text_of(value) == text
+
+
+@pytest.mark.parametrize(("value", "number"), [
+    (7, 7), (7.9, 7), (-7.9, -7), ("42", 42), ("4.5", 4), ("x", 0), (True, 1), (None, 0), ([1], 0),
+])
+def test_int_of(value, number) -> None:
+    assert int_of(value) == number
+
+
+@pytest.mark.parametrize(("value", "flag"), [
+    (True, True), (0, False), (0.5, True), ("t", True), ("True", True), ("yes", False), (None, False),
+])
+def test_bool_of(value, flag) -> None:
+    assert bool_of(value) is flag
