@@ -142,11 +142,12 @@ class Run:
             out: dict[str, Any] = latency.measure_latency(
                 [legacy, shadow], self.lat_plan, path="/v1/models", headers=[AUTH], script=script
             ).summary()
-            outcomes = shadow_outcomes(shadow.base)
+            served, outcomes = settle_shadow(shadow.base)
             reasons = shadow_skip_reasons(shadow.base, key)
             out["shadow_outcomes"] = outcomes
+            out["shadowed_requests"] = served
             out["skip_reasons"] = reasons
-            out["note"] = shadow_note(outcomes, reasons)
+            out["note"] = shadow_note(outcomes, reasons, served)
             return out
         finally:
             lab.stop()
@@ -188,6 +189,42 @@ def shadow_outcomes(base: str) -> dict[str, float] | None:
     return counts
 
 
+_SERVED_LINE = re.compile(r'^quotio_gateway_requests_total\{([^}]*)\}\s+([0-9.e+]+)$', re.M)
+
+
+def shadowed_requests(base: str) -> int | None:
+    """Requests the gateway answered in shadow mode (every one is a comparison to account for)."""
+    try:
+        with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    return int(sum(float(value) for labels, value in _SERVED_LINE.findall(text) if 'mode="shadow"' in labels))
+
+
+def settle_shadow(base: str, *, limit: float = 120.0) -> tuple[int | None, dict[str, float] | None]:
+    """Shadowed requests and outcomes once every comparison is accounted for.
+
+    The shadow worker compares at idle priority, so it may still be working through its backlog
+    when wrk stops; wait (bounded) until the outcomes add up to the requests or stop moving.
+    """
+    deadline = time.monotonic() + limit
+    served = shadowed_requests(base)
+    outcomes = shadow_outcomes(base)
+    still = 0
+    while served is not None and outcomes is not None and time.monotonic() < deadline:
+        total = sum(outcomes.values())
+        if total >= served:
+            break
+        time.sleep(0.5)
+        newer = shadow_outcomes(base)
+        still = still + 1 if newer == outcomes else 0
+        outcomes = newer
+        if still >= 6:
+            break
+    return served, outcomes
+
+
 def shadow_skip_reasons(base: str, key: str) -> dict[str, int] | None:
     """Why comparisons were skipped, summed over routes, from /v0/gateway/shadow; None if unreadable."""
     req = urllib.request.Request(base + "/v0/gateway/shadow?limit=1", headers={"X-Management-Key": key})
@@ -203,7 +240,8 @@ def shadow_skip_reasons(base: str, key: str) -> dict[str, int] | None:
     return totals
 
 
-def shadow_note(outcomes: dict[str, float] | None, reasons: dict[str, int] | None = None) -> str:
+def shadow_note(outcomes: dict[str, float] | None, reasons: dict[str, int] | None = None,
+                served: int | None = None) -> str:
     if outcomes is None:
         return "shadow outcomes not readable from /metrics"
     compared = sum(v for k, v in outcomes.items() if k != "skipped")
@@ -212,6 +250,8 @@ def shadow_note(outcomes: dict[str, float] | None, reasons: dict[str, int] | Non
     text = ", ".join(f"{k} {v:,.0f}" for k, v in sorted(outcomes.items()) if v) or "no shadow results counted"
     if reasons:
         text += "; skipped because " + ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items()))
+    if served is not None:
+        text = f"{compared:,.0f} of {served:,} shadowed requests compared: " + text
     return text
 
 

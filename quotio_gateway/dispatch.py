@@ -84,6 +84,9 @@ class Dispatcher:
         async def dispatched(request: web.Request) -> web.StreamResponse:
             return await self.handle(request, native)
 
+        # The front door tells flag-routed paths from the gateway's own endpoints by this mark,
+        # and finds a route's native handler (for shadow legs) without a Request.
+        dispatched.quotio_native = native  # type: ignore[attr-defined]
         return dispatched
 
     async def handle(self, request: web.Request, native: Handler | None) -> web.StreamResponse:

@@ -11,7 +11,9 @@ from aiohttp import web
 
 from . import appkeys
 from .app import GatewayOptions, create_app
+from .frontdoor import FrontDoor, frontdoor_enabled
 from .logging import access_sink
+from .shadow.remote import ShadowWorker, worker_enabled
 
 log = structlog.get_logger("quotio_gateway.server")
 
@@ -33,17 +35,27 @@ async def serve(options: GatewayOptions, *, host: str | None = None, port: int |
     # only gets a token timeout for what is left after the grace.
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=0.05)
     await runner.setup()
-    site = web.TCPSite(runner, bind_host, bind_port, reuse_address=True, backlog=4096)
+    loop = asyncio.get_running_loop()
+    assert runner.server is not None
+    runtime = app[appkeys.RUNTIME]
+    # Started on the first shadowed request the front door meets, never before (shadow/remote.py).
+    worker = ShadowWorker(app[appkeys.SHADOW], config_path=runtime.config_path, flags_path=runtime.flags_path,
+                          local_password=runtime.local_password) if worker_enabled() else None
+    # Every connection is accepted by the front door, which answers legacy pass-through itself
+    # and hands anything else to aiohttp's handler (frontdoor.py).
+    door = FrontDoor(app, runner.server, enabled=frontdoor_enabled(), worker=worker)
     try:
-        await site.start()
+        listener = await loop.create_server(door, bind_host, bind_port, reuse_address=True, backlog=4096)
     except OSError as exc:
         message = f"quotio-gateway: cannot listen on {bind_host or '*'}:{bind_port}: {exc.strerror or exc}"
+        door.abort_all()
+        if worker is not None:
+            await worker.close(0)
         await runner.cleanup()
         raise SystemExit(message) from None
     log.info("quotio-gateway listening", host=bind_host or "*", port=bind_port,
              legacy=app[appkeys.LEGACY].url or "none", flags_version=app[appkeys.FLAG_STORE].current.version)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if ready is not None:
@@ -53,11 +65,15 @@ async def serve(options: GatewayOptions, *, host: str | None = None, port: int |
     log.info("shutting down", grace_seconds=grace)
     # Stop accepting, let open requests and streams finish within the grace, then cancel what is
     # left and run the app's cleanup (legacy child stopped last).
-    for active in list(runner.sites):
-        await active.stop()
+    listener.close()
+    door.start_drain()
     inflight = app[appkeys.RUNTIME].inflight
     if not await inflight.wait_idle(grace):
         log.warning("grace period over, cutting open requests", open=inflight.count)
+    door.abort_all()
+    if worker is not None:
+        # Launchers SIGKILL two seconds after SIGTERM: results still in flight get a moment only.
+        await worker.close(0.2)
     await runner.cleanup()
     if (sink := access_sink()) is not None:
         sink.flush()

@@ -58,6 +58,11 @@ class LegacyForwarder:
     def configured(self) -> bool:
         return self.url is not None
 
+    @property
+    def pool(self) -> UpstreamPool:
+        """The pooled connections to legacy (the front door's pass-through lane uses them too)."""
+        return self._get_pool()
+
     def _get_pool(self) -> UpstreamPool:
         if self._pool is None:
             assert self.url is not None
@@ -74,14 +79,18 @@ class LegacyForwarder:
         if self._ws_session is not None:
             await self._ws_session.close()
 
+    def failure(self, route: str, exc: UpstreamError, method: str, path: str) -> tuple[int, str]:
+        """Count and log a failed exchange; the status and message of the gateway's own answer."""
+        self.metrics.legacy_errors.labels(route=route, kind=exc.kind).inc()
+        log.error("legacy request failed", kind=exc.kind, error=str(exc), method=method, path=path)
+        status = _STATUS_FOR_KIND.get(exc.kind, 502)
+        message = "legacy server is unreachable" if exc.kind == "unreachable" else f"legacy server error: {exc}"
+        return status, message
+
     def _failure(self, request: web.Request, route: str, exc: UpstreamError) -> web.Response:
         # The answer below is the gateway's, not legacy's: shadow must not compare it as legacy's.
         request[LEGACY_FAILURE_KEY] = exc.kind
-        self.metrics.legacy_errors.labels(route=route, kind=exc.kind).inc()
-        log.error("legacy request failed", kind=exc.kind, error=str(exc), method=request.method,
-                  path=request.path)
-        status = _STATUS_FOR_KIND.get(exc.kind, 502)
-        message = "legacy server is unreachable" if exc.kind == "unreachable" else f"legacy server error: {exc}"
+        status, message = self.failure(route, exc, request.method, request.path)
         return error_response(request.path, status, message)
 
     def _upstream_headers(self, request: web.Request, request_id: str, peer: str,

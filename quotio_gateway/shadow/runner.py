@@ -42,6 +42,8 @@ def plan_shadow(method: str, path: str, *, shadow_llm: bool, sample: float,
     they run only where the route opted in.
     """
     kind = choose_comparator(method, path)
+    if _starts_or_ends_a_login(method, path):
+        return None, "write"
     if method.upper() not in ("GET", "HEAD"):
         if kind != "llm":
             return None, "write"
@@ -50,6 +52,19 @@ def plan_shadow(method: str, path: str, *, shadow_llm: bool, sample: float,
     if draw >= sample:
         return None, None
     return kind, None
+
+
+_LOGIN_CALLBACKS = frozenset({"/anthropic/callback", "/codex/callback", "/google/callback", "/iflow/callback",
+                              "/antigravity/callback"})
+
+
+def _starts_or_ends_a_login(method: str, path: str) -> bool:
+    """GETs that are not reads: ``*-auth-url`` starts a login (a callback server, a pending
+    session) and the providers' callback routes finish one. Run twice they would log in twice."""
+    if method.upper() != "GET":
+        return False
+    bare = path.split("?", 1)[0].rstrip("/")
+    return (bare.startswith("/v0/management/") and bare.endswith("-auth-url")) or bare in _LOGIN_CALLBACKS
 
 
 class ShadowRunner:
@@ -64,6 +79,8 @@ class ShadowRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._counts: dict[str, dict[str, int]] = {}
         self._skip_reasons: dict[str, dict[str, int]] = {}
+        self._leg_children: dict[str, tuple[Any, Any]] = {}
+        self._outcome_children: dict[tuple[str, str], Any] = {}
 
     @property
     def inflight(self) -> int:
@@ -185,22 +202,71 @@ class ShadowRunner:
             return Comparison(Outcome.ERROR, f"comparator {kind!r} raised {type(exc).__name__}",
                               reason="comparator_raised")
 
+    def record_result(self, *, route: str, request_id: str, method: str, path: str, comparator: str,
+                      comparison: Comparison, legacy: Captured, native: Captured | None,
+                      native_elapsed: float | None) -> None:
+        """A comparison made elsewhere (the shadow worker): count it, and store a sample when due.
+
+        ``native`` is None when the native answer was not sent along; the sample then records the
+        legacy side and the diff only.
+        """
+        self.observe_legs(route, legacy, native_elapsed, comparison.reason)
+        if not self._count(route, request_id, comparison):
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._store(route, request_id, method, path, comparator, comparison, legacy, native))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def observe_legs(self, route: str, legacy: Captured, native_elapsed: float | None, reason: str | None) -> None:
+        """The per-leg duration histograms for one comparison made elsewhere."""
+        legs = self._leg_children.get(route)
+        if legs is None:
+            # Looked up once per route: this runs on the gateway's loop for every shadowed request.
+            histogram = self.metrics.shadow_leg_duration
+            legs = self._leg_children[route] = (histogram.labels(route=route, side="legacy"),
+                                                histogram.labels(route=route, side="native"))
+        if legacy.error is None:
+            legs[0].observe(legacy.elapsed)
+        if native_elapsed is not None:
+            legs[1].observe(native_elapsed)
+        elif reason == "native_timeout":
+            legs[1].observe(self.settings.timeout_seconds)
+
+    def count(self, route: str, outcome: Outcome, reason: str | None, n: int) -> None:
+        """``n`` outcomes of one kind at once (no sample stored for them)."""
+        if outcome is Outcome.SKIPPED:
+            reasons = self._skip_reasons.setdefault(route, {})
+            key = reason or "skipped"
+            reasons[key] = reasons.get(key, 0) + n
+        self._bump(route, outcome.value, n)
+
     async def _finish(self, route: str, request_id: str, method: str, path: str, kind: str,
                       comparison: Comparison, legacy: Captured | None, native: Captured | None) -> None:
+        if self._count(route, request_id, comparison):
+            await self._store(route, request_id, method, path, kind, comparison, legacy, native)
+
+    def _count(self, route: str, request_id: str, comparison: Comparison) -> bool:
+        """Count one outcome; True when a sample of it should be stored now."""
         outcome = comparison.outcome
         if outcome is Outcome.SKIPPED:
             self.skip(route, comparison.reason or "skipped")
         else:
             self._record(route, outcome)
         if outcome not in _STORED_OUTCOMES:
-            return
+            return False
         now = time.monotonic()
         last = self._last_stored.get(route)
         if last is not None and now - last < self.settings.sample_interval_seconds:
-            return
+            return False
         self._last_stored[route] = now
         log.info("shadow difference", route=route, request_id=request_id, outcome=str(outcome),
                  reason=comparison.reason)
+        return True
+
+    async def _store(self, route: str, request_id: str, method: str, path: str, kind: str,
+                     comparison: Comparison, legacy: Captured | None, native: Captured | None) -> None:
+        outcome = comparison.outcome
         try:
             await self.store.add(route=route, request_id=request_id, method=method, path=path,
                                  outcome=str(outcome), comparator=kind, diff=comparison.diff, legacy=legacy,
@@ -210,9 +276,20 @@ class ShadowRunner:
             log.warning("shadow sample not stored", route=route, error=type(exc).__name__)
 
     def _record(self, route: str, outcome: Outcome) -> None:
-        counts = self._counts.setdefault(route, {str(o): 0 for o in Outcome})
-        counts[str(outcome)] += 1
-        self.metrics.shadow_results.labels(route=route, outcome=str(outcome)).inc()
+        self._bump(route, outcome.value, 1)
+
+    def _bump(self, route: str, name: str, n: int) -> None:
+        # Runs for every shadowed request on the gateway's loop: no per-call dict building, and
+        # the Prometheus child is looked up once per (route, outcome).
+        counts = self._counts.get(route)
+        if counts is None:
+            counts = self._counts[route] = {o.value: 0 for o in Outcome}
+        counts[name] += n
+        key = (route, name)
+        child = self._outcome_children.get(key)
+        if child is None:
+            child = self._outcome_children[key] = self.metrics.shadow_results.labels(route=route, outcome=name)
+        child.inc(n)
 
     def _raised(self, route: str, operation: str, exc: BaseException) -> None:
         log.warning("shadow machinery failed", route=route, operation=operation, error=type(exc).__name__)

@@ -105,6 +105,11 @@ def test_shadow_note() -> None:
     )
     # Skips with a known reason are not blamed on a missing native handler.
     assert shadow_note({"skipped": 3.0}, {"native_timeout": 3}) == "skipped 3; skipped because native_timeout 3"
+    # With the number of shadowed requests, the note says how many of them were compared.
+    assert (
+        shadow_note({"mismatch": 90.0, "skipped": 10.0}, {"queue_full": 10}, 100)
+        == "90 of 100 shadowed requests compared: mismatch 90, skipped 10; skipped because queue_full 10"
+    )
 
 
 def test_access_lines_counted_only_for_access_events() -> None:

@@ -266,6 +266,11 @@ async def test_broken_leg_setup_never_raises(db: StateDB, bad_side: str) -> None
     ("POST", "/v1/chat/completions", True, 0.0, ("llm", None)),
     ("POST", "/v1/chat/completions", True, 0.5, (None, None)),
     ("GET", "/v1/models", False, 0.99, ("models", None)),
+    # GETs that start or finish a login are writes: run twice they would log in twice.
+    ("GET", "/v0/management/anthropic-auth-url", False, 0.0, (None, "write")),
+    ("GET", "/v0/management/gemini-cli-auth-url?is_webui=true", False, 0.0, (None, "write")),
+    ("GET", "/anthropic/callback?code=c&state=s", False, 0.0, (None, "write")),
+    ("GET", "/v0/management/get-auth-status?state=s", False, 0.0, ("json", None)),
 ])
 def test_plan_shadow(method: str, path: str, opted: bool, draw: float,
                      expected: tuple[str | None, str | None]) -> None:
