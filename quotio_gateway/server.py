@@ -39,11 +39,14 @@ async def serve(options: GatewayOptions, *, host: str | None = None, port: int |
     assert runner.server is not None
     runtime = app[appkeys.RUNTIME]
     # Started on the first shadowed request the front door meets, never before (shadow/remote.py).
+    table = app[appkeys.FLAG_STORE].current.table
+    # flags.yaml decides; the environment switches can still turn either off for one run.
     worker = ShadowWorker(app[appkeys.SHADOW], config_path=runtime.config_path, flags_path=runtime.flags_path,
-                          local_password=runtime.local_password) if worker_enabled() else None
+                          local_password=runtime.local_password) \
+        if table.shadow.worker and worker_enabled() else None
     # Every connection is accepted by the front door, which answers legacy pass-through itself
     # and hands anything else to aiohttp's handler (frontdoor.py).
-    door = FrontDoor(app, runner.server, enabled=frontdoor_enabled(), worker=worker)
+    door = FrontDoor(app, runner.server, enabled=table.server.front_door and frontdoor_enabled(), worker=worker)
     try:
         listener = await loop.create_server(door, bind_host, bind_port, reuse_address=True, backlog=4096)
     except OSError as exc:

@@ -56,6 +56,9 @@ class ShadowSettings(_Strict):
     # At most one stored sample per route per interval: a route that mismatches on every request
     # must not turn every request into a SQLite write (the counters still count them all).
     sample_interval_seconds: float = Field(default=1.0, ge=0)
+    # Native legs and comparisons run in a low-priority worker process (shadow/remote.py), so
+    # shadowing adds no CPU to the client's event loop. Read at start-up.
+    worker: bool = True
 
 
 class ServerSettings(_Strict):
@@ -65,6 +68,8 @@ class ServerSettings(_Strict):
     max_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     shutdown_grace_seconds: float = Field(default=1.5, ge=0)
     state_dir: str | None = None
+    # The head-parsing front door that splices legacy pass-through (frontdoor.py). Read at start-up.
+    front_door: bool = True
 
 
 class Route(_Strict):

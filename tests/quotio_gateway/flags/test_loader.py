@@ -40,3 +40,13 @@ def test_missing_file_is_a_flags_error(tmp_path):
     with pytest.raises(FlagsError) as info:
         load_flags_file(tmp_path / "nope.yaml")
     assert "No such file" in info.value.reason
+
+
+def test_front_door_and_shadow_worker_switches():
+    table = load_flags_file(packaged_flags_path())
+    assert table.server.front_door is True and table.shadow.worker is True
+    table = parse_flags_yaml("server: {front_door: false}\nshadow: {worker: false}\n", "flags.yaml")
+    assert table.server.front_door is False and table.shadow.worker is False
+    with pytest.raises(FlagsError) as info:
+        parse_flags_yaml("server: {front_door: sometimes}\n", "flags.yaml")
+    assert info.value.key == "server.front_door"
