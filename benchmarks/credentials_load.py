@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -31,6 +32,9 @@ from handlers.providers.http import UpstreamClient
 from quotio_gateway.config.store import ConfigStore
 
 TARGET_SECONDS = 1.0
+README = Path(__file__).resolve().parent / "README.md"
+README_BEGIN = "<!-- credentials-results:begin (written by benchmarks/credentials_load.py) -->"
+README_END = "<!-- credentials-results:end -->"
 EXPIRED = "2030-01-01T00:00:00Z"
 
 
@@ -88,7 +92,7 @@ async def one_start(auth_dir: Path) -> tuple[float, int, int]:
     return elapsed, len(result.credentials), views
 
 
-async def main_async(count: int, repeat: int) -> int:
+async def main_async(count: int, repeat: int, *, write_readme: bool = True) -> int:
     with tempfile.TemporaryDirectory(prefix="quotio-credbench-") as tmp:
         auth_dir = Path(tmp)
         populate(auth_dir, count)
@@ -96,19 +100,33 @@ async def main_async(count: int, repeat: int) -> int:
     times = [run[0] for run in runs]
     files, views = runs[0][1], runs[0][2]
     median = statistics.median(times)
-    print("| credential files | views | best (s) | median (s) | target (s) | verdict |")
-    print("|---|---|---|---|---|---|")
     verdict = "ok" if median < TARGET_SECONDS else "MISSED"
-    print(f"| {files} | {views} | {min(times):.3f} | {median:.3f} | < {TARGET_SECONDS:g} | {verdict} |")
+    table = ("| credential files | views | best (s) | median (s) | target (s) | verdict |\n"
+             "|---|---|---|---|---|---|\n"
+             f"| {files} | {views} | {min(times):.3f} | {median:.3f} | < {TARGET_SECONDS:g} | {verdict} |\n")
+    print(table, end="")
+    if write_readme and README.exists() and README_BEGIN in README.read_text():
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        block = (f"Measured {stamp} on {os.cpu_count()} CPUs, {repeat} fresh starts, by:\n\n"
+                 f"    python benchmarks/credentials_load.py --count {count} --repeat {repeat}\n\n{table}")
+        README.write_text(splice_readme(README.read_text(), block))
     return 0 if median < TARGET_SECONDS else 1
+
+
+def splice_readme(readme: str, block: str) -> str:
+    """Replace what lies between the credential-results markers, nothing else."""
+    start = readme.index(README_BEGIN) + len(README_BEGIN)
+    end = readme.index(README_END, start)
+    return readme[:start] + "\n" + block + readme[end:]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-readme", action="store_true", help="leave benchmarks/README.md alone")
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main_async(args.count, args.repeat)))
+    raise SystemExit(asyncio.run(main_async(args.count, args.repeat, write_readme=not args.no_readme)))
 
 
 if __name__ == "__main__":
