@@ -256,6 +256,14 @@ def gemini_cli_to_gemini(inp: TranslateInput) -> Translation:
     )
 
 
+def gemini_cli_passthrough(inp: TranslateInput) -> Translation:
+    """Gemini CLI client on a Gemini CLI or Antigravity credential: the legacy registers no
+    translator, so the envelope goes upstream as the client sent it (the executor sets ``project``
+    and ``model``) and the ``{"response": …}`` answers come back as they came."""
+    return FunctionTranslation(dict(inp.body), inp.stream, lambda upstream: upstream,
+                               lambda: _Passthrough(inp.alt))
+
+
 PAIRS: dict[PairKey, PairFactory] = {
     (Format.GEMINI, Format.OPENAI): gemini_to_openai,
     (Format.GEMINI, Format.CODEX): gemini_to_codex,
@@ -263,4 +271,6 @@ PAIRS: dict[PairKey, PairFactory] = {
     (Format.GEMINI, Format.GEMINI): gemini_to_gemini,
     (Format.GEMINI, Format.GEMINI_CLI): gemini_to_gemini_cli,
     (Format.GEMINI_CLI, Format.GEMINI): gemini_cli_to_gemini,
+    (Format.GEMINI_CLI, Format.GEMINI_CLI): gemini_cli_passthrough,
+    (Format.GEMINI_CLI, Format.ANTIGRAVITY): gemini_cli_passthrough,
 }

@@ -50,8 +50,11 @@ def frames(*chunks: dict[str, Any]) -> bytes:
 
 
 def test_every_pair_is_registered_and_implemented() -> None:
-    assert set(PAIRS) <= REGISTERED_PAIRS
-    assert set(PAIRS) <= IMPLEMENTED_PAIRS
+    # The two Gemini CLI passthroughs are pairs the legacy leaves untranslated (no Register call).
+    passthrough = {(Format.GEMINI_CLI, Format.GEMINI_CLI), (Format.GEMINI_CLI, Format.ANTIGRAVITY)}
+    assert set(PAIRS) - passthrough <= REGISTERED_PAIRS
+    assert set(PAIRS) - passthrough <= IMPLEMENTED_PAIRS
+    assert not passthrough & REGISTERED_PAIRS
 
 
 # --- Gemini -> OpenAI-compatible ----------------------------------------------------------------
@@ -387,3 +390,22 @@ async def test_e2e_codex_and_claude_upstreams(inference_client: Any, fake_llm: F
     paths = [r.path for r in fake_llm.requests]
     assert paths == ["/v1/responses", "/v1/responses", "/v1/messages", "/v1/messages"]
     assert all(r.body["stream"] is True for r in fake_llm.requests)  # both always streamed upstream
+
+
+@pytest.mark.parametrize("upstream", [Format.GEMINI_CLI, Format.ANTIGRAVITY])
+def test_gemini_cli_client_envelope_passes_through(upstream: Format) -> None:
+    envelope = {"model": "gemini-2.5-pro", "project": "p-1",
+                "request": {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}}
+    translation = PAIRS[(Format.GEMINI_CLI, upstream)](
+        TranslateInput(body=envelope, model="gemini-2.5-pro", client_model="gemini-2.5-pro", stream=True))
+    assert translation.upstream_body == envelope and translation.upstream_body is not envelope
+    assert translation.upstream_stream is True
+    chunk = '{"response":{"candidates":[{"content":{"role":"model","parts":[{"text":"Hi"}]}}]}}'
+    stream = translation.stream()
+    assert stream.feed(StreamEvent("", chunk, orjson.loads(chunk))) == [b"data: " + chunk.encode() + b"\n\n"]
+    assert stream.feed(StreamEvent("", "[DONE]", None)) == []
+    assert stream.close() == []
+    assert translation.response(chunk.encode()) == chunk.encode()
+    raw = PAIRS[(Format.GEMINI_CLI, upstream)](TranslateInput(body=envelope, model="m", client_model="m",
+                                                             stream=True, alt="json")).stream()
+    assert raw.feed(b'[{"response":{}}') == [b'[{"response":{}}']
