@@ -146,7 +146,12 @@ def make_pairs(
             parser, renderer = claude.ClaudeStreamParser(), openai_chat.OpenAIChatStreamRenderer(inp.model, now=now)
 
             def frames(payload: dict[str, Any]) -> list[bytes]:
-                return _openai_frames(c for e in parser.feed(payload) for c in renderer.feed(e))
+                # Plain loops: this runs once per upstream event, where nested generators showed.
+                out: list[bytes] = []
+                for event in parser.feed(payload):
+                    for chunk in renderer.feed(event):
+                        out.append(encode_openai_chunk(chunk))
+                return out
 
             return _Stream(_objects(frames), lambda: [OPENAI_DONE])
 

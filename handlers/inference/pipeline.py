@@ -290,10 +290,16 @@ class _StreamWriter:
     async def write(self, frames: list[bytes]) -> None:
         if not frames:
             return
-        await self.start()
+        if self.response is None:
+            await self.start()
         assert self.response is not None
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        if self._keepalive is None:
+            # Nothing else writes to this response, so the lock (taken per chunk) is not needed.
+            await self.response.write(data)
+            return
         async with self._lock:
-            await self.response.write(b"".join(frames))
+            await self.response.write(data)
 
     async def fail(self, status: int, text: str) -> None:
         await self.write([self.call.protocol.error_frame(status, text, self.call.alt)])
@@ -318,13 +324,26 @@ async def _pump(translator: StreamTranslator, stream: UpstreamStream,
                 writer: _StreamWriter) -> AsyncIterator[None]:
     """Feed upstream items through the translator to the client; yields after each write so the
     caller can see whether bytes went out."""
+    # Frames of events parsed from one upstream chunk go out in one write: each write is a send
+    # to the client socket, the largest per-event cost of a stream. Held frames are written
+    # before any failure surfaces, so the client sees exactly what it did with one write per event.
+    held: list[bytes] = []
     async with stream:
-        async for item in stream:
-            if not isinstance(item, bytes) and item.error is not None:
-                raise item.error
-            await writer.write(translator.feed(item))
-            yield None
-    await writer.write(translator.close())
+        try:
+            async for item in stream:
+                if not isinstance(item, bytes) and item.error is not None:
+                    raise item.error
+                held += translator.feed(item)
+                # Wrapping streams (OAuth mappers, Kiro) carry no ``pending``: one write per event.
+                if held and not getattr(stream, "pending", 0):
+                    frames, held = held, []
+                    await writer.write(frames)
+                    yield None
+        except Exception:
+            if held:
+                await writer.write(held)
+            raise
+    await writer.write(held + translator.close())
     yield None
 
 

@@ -123,6 +123,26 @@ class UpstreamClient:
         except (aiohttp.ClientError, ConnectionError) as exc:
             raise transport_error(f"reading the upstream body failed: {type(exc).__name__}") from exc
 
+    async def read_watched(self, response: aiohttp.ClientResponse, watchdog: _IdleWatchdog) -> bytes:
+        """``read_chunk`` for a stream: the stream's one watchdog times the wait instead of a new
+        timer per read (a stream of slow tokens waits on nearly every read)."""
+        content = response.content
+        try:
+            chunk = content.read_nowait()
+            if chunk or content.is_eof():
+                return chunk
+            watchdog.arm()
+            try:
+                return await content.readany()
+            finally:
+                watchdog.disarm()
+        except TimeoutError as exc:
+            raise transport_error(f"upstream sent nothing for {self.timeouts.idle:g}s") from exc
+        except aiohttp.ClientPayloadError as exc:
+            raise transport_error("upstream connection broke mid-body") from exc
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            raise transport_error(f"reading the upstream body failed: {type(exc).__name__}") from exc
+
     async def read_body(self, response: aiohttp.ClientResponse) -> bytes:
         parts: list[bytes] = []
         while chunk := await self.read_chunk(response):
@@ -156,6 +176,54 @@ class UpstreamClient:
         return UpstreamStream(self, response, executor, raw=prepared.raw_stream)
 
 
+class _IdleTimeout(TimeoutError):
+    """Put into a stream's body reader by its watchdog; the waiting read raises it."""
+
+
+class _IdleWatchdog:
+    """The idle timeout of one stream as a single timer.
+
+    ``arm`` before waiting for bytes, ``disarm`` after: both only move a deadline. The timer, once
+    scheduled, checks the deadline when it fires and re-schedules itself for a later one, so a
+    stream costs one timer per idle period instead of one armed and cancelled per read. When the
+    deadline passed with a read still waiting, the body reader gets ``_IdleTimeout``.
+    """
+
+    __slots__ = ("_content", "_deadline", "_handle", "_idle", "_loop")
+
+    def __init__(self, content: aiohttp.StreamReader, idle: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._content = content
+        self._idle = idle
+        self._deadline: float | None = None
+        self._handle: asyncio.TimerHandle | None = None
+
+    def arm(self) -> None:
+        self._deadline = self._loop.time() + self._idle
+        if self._handle is None:
+            self._handle = self._loop.call_at(self._deadline, self._fire)
+
+    def disarm(self) -> None:
+        self._deadline = None
+
+    def close(self) -> None:
+        self._deadline = None
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _fire(self) -> None:
+        self._handle = None
+        deadline = self._deadline
+        if deadline is None:
+            return
+        if self._loop.time() < deadline:
+            self._handle = self._loop.call_at(deadline, self._fire)
+            return
+        self._deadline = None
+        self._content.set_exception(_IdleTimeout())
+
+
 class UpstreamStream:
     """An open 2xx upstream stream. Iterate it once inside ``async with``.
 
@@ -175,6 +243,9 @@ class UpstreamStream:
         self._raw = raw
         self._complete = False
         self._iterator: AsyncIterator[StreamEvent | bytes] | None = None
+        # Events already parsed from the last chunk and not yet yielded: a consumer may hold its
+        # output until this is zero and send one write per upstream chunk instead of one per event.
+        self.pending = 0
 
     async def __aenter__(self) -> UpstreamStream:
         return self
@@ -202,33 +273,56 @@ class UpstreamStream:
         _finish(self._response, self._complete)
 
     async def _iterate(self) -> AsyncIterator[StreamEvent | bytes]:
+        client, response = self._client, self._response
+        watchdog = _IdleWatchdog(response.content, client.timeouts.idle)
         try:
             if self._raw:
-                while chunk := await self._client.read_chunk(self._response):
+                while chunk := await client.read_watched(response, watchdog):
                     yield chunk
                 self._complete = True
                 return
             parser = SSEParser()
             ended = False
             while True:
-                chunk = await self._client.read_chunk(self._response)
+                chunk = await client.read_watched(response, watchdog)
                 batch = parser.feed(chunk) if chunk else parser.finish()
-                for raw_event in batch:
-                    event = self._decode(raw_event)
-                    if event is None:
-                        continue
+                events, failure = self._decode_batch(batch)
+                left = len(events)
+                for event in events:
+                    left -= 1
+                    self.pending = left
                     yield event
                     if event.error is not None:
                         # The upstream gave up inside the stream; whatever follows is not ours.
                         return
                     ended = ended or self._executor.terminal(event)
+                if failure is not None:
+                    raise failure
                 if not chunk:
                     break
             if not ended:
                 raise self._executor.truncated_error()
             self._complete = True
         finally:
+            watchdog.close()
             self.close()
+
+    def _decode_batch(self, batch: list[SSEEvent]) -> tuple[list[StreamEvent], UpstreamError | None]:
+        """The events of one chunk, decoded up front so ``pending`` counts only events that will be
+        yielded; ends at an in-band error, and a malformed event comes back as the error to raise
+        once the good events before it have been handed out."""
+        events: list[StreamEvent] = []
+        for raw_event in batch:
+            try:
+                event = self._decode(raw_event)
+            except UpstreamError as exc:
+                return events, exc
+            if event is None:
+                continue
+            events.append(event)
+            if event.error is not None:
+                break
+        return events, None
 
     def _decode(self, raw: SSEEvent) -> StreamEvent | None:
         data = raw.data.strip()

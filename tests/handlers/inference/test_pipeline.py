@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.inference.pair_table import lookup_in
+from handlers.inference.pipeline import _pump
 from handlers.inference.translate import StreamTranslator, TranslateInput, Translation
 from handlers.providers.base import StreamEvent
 from handlers.translation.model import Format
@@ -262,3 +263,91 @@ async def test_higher_priority_credential_serves_first(inference_client: Any, fa
     assert (await client.post("/v1/messages", json=body())).status == 200
     # The cooled-down high-priority key leaves the bucket; the low one serves.
     assert [r.key for r in fake_llm.requests[3:]] == ["high", "low"]
+
+
+# --- how _pump groups its writes ----------------------------------------------------------------
+
+
+class _ChunkedStream:
+    """Stands in for ``UpstreamStream``: (event, events still pending from its chunk) pairs, then
+    optionally a failure, as the real stream raises it."""
+
+    def __init__(self, items: list[tuple[StreamEvent, int]], failure: Exception | None = None) -> None:
+        self.items = items
+        self.failure = failure
+        self.pending = 0
+
+    async def __aenter__(self) -> _ChunkedStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    async def __aiter__(self) -> Any:
+        for event, pending in self.items:
+            self.pending = pending
+            yield event
+        if self.failure is not None:
+            raise self.failure
+
+
+class _NoPendingStream(_ChunkedStream):
+    """A wrapping stream (OAuth mapper, Kiro) that does not say what is pending."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "pending":
+            raise AttributeError(name)
+        return super().__getattribute__(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "pending":
+            super().__setattr__(name, value)
+
+
+class _EchoTranslator:
+    def feed(self, item: StreamEvent | bytes) -> list[bytes]:
+        assert isinstance(item, StreamEvent)
+        return [item.data.encode()] if item.data else []
+
+    def close(self) -> list[bytes]:
+        return [b"|end"]
+
+
+class _RecordingWriter:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    async def write(self, frames: list[bytes]) -> None:
+        if frames:
+            self.writes.append(b"".join(frames))
+
+
+def _ev(data: str) -> StreamEvent:
+    return StreamEvent("", data, {})
+
+
+async def _pump_writes(stream: _ChunkedStream) -> tuple[list[bytes], Exception | None]:
+    writer = _RecordingWriter()
+    try:
+        async for _ in _pump(_EchoTranslator(), stream, writer):  # type: ignore[arg-type]
+            pass
+    except Exception as exc:  # the test inspects whatever the pump raised
+        return writer.writes, exc
+    return writer.writes, None
+
+
+async def test_pump_writes_once_per_upstream_chunk() -> None:
+    # Chunk 1: a, b (nothing out), c; chunk 2: d; then the translator's closing frames.
+    stream = _ChunkedStream([(_ev("a"), 3), (_ev(""), 2), (_ev("b"), 1), (_ev("c"), 0), (_ev("d"), 0)])
+    assert await _pump_writes(stream) == ([b"abc", b"d", b"|end"], None)
+
+
+async def test_pump_writes_held_frames_before_a_failure_surfaces() -> None:
+    failure = ValueError("bad event")
+    writes, raised = await _pump_writes(_ChunkedStream([(_ev("a"), 2), (_ev("b"), 1)], failure))
+    assert writes == [b"ab"] and raised is failure
+
+
+async def test_pump_writes_each_event_of_a_stream_without_pending() -> None:
+    stream = _NoPendingStream([(_ev("a"), 2), (_ev("b"), 1), (_ev("c"), 0)])
+    assert await _pump_writes(stream) == ([b"a", b"b", b"c", b"|end"], None)

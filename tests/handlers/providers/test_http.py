@@ -228,3 +228,34 @@ async def test_cancelling_a_non_stream_call_mid_body_closes_the_upstream_connect
         await upstream.wait_disconnect()
     finally:
         await slow.close()
+
+
+async def test_pending_counts_the_events_left_from_the_same_chunk(upstream, client: UpstreamClient) -> None:
+    # One upstream write with three events (the blank one is skipped), then the terminator alone.
+    one_write = upstream.frame(CHUNK) + b"data: \n\n" + upstream.frame(CHUNK)
+    upstream.answer_sse([one_write, b"data: [DONE]\n\n"], delay=0.05)
+    seen: list[tuple[object, int]] = []
+    async with await OpenAICompatExecutor(client).stream(cred(upstream.url), req()) as stream:
+        async for event in stream:
+            seen.append((event.payload, stream.pending))
+    assert seen == [(CHUNK, 1), (CHUNK, 0), (None, 0)]
+
+
+async def test_malformed_event_in_one_chunk_after_good_ones(upstream, client: UpstreamClient) -> None:
+    # The good events before the bad one are still handed out, the last of them with nothing pending.
+    upstream.answer_sse([upstream.frame(CHUNK) + upstream.frame(CHUNK) + b"data: {not json\n\ndata: [DONE]\n\n"])
+    seen: list[tuple[object, int]] = []
+    with pytest.raises(UpstreamError) as caught:
+        async with await OpenAICompatExecutor(client).stream(cred(upstream.url), req()) as stream:
+            async for event in stream:
+                seen.append((event.payload, stream.pending))
+    assert seen == [(CHUNK, 1), (CHUNK, 0)]
+    assert_transient(caught.value, "malformed upstream event: data is not JSON ('{not json')")
+
+
+async def test_idle_timeout_counts_each_gap_not_the_whole_stream(upstream, client: UpstreamClient) -> None:
+    # Gaps of 0.2 s under the 0.5 s idle timeout, 1 s in all: the one per-stream timer must keep
+    # moving its deadline, not fire 0.5 s after the first wait.
+    upstream.answer_sse([upstream.frame(CHUNK)] * 5 + [b"data: [DONE]\n\n"], delay=0.2)
+    events = await collect(client, upstream.url)
+    assert [e.payload for e in events] == [CHUNK] * 5 + [None]
