@@ -48,7 +48,7 @@ from handlers.providers.oauth_openai_chat import CopilotExecutor, IFlowExecutor,
 from handlers.providers.oauth_vertex import VertexServiceAccountExecutor
 
 from .antigravity_models import AntigravityModelFeed
-from .tokens import ExchangedToken, FileToken, Refresher, TokenCache, file_token, utc_now
+from .tokens import ExchangedToken, FileToken, Refresher, TokenCache, file_token, is_due, utc_now
 from .views import build_views
 
 log = structlog.get_logger("handlers.credentials")
@@ -164,6 +164,7 @@ class CredentialRuntime:
         self._executors: dict[tuple[str, int], OAuthExecutor] = {}
         self._registry_pending: asyncio.TimerHandle | None = None
         self._refreshing: dict[str, asyncio.Task[Credential | None]] = {}
+        self._background: set[asyncio.Task[Credential | None]] = set()
         # The watcher's copy of each file as last looked at: only a copy it has not shown us
         # before is news (see file_credential).
         self._live_seen: dict[str, Credential] = {}
@@ -198,6 +199,9 @@ class CredentialRuntime:
         return result
 
     async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self._models is not None:
             await self._models.close()
         if self._registry_pending is not None:
@@ -442,6 +446,25 @@ class CredentialRuntime:
         if self._blocked is not None and self._blocked(_file_of(view.id)):
             return None
         return view
+
+    def needs_refresh(self, credential_id: str) -> bool:
+        """True when using this credential now would wait for a refresh (its token is due).
+
+        The refresh is started in the background (shared with any caller that does wait), so
+        selection can serve from another credential meanwhile and this one is ready again after.
+        """
+        view = self._by_id.get(credential_id)
+        if view is None or self._refresher is None or not isinstance(view.tokens, FileToken):
+            return False
+        name = _file_of(credential_id)
+        current = self._files.get(name)
+        if current is None or not is_due(current, self.now()):
+            return False
+        if name not in self._refreshing:
+            task = asyncio.get_running_loop().create_task(self.refresh_file(name), name=f"refresh-ahead:{name}")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return True
 
     def credentials(self) -> list[OAuthCredential]:
         """Every view, disabled ones included, sorted by id."""

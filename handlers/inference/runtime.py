@@ -158,7 +158,17 @@ class InferenceRuntime:
                 continue
             out.append(Candidate(entry.id, int(getattr(credential, "priority", 0) or 0), entry.provider,
                                  credential))
-        return out
+        return self._not_waiting_on_refresh(out)
+
+    def _not_waiting_on_refresh(self, candidates: list[Candidate]) -> list[Candidate]:
+        """A refresh never holds up a request another credential can serve: credentials whose
+        token is due are left out while others remain (their refresh runs in the background);
+        when none remain, all are kept and the request waits for the refresh."""
+        due = getattr(self.oauth, "needs_refresh", None)
+        if due is None:
+            return candidates
+        ready = [c for c in candidates if isinstance(c.credential, APIKeyCredential) or not due(c.id)]
+        return ready or candidates
 
     def executor_for(self, candidate: Candidate) -> Executor:
         if isinstance(candidate.credential, APIKeyCredential):

@@ -552,3 +552,33 @@ async def test_an_adopted_copy_is_not_replaced_by_the_watchers_older_one(tmp_pat
         assert await cred.tokens.access_token() == "theirs"
     finally:
         await runtime.stop()
+
+
+async def test_a_due_credential_is_refreshed_in_the_background_while_others_serve(tmp_path: Path, client) -> None:
+    past = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    future = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    write(tmp_path, "qwen-a.json", {"type": "qwen", "access_token": "stale", "expired": past})
+    write(tmp_path, "qwen-b.json", {"type": "qwen", "access_token": "ok", "expired": future})
+    calls: list[str] = []
+    gate = asyncio.Event()
+
+    async def refresher(credential: Credential) -> Credential:
+        calls.append(credential.file_name)
+        await gate.wait()
+        return credential.with_metadata(access_token="fresh", expired=future)
+
+    runtime = runtime_for(tmp_path, client, refresher=refresher)
+    await runtime.start()
+    try:
+        assert runtime.needs_refresh("qwen-b.json") is False
+        assert runtime.needs_refresh("qwen-a.json") is True  # and its refresh has started
+        assert runtime.needs_refresh("qwen-a.json") is True  # asked again: still the one refresh
+        await asyncio.sleep(0.05)
+        assert calls == ["qwen-a.json"]
+        gate.set()
+        await eventually(lambda: not runtime.needs_refresh("qwen-a.json"))
+        cred = runtime.get("qwen-a.json")
+        assert cred is not None and await cred.tokens.access_token() == "fresh"
+        assert calls == ["qwen-a.json"]
+    finally:
+        await runtime.stop()
