@@ -15,12 +15,12 @@ import orjson
 from aiohttp import web
 
 from handlers.client_auth import authenticate, go_query_first
-from handlers.models.listing import build_error_body
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.errors import error_response as gateway_error
 from quotio_gateway.native import NativeRegistry
 
 from . import protocols
+from .cli_passthrough import forward_cli_method
 from .count_tokens import count_pairs
 from .pairs_codex_openai import COMPLETIONS, chat_body_from_responses
 from .pipeline import InferenceCall, serve
@@ -218,8 +218,12 @@ async def gemini_cli(request: web.Request) -> web.StreamResponse:
                             headers={"Content-Type": "application/json"})
     method = request.match_info["method"]
     if method not in ("generateContent", "streamGenerateContent"):
-        return web.Response(status=404, body=build_error_body(404, f"{request.path} not found."),
-                            headers={"Content-Type": "application/json"})
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            message = f"request body exceeds {request.client_max_size} bytes"
+            return gateway_error(request.path, 413, message)
+        return await forward_cli_method(request, _runtime(request), raw)
     read = await _read_body(request)
     if isinstance(read, web.Response):
         return read

@@ -1,0 +1,58 @@
+"""``POST /v1internal:<method>`` for methods other than (stream)generateContent.
+
+The legacy Gemini CLI handler forwards any other method (``loadCodeAssist``, ``onboardUser``,
+``countTokens``, ...) as it came, headers included (the client's own Google token rides along), to
+the Code Assist host, and answers:
+
+* a transport failure: 400 ``{"error":{"message":"Invalid request: <error>","type":"invalid_request_error"}}``;
+* a non-2xx answer: 400 with the upstream body as the ``message`` string;
+* a 2xx answer: 200 with the first value of each upstream header and the body.
+
+The host is the ``gemini-cli`` ``inference-base-url`` of the endpoint table (config.yaml
+``gateway.provider-endpoints`` may point it at a relay); the global ``proxy-url`` applies, as the
+legacy's ``util.SetProxy`` does.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import orjson
+from aiohttp import web
+from multidict import CIMultiDict
+
+from handlers.logins.endpoints import endpoints_for
+from quotio_gateway.appkeys import CONFIG_STORE
+
+from .runtime import InferenceRuntime
+
+# Not copied either way: connection handling belongs to each hop, and the body is re-framed.
+# Accept-Encoding is dropped so the answer comes back uncompressed and its bytes pass unchanged.
+_NOT_FORWARDED = frozenset({"host", "connection", "keep-alive", "transfer-encoding", "content-length", "te",
+                            "upgrade", "proxy-connection", "accept-encoding"})
+_NOT_RETURNED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"})
+
+
+def _bad_request(message: str) -> web.Response:
+    body = {"error": {"message": message, "type": "invalid_request_error"}}
+    return web.Response(status=400, body=orjson.dumps(body), headers={"Content-Type": "application/json"})
+
+
+async def forward_cli_method(request: web.Request, runtime: InferenceRuntime, raw: bytes) -> web.Response:
+    cfg = request.app[CONFIG_STORE].current
+    base = endpoints_for("gemini-cli", cfg).inference_base_url.rstrip("/")
+    url = base + request.rel_url.raw_path_qs
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED]
+    session, proxy = runtime.client.session_for(cfg.proxy_url)
+    try:
+        async with session.post(url, data=raw, headers=headers, proxy=proxy, allow_redirects=False) as upstream:
+            body = await upstream.read()
+            if not 200 <= upstream.status < 300:
+                return _bad_request(body.decode("utf-8", errors="replace"))
+            out: CIMultiDict[str] = CIMultiDict()
+            for name in upstream.headers:
+                if name.lower() not in _NOT_RETURNED and name not in out:
+                    out[name] = upstream.headers[name]
+            return web.Response(status=200, body=body, headers=out)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        reason = str(exc) or type(exc).__name__
+        return _bad_request(f'Invalid request: Post "{url}": {reason}')

@@ -1,0 +1,69 @@
+"""``POST /v1internal:<other method>``: forwarded as it came to the Code Assist host (legacy behaviour)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from tests.conftest import free_port
+
+SEEN: list[dict[str, Any]] = []
+
+
+@pytest.fixture
+async def code_assist() -> AsyncIterator[str]:
+    SEEN.clear()
+
+    async def handle(request: web.Request) -> web.Response:
+        SEEN.append({"path": request.path_qs, "headers": dict(request.headers), "body": await request.read()})
+        if request.path.endswith(":loadCodeAssist"):
+            return web.json_response({"currentTier": {"id": "free-tier"}}, headers={"X-Upstream": "one"})
+        return web.json_response({"error": {"code": 403, "status": "PERMISSION_DENIED"}}, status=403)
+
+    app = web.Application()
+    app.router.add_route("POST", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
+
+
+def config(base: str) -> str:
+    return f"gateway:\n  provider-endpoints:\n    gemini-cli:\n      inference-base-url: {base}\n"
+
+
+async def test_other_methods_are_forwarded_with_the_clients_headers(inference_client: Any, code_assist: str) -> None:
+    client = await inference_client(config(code_assist))
+    resp = await client.post("/v1internal:loadCodeAssist?alt=x", data=b'{"metadata":{}}',
+                             headers={"Authorization": "Bearer ya29.client-own", "Content-Type": "application/json"})
+    assert resp.status == 200
+    assert await resp.json() == {"currentTier": {"id": "free-tier"}}
+    assert resp.headers["X-Upstream"] == "one"
+    [seen] = SEEN
+    assert seen["path"] == "/v1internal:loadCodeAssist?alt=x"
+    assert seen["body"] == b'{"metadata":{}}'
+    assert seen["headers"]["Authorization"] == "Bearer ya29.client-own"
+
+
+async def test_an_upstream_error_is_a_400_carrying_its_body(inference_client: Any, code_assist: str) -> None:
+    client = await inference_client(config(code_assist))
+    resp = await client.post("/v1internal:onboardUser", data=b"{}")
+    assert resp.status == 400
+    assert await resp.read() == orjson.dumps({"error": {
+        "message": '{"error": {"code": 403, "status": "PERMISSION_DENIED"}}', "type": "invalid_request_error"}})
+
+
+async def test_an_unreachable_host_is_a_400_naming_the_call(inference_client: Any) -> None:
+    base = f"http://127.0.0.1:{free_port()}"
+    client = await inference_client(config(base))
+    resp = await client.post("/v1internal:loadCodeAssist", data=b"{}")
+    assert resp.status == 400
+    error = (await resp.json())["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"].startswith(f'Invalid request: Post "{base}/v1internal:loadCodeAssist": ')
