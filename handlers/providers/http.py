@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 import structlog
+from aiohttp_socks import ProxyConnector
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from handlers.translation.sse import SSEEvent, SSEParser
@@ -355,10 +356,5 @@ def _target(url: str) -> str:
 
 
 def _socks_connector(proxy_url: str) -> aiohttp.BaseConnector:
-    try:
-        from aiohttp_socks import ProxyConnector  # type: ignore[import-not-found]
-    except ImportError as exc:
-        # Going direct would leak the user's address past the proxy they asked for.
-        raise UpstreamError("credential", None, b"socks5 proxy-url needs the aiohttp-socks package",
-                            reason="proxy_unsupported") from exc
+    # socks5:// and socks5h:// as CLIProxyAPI's proxy-url accepts them (aiohttp has no SOCKS of its own).
     return ProxyConnector.from_url(proxy_url)

@@ -183,17 +183,63 @@ async def test_one_session_per_proxy_url(client: UpstreamClient) -> None:
     assert odd_proxy is None and odd is not direct
 
 
-async def test_socks_proxy_without_aiohttp_socks_refuses_instead_of_going_direct(client: UpstreamClient) -> None:
+class _Socks5:
+    """A minimal SOCKS5 server (no auth, CONNECT only) that records where it was asked to go."""
+
+    def __init__(self) -> None:
+        self.targets: list[tuple[str, int]] = []
+        self.server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"socks5://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        _version, methods = await reader.readexactly(2)
+        await reader.readexactly(methods)
+        writer.write(b"\x05\x00")
+        _ver, _cmd, _rsv, kind = await reader.readexactly(4)
+        if kind == 1:
+            host = ".".join(str(b) for b in await reader.readexactly(4))
+        else:
+            host = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
+        port = int.from_bytes(await reader.readexactly(2), "big")
+        self.targets.append((host, port))
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"\x05\x00\x00\x01" + bytes(4) + bytes(2))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+
+
+async def test_socks5_proxy_url_carries_the_request(upstream, client: UpstreamClient) -> None:
+    socks = _Socks5()
+    await socks.start()
     try:
-        import aiohttp_socks  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("aiohttp-socks installed: socks5 is supported")
-    with pytest.raises(UpstreamError) as caught:
-        client.session_for("socks5://127.0.0.1:1080")
-    assert (caught.value.scope, caught.value.status, caught.value.reason) == ("credential", None,
-                                                                             "proxy_unsupported")
+        upstream.answer_json(200, {"ok": True})
+        port = int(upstream.url.rsplit(":", 1)[1].split("/")[0])
+        target = APIKeyCredential("compat", "sk-1", f"http://127.0.0.1:{port}/v1", proxy_url=socks.url)
+        result = await OpenAICompatExecutor(client).execute(target, req(False))
+        assert result.json() == {"ok": True}
+        # The call went through the proxy, to the upstream's own address.
+        assert socks.targets == [("127.0.0.1", port)]
+        assert upstream.last.headers["Authorization"] == "Bearer sk-1"
+    finally:
+        await socks.stop()
 
 
 async def test_http_proxy_url_carries_the_request(upstream, client: UpstreamClient) -> None:
