@@ -35,6 +35,7 @@ import structlog
 from handlers.auth.credential import Credential
 from handlers.auth.stores import LoadResult, TokenStore, store_from_env
 from handlers.auth.stores.file_store import AuthChange, AuthDirWatcher, FileTokenStore
+from handlers.logins.endpoints import default_endpoints, endpoints_for
 from handlers.models.catalog import ModelInfo
 from handlers.models.registry import CredentialRecord, LiveModelRegistry, split_thinking_suffix
 from handlers.providers.http import UpstreamClient
@@ -77,11 +78,6 @@ def configured_base_urls(config: Any) -> Callable[[str], str]:
     Only explicit overrides are returned: the executors keep their own defaults, which for
     Antigravity and Kiro are lists of fallbacks rather than one URL.
     """
-    try:
-        from handlers.logins.endpoints import default_endpoints, endpoints_for
-    except ImportError:  # the endpoint table ships with the logins package; without it, defaults
-        return lambda provider: ""
-
     cache: dict[tuple[str, int], str] = {}
 
     def lookup(provider: str) -> str:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from aiohttp import web
 
-from handlers.models.listing import build_error_body, unknown_model_response
+from handlers.models.listing import error_response, unknown_model_response
 from handlers.models.payload_rules import apply_payload_rules
 from handlers.models.registry import ModelRegistry, UnknownModelError, split_thinking_suffix
 from handlers.providers.base import APIKeyCredential, StreamEvent, UpstreamError, UpstreamRequest, transport_error
@@ -63,14 +63,6 @@ class _Opened:
     translation: Translation
     body: bytes | None  # the whole answer (non-stream client)
     stream: UpstreamStream | None  # an open upstream stream (stream client)
-
-
-def error_response(status: int, text: str, headers: Mapping[str, str] | None = None) -> web.Response:
-    """``WriteErrorResponse``: the text trimmed, then ``BuildErrorResponseBody``."""
-    merged = {"Content-Type": "application/json"}
-    if headers:
-        merged.update(headers)
-    return web.Response(status=status, body=build_error_body(status, text.strip()), headers=merged)
 
 
 def upstream_error_response(error: UpstreamError) -> web.Response:
