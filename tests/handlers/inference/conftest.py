@@ -8,17 +8,19 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from handlers.inference.pair_table import PairLookup
 from handlers.inference.routes import setup_inference_routes
-from handlers.inference.runtime import install
+from handlers.inference.runtime import InferenceRuntime, install
+from handlers.models.registry import CredentialRecord
 from handlers.models.routes import setup_model_routes
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.config import ConfigStore
 from quotio_gateway.native import NativeRegistry
 from tests.fakes.llm_upstream import FakeLLM
 
-MakeClient = Callable[..., Awaitable[Any]]
+MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
 @pytest.fixture
@@ -30,33 +32,52 @@ async def fake_llm() -> AsyncIterator[FakeLLM]:
 
 
 @pytest.fixture
-def inference_client(aiohttp_client: Any, tmp_path: Path) -> MakeClient:
-    """``await inference_client(config_text, pairs=None)`` -> a test client on a native app."""
+async def gateway(tmp_path: Path) -> AsyncIterator[MakeClient]:
+    """``await gateway(config_text, pairs=…, max_body=…, records=…)``: a native inference app on 127.0.0.1.
 
-    async def make(config_text: str, pairs: PairLookup | None = None) -> Any:
-        path = tmp_path / "config.yaml"
+    ``pairs`` replaces the pair table; ``max_body`` is the app's ``client_max_size`` (what
+    ``server.max_body_bytes`` sets on the real app); ``records`` are OAuth credential records for
+    the model registry.
+    """
+    clients: list[TestClient[Any, Any]] = []
+    stores: list[ConfigStore] = []
+
+    async def make(config_text: str, pairs: PairLookup | None = None, *, max_body: int = 1024 * 1024,
+                   records: list[CredentialRecord] | None = None) -> TestClient[Any, Any]:
+        path = tmp_path / f"config-{len(clients)}.yaml"
         path.write_text(config_text)
         store = ConfigStore(path)
         await store.start()
-        app = web.Application()
+        stores.append(store)
+        app = web.Application(client_max_size=max_body)
         app[CONFIG_STORE] = store
 
-        def configure(runtime: Any) -> None:
+        def configure(runtime: InferenceRuntime) -> None:
             if pairs is not None:
                 runtime.pairs = pairs
 
-        install(app, store, configure=configure)
+        runtime = install(app, store, configure=configure)
+        if records is not None:
+            runtime.registry.set_credentials(lambda: list(records))
         registry = NativeRegistry()
         setup_model_routes(registry)
         setup_inference_routes(registry)
         for route in registry.routes:
             app.router.add_route(route.method, route.path, route.handler)
-
-        async def stop(_: web.Application) -> None:
-            await store.stop()
-
-        app.on_cleanup.append(stop)
         # As the real server runs: a client that hangs up cancels its handler.
-        return await aiohttp_client(app, server_kwargs={"handler_cancellation": True})
+        client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", port=0, handler_cancellation=True))
+        await client.start_server()
+        clients.append(client)
+        return client
 
-    return make
+    yield make
+    for client in clients:
+        await client.close()
+    for store in stores:
+        await store.stop()
+
+
+@pytest.fixture
+def inference_client(gateway: MakeClient) -> MakeClient:
+    """``await inference_client(config_text, pairs=None)``: the same app under its older name."""
+    return gateway

@@ -2,28 +2,21 @@
 
 Each test asserts the exact status, headers and body the client sees and what the scripted
 upstream received (often: nothing). Upstream faults are in ``test_faults_upstream.py``, stream
-faults in ``test_faults_stream.py``; both reuse the app factory below.
+faults in ``test_faults_stream.py``; all use the app factory of ``conftest.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from handlers.inference.routes import setup_inference_routes
-from handlers.inference.runtime import INFERENCE, install
+from handlers.inference.runtime import INFERENCE
 from handlers.models.registry import CredentialRecord
-from handlers.models.routes import setup_model_routes
-from quotio_gateway.appkeys import CONFIG_STORE
-from quotio_gateway.config import ConfigStore
-from quotio_gateway.native import NativeRegistry
 from tests.fakes.llm_upstream import ANSWER, FakeLLM
+from tests.handlers.inference.conftest import MakeClient
 
 CLAUDE_MODEL = "claude-sonnet-4-5-20250929"
 GEMINI_MODEL = "gemini-2.5-flash"
@@ -44,55 +37,8 @@ def upstreams_config(root: str, extra: str = "", *, claude_keys: tuple[str, ...]
             f"    models:\n      - name: upstream-model\n        alias: {COMPAT_MODEL}\n{extra}")
 
 
-MakeGateway = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-
-@pytest.fixture
-async def fake_llm() -> AsyncIterator[FakeLLM]:
-    fake = FakeLLM()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[MakeGateway]:
-    """``await gateway(config_text, max_body=…, records=…)``: a native inference app on 127.0.0.1.
-
-    ``max_body`` is the app's ``client_max_size`` (what ``server.max_body_bytes`` sets on the real
-    app); ``records`` are OAuth credential records for the model registry.
-    """
-    clients: list[TestClient[Any, Any]] = []
-    stores: list[ConfigStore] = []
-
-    async def make(config_text: str, *, max_body: int = 1024 * 1024,
-                   records: list[CredentialRecord] | None = None) -> TestClient[Any, Any]:
-        path = tmp_path / f"config-{len(clients)}.yaml"
-        path.write_text(config_text)
-        store = ConfigStore(path)
-        await store.start()
-        stores.append(store)
-        app = web.Application(client_max_size=max_body)
-        app[CONFIG_STORE] = store
-        runtime = install(app, store)
-        if records is not None:
-            runtime.registry.set_credentials(lambda: list(records))
-        registry = NativeRegistry()
-        setup_model_routes(registry)
-        setup_inference_routes(registry)
-        for route in registry.routes:
-            app.router.add_route(route.method, route.path, route.handler)
-        # As the real server runs: a client that hangs up cancels its handler.
-        client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", port=0, handler_cancellation=True))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.close()
-    for store in stores:
-        await store.stop()
+# The app factory and the fake upstream are the package's fixtures (``conftest.py``).
+MakeGateway = MakeClient
 
 
 def error_body(message: str, type_: str = "invalid_request_error", code: str | None = None) -> bytes:

@@ -20,7 +20,6 @@ from tests.handlers.inference.test_faults import (
     chat,
     claude,
     completions,
-    gateway,
     responses,
 )
 from tests.handlers.inference.test_faults_stream import (
@@ -33,7 +32,7 @@ from tests.handlers.inference.test_faults_stream import (
     read_until,
 )
 
-__all__ = ["gated", "gateway"]  # fixtures shared with the other fault files
+__all__ = ["gated"]  # the gated upstream fixture, from test_faults_stream.py
 
 
 @pytest.mark.parametrize(("path", "body", "first"), [

@@ -30,14 +30,10 @@ from tests.handlers.inference.test_faults import (
     claude,
     completions,
     error_body,
-    fake_llm,
-    gateway,
     responses,
     runtime_of,
     upstreams_config,
 )
-
-__all__ = ["fake_llm", "gateway"]  # fixtures shared with test_faults.py
 
 SSE = "text/event-stream"
 GEMINI_STREAM = f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent"

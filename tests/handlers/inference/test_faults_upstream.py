@@ -20,13 +20,9 @@ from tests.handlers.inference.test_faults import (
     chat,
     claude,
     error_body,
-    fake_llm,
-    gateway,
     responses,
     upstreams_config,
 )
-
-__all__ = ["fake_llm", "gateway"]  # fixtures shared with test_faults.py
 
 STATUSES = [400, 401, 403, 404, 429, 500, 503]
 
