@@ -25,7 +25,8 @@ def protocol_of(path: str) -> str:
     return "openai"
 
 
-def _openai_type(status: int) -> tuple[str, str | None]:
+def openai_error_type(status: int) -> tuple[str, str | None]:
+    """(``type``, ``code``) of CLIProxyAPI's OpenAI-style error for a status (``BuildErrorResponseBody``)."""
     if status == 401:
         return "authentication_error", "invalid_api_key"
     if status == 403:
@@ -48,7 +49,7 @@ def error_body(path: str, status: int, message: str) -> dict:
         return {"error": {"code": status, "message": message, "status": _GOOGLE_STATUS.get(status, "UNKNOWN")}}
     if protocol == "management":
         return {"error": message}
-    kind, code = _openai_type(status)
+    kind, code = openai_error_type(status)
     err: dict = {"message": message, "type": kind}
     if code:
         err["code"] = code

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from quotio_gateway.config.gojson import go_json_dumps
+from quotio_gateway.errors import openai_error_type
 from quotio_gateway.management.responses import go_trim, json_response
 
 from .catalog import ModelInfo
@@ -159,17 +160,7 @@ def build_error_body(status: int, text: str) -> bytes:
     trimmed = go_trim(text)
     if trimmed and _is_json(trimmed):
         return trimmed.encode()
-    kind, code = "invalid_request_error", ""
-    if status == 401:
-        kind, code = "authentication_error", "invalid_api_key"
-    elif status == 403:
-        kind, code = "permission_error", "insufficient_quota"
-    elif status == 429:
-        kind, code = "rate_limit_error", "rate_limit_exceeded"
-    elif status == 404:
-        code = "model_not_found"
-    elif status >= 500:
-        kind, code = "server_error", "internal_server_error"
+    kind, code = openai_error_type(status)
     detail: dict[str, Any] = {"message": text, "type": kind}
     if code:
         detail["code"] = code
