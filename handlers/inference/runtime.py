@@ -109,6 +109,7 @@ class InferenceRuntime:
         self._executors: dict[str, Executor] = {}
         self._keyed: tuple[Config | None, dict[str, APIKeyCredential]] = (None, {})
         self._synced: Config | None = None
+        self._entries: tuple[ModelRegistry | None, dict[tuple[tuple[str, ...], str], list[Any]]] = (None, {})
 
     @property
     def config(self) -> Config:
@@ -145,12 +146,9 @@ class InferenceRuntime:
 
     def candidates(self, registry: ModelRegistry, providers: Sequence[str], model: str) -> list[Candidate]:
         """Enabled credentials of the given providers whose registry entry lists ``model``."""
-        wanted = set(providers)
         keyed = self._api_keys(registry.config)
         out: list[Candidate] = []
-        for entry in registry.credentials:
-            if entry.provider not in wanted or not registry.supports(entry.id, model):
-                continue
+        for entry in self._serving(registry, providers, model):
             credential = keyed.get(entry.id)
             if credential is None and self.oauth is not None:
                 credential = self.oauth.usable(entry.id)
@@ -159,6 +157,23 @@ class InferenceRuntime:
             out.append(Candidate(entry.id, int(getattr(credential, "priority", 0) or 0), entry.provider,
                                  credential))
         return self._not_waiting_on_refresh(out)
+
+    def _serving(self, registry: ModelRegistry, providers: Sequence[str], model: str) -> list[Any]:
+        """The registry entries of ``providers`` that list ``model``. A snapshot never changes, so
+        the scan (every credential, every model id) runs once per snapshot and model, not per request;
+        whether each one may serve right now is still asked per request. Only models the registry
+        resolved reach here, so the table is bounded by the snapshot's own model list."""
+        cached_registry, table = self._entries
+        if cached_registry is not registry:
+            table = {}
+            self._entries = (registry, table)
+        key = (tuple(providers), model)
+        entries = table.get(key)
+        if entries is None:
+            wanted = set(providers)
+            entries = table[key] = [e for e in registry.credentials
+                                    if e.provider in wanted and registry.supports(e.id, model)]
+        return entries
 
     def _not_waiting_on_refresh(self, candidates: list[Candidate]) -> list[Candidate]:
         """A refresh never holds up a request another credential can serve: credentials whose
