@@ -8,9 +8,11 @@ translated as for a stream unless client and upstream are both Claude), Gemini `
 ``safetySettings``). The number comes back through
 ``TranslateTokenCount``: a Claude client gets ``{"input_tokens":N}``, Gemini clients
 ``{"totalTokens":N,"promptTokensDetails":[…]}``, and a pair with no count translator (Claude ->
-Claude) gets the upstream body verbatim. OpenAI-compatible and Codex upstreams count with a
-local tiktoken tokenizer in the legacy; its encodings cannot be fetched here, so this table has
-no count pair for them and such credentials are passed over (docs/compatibility.md).
+Claude) gets the upstream body verbatim. OpenAI-format upstreams (OpenAI-compatible, Qwen,
+iFlow) and Codex have no counting endpoint: their executors count the translated body locally
+(``Executor.count_locally``, ``handlers/translation/token_count.py``) and answer with the usage
+JSON the legacy builds, ``{"usage":{"prompt_tokens":N,…}}`` and
+``{"response":{"usage":{"input_tokens":N,…}}}``, which goes through the same renderers.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from handlers.translation.model import Format
 from .pair_table import PairLookup
 from .translate import PairFactory, StreamTranslator, TranslateInput, Translation, TranslationError
 
-COUNTING_UPSTREAMS = frozenset({Format.CLAUDE, Format.GEMINI, Format.GEMINI_CLI, Format.ANTIGRAVITY})
+COUNTING_UPSTREAMS = frozenset({Format.CLAUDE, Format.GEMINI, Format.GEMINI_CLI, Format.ANTIGRAVITY,
+                                Format.OPENAI, Format.CODEX})
 _GEMINI_DROPPED = ("tools", "generationConfig", "safetySettings")
 # The envelope upstreams count at ``v1internal:countTokens``; their executors drop ``project`` and
 # ``model`` themselves, the safety settings inside ``request`` go here (as the legacy executors do).
@@ -48,16 +51,32 @@ class _CountTranslation:
             raise TranslationError(f"count answer is not JSON: {exc.msg}") from exc
         if self.client is self.upstream and self.client is Format.CLAUDE:
             return upstream
-        # Claude counts in ``input_tokens``; Gemini and both envelope upstreams in ``totalTokens``.
-        key = "input_tokens" if self.upstream is Format.CLAUDE else "totalTokens"
-        count = answer.get(key, 0) if isinstance(answer, dict) else 0
-        count = count if isinstance(count, int) else 0
+        count = _upstream_count(self.upstream, answer)
         if self.client is Format.CLAUDE:
             return orjson.dumps(claude_count(count))
         return orjson.dumps(gemini_count(count))
 
     def stream(self) -> StreamTranslator:
         raise TranslationError("token counting has no stream form")
+
+
+def _upstream_count(upstream: Format, answer: Any) -> int:
+    # Claude counts in ``input_tokens``; Gemini and both envelope upstreams in ``totalTokens``;
+    # the local counts sit where the legacy puts them in its usage JSON.
+    if upstream is Format.OPENAI:
+        answer = _path(answer, "usage")
+        key = "prompt_tokens"
+    elif upstream is Format.CODEX:
+        answer = _path(_path(answer, "response"), "usage")
+        key = "input_tokens"
+    else:
+        key = "input_tokens" if upstream is Format.CLAUDE else "totalTokens"
+    count = answer.get(key, 0) if isinstance(answer, dict) else 0
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
+
+
+def _path(node: Any, key: str) -> Any:
+    return node.get(key) if isinstance(node, dict) else None
 
 
 def count_pairs(pairs: PairLookup) -> PairLookup:

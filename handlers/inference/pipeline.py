@@ -151,6 +151,10 @@ class _Attempt:
     async def _send(self, candidate: Candidate, translation: Translation,
                     upstream_request: UpstreamRequest) -> _Opened:
         executor = self.runtime.executor_for(candidate)
+        if upstream_request.action == "countTokens":
+            local = await executor.count_locally(upstream_request)
+            if local is not None:
+                return _Opened(translation, local, None)
         if not upstream_request.stream:
             result = await executor.execute(candidate.credential, upstream_request)
             return _Opened(translation, result.body, None)

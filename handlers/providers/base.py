@@ -415,6 +415,11 @@ class Executor(ABC):
         """Raise before any I/O when the credential cannot serve at all (default: it can)."""
         return None
 
+    async def count_locally(self, request: UpstreamRequest) -> bytes | None:
+        """The answer to a ``countTokens`` request when this upstream has no counting endpoint
+        and the legacy counts itself; None (the default) sends the request upstream."""
+        return None
+
     async def execute(self, credential: APIKeyCredential, request: UpstreamRequest) -> UpstreamResult:
         """A non-stream call: the whole 2xx answer, or ``UpstreamError``."""
         self.precheck(credential, request)

@@ -14,6 +14,9 @@ from typing import Any
 
 import orjson
 
+from handlers.translation.token_count import codex_encoding, codex_input_text, codex_usage
+
+from . import tokenizers
 from .base import (
     APIKeyCredential,
     Executor,
@@ -68,6 +71,12 @@ class CodexAPIExecutor(Executor):
         headers.apply_custom(credential.headers)
         url = (credential.base_url or DEFAULT_BASE_URL).removesuffix("/") + "/responses"
         return PreparedRequest("POST", url, headers.items(), json_bytes(body))
+
+    async def count_locally(self, request: UpstreamRequest) -> bytes | None:
+        # codex_executor.go CountTokens: tiktoken over the translated Responses body; no call out,
+        # so neither an API key nor an OAuth token is needed.
+        count = await tokenizers.count(codex_encoding(request.base_model), codex_input_text(request.body))
+        return json_bytes(codex_usage(count))
 
     async def execute(self, credential: APIKeyCredential, request: UpstreamRequest) -> UpstreamResult:
         result = await super().execute(credential, request)

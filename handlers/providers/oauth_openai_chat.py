@@ -166,6 +166,9 @@ class CopilotExecutor(_ChatExecutor):
         super().__init__(client)
         self._request_ids = request_ids or (lambda: str(uuid.uuid4()))
 
+    async def count_locally(self, request: UpstreamRequest) -> bytes | None:
+        return None  # Copilot answers 501 to counting (CLIProxyAPIPlus), see precheck
+
     def precheck(self, credential: OAuthCredential, request: UpstreamRequest) -> None:  # type: ignore[override]
         if request.action == "countTokens":
             raise UpstreamError("request", 501, b"count tokens not supported for github-copilot", reason="request")

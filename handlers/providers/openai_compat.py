@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.translation.token_count import openai_chat_text, openai_encoding, openai_usage
+
+from . import tokenizers
 from .base import (
     APIKeyCredential,
     Executor,
@@ -45,6 +48,12 @@ class OpenAICompatExecutor(Executor):
             headers.set("Cache-Control", "no-cache")
         url = credential.base_url.removesuffix("/") + "/chat/completions"
         return PreparedRequest("POST", url, headers.items(), json_bytes(body))
+
+    async def count_locally(self, request: UpstreamRequest) -> bytes | None:
+        # openai_compat_executor.go CountTokens: tiktoken over the translated body, no call out
+        # (Qwen and iFlow count the same way through this class).
+        count = await tokenizers.count(openai_encoding(request.base_model), openai_chat_text(request.body))
+        return json_bytes(openai_usage(count))
 
     @property
     def terminal_name(self) -> str:

@@ -237,6 +237,16 @@ async def test_anthropic_count_tokens(native: Native) -> None:
     assert sent.path == "/v1/messages/count_tokens"
 
 
+@pytest.mark.parametrize(("up", "tokens"), [(COMPAT, 6), (CODEX, 2)], ids=["compat", "codex"])
+async def test_anthropic_count_tokens_counted_locally(native: Native, up: Upstream, tokens: int) -> None:
+    # No counting endpoint upstream: o200k_base over "system\nuser\nsay hello" (the OpenAI
+    # translation opens with an empty system message) and over Codex's "say hello".
+    counted = await native.anthropic().messages.count_tokens(
+        model=up.model, messages=[{"role": "user", "content": "say hello"}])
+    assert counted.input_tokens == tokens
+    assert native.fake.requests == []
+
+
 # --- Gemini (google-genai) ------------------------------------------------------------------
 
 
@@ -283,6 +293,13 @@ async def test_genai_count_tokens(native: Native) -> None:
     counted = await client.aio.models.count_tokens(model=GEMINI.model, contents="say hello")
     assert counted.total_tokens == USAGE["input"]
     assert native.only_request().path == f"/v1beta/models/{GEMINI.model}:countTokens"
+
+
+async def test_genai_count_tokens_counted_locally(native: Native) -> None:
+    client = native.genai()  # held: a dropped genai.Client closes its HTTP session
+    counted = await client.aio.models.count_tokens(model=COMPAT.model, contents="say hello")
+    assert counted.total_tokens == 4  # o200k_base over "user\nsay hello"
+    assert native.fake.requests == []
 
 
 # --- OpenAI Responses -----------------------------------------------------------------------

@@ -46,6 +46,26 @@ def test_claude_to_claude_answer_is_the_upstream_body() -> None:
     assert translation.response(b'{"input_tokens": 9}') == b'{"input_tokens": 9}'  # type: ignore[attr-defined]
 
 
+def test_openai_upstream_count_reads_prompt_tokens() -> None:
+    body, translation = counted(Format.CLAUDE, Format.OPENAI, CLAUDE_BODY)
+    assert body["model"] == "gemini-2.5-pro" and body["messages"][-1] == {"role": "user", "content": "say hello"}
+    usage = b'{"usage":{"prompt_tokens":12,"completion_tokens":0,"total_tokens":12}}'
+    assert translation.response(usage) == b'{"input_tokens":12}'  # type: ignore[attr-defined]
+    _, translation = counted(Format.GEMINI, Format.OPENAI, GEMINI_BODY)
+    assert orjson.loads(translation.response(usage)) == {  # type: ignore[attr-defined]
+        "totalTokens": 12, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 12}]}
+
+
+def test_codex_upstream_count_reads_response_usage() -> None:
+    body, translation = counted(Format.CLAUDE, Format.CODEX, CLAUDE_BODY)
+    assert body["input"][0]["content"][0]["text"] == "say hello"
+    usage = b'{"response":{"usage":{"input_tokens":5,"output_tokens":0,"total_tokens":5}}}'
+    assert translation.response(usage) == b'{"input_tokens":5}'  # type: ignore[attr-defined]
+    _, translation = counted(Format.GEMINI, Format.CODEX, GEMINI_BODY)
+    assert orjson.loads(translation.response(usage))["totalTokens"] == 5  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("upstream", [Format.OPENAI, Format.CODEX])
-def test_local_tokenizer_upstreams_have_no_count_pair(upstream: Format) -> None:
-    assert count_pairs(default_pairs())(Format.CLAUDE, upstream) is None
+def test_a_count_answer_without_the_number_counts_zero(upstream: Format) -> None:
+    _, translation = counted(Format.CLAUDE, upstream, CLAUDE_BODY)
+    assert translation.response(b'{"usage":null,"response":7}') == b'{"input_tokens":0}'  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from handlers.providers import UpstreamClient, UpstreamError, UpstreamRequest
@@ -56,3 +57,12 @@ async def test_401_is_credential_scoped(upstream, client: UpstreamClient) -> Non
         await CodexOAuthExecutor(client).execute(cred(upstream.url), UpstreamRequest("gpt-5", {}))
     assert (err.value.scope, err.value.status, err.value.reason, err.value.body) == (
         "credential", 401, "unauthorized", b'{"detail":"Unauthorized"}')
+
+
+async def test_count_is_local_and_needs_no_token(upstream, client: UpstreamClient) -> None:
+    body = {"instructions": "Be brief.", "input": [{"type": "message", "role": "user",
+                                                    "content": [{"type": "input_text", "text": "hi"}]}]}
+    # "Be" " brief" ".\n" "hi" in o200k_base (gpt-5); the credential's token is never asked for.
+    answer = await CodexOAuthExecutor(client).count_locally(UpstreamRequest("gpt-5(high)", body, action="countTokens"))
+    assert orjson.loads(answer) == {"response": {"usage": {"input_tokens": 4, "output_tokens": 0, "total_tokens": 4}}}
+    assert upstream.requests == []

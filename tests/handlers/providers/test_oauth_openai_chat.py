@@ -116,3 +116,17 @@ async def test_error_statuses_are_classified_without_hints(upstream, client: Ups
     with pytest.raises(UpstreamError) as err:
         await QwenExecutor(client).execute(cred("qwen", upstream.url), UpstreamRequest("m", MESSAGES))
     assert (err.value.scope, err.value.status, err.value.retry_after) == (scope, status, None)
+
+
+@pytest.mark.parametrize("executor_class", [QwenExecutor, IFlowExecutor])
+async def test_qwen_and_iflow_count_locally(executor_class, upstream, client: UpstreamClient) -> None:
+    # "user\nhi" in o200k_base: the legacy's tokenizerForModel default.
+    answer = await executor_class(client).count_locally(UpstreamRequest("qwen3-coder-plus", MESSAGES,
+                                                                        action="countTokens"))
+    assert orjson.loads(answer) == {"usage": {"prompt_tokens": 3, "completion_tokens": 0, "total_tokens": 3}}
+    assert upstream.requests == []
+
+
+async def test_copilot_does_not_count_locally(client: UpstreamClient) -> None:
+    assert await CopilotExecutor(client).count_locally(UpstreamRequest("gpt-4.1", MESSAGES,
+                                                                       action="countTokens")) is None
