@@ -121,6 +121,18 @@ class AuthCodeLogin(abc.ABC):
         """One provider call; transport failures come back as ``TokenEndpointError``."""
         return await call_endpoint(self.http, method, url, proxy=self.proxy or None, **kwargs)
 
+    async def post_code_with_secret(self, code: str, *, headers: dict[str, str] | None = None) -> EndpointAnswer:
+        """Swap ``code`` at the token endpoint as a form carrying the client secret (RFC 6749
+        §4.1.3 with ``client_secret_post``), the request Google and iFlow share."""
+        ep = self.endpoints
+        return await self.call("POST", ep.token_url, headers=headers, form={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_uri,
+            "client_id": ep.client_id,
+            "client_secret": ep.client_secret,
+        })
+
     @staticmethod
     def describe(answer: EndpointAnswer | TokenEndpointError, url: str) -> str:
         """A log-safe description of a failed call (no bodies: they may carry tokens)."""

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from handlers.auth.credential import Credential, new_credential
 
-from .authcode import LoginFailed, go_rfc3339, with_query
+from .authcode import LoginFailed, go_rfc3339
 from .pkce_code import PkceCodeLogin, expiry_stamp, text_of
 from .sessions import CallbackResult
 
@@ -35,17 +35,7 @@ class ClaudeLogin(PkceCodeLogin):
         return "Claude"
 
     def authorize_url(self) -> str:
-        ep = self.endpoints
-        return with_query(ep.authorize_url, {
-            "code": "true",
-            "client_id": ep.client_id,
-            "response_type": "code",
-            "redirect_uri": self.redirect_uri,
-            "scope": " ".join(ep.scopes),
-            "code_challenge": self.challenge,
-            "code_challenge_method": "S256",
-            "state": self.state,
-        })
+        return self.pkce_authorize_url({"code": "true"})
 
     async def finish(self, callback: CallbackResult) -> Credential:
         self.check_callback(callback, "Bad request")

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from handlers.auth.credential import Credential, new_credential
 
-from .authcode import LoginFailed, go_rfc3339, with_query
+from .authcode import LoginFailed, go_rfc3339
 from .pkce_code import PkceCodeLogin, expiry_stamp
 from .pkce_code import text_of as _str
 from .sessions import CallbackResult
@@ -64,15 +64,7 @@ class CodexLogin(PkceCodeLogin):
         return "Codex"
 
     def authorize_url(self) -> str:
-        ep = self.endpoints
-        return with_query(ep.authorize_url, {
-            "client_id": ep.client_id,
-            "response_type": "code",
-            "redirect_uri": self.redirect_uri,
-            "scope": " ".join(ep.scopes),
-            "state": self.state,
-            "code_challenge": self.challenge,
-            "code_challenge_method": "S256",
+        return self.pkce_authorize_url({
             "prompt": "login",
             "id_token_add_organizations": "true",
             "codex_cli_simplified_flow": "true",

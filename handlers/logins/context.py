@@ -27,6 +27,7 @@ from quotio_gateway.config.models import DEFAULT_AUTH_DIR
 
 from .browser_flow import DEFAULT_WAIT_SECONDS
 from .callback_server import CallbackServers
+from .per_app import installed_or_lazy
 
 __all__ = ["LOGIN_CONTEXT", "LoginContext", "login_context", "setup_login_context"]
 
@@ -99,10 +100,4 @@ def setup_login_context(app: web.Application, context: LoginContext | None = Non
 
 
 def login_context(app: web.Application) -> LoginContext:
-    ctx = app.get(LOGIN_CONTEXT)
-    if ctx is not None:
-        return ctx
-    ctx = _LAZY.get(app)
-    if ctx is None:
-        ctx = _LAZY[app] = LoginContext()
-    return ctx
+    return installed_or_lazy(app, LOGIN_CONTEXT, _LAZY, LoginContext)

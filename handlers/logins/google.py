@@ -123,15 +123,8 @@ class _GoogleLogin(AuthCodeLogin):
             raise LoginFailed("Authentication failed: state mismatch", "callback state does not match")
         if not callback.code:
             raise LoginFailed("Authentication failed: code not found")
-        ep = self.endpoints
         try:
-            return await self.call("POST", ep.token_url, form={
-                "grant_type": "authorization_code",
-                "code": callback.code,
-                "redirect_uri": self.redirect_uri,
-                "client_id": ep.client_id,
-                "client_secret": ep.client_secret,
-            })
+            return await self.post_code_with_secret(callback.code)
         except TokenEndpointError as exc:
             raise LoginFailed("Failed to exchange token", str(exc)) from None
 

@@ -101,13 +101,8 @@ class IFlowLogin(AuthCodeLogin):
         ep = self.endpoints
         basic = base64.b64encode(f"{ep.client_id}:{ep.client_secret}".encode()).decode("ascii")
         try:
-            answer = await self.call("POST", ep.token_url, headers={"Authorization": f"Basic {basic}"}, form={
-                "grant_type": "authorization_code",
-                "code": callback.code,
-                "redirect_uri": self.redirect_uri,
-                "client_id": ep.client_id,
-                "client_secret": ep.client_secret,
-            })
+            # iFlow wants the client credentials twice: Basic auth and the form.
+            answer = await self.post_code_with_secret(callback.code, headers={"Authorization": f"Basic {basic}"})
         except TokenEndpointError as exc:
             raise LoginFailed(failed, str(exc)) from None
         token = answer.body if answer.status == 200 else None

@@ -1,18 +1,20 @@
 """The part of an authorization-code login with PKCE S256 that Claude and Codex share.
 
-Both make a verifier/challenge pair per attempt, refuse a callback that carries an error or the
-wrong state, and swap the code at the token endpoint in one POST whose failures map to the same
-session texts. Only the request encoding (JSON for Claude, a form for Codex), the capitalisation
-of two legacy messages and the credential they build differ.
+Both make a verifier/challenge pair per attempt, send the same standard authorize parameters,
+refuse a callback that carries an error or the wrong state, and swap the code at the token
+endpoint in one POST whose failures map to the same session texts. Only the provider's extra
+authorize parameters, the request encoding (JSON for Claude, a form for Codex), the
+capitalisation of two legacy messages and the credential they build differ.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .authcode import AuthCodeLogin, LoginFailed, go_rfc3339
+from .authcode import AuthCodeLogin, LoginFailed, go_rfc3339, with_query
 from .device_http import TokenEndpointError
 from .security import pkce_pair
 from .sessions import CallbackResult
@@ -38,6 +40,23 @@ class PkceCodeLogin(AuthCodeLogin):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.verifier, self.challenge = pkce_pair()
+
+    def pkce_authorize_url(self, extra: Mapping[str, str]) -> str:
+        """The authorize URL: the RFC 6749/7636 parameters both providers send, plus ``extra``.
+
+        ``with_query`` sorts the keys, so where a parameter is listed does not change the URL.
+        """
+        ep = self.endpoints
+        return with_query(ep.authorize_url, {
+            "client_id": ep.client_id,
+            "response_type": "code",
+            "redirect_uri": self.redirect_uri,
+            "scope": " ".join(ep.scopes),
+            "state": self.state,
+            "code_challenge": self.challenge,
+            "code_challenge_method": "S256",
+            **extra,
+        })
 
     def check_callback(self, callback: CallbackResult, bad_request: str) -> None:
         """Refuse a provider error or a foreign state; ``bad_request`` is the legacy's wording."""

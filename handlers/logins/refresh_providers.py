@@ -122,22 +122,42 @@ def jwt_claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
+async def _refresh_grant(ctx: RefreshContext, ep: ProviderEndpoints, provider: str, credential: Credential, *,
+                         headers: dict[str, str] | None = None, **payload: Any) -> dict[str, Any]:
+    """POST a refresh grant (``payload`` is ``form=`` or ``json_body=``) to the provider's refresh URL.
+
+    The answer's JSON, which holds an ``access_token``; every fault is a :class:`TokenEndpointError`
+    whose text starts with "<provider> token refresh".
+    """
+    url = ep.refresh_url or ep.token_url
+    answer = await call_endpoint(ctx.session, "POST", url, headers=headers, proxy=credential.proxy_url, **payload)
+    body = require_token_json(answer, url, f"{provider} token refresh")
+    if not as_str(body.get("access_token")):
+        raise TokenEndpointError("bad_response", f"{provider} token refresh failed: no access_token in the answer")
+    return body
+
+
+def _renewed_tokens(body: dict[str, Any], now: datetime, provider: str) -> dict[str, Any]:
+    """The keys a refresh rewrites in the legacy's flat files (Claude, Codex, iFlow OAuth).
+
+    A refresh answer without a new refresh token leaves the stored one in place.
+    """
+    updates: dict[str, Any] = {"access_token": as_str(body.get("access_token")),
+                               "expired": expiry_after(now, as_int(body.get("expires_in"))),
+                               "type": provider, "last_refresh": rfc3339(now)}
+    if new_refresh := as_str(body.get("refresh_token")):
+        updates["refresh_token"] = new_refresh
+    return updates
+
+
 async def refresh_claude(ctx: RefreshContext, credential: Credential, now: datetime) -> dict[str, Any]:
     ep = ctx.endpoints("claude")
-    url = ep.refresh_url or ep.token_url
-    answer = await call_endpoint(ctx.session, "POST", url, json_body={
+    body = await _refresh_grant(ctx, ep, "claude", credential, json_body={
         "client_id": ep.client_id,
         "grant_type": "refresh_token",
         "refresh_token": _refresh_token_of(credential),
-    }, proxy=credential.proxy_url)
-    body = require_token_json(answer, url, "claude token refresh")
-    access = as_str(body.get("access_token"))
-    if not access:
-        raise TokenEndpointError("bad_response", "claude token refresh failed: no access_token in the answer")
-    updates: dict[str, Any] = {"access_token": access, "expired": expiry_after(now, as_int(body.get("expires_in"))),
-                               "type": "claude", "last_refresh": rfc3339(now)}
-    if new_refresh := as_str(body.get("refresh_token")):
-        updates["refresh_token"] = new_refresh
+    })
+    updates = _renewed_tokens(body, now, "claude")
     account = body.get("account")
     if isinstance(account, dict) and (email := as_str(account.get("email_address"))):
         updates["email"] = email
@@ -146,21 +166,13 @@ async def refresh_claude(ctx: RefreshContext, credential: Credential, now: datet
 
 async def refresh_codex(ctx: RefreshContext, credential: Credential, now: datetime) -> dict[str, Any]:
     ep = ctx.endpoints("codex")
-    url = ep.refresh_url or ep.token_url
-    answer = await call_endpoint(ctx.session, "POST", url, form={
+    body = await _refresh_grant(ctx, ep, "codex", credential, form={
         "client_id": ep.client_id,
         "grant_type": "refresh_token",
         "refresh_token": _refresh_token_of(credential),
         "scope": CODEX_REFRESH_SCOPE,
-    }, proxy=credential.proxy_url)
-    body = require_token_json(answer, url, "codex token refresh")
-    access = as_str(body.get("access_token"))
-    if not access:
-        raise TokenEndpointError("bad_response", "codex token refresh failed: no access_token in the answer")
-    updates: dict[str, Any] = {"access_token": access, "expired": expiry_after(now, as_int(body.get("expires_in"))),
-                               "type": "codex", "last_refresh": rfc3339(now)}
-    if new_refresh := as_str(body.get("refresh_token")):
-        updates["refresh_token"] = new_refresh
+    })
+    updates = _renewed_tokens(body, now, "codex")
     if id_token := as_str(body.get("id_token")):
         updates["id_token"] = id_token
         claims = jwt_claims(id_token)
@@ -172,21 +184,15 @@ async def refresh_codex(ctx: RefreshContext, credential: Credential, now: dateti
     return updates
 
 
-async def _google_refresh(ctx: RefreshContext, provider: str, credential: Credential, client_id: str,
-                          client_secret: str, refresh_token: str,
+async def _google_refresh(ctx: RefreshContext, ep: ProviderEndpoints, provider: str, credential: Credential,
+                          client_id: str, client_secret: str, refresh_token: str,
                           headers: dict[str, str] | None = None) -> dict[str, Any]:
-    ep = ctx.endpoints(provider)
-    url = ep.refresh_url or ep.token_url
-    answer = await call_endpoint(ctx.session, "POST", url, form={
+    return await _refresh_grant(ctx, ep, provider, credential, headers=headers, form={
         "client_id": client_id,
         "client_secret": client_secret,
         "grant_type": "refresh_token",
         "refresh_token": refresh_token,
-    }, headers=headers, proxy=credential.proxy_url)
-    body = require_token_json(answer, url, f"{provider} token refresh")
-    if not as_str(body.get("access_token")):
-        raise TokenEndpointError("bad_response", f"{provider} token refresh failed: no access_token in the answer")
-    return body
+    })
 
 
 async def refresh_gemini_cli(ctx: RefreshContext, credential: Credential, now: datetime) -> dict[str, Any]:
@@ -195,7 +201,7 @@ async def refresh_gemini_cli(ctx: RefreshContext, credential: Credential, now: d
     nested = credential.metadata.get("token")
     token_obj: dict[str, Any] = dict(nested) if isinstance(nested, dict) else {}
     refresh_token = _refresh_token_of(credential, "token")
-    body = await _google_refresh(ctx, "gemini-cli", credential,
+    body = await _google_refresh(ctx, ep, "gemini-cli", credential,
                                  as_str(token_obj.get("client_id")) or ep.client_id,
                                  as_str(token_obj.get("client_secret")) or ep.client_secret, refresh_token)
     fields: dict[str, Any] = {
@@ -210,7 +216,7 @@ async def refresh_gemini_cli(ctx: RefreshContext, credential: Credential, now: d
 
 async def refresh_antigravity(ctx: RefreshContext, credential: Credential, now: datetime) -> dict[str, Any]:
     ep = ctx.endpoints("antigravity")
-    body = await _google_refresh(ctx, "antigravity", credential, ep.client_id, ep.client_secret,
+    body = await _google_refresh(ctx, ep, "antigravity", credential, ep.client_id, ep.client_secret,
                                  _refresh_token_of(credential), headers={"User-Agent": ANTIGRAVITY_USER_AGENT})
     expires_in = as_int(body.get("expires_in"))
     updates: dict[str, Any] = {
@@ -259,18 +265,14 @@ async def refresh_iflow(ctx: RefreshContext, credential: Credential, now: dateti
         return {"api_key": api_key, "expired": as_str(data.get("expireTime")), "type": "iflow",
                 "last_refresh": rfc3339(now), "cookie": cookie, "email": email}
     refresh_token = _refresh_token_of(credential)
-    url = ep.refresh_url or ep.token_url
     basic = base64.b64encode(f"{ep.client_id}:{ep.client_secret}".encode()).decode()
-    answer = await call_endpoint(ctx.session, "POST", url, form={
+    body = await _refresh_grant(ctx, ep, "iflow", credential, form={
         "grant_type": "refresh_token",
         "refresh_token": refresh_token,
         "client_id": ep.client_id,
         "client_secret": ep.client_secret,
-    }, headers={"Authorization": f"Basic {basic}"}, proxy=credential.proxy_url)
-    body = require_token_json(answer, url, "iflow token refresh")
+    }, headers={"Authorization": f"Basic {basic}"})
     access = as_str(body.get("access_token"))
-    if not access:
-        raise TokenEndpointError("bad_response", "iflow token refresh failed: no access_token in the answer")
     info_url = f"{ep.userinfo_url}?accessToken={quote(access, safe='')}"
     info = require_token_json(await call_endpoint(ctx.session, "GET", info_url, proxy=credential.proxy_url),
                               ep.userinfo_url, "iflow user info")
@@ -278,12 +280,8 @@ async def refresh_iflow(ctx: RefreshContext, credential: Credential, now: dateti
     api_key = as_str(data.get("apiKey")) if isinstance(data, dict) else ""
     if not api_key:
         raise TokenEndpointError("bad_response", "iflow token refresh failed: empty api key returned")
-    updates: dict[str, Any] = {"access_token": access, "api_key": api_key,
-                               "expired": expiry_after(now, as_int(body.get("expires_in"))),
-                               "type": "iflow", "last_refresh": rfc3339(now)}
-    if new_refresh := as_str(body.get("refresh_token")):
-        updates["refresh_token"] = new_refresh
-    return updates
+    # ``with_metadata`` appends keys new to the file in this order: api_key stays second.
+    return {"access_token": access, "api_key": api_key} | _renewed_tokens(body, now, "iflow")
 
 
 async def refresh_qwen_provider(ctx: RefreshContext, credential: Credential, now: datetime) -> dict[str, Any]:

@@ -37,6 +37,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .per_app import installed_or_lazy
+
 __all__ = [
     "LOGIN_SESSIONS",
     "SESSION_TTL",
@@ -230,10 +232,4 @@ _LAZY_TABLES: weakref.WeakKeyDictionary[web.Application, LoginSessions] = weakre
 
 def sessions_for(app: web.Application) -> LoginSessions:
     """The app's session table: ``app[LOGIN_SESSIONS]`` when set up front, else one made lazily."""
-    table = app.get(LOGIN_SESSIONS)
-    if table is not None:
-        return table
-    table = _LAZY_TABLES.get(app)
-    if table is None:
-        table = _LAZY_TABLES[app] = LoginSessions()
-    return table
+    return installed_or_lazy(app, LOGIN_SESSIONS, _LAZY_TABLES, LoginSessions)

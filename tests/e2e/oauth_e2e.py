@@ -4,13 +4,21 @@ An in-process gateway whose inference routes are all ``native``, reading its cre
 given auth-dir and reaching the fake providers through ``gateway.provider-endpoints``; several
 gateways may share one auth-dir (two processes over the same files). Clients are the official
 OpenAI and Anthropic SDKs.
+
+The device-login files (Copilot, Kiro, Qwen) share two fixtures by binding them to their own
+module names, the way pytest collects fixtures (importing them under the same name would shadow
+the import with every test's parameter)::
+
+    fake = device_fake_fixture          # tests/fakes/device_providers.py, default state
+    gateway = device_gateway_fixture    # a gateway over <tmp_path>/auths pointed at ``fake``
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +26,7 @@ from typing import Any
 
 import anthropic
 import openai
+import pytest
 import yaml
 from aiohttp.test_utils import TestServer
 
@@ -25,13 +34,24 @@ from handlers.credentials.wiring import CREDENTIALS, CredentialServices
 from handlers.models.registry import UnknownModelError, registry_for
 from quotio_gateway.app import GatewayOptions, create_app
 from quotio_gateway.appkeys import CONFIG_STORE
-from tests.fakes.device_providers import DeviceProviderState
+from tests.conftest import SECRET
+from tests.fakes.device_providers import DeviceProviderState, provider_endpoints, start_device_providers
 
 CLIENT_KEY = "client-key"
-SECRET = "s3cret-management-key"
 # A bounded wait for things that happen in the background (the auth-dir watcher polls every
 # 0.25 s, the registry rebuild is debounced 50 ms); it fails the test when it runs out.
 WAIT_LIMIT = 10.0
+
+
+def openai_client(url: str) -> openai.AsyncOpenAI:
+    """The OpenAI SDK against a gateway at ``url`` with the client key. No SDK retries: a test
+    must see the gateway's own first answer (its retries are what the tests check)."""
+    return openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=CLIENT_KEY, max_retries=0, timeout=20)
+
+
+def anthropic_client(url: str) -> anthropic.AsyncAnthropic:
+    """The Anthropic SDK against a gateway at ``url``, set up as :func:`openai_client`."""
+    return anthropic.AsyncAnthropic(base_url=url, api_key=CLIENT_KEY, max_retries=0, timeout=20)
 
 
 @dataclass
@@ -49,12 +69,12 @@ class Gateway:
         return self.server.app[CREDENTIALS]
 
     def openai(self) -> openai.AsyncOpenAI:
-        client = openai.AsyncOpenAI(base_url=f"{self.url}/v1", api_key=CLIENT_KEY, max_retries=0, timeout=20)
+        client = openai_client(self.url)
         self._clients.append(client)
         return client
 
     def anthropic(self) -> anthropic.AsyncAnthropic:
-        client = anthropic.AsyncAnthropic(base_url=self.url, api_key=CLIENT_KEY, max_retries=0, timeout=20)
+        client = anthropic_client(self.url)
         self._clients.append(client)
         return client
 
@@ -77,6 +97,42 @@ async def start_gateway(home: Path, auth_dir: Path, endpoints: dict[str, Any],
     gateway = Gateway(server, home)
     await wait_until(lambda: gateway.services.started.is_set(), "the credential runtime to start")
     return gateway
+
+
+@asynccontextmanager
+async def device_providers(state: DeviceProviderState | None = None) -> AsyncIterator[DeviceProviderState]:
+    """The fake device-login providers on a free local port for as long as the block runs."""
+    runner, running = await start_device_providers(state)
+    try:
+        yield running
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def device_gateway(tmp_path: Path, fake: DeviceProviderState,
+                         extra: dict[str, Any] | None = None) -> AsyncIterator[Gateway]:
+    """A gateway (home ``<tmp_path>/gw``, auth-dir ``<tmp_path>/auths``) whose provider endpoints
+    all point at ``fake``; ``extra`` adds config.yaml keys."""
+    gw = await start_gateway(tmp_path / "gw", tmp_path / "auths", provider_endpoints(fake.base_url), extra)
+    try:
+        yield gw
+    finally:
+        await gw.close()
+
+
+@pytest.fixture
+async def device_fake_fixture() -> AsyncIterator[DeviceProviderState]:
+    """The fake device-login providers in their default state."""
+    async with device_providers() as state:
+        yield state
+
+
+@pytest.fixture
+async def device_gateway_fixture(tmp_path: Path, fake: DeviceProviderState) -> AsyncIterator[Gateway]:
+    """A gateway over ``<tmp_path>/auths`` pointed at the test file's ``fake``."""
+    async with device_gateway(tmp_path, fake) as gw:
+        yield gw
 
 
 def _write_home(home: Path, auth_dir: Path, endpoints: dict[str, Any], extra: dict[str, Any]) -> GatewayOptions:

@@ -44,9 +44,9 @@ from handlers.logins.refresh import RefreshManager
 from handlers.models.registry import registry_for
 from quotio_gateway.appkeys import CONFIG_STORE
 from tests.conftest import SECRET, GatewayFactory
+from tests.e2e.oauth_e2e import CLIENT_KEY, anthropic_client, openai_client
 from tests.fakes.oauth_providers import FakeOAuthProviders
 
-CLIENT_KEY = "client-key"
 # Polls of 20 ms: generous on a loaded machine, and still a clear failure when nothing happens.
 POLLS = 500
 C = TypeVar("C")
@@ -72,12 +72,10 @@ class OAuthGateway:
     # --- clients ----------------------------------------------------------------------------
 
     def openai(self) -> openai.AsyncOpenAI:
-        return self._keep(openai.AsyncOpenAI(base_url=f"{self.url}/v1", api_key=CLIENT_KEY, max_retries=0,
-                                             timeout=20))
+        return self._keep(openai_client(self.url))
 
     def anthropic(self) -> anthropic.AsyncAnthropic:
-        return self._keep(anthropic.AsyncAnthropic(base_url=self.url, api_key=CLIENT_KEY, max_retries=0,
-                                                   timeout=20))
+        return self._keep(anthropic_client(self.url))
 
     def genai(self) -> genai.client.AsyncClient:
         client = genai.Client(api_key=CLIENT_KEY, http_options=genai_types.HttpOptions(
@@ -243,6 +241,21 @@ class OAuthGateway:
         """Refresh-token grants the fake token endpoint received."""
         return [r for r in self.fake.seen(token_path)
                 if isinstance(r["body"], dict) and r["body"].get("grant_type") == "refresh_token"]
+
+    async def revoke_and_expect_retry(self, revoked: str, ask: Callable[[], Awaitable[str]], answer: str, *,
+                                      upstream: str, token_path: str, renewed: Callable[[], str]) -> str:
+        """The provider revokes the access token ``revoked`` early: ``ask`` must still get ``answer``
+        because the gateway took the upstream's 401, refreshed exactly once and sent the same call
+        again with the new token. Returns that token (``renewed`` reads it from the file)."""
+        refreshes = len(self.refresh_calls(token_path))
+        self.fake.issued_tokens.discard(revoked)
+        before = len(self.fake.seen(upstream))
+        assert await ask() == answer
+        new = renewed()
+        assert len(self.refresh_calls(token_path)) == refreshes + 1
+        assert [r["headers"]["Authorization"] for r in self.fake.seen(upstream)[before:]] == [
+            f"Bearer {revoked}", f"Bearer {new}"]
+        return new
 
 
 @asynccontextmanager

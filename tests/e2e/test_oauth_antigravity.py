@@ -83,13 +83,8 @@ async def test_login_models_serve_refresh_and_retry(make_gateway: GatewayFactory
         assert gw.fake.seen(GENERATE)[-1]["headers"]["Authorization"] == f"Bearer {second}"
 
         # 5. an upstream 401 -> one refresh, one retry
-        gw.fake.issued_tokens.discard(second)
-        before = len(gw.fake.seen(GENERATE))
-        assert await ask(gw) == "hello from fake gemini"
-        third = gw.read(FILE)["access_token"]
-        assert len(gw.refresh_calls(TOKEN)) == 2
-        assert [r["headers"]["Authorization"] for r in gw.fake.seen(GENERATE)[before:]] == [
-            f"Bearer {second}", f"Bearer {third}"]
+        await gw.revoke_and_expect_retry(second, lambda: ask(gw), "hello from fake gemini", upstream=GENERATE,
+                                         token_path=TOKEN, renewed=lambda: gw.read(FILE)["access_token"])
 
 
 async def test_model_list_refused_registers_nothing(make_gateway: GatewayFactory, tmp_path: Path) -> None:

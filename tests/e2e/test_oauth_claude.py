@@ -93,14 +93,9 @@ async def test_login_serve_refresh_and_retry(make_gateway: GatewayFactory, tmp_p
         assert gw.listing() == [FILE]  # no temp file left behind
 
         # 4. the provider revokes the token early -> one refresh, the same call once more
-        gw.fake.issued_tokens.discard(second)
-        before = len(gw.fake.seen(MESSAGES))
-        assert await ask(gw) == "hello from fake claude"
-        third = gw.read(FILE)["access_token"]
+        third = await gw.revoke_and_expect_retry(second, lambda: ask(gw), "hello from fake claude", upstream=MESSAGES,
+                                                 token_path=TOKEN, renewed=lambda: gw.read(FILE)["access_token"])
         assert third not in (first, second)
-        assert len(gw.refresh_calls(TOKEN)) == 2
-        retried = gw.fake.seen(MESSAGES)[before:]
-        assert [r["headers"]["Authorization"] for r in retried] == [f"Bearer {second}", f"Bearer {third}"]
 
 
 async def test_refused_refresh_token_leaves_the_file_alone(make_gateway: GatewayFactory, tmp_path: Path) -> None:

@@ -80,13 +80,8 @@ async def test_login_serve_background_refresh_and_retry(make_gateway: GatewayFac
         assert gw.fake.seen(RESPONSES)[-1]["headers"]["Authorization"] == f"Bearer {second}"
 
         # 4. an upstream 401 -> exactly one refresh, then the same call once more
-        gw.fake.issued_tokens.discard(second)
-        before = len(gw.fake.seen(RESPONSES))
-        assert await ask(gw) == "hello from fake codex"
-        third = gw.read(FILE)["access_token"]
-        assert len(gw.refresh_calls(TOKEN)) == 2
-        assert [r["headers"]["Authorization"] for r in gw.fake.seen(RESPONSES)[before:]] == [
-            f"Bearer {second}", f"Bearer {third}"]
+        await gw.revoke_and_expect_retry(second, lambda: ask(gw), "hello from fake codex", upstream=RESPONSES,
+                                         token_path=TOKEN, renewed=lambda: gw.read(FILE)["access_token"])
 
 
 async def test_auth_dir_edited_while_running(make_gateway: GatewayFactory, tmp_path: Path) -> None:

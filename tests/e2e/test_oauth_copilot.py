@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,29 +21,15 @@ from handlers.auth.stores.file_store import FileTokenStore
 from handlers.logins.device_copilot import CopilotDeviceLogin, run_copilot_login
 from handlers.logins.device_poll import LoginIO
 from handlers.logins.endpoints import endpoints_for
-from tests.e2e.oauth_e2e import Gateway, read_json, start_gateway, wait_for_model
-from tests.fakes.device_providers import DeviceProviderState, FakeTime, provider_endpoints, start_device_providers
+from tests.e2e.oauth_e2e import Gateway, device_fake_fixture, device_gateway_fixture, read_json, wait_for_model
+from tests.fakes.device_providers import DeviceProviderState, FakeTime, provider_endpoints
 
 MODEL = "gpt-4.1"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[DeviceProviderState]:
-    runner, state = await start_device_providers()
-    try:
-        yield state
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def gateway(tmp_path: Path, fake: DeviceProviderState) -> AsyncIterator[Gateway]:
-    gw = await start_gateway(tmp_path / "gw", tmp_path / "auths", provider_endpoints(fake.base_url))
-    try:
-        yield gw
-    finally:
-        await gw.close()
+fake = device_fake_fixture
+gateway = device_gateway_fixture
 
 
 async def login(fake: DeviceProviderState, auth_dir: Path) -> Credential:

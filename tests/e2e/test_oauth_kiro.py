@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,16 @@ from handlers.auth.stores.file_store import FileTokenStore
 from handlers.logins.device_poll import LoginIO
 from handlers.logins.endpoints import endpoints_for
 from handlers.logins.kiro import KiroBuilderIdLogin, KiroSocialLogin, kiro_credential, run_kiro_builder_id_login
-from tests.e2e.oauth_e2e import Gateway, read_json, start_gateway, wait_for_model, wait_until, write_json
-from tests.fakes.device_providers import DeviceProviderState, FakeTime, provider_endpoints, start_device_providers
+from tests.e2e.oauth_e2e import (
+    Gateway,
+    device_fake_fixture,
+    device_gateway_fixture,
+    read_json,
+    wait_for_model,
+    wait_until,
+    write_json,
+)
+from tests.fakes.device_providers import DeviceProviderState, FakeTime, provider_endpoints
 
 MODEL = "kiro-claude-sonnet-4-5"
 KIRO_FIELDS = {"type", "access_token", "refresh_token", "profile_arn", "expires_at", "auth_method", "provider",
@@ -34,22 +41,8 @@ KIRO_FIELDS = {"type", "access_token", "refresh_token", "profile_arn", "expires_
 SOCIAL_ARN = "arn:aws:codewhisperer:us-east-1:123456789012:profile/SOCIAL"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[DeviceProviderState]:
-    runner, state = await start_device_providers()
-    try:
-        yield state
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def gateway(tmp_path: Path, fake: DeviceProviderState) -> AsyncIterator[Gateway]:
-    gw = await start_gateway(tmp_path / "gw", tmp_path / "auths", provider_endpoints(fake.base_url))
-    try:
-        yield gw
-    finally:
-        await gw.close()
+fake = device_fake_fixture
+gateway = device_gateway_fixture
 
 
 def kiro_endpoints(fake: DeviceProviderState) -> Any:

@@ -8,14 +8,15 @@ API key from config) and tests/fakes/device_providers.py (Qwen, token from a cre
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import openai
 import pytest
 
-from tests.e2e.oauth_e2e import Gateway, seed_qwen, start_gateway, wait_for_model
-from tests.fakes.device_providers import DeviceProviderState, provider_endpoints, start_device_providers
+from tests.e2e.oauth_e2e import Gateway, device_gateway, device_providers, seed_qwen, wait_for_model
+from tests.fakes.device_providers import DeviceProviderState
 from tests.fakes.llm_upstream import ANSWER, FakeLLM, status
 
 COMPAT_KEY = "sk-compat"
@@ -30,23 +31,29 @@ class World:
     qwen: DeviceProviderState
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+@asynccontextmanager
+async def compat_and_qwen(tmp_path: Path, alias: str) -> AsyncIterator[World]:
+    """The compat upstream (its ``upstream-model`` offered to clients as ``alias``) and a seeded
+    Qwen credential, both serving through one gateway."""
     compat = FakeLLM()
     await compat.start()
-    runner, qwen = await start_device_providers()
-    seed_qwen(qwen, tmp_path / "auths")
-    config = {"openai-compatibility": [{
-        "name": "compat", "base-url": f"{compat.root}/v1", "api-key-entries": [{"api-key": COMPAT_KEY}],
-        "models": [{"name": "upstream-model", "alias": COMPAT_MODEL}]}]}
-    gw = await start_gateway(tmp_path / "gw", tmp_path / "auths", provider_endpoints(qwen.base_url), config)
     try:
-        await wait_for_model(gw, QWEN_MODEL)
-        yield World(gw, compat, qwen)
+        async with device_providers() as qwen:
+            seed_qwen(qwen, tmp_path / "auths")
+            config = {"openai-compatibility": [{
+                "name": "compat", "base-url": f"{compat.root}/v1", "api-key-entries": [{"api-key": COMPAT_KEY}],
+                "models": [{"name": "upstream-model", "alias": alias}]}]}
+            async with device_gateway(tmp_path, qwen, config) as gw:
+                await wait_for_model(gw, QWEN_MODEL)
+                yield World(gw, compat, qwen)
     finally:
-        await gw.close()
-        await runner.cleanup()
         await compat.stop()
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with compat_and_qwen(tmp_path, COMPAT_MODEL) as world:
+        yield world
 
 
 async def ask(gw: Gateway, model: str) -> str:
@@ -91,21 +98,8 @@ async def test_compat_401_is_answered_without_any_oauth_refresh(world: World) ->
 async def test_one_model_rotates_over_compat_key_and_oauth_credential(tmp_path: Path) -> None:
     """The compat entry also offers ``qwen3-coder-plus``: requests for it alternate between the
     config's API key and the auth-dir's OAuth credential, one upstream call each."""
-    compat = FakeLLM()
-    await compat.start()
-    runner, qwen = await start_device_providers()
-    seed_qwen(qwen, tmp_path / "auths")
-    config = {"openai-compatibility": [{
-        "name": "compat", "base-url": f"{compat.root}/v1", "api-key-entries": [{"api-key": COMPAT_KEY}],
-        "models": [{"name": "upstream-model", "alias": QWEN_MODEL}]}]}
-    gw = await start_gateway(tmp_path / "gw", tmp_path / "auths", provider_endpoints(qwen.base_url), config)
-    try:
-        await wait_for_model(gw, QWEN_MODEL)
-        answers = {await ask(gw, QWEN_MODEL) for _ in range(4)}
-        assert answers == {ANSWER, qwen.answer}
-        assert len(compat.requests) == 2
-        assert len(qwen.calls("/qwen/v1/chat/completions")) == 2
-    finally:
-        await gw.close()
-        await runner.cleanup()
-        await compat.stop()
+    async with compat_and_qwen(tmp_path, QWEN_MODEL) as world:
+        answers = {await ask(world.gateway, QWEN_MODEL) for _ in range(4)}
+        assert answers == {ANSWER, world.qwen.answer}
+        assert len(world.compat.requests) == 2
+        assert len(world.qwen.calls("/qwen/v1/chat/completions")) == 2

@@ -20,6 +20,9 @@ import pytest
 from handlers.providers.oauth_openai_chat import QWEN_API_CLIENT, QWEN_CLIENT_METADATA, QWEN_USER_AGENT
 from tests.e2e.oauth_e2e import (
     Gateway,
+    device_gateway,
+    device_gateway_fixture,
+    device_providers,
     read_json,
     seed_qwen,
     start_gateway,
@@ -27,7 +30,7 @@ from tests.e2e.oauth_e2e import (
     wait_until,
     write_json,
 )
-from tests.fakes.device_providers import DeviceProviderState, provider_endpoints, start_device_providers
+from tests.fakes.device_providers import DeviceProviderState, provider_endpoints
 
 MODEL = "qwen3-coder-plus"
 QWEN_FIELDS = {"access_token", "refresh_token", "last_refresh", "resource_url", "email", "type", "expired"}
@@ -36,20 +39,11 @@ QWEN_FIELDS = {"access_token", "refresh_token", "last_refresh", "resource_url", 
 @pytest.fixture
 async def fake() -> AsyncIterator[DeviceProviderState]:
     # A day-long token: well outside Qwen's 3 h refresh lead, so only the test makes it expire.
-    runner, state = await start_device_providers(DeviceProviderState(interval=1, expires_in=86400))
-    try:
+    async with device_providers(DeviceProviderState(interval=1, expires_in=86400)) as state:
         yield state
-    finally:
-        await runner.cleanup()
 
 
-@pytest.fixture
-async def gateway(tmp_path: Path, fake: DeviceProviderState) -> AsyncIterator[Gateway]:
-    gw = await start_gateway(tmp_path / "gw", tmp_path / "auths", provider_endpoints(fake.base_url))
-    try:
-        yield gw
-    finally:
-        await gw.close()
+gateway = device_gateway_fixture
 
 
 def chats(fake: DeviceProviderState) -> list[dict[str, Any]]:
@@ -153,8 +147,7 @@ async def test_http_login_serves_chat_and_refreshes_after_expiry(gateway: Gatewa
 async def test_upstream_401_refreshes_once_and_retries(tmp_path: Path, fake: DeviceProviderState,
                                                        stream: bool) -> None:
     path = seed_qwen(fake, tmp_path / "auths")
-    gw = await start_gateway(tmp_path / "gw", tmp_path / "auths", provider_endpoints(fake.base_url))
-    try:
+    async with device_gateway(tmp_path, fake) as gw:
         await wait_for_model(gw, MODEL)
         fake.revoke("qwen")  # the upstream dropped the session behind the token
         if stream:
@@ -168,15 +161,12 @@ async def test_upstream_401_refreshes_once_and_retries(tmp_path: Path, fake: Dev
             ["Bearer qwen-access-seed", "Bearer qwen-access-1"]
         assert [g["body"]["refresh_token"] for g in refresh_grants(fake)] == ["qwen-refresh-seed"]
         assert read_json(path)["access_token"] == "qwen-access-1"
-    finally:
-        await gw.close()
 
 
 async def test_refused_again_after_refresh_gives_up_cleanly(tmp_path: Path, fake: DeviceProviderState,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     path = seed_qwen(fake, tmp_path / "auths")
-    gw = await start_gateway(tmp_path / "gw", tmp_path / "auths", provider_endpoints(fake.base_url))
-    try:
+    async with device_gateway(tmp_path, fake) as gw:
         await wait_for_model(gw, MODEL)
         # Every token, including the one the refresh will buy, is refused.
         monkeypatch.setattr(fake, "issue_access", lambda provider, token: token)
@@ -200,8 +190,6 @@ async def test_refused_again_after_refresh_gives_up_cleanly(tmp_path: Path, fake
         assert cooling.value.body == {"message": "auth_unavailable: no auth available", "type": "server_error",
                                       "code": "internal_server_error"}
         assert len(chats(fake)) == 2 and len(refresh_grants(fake)) == 1
-    finally:
-        await gw.close()
 
 
 @pytest.mark.parametrize("rotates", [True, False], ids=["rotating-refresh-token", "reusable-refresh-token"])
