@@ -102,7 +102,8 @@ def _auth_dir(config_store: ConfigStore) -> Path:
 
 def build_services(app: web.Application, config_store: ConfigStore, inference: InferenceRuntime) -> CredentialServices:
     store = store_from_env(os.environ, _auth_dir(config_store))
-    session = aiohttp.ClientSession()
+    # No cookie jar: a cookie one account's token call received must not ride on another's.
+    session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
     context = refresh_context(session, lambda: config_store.current)
     manager = RefreshManager(store, context, metrics=RefreshMetrics(app[METRICS].registry))
     runtime = CredentialRuntime(store, inference.client, registry=registry_for(config_store),

@@ -58,7 +58,8 @@ class LoginContext:
 
     def client(self) -> aiohttp.ClientSession:
         if self.http is None or self.http.closed:
-            self.http = aiohttp.ClientSession()
+            # No cookie jar: one login's provider cookies must not reach the next account's.
+            self.http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
             self._owns_http = True
         return self.http
 

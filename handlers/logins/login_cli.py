@@ -180,7 +180,7 @@ async def run_login(request: LoginRequest, io: LoginIO, *, store: TokenStore | N
     own_store = store is None
     target = store or store_from_env(os.environ, cfg.auth_dir or DEFAULT_AUTH_DIR)
     own_http = http is None
-    client = http or aiohttp.ClientSession()
+    client = http or aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
     try:
         if own_store:
             await target.start()

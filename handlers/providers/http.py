@@ -76,7 +76,9 @@ class UpstreamClient:
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit_per_host)
         timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self.timeouts.connect,
                                         sock_read=None)
-        session = aiohttp.ClientSession(connector=connector, timeout=timeout)
+        # No cookie jar, like the legacy's Go client: a cookie one credential's call received must not
+        # be sent on a later call for another credential to the same host.
+        session = aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar())
         self._sessions[proxy_url] = (session, proxy)
         return session, proxy
 

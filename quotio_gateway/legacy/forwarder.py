@@ -195,7 +195,8 @@ class LegacyForwarder:
         if not self.configured:
             return error_response(request.path, 503, "no legacy server is configured for this route")
         if self._ws_session is None:
-            self._ws_session = aiohttp.ClientSession(auto_decompress=False)
+            # No cookie jar: a cookie legacy set on one client's handshake must not go out on another's.
+            self._ws_session = aiohttp.ClientSession(auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
         assert self.url is not None
         # Same header rules as plain requests; the handshake headers are the client library's to set.
         headers = [(k, v) for k, v in self._upstream_headers(request, request_id, peer, trusted_peer)

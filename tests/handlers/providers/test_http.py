@@ -305,3 +305,13 @@ async def test_idle_timeout_counts_each_gap_not_the_whole_stream(upstream, clien
     upstream.answer_sse([upstream.frame(CHUNK)] * 5 + [b"data: [DONE]\n\n"], delay=0.2)
     events = await collect(client, upstream.url)
     assert [e.payload for e in events] == [CHUNK] * 5 + [None]
+
+
+async def test_an_upstream_cookie_is_never_sent_back(upstream, client: UpstreamClient) -> None:
+    # The legacy's Go client keeps no cookie jar: a cookie one credential's call received must not
+    # ride along on the next call, which may be for another credential on the same host.
+    upstream.answer_json(200, {"ok": True}, headers={"Set-Cookie": "session=credential-a; Path=/"})
+    by_name = f"http://localhost:{upstream.port}"  # a jar would refuse a cookie from an IP address
+    await OpenAICompatExecutor(client).execute(cred(by_name), req(False))
+    await OpenAICompatExecutor(client).execute(cred(by_name), req(False))
+    assert [r.headers.get("Cookie") for r in upstream.requests] == [None, None]
