@@ -77,6 +77,9 @@ class Dispatcher:
         self.shadow = app[appkeys.SHADOW]
         self.supervised = app[appkeys.SUPERVISOR] is not None
         self.inflight = app[appkeys.RUNTIME].inflight
+        # Built inside the serving loop (create_app). Kept, because asyncio.get_running_loop() costs
+        # a getpid() system call per call on Python 3.11.
+        self.loop = asyncio.get_running_loop()
         # Label children looked up once per (route, mode, side, status): .labels() is costly per call.
         self._children: dict[tuple[str, str, str, int], tuple[Any, Any, Any]] = {}
 
@@ -140,8 +143,8 @@ class Dispatcher:
             if response is not None:
                 # Counted and logged after the answer is on the wire: off the latency path, and
                 # the head time (TTFB) of a plain Response is known by then.
-                asyncio.get_running_loop().call_soon(self._finish, request, response, start, decision.label,
-                                                     decision.mode.value, side)
+                self.loop.call_soon(self._finish, request, response, start, decision.label, decision.mode.value,
+                                    side)
 
     async def _answer(self, request: web.Request, decision: Decision, native: Handler | None, *,
                       body: bytes | None, client: ClientAddress, request_id: str,

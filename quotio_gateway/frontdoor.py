@@ -16,11 +16,9 @@ signals cost about as much as the forward itself (docs/performance.md). It is on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import re
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -123,6 +121,19 @@ class FrontDoor:
 
     def __call__(self) -> asyncio.Protocol:
         return _Connection(self)
+
+    def may_answer(self, buffer: bytearray) -> bool:
+        """False when the request line alone shows the lane will not answer (a native route, say):
+        the connection then goes to aiohttp without the head being parsed here first. True leaves
+        the decision to ``plan`` on the parsed head. ``buffer`` holds a complete head."""
+        if not self.enabled or self.draining or not self.legacy.configured:
+            return False
+        parts = bytes(buffer[:buffer.find(b"\r\n")]).split(b" ")
+        if len(parts) != 3:
+            return True  # an unusual request line: parse_head judges it
+        result = self.flags.current.match(parts[0].decode("latin-1"),
+                                          parts[1].partition(b"?")[0].decode("latin-1"))
+        return not result.needs_model and result.decision.mode in (Mode.LEGACY, Mode.SHADOW)
 
     def plan(self, head: RequestHead) -> Decision | None:
         """The decision when this request is the lane's to answer, else None (aiohttp answers)."""
@@ -254,10 +265,8 @@ class _Connection(asyncio.Protocol):
     # --- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # No TCP_NODELAY here: uvloop and asyncio both set it on every accepted TCP socket, and
+        # asking for the socket object costs a getsockname and a wrapper per connection.
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else ""
         if not self.door.enabled:
@@ -301,6 +310,9 @@ class _Connection(asyncio.Protocol):
             if end < 0:
                 if len(self.buffer) > MAX_HEAD:
                     self._handoff()
+                return
+            if not self.door.may_answer(self.buffer):
+                self._handoff()
                 return
             head = parse_head(bytes(self.buffer[:end]))
             decision = self.door.plan(head) if head is not None else None

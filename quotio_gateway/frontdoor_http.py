@@ -70,6 +70,10 @@ def parse_head(head: bytes) -> RequestHead | None:
         parser.feed_data(head)
     except httptools.HttpParserError:
         return None
+    finally:
+        # The parser holds the collector (and its bound callbacks): without this back-reference
+        # both are freed when the call returns, instead of a cycle per request left for the gc.
+        collector.parser = None
     if not collector.done or parser.get_http_version() != "1.1":
         return None
     method = parser.get_method().decode("latin-1")

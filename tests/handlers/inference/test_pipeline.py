@@ -321,6 +321,9 @@ class _RecordingWriter:
         if frames:
             self.writes.append(b"".join(frames))
 
+    async def finish(self, frames: list[bytes]) -> None:
+        await self.write(frames)
+
 
 def _ev(data: str) -> StreamEvent:
     return StreamEvent("", data, {})
