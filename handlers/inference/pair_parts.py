@@ -29,6 +29,9 @@ class FunctionTranslation:
     upstream_stream: bool
     respond: Callable[[bytes], bytes]
     open_stream: Callable[[], StreamTranslator]
+    # The same answer as ``respond``, from the stream's decoded event payloads: the executor has
+    # parsed the SSE and the JSON already, so a non-stream client's fold need not do it again.
+    respond_payloads: Callable[[list[Any]], bytes] | None = None
 
     def response(self, upstream: bytes) -> bytes:
         return self.respond(upstream)

@@ -158,7 +158,10 @@ def make_pairs(
         def response(upstream: bytes) -> bytes:
             return dumps(openai_chat.render_response(claude.parse_stream_body(upstream), now=now))
 
-        return FunctionTranslation(body, True, response, stream)
+        def response_payloads(payloads: list[Any]) -> bytes:
+            return dumps(openai_chat.render_response(claude.parse_stream_payloads(payloads), now=now))
+
+        return FunctionTranslation(body, True, response, stream, response_payloads)
 
     def openai_to_gemini(inp: TranslateInput) -> Translation:
         body = gemini.render_request(openai_chat.parse_request(inp.body), inp.model)

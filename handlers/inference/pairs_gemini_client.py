@@ -133,6 +133,7 @@ def gemini_to_claude(inp: TranslateInput) -> Translation:
         True,
         lambda upstream: dumps(gemini.render_gemini_response(claude.parse_stream_body(upstream), inp.model)),
         lambda: _ChunkStream(inp.alt, _claude_render(inp.model)),
+        lambda payloads: dumps(gemini.render_gemini_response(claude.parse_stream_payloads(payloads), inp.model)),
     )
 
 

@@ -63,6 +63,15 @@ class _Opened:
     translation: Translation
     body: bytes | None  # the whole answer (non-stream client)
     stream: UpstreamStream | None  # an open upstream stream (stream client)
+    # A whole stream's decoded payloads, for a pair that folds them itself (``respond_payloads``).
+    payloads: list[Any] | None = None
+
+    def client_answer(self) -> bytes:
+        """The non-stream client's body (translation errors raise, for the caller's 500)."""
+        if self.payloads is not None:
+            return self.translation.respond_payloads(self.payloads)  # type: ignore[attr-defined]
+        assert self.body is not None
+        return self.translation.response(self.body)
 
 
 def upstream_error_response(error: UpstreamError) -> web.Response:
@@ -79,17 +88,25 @@ def _sse_bytes(event: StreamEvent) -> bytes:
     return head + b"data: " + event.data.encode() + b"\n\n"
 
 
-async def _drain(stream: UpstreamStream) -> bytes:
-    frames: list[bytes] = []
+async def _drain(stream: UpstreamStream) -> list[StreamEvent | bytes]:
+    """Every item of a whole stream; an in-band error raises, so the call can still rotate."""
+    items: list[StreamEvent | bytes] = []
     async with stream:
         async for item in stream:
-            if isinstance(item, bytes):
-                frames.append(item)
-                continue
-            if item.error is not None:
+            if not isinstance(item, bytes) and item.error is not None:
                 raise item.error
-            frames.append(_sse_bytes(item))
-    return b"".join(frames)
+            items.append(item)
+    return items
+
+
+def _fold(translation: Translation, items: list[StreamEvent | bytes]) -> _Opened:
+    """A non-stream client's answer from a whole upstream stream: from the decoded payloads when
+    the pair can take them, else from the stream re-framed as the SSE body it parses."""
+    respond_payloads = getattr(translation, "respond_payloads", None)
+    if respond_payloads is not None and not any(isinstance(item, bytes) for item in items):
+        return _Opened(translation, None, None, [item.payload for item in items])  # type: ignore[union-attr]
+    body = b"".join(item if isinstance(item, bytes) else _sse_bytes(item) for item in items)
+    return _Opened(translation, body, None)
 
 
 class _Attempt:
@@ -162,7 +179,7 @@ class _Attempt:
         if self.call.stream:
             return _Opened(translation, None, stream)
         # A non-stream client on a stream-only upstream: fold it here, so a failure still rotates.
-        return _Opened(translation, await _drain(stream), None)
+        return _fold(translation, await _drain(stream))
 
 
 async def serve(request: web.Request, runtime: InferenceRuntime, call: InferenceCall) -> web.StreamResponse:
@@ -186,9 +203,8 @@ async def serve(request: web.Request, runtime: InferenceRuntime, call: Inference
     finally:
         keepalive.stop_ticking()
     opened = served.value
-    assert opened.body is not None
     try:
-        answer = opened.translation.response(opened.body)
+        answer = opened.client_answer()
     except (TranslationError, ValueError) as exc:
         log.warning("inference.translate_response_failed", error=str(exc), model=call.model)
         return await keepalive.finish_error(error_response(500, f"cannot translate upstream answer: {exc}"))

@@ -23,6 +23,7 @@ from handlers.translation.claude_stream import (
     ClaudeStreamRenderer,
     parse_stream_body,
     parse_stream_events,
+    parse_stream_payloads,
     render_count_tokens,
     render_response,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "parse_request",
     "parse_stream_body",
     "parse_stream_events",
+    "parse_stream_payloads",
     "render_count_tokens",
     "render_request",
     "render_response",

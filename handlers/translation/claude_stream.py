@@ -123,6 +123,17 @@ def parse_stream_events(body: bytes, *, start_usage: bool = False) -> list[Strea
     return events
 
 
+def parse_stream_payloads(payloads: list[Any]) -> Response:
+    """The decoded ``data`` objects of a whole upstream stream -> ``Response``: the same fold as
+    ``parse_stream_body`` for a caller that has already parsed the SSE and the JSON."""
+    parser = ClaudeStreamParser()
+    events: list[StreamEvent] = []
+    for payload in payloads:
+        if isinstance(payload, dict):
+            events.extend(parser.feed(payload))
+    return collect_response(events)
+
+
 def parse_stream_body(body: bytes) -> Response:
     """A whole upstream SSE body -> ``Response`` (how non-stream clients are answered, A2.2)."""
     return collect_response(parse_stream_events(body))

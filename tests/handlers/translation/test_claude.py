@@ -396,6 +396,8 @@ def test_parse_stream_body_aggregates() -> None:
     assert (resp.id, resp.model) == ("msg_1", "claude-up")
     assert resp.parts == [TextPart("Hi"), ToolCallPart("t1", "f", '{"a":1}')]
     assert resp.finish == FinishReason("tool_use", Format.CLAUDE)
+    payloads = [orjson.loads(line[6:]) for line in TOOL_STREAM.split(b"\n") if line.startswith(b"data: ")]
+    assert claude.parse_stream_payloads([*payloads, None, "not an object"]) == resp
 
 
 # --- OpenAI upstream -> Claude client (A2.12) -------------------------------------------------
@@ -765,6 +767,8 @@ def test_openai_stream_to_claude_keeps_text_thinking_and_tool_calls(steps: list[
     frames = claude_frames_from_openai(openai_sse(*chunks), data.draw(st.sampled_from([None, 1, 13])))
     wire = b"".join(encode_claude_event(name, payload) for name, payload in frames)
     response = claude.parse_stream_body(wire)
+    # The pipeline's non-stream fold from already-decoded payloads must give the same answer.
+    assert claude.parse_stream_payloads([payload for _, payload in frames]) == response
 
     text = "".join(v for k, v in steps if k == "text")
     thinking = "".join(v for k, v in steps if k == "thinking")
