@@ -123,6 +123,11 @@ def _completed(upstream: bytes) -> dict[str, Any] | None:
     return codex_responses.completed_event(upstream)
 
 
+def _completed_in(payloads: list[Any]) -> dict[str, Any] | None:
+    """``_completed`` over a stream's decoded payloads: the first ``response.completed``."""
+    return next((p for p in payloads if isinstance(p, dict) and p.get("type") == "response.completed"), None)
+
+
 # --- factories -------------------------------------------------------------------------------
 
 
@@ -194,15 +199,20 @@ def make_pairs(
 
             return _Stream(_objects(frames), lambda: [OPENAI_DONE])
 
-        def response(upstream: bytes) -> bytes:
-            completed = _completed(upstream)
+        def answer(completed: dict[str, Any] | None, fold: Callable[[], m.Response]) -> bytes:
             if completed is not None and isinstance(completed.get("response"), dict):
                 folded = codex.parse_completed(completed["response"])
             else:
-                folded = codex.parse_stream_body(upstream)
+                folded = fold()
             return dumps(codex.render_openai_response(folded, restore, now=now))
 
-        return FunctionTranslation(body, True, response, stream)
+        def response(upstream: bytes) -> bytes:
+            return answer(_completed(upstream), lambda: codex.parse_stream_body(upstream))
+
+        def response_payloads(payloads: list[Any]) -> bytes:
+            return answer(_completed_in(payloads), lambda: codex.parse_stream_payloads(payloads))
+
+        return FunctionTranslation(body, True, response, stream, response_payloads)
 
     def openai_to_openai(inp: TranslateInput) -> Translation:
         body = openai_passthrough.openai_request(inp.body, inp.model)
@@ -273,11 +283,12 @@ def make_pairs(
 
             return _Stream(feed, list)
 
-        def response(upstream: bytes) -> bytes:
-            message = codex_claude.render_response(_completed(upstream), inp.body)
+        def answer(completed: dict[str, Any] | None) -> bytes:
+            message = codex_claude.render_response(completed, inp.body)
             return dumps(message) if message is not None else b""
 
-        return FunctionTranslation(body, True, response, stream)
+        return FunctionTranslation(body, True, lambda upstream: answer(_completed(upstream)), stream,
+                                   lambda payloads: answer(_completed_in(payloads)))
 
     def claude_to_claude(inp: TranslateInput) -> Translation:
         body = openai_passthrough.claude_request(inp.body, inp.model)
@@ -352,11 +363,12 @@ def make_pairs(
 
             return _Stream(feed, lambda: [RESPONSES_END])
 
-        def response(upstream: bytes) -> bytes:
-            answer = codex_responses.render_response(_completed(upstream), inp.body, body, agent)
-            return dumps(answer) if answer is not None else b""
+        def answer(completed: dict[str, Any] | None) -> bytes:
+            rendered = codex_responses.render_response(completed, inp.body, body, agent)
+            return dumps(rendered) if rendered is not None else b""
 
-        return FunctionTranslation(body, True, response, stream)
+        return FunctionTranslation(body, True, lambda upstream: answer(_completed(upstream)), stream,
+                                   lambda payloads: answer(_completed_in(payloads)))
 
     def responses_to_openai(inp: TranslateInput) -> Translation:
         body = responses_openai.render_request(inp.body, inp.model, stream=inp.stream)

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -361,19 +361,28 @@ def parse_stream_body(body: bytes) -> Response:
 
     Without that event, the answer is folded from the deltas instead.
     """
-    sse, parser = SSEParser(), CodexStreamParser()
+    sse = SSEParser()
+    return parse_stream_payloads(_json_or_none(e.data) for e in [*sse.feed(body), *sse.finish()])
+
+
+def parse_stream_payloads(payloads: Iterable[Any]) -> Response:
+    """``parse_stream_body`` for a stream whose event data is already decoded."""
+    parser = CodexStreamParser()
     events: list[StreamEvent] = []
-    for sse_event in [*sse.feed(body), *sse.finish()]:
-        try:
-            payload = orjson.loads(sse_event.data)
-        except orjson.JSONDecodeError:
-            continue
+    for payload in payloads:
         if not isinstance(payload, dict):
             continue
         if payload.get("type") == "response.completed" and isinstance(payload.get("response"), dict):
             return parse_completed(payload["response"])
         events.extend(parser.feed(payload))
     return collect_response(events)
+
+
+def _json_or_none(data: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
 
 
 # --- Codex upstream -> OpenAI chat client (A2.11) --------------------------------------------

@@ -352,3 +352,14 @@ def test_codex_tools_from_a_non_chat_request() -> None:
     assert codex.render_request(req, "gpt-5", stream=True)["tools"] == [
         {"type": "function", "name": "f", "description": "d", "parameters": {"type": "object"}}
     ]
+
+
+def test_payload_fold_matches_the_body_fold() -> None:
+    # The pipeline folds a non-stream answer from the payloads the executor already decoded.
+    created = {"type": "response.created", "response": {"id": "r"}}
+    delta = {"type": "response.output_text.delta", "delta": "a"}
+    completed = {"type": "response.completed", "response": {"id": "r2", "status": "completed", "output": [
+        {"type": "message", "content": [{"type": "output_text", "text": "whole"}]}]}}
+    for payloads in ([created, delta], [created, delta, completed], [created, "noise", None, delta]):
+        body = sse(*[p for p in payloads if isinstance(p, dict)])
+        assert codex.parse_stream_payloads(payloads) == codex.parse_stream_body(body)
