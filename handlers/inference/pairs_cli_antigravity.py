@@ -236,8 +236,15 @@ def _from_cli_client(upstream: Format) -> PairFactory:
         def answer(upstream_body: bytes) -> bytes:
             return sse.dumps(wrap_cli_response(orjson.loads(inner.response(upstream_body))))
 
+        inner_payloads = getattr(inner, "respond_payloads", None)
+
+        def answer_payloads(payloads: list[Any]) -> bytes:
+            assert inner_payloads is not None
+            return sse.dumps(wrap_cli_response(orjson.loads(inner_payloads(payloads))))
+
         return FunctionTranslation(
-            inner.upstream_body, inner.upstream_stream, answer, lambda: _CliClientStream(inner.stream(), inp.alt)
+            inner.upstream_body, inner.upstream_stream, answer, lambda: _CliClientStream(inner.stream(), inp.alt),
+            answer_payloads if inner_payloads is not None else None,
         )
 
     return factory

@@ -318,11 +318,12 @@ def make_pairs(
 
             return _Stream(_objects(frames), lambda: [*_responses_frames(renderer.feed(m.StreamEnd())), RESPONSES_END])
 
-        def response(upstream: bytes) -> bytes:
-            events = claude.parse_stream_events(upstream, start_usage=True)
+        def answer(events: list[m.StreamEvent]) -> bytes:
             return dumps(openai_responses.render_response(openai_responses.fold_events(events), inp.body, now=now))
 
-        return FunctionTranslation(body, True, response, stream)
+        return FunctionTranslation(
+            body, True, lambda upstream: answer(claude.parse_stream_events(upstream, start_usage=True)), stream,
+            lambda payloads: answer(claude.parse_payload_events(payloads, start_usage=True)))
 
     def responses_to_gemini(inp: TranslateInput) -> Translation:
         req = openai_responses.parse_request(inp.body)

@@ -126,12 +126,17 @@ def parse_stream_events(body: bytes, *, start_usage: bool = False) -> list[Strea
 def parse_stream_payloads(payloads: list[Any]) -> Response:
     """The decoded ``data`` objects of a whole upstream stream -> ``Response``: the same fold as
     ``parse_stream_body`` for a caller that has already parsed the SSE and the JSON."""
-    parser = ClaudeStreamParser()
+    return collect_response(parse_payload_events(payloads))
+
+
+def parse_payload_events(payloads: list[Any], *, start_usage: bool = False) -> list[StreamEvent]:
+    """``parse_stream_events`` for a stream whose event data is already decoded."""
+    parser = ClaudeStreamParser(start_usage=start_usage)
     events: list[StreamEvent] = []
     for payload in payloads:
         if isinstance(payload, dict):
             events.extend(parser.feed(payload))
-    return collect_response(events)
+    return events
 
 
 def parse_stream_body(body: bytes) -> Response:

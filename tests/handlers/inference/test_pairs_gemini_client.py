@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from handlers.inference.count_tokens import count_pairs
-from handlers.inference.pair_table import lookup_in
+from handlers.inference.pair_table import default_pairs, lookup_in
 from handlers.inference.pairs_gemini_client import PAIRS
 from handlers.inference.translate import TranslateInput, Translation, TranslationError
 from handlers.providers.base import StreamEvent
@@ -409,3 +409,16 @@ def test_gemini_cli_client_envelope_passes_through(upstream: Format) -> None:
     raw = PAIRS[(Format.GEMINI_CLI, upstream)](TranslateInput(body=envelope, model="m", client_model="m",
                                                              stream=True, alt="json")).stream()
     assert raw.feed(b'[{"response":{}}') == [b'[{"response":{}}']
+
+
+async def test_e2e_gemini_cli_client_non_stream_on_claude_upstream(inference_client: Any, fake_llm: FakeLLM) -> None:
+    # The Claude stream is folded from the payloads the executor decoded, then wrapped in the envelope.
+    config = f"claude-api-key:\n  - api-key: k1\n    base-url: {fake_llm.root}\n"
+    client = await inference_client(config, default_pairs())
+    body = {"model": "claude-sonnet-4-5-20250929", "project": "p", "request": GEMINI_BODY}
+    resp = await client.post("/v1internal:generateContent", json=body)
+    assert resp.status == 200, await resp.text()
+    answer = (await resp.json())["response"]
+    assert answer["candidates"][0]["content"]["parts"] == [{"text": ANSWER}]
+    assert answer["candidates"][0]["finishReason"] == "STOP"
+    assert fake_llm.requests[0].path == "/v1/messages" and fake_llm.requests[0].body["stream"] is True

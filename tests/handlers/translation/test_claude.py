@@ -398,6 +398,8 @@ def test_parse_stream_body_aggregates() -> None:
     assert resp.finish == FinishReason("tool_use", Format.CLAUDE)
     payloads = [orjson.loads(line[6:]) for line in TOOL_STREAM.split(b"\n") if line.startswith(b"data: ")]
     assert claude.parse_stream_payloads([*payloads, None, "not an object"]) == resp
+    assert claude.parse_payload_events(payloads, start_usage=True) == claude.parse_stream_events(
+        TOOL_STREAM, start_usage=True)
 
 
 # --- OpenAI upstream -> Claude client (A2.12) -------------------------------------------------
