@@ -54,6 +54,7 @@ from handlers.translation import (
     responses_upstream,
 )
 from handlers.translation import model as m
+from handlers.translation.gjson_values import text_of
 from handlers.translation.model import Format
 from handlers.translation.openai_responses import ResponsesFrame
 from handlers.translation.sse import (
@@ -473,5 +474,5 @@ def chat_body_from_responses(body: dict[str, Any]) -> dict[str, Any] | None:
     """The chat body for a Responses-shaped ``/v1/chat/completions`` request, else None."""
     if not responses_openai.looks_like_responses(body):
         return None
-    model = codex_responses.go_string(body.get("model"))
+    model = text_of(body.get("model"))
     return responses_openai.render_request(body, model, stream=body.get("stream") is True)

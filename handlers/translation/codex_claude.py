@@ -23,7 +23,8 @@ import orjson
 from handlers.translation import codex_instructions
 from handlers.translation.codex import short_name_map, shorten_name
 from handlers.translation.codex_instructions import OVERRIDE_MARKER, CodexInstructions
-from handlers.translation.codex_responses import USER_AGENT_KEY, first_text, go_string
+from handlers.translation.codex_responses import USER_AGENT_KEY, first_text
+from handlers.translation.gjson_values import text_of
 from handlers.translation.sse import json_text
 from handlers.translation.thinking import budget_to_level
 
@@ -37,7 +38,7 @@ WEB_SEARCH_TOOL = "web_search_20250305"
 
 def _tool_names(body: dict[str, Any]) -> list[str]:
     tools = body.get("tools")
-    names = [go_string(t.get("name")) for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
+    names = [text_of(t.get("name")) for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
     return [n for n in names if n]
 
 
@@ -52,7 +53,7 @@ def _parameters(schema: Any) -> dict[str, Any]:
         return {"type": "object", "properties": {}}
     out = {k: v for k, v in schema.items() if k != "$schema"}
     kind = out.get("type")
-    if kind is None or go_string(kind) == "":
+    if kind is None or text_of(kind) == "":
         out["type"] = kind = "object"
     if kind == "object" and "properties" not in out:
         out["properties"] = {}
@@ -65,7 +66,7 @@ def _tool(raw: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     tool = dict(raw)
     tool["type"] = "function"
     if "name" in tool:
-        name = go_string(tool["name"])
+        name = text_of(tool["name"])
         tool["name"] = names.get(name) or shorten_name(name)
     tool["parameters"] = _parameters(raw.get("input_schema"))
     tool.pop("input_schema", None)
@@ -77,10 +78,10 @@ def _image_url(block: dict[str, Any]) -> str | None:
     source = block.get("source")
     if not isinstance(source, dict):
         return None
-    data = go_string(source.get("data")) or go_string(source.get("base64"))
+    data = text_of(source.get("data")) or text_of(source.get("base64"))
     if not data:
         return None
-    media = go_string(source.get("media_type")) or go_string(source.get("mime_type")) or "application/octet-stream"
+    media = text_of(source.get("media_type")) or text_of(source.get("mime_type")) or "application/octet-stream"
     return f"data:{media};base64,{data}"
 
 
@@ -89,7 +90,7 @@ def _messages(body: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any
     for raw in body.get("messages") or []:
         if not isinstance(raw, dict):
             continue
-        role = go_string(raw.get("role"))
+        role = text_of(raw.get("role"))
         text_type = "output_text" if role == "assistant" else "input_text"
         content: list[dict[str, Any]] = []
 
@@ -110,22 +111,22 @@ def _messages(body: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any
                 continue
             kind = block.get("type")
             if kind == "text":
-                content.append({"type": text_type, "text": go_string(block.get("text"))})
+                content.append({"type": text_type, "text": text_of(block.get("text"))})
             elif kind == "image":
                 url = _image_url(block)
                 if url is not None:
                     content.append({"type": "input_image", "image_url": url})
             elif kind == "tool_use":
                 flush()
-                name = go_string(block.get("name"))
-                call = {"type": "function_call", "call_id": go_string(block.get("id"))}
+                name = text_of(block.get("name"))
+                call = {"type": "function_call", "call_id": text_of(block.get("id"))}
                 call["name"] = names.get(name) or shorten_name(name)
                 call["arguments"] = json_text(block["input"]) if "input" in block else ""
                 items.append(call)
             elif kind == "tool_result":
                 flush()
-                output = {"type": "function_call_output", "call_id": go_string(block.get("tool_use_id"))}
-                output["output"] = go_string(block.get("content"))
+                output = {"type": "function_call_output", "call_id": text_of(block.get("tool_use_id"))}
+                output["output"] = text_of(block.get("content"))
                 items.append(output)
         flush()
     return items
@@ -158,7 +159,7 @@ def render_request(
     if isinstance(system, list):
         # Only an array system prompt is carried over; the legacy ignores a string one.
         parts = [
-            {"type": "input_text", "text": go_string(s.get("text"))}
+            {"type": "input_text", "text": text_of(s.get("text"))}
             for s in system
             if isinstance(s, dict) and s.get("type") == "text"
         ]
@@ -238,10 +239,10 @@ class ClaudeFromCodex:
         item = payload.get("item") if isinstance(payload.get("item"), dict) else {}
         if kind == "response.created":
             message = {
-                "id": go_string(response.get("id")),
+                "id": text_of(response.get("id")),
                 "type": "message",
                 "role": "assistant",
-                "model": go_string(response.get("model")),
+                "model": text_of(response.get("model")),
                 "stop_sequence": None,
                 "usage": {"input_tokens": 0, "output_tokens": 0},
                 "content": [],
@@ -251,25 +252,25 @@ class ClaudeFromCodex:
         if kind == "response.reasoning_summary_part.added":
             return [self._start({"type": "thinking", "thinking": ""})]
         if kind == "response.reasoning_summary_text.delta":
-            return [self._delta({"type": "thinking_delta", "thinking": go_string(payload.get("delta"))})]
+            return [self._delta({"type": "thinking_delta", "thinking": text_of(payload.get("delta"))})]
         if kind in ("response.reasoning_summary_part.done", "response.content_part.done"):
             return [self._stop()]
         if kind == "response.content_part.added":
             return [self._start({"type": "text", "text": ""})]
         if kind == "response.output_text.delta":
-            return [self._delta({"type": "text_delta", "text": go_string(payload.get("delta"))})]
+            return [self._delta({"type": "text_delta", "text": text_of(payload.get("delta"))})]
         if kind == "response.output_item.added" and item.get("type") == "function_call":
             self._has_tool_call = True
-            name = go_string(item.get("name"))
+            name = text_of(item.get("name"))
             block = {
                 "type": "tool_use",
-                "id": go_string(item.get("call_id")),
+                "id": text_of(item.get("call_id")),
                 "name": self._restore.get(name, name),
                 "input": {},
             }
             return [self._start(block), self._delta({"type": "input_json_delta", "partial_json": ""})]
         if kind == "response.function_call_arguments.delta":
-            return [self._delta({"type": "input_json_delta", "partial_json": go_string(payload.get("delta"))})]
+            return [self._delta({"type": "input_json_delta", "partial_json": text_of(payload.get("delta"))})]
         if kind == "response.output_item.done" and item.get("type") == "function_call":
             return [self._stop()]
         if kind == "response.completed":
@@ -285,12 +286,12 @@ class ClaudeFromCodex:
 def _joined_texts(node: Any) -> str:
     """Summary/content parts concatenated: each part's ``text``, or the part itself as text."""
     if isinstance(node, list):
-        return "".join(go_string(p["text"]) if isinstance(p, dict) and "text" in p else go_string(p) for p in node)
-    return go_string(node)
+        return "".join(text_of(p["text"]) if isinstance(p, dict) and "text" in p else text_of(p) for p in node)
+    return text_of(node)
 
 
 def _tool_input(arguments: Any) -> Any:
-    text = go_string(arguments)
+    text = text_of(arguments)
     if not text:
         return {}
     try:
@@ -325,34 +326,34 @@ def render_response(completed: dict[str, Any] | None, body: dict[str, Any]) -> d
             parts = item.get("content")
             if isinstance(parts, list):
                 for part in parts:
-                    if isinstance(part, dict) and part.get("type") == "output_text" and go_string(part.get("text")):
-                        content.append({"type": "text", "text": go_string(part.get("text"))})
-            elif "content" in item and go_string(parts):
-                content.append({"type": "text", "text": go_string(parts)})
+                    if isinstance(part, dict) and part.get("type") == "output_text" and text_of(part.get("text")):
+                        content.append({"type": "text", "text": text_of(part.get("text"))})
+            elif "content" in item and text_of(parts):
+                content.append({"type": "text", "text": text_of(parts)})
         elif kind == "function_call":
             has_tool_call = True
-            name = go_string(item.get("name"))
+            name = text_of(item.get("name"))
             content.append(
                 {
                     "type": "tool_use",
-                    "id": go_string(item.get("call_id")),
+                    "id": text_of(item.get("call_id")),
                     "name": restore.get(name, name),
                     "input": _tool_input(item.get("arguments")),
                 }
             )
-    stop_reason = go_string(response.get("stop_reason"))
+    stop_reason = text_of(response.get("stop_reason"))
     out: dict[str, Any] = {
-        "id": go_string(response.get("id")),
+        "id": text_of(response.get("id")),
         "type": "message",
         "role": "assistant",
-        "model": go_string(response.get("model")),
+        "model": text_of(response.get("model")),
         "content": content,
         "stop_reason": stop_reason or ("tool_use" if has_tool_call else "end_turn"),
         "stop_sequence": None,
         "usage": _usage(response.get("usage")),
     }
     stop_sequence = response.get("stop_sequence")
-    if stop_sequence is not None and go_string(stop_sequence):
+    if stop_sequence is not None and text_of(stop_sequence):
         out["stop_sequence"] = stop_sequence
     return out
 

@@ -23,6 +23,7 @@ import orjson
 
 from handlers.translation import codex_instructions
 from handlers.translation.codex_instructions import OVERRIDE_MARKER, CodexInstructions, is_opencode
+from handlers.translation.gjson_values import text_of
 from handlers.translation.sse import dumps
 
 _FORCED: tuple[tuple[str, Any], ...] = (
@@ -38,17 +39,6 @@ USER_AGENT_KEY = "__cpa_user_agent"
 _RESTORED_EVENTS = frozenset({"response.created", "response.in_progress", "response.completed"})
 
 
-def go_string(value: Any) -> str:
-    """gjson ``String()``: strings as they are, null/absent as "", anything else as its JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return dumps(value).decode()
-
-
 def _input_items(body: dict[str, Any]) -> list[Any]:
     raw = body.get("input")
     if isinstance(raw, list):
@@ -60,7 +50,7 @@ def _input_items(body: dict[str, Any]) -> list[Any]:
 
 
 def _role(item: Any) -> str:
-    return go_string(item.get("role")).lower() if isinstance(item, dict) else ""
+    return text_of(item.get("role")).lower() if isinstance(item, dict) else ""
 
 
 def _system_text(item: dict[str, Any]) -> str:
@@ -68,7 +58,7 @@ def _system_text(item: dict[str, Any]) -> str:
     text = ""
     content = item.get("content")
     for part in content if isinstance(content, list) else []:
-        piece = go_string(part.get("text")) if isinstance(part, dict) else ""
+        piece = text_of(part.get("text")) if isinstance(part, dict) else ""
         if text and piece:
             text += "\n"
         text += piece
@@ -84,7 +74,7 @@ def first_text(item: Any) -> str | None:
         return None
     if "text" not in content[0]:
         return None
-    return go_string(content[0]["text"])
+    return text_of(content[0]["text"])
 
 
 def render_request(
@@ -105,7 +95,7 @@ def render_request(
         out.pop(key, None)
 
     has_instructions = "instructions" in out
-    client_text = go_string(out.get("instructions"))
+    client_text = text_of(out.get("instructions"))
     official, instructions = rule.for_model(model, client_text, user_agent)
     items = _input_items(out)
 
@@ -151,7 +141,7 @@ def render_request(
 def _selected_instructions(client_body: dict[str, Any], upstream_body: dict[str, Any], user_agent: str) -> str:
     # Opencode clients get back what was sent upstream; everyone else what they sent.
     source = upstream_body if is_opencode(user_agent) else client_body
-    return go_string(source.get("instructions"))
+    return text_of(source.get("instructions"))
 
 
 def restore_instructions(

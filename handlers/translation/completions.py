@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.translation.codex_responses import go_string
+from handlers.translation.gjson_values import text_of
 
 DEFAULT_PROMPT = "Complete this:"
 
@@ -56,10 +56,10 @@ _FLOAT_FIELDS = ("temperature", "top_p", "frequency_penalty", "presence_penalty"
 
 
 def chat_request(body: dict[str, Any]) -> dict[str, Any]:
-    prompt = go_string(body.get("prompt")) or DEFAULT_PROMPT
+    prompt = text_of(body.get("prompt")) or DEFAULT_PROMPT
     out: dict[str, Any] = {"model": "", "messages": [{"role": "user", "content": prompt}]}
     if "model" in body:
-        out["model"] = go_string(body["model"])
+        out["model"] = text_of(body["model"])
     if "max_tokens" in body:
         out["max_tokens"] = _go_int(body["max_tokens"])
     for key in _FLOAT_FIELDS:
@@ -81,11 +81,11 @@ def chat_request(body: dict[str, Any]) -> dict[str, Any]:
 def _head(chat: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"id": "", "object": "text_completion", "created": 0, "model": "", "choices": []}
     if "id" in chat:
-        out["id"] = go_string(chat["id"])
+        out["id"] = text_of(chat["id"])
     if "created" in chat:
         out["created"] = _go_int(chat["created"])
     if "model" in chat:
-        out["model"] = go_string(chat["model"])
+        out["model"] = text_of(chat["model"])
     return out
 
 
@@ -103,13 +103,13 @@ def completion_from_chat(chat: dict[str, Any]) -> dict[str, Any]:
         # Keys in Go's json.Marshal order for a map: alphabetical.
         item: dict[str, Any] = {}
         if "finish_reason" in choice:
-            item["finish_reason"] = go_string(choice["finish_reason"])
+            item["finish_reason"] = text_of(choice["finish_reason"])
         item["index"] = _go_int(choice.get("index"))
         if "logprobs" in choice:
             item["logprobs"] = choice["logprobs"]
         source = choice.get("message") if "message" in choice else choice.get("delta")
         if isinstance(source, dict) and "content" in source:
-            item["text"] = go_string(source["content"])
+            item["text"] = text_of(source["content"])
         return item
 
     choices = _choices(chat, convert)
@@ -123,9 +123,9 @@ def _has_output(chat: dict[str, Any]) -> bool:
         if not isinstance(choice, dict):
             continue
         delta = choice.get("delta")
-        if isinstance(delta, dict) and go_string(delta.get("content")):
+        if isinstance(delta, dict) and text_of(delta.get("content")):
             return True
-        reason = go_string(choice.get("finish_reason"))
+        reason = text_of(choice.get("finish_reason"))
         if reason and reason != "null":
             return True
     return False
@@ -139,7 +139,7 @@ def completion_chunk_from_chat(chunk: dict[str, Any]) -> dict[str, Any] | None:
     def convert(choice: dict[str, Any]) -> dict[str, Any]:
         item: dict[str, Any] = {}
         if "finish_reason" in choice:
-            reason = go_string(choice["finish_reason"])
+            reason = text_of(choice["finish_reason"])
             # Only the text "null" is dropped: a JSON null reads as "" in the legacy and goes out
             # as "finish_reason": "" on every content chunk.
             if reason != "null":
@@ -148,7 +148,7 @@ def completion_chunk_from_chat(chunk: dict[str, Any]) -> dict[str, Any] | None:
         if "logprobs" in choice:
             item["logprobs"] = choice["logprobs"]
         delta = choice.get("delta")
-        item["text"] = go_string(delta.get("content")) if isinstance(delta, dict) else ""
+        item["text"] = text_of(delta.get("content")) if isinstance(delta, dict) else ""
         return item
 
     choices = _choices(chunk, convert)

@@ -17,8 +17,9 @@ from typing import Any
 import orjson
 
 from handlers.translation.codex import short_name_map, shorten_name
-from handlers.translation.gemini_client_common import go_int, go_string, new_call_id, rfc3339
+from handlers.translation.gemini_client_common import go_int, new_call_id, rfc3339
 from handlers.translation.gemini_request import system_instruction, thinking_config
+from handlers.translation.gjson_values import text_of
 from handlers.translation.sse import SSEParser, json_text
 from handlers.translation.thinking import budget_to_level
 
@@ -33,7 +34,7 @@ def declared_names(body: dict[str, Any]) -> list[str]:
         declarations = tool.get("functionDeclarations") if isinstance(tool, dict) else None
         for declaration in declarations if isinstance(declarations, list) else []:
             if isinstance(declaration, dict) and "name" in declaration:
-                names.append(go_string(declaration["name"]))
+                names.append(text_of(declaration["name"]))
     return names
 
 
@@ -71,10 +72,10 @@ def _tools(body: dict[str, Any], short: dict[str, str]) -> list[dict[str, Any]]:
             declaration = declaration if isinstance(declaration, dict) else {}
             item: dict[str, Any] = {"type": "function"}
             if "name" in declaration:
-                name = go_string(declaration["name"])
+                name = text_of(declaration["name"])
                 item["name"] = short.get(name) or shorten_name(name)
             if "description" in declaration:
-                item["description"] = go_string(declaration["description"])
+                item["description"] = text_of(declaration["description"])
             if "parameters" in declaration:
                 item["parameters"] = _parameters(declaration["parameters"])
             elif "parametersJsonSchema" in declaration:
@@ -88,7 +89,7 @@ def _effort(body: dict[str, Any]) -> str:
     thinking = thinking_config(body.get("generationConfig"))
     if isinstance(thinking, dict):
         if "thinkingLevel" in thinking:
-            effort = go_string(thinking["thinkingLevel"]).strip().lower()
+            effort = text_of(thinking["thinkingLevel"]).strip().lower()
             if effort:
                 return effort
         elif "thinkingBudget" in thinking:
@@ -115,7 +116,7 @@ def render_request(
     system_parts = system.get("parts") if isinstance(system, dict) else None
     if isinstance(system_parts, list):
         texts = [
-            {"type": "input_text", "text": go_string(p["text"])}
+            {"type": "input_text", "text": text_of(p["text"])}
             for p in system_parts
             if isinstance(p, dict) and "text" in p
         ]
@@ -126,7 +127,7 @@ def render_request(
     for content in contents if isinstance(contents, list) else []:
         if not isinstance(content, dict) or not isinstance(content.get("parts"), list):
             continue
-        role = go_string(content.get("role"))
+        role = text_of(content.get("role"))
         role = "assistant" if role == "model" else role
         for part in content["parts"]:
             if not isinstance(part, dict):
@@ -134,13 +135,13 @@ def render_request(
             if "text" in part:
                 kind = "output_text" if role == "assistant" else "input_text"
                 items.append(
-                    {"type": "message", "role": role, "content": [{"type": kind, "text": go_string(part["text"])}]}
+                    {"type": "message", "role": role, "content": [{"type": kind, "text": text_of(part["text"])}]}
                 )
             elif "functionCall" in part:
                 call = part["functionCall"] if isinstance(part["functionCall"], dict) else {}
                 item: dict[str, Any] = {"type": "function_call"}
                 if "name" in call:
-                    name = go_string(call["name"])
+                    name = text_of(call["name"])
                     item["name"] = short.get(name) or shorten_name(name)
                 if "args" in call:
                     item["arguments"] = json_text(call["args"])
@@ -152,7 +153,7 @@ def render_request(
                 result: dict[str, Any] = {"type": "function_call_output"}
                 response = answer.get("response")
                 if isinstance(response, dict) and "result" in response:
-                    result["output"] = go_string(response["result"])
+                    result["output"] = text_of(response["result"])
                 elif "response" in answer:
                     result["output"] = json_text(response)
                 result["call_id"] = pending.pop(0) if pending else call_id()
@@ -176,10 +177,10 @@ PLACEHOLDER_CREATE_TIME = "2025-08-15T02:52:03.884209Z"
 
 
 def _call_part(item: dict[str, Any], restore: dict[str, str], *, args_first: bool) -> dict[str, Any]:
-    name = go_string(item.get("name"))
+    name = text_of(item.get("name"))
     name = restore.get(name, name)
     args: Any = {}
-    arguments = go_string(item.get("arguments"))
+    arguments = text_of(item.get("arguments"))
     if arguments:
         try:
             parsed = orjson.loads(arguments)
@@ -238,12 +239,12 @@ class CodexEventsToGemini:
         response = payload.get("response") if isinstance(payload.get("response"), dict) else {}
         parts: list[dict[str, Any]] = chunk["candidates"][0]["content"]["parts"]
         if kind == "response.created":
-            chunk["modelVersion"] = go_string(response.get("model"))
-            self._response_id = chunk["responseId"] = go_string(response.get("id"))
+            chunk["modelVersion"] = text_of(response.get("model"))
+            self._response_id = chunk["responseId"] = text_of(response.get("id"))
         elif kind == "response.reasoning_summary_text.delta":
-            parts.append({"thought": True, "text": go_string(payload.get("delta"))})
+            parts.append({"thought": True, "text": text_of(payload.get("delta"))})
         elif kind == "response.output_text.delta":
-            parts.append({"text": go_string(payload.get("delta"))})
+            parts.append({"text": text_of(payload.get("delta"))})
         elif kind == "response.completed":
             usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
             prompt, output = go_int(usage.get("input_tokens")), go_int(usage.get("output_tokens"))
@@ -299,7 +300,7 @@ def render_response(event: dict[str, Any], model: str, restore: dict[str, str]) 
     if not isinstance(response, dict):
         return out
     if "id" in response:
-        out["responseId"] = go_string(response["id"])
+        out["responseId"] = text_of(response["id"])
     if "created_at" in response:
         out["createTime"] = rfc3339(go_int(response["created_at"]))
     if "usage" in response:
@@ -315,11 +316,11 @@ def render_response(event: dict[str, Any], model: str, restore: dict[str, str]) 
             continue
         kind = item.get("type")
         if kind == "reasoning" and "content" in item:
-            parts.append({"text": go_string(item["content"]), "thought": True})
+            parts.append({"text": text_of(item["content"]), "thought": True})
         elif kind == "message" and isinstance(item.get("content"), list):
             for entry in item["content"]:
                 if isinstance(entry, dict) and entry.get("type") == "output_text" and "text" in entry:
-                    parts.append({"text": go_string(entry["text"])})
+                    parts.append({"text": text_of(entry["text"])})
         elif kind == "function_call":
             parts.append(_call_part(item, restore, args_first=True))
     return out

@@ -16,7 +16,6 @@ from typing import Any
 
 from handlers.translation.gemini_request import SKIP_SIGNATURE, safety_settings
 from handlers.translation.openai_chat_request import go_number
-from handlers.translation.sse import json_text
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -24,17 +23,6 @@ _ID_ALPHABET = string.ascii_letters + string.digits
 def new_call_id() -> str:
     """``call_`` + 24 random letters/digits: the id the Gemini->OpenAI/Codex requests mint."""
     return "call_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
-
-
-def go_string(value: Any) -> str:
-    """gjson ``String()``: strings as they are, null as ``""``, anything else as its JSON text."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json_text(value)
 
 
 def go_float(value: Any) -> float:

@@ -22,12 +22,12 @@ import orjson
 
 from handlers.translation.gemini_client_common import (
     attach_safety_settings,
-    go_string,
     normalise_roles,
     rename_key,
     rename_parameters,
     skip_model_signatures,
 )
+from handlers.translation.gjson_values import text_of
 from handlers.translation.sse import dumps
 
 # --- Gemini client -> Gemini API (gemini/gemini) ---------------------------------------------
@@ -159,7 +159,7 @@ def from_cli_request(body: dict[str, Any], model: str) -> dict[str, Any]:
     """
     inner = body.get("request")
     out: dict[str, Any] = copy.deepcopy(inner) if isinstance(inner, dict) else {}
-    out["model"] = model or go_string(body.get("model"))
+    out["model"] = model or text_of(body.get("model"))
     rename_key(out, "systemInstruction", "system_instruction")
     rename_parameters(out.get("tools"), "function_declarations")
     skip_model_signatures(out.get("contents"))

@@ -22,11 +22,11 @@ import orjson
 from handlers.translation import finish_reasons
 from handlers.translation.gemini_client_common import (
     go_int,
-    go_string,
     new_call_id,
     sampling_number,
 )
 from handlers.translation.gemini_request import thinking_config
+from handlers.translation.gjson_values import text_of
 from handlers.translation.model import FinishReason, Format
 from handlers.translation.sse import json_text
 from handlers.translation.thinking import budget_to_level
@@ -36,8 +36,8 @@ from handlers.translation.thinking import budget_to_level
 
 def _image_item(inline: Any) -> dict[str, Any]:
     inline = inline if isinstance(inline, dict) else {}
-    mime = go_string(inline.get("mimeType")) or "application/octet-stream"
-    return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{go_string(inline.get('data'))}"}}
+    mime = text_of(inline.get("mimeType")) or "application/octet-stream"
+    return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{text_of(inline.get('data'))}"}}
 
 
 def _generation_config(config: dict[str, Any], out: dict[str, Any]) -> None:
@@ -51,13 +51,13 @@ def _generation_config(config: dict[str, Any], out: dict[str, Any]) -> None:
         out["top_k"] = go_int(config["topK"])
     stops = config.get("stopSequences")
     if isinstance(stops, list) and stops:
-        out["stop"] = [go_string(s) for s in stops]
+        out["stop"] = [text_of(s) for s in stops]
     if "candidateCount" in config:
         out["n"] = go_int(config["candidateCount"])
     thinking = thinking_config(config)
     if isinstance(thinking, dict):
         if "thinkingLevel" in thinking:
-            effort = go_string(thinking["thinkingLevel"]).strip().lower()
+            effort = text_of(thinking["thinkingLevel"]).strip().lower()
             if effort:
                 out["reasoning_effort"] = effort
         elif "thinkingBudget" in thinking:
@@ -73,7 +73,7 @@ def _system_message(system: Any) -> dict[str, Any] | None:
         if not isinstance(part, dict):
             continue
         if "text" in part:
-            content.append({"type": "text", "text": go_string(part["text"])})
+            content.append({"type": "text", "text": text_of(part["text"])})
         if "inlineData" in part:
             content.append(_image_item(part["inlineData"]))
     return {"role": "system", "content": content} if content else None
@@ -120,12 +120,12 @@ def _tool_message(answer: dict[str, Any], ids: _CallIds) -> dict[str, Any]:
             message["content"] = json_text(response["content"])
         else:
             message["content"] = json_text(response)
-    message["tool_call_id"] = ids.answer(go_string(answer.get("name")))
+    message["tool_call_id"] = ids.answer(text_of(answer.get("name")))
     return message
 
 
 def _content_message(content: dict[str, Any], out: list[dict[str, Any]], ids: _CallIds) -> None:
-    role = go_string(content.get("role"))
+    role = text_of(content.get("role"))
     message: dict[str, Any] = {"role": "assistant" if role == "model" else role, "content": ""}
     texts: list[str] = []
     items: list[dict[str, Any]] = []
@@ -136,7 +136,7 @@ def _content_message(content: dict[str, Any], out: list[dict[str, Any]], ids: _C
         if not isinstance(part, dict):
             continue
         if "text" in part:
-            text = go_string(part["text"])
+            text = text_of(part["text"])
             texts.append(text)
             items.append({"type": "text", "text": text})
         if "inlineData" in part:
@@ -145,7 +145,7 @@ def _content_message(content: dict[str, Any], out: list[dict[str, Any]], ids: _C
         call = part.get("functionCall")
         if "functionCall" in part:
             call = call if isinstance(call, dict) else {}
-            name = go_string(call.get("name"))
+            name = text_of(call.get("name"))
             arguments = json_text(call["args"]) if "args" in call else "{}"
             calls.append(
                 {"id": ids.call(name), "type": "function", "function": {"name": name, "arguments": arguments}}
@@ -168,8 +168,8 @@ def _tools(tools: Any) -> list[dict[str, Any]] | None:
         for declaration in declarations if isinstance(declarations, list) else []:
             declaration = declaration if isinstance(declaration, dict) else {}
             function: dict[str, Any] = {
-                "name": go_string(declaration.get("name")),
-                "description": go_string(declaration.get("description")),
+                "name": text_of(declaration.get("name")),
+                "description": text_of(declaration.get("description")),
             }
             # Copied: later body edits (thinking, payload rules) must not reach the client's body.
             if "parameters" in declaration:
@@ -369,7 +369,7 @@ def _reasoning_texts(node: Any) -> list[str]:
     if isinstance(node, str):
         return [node]
     if isinstance(node, dict) and "text" in node:
-        return [go_string(node["text"])]
+        return [text_of(node["text"])]
     return []
 
 
@@ -392,7 +392,7 @@ def _usage_metadata(usage: Any) -> dict[str, Any]:
 
 
 def _gemini_finish(reason: Any) -> str:
-    return finish_reasons.to_gemini(FinishReason(go_string(reason), Format.OPENAI))
+    return finish_reasons.to_gemini(FinishReason(text_of(reason), Format.OPENAI))
 
 
 class OpenAIChunksToGemini:
@@ -419,7 +419,7 @@ class OpenAIChunksToGemini:
                 return []
             alone: dict[str, Any] = {"candidates": [], "usageMetadata": _usage_metadata(chunk["usage"])}
             if "model" in chunk:
-                alone["model"] = go_string(chunk["model"])
+                alone["model"] = text_of(chunk["model"])
             return [alone]
         out: list[dict[str, Any]] = []
         for choice in choices:
@@ -430,7 +430,7 @@ class OpenAIChunksToGemini:
     def _template(self, chunk: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, Any]:
         template: dict[str, Any] = {"candidates": [{"content": {"parts": parts, "role": "model"}, "index": 0}]}
         if "model" in chunk:
-            template["model"] = go_string(chunk["model"])
+            template["model"] = text_of(chunk["model"])
         return template
 
     def _choice(self, chunk: dict[str, Any], choice: dict[str, Any]) -> list[dict[str, Any]]:
@@ -440,8 +440,8 @@ class OpenAIChunksToGemini:
             for text in _reasoning_texts(delta["reasoning_content"]):
                 if text:
                     outputs.append(self._template(chunk, [{"thought": True, "text": text}]))
-        if "content" in delta and go_string(delta["content"]):
-            outputs.append(self._template(chunk, [{"text": go_string(delta["content"])}]))
+        if "content" in delta and text_of(delta["content"]):
+            outputs.append(self._template(chunk, [{"text": text_of(delta["content"])}]))
         if outputs:
             return outputs
         if isinstance(delta.get("tool_calls"), list):
@@ -461,13 +461,13 @@ class OpenAIChunksToGemini:
         for call in calls:
             if not isinstance(call, dict):
                 continue
-            kind = go_string(call.get("type"))
+            kind = text_of(call.get("type"))
             function = call.get("function")
             if (kind and kind != "function") or "function" not in call:
                 continue
             function = function if isinstance(function, dict) else {}
             index = go_int(call.get("index"))
-            name, arguments = go_string(function.get("name")), go_string(function.get("arguments"))
+            name, arguments = text_of(function.get("name")), text_of(function.get("arguments"))
             entry = self._calls.setdefault(index, [name])
             if name:
                 entry[0] = name
@@ -501,7 +501,7 @@ def render_response(body: Any) -> dict[str, Any]:
     candidate: dict[str, Any] = {"content": {"parts": [], "role": "model"}, "index": 0}
     out: dict[str, Any] = {"candidates": [candidate]}
     if "model" in body:
-        out["model"] = go_string(body["model"])
+        out["model"] = text_of(body["model"])
     parts: list[dict[str, Any]] = candidate["content"]["parts"]
     for choice in body.get("choices") if isinstance(body.get("choices"), list) else []:
         if not isinstance(choice, dict):
@@ -514,16 +514,16 @@ def render_response(body: Any) -> dict[str, Any]:
                     part = _set_part(parts, at)
                     part["thought"], part["text"] = True, text
                     at += 1
-        if "content" in message and go_string(message["content"]):
-            _set_part(parts, at)["text"] = go_string(message["content"])
+        if "content" in message and text_of(message["content"]):
+            _set_part(parts, at)["text"] = text_of(message["content"])
             at += 1
         calls = message.get("tool_calls")
         for call in calls if isinstance(calls, list) else []:
             if isinstance(call, dict) and call.get("type") == "function":
                 function = call.get("function") if isinstance(call.get("function"), dict) else {}
                 target = _set_part(parts, at).setdefault("functionCall", {})
-                target["name"] = go_string(function.get("name"))
-                target["args"] = arguments_object(go_string(function.get("arguments")))
+                target["name"] = text_of(function.get("name"))
+                target["args"] = arguments_object(text_of(function.get("arguments")))
                 at += 1
         if "finish_reason" in choice:
             candidate["finishReason"] = _gemini_finish(choice["finish_reason"])

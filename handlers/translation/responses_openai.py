@@ -22,8 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from handlers.translation.codex_responses import go_string
-from handlers.translation.gjson_values import int_of
+from handlers.translation.gjson_values import int_of, text_of
 from handlers.translation.model import Finish, StreamEnd, StreamEvent
 from handlers.translation.openai_chat_response import OpenAIChatStreamParser, reasoning_texts
 from handlers.translation.openai_responses import ResponsesFrame, ResponsesStreamRenderer, echo_fields
@@ -46,13 +45,13 @@ def _go_bool(value: Any) -> bool:
 
 
 def _message(item: dict[str, Any]) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": go_string(item.get("role")), "content": ""}
+    message: dict[str, Any] = {"role": text_of(item.get("role")), "content": ""}
     content = item.get("content")
     if isinstance(content, list):
         texts = [
-            go_string(part.get("text"))
+            text_of(part.get("text"))
             for part in content
-            if isinstance(part, dict) and (go_string(part.get("type")) or "input_text") in ("input_text", "output_text")
+            if isinstance(part, dict) and (text_of(part.get("type")) or "input_text") in ("input_text", "output_text")
         ]
         # Like the legacy, an empty text only joins when something came before it.
         joined = ""
@@ -68,26 +67,26 @@ def _message(item: dict[str, Any]) -> dict[str, Any]:
 def _function_call(item: dict[str, Any]) -> dict[str, Any]:
     call: dict[str, Any] = {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
     if "call_id" in item:
-        call["id"] = go_string(item["call_id"])
+        call["id"] = text_of(item["call_id"])
     if "name" in item:
-        call["function"]["name"] = go_string(item["name"])
+        call["function"]["name"] = text_of(item["name"])
     if "arguments" in item:
-        call["function"]["arguments"] = go_string(item["arguments"])
+        call["function"]["arguments"] = text_of(item["arguments"])
     return {"role": "assistant", "tool_calls": [call]}
 
 
 def _tool_output(item: dict[str, Any]) -> dict[str, Any]:
     message = {"role": "tool", "tool_call_id": "", "content": ""}
     if "call_id" in item:
-        message["tool_call_id"] = go_string(item["call_id"])
+        message["tool_call_id"] = text_of(item["call_id"])
     if "output" in item:
-        message["content"] = go_string(item["output"])
+        message["content"] = text_of(item["output"])
     return message
 
 
 def _is_function(tool: dict[str, Any]) -> bool:
     # Like the legacy, a tool without a type is taken for a function.
-    return go_string(tool.get("type")) in ("", "function")
+    return text_of(tool.get("type")) in ("", "function")
 
 
 def _tools(tools: list[Any]) -> list[dict[str, Any]]:
@@ -105,9 +104,9 @@ def _tools(tools: list[Any]) -> list[dict[str, Any]]:
             continue
         function: dict[str, Any] = {"name": "", "description": "", "parameters": {}}
         if "name" in tool:
-            function["name"] = go_string(tool["name"])
+            function["name"] = text_of(tool["name"])
         if "description" in tool:
-            function["description"] = go_string(tool["description"])
+            function["description"] = text_of(tool["description"])
         if "parameters" in tool:
             function["parameters"] = tool["parameters"]
         out.append({"type": "function", "function": function})
@@ -117,7 +116,7 @@ def _tools(tools: list[Any]) -> list[dict[str, Any]]:
 def _function_choice(choice: dict[str, Any]) -> dict[str, Any]:
     if "function" in choice:
         return choice
-    return {"type": "function", "function": {"name": go_string(choice.get("name"))}}
+    return {"type": "function", "function": {"name": text_of(choice.get("name"))}}
 
 
 def _tool_choice(choice: Any) -> Any:
@@ -132,8 +131,8 @@ def _tool_choice(choice: Any) -> Any:
     if isinstance(choice, str):
         return choice
     if not isinstance(choice, dict):
-        return go_string(choice)
-    kind = go_string(choice.get("type"))
+        return text_of(choice)
+    kind = text_of(choice.get("type"))
     if kind == "function":
         return _function_choice(choice)
     if kind == "allowed_tools":
@@ -142,7 +141,7 @@ def _tool_choice(choice: Any) -> Any:
         if not allowed:
             return None
         return {"type": "allowed_tools",
-                "allowed_tools": {"mode": go_string(choice.get("mode")) or "auto", "tools": allowed}}
+                "allowed_tools": {"mode": text_of(choice.get("mode")) or "auto", "tools": allowed}}
     return None
 
 
@@ -154,14 +153,14 @@ def render_request(body: dict[str, Any], model: str, *, stream: bool) -> dict[st
         out["parallel_tool_calls"] = _go_bool(body["parallel_tool_calls"])
     messages: list[dict[str, Any]] = out["messages"]
     if "instructions" in body:
-        messages.append({"role": "system", "content": go_string(body["instructions"])})
+        messages.append({"role": "system", "content": text_of(body["instructions"])})
     raw_input = body.get("input")
     if isinstance(raw_input, list):
         for item in raw_input:
             if not isinstance(item, dict):
                 continue
-            kind = go_string(item.get("type"))
-            if not kind and go_string(item.get("role")):
+            kind = text_of(item.get("type"))
+            if not kind and text_of(item.get("role")):
                 kind = "message"
             if kind in ("message", ""):
                 messages.append(_message(item))
@@ -180,7 +179,7 @@ def render_request(body: dict[str, Any], model: str, *, stream: bool) -> dict[st
         emptied = not tools and bool(body["tools"])
     reasoning = body.get("reasoning")
     if isinstance(reasoning, dict) and "effort" in reasoning:
-        effort = go_string(reasoning["effort"]).strip().lower()
+        effort = text_of(reasoning["effort"]).strip().lower()
         if effort:
             out["reasoning_effort"] = effort
     if "tool_choice" in body and not emptied:
@@ -262,7 +261,7 @@ def render_response(
     response_id: Callable[[], str] = fallback_response_id,
 ) -> dict[str, Any]:
     """``chat.completion`` -> Responses object: reasoning, then per choice its message and calls."""
-    response_key = go_string(completion.get("id")) or response_id()
+    response_key = text_of(completion.get("id")) or response_id()
     created = int_of(completion.get("created")) or now()
     out: dict[str, Any] = {
         "id": response_key,
@@ -275,7 +274,7 @@ def render_response(
         **echo_fields(client_body),
     }
     if "model" not in out and "model" in completion:
-        out["model"] = go_string(completion["model"])
+        out["model"] = text_of(completion["model"])
 
     output: list[dict[str, Any]] = []
     choices = completion.get("choices") if isinstance(completion.get("choices"), list) else []
@@ -290,7 +289,7 @@ def render_response(
         if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
             continue
         message = choice["message"]
-        text = go_string(message.get("content"))
+        text = text_of(message.get("content"))
         if text:
             part = {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
             item_id = f"msg_{response_key}_{int_of(choice.get('index'))}"
@@ -301,15 +300,15 @@ def render_response(
             if not isinstance(call, dict):
                 continue
             function = call.get("function") if isinstance(call.get("function"), dict) else {}
-            call_id = go_string(call.get("id"))
+            call_id = text_of(call.get("id"))
             output.append(
                 {
                     "id": f"fc_{call_id}",
                     "type": "function_call",
                     "status": "completed",
-                    "arguments": go_string(function.get("arguments")),
+                    "arguments": text_of(function.get("arguments")),
                     "call_id": call_id,
-                    "name": go_string(function.get("name")),
+                    "name": text_of(function.get("name")),
                 }
             )
     if output:

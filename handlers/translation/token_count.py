@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
+from handlers.translation.gjson_values import text_of as _text
+from handlers.translation.sse import json_text as _raw
 
 O200K = "o200k_base"
 CL100K = "cl100k_base"
@@ -48,23 +49,6 @@ def openai_encoding(model: str) -> str:
 def codex_encoding(model: str) -> str:
     """``tokenizerForCodexModel``: cl100k_base for any model it does not know."""
     return _pick(model, _CODEX_PREFIXES, CL100K)
-
-
-# ---- gjson's String() and Raw over parsed JSON -------------------------------------------------
-
-
-def _text(value: Any) -> str:
-    """gjson ``String()``: a string as is, a scalar as its JSON text, an object or array as
-    its JSON, a missing value or null as ""."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return _raw(value)
-
-
-def _raw(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 def _get(node: Any, key: str) -> Any:
