@@ -311,34 +311,29 @@ class _StreamWriter:
                 await self.response.write(b": keep-alive\n\n")
 
     async def write(self, frames: list[bytes]) -> None:
+        await self._send(frames, last=False)
+
+    async def finish(self, frames: list[bytes]) -> None:
+        """The last frames and the end of the body in one socket write instead of two."""
+        await self._send(frames, last=True)
+
+    async def _send(self, frames: list[bytes], *, last: bool) -> None:
         if not frames:
-            return
+            return  # nothing to send; for the last frames ``close`` ends the body
         if self.response is None:
             await self.start(with_body=True)
         assert self.response is not None
         data = frames[0] if len(frames) == 1 else b"".join(frames)
+        send = self.response.write_eof if last else self.response.write
         if self._keepalive is None:
             # Nothing else writes to this response, so the lock (taken per chunk) is not needed.
-            await self.response.write(data)
+            await send(data)
             return
+        if last:
+            # Nothing may be written after the end: the ticker stops before it (``close`` awaits it).
+            self._keepalive.cancel()
         async with self._lock:
-            await self.response.write(data)
-
-    async def finish(self, frames: list[bytes]) -> None:
-        """The last frames and the end of the body in one socket write instead of two."""
-        if not frames:
-            return  # as ``write``: nothing to send, ``close`` ends the body
-        if self.response is None:
-            await self.start(with_body=True)
-        assert self.response is not None
-        data = b"".join(frames)
-        if self._keepalive is None:
-            await self.response.write_eof(data)
-            return
-        # Nothing may be written after the end: the ticker stops before it (``close`` awaits it).
-        self._keepalive.cancel()
-        async with self._lock:
-            await self.response.write_eof(data)
+            await send(data)
 
     async def fail(self, status: int, text: str) -> None:
         await self.write([self.call.protocol.error_frame(status, text, self.call.alt)])
