@@ -253,11 +253,11 @@ def ensure_wrk() -> str:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for argv in (["apt-get", "install", "-y", "-q", "wrk"], ["apt-get", "update", "-q"],
-                     ["apt-get", "install", "-y", "-q", "wrk"]):
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env)
-            if argv[1] == "install" and done.returncode == 0:
-                break
+        install = ["apt-get", "install", "-y", "-q", "wrk"]
+        if subprocess.run(install, capture_output=True, timeout=600, env=env).returncode != 0:
+            # A fresh machine may have no package lists yet.
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600, env=env)
+            subprocess.run(install, capture_output=True, timeout=600, env=env)
         found = shutil.which("wrk")
     if not found:
         raise RuntimeError("wrk is not installed and could not be installed (Debian package `wrk`)")
