@@ -6,6 +6,7 @@ stop reaches their children too (nginx's worker), and each one is stopped by its
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import re
@@ -243,6 +244,26 @@ def parse_wrk(output: str) -> WrkResult:
         non_2xx=int(non2xx.group(1)) if non2xx else 0,
         socket_errors=sum(int(g) for g in sock.groups()) if sock else 0,
     )
+
+
+def case_parser(doc: str | None, cases: Sequence[str]) -> argparse.ArgumentParser:
+    """The options every benchmark script takes: ``--quick``, ``--only`` and ``--no-readme``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer and shorter rounds")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help=f"run only these cases ({', '.join(cases)}); repeat or comma-separate")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite benchmarks/README.md")
+    return parser
+
+
+def selected_cases(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                   cases: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(only, selected)``: the names given to ``--only``, and the cases to run in their order."""
+    only = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
+    unknown = sorted(set(only) - set(cases))
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(cases)}")
+    return only, [c for c in cases if not only or c in only]
 
 
 def ensure_wrk() -> str:

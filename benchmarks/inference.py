@@ -17,7 +17,6 @@ Writes benchmarks/results/inference.json and, after a run of every case, the blo
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -35,7 +34,17 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import chunk_cost, latency, litellm_anchor
-from benchmarks.harness import Managed, cpu_seconds, free_port, median, percentile, raise_nofile, ratio
+from benchmarks.harness import (
+    Managed,
+    case_parser,
+    cpu_seconds,
+    free_port,
+    median,
+    percentile,
+    raise_nofile,
+    ratio,
+    selected_cases,
+)
 from benchmarks.run import gateway_features
 from benchmarks.streams import run_streams
 from benchmarks.targets import CACHE, GATEWAY_BIN, REPO, Lab, Target, anchors_dir, gateway_version
@@ -392,18 +401,10 @@ def prepare_litellm(wanted: bool, skipped: dict[str, str]) -> tuple[Path | None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer and shorter rounds")
-    parser.add_argument("--only", action="append", default=[], metavar="NAME",
-                        help=f"run only these cases ({', '.join(CASES)}); repeat or comma-separate")
-    parser.add_argument("--no-readme", action="store_true", help="do not rewrite benchmarks/README.md")
+    parser = case_parser(__doc__, CASES)
     parser.add_argument("--no-litellm", action="store_true", help="leave LiteLLM out")
     args = parser.parse_args(argv)
-    only = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
-    unknown = sorted(set(only) - set(CASES))
-    if unknown:
-        parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
-    selected = [c for c in CASES if not only or c in only]
+    only, selected = selected_cases(parser, args, CASES)
     command = "python benchmarks/inference.py" + (" --quick" if args.quick else "") + (
         f" --only {','.join(only)}" if only else "") + (" --no-litellm" if args.no_litellm else "")
 

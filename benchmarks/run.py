@@ -11,7 +11,6 @@ and, after a full run of every case, rewrites the results block of benchmarks/RE
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -28,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import latency, streams
-from benchmarks.harness import raise_nofile
+from benchmarks.harness import case_parser, raise_nofile, selected_cases
 from benchmarks.report import checks, render_markdown, splice_readme
 from benchmarks.targets import REPO, Lab, Target, anchors_dir, gateway_version
 
@@ -256,17 +255,9 @@ def shadow_note(outcomes: dict[str, float] | None, reasons: dict[str, int] | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer and shorter rounds")
-    parser.add_argument("--only", action="append", default=[], metavar="NAME",
-                        help=f"run only these cases ({', '.join(CASES)}); repeat or comma-separate")
-    parser.add_argument("--no-readme", action="store_true", help="do not rewrite benchmarks/README.md")
+    parser = case_parser(__doc__, CASES)
     args = parser.parse_args(argv)
-    only = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
-    unknown = sorted(set(only) - set(CASES))
-    if unknown:
-        parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
-    selected = [c for c in CASES if not only or c in only]
+    only, selected = selected_cases(parser, args, CASES)
 
     raise_nofile()
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "") + (
