@@ -8,7 +8,11 @@ streams of 20 chunks x 50 ms), chunk (µs per stream chunk translated, in proces
 * naive: the anchors' naive aiohttp proxy in front of their OpenAI-style mock (pass-through);
 * native: ``quotio-gateway serve`` with every route native and one ``claude-api-key`` whose
   base URL is ``fake_claude.py``: OpenAI request -> Claude request -> Claude SSE -> OpenAI answer;
-* litellm: LiteLLM's proxy (its own venv, see litellm_anchor.py) on the same fake Claude.
+* litellm: LiteLLM's proxy (its own venv, see litellm_anchor.py) on the same fake Claude;
+* in the ttfb case also gateway, the gateway's own pass-through lane (every route legacy, the
+  mock playing legacy), and spin-100, the naive proxy plus 100 µs of busy CPU per request
+  (naive_spin.py): the calibration that says what one µs of per-request CPU costs in first-byte
+  time at 100 streams on this machine.
 
 Each process is started here on a free loopback port and stopped by pid at the end of its case.
 Writes benchmarks/results/inference.json and, after a run of every case, the block between the
@@ -58,6 +62,9 @@ CLIENT_KEY = "sk-bench"  # the bearer post.lua and streams.py send
 UPSTREAM_MODEL = "claude-bench"
 CLIENT_MODEL = "bench-model"
 STREAM_CHUNKS, STREAM_DELAY_MS, STREAMS = 20, 50, 100
+SPIN_US = 100  # the calibration target's busy CPU per request
+SPIN = f"spin-{SPIN_US}"
+ORDER = ("naive", SPIN, "gateway", "native", "litellm")
 CPU_LIMIT = 3.0  # native CPU per request ÷ naive pass-through (issue 4)
 TTFB_LIMIT_MS = 2.0  # native TTFB p50 − naive TTFB p50 (issue 4)
 
@@ -102,6 +109,9 @@ class InferenceLab:
         self._procs: list[Managed] = []
         try:
             self.targets["naive"] = self.lab.add("naive")
+            if stream_shape:
+                self.targets[SPIN] = self.lab.add(SPIN)
+                self.targets["gateway"] = self.lab.add("gateway")
             fake_port = free_port()
             self._spawn("fake-claude", [sys.executable, str(REPO / "benchmarks" / "fake_claude.py"), str(fake_port)],
                         fake_port)
@@ -144,7 +154,7 @@ class InferenceLab:
         self.targets["litellm"] = Target("litellm", port, proc)
 
     def ordered(self) -> list[Target]:
-        return [self.targets[n] for n in ("naive", "native", "litellm") if n in self.targets]
+        return [self.targets[n] for n in ORDER if n in self.targets]
 
     def stop(self) -> None:
         for proc in reversed(self._procs):
@@ -303,13 +313,21 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
     cpu_litellm = _get(results, "cpu", "litellm", "cpu_us_per_req")
     ttfb_native = _get(results, "ttfb", "native", "ttfb_p50_ms")
     ttfb_naive = _get(results, "ttfb", "naive", "ttfb_p50_ms")
+    ttfb_spin = _get(results, "ttfb", SPIN, "ttfb_p50_ms")
+    ttfb_lane = _get(results, "ttfb", "gateway", "ttfb_p50_ms")
     chunk = results.get("chunk") or {}
     native_errors = sum(int(_get(results, c, "native", "errors") or 0) for c in ("cpu", "ttfb"))
     return [
         Verdict("CPU per non-stream request, native OpenAI→Claude→OpenAI / naive pass-through",
                 ratio(cpu_native, cpu_naive), CPU_LIMIT, "x"),
         Verdict(f"TTFB p50 at {STREAMS} streams, native translated minus naive pass-through",
-                None if ttfb_native is None or ttfb_naive is None else ttfb_native - ttfb_naive, TTFB_LIMIT_MS, "ms"),
+                _minus(ttfb_native, ttfb_naive), TTFB_LIMIT_MS, "ms"),
+        Verdict(f"calibration: TTFB p50 at {STREAMS} streams, naive + {SPIN_US} µs CPU per request minus naive",
+                _minus(ttfb_spin, ttfb_naive), None, "ms",
+                note=f"{_minus(ttfb_spin, ttfb_naive) / SPIN_US * 1000:.0f} µs of TTFB per µs of CPU per request"
+                if _minus(ttfb_spin, ttfb_naive) else ""),
+        Verdict(f"TTFB p50 at {STREAMS} streams, native translated minus the gateway's own pass-through lane",
+                _minus(ttfb_native, ttfb_lane), None, "ms"),
         Verdict("stream translation per chunk, Claude event → OpenAI chunk (in process)",
                 chunk.get("translate_us_per_chunk"), None, "µs",
                 note=f"with SSE parsing and JSON decoding: {chunk.get('upstream_to_client_us_per_chunk')} µs"
@@ -321,6 +339,10 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
         Verdict("failed requests or incomplete streams, native", float(native_errors)
                 if "cpu" in results or "ttfb" in results else None, 0.0, ""),
     ]
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -347,7 +369,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         rows.append([v.name, value, bound, v.verdict + (f" ({v.note})" if v.note else "")])
     out += _table(["target (issue 4)", "measured", "limit", "verdict"], rows)
     measured = {**(results.get("cpu") or {}), **(results.get("ttfb") or {})}
-    names = [n for n in ("naive", "native", "litellm") if n in measured]
+    names = [n for n in ORDER if n in measured]
     naive_cpu = _get(results, "cpu", "naive", "cpu_us_per_req")
     naive_ttfb = _get(results, "ttfb", "naive", "ttfb_p50_ms")
     naive_stream_cpu = _get(results, "ttfb", "naive", "cpu_us_per_stream")
@@ -358,7 +380,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         stream_cpu = _get(results, "ttfb", name, "cpu_us_per_stream")
         table.append([name, _fmt(_get(results, "cpu", name, "p50_ms"), 3), _fmt(cpu, 0), _fmt(ratio(cpu, naive_cpu)),
                       _fmt(_get(results, "cpu", name, "rps_c8"), 0), _fmt(ttfb),
-                      _fmt(None if ttfb is None or naive_ttfb is None else ttfb - naive_ttfb),
+                      _fmt(_minus(ttfb, naive_ttfb)),
                       _fmt(stream_cpu, 0), _fmt(ratio(stream_cpu, naive_stream_cpu))])
     if table:
         out += ["", *_table(["target", "p50 c=1 ms", "CPU µs/req c=8", "÷ naive", "req/s c=8",

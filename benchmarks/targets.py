@@ -102,12 +102,18 @@ class Lab:
     def add(
         self, name: str, routes: list[dict[str, object]] | None = None, env: dict[str, str] | None = None
     ) -> Target:
-        """Start target `name` (alias for gateway variants: 'gateway', 'gateway-shadow', ...)."""
+        """Start target `name` (alias for gateway variants: 'gateway', 'gateway-shadow', ...;
+        'spin-N' is the naive anchor plus N µs of CPU per request)."""
         port = free_port()
         kind = name.split("-", 1)[0]
         if kind == "naive":
             argv = [sys.executable, str(self.anchors / "naive_proxy.py"), str(port), self.upstream]
             proc = self._spawn(name, argv, port)
+        elif kind == "spin":
+            # "spin-100": the naive anchor with 100 µs of busy CPU per request (naive_spin.py).
+            argv = [sys.executable, str(REPO / "benchmarks" / "naive_spin.py"), str(port), self.upstream,
+                    name.split("-", 1)[1]]
+            proc = self._spawn(name, argv, port, env={"QUOTIO_BENCH_ANCHORS": str(self.anchors)})
         elif kind == "go":
             try:
                 binary = build_goproxy(self.anchors, CACHE)

@@ -37,6 +37,8 @@ RESULTS: dict[str, Any] = {
     },
     "ttfb": {
         "naive": {"ttfb_p50_ms": 40.0, "cpu_us_per_stream": 2000, "errors": 0},
+        "spin-100": {"ttfb_p50_ms": 48.0, "cpu_us_per_stream": 2100, "errors": 0},
+        "gateway": {"ttfb_p50_ms": 30.0, "cpu_us_per_stream": 1000, "errors": 0},
         "native": {"ttfb_p50_ms": 43.5, "cpu_us_per_stream": 4000, "errors": 1},
         "litellm": {"ttfb_p50_ms": 900.0, "cpu_us_per_stream": 50000, "errors": 0},
     },
@@ -69,10 +71,13 @@ def test_upstream_base_picks_the_fake_answer_by_path() -> None:
 
 
 def test_verdicts_are_ratios_and_differences_against_the_naive_proxy() -> None:
-    cpu, ttfb, chunk, litellm, errors = verdicts(RESULTS)
+    cpu, ttfb, spin, lane, chunk, litellm, errors = verdicts(RESULTS)
     assert "native OpenAI→Claude→OpenAI" in cpu.name and "LiteLLM" in litellm.name
     assert (cpu.value, cpu.limit, cpu.verdict) == (2.5, 3.0, "pass")
     assert (ttfb.value, ttfb.verdict) == (3.5, "FAIL")
+    # 8 ms of first-byte time for 100 µs of CPU per request: 80 µs per µs.
+    assert (spin.value, spin.verdict, spin.note) == (8.0, "reported", "80 µs of TTFB per µs of CPU per request")
+    assert (lane.value, lane.verdict) == (13.5, "reported")
     assert (chunk.value, chunk.verdict) == (5.5, "reported")
     assert chunk.note == "with SSE parsing and JSON decoding: 12.0 µs"
     assert (litellm.value, litellm.verdict, litellm.note) == (70.0, "reported", "LiteLLM / native 28.0 x")
@@ -81,7 +86,7 @@ def test_verdicts_are_ratios_and_differences_against_the_naive_proxy() -> None:
 
 def test_verdicts_without_figures_say_not_measured() -> None:
     assert {v.verdict for v in verdicts({})} == {"not measured"}
-    cpu, _, _, _, errors = verdicts({"cpu": {"naive": {"cpu_us_per_req": 100.0}}})
+    cpu, *_, errors = verdicts({"cpu": {"naive": {"cpu_us_per_req": 100.0}}})
     assert cpu.verdict == "not measured"
     assert errors.verdict == "pass"
 
@@ -94,6 +99,9 @@ def test_markdown_shows_checks_targets_and_skip_reasons() -> None:
     assert ("| TTFB p50 at 100 streams, native translated minus naive pass-through "
             "| 3.50 ms | ≤ 2.00 ms | FAIL |") in text
     assert "| native | 0.900 | 500 | 2.50 | 1,200 | 43.50 | 3.50 | 4,000 | 2.00 |" in text
+    assert "| spin-100 | – | – | – | – | 48.00 | 8.00 | 2,100 | 1.05 |" in text
+    assert ("| calibration: TTFB p50 at 100 streams, naive + 100 µs CPU per request minus naive | 8.00 ms | – "
+            "| reported (80 µs of TTFB per µs of CPU per request) |") in text
     assert "| litellm | 9.000 | 14,000 | 70.00 | 60 | 900.00 | 860.00 | 50,000 | 25.00 |" in text
     assert "| failed requests or incomplete streams, native | 1 | ≤ 0 | FAIL |" in text
     assert "1,234 JSON access-log lines" in text
