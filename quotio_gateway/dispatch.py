@@ -23,7 +23,9 @@ from .clientinfo import ClientAddress, client_address, client_key
 from .errors import error_response
 from .flags.matcher import Decision, canary_bucket
 from .flags.schema import Mode
+from .gin_routes import legacy_serves, redirect_response
 from .legacy.forwarder import LEGACY_FAILURE_KEY
+from .management.auth import management_enabled
 from .native import Handler
 from .shadow.capture import BodyTee, capture_native
 from .shadow.runner import plan_shadow
@@ -44,6 +46,7 @@ ROUTE_TAG_KEY = "quotio_route_tag"
 SIDE_KEY = "quotio_side"
 HEAD_AT_KEY = "quotio_head_at"
 SHADOW_GO_KEY = "quotio_shadow_go"
+BEFORE_MIDDLEWARE_KEY = "quotio_before_middleware"
 
 
 def new_request_id() -> str:
@@ -196,10 +199,20 @@ class Dispatcher:
                       route_header: bool, limit: int) -> tuple[web.StreamResponse, str]:
         fallback = decision.fallback_to_legacy
         if native is None:
+            management = management_enabled(request)
+            prefix = request.headers.get("X-Forwarded-Prefix", "")
+            redirect = redirect_response(request.method, request.raw_path, prefix, management=management,
+                                         decoded_path=request.path)
+            if redirect is not None:
+                self._tag(request, decision, "native", route_header)
+                # Gin redirects before any middleware runs: no CORS headers on this answer.
+                request[BEFORE_MIDDLEWARE_KEY] = True
+                return redirect, "native"
             if request.method == "OPTIONS":
                 self._tag(request, decision, "native", route_header)
                 return web.Response(status=204), "native"
-            if fallback or not self.legacy.configured:
+            if fallback or (not self.legacy.configured
+                            and legacy_serves(request.method, request.path, management=management)):
                 if fallback:
                     self.metrics.canary_fallbacks.labels(route=decision.label).inc()
                 return await self._legacy(request, decision, body, client, request_id,
@@ -347,6 +360,6 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
         headers["X-Quotio-Route"] = tag
     if "X-Request-Id" not in headers:
         headers["X-Request-Id"] = request[REQUEST_ID_KEY]
-    if side == "native":
+    if side == "native" and not request.get(BEFORE_MIDDLEWARE_KEY):
         for name, value in CORS_HEADERS:
             headers.setdefault(name, value)

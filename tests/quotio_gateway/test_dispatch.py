@@ -318,6 +318,34 @@ async def test_no_legacy_configured_serves_native_only(make_gateway, aiohttp_cli
     resp = await client.post("/v1/chat/completions", data=b"{}")
     assert resp.status == 503
     assert (await resp.json())["error"]["message"] == "no legacy server is configured for this route"
+    # A path the legacy has no route for either is Gin's 404, not "legacy unavailable".
+    resp = await client.get("/nope")
+    assert (resp.status, await resp.text()) == (404, "404 page not found")
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+
+
+async def test_trailing_slash_is_gins_redirect_when_no_legacy_answers(make_gateway, aiohttp_client):
+    app = await make_gateway({}, registry=registry_with(GET__v1__models=models_native))
+    client = await aiohttp_client(app)
+    resp = await client.get("/v1/models/?x=1", allow_redirects=False)
+    assert resp.status == 301
+    assert resp.headers["Location"] == "/v1/models?x=1"
+    assert resp.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert await resp.text() == '<a href="/v1/models?x=1">Moved Permanently</a>.\n\n'
+    # Gin redirects before its middleware chain: no CORS headers.
+    assert "Access-Control-Allow-Origin" not in resp.headers
+    resp = await client.post("/v1/chat/completions/", data=b"{}", allow_redirects=False)
+    assert (resp.status, resp.headers["Location"], await resp.read()) == (307, "/v1/chat/completions", b"")
+    resp = await client.get("/v1/models/")  # followed: lands on the native handler
+    assert resp.status == 200 and (await resp.json())["data"][0]["created"] == 2
+
+
+async def test_trailing_slash_redirect_in_native_mode_with_a_legacy(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url}, "default": "native"}, registry=NativeRegistry())
+    client = await aiohttp_client(app)
+    resp = await client.post("/v1/messages/", data=b"{}", allow_redirects=False)
+    assert (resp.status, resp.headers["Location"]) == (307, "/v1/messages")
+    assert legacy.calls == []
 
 
 async def test_route_header_can_be_turned_off(legacy, make_gateway, aiohttp_client):
