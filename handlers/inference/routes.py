@@ -8,6 +8,8 @@ with the legacy's per-protocol rule (surface §6) and hands an ``InferenceCall``
 from __future__ import annotations
 
 import functools
+import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +19,7 @@ from aiohttp import web
 from handlers.client_auth import authenticate, go_query_first
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.errors import error_response as gateway_error
+from quotio_gateway.management.responses import json_response
 from quotio_gateway.native import NativeRegistry
 
 from . import protocols
@@ -55,10 +58,42 @@ async def read_json_object(request: web.Request) -> tuple[dict[str, Any], bytes]
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Invalid request: body is not valid JSON ({exc.msg})") from exc
+        body = _lenient_json(raw)
+        if body is _NOT_JSON:
+            raise BadRequest(f"Invalid request: body is not valid JSON ({exc.msg})") from exc
     if not isinstance(body, dict):
         raise BadRequest("Invalid request: body must be a JSON object")
     return body, raw
+
+
+_NOT_JSON = object()
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _replace_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_replace_surrogates(key): _replace_surrogates(item) for key, item in value.items()}
+    return value
+
+
+def _lenient_json(raw: bytes) -> Any:
+    """The body Go's JSON readers still accept where orjson refuses it: a lone UTF-16 surrogate
+    escape (a JS client cutting a string inside an emoji) or bytes that are not UTF-8. The
+    grammar is the same; the text becomes U+FFFD, as Go's decoder and gjson make it. Anything
+    else (NaN, truncation) stays ``_NOT_JSON``."""
+    try:
+        parsed = json.loads(raw.decode("utf-8", "replace"), parse_constant=_reject_constant)
+    except ValueError:
+        return _NOT_JSON
+    return _replace_surrogates(parsed)
 
 
 def model_of(body: dict[str, Any]) -> str:
@@ -189,13 +224,15 @@ _GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True, "cou
 async def gemini_models_post(request: web.Request) -> web.StreamResponse:
     if (denied := _authorised(request)) is not None:
         return denied
-    parts = request.match_info["action"].lstrip("/").split(":")
+    # Gin's catch-all value is "/" + the rest and the legacy trims exactly that one "/", so a
+    # doubled slash stays part of the model name (gemini_handlers.go:136).
+    parts = request.match_info["action"].split(":")
     if len(parts) != 2 or parts[1] not in _GEMINI_METHODS:
         # The legacy answers a two-part action with an unknown method with an empty 200 (its
         # switch has no default); a 404 tells the client what happened (docs/compatibility.md).
-        detail = {"message": f"{request.path} not found.", "type": "invalid_request_error"}
-        return web.Response(status=404, body=orjson.dumps({"error": detail}),
-                            headers={"Content-Type": "application/json"})
+        # Either way the 404 is Gin's c.JSON: charset in the Content-Type, HTML-escaped text.
+        return json_response(404, {"error": {"message": f"{request.path} not found.",
+                                             "type": "invalid_request_error"}})
     model, method = parts
     read = await _read_body(request)
     if isinstance(read, web.Response):
@@ -213,9 +250,8 @@ async def gemini_models_post(request: web.Request) -> web.StreamResponse:
 async def gemini_cli(request: web.Request) -> web.StreamResponse:
     peer = request.transport.get_extra_info("peername") if request.transport else None
     if not peer or peer[0] != "127.0.0.1":
-        detail = {"message": "CLI reply only allow local access", "type": "forbidden"}
-        return web.Response(status=403, body=orjson.dumps({"error": detail}),
-                            headers={"Content-Type": "application/json"})
+        # Gin's c.JSON (gemini-cli_handlers.go:53), hence the charset in the Content-Type.
+        return json_response(403, {"error": {"message": "CLI reply only allow local access", "type": "forbidden"}})
     method = request.match_info["method"]
     if method not in ("generateContent", "streamGenerateContent"):
         try:

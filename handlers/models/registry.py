@@ -351,6 +351,8 @@ class _Registration:
     count: int = 0
     providers: dict[str, int] = field(default_factory=dict)
     info_by_provider: dict[str, ModelInfo] = field(default_factory=dict)
+    # One entry per registration (a credential listing the ID twice is there twice, as ``count``).
+    clients: list[str] = field(default_factory=list)
 
 
 class UnknownModelError(LookupError):
@@ -380,6 +382,7 @@ class ModelRegistry:
                 if reg is None:
                     reg = self._models[model.id] = _Registration(model)
                 reg.count += 1
+                reg.clients.append(cred.id)
                 reg.info = model  # the last registration's metadata is the one shown
                 if cred.provider:
                     reg.providers[cred.provider] = reg.providers.get(cred.provider, 0) + 1
@@ -400,6 +403,11 @@ class ModelRegistry:
     def available(self) -> list[ModelInfo]:
         """Every registered model's metadata, in first-registration order (Go's is a map walk)."""
         return [reg.info for reg in self._models.values()]
+
+    def clients(self, model: str) -> tuple[str, ...]:
+        """The credential ids registered for this exact ID, once per registration."""
+        reg = self._models.get(model)
+        return tuple(reg.clients) if reg is not None else ()
 
     def get(self, model: str, provider: str = "") -> ModelInfo | None:
         reg = self._models.get(model)

@@ -11,38 +11,49 @@ from handlers.client_auth import authenticate
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.native import NativeRegistry
 
+from .availability import Standing, listed_models
+from .catalog import ModelInfo
 from .listing import gemini_model_response, gemini_models_response, v1_models_response
-from .registry import ModelRegistry, registry_for
+from .registry import registry_for
 
 
-def _authorised_registry(request: web.Request) -> ModelRegistry | web.Response:
+def _standing(request: web.Request) -> Standing | None:
+    # Imported here: the inference runtime imports this package, so a module-level import would
+    # be circular. Without the runtime (model routes alone) nothing is suspended.
+    from handlers.inference.runtime import INFERENCE
+
+    runtime = request.app.get(INFERENCE)
+    return runtime.state if runtime is not None else None
+
+
+def _authorised_models(request: web.Request) -> list[ModelInfo] | web.Response:
     store = request.app[CONFIG_STORE]
     verdict = authenticate(request, store.current.api_keys)
     if isinstance(verdict, web.Response):
         return verdict
-    return registry_for(store).current
+    return listed_models(registry_for(store).current, _standing(request))
 
 
 async def get_v1_models(request: web.Request) -> web.StreamResponse:
-    registry = _authorised_registry(request)
-    if isinstance(registry, web.Response):
-        return registry
-    return v1_models_response(registry.available(), request.headers.get("User-Agent", ""))
+    models = _authorised_models(request)
+    if isinstance(models, web.Response):
+        return models
+    return v1_models_response(models, request.headers.get("User-Agent", ""))
 
 
 async def get_gemini_models(request: web.Request) -> web.StreamResponse:
-    registry = _authorised_registry(request)
-    if isinstance(registry, web.Response):
-        return registry
-    return gemini_models_response(registry.available())
+    models = _authorised_models(request)
+    if isinstance(models, web.Response):
+        return models
+    return gemini_models_response(models)
 
 
 async def get_gemini_model(request: web.Request) -> web.StreamResponse:
-    registry = _authorised_registry(request)
-    if isinstance(registry, web.Response):
-        return registry
+    models = _authorised_models(request)
+    if isinstance(models, web.Response):
+        return models
     # Gin's catch-all value starts with the "/" that follows "models".
-    return gemini_model_response(registry.available(), "/" + request.match_info["action"])
+    return gemini_model_response(models, "/" + request.match_info["action"])
 
 
 def setup_model_routes(registry: NativeRegistry) -> None:

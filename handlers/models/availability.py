@@ -1,0 +1,69 @@
+"""Which registered models the model lists show right now (``GetAvailableModels``).
+
+CLIProxyAPI v6.7.15 keeps, per model, the clients ``MarkResult`` suspended (conductor.go:1336-1401:
+401 ``unauthorized``, 402/403 ``payment_required``, 404 ``not_found``, 429 ``quota``) and the
+clients that hit a 429 in the last five minutes (model_registry.go:594-603). A model leaves the
+lists once no client is left that is neither: ``effective = count - quota429 - otherSuspended``,
+listed when ``effective > 0`` or when the only missing clients are quota-cooling
+(model_registry.go:704-751). So a quota problem never hides a model, while a key that answered
+401/403/404 hides the models nobody else serves, until a request on it succeeds again.
+
+The native side keeps that standing in the rotation state (``handlers/rotation/state.py``), keyed
+like the legacy by credential id and the model string the request resolved to.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from .catalog import ModelInfo
+from .registry import ModelRegistry
+
+if TYPE_CHECKING:
+    # Only for the annotation: the rotation package imports this package's listing module.
+    from handlers.rotation.state import ModelState
+
+QUOTA_WINDOW_SECONDS = 5 * 60.0  # ``quotaExpiredDuration``
+_QUOTA_REASON = "quota"
+
+
+class Standing(Protocol):
+    """What the listing reads from the rotation state."""
+
+    def get(self, credential_id: str, model: str) -> ModelState | None: ...
+
+    def now(self) -> float: ...
+
+
+def is_listed(count: int, quota_recent: int, other_suspended: int, quota_suspended: int) -> bool:
+    """The legacy's inclusion rule, with its own counters."""
+    effective = max(0, count - quota_recent - other_suspended)
+    if effective > 0:
+        return True
+    return count > 0 and (quota_recent > 0 or quota_suspended > 0) and other_suspended == 0
+
+
+def listed_models(registry: ModelRegistry, standing: Standing | None) -> list[ModelInfo]:
+    """``registry.available()`` minus the models whose every client is suspended for a reason
+    other than quota (all of them, without rotation state)."""
+    models = registry.available()
+    if standing is None:
+        return models
+    now = standing.now()
+    out: list[ModelInfo] = []
+    for info in models:
+        clients = registry.clients(info.id)
+        quota_recent = other = quota_suspended = 0
+        for credential_id in dict.fromkeys(clients):
+            state = standing.get(credential_id, info.id)
+            if state is None:
+                continue
+            if state.quota.exceeded and now - state.updated_at < QUOTA_WINDOW_SECONDS:
+                quota_recent += 1
+            if state.suspend_reason == _QUOTA_REASON:
+                quota_suspended += 1
+            elif state.suspend_reason:
+                other += 1
+        if is_listed(len(clients), quota_recent, other, quota_suspended):
+            out.append(info)
+    return out
