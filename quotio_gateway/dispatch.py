@@ -34,7 +34,9 @@ from .shadow.types import Captured
 log = structlog.get_logger("quotio_gateway.dispatch")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_GEMINI_MODEL = re.compile(r"^/v1beta/models/([^/:]+):")
+# The legacy splits the action (after one "/") at ":" and needs exactly two parts; the model part
+# may hold a "/" (a prefixed model such as "teamB/gemini-2.5-flash").
+_GEMINI_MODEL = re.compile(r"^/v1beta/models/([^:]+):[^:]*$")
 _INLINE_BODY = 64 * 1024
 _OWN_FILE_ROUTES = frozenset({("GET", "/v0/management/config.yaml")})
 CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),

@@ -7,9 +7,11 @@ import gzip
 import hashlib
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from quotio_gateway import appkeys
+from quotio_gateway.dispatch import _model_of
 from quotio_gateway.native import NativeRegistry
 
 
@@ -353,3 +355,13 @@ async def test_route_header_can_be_turned_off(legacy, make_gateway, aiohttp_clie
     client = await aiohttp_client(app)
     resp = await client.get("/echo")
     assert "X-Quotio-Route" not in resp.headers
+
+
+@pytest.mark.parametrize(("path", "model"), [
+    ("/v1beta/models/gemini-2.5-pro:generateContent", "gemini-2.5-pro"),
+    ("/v1beta/models/teamB/gemini-2.5-flash:streamGenerateContent", "teamB/gemini-2.5-flash"),
+    ("/v1beta/models/a:b:c", None),
+    ("/v1beta/models/plain", None),
+])
+def test_model_conditioned_flags_read_the_gemini_model_from_the_path(path, model):
+    assert _model_of(path, b"") == model
