@@ -185,7 +185,7 @@ class _Attempt:
 async def serve(request: web.Request, runtime: InferenceRuntime, call: InferenceCall) -> web.StreamResponse:
     registry = runtime.registry.current
     try:
-        providers, resolved = registry.resolve(call.model)
+        providers, resolved = registry.resolve(call.model, runtime.pick_auto)
     except UnknownModelError:
         return unknown_model_response(call.model)
     candidates = runtime.candidates(registry, providers, split_thinking_suffix(resolved).name)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import structlog
 from aiohttp import web
 
+from handlers.models.availability import first_available
 from handlers.models.registry import LiveModelRegistry, ModelRegistry, registry_for
 from handlers.providers import EXECUTORS, Executor, OpenAICompatExecutor, Timeouts, UpstreamClient
 from handlers.providers.base import APIKeyCredential, credentials_from_config
@@ -143,6 +144,10 @@ class InferenceRuntime:
             creds = {c.id: c for c in credentials_from_config(cfg)}
             self._keyed = (cfg, creds)
         return creds
+
+    def pick_auto(self, registry: ModelRegistry) -> str | None:
+        """What ``auto`` becomes now: the newest model a usable credential still serves."""
+        return first_available(registry, self.state)
 
     def candidates(self, registry: ModelRegistry, providers: Sequence[str], model: str) -> list[Candidate]:
         """Enabled credentials of the given providers whose registry entry lists ``model``."""

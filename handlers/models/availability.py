@@ -43,6 +43,23 @@ def is_listed(count: int, quota_recent: int, other_suspended: int, quota_suspend
     return count > 0 and (quota_recent > 0 or quota_suspended > 0) and other_suspended == 0
 
 
+def _counters(registry: ModelRegistry, standing: Standing, model: str, now: float) -> tuple[int, int, int, int]:
+    """(registrations, clients in the quota window, suspended for another reason, suspended for quota)."""
+    clients = registry.clients(model)
+    quota_recent = other = quota_suspended = 0
+    for credential_id in dict.fromkeys(clients):
+        state = standing.get(credential_id, model)
+        if state is None:
+            continue
+        if state.quota.exceeded and now - state.updated_at < QUOTA_WINDOW_SECONDS:
+            quota_recent += 1
+        if state.suspend_reason == _QUOTA_REASON:
+            quota_suspended += 1
+        elif state.suspend_reason:
+            other += 1
+    return len(clients), quota_recent, other, quota_suspended
+
+
 def listed_models(registry: ModelRegistry, standing: Standing | None) -> list[ModelInfo]:
     """``registry.available()`` minus the models whose every client is suspended for a reason
     other than quota (all of them, without rotation state)."""
@@ -50,20 +67,18 @@ def listed_models(registry: ModelRegistry, standing: Standing | None) -> list[Mo
     if standing is None:
         return models
     now = standing.now()
-    out: list[ModelInfo] = []
-    for info in models:
-        clients = registry.clients(info.id)
-        quota_recent = other = quota_suspended = 0
-        for credential_id in dict.fromkeys(clients):
-            state = standing.get(credential_id, info.id)
-            if state is None:
-                continue
-            if state.quota.exceeded and now - state.updated_at < QUOTA_WINDOW_SECONDS:
-                quota_recent += 1
-            if state.suspend_reason == _QUOTA_REASON:
-                quota_suspended += 1
-            elif state.suspend_reason:
-                other += 1
-        if is_listed(len(clients), quota_recent, other, quota_suspended):
-            out.append(info)
-    return out
+    return [info for info in models if is_listed(*_counters(registry, standing, info.id, now))]
+
+
+def first_available(registry: ModelRegistry, standing: Standing | None) -> str | None:
+    """What ``auto`` becomes (``GetFirstAvailableModel``): of the listed models, newest ``created``
+    first, the first that still has a client neither quota-cooling nor suspended for any reason
+    (``GetModelCount``). Ties keep registry order (Go's sort is not stable, so any order is its)."""
+    if standing is None:
+        return registry.first_available()
+    now = standing.now()
+    for info in sorted(listed_models(registry, standing), key=lambda m: -m.created):
+        count, quota_recent, other, quota_suspended = _counters(registry, standing, info.id, now)
+        if count - quota_recent - other - quota_suspended > 0:
+            return info.id
+    return None

@@ -425,15 +425,18 @@ class ModelRegistry:
                 best = info
         return best.id if best is not None else None
 
-    def resolve(self, requested: str) -> tuple[list[str], str]:
+    def resolve(self, requested: str,
+                pick_auto: Callable[[ModelRegistry], str | None] | None = None) -> tuple[list[str], str]:
         """``getRequestDetails``: providers and the model string to pass on (suffix kept).
+        ``pick_auto`` chooses what ``auto`` becomes when credential standing is known
+        (``availability.first_available``); without it, the newest registered model.
 
         Raises ``UnknownModelError`` (message ``unknown provider for model <requested>``).
         """
         initial = split_thinking_suffix(requested)
         resolved = requested
         if initial.name == "auto":
-            base = self.first_available() or "auto"
+            base = (pick_auto(self) if pick_auto is not None else self.first_available()) or "auto"
             resolved = base if initial.suffix is None else f"{base}({initial.suffix})"
         base = go_trim(split_thinking_suffix(resolved).name)
         found = self.providers(base) if base else []

@@ -354,3 +354,18 @@ async def test_pump_writes_held_frames_before_a_failure_surfaces() -> None:
 async def test_pump_writes_each_event_of_a_stream_without_pending() -> None:
     stream = _NoPendingStream([(_ev("a"), 2), (_ev("b"), 1), (_ev("c"), 0)])
     assert await _pump_writes(stream) == ([b"a", b"b", b"c", b"|end"], None)
+
+
+async def test_auto_moves_past_a_model_whose_only_credential_is_cooling(inference_client: Any,
+                                                                         fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    resp = await client.post("/v1/messages", json=body(model="auto"))
+    assert resp.status == 200
+    newest = fake_llm.requests[-1].body["model"]
+    fake_llm.script("k1", status(429, {"error": {"type": "rate_limit_error", "message": "slow down"}}))
+    resp = await client.post("/v1/messages", json=body(model=newest))
+    assert resp.status == 429
+    # The legacy's GetFirstAvailableModel skips a model with no usable client left.
+    resp = await client.post("/v1/messages", json=body(model="auto"))
+    assert resp.status == 200
+    assert fake_llm.requests[-1].body["model"] not in (newest, "auto")

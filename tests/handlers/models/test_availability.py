@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from handlers.models.availability import QUOTA_WINDOW_SECONDS, is_listed, listed_models
-from handlers.models.registry import ModelRegistry, build_registry
+from handlers.models.availability import QUOTA_WINDOW_SECONDS, first_available, is_listed, listed_models
+from handlers.models.registry import ModelRegistry, UnknownModelError, build_registry
 from handlers.rotation.state import RotationState
 from quotio_gateway.config.loader import parse_config
 
@@ -104,3 +104,35 @@ def test_a_suffixed_request_suspends_nothing_in_the_list() -> None:
 ])
 def test_inclusion_rule(counts: tuple[int, int, int, int], shown: bool) -> None:
     assert is_listed(*counts) is shown
+
+
+def test_auto_is_the_newest_model_a_usable_credential_still_serves() -> None:
+    """``GetFirstAvailableModel``: newest ``created`` first, skipping models whose clients are all
+    quota-cooling or suspended (``GetModelCount``), even when the list still shows them."""
+    clock = Clock()
+    reg = registry(1)
+    state = RotationState(clock)
+    newest = reg.first_available()
+    assert first_available(reg, state) == newest == first_available(reg, None)
+    [key] = reg.clients(newest)
+    state.mark_failure(key, newest, 429)
+    # Still listed (a quota problem never hides a model), but not what auto picks.
+    assert newest in listed(reg, state)
+    runner_up = max((m for m in reg.available() if m.id != newest), key=lambda m: m.created).id
+    assert first_available(reg, state) == runner_up
+    assert reg.resolve("auto", lambda r: first_available(r, state)) == (["claude"], runner_up)
+    assert reg.resolve("auto(high)", lambda r: first_available(r, state))[1] == f"{runner_up}(high)"
+    clock.t += QUOTA_WINDOW_SECONDS
+    state.mark_success(key, newest)
+    assert first_available(reg, state) == newest
+
+
+def test_auto_with_every_model_unusable_stays_unknown() -> None:
+    reg = registry(1)
+    state = RotationState(Clock())
+    [key] = reg.clients(MODEL)
+    for info in reg.available():
+        state.mark_failure(key, info.id, 401)
+    assert first_available(reg, state) is None
+    with pytest.raises(UnknownModelError, match="unknown provider for model auto"):
+        reg.resolve("auto", lambda r: first_available(r, state))
