@@ -32,6 +32,7 @@ from handlers.translation.gemini_cli_request import envelope_gemini_body
 from handlers.translation.gemini_cli_request import render_responses_request as render_responses_envelope
 from handlers.translation.gemini_request import FILE_MIME_TYPES, SKIP_SIGNATURE, safety_settings
 from handlers.translation.gemini_schema import clean_schema_for_antigravity
+from handlers.translation.gjson_values import member_of
 from handlers.translation.gjson_values import text_of as _text
 from handlers.translation.model import Request
 from handlers.translation.openai_chat_request import go_number
@@ -260,7 +261,7 @@ def _text_or_image(kind: Any, item: Any) -> dict[str, Any] | None:
     if kind == "text" and _text(item.get("text")):
         return {"text": _text(item.get("text"))}
     if kind == "image_url":
-        return _inline_image(_text((item.get("image_url") or {}).get("url")))
+        return _inline_image(_text(member_of(item.get("image_url"), "url")))
     return None
 
 
@@ -323,7 +324,7 @@ def _openai_contents(messages: list[Any], request: dict[str, Any]) -> None:
         if message.get("role") == "assistant" and isinstance(message.get("tool_calls"), list):
             for call in message["tool_calls"]:
                 if isinstance(call, dict) and call.get("type") == "function":
-                    call_id, name = _text(call.get("id")), _text((call.get("function") or {}).get("name"))
+                    call_id, name = _text(call.get("id")), _text(member_of(call.get("function"), "name"))
                     if call_id and name:
                         names[call_id] = name
         if message.get("role") == "tool" and _text(message.get("tool_call_id")):

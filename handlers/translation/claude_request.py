@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from handlers.translation.gjson_values import array_of
 from handlers.translation.model import (
     Format,
     ImagePart,
@@ -142,7 +143,7 @@ def parse_request(body: dict[str, Any]) -> Request:
         req.messages.append(Message(Role.SYSTEM, [TextPart(system)], plain=True))
     elif isinstance(system, list):
         req.messages.append(Message(Role.SYSTEM, _blocks(system)))
-    for raw in body.get("messages") or []:
+    for raw in array_of(body.get("messages")):
         if not isinstance(raw, dict):
             continue
         role = Role.ASSISTANT if raw.get("role") == "assistant" else Role.USER
@@ -151,7 +152,7 @@ def parse_request(body: dict[str, Any]) -> Request:
             req.messages.append(Message(role, [TextPart(content)], plain=True))
         elif isinstance(content, list):
             req.messages.append(Message(role, _blocks(content)))
-    for tool in body.get("tools") or []:
+    for tool in array_of(body.get("tools")):
         if isinstance(tool, dict):
             req.tools.append(
                 Tool(

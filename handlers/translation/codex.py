@@ -20,6 +20,7 @@ import orjson
 
 from handlers.translation import finish_reasons
 from handlers.translation import usage as usage_rules
+from handlers.translation.gjson_values import array_of, int_of
 from handlers.translation.model import (
     Finish,
     FinishReason,
@@ -237,11 +238,11 @@ def usage_from(raw: Any) -> Usage | None:
     total = raw.get("total_tokens")
     return Usage(
         source=Format.CODEX,
-        input_tokens=int(raw.get("input_tokens") or 0),
-        output_tokens=int(raw.get("output_tokens") or 0),
+        input_tokens=int_of(raw.get("input_tokens")),
+        output_tokens=int_of(raw.get("output_tokens")),
         total_tokens=int(total) if isinstance(total, int) else None,
-        cache_read_tokens=int(details.get("cached_tokens") or 0),
-        reasoning_tokens=int(output_details.get("reasoning_tokens") or 0),
+        cache_read_tokens=int_of(details.get("cached_tokens")),
+        reasoning_tokens=int_of(output_details.get("reasoning_tokens")),
     )
 
 
@@ -330,20 +331,20 @@ def parse_completed(response: dict[str, Any]) -> Response:
     )
     if isinstance(response.get("status"), str):
         out.finish = FinishReason(response["status"], Format.CODEX)
-    for item in response.get("output") or []:
+    for item in array_of(response.get("output")):
         if not isinstance(item, dict):
             continue
         part: Part | None = None
         kind = item.get("type")
         if kind == "reasoning":
-            texts = [s.get("text") for s in item.get("summary") or [] if isinstance(s, dict)]
+            texts = [s.get("text") for s in array_of(item.get("summary")) if isinstance(s, dict)]
             signature = item.get("encrypted_content")
             text = next((t for t in texts if isinstance(t, str)), "")
             part = ThinkingPart(text, signature=signature if isinstance(signature, str) else "")
         elif kind == "message":
             texts = [
                 c.get("text")
-                for c in item.get("content") or []
+                for c in array_of(item.get("content"))
                 if isinstance(c, dict) and c.get("type") == "output_text"
             ]
             part = TextPart(next((t for t in texts if isinstance(t, str)), ""))

@@ -24,7 +24,7 @@ from handlers.translation import codex_instructions
 from handlers.translation.codex import short_name_map, shorten_name
 from handlers.translation.codex_instructions import OVERRIDE_MARKER, CodexInstructions
 from handlers.translation.codex_responses import USER_AGENT_KEY, first_text
-from handlers.translation.gjson_values import text_of
+from handlers.translation.gjson_values import array_of, int_of, text_of
 from handlers.translation.sse import json_text
 from handlers.translation.thinking import budget_to_level
 
@@ -87,7 +87,7 @@ def _image_url(block: dict[str, Any]) -> str | None:
 
 def _messages(body: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    for raw in body.get("messages") or []:
+    for raw in array_of(body.get("messages")):
         if not isinstance(raw, dict):
             continue
         role = text_of(raw.get("role"))
@@ -192,22 +192,14 @@ def _usage(raw: Any) -> dict[str, int]:
     if not isinstance(raw, dict):
         return {"input_tokens": 0, "output_tokens": 0}
     details = raw.get("input_tokens_details") if isinstance(raw.get("input_tokens_details"), dict) else {}
-    input_tokens = _int(raw.get("input_tokens"))
-    cached = _int(details.get("cached_tokens"))
+    input_tokens = int_of(raw.get("input_tokens"))
+    cached = int_of(details.get("cached_tokens"))
     if cached > 0:
         input_tokens = max(input_tokens - cached, 0)
-    out = {"input_tokens": input_tokens, "output_tokens": _int(raw.get("output_tokens"))}
+    out = {"input_tokens": input_tokens, "output_tokens": int_of(raw.get("output_tokens"))}
     if cached > 0:
         out["cache_read_input_tokens"] = cached
     return out
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float):
-        return int(value)
-    return 0
 
 
 class ClaudeFromCodex:

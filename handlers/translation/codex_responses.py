@@ -148,7 +148,7 @@ def restore_instructions(
     payload: dict[str, Any], client_body: dict[str, Any], upstream_body: dict[str, Any], user_agent: str
 ) -> dict[str, Any] | None:
     """A copy of the event with ``response.instructions`` restored; None when nothing changes."""
-    if payload.get("type") not in _RESTORED_EVENTS:
+    if text_of(payload.get("type")) not in _RESTORED_EVENTS:
         return None
     response = payload.get("response")
     if not isinstance(response, dict) or "instructions" not in response:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.translation.gjson_values import text_of
+from handlers.translation.gjson_values import array_of, text_of
 
 DEFAULT_PROMPT = "Complete this:"
 
@@ -119,7 +119,7 @@ def completion_from_chat(chat: dict[str, Any]) -> dict[str, Any]:
 
 
 def _has_output(chat: dict[str, Any]) -> bool:
-    for choice in chat.get("choices") or []:
+    for choice in array_of(chat.get("choices")):
         if not isinstance(choice, dict):
             continue
         delta = choice.get("delta")

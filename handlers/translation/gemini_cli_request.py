@@ -17,6 +17,7 @@ import copy
 from typing import Any
 
 from handlers.translation.gemini_request import SKIP_SIGNATURE, safety_settings
+from handlers.translation.gjson_values import array_of
 from handlers.translation.model import Request
 from handlers.translation.responses_upstream import render_gemini_request
 
@@ -81,7 +82,7 @@ def envelope_gemini_body(body: dict[str, Any], model: str, *, antigravity: bool)
             role = "model" if previous == "user" else "user"
             content["role"] = role
         previous = role
-    for tool in request.get("tools") or []:
+    for tool in array_of(request.get("tools")):
         declarations = tool.get("function_declarations") if isinstance(tool, dict) else None
         for declaration in declarations if isinstance(declarations, list) else []:
             if isinstance(declaration, dict) and "parameters" in declaration:

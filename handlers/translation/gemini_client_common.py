@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from handlers.translation.gemini_request import SKIP_SIGNATURE, safety_settings
+from handlers.translation.gjson_values import array_of
 from handlers.translation.openai_chat_request import go_number
 
 _ID_ALPHABET = string.ascii_letters + string.digits
@@ -98,7 +99,7 @@ def skip_model_signatures(contents: Any) -> None:
     for content in contents:
         if not isinstance(content, dict) or content.get("role") != "model":
             continue
-        for part in content.get("parts") or []:
+        for part in array_of(content.get("parts")):
             if isinstance(part, dict) and ("functionCall" in part or "thoughtSignature" in part):
                 part["thoughtSignature"] = SKIP_SIGNATURE
 

@@ -206,8 +206,10 @@ def render_request(
         out["tools"] = tools
     tool_config = body.get("toolConfig")
     calling = tool_config.get("functionCallingConfig") if isinstance(tool_config, dict) else None
-    if isinstance(calling, dict) and calling.get("mode") in _CHOICE_MODES:
-        out["tool_choice"] = _CHOICE_MODES[calling["mode"]]
+    # gjson String() of the mode: a non-string mode matches no case instead of failing the lookup.
+    mode = text_of(calling.get("mode")) if isinstance(calling, dict) else ""
+    if mode in _CHOICE_MODES:
+        out["tool_choice"] = _CHOICE_MODES[mode]
     return out
 
 

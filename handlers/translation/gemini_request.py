@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from handlers.translation.gjson_values import array_of, text_of
+from handlers.translation.mime_types import FILE_MIME_TYPES
 from handlers.translation.model import (
     FilePart,
     Format,
@@ -44,35 +46,6 @@ SAFETY_SETTINGS: tuple[tuple[str, str], ...] = (
     ("HARM_CATEGORY_DANGEROUS_CONTENT", "OFF"),
     ("HARM_CATEGORY_CIVIC_INTEGRITY", "BLOCK_NONE"),
 )
-
-# Extension -> MIME type for OpenAI ``file`` parts. A subset of the legacy misc.MimeTypes table
-# (common documents, images, audio, video); unknown extensions are skipped as in the legacy code.
-FILE_MIME_TYPES: dict[str, str] = {
-    "pdf": "application/pdf",
-    "json": "application/json",
-    "js": "application/javascript",
-    "xml": "application/xml",
-    "rtf": "application/rtf",
-    "doc": "application/msword",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "txt": "text/plain",
-    "csv": "text/csv",
-    "html": "text/html",
-    "c": "text/x-c",
-    "java": "text/x-java-source",
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "mp3": "audio/mpeg",
-    "ogg": "audio/ogg",
-    "aac": "audio/x-aac",
-    "flac": "audio/x-flac",
-    "wav": "audio/x-wav",
-    "mp4": "video/mp4",
-    "webm": "video/webm",
-    "avi": "video/x-msvideo",
-}
 
 _tool_id_counter = itertools.count(1)
 
@@ -201,14 +174,14 @@ def parse_request(body: dict[str, Any]) -> Request:
     if isinstance(system, dict) and isinstance(system.get("parts"), list):
         texts = [p["text"] for p in system["parts"] if isinstance(p, dict) and "text" in p]
         req.messages.append(Message(Role.SYSTEM, [TextPart(t if isinstance(t, str) else json_text(t)) for t in texts]))
-    for content in body.get("contents") or []:
+    for content in array_of(body.get("contents")):
         if not isinstance(content, dict):
             continue
         role = Role.ASSISTANT if content.get("role") == "model" else Role.USER
-        parts = [_gemini_client_part(p, role) for p in content.get("parts") or [] if isinstance(p, dict)]
+        parts = [_gemini_client_part(p, role) for p in array_of(content.get("parts")) if isinstance(p, dict)]
         req.messages.append(Message(role, [p for p in parts if p is not None]))
-    for tool in body.get("tools") or []:
-        for decl in (tool.get("functionDeclarations") or []) if isinstance(tool, dict) else []:
+    for tool in array_of(body.get("tools")):
+        for decl in array_of(tool.get("functionDeclarations")) if isinstance(tool, dict) else []:
             if isinstance(decl, dict):
                 schema = decl["parameters"] if "parameters" in decl else decl.get("parametersJsonSchema")
                 req.tools.append(
@@ -220,8 +193,10 @@ def parse_request(body: dict[str, Any]) -> Request:
         if isinstance(tool_config.get("function_calling_config"), dict)
         else {}
     )
-    if calling.get("mode") in _CHOICE_MODES:
-        req.tool_choice = ToolChoice(_CHOICE_MODES[calling["mode"]], raw=calling)
+    # gjson String() of the mode: a non-string mode matches no case instead of failing the lookup.
+    mode = text_of(calling.get("mode"))
+    if mode in _CHOICE_MODES:
+        req.tool_choice = ToolChoice(_CHOICE_MODES[mode], raw=calling)
     req.extra = {k: v for k, v in body.items() if k not in _GEMINI_KNOWN_FIELDS}
     return req
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from handlers.translation import usage as usage_rules
 from handlers.translation.gemini_request import json_value, synthetic_tool_id
+from handlers.translation.gjson_values import array_of
 from handlers.translation.model import (
     Finish,
     FinishReason,
@@ -118,7 +119,7 @@ def parse_chunk(obj: dict[str, Any], source: Format = Format.GEMINI) -> GeminiCh
                 continue
             candidate = GeminiCandidate(raw["index"] if isinstance(raw.get("index"), int) else 0)
             content = raw.get("content") if isinstance(raw.get("content"), dict) else {}
-            for part in content.get("parts") or []:
+            for part in array_of(content.get("parts")):
                 parsed = _parse_part(part) if isinstance(part, dict) else None
                 if parsed is not None:
                     candidate.parts.append(parsed)

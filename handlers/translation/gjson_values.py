@@ -12,6 +12,21 @@ from typing import Any
 from handlers.translation.sse import json_text
 
 
+def array_of(value: Any) -> list[Any]:
+    """The elements of a JSON array; nothing for any other value.
+
+    The legacy translators guard every loop with gjson ``IsArray()`` (or iterate a ``Get`` that
+    yields no elements), so a client or upstream sending, say, ``"tools": 1`` gets that field
+    ignored, not an error; a bare ``value or []`` would raise on such input instead.
+    """
+    return value if isinstance(value, list) else []
+
+
+def member_of(value: Any, key: str) -> Any:
+    """gjson ``Get("a.key")`` one level down: the member of an object, None below anything else."""
+    return value.get(key) if isinstance(value, dict) else None
+
+
 def text_of(value: Any) -> str:
     """gjson ``String()``: strings verbatim, null empty, everything else as its JSON text."""
     if value is None:

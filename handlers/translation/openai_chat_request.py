@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from handlers.translation.gjson_values import array_of
 from handlers.translation.model import (
     FilePart,
     Format,
@@ -141,7 +142,7 @@ def _number(body: dict[str, Any], key: str) -> float | None:
 
 def parse_request(body: dict[str, Any]) -> Request:
     req = Request(source=Format.OPENAI, model=str(body.get("model") or ""))
-    for raw in body.get("messages") or []:
+    for raw in array_of(body.get("messages")):
         if not isinstance(raw, dict):
             continue
         role, content = raw.get("role"), raw.get("content")

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from handlers.translation import finish_reasons, usage
+from handlers.translation.gjson_values import array_of
 from handlers.translation.model import (
     Finish,
     FinishReason,
@@ -99,7 +100,7 @@ class OpenAIChatStreamParser:
             content = delta.get("content")
             if isinstance(content, str) and content:
                 events.append(TextDelta(content))
-            for call in delta.get("tool_calls") or []:
+            for call in array_of(delta.get("tool_calls")):
                 if isinstance(call, dict):
                     self._tool_call_events(call, events)
         reason = choice.get("finish_reason")
@@ -143,7 +144,7 @@ def parse_response(body: dict[str, Any]) -> Response:
         elif isinstance(content, list):
             _content_array_parts(content, response.parts)
         response.parts.extend(ThinkingPart(t) for t in reasoning_texts(message.get("reasoning_content")))
-        for call in message.get("tool_calls") or []:
+        for call in array_of(message.get("tool_calls")):
             if isinstance(call, dict):
                 response.parts.append(_response_tool_call(call))
     if "usage" in body:
@@ -185,7 +186,7 @@ def _content_array_parts(items: list[Any], parts: list[Part]) -> None:
         elif kind == "tool_calls":
             flush_thinking()
             flush_text()
-            parts.extend(_response_tool_call(c) for c in item.get("tool_calls") or [] if isinstance(c, dict))
+            parts.extend(_response_tool_call(c) for c in array_of(item.get("tool_calls")) if isinstance(c, dict))
         else:
             flush_thinking()
             flush_text()

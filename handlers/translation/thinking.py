@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.models.catalog import lookup_static
+from handlers.translation.gjson_values import int_of
 from handlers.translation.model import Format, ThinkingConfig, ThinkingMode
 
 LEVEL_TO_BUDGET: dict[str, int] = {
@@ -276,14 +277,6 @@ def _delete(body: dict[str, Any], path: Path) -> None:
 _MISSING = object()
 
 
-def _gjson_int(value: Any) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float):
-        return int(value)
-    return 0
-
-
 def _thinking_root(provider: str) -> Path:
     if provider in ("gemini-cli", "antigravity"):
         return ("request", "generationConfig", "thinkingConfig")
@@ -298,7 +291,7 @@ def extract_config(body: dict[str, Any], provider: str) -> ThinkingConfig | None
             return ThinkingConfig(ThinkingMode.NONE)
         budget = _get(body, ("thinking", "budget_tokens"))
         if budget is not _MISSING:
-            value = _gjson_int(budget)
+            value = int_of(budget)
             return _budget_config(value)
         return ThinkingConfig(ThinkingMode.AUTO, budget=-1) if kind == "enabled" else None
     if provider in ("gemini", "gemini-cli", "antigravity"):
@@ -312,7 +305,7 @@ def extract_config(body: dict[str, Any], provider: str) -> ThinkingConfig | None
                 return ThinkingConfig(ThinkingMode.AUTO, budget=-1)
             return ThinkingConfig(ThinkingMode.LEVEL, level=text) if text else None
         budget = _get(body, (*root, "thinkingBudget"))
-        return _budget_config(_gjson_int(budget)) if budget is not _MISSING else None
+        return _budget_config(int_of(budget)) if budget is not _MISSING else None
     if provider == "iflow":
         for path in (("chat_template_kwargs", "enable_thinking"), ("reasoning_split",)):
             flag = _get(body, path)
@@ -542,8 +535,8 @@ def _gemini_budget(
 
 def _effective_max(body: dict[str, Any], path: Path, info: ModelInfo) -> tuple[int, bool]:
     current = _get(body, path)
-    if current is not _MISSING and _gjson_int(current) > 0:
-        return _gjson_int(current), False
+    if current is not _MISSING and int_of(current) > 0:
+        return int_of(current), False
     if info.max_completion_tokens > 0:
         return info.max_completion_tokens, True
     return 0, False

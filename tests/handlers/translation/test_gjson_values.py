@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.translation.gjson_values import bool_of, int_of, text_of
+from handlers.translation.gjson_values import array_of, bool_of, int_of, member_of, text_of
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -26,3 +26,16 @@ def test_int_of(value, number) -> None:
 ])
 def test_bool_of(value, flag) -> None:
     assert bool_of(value) is flag
+
+
+@pytest.mark.parametrize(("value", "items"), [
+    ([1, "a"], [1, "a"]), ([], []), (1, []), ("ab", []), ({"a": 1}, []), (None, []), (True, []),
+])
+def test_array_of(value, items) -> None:
+    # A string or object is not iterated (IsArray() is false for them).
+    assert array_of(value) == items
+
+
+@pytest.mark.parametrize(("value", "member"), [({"url": "u"}, "u"), ({}, None), ("u", None), (1, None), (None, None)])
+def test_member_of(value, member) -> None:
+    assert member_of(value, "url") == member

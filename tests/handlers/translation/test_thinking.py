@@ -394,6 +394,21 @@ def test_apply_claude_lowers_budget_below_max_tokens() -> None:
     }
 
 
+def test_numbers_in_the_body_are_read_as_gjson_int() -> None:
+    # extractClaudeConfig / effectiveMaxTokens read with gjson Int(), which parses numeric strings:
+    # a budget of "8192" is 8192 (it used to read as 0, turning thinking off), a max_tokens of
+    # "16000" caps the budget like 16000 would.
+    info = ModelInfo("claude-budget-model", CLAUDE_BUDGET, max_completion_tokens=64000)
+    body: dict[str, Any] = {"max_tokens": "16000", "thinking": {"type": "enabled", "budget_tokens": "8192"}}
+    assert apply_thinking(body, "claude-budget-model", "claude", "claude", info) == {
+        "max_tokens": "16000", "thinking": {"type": "enabled", "budget_tokens": 8192},
+    }
+    capped = {"max_tokens": "16000"}
+    assert apply_thinking(capped, "claude-budget-model(30000)", "openai", "claude", info) == {
+        "max_tokens": "16000", "thinking": {"type": "enabled", "budget_tokens": 15999},
+    }
+
+
 def test_unregistered_name_falls_back_to_the_static_catalogue() -> None:
     # An API key's models: alias registers only the alias, so the upstream name reaches
     # apply_thinking without a registry entry; the legacy LookupModelInfo then reads the static
