@@ -75,7 +75,8 @@ _raw_text = json_text
 # --- client request -> internal --------------------------------------------------------------
 
 _GEMINI_KNOWN_FIELDS = frozenset(
-    {"model", "contents", "systemInstruction", "system_instruction", "generationConfig", "tools", "tool_config"}
+    {"model", "contents", "systemInstruction", "system_instruction", "generationConfig", "tools", "tool_config",
+     "toolConfig"}
 )
 _CHOICE_MODES = {"AUTO": "auto", "NONE": "none", "ANY": "required"}
 
@@ -88,7 +89,14 @@ def system_instruction(body: dict[str, Any]) -> Any:
     drop Gemini CLI's whole system prompt; reading both (as the Gemini->OpenAI pair always did)
     is a deliberate deviation.
     """
-    return body["systemInstruction"] if "systemInstruction" in body else body.get("system_instruction")
+    return _either(body, "systemInstruction", "system_instruction")
+
+
+def _either(obj: dict[str, Any], camel: str, snake: str) -> Any:
+    """A Gemini field under either spelling, camelCase first (see ``system_instruction``): the
+    official clients send ``inlineData``/``mimeType``/``fileData``/``toolConfig``, which the
+    legacy Gemini->Claude translator does not read (docs/compatibility.md rows 19a, 19f)."""
+    return obj[camel] if camel in obj else obj.get(snake)
 
 
 def _number(value: Any) -> int | float | None:
@@ -145,14 +153,15 @@ def _gemini_client_part(part: dict[str, Any], role: Role) -> Part | None:
         if isinstance(response, dict) and "result" in response:
             return ToolResultPart("", response["result"])
         return ToolResultPart("", response if "response" in answer else "")
-    inline = part.get("inline_data")
+    inline = _either(part, "inlineData", "inline_data")
     if isinstance(inline, dict):
-        return ImagePart(media_type=str(inline.get("mime_type") or ""), data=str(inline.get("data") or ""))
-    file = part.get("file_data")
+        mime = _either(inline, "mimeType", "mime_type")
+        return ImagePart(media_type=text_of(mime), data=text_of(inline.get("data")))
+    file = _either(part, "fileData", "file_data")
     if isinstance(file, dict):
-        text = f"File: {file.get('file_uri') or ''}"
-        if "mime_type" in file:
-            text += f" (Type: {file['mime_type']})"
+        text = f"File: {text_of(_either(file, 'fileUri', 'file_uri'))}"
+        if "mimeType" in file or "mime_type" in file:
+            text += f" (Type: {text_of(_either(file, 'mimeType', 'mime_type'))})"
         return TextPart(text)
     return None
 
@@ -187,12 +196,11 @@ def parse_request(body: dict[str, Any]) -> Request:
                 req.tools.append(
                     Tool(str(decl.get("name") or ""), str(decl.get("description") or ""), schema, raw=decl)
                 )
-    tool_config = body.get("tool_config") if isinstance(body.get("tool_config"), dict) else {}
-    calling = (
-        tool_config.get("function_calling_config")
-        if isinstance(tool_config.get("function_calling_config"), dict)
-        else {}
-    )
+    tool_config = _either(body, "toolConfig", "tool_config")
+    calling = _either(tool_config, "functionCallingConfig", "function_calling_config") \
+        if isinstance(tool_config, dict) else None
+    if not isinstance(calling, dict):
+        calling = {}
     # gjson String() of the mode: a non-string mode matches no case instead of failing the lookup.
     mode = text_of(calling.get("mode"))
     if mode in _CHOICE_MODES:

@@ -288,6 +288,27 @@ async def test_genai_tools(native: Native, up: Upstream) -> None:
     assert_upstream(native, up, stream=False)
 
 
+async def test_genai_image_and_tool_mode_reach_a_claude_upstream(native: Native) -> None:
+    """The SDK sends inlineData / mimeType / toolConfig (camelCase); the legacy Gemini->Claude
+    translator reads only snake_case and lost both (docs/compatibility.md row 19f)."""
+    client = native.genai()  # held: a dropped genai.Client closes its HTTP session
+    tool = genai_types.Tool(function_declarations=[genai_types.FunctionDeclaration(
+        name="get_weather", description="Weather for a city",
+        parameters=genai_types.Schema(type=genai_types.Type.OBJECT,
+                                      properties={"location": genai_types.Schema(type=genai_types.Type.STRING)}))])
+    image = genai_types.Part.from_bytes(data=base64.b64decode(PNG), mime_type="image/png")
+    await client.aio.models.generate_content(
+        model=CLAUDE.model, contents=[image, "what is this"],
+        config=genai_types.GenerateContentConfig(
+            tools=[tool], automatic_function_calling=genai_types.AutomaticFunctionCallingConfig(disable=True),
+            tool_config=genai_types.ToolConfig(function_calling_config=genai_types.FunctionCallingConfig(
+                mode=genai_types.FunctionCallingConfigMode.ANY))))
+    sent = assert_upstream(native, CLAUDE, stream=False)
+    blocks = sent.body["messages"][0]["content"]
+    assert {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}} in blocks
+    assert sent.body["tool_choice"] == {"type": "any"}
+
+
 async def test_genai_count_tokens(native: Native) -> None:
     client = native.genai()  # held: a dropped genai.Client closes its HTTP session
     counted = await client.aio.models.count_tokens(model=GEMINI.model, contents="say hello")

@@ -1141,3 +1141,24 @@ def test_cli_response_envelope_round_trip() -> None:
     wrapped = gemini.wrap_cli_response(payload)
     assert wrapped == {"response": payload}
     assert gemini.parse_chunk(wrapped, Format.GEMINI_CLI).id == "r"
+
+
+def test_camel_case_media_and_tool_config_are_read_and_win() -> None:
+    # Deviation (docs/compatibility.md row 19f): the legacy reads only inline_data / file_data /
+    # tool_config, so google-genai's and Gemini CLI's images and function-calling mode were lost.
+    out = gemini_to_claude({
+        "contents": [{"role": "user", "parts": [
+            {"inlineData": {"mimeType": "image/jpeg", "data": "/9j"}},
+            {"fileData": {"fileUri": "gs://b/f.pdf", "mimeType": "application/pdf"}},
+            {"inlineData": {"mimeType": "image/webp", "data": "UklG"}, "inline_data": {"mime_type": "x", "data": "y"}},
+        ]}],
+        "toolConfig": {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["f"]}},
+        "tool_config": {"function_calling_config": {"mode": "NONE"}},
+    })
+    assert out["messages"] == [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "/9j"}},
+        {"type": "text", "text": "File: gs://b/f.pdf (Type: application/pdf)"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/webp", "data": "UklG"}},
+    ]}]
+    assert out["tool_choice"] == {"type": "any"}
+    assert "toolConfig" not in gemini.parse_request({"toolConfig": {}, "contents": []}).extra
