@@ -67,10 +67,22 @@ class SSEParser:
         # arriving in many small chunks costs linear time, not quadratic.
         searched = len(buffer)
         buffer += chunk
+        if b"\r" not in chunk:
+            # LF-only, as every upstream sends: split in C instead of a find per line.
+            last = buffer.rfind(b"\n", searched)
+            if last == -1:
+                return []
+            lines = buffer[:last].split(b"\n")
+            del buffer[:last + 1]
+            events: list[SSEEvent] = []
+            line = self._line
+            for raw in lines:
+                line(raw, events)
+            return events
         size = len(buffer)
         cr = buffer.find(b"\r", searched)
         lf = buffer.find(b"\n", searched)
-        events: list[SSEEvent] = []
+        events = []
         start = 0
         while cr != -1 or lf != -1:
             if cr == -1 or (lf != -1 and lf < cr):
@@ -108,6 +120,12 @@ class SSEParser:
                 raw = raw[len(_BOM):]
         if not raw:
             self._dispatch(events)
+            return
+        if raw.startswith(b"data:"):
+            # The common line, without decoding its field name: "data:" is ASCII, so decoding the
+            # rest alone gives the same text as decoding the whole line.
+            self._data.append((raw[6:] if raw[5:6] == b" " else raw[5:]).decode("utf-8", errors="replace"))
+            self._has_data = True
             return
         if raw[:1] == b":":
             self.comments += 1
