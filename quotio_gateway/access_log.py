@@ -12,6 +12,17 @@ from .logging import access_sink, redact_query
 
 # A lazy proxy, so it follows setup_logging() even when that runs after this import.
 _log = structlog.get_logger("quotio_gateway.access")
+_LEVEL_NAMES = {logging.INFO: "info", logging.WARNING: "warning", logging.ERROR: "error"}
+# The formatted second, reused by every line written within it (one line per request).
+_second: list[object] = [-1, ""]
+
+
+def _timestamp(now: float) -> str:
+    """ISO 8601 UTC with microseconds, as structlog's TimeStamper(fmt="iso", utc=True) writes it."""
+    whole = int(now)
+    if _second[0] != whole:
+        _second[0], _second[1] = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{_second[1]}.{int(now % 1 * 1e6):06d}Z"
 
 
 def log_access(
@@ -39,8 +50,7 @@ def log_access(
             return
         now = time.time()
         line: dict[str, object] = structlog.contextvars.get_contextvars()
-        line.update(event="access", level=logging.getLevelName(levelno).lower(),
-                    timestamp=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z",
+        line.update(event="access", level=_LEVEL_NAMES[levelno], timestamp=_timestamp(now),
                     logger="quotio_gateway.access", request_id=request_id, method=method, path=redact_query(path_qs),
                     status=status, duration_ms=round(duration * 1000.0, 3), route=route, mode=mode, side=side,
                     peer=peer)
