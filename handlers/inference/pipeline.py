@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from handlers.models.registry import ModelRegistry, UnknownModelError, split_thi
 from handlers.providers.base import APIKeyCredential, StreamEvent, UpstreamError, UpstreamRequest, transport_error
 from handlers.providers.http import UpstreamStream
 from handlers.rotation import RetrySettings, RotationError, mark_result, run_with_failover
+from handlers.translation.model import Format
 from handlers.translation.thinking import ThinkingError, apply_thinking
 
 from .pair_table import PairLookup
@@ -38,6 +40,10 @@ log = structlog.get_logger("handlers.inference")
 # Upstream failures before the first payload byte that ``streaming.bootstrap-retries`` retries
 # (handlers.go: 401/402/403/408/429, any 5xx, or no status at all).
 _BOOTSTRAP_STATUSES = frozenset({401, 402, 403, 408, 429})
+
+# The protocol name and path root the legacy executors hand their payload rules: the envelope
+# formats match rules on the inner request (gemini_cli_executor.go:132, antigravity_executor.go:145).
+_PAYLOAD_TARGETS = {Format.GEMINI_CLI: ("gemini", "request"), Format.ANTIGRAVITY: ("antigravity", "request")}
 
 # Wraps a pair's translation for one endpoint (``/v1/completions`` rides on the chat pairs).
 TranslationWrapper = Callable[[Translation], Translation]
@@ -137,9 +143,15 @@ class _Attempt:
             if call.wrap is not None:
                 translation = call.wrap(translation)
             body = translation.upstream_body
+            cfg = self.registry.config
+            # Defaults look at the translated client body before thinking edits it (the legacy
+            # executors pass ``originalTranslated``), so a default can replace a suffix-made value.
+            # Thinking edits in place, hence the copy, made only when a default rule exists.
+            original = copy.deepcopy(body) if cfg.payload.default or cfg.payload.default_raw else None
             info = self.registry.get(base, candidate.provider)
             body = apply_thinking(body, model, call.protocol.format.value, upstream.value, info)
-            body = apply_payload_rules(self.registry.config, base, upstream.value, body)
+            protocol, root = _PAYLOAD_TARGETS.get(upstream, (upstream.value, ""))
+            body = apply_payload_rules(cfg, base, protocol, body, original=original, root=root)
         except (TranslationError, ThinkingError) as exc:
             raise UpstreamError("request", 400, str(exc).encode(), reason="request") from exc
         upstream_request = UpstreamRequest(model=model, body=body, stream=translation.upstream_stream,
@@ -187,6 +199,13 @@ async def serve(request: web.Request, runtime: InferenceRuntime, call: Inference
     try:
         providers, resolved = registry.resolve(call.model, runtime.pick_auto)
     except UnknownModelError:
+        if call.stream and _headers_up_front(call):
+            # The Gemini CLI handler never peeks before forwarding (gemini-cli_handlers.go:138-162):
+            # the lookup error reaches ForwardStream as its terminal frame, under a 200.
+            writer = _StreamWriter(request, call, 0.0)
+            await writer.start()
+            await writer.fail(400, f"unknown provider for model {call.model}")
+            return await writer.close()
         return unknown_model_response(call.model)
     candidates = runtime.candidates(registry, providers, split_thinking_suffix(resolved).name)
     attempt = _Attempt(request, runtime, registry, call, resolved)
@@ -284,6 +303,7 @@ class _StreamWriter:
         self.request = request
         self.call = call
         self.response: web.StreamResponse | None = None
+        self.payload_sent = False  # translated upstream bytes went out (not keep-alives, not errors)
         self._lock = asyncio.Lock()
         self._keepalive_seconds = keepalive_seconds if call.protocol.keepalive_allowed(call.alt) else 0.0
         self._keepalive: asyncio.Task[None] | None = None
@@ -298,7 +318,10 @@ class _StreamWriter:
         if self.response is not None:
             return
         response_type = _HeadWithBodyResponse if with_body else web.StreamResponse
-        self.response = response_type(status=200, headers=self.call.protocol.stream_headers(self.call.alt))
+        headers = self.call.protocol.stream_headers(self.call.alt)
+        if not self.request.keep_alive:
+            headers.pop("Connection", None)
+        self.response = response_type(status=200, headers=headers)
         await self.response.prepare(self.request)
         if self._keepalive_seconds > 0:
             self._keepalive = asyncio.get_running_loop().create_task(self._tick())
@@ -311,6 +334,8 @@ class _StreamWriter:
                 await self.response.write(b": keep-alive\n\n")
 
     async def write(self, frames: list[bytes]) -> None:
+        if frames:
+            self.payload_sent = True
         await self._send(frames, last=False)
 
     async def finish(self, frames: list[bytes]) -> None:
@@ -336,7 +361,7 @@ class _StreamWriter:
             await send(data)
 
     async def fail(self, status: int, text: str) -> None:
-        await self.write([self.call.protocol.error_frame(status, text, self.call.alt)])
+        await self._send([self.call.protocol.error_frame(status, text, self.call.alt)], last=False)
 
     def stop_keepalive(self) -> None:
         """Synchronous, so it also runs while the handler is being cancelled (client gone)."""
@@ -395,7 +420,7 @@ async def _serve_stream(request: web.Request, runtime: InferenceRuntime, call: I
 async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, call: InferenceCall,
                              candidates: list[Candidate], attempt: _Attempt, resolved: str) -> web.StreamResponse:
     cfg = runtime.config
-    if call.protocol.headers_up_front and call.protocol.keepalive_allowed(call.alt):
+    if _headers_up_front(call):
         await writer.start()
     retries_left = max(0, int(cfg.streaming.bootstrap_retries))
     while True:
@@ -418,8 +443,9 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
         error = await _relay(opened, writer, served.credential.id, resolved, runtime.state, settings)
         if error is None:
             return await writer.close()
-        bootstrap = not writer.started or (call.protocol.headers_up_front and not _wrote_payload(writer))
-        if bootstrap and retries_left > 0 and _bootstrap_retryable(error):
+        # ``sentPayload`` (handlers.go:508-560) counts upstream payload only: keep-alives that the
+        # Gemini CLI stream writes before its first chunk do not end the bootstrap window.
+        if not writer.payload_sent and retries_left > 0 and _bootstrap_retryable(error):
             retries_left -= 1
             log.info("inference.bootstrap_retry", model=call.model, status=error.status, left=retries_left)
             continue
@@ -429,9 +455,8 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
         return upstream_error_response(error)
 
 
-def _wrote_payload(writer: _StreamWriter) -> bool:
-    response = writer.response
-    return response is not None and response.body_length > 0
+def _headers_up_front(call: InferenceCall) -> bool:
+    return call.protocol.headers_up_front and call.protocol.keepalive_allowed(call.alt)
 
 
 def _bootstrap_retryable(error: UpstreamError) -> bool:

@@ -15,9 +15,13 @@ from handlers.translation.sse import encode_claude_error, encode_gemini_error, n
 # (status, error text, alt) -> the terminal frame written after headers went out.
 ErrorFrame = Callable[[int, str, str], bytes]
 
+# Every legacy stream handler sets these four (e.g. openai_handlers.go:462-466). Go swaps the
+# ``Connection`` value for ``close`` when the connection will not be kept; aiohttp keeps whatever
+# the handler set, so the stream writer drops it then (aiohttp adds ``close`` itself).
 SSE_HEADERS = {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
+    "Connection": "keep-alive",
     "Access-Control-Allow-Origin": "*",
 }
 # Go's net/http sniffs the first write when no Content-Type was set (Gemini alt=json streams).

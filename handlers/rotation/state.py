@@ -66,7 +66,8 @@ class ModelState:
     quota: QuotaState = field(default_factory=QuotaState)
     last_status: int | None = None
     last_reason: str = ""
-    # What the legacy hands the model registry's SuspendClientModel ("" when nothing is suspended).
+    # The reason the legacy model registry holds for this suspension: the first one handed to
+    # SuspendClientModel since the last success ("" when nothing is suspended).
     suspend_reason: str = ""
     updated_at: float = 0.0
 
@@ -157,6 +158,9 @@ class RotationState:
             state.next_retry_after = now + TRANSIENT_COOLDOWN
         else:
             state.next_retry_after = None
-        if status in _SUSPEND_REASONS:
+        if status in _SUSPEND_REASONS and not state.suspend_reason:
+            # SuspendClientModel keeps the first reason until a success resumes the client
+            # (model_registry.go:638), and the model lists read it: a key suspended for quota that
+            # then answers 401 still leaves its models listed, and the other way round hides them.
             state.suspend_reason = _SUSPEND_REASONS[status]
         return state

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from tests.handlers.inference.test_faults import (
     CLAUDE_MODEL,
@@ -119,3 +120,62 @@ async def test_gemini_alt_json_stream_gets_no_keepalive(gateway: MakeGateway, ga
     assert b"keep-alive" not in body
     assert json.loads(body) == [gemini_chunk("Hello"), gemini_chunk(" later", finish=True)]
     assert (await sse.read()).endswith(b"\n\n")
+
+
+class _SilentThenBroken:
+    """A Gemini upstream whose first stream opens, sends nothing for 1.5 s and drops the
+    connection; later streams answer normally (``gemini_chunk`` frames)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.runner: web.AppRunner | None = None
+        self.root = ""
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1beta/models/{action}", self.gemini)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.root = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+    async def gemini(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        self.requests += 1
+        response = web.StreamResponse(headers={"Content-Type": SSE})
+        await response.prepare(request)
+        if self.requests == 1:
+            await asyncio.sleep(1.5)
+            assert request.transport is not None
+            request.transport.abort()
+            return response
+        for chunk in (gemini_chunk("Hello"), gemini_chunk(" later", finish=True)):
+            await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        await response.write_eof()
+        return response
+
+
+async def test_gemini_cli_keepalive_before_the_first_chunk_leaves_bootstrap_retry_on(gateway: MakeGateway) -> None:
+    """The Gemini CLI stream commits its headers up front, so a keep-alive can go out before any
+    upstream chunk; the legacy's bootstrap window counts payload only (handlers.go ``sentPayload``),
+    so a stream that breaks after a keep-alive but before its first chunk is still re-issued."""
+    upstream = _SilentThenBroken()
+    await upstream.start()
+    try:
+        extra = "streaming:\n  keepalive-seconds: 1\n  bootstrap-retries: 1\n"
+        client = await gateway(f"gemini-api-key:\n  - api-key: sk-g\n    base-url: {upstream.root}\n{extra}")
+        body = {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY}
+        resp = await client.post("/v1internal:streamGenerateContent", json=body)
+        assert resp.status == 200 and resp.headers["Content-Type"] == SSE
+        text = await resp.read()
+    finally:
+        assert upstream.runner is not None
+        await upstream.runner.cleanup()
+    assert upstream.requests == 2
+    frames = text.split(b"\n\n")
+    assert frames[0] == b": keep-alive" and frames[-1] == b""
+    answers = [json.loads(frame.removeprefix(b"data: ")) for frame in frames[1:-1]]
+    assert [a["response"]["candidates"][0]["content"]["parts"] for a in answers] == [
+        [{"text": "Hello"}], [{"text": " later"}]]
+    assert answers[-1]["response"]["candidates"][0]["finishReason"] == "STOP"

@@ -377,3 +377,19 @@ async def test_upstream_timeouts_follow_a_config_reload(gateway: MakeGateway, fa
     await store.save(edited)
     assert (await client.post("/v1/messages", json=claude(CLAUDE_MODEL))).status == 200
     assert runtime.client.timeouts == Timeouts(idle=5.0)
+
+
+async def test_gemini_cli_bootstrap_retry_never_repeats_after_payload_went_out(gateway: MakeGateway,
+                                                                             fake_llm: FakeLLM) -> None:
+    # Headers go out up front on this route, so only the payload sent decides (handlers.go
+    # ``sentPayload``): a re-issued stream would repeat the chunks the client already has.
+    client = await gateway(upstreams_config(fake_llm.root, "streaming:\n  bootstrap-retries: 3\n"))
+    fake_llm.script("sk-gemini", Fault("reset", after=2))
+    body = {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY}
+    resp = await client.post("/v1internal:streamGenerateContent", json=body)
+    assert resp.status == 200 and resp.headers["Content-Type"] == SSE
+    frames = (await resp.read()).split(b"\n\n")
+    assert [f.split(b" ", 1)[0] for f in frames] == [b"data:", b"data:", b"event:", b""]
+    assert frames[2] == b"event: error\ndata: " + error_body("upstream connection broke mid-body", "server_error",
+                                                             "internal_server_error")
+    assert len(fake_llm.requests) == 1

@@ -224,9 +224,13 @@ async def test_gemini_cli_stream_has_headers_before_the_upstream_answers(gateway
     resp = await client.post("/v1internal:streamGenerateContent?alt=json", json=GEMINI_CLI_BODY)
     assert resp.status == 429 and resp.headers["Content-Type"] == JSON
     assert await resp.read() == raw
-    # Model lookup happens before the headers, so an unknown model is a JSON 400 on both.
-    for path in ("/v1internal:streamGenerateContent", "/v1internal:streamGenerateContent?alt=json"):
-        resp = await client.post(path, json=dict(GEMINI_CLI_BODY, model="nope"))
-        assert resp.status == 400 and resp.headers["Content-Type"] == JSON
-        assert await resp.read() == error_body("unknown provider for model nope")
+    # The legacy CLI handler forwards without peeking (gemini-cli_handlers.go:138-162), so even the
+    # model lookup error is the terminal frame under a 200 when the SSE headers went out up front.
+    resp = await client.post("/v1internal:streamGenerateContent", json=dict(GEMINI_CLI_BODY, model="nope"))
+    assert resp.status == 200 and resp.headers["Content-Type"] == "text/event-stream"
+    assert resp.headers["Cache-Control"] == "no-cache" and resp.headers["Connection"] == "keep-alive"
+    assert await resp.read() == b"event: error\ndata: " + error_body("unknown provider for model nope") + b"\n\n"
+    resp = await client.post("/v1internal:streamGenerateContent?alt=json", json=dict(GEMINI_CLI_BODY, model="nope"))
+    assert resp.status == 400 and resp.headers["Content-Type"] == JSON
+    assert await resp.read() == error_body("unknown provider for model nope")
     assert [r.path for r in fake_llm.requests] == [f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent"] * 2

@@ -9,9 +9,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp.test_utils import make_mocked_request
+
+from handlers.inference import protocols
 from handlers.inference.pair_table import lookup_in
-from handlers.inference.pipeline import _pump
+from handlers.inference.pipeline import InferenceCall, _Attempt, _pump
+from handlers.inference.runtime import INFERENCE, Candidate
 from handlers.inference.translate import StreamTranslator, TranslateInput, Translation
+from handlers.models.registry import CredentialRecord
 from handlers.providers.base import StreamEvent
 from handlers.translation.model import Format
 from tests.fakes.llm_upstream import ANSWER, FakeLLM, Fault, status
@@ -80,9 +85,22 @@ async def test_stream_headers_and_frames(inference_client: Any, fake_llm: FakeLL
     assert resp.headers["Content-Type"] == "text/event-stream"
     assert resp.headers["Cache-Control"] == "no-cache"
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert resp.headers["Connection"] == "keep-alive"
     text = (await resp.read()).decode()
     assert text.startswith("event: message_start\n")
     assert text.endswith("event: message_stop\ndata: {\"type\": \"message_stop\"}\n\n")
+
+
+async def test_stream_to_a_client_that_closes_says_connection_close(inference_client: Any,
+                                                                   fake_llm: FakeLLM) -> None:
+    # Go replaces the handler's ``Connection: keep-alive`` with ``close`` when it will not keep
+    # the connection; the SSE header must not claim otherwise.
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    resp = await client.post("/v1/messages", json=body(stream=True), headers={"Connection": "close"})
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "text/event-stream"
+    assert resp.headers["Connection"] == "close"
+    assert (await resp.read()).endswith(b'event: message_stop\ndata: {"type": "message_stop"}\n\n')
 
 
 async def test_unknown_and_missing_model(inference_client: Any, fake_llm: FakeLLM) -> None:
@@ -369,3 +387,97 @@ async def test_auto_moves_past_a_model_whose_only_credential_is_cooling(inferenc
     resp = await client.post("/v1/messages", json=body(model="auto"))
     assert resp.status == 200
     assert fake_llm.requests[-1].body["model"] not in (newest, "auto")
+
+
+def _advance_rotation_clock(client: Any, seconds: float) -> None:
+    state = client.server.app[INFERENCE].state
+    now = state.clock()
+    state.clock = lambda: now + seconds
+
+
+async def _listed_ids(client: Any) -> list[str]:
+    resp = await client.get("/v1/models")
+    assert resp.status == 200
+    return [entry["id"] for entry in (await resp.json())["data"]]
+
+
+async def test_quota_suspension_then_401_keeps_the_model_listed(inference_client: Any, fake_llm: FakeLLM) -> None:
+    # The legacy registry keeps the first suspension reason (model_registry.go:638): "quota",
+    # which never hides a model, so the later 401 does not take it off /v1/models.
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    quota = {"error": {"type": "rate_limit_error", "message": "slow down"}}
+    denied = {"error": {"type": "authentication_error", "message": "bad key"}}
+    fake_llm.script("k1", status(429, quota), status(401, denied))
+    resp = await client.post("/v1/messages", json=body())
+    assert resp.status == 429 and await resp.json() == quota
+    _advance_rotation_clock(client, 2)  # past the 1 s quota cooldown
+    resp = await client.post("/v1/messages", json=body())
+    assert resp.status == 401 and await resp.json() == denied
+    assert MODEL in await _listed_ids(client)
+
+
+async def test_401_suspension_then_quota_keeps_the_model_hidden(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1"), PAIRS)
+    quota = {"error": {"type": "rate_limit_error", "message": "slow down"}}
+    denied = {"error": {"type": "authentication_error", "message": "bad key"}}
+    fake_llm.script("k1", status(401, denied), status(429, quota))
+    resp = await client.post("/v1/messages", json=body())
+    assert resp.status == 401 and await resp.json() == denied
+    assert MODEL not in await _listed_ids(client)
+    _advance_rotation_clock(client, 1801)  # past the 30 min 401 cooldown
+    resp = await client.post("/v1/messages", json=body())
+    assert resp.status == 429 and await resp.json() == quota
+    # Still suspended as "unauthorized": the quota answer does not bring the model back.
+    assert MODEL not in await _listed_ids(client)
+    _advance_rotation_clock(client, 1803)  # past the 1 s quota cooldown
+    resp = await client.post("/v1/messages", json=body())
+    assert resp.status == 200  # a success resumes the credential
+    assert MODEL in await _listed_ids(client)
+
+
+PAYLOAD_RULES = """payload:
+  default:
+    - models: [{name: "gemini-2.5-*", protocol: gemini}]
+      params: {"generationConfig.thinkingConfig.thinkingBudget": 1024, "generationConfig.temperature": 0.3}
+  override:
+    - models: [{name: "gemini-2.5-pro", protocol: antigravity}]
+      params: {"generationConfig.topK": 7}
+"""
+
+
+@dataclass
+class _FormatOnly:
+    """What ``upstream_format`` reads from an executor; translation never sends anything."""
+
+    format: Format
+
+
+async def _upstream_body(client: Any, provider: str, upstream: Format, model: str) -> dict[str, Any]:
+    """The body ``_Attempt.translate`` hands the executor of a ``provider`` OAuth credential."""
+    runtime = client.server.app[INFERENCE]
+    registry = runtime.registry.current
+    runtime.executor_for = lambda candidate: _FormatOnly(upstream)
+    request = make_mocked_request("POST", "/v1/chat/completions")
+    call = InferenceCall(protocols.OPENAI_CHAT, {"model": model, "messages": [{"role": "user", "content": "hi"}]},
+                         model, stream=False)
+    _, resolved = registry.resolve(model, runtime.pick_auto)
+    attempt = _Attempt(request, runtime, registry, call, resolved)
+    _, sent = attempt.translate(Candidate(f"{provider}.json", 0, provider, object()))
+    return sent.body
+
+
+async def test_payload_rules_on_envelope_upstreams_match_the_inner_request(inference_client: Any) -> None:
+    # gemini_cli_executor.go:132 and antigravity_executor.go:145: protocol "gemini" (resp.
+    # "antigravity") with every path under "request"; defaults checked against the translated
+    # client body before thinking, so the default budget replaces the suffix's 8192.
+    records = [CredentialRecord("gemini-cli", id="gemini-cli.json"),
+               CredentialRecord("antigravity", id="antigravity.json")]
+    client = await inference_client(PAYLOAD_RULES, records=records)
+    cli = await _upstream_body(client, "gemini-cli", Format.GEMINI_CLI, "gemini-2.5-pro(8192)")
+    assert "generationConfig" not in cli
+    assert cli["request"]["generationConfig"] == {"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": True},
+                                                  "temperature": 0.3}
+    agy = await _upstream_body(client, "antigravity", Format.ANTIGRAVITY, "gemini-2.5-pro")
+    assert "generationConfig" not in agy
+    # The default rules name protocol "gemini": not antigravity's; the override names it.
+    assert agy["request"]["generationConfig"] == {"topK": 7}

@@ -148,7 +148,17 @@ def test_credential_error_after_quota_still_counts_as_cooldown(state: RotationSt
     assert state.block("k1", MODEL) == Block("cooldown", T0 + 10)
     clock.t = T0 + 10
     assert state.block("k1", MODEL) == Block("cooldown", T0 + 1800)
-    assert state.get("k1", MODEL).suspend_reason == "unauthorized"  # type: ignore[union-attr]
+    # The legacy registry keeps the first suspension reason (model_registry.go:638).
+    assert state.get("k1", MODEL).suspend_reason == "quota"  # type: ignore[union-attr]
+
+
+def test_first_suspend_reason_stays_until_a_success(state: RotationState, clock: Clock) -> None:
+    state.mark_failure("k1", MODEL, 401)
+    clock.t = T0 + 1801
+    assert state.mark_failure("k1", MODEL, 429).suspend_reason == "unauthorized"
+    assert state.mark_failure("k1", MODEL, 404).suspend_reason == "unauthorized"
+    state.mark_success("k1", MODEL)
+    assert state.mark_failure("k1", MODEL, 403).suspend_reason == "payment_required"
 
 
 def test_bad_request_after_quota_clears_the_cooldown_but_keeps_the_level(state: RotationState, clock: Clock) -> None:
