@@ -51,7 +51,7 @@ def _counters(registry: ModelRegistry, standing: Standing, model: str, now: floa
         state = standing.get(credential_id, model)
         if state is None:
             continue
-        if state.quota.exceeded and now - state.updated_at < QUOTA_WINDOW_SECONDS:
+        if state.quota_at is not None and now - state.quota_at < QUOTA_WINDOW_SECONDS:
             quota_recent += 1
         if state.suspend_reason == _QUOTA_REASON:
             quota_suspended += 1

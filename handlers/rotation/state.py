@@ -70,6 +70,8 @@ class ModelState:
     # SuspendClientModel since the last success ("" when nothing is suspended).
     suspend_reason: str = ""
     updated_at: float = 0.0
+    # When the last 429 came (the registry's QuotaExceededClients entry; None: none since a success).
+    quota_at: float | None = None
 
 
 class Block(NamedTuple):
@@ -154,6 +156,7 @@ class RotationState:
                 until = now + cooldown if cooldown > 0 else None
             state.next_retry_after = until
             state.quota = QuotaState(exceeded=True, reason="quota", next_recover_at=until, backoff_level=level)
+            state.quota_at = now
         elif status in _TRANSIENT_STATUSES:
             state.next_retry_after = now + TRANSIENT_COOLDOWN
         else:

@@ -136,3 +136,19 @@ def test_auto_with_every_model_unusable_stays_unknown() -> None:
     assert first_available(reg, state) is None
     with pytest.raises(UnknownModelError, match="unknown provider for model auto"):
         reg.resolve("auto", lambda r: first_available(r, state))
+
+
+def test_the_quota_window_counts_from_the_429_not_from_a_later_failure() -> None:
+    """``QuotaExceededClients`` holds the time of the 429 (model_registry.go:594-603); a 401 four
+    minutes later must not restart the five minutes."""
+    clock = Clock()
+    reg = registry(2)
+    state = RotationState(clock)
+    first, second = reg.clients(MODEL)
+    state.mark_failure(first, MODEL, 429)
+    clock.t += 240
+    state.mark_failure(first, MODEL, 500)
+    state.mark_failure(second, MODEL, 401)
+    assert MODEL not in listed(reg, state)  # 2 clients - 1 in the quota window - 1 suspended
+    clock.t += 61  # five minutes after the 429, one after the 500
+    assert MODEL in listed(reg, state)
