@@ -339,11 +339,17 @@ class HeaderSet:
 
     def ensure(self, client: Mapping[str, str], name: str, default: str) -> None:
         """``misc.EnsureHeader``: the client's non-blank value, else keep ours, else the default."""
-        incoming = go_trim(header_value(client, name))
-        if incoming:
+        # Executors call this for a dozen identity headers per request, most of them absent from
+        # the client's request: each value is trimmed only when there is one.
+        incoming = header_value(client, name)
+        if incoming and (incoming := go_trim(incoming)):
             self.set(name, incoming)
-        elif not go_trim(self.get(name)) and go_trim(default):
-            self.set(name, go_trim(default))
+            return
+        ours = self._items.get(name.lower())
+        if ours is not None and go_trim(ours[1]):
+            return
+        if default and (default := go_trim(default)):
+            self.set(name, default)
 
     def apply_custom(self, headers: tuple[tuple[str, str], ...]) -> None:
         for name, value in headers:
