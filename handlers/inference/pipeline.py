@@ -25,8 +25,10 @@ from handlers.models.listing import error_response, unknown_model_response
 from handlers.models.payload_rules import apply_payload_rules
 from handlers.models.registry import ModelRegistry, UnknownModelError, split_thinking_suffix
 from handlers.providers.base import APIKeyCredential, StreamEvent, UpstreamError, UpstreamRequest, transport_error
+from handlers.providers.codex_api import CLAUDE_CLIENT_SESSIONS
 from handlers.providers.http import UpstreamStream
 from handlers.rotation import RetrySettings, RotationError, mark_result, run_with_failover
+from handlers.translation.gjson_values import text_of
 from handlers.translation.model import Format
 from handlers.translation.thinking import ThinkingError, apply_thinking
 
@@ -147,17 +149,36 @@ class _Attempt:
             # Defaults look at the translated client body before thinking edits it (the legacy
             # executors pass ``originalTranslated``), so a default can replace a suffix-made value.
             # Thinking edits in place, hence the copy, made only when a default rule exists.
-            original = copy.deepcopy(body) if cfg.payload.default or cfg.payload.default_raw else None
-            info = self.registry.get(base, candidate.provider)
-            body = apply_thinking(body, model, call.protocol.format.value, upstream.value, info)
-            protocol, root = _PAYLOAD_TARGETS.get(upstream, (upstream.value, ""))
-            body = apply_payload_rules(cfg, base, protocol, body, original=original, root=root)
+            # A count request gets no payload rules on any upstream, and no thinking on Claude's
+            # (every legacy CountTokens; claude_executor.go:384-415 applies neither).
+            counting = call.action == "countTokens"
+            original = copy.deepcopy(body) if not counting and (cfg.payload.default or cfg.payload.default_raw) \
+                else None
+            if not (counting and upstream is Format.CLAUDE):
+                info = self.registry.get(base, candidate.provider)
+                body = apply_thinking(body, model, call.protocol.format.value, upstream.value, info)
+            if not counting:
+                protocol, root = _PAYLOAD_TARGETS.get(upstream, (upstream.value, ""))
+                body = apply_payload_rules(cfg, base, protocol, body, original=original, root=root)
         except (TranslationError, ThinkingError) as exc:
             raise UpstreamError("request", 400, str(exc).encode(), reason="request") from exc
         upstream_request = UpstreamRequest(model=model, body=body, stream=translation.upstream_stream,
                                            client_headers=self.request.headers, action=call.action,
-                                           alt=call.alt if upstream.value.startswith("gemini") else "")
+                                           alt=call.alt if upstream.value.startswith("gemini") else "",
+                                           prompt_cache_id=self._codex_session(upstream, model),
+                                           client_stream=call.stream)
         return translation, upstream_request
+
+    def _codex_session(self, upstream: Format, model: str) -> str:
+        """A Claude client's Codex prompt cache: one id per model and ``metadata.user_id``
+        (codex_executor.go:511-523). Other clients leave it to the executor ("" or the Responses
+        client's own ``prompt_cache_key``)."""
+        if upstream is not Format.CODEX or self.call.protocol.format is not Format.CLAUDE:
+            return ""
+        metadata = self.call.body.get("metadata")
+        if not isinstance(metadata, dict) or "user_id" not in metadata:
+            return ""
+        return CLAUDE_CLIENT_SESSIONS.session_id(model, text_of(metadata["user_id"]))
 
     async def __call__(self, candidate: Candidate) -> _Opened:
         translation, upstream_request = self.translate(candidate)

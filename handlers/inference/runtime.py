@@ -20,6 +20,7 @@ from handlers.models.availability import first_available
 from handlers.models.registry import LiveModelRegistry, ModelRegistry, registry_for
 from handlers.providers import EXECUTORS, Executor, OpenAICompatExecutor, Timeouts, UpstreamClient
 from handlers.providers.base import APIKeyCredential, credentials_from_config
+from handlers.providers.claude_api import ClaudeAPIExecutor, cloak_settings_for
 from handlers.rotation import LegacySelector, RetrySettings, RotationState
 from handlers.translation import codex_instructions
 from handlers.translation.model import Format
@@ -197,6 +198,9 @@ class InferenceRuntime:
             if executor is None:
                 cls = EXECUTORS.get(name, OpenAICompatExecutor)
                 executor = self._executors[name] = cls(self.client)
+                if isinstance(executor, ClaudeAPIExecutor):
+                    # A key's ``cloak`` block, read from the config current at each call.
+                    executor.cloak_resolver = lambda c: cloak_settings_for(self.config, c.api_key, c.base_url)
             return executor
         if self.oauth is None:
             raise LookupError(f"no executor for credential {candidate.id}")

@@ -266,6 +266,13 @@ class UpstreamRequest:
     action: str = ""  # gemini/vertex: "countTokens" instead of (stream)generateContent
     alt: str = ""  # gemini/vertex ``alt``/``$alt`` (``sse`` means the default)
     prompt_cache_id: str = ""  # codex: Conversation_id / Session_id / prompt_cache_key
+    # Whether the client asked for a stream (the legacy's ExecuteStream rather than Execute); None
+    # means the same as ``stream``. A non-stream client folded from an upstream stream differs.
+    client_stream: bool | None = None
+
+    @property
+    def wants_stream(self) -> bool:
+        return self.stream if self.client_stream is None else self.client_stream
 
     @property
     def base_model(self) -> str:

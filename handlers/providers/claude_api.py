@@ -4,17 +4,29 @@ Legacy: ``claude_executor.go`` (reference: providers §2.4, §2.6). The key goes
 only on ``https://api.anthropic.com`` itself; any other base URL gets ``Authorization: Bearer``.
 Identity headers use ``EnsureHeader`` (a client's own value wins).
 
-Not done here (they belong to the body pipeline before the executor): cloaking (system prompt,
-fake ``metadata.user_id``, sensitive-word obfuscation) and the ``proxy_`` tool-name prefix that
-the legacy adds for OAuth tokens.
+Cloaking (``applyCloaking``, claude_executor.go:936-985 and cloak_*.go) happens here, after the
+pipeline's payload rules rather than before them as in the legacy: only a payload rule that sets
+``system`` or ``metadata.user_id`` itself can tell the difference. The per-key ``cloak`` settings
+come from ``cloak_resolver`` (see ``cloak_settings_for``); without one every credential uses the
+legacy default, mode ``auto``. The ``proxy_`` tool-name prefix for OAuth tokens lives in
+``oauth_claude.py``.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import compression_utils
+
+from handlers.translation.gjson_values import text_of
+from quotio_gateway.config.models import Config
+from quotio_gateway.management.responses import go_trim
 
 from .base import (
     APIKeyCredential,
@@ -30,6 +42,7 @@ from .base import (
 )
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
+CLAUDE_CODE_LINE = "You are Claude Code, Anthropic's official CLI for Claude."
 DEFAULT_BETAS = ("claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14,"
                  "fine-grained-tool-streaming-2025-05-14")
 IDENTITY_HEADERS = (
@@ -56,6 +69,133 @@ ERROR_TYPE_STATUS = {
 }
 
 
+ZERO_WIDTH_SPACE = "\u200b"
+_USER_ID = re.compile(r"user_[a-fA-F0-9]{64}_account__session_"
+                      r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@dataclass(frozen=True, slots=True)
+class CloakSettings:
+    """One credential's ``cloak`` block: ``auto`` (the default) cloaks unless the client's
+    User-Agent starts with ``claude-cli``; ``always`` / ``never`` as named."""
+
+    mode: str = "auto"
+    strict: bool = False
+    sensitive_words: tuple[str, ...] = ()
+
+
+DEFAULT_CLOAK = CloakSettings()
+
+
+def cloak_settings_for(cfg: Config, api_key: str, base_url: str) -> CloakSettings:
+    """``resolveClaudeKeyCloakConfig`` (claude_executor.go:861-887): the first ``claude-api-key``
+    entry with this key (case-insensitive) whose base URL does not contradict ours. An OAuth token
+    matches no entry, so OAuth credentials always get the default."""
+    if not api_key:
+        return DEFAULT_CLOAK
+    for entry in cfg.claude_api_key:
+        entry_base = go_trim(entry.base_url)
+        if go_trim(entry.api_key).lower() != api_key.lower():
+            continue
+        if base_url and entry_base and entry_base.lower() != base_url.lower():
+            continue
+        cloak = entry.cloak
+        if cloak is None:
+            return DEFAULT_CLOAK
+        words = tuple(word.strip() for word in cloak.sensitive_words)
+        return CloakSettings(cloak.mode or "auto", bool(cloak.strict_mode), words)
+    return DEFAULT_CLOAK
+
+
+def should_cloak(mode: str, user_agent: str) -> bool:
+    """``shouldCloak`` (cloak_utils.go:32-43)."""
+    lowered = mode.lower()
+    if lowered == "always":
+        return True
+    if lowered == "never":
+        return False
+    return not user_agent.startswith("claude-cli")
+
+
+def fake_user_id() -> str:
+    """``generateFakeUserID``: the shape Claude Code's ``metadata.user_id`` has."""
+    return f"user_{secrets.token_hex(32)}_account__session_{uuid.uuid4()}"
+
+
+def word_matcher(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """``buildSensitiveWordMatcher``: words of two or more characters without a zero-width
+    space, longest (in UTF-8 bytes) first so a longer word wins over its prefix."""
+    valid = [w.strip() for w in words]
+    valid = [w for w in valid if len(w) >= 2 and ZERO_WIDTH_SPACE not in w]
+    if not valid:
+        return None
+    valid.sort(key=lambda w: len(w.encode()), reverse=True)
+    return re.compile("|".join(re.escape(w) for w in valid), re.IGNORECASE)
+
+
+def _obfuscate_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if ZERO_WIDTH_SPACE in word or len(word) < 2:
+        return word
+    return word[0] + ZERO_WIDTH_SPACE + word[1:]
+
+
+def _obfuscate_blocks(blocks: list[Any], matcher: re.Pattern[str]) -> list[Any]:
+    out = []
+    for block in blocks:
+        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
+            block = {**block, "text": matcher.sub(_obfuscate_word, block["text"])}
+        out.append(block)
+    return out
+
+
+def obfuscate(body: dict[str, Any], matcher: re.Pattern[str]) -> None:
+    """``obfuscateSensitiveWords`` (cloak_obfuscate.go): a zero-width space after the first
+    character of every sensitive word in the system prompt and in message texts."""
+    system = body.get("system")
+    if isinstance(system, list):
+        body["system"] = _obfuscate_blocks(system, matcher)
+    elif isinstance(system, str):
+        body["system"] = matcher.sub(_obfuscate_word, system)
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return
+    changed = []
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            message = {**message, "content": matcher.sub(_obfuscate_word, content)}
+        elif isinstance(content, list):
+            message = {**message, "content": _obfuscate_blocks(content, matcher)}
+        changed.append(message)
+    body["messages"] = changed
+
+
+def apply_cloaking(body: dict[str, Any], model: str, settings: CloakSettings, user_agent: str,
+                   new_user_id: Callable[[], str] = fake_user_id) -> None:
+    """``applyCloaking``: for a client that is not Claude Code (mode ``auto``), make the request
+    look like Claude Code's: its system line first (the only one in strict mode, none for
+    ``claude-3-5-haiku*``), a Claude Code shaped ``metadata.user_id`` unless a valid one is there,
+    and the configured sensitive words broken up."""
+    if not should_cloak(settings.mode, user_agent):
+        return
+    if not model.startswith("claude-3-5-haiku"):
+        if settings.strict:
+            body["system"] = [{"type": "text", "text": CLAUDE_CODE_LINE}]
+        else:
+            claude_code_system(body)
+    metadata = body.get("metadata")
+    if "metadata" not in body:
+        body["metadata"] = {"user_id": new_user_id()}
+    else:
+        current = metadata.get("user_id") if isinstance(metadata, dict) else None
+        if not (isinstance(current, str) and _USER_ID.fullmatch(current)):
+            body["metadata"] = {**(metadata if isinstance(metadata, dict) else {}), "user_id": new_user_id()}
+    matcher = word_matcher(settings.sensitive_words)
+    if matcher is not None:
+        obfuscate(body, matcher)
+
+
 def accept_encoding() -> str:
     """The legacy advertises gzip, deflate, br and zstd and decodes them itself; we advertise only
     what this aiohttp can decode, so an upstream never answers in an encoding we cannot read."""
@@ -68,14 +208,29 @@ def accept_encoding() -> str:
 
 
 def extract_betas(body: dict[str, Any]) -> list[str]:
-    """``extractAndRemoveBetas``: a ``betas`` array (or string) leaves the body for the header."""
+    """``extractAndRemoveBetas`` (claude_executor.go:509-526): a ``betas`` array (or any other
+    value) leaves the body for the header; every item is read as text and trimmed, blanks skipped."""
     if "betas" not in body:
         return []
     value = body.pop("betas")
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, str)]
-    text = value.strip() if isinstance(value, str) else ""
-    return [text] if text else []
+    items = value if isinstance(value, list) else [value]
+    return [text for text in (text_of(item).strip() for item in items) if text]
+
+
+def claude_code_system(body: dict[str, Any]) -> None:
+    """``checkSystemInstructions`` (claude_executor.go:704-721), which the legacy count_tokens call
+    applies to every model but ``claude-3-5-haiku*``: the Claude Code line goes first. An array
+    whose first entry is that line stays; any other array keeps only its ``text`` entries after
+    it; a string (or missing) system prompt is replaced by the line alone, as the legacy does."""
+    system = body.get("system")
+    if isinstance(system, list):
+        first = system[0] if system else None
+        if isinstance(first, dict) and first.get("text") == CLAUDE_CODE_LINE:
+            return
+        kept = [part for part in system if isinstance(part, dict) and part.get("type") == "text"]
+        body["system"] = [{"type": "text", "text": CLAUDE_CODE_LINE}, *kept]
+        return
+    body["system"] = [{"type": "text", "text": CLAUDE_CODE_LINE}]
 
 
 def beta_header(client_value: str, extra: list[str]) -> str:
@@ -93,20 +248,37 @@ def beta_header(client_value: str, extra: list[str]) -> str:
     return betas
 
 
+CloakResolver = Callable[[APIKeyCredential], CloakSettings]
+
+
 class ClaudeAPIExecutor(Executor):
     name = "claude"
+    # Set by whoever holds the config (``lambda c: cloak_settings_for(cfg, c.api_key, c.base_url)``)
+    # so a key's ``cloak`` block applies; unset, every credential cloaks in the default ``auto`` mode.
+    cloak_resolver: CloakResolver | None = None
+    new_user_id: Callable[[], str] = staticmethod(fake_user_id)
 
     def prepare(self, credential: APIKeyCredential, request: UpstreamRequest) -> PreparedRequest:
         body: dict[str, Any] = dict(request.body)
         body["model"] = request.base_model
-        tool_choice = body.get("tool_choice")
-        if isinstance(tool_choice, dict) and tool_choice.get("type") in ("any", "tool"):
-            # Anthropic rejects extended thinking together with a forced tool.
-            body.pop("thinking", None)
+        counting = request.action == "countTokens"
+        if counting:
+            # The legacy CountTokens neither cloaks nor drops thinking; it only puts the Claude
+            # Code system line first (claude_executor.go:399-401).
+            if not request.base_model.startswith("claude-3-5-haiku"):
+                claude_code_system(body)
+        else:
+            settings = self.cloak_resolver(credential) if self.cloak_resolver is not None else DEFAULT_CLOAK
+            apply_cloaking(body, request.base_model, settings, _user_agent(request.client_headers),
+                           self.new_user_id)
+            tool_choice = body.get("tool_choice")
+            if isinstance(tool_choice, dict) and tool_choice.get("type") in ("any", "tool"):
+                # Anthropic rejects extended thinking together with a forced tool.
+                body.pop("thinking", None)
         betas = extract_betas(body)
 
         base = credential.base_url or DEFAULT_BASE_URL
-        path = "/v1/messages/count_tokens" if request.action == "countTokens" else "/v1/messages"
+        path = "/v1/messages/count_tokens" if counting else "/v1/messages"
         url = f"{base}{path}?beta=true"
         parts = urlsplit(url)
         headers = HeaderSet()
@@ -121,7 +293,9 @@ class ClaudeAPIExecutor(Executor):
             headers.ensure(client, name, default)
         headers.set("Connection", "keep-alive")
         headers.set("Accept-Encoding", accept_encoding())
-        headers.set("Accept", "text/event-stream" if request.stream else "application/json")
+        # Execute (non-stream client) sends application/json even when the body asks Claude for a
+        # stream to fold (claude_executor.go:136, applyClaudeHeaders).
+        headers.set("Accept", "text/event-stream" if request.wants_stream else "application/json")
         headers.apply_custom(credential.headers)
         return PreparedRequest("POST", url, headers.items(), json_bytes(body))
 
@@ -146,3 +320,7 @@ def _event_type(event: StreamEvent) -> str:
     payload = event.payload
     kind = payload.get("type") if isinstance(payload, dict) else None
     return kind if isinstance(kind, str) else ""
+
+
+def _user_agent(headers: Mapping[str, str]) -> str:
+    return header_value(headers, "User-Agent")

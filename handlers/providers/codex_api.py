@@ -8,12 +8,14 @@ event, or fails with 408 when the body has none. API keys send no ``Originator``
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from handlers.translation.gjson_values import text_of
 from handlers.translation.token_count import codex_encoding, codex_input_text, codex_usage
 
 from . import tokenizers
@@ -39,6 +41,45 @@ DROPPED_FIELDS = ("previous_response_id", "prompt_cache_retention", "safety_iden
 RATE_LIMIT_CODES = frozenset({"rate_limit_exceeded", "usage_limit_reached", "insufficient_quota"})
 
 
+class ClaudeClientSessions:
+    """The legacy's ``codexCache`` for Claude clients (codex_executor.go:511-523, cache_helpers.go):
+    one random UUID per (model, ``metadata.user_id``), kept for an hour from its creation, so a
+    Claude Code conversation keeps one Codex prompt cache. The pipeline, which sees the client
+    body, passes the result as ``UpstreamRequest.prompt_cache_id``."""
+
+    TTL = 3600.0
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+        self._clock = clock
+        self._new_id = new_id
+        self._entries: dict[str, tuple[str, float]] = {}
+
+    def session_id(self, model: str, user_id: str) -> str:
+        now = self._clock()
+        key = f"{model}-{user_id}"
+        found = self._entries.get(key)
+        if found is not None and found[1] >= now:
+            return found[0]
+        if len(self._entries) > 1024:
+            # The legacy purges every 15 minutes; purging on growth keeps the same bound.
+            self._entries = {k: v for k, v in self._entries.items() if v[1] >= now}
+        session = self._new_id()
+        self._entries[key] = (session, now + self.TTL)
+        return session
+
+
+CLAUDE_CLIENT_SESSIONS = ClaudeClientSessions()
+
+
+def client_cache_key(body: dict[str, Any]) -> str:
+    """The ``prompt_cache_key`` a Responses client sent, which the legacy ``cacheHelper`` reuses as
+    the body key and both session headers (codex_executor.go:524-538). Only the Responses
+    translation carries the client's key over; the other pairs build bodies without one, so for
+    them this is "" exactly as the legacy's empty cache id."""
+    return text_of(body.get("prompt_cache_key"))
+
+
 class CodexAPIExecutor(Executor):
     name = "codex"
 
@@ -53,12 +94,13 @@ class CodexAPIExecutor(Executor):
         for name in DROPPED_FIELDS:
             body.pop(name, None)
         body.setdefault("instructions", "")
-        body["prompt_cache_key"] = request.prompt_cache_id
+        cache_id = request.prompt_cache_id or client_cache_key(body)
+        body["prompt_cache_key"] = cache_id
 
         headers = HeaderSet()
         # Sent even when empty, like the legacy; Session_id then falls back to a fresh UUID.
-        headers.set("Conversation_id", request.prompt_cache_id)
-        headers.set("Session_id", request.prompt_cache_id)
+        headers.set("Conversation_id", cache_id)
+        headers.set("Session_id", cache_id)
         headers.set("Content-Type", "application/json")
         headers.set("Authorization", "Bearer " + credential.api_key)
         client = request.client_headers

@@ -8,6 +8,10 @@ of v6.7.15 builds a plain ``statusErr``.
 
 from __future__ import annotations
 
+import base64
+import functools
+import struct
+import zlib
 from typing import Any
 
 from handlers.translation.sse import normalise_alt
@@ -28,6 +32,65 @@ DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 API_VERSION = "v1beta"
 
 
+IMAGE_PREVIEW_MODEL = "gemini-2.5-flash-image-preview"
+# util.CreateWhiteImageBase64: the canvas size per aspect ratio (1024x1024 for anything else).
+CANVAS_SIZES = {
+    "1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184), "4:3": (1184, 864),
+    "4:5": (896, 1152), "5:4": (1152, 896), "9:16": (768, 1344), "16:9": (1344, 768), "21:9": (1536, 672),
+}
+CANVAS_PROMPT = ("Based on the following requirements, create an image within the uploaded picture. The new "
+                 "content *MUST* completely cover the entire area of the original picture, maintaining its exact "
+                 "proportions, and *NO* blank areas should appear.")
+
+
+@functools.lru_cache(maxsize=16)
+def white_png_base64(aspect_ratio: str) -> str:
+    """An all-white opaque PNG of the legacy's canvas size (the legacy's encoder output differs in
+    its compressed bytes only; the pixels are the same)."""
+    width, height = CANVAS_SIZES.get(aspect_ratio, (1024, 1024))
+    row = b"\x00" + b"\xff" * (width * 3)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * height, 9))
+           + chunk(b"IEND", b""))
+    return base64.b64encode(png).decode()
+
+
+def fix_image_aspect_ratio(body: dict[str, Any], model: str) -> dict[str, Any]:
+    """``fixGeminiImageAspectRatio`` (gemini_executor.go:500-540): for the image preview model,
+    ``generationConfig.imageConfig.aspectRatio`` becomes a white canvas of that ratio put before
+    the first turn's parts (with the legacy's instruction) when no turn carries an image yet, plus
+    ``responseModalities: ["IMAGE", "TEXT"]``; ``imageConfig`` is removed either way. ``body`` is
+    the Gemini request (for the envelope formats pass its ``request`` object)."""
+    if model != IMAGE_PREVIEW_MODEL:
+        return body
+    config = body.get("generationConfig")
+    image_config = config.get("imageConfig") if isinstance(config, dict) else None
+    if not isinstance(image_config, dict) or "aspectRatio" not in image_config:
+        return body
+    out = dict(body)
+    config = {k: v for k, v in config.items() if k != "imageConfig"}  # type: ignore[union-attr]
+    contents = out.get("contents")
+    if isinstance(contents, list) and contents:
+        has_image = any(isinstance(part, dict) and "inlineData" in part
+                        for content in contents if isinstance(content, dict)
+                        for part in (content.get("parts") if isinstance(content.get("parts"), list) else ()))
+        if not has_image:
+            ratio = image_config["aspectRatio"]
+            canvas = {"inlineData": {"mime_type": "image/png",
+                                     "data": white_png_base64(ratio if isinstance(ratio, str) else "")}}
+            first = contents[0] if isinstance(contents[0], dict) else {}
+            own = first.get("parts") if isinstance(first.get("parts"), list) else []
+            contents = [{**first, "parts": [{"text": CANVAS_PROMPT}, canvas, *own]}, *contents[1:]]
+            out["contents"] = contents
+            config["responseModalities"] = ["IMAGE", "TEXT"]
+    out["generationConfig"] = config
+    return out
+
+
 class GeminiAPIExecutor(Executor):
     name = "gemini"
 
@@ -43,7 +106,7 @@ class GeminiAPIExecutor(Executor):
         return "streamGenerateContent" if request.stream else "generateContent"
 
     def prepare(self, credential: APIKeyCredential, request: UpstreamRequest) -> PreparedRequest:
-        body: dict[str, Any] = dict(request.body)
+        body: dict[str, Any] = fix_image_aspect_ratio(dict(request.body), request.base_model)
         body["model"] = request.base_model
         body.pop("session_id", None)
         action = self.action(request)

@@ -17,6 +17,7 @@ as streams and folded into one answer, as the legacy does.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 import uuid
@@ -305,8 +306,7 @@ class AntigravityExecutor(OAuthExecutor, GeminiAPIExecutor):
     async def execute(self, credential: OAuthCredential, request: UpstreamRequest) -> UpstreamResult:  # type: ignore[override]
         authorized = await self.authorize(credential)
         if not request.stream and request.action != "countTokens" and folds_stream(request.base_model):
-            streamed = UpstreamRequest(request.model, request.body, True, request.client_headers,
-                                       request.action, "", request.prompt_cache_id)
+            streamed = dataclasses.replace(request, stream=True, alt="")
             events: list[StreamEvent] = []
             async with await self._open_stream(authorized, streamed) as stream:
                 async for event in stream:

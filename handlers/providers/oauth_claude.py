@@ -16,6 +16,7 @@ Left to the body pipeline, as for API keys: cloaking (system prompt, fake ``meta
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
@@ -103,8 +104,7 @@ class ClaudeOAuthExecutor(OAuthExecutor, ClaudeAPIExecutor):
 
     def prepare(self, credential: OAuthCredential, request: UpstreamRequest) -> PreparedRequest:  # type: ignore[override]
         if is_oauth_token(credential.token):
-            request = UpstreamRequest(request.model, prefix_tools(request.body), request.stream,
-                                      request.client_headers, request.action, request.alt, request.prompt_cache_id)
+            request = dataclasses.replace(request, body=prefix_tools(request.body))
         # Reuse the API-key path with the token, then force the Bearer form of the auth header.
         keyed = APIKeyCredential("claude", credential.token, credential.base_url, credential.proxy_url)
         prepared = ClaudeAPIExecutor.prepare(self, keyed, request)

@@ -26,7 +26,7 @@ from handlers.translation.model import Format
 from handlers.translation.sse import normalise_alt
 
 from .base import HeaderSet, PreparedRequest, StreamEvent, UpstreamError, UpstreamRequest, json_bytes
-from .gemini_api import GeminiAPIExecutor
+from .gemini_api import GeminiAPIExecutor, fix_image_aspect_ratio
 from .oauth_base import OAuthCredential, OAuthExecutor
 
 DEFAULT_BASE_URL = "https://cloudcode-pa.googleapis.com"
@@ -51,6 +51,10 @@ class GeminiCLIExecutor(OAuthExecutor, GeminiAPIExecutor):
 
     def prepare(self, credential: OAuthCredential, request: UpstreamRequest) -> PreparedRequest:  # type: ignore[override]
         body: dict[str, Any] = dict(request.body)
+        inner = body.get("request")
+        if isinstance(inner, dict):
+            # fixGeminiCLIImageAspectRatio: the same canvas fix inside the envelope.
+            body["request"] = fix_image_aspect_ratio(inner, request.base_model)
         action = self.action(request)
         if action == "countTokens":
             body.pop("project", None)

@@ -26,7 +26,7 @@ from typing import Any
 
 from handlers.translation.model import Format
 
-from .base import HeaderSet, PreparedRequest, UpstreamError, UpstreamRequest, json_bytes
+from .base import HeaderSet, PreparedRequest, UpstreamError, UpstreamRequest, json_bytes, transport_error
 from .oauth_base import OAuthCredential, OAuthExecutor
 from .openai_compat import OpenAICompatExecutor
 
@@ -95,8 +95,12 @@ class _ChatExecutor(OAuthExecutor, OpenAICompatExecutor):
 
 
 def _no_tools(body: dict[str, Any]) -> bool:
-    tools = body.get("tools")
-    return tools is None or (isinstance(tools, list) and not tools)
+    # qwen_executor.go:183: absent or an empty array; an explicit ``"tools": null`` exists for
+    # gjson and is no array, so it gets no decoy.
+    if "tools" not in body:
+        return True
+    tools = body["tools"]
+    return isinstance(tools, list) and not tools
 
 
 def _include_usage(body: dict[str, Any]) -> None:
@@ -153,9 +157,9 @@ class IFlowExecutor(_ChatExecutor):
             return await super().authorize(credential)
         except UpstreamError as err:
             if err.status == 401 and err.body == b"missing access token":
-                # The legacy's own words for a file without an API key.
-                raise UpstreamError("credential", 401, b"iflow executor: missing api key",
-                                    reason="unauthorized") from None
+                # The legacy's own words for a file without an API key, as a plain error with no
+                # status (iflow_executor.go:74-77, 172-175): answered 500, like any status-less failure.
+                raise transport_error("iflow executor: missing api key") from None
             raise
 
 

@@ -16,8 +16,8 @@ from typing import Any
 from handlers.translation.model import Format
 from handlers.translation.sse import normalise_alt
 
-from .base import HeaderSet, PreparedRequest, UpstreamError, UpstreamRequest, json_bytes
-from .gemini_api import GeminiAPIExecutor
+from .base import HeaderSet, PreparedRequest, UpstreamError, UpstreamRequest, json_bytes, transport_error
+from .gemini_api import GeminiAPIExecutor, fix_image_aspect_ratio
 from .oauth_base import OAuthCredential, OAuthExecutor
 
 DEFAULT_LOCATION = "us-central1"
@@ -33,14 +33,16 @@ class VertexServiceAccountExecutor(OAuthExecutor, GeminiAPIExecutor):
     upstream_format = Format.GEMINI
 
     def precheck(self, credential: OAuthCredential, request: UpstreamRequest) -> None:  # type: ignore[override]
+        if not credential.project_id:
+            # vertexCreds' plain error (gemini_vertex_executor.go:949-951): no status, so 500, and
+            # checked before anything else about the request.
+            raise transport_error("vertex executor: missing project_id in credentials")
         if "imagen" in request.base_model.lower():
             raise UpstreamError("request", 400, b"imagen models are not served by the native vertex executor",
                                 reason="request")
-        if not credential.project_id:
-            raise UpstreamError("credential", 401, b"vertex executor: missing project_id", reason="unauthorized")
 
     def prepare(self, credential: OAuthCredential, request: UpstreamRequest) -> PreparedRequest:  # type: ignore[override]
-        body: dict[str, Any] = dict(request.body)
+        body: dict[str, Any] = fix_image_aspect_ratio(dict(request.body), request.base_model)
         body["model"] = request.base_model
         body.pop("session_id", None)
         action = self.action(request)

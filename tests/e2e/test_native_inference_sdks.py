@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -361,3 +362,43 @@ async def test_sdk_errors(native: Native) -> None:
     with pytest.raises(anthropic.AuthenticationError):
         await client.messages.create(model=CLAUDE.model, max_tokens=5, messages=[{"role": "user", "content": "x"}])
     assert native.fake.requests == []
+
+
+# --- What the Claude and Codex executors add for SDK clients (legacy executors) --------------
+
+
+async def test_openai_sdk_on_claude_is_cloaked_and_accepts_json_when_not_streaming(native: Native) -> None:
+    """claude_executor.go applyCloaking (mode auto: the client is not claude-cli) and
+    applyClaudeHeaders(stream=false): the body asks Claude for a stream to fold, Accept stays JSON."""
+    await native.openai().chat.completions.create(
+        model=CLAUDE.model, messages=[{"role": "system", "content": "Be brief."},
+                                      {"role": "user", "content": "say hello"}])
+    sent = assert_upstream(native, CLAUDE, stream=False)
+    assert sent.body["stream"] is True
+    assert sent.headers["Accept"] == "application/json"
+    # OpenAI system messages travel as a user message (A2.1); the system is Claude Code's line.
+    line = "You are Claude Code, Anthropic's official CLI for Claude."
+    assert sent.body["system"] == [{"type": "text", "text": line}]
+    assert "Be brief." in json.dumps(sent.body["messages"])
+    assert re.fullmatch(r"user_[0-9a-f]{64}_account__session_[0-9a-f-]{36}", sent.body["metadata"]["user_id"])
+
+
+async def test_streaming_client_on_claude_accepts_event_stream(native: Native) -> None:
+    stream = await native.openai().chat.completions.create(
+        model=CLAUDE.model, messages=[{"role": "user", "content": "say hello"}], stream=True)
+    async for _ in stream:
+        pass
+    assert assert_upstream(native, CLAUDE, stream=True).headers["Accept"] == "text/event-stream"
+
+
+async def test_claude_client_on_codex_keeps_one_session_per_user(native: Native) -> None:
+    """codex_executor.go cacheHelper: a Claude client's metadata.user_id names one Codex prompt
+    cache (body key and both session headers) per model for an hour."""
+    client = native.anthropic()
+    for user in ("alice", "alice", "bob"):
+        await client.messages.create(model=CODEX.model, max_tokens=50, metadata={"user_id": user},
+                                     messages=[{"role": "user", "content": "say hello"}])
+    sessions = [(r.body["prompt_cache_key"], r.headers["Session_id"], r.headers["Conversation_id"])
+                for r in native.fake.requests]
+    assert all(len(set(triple)) == 1 and len(triple[0]) == 36 for triple in sessions)
+    assert sessions[0] == sessions[1] != sessions[2]

@@ -481,3 +481,42 @@ async def test_payload_rules_on_envelope_upstreams_match_the_inner_request(infer
     assert "generationConfig" not in agy
     # The default rules name protocol "gemini": not antigravity's; the override names it.
     assert agy["request"]["generationConfig"] == {"topK": 7}
+
+
+async def test_a_keys_cloak_block_decides_the_cloaking(inference_client: Any, fake_llm: FakeLLM) -> None:
+    """The runtime hands the Claude executor each key's ``cloak`` settings (the legacy's
+    resolveClaudeKeyCloakConfig): ``never`` leaves an SDK client's body alone, the default
+    (``auto``) cloaks it, ``strict-mode`` keeps only Claude Code's system line."""
+    text = (f"claude-api-key:\n"
+            f"  - api-key: plain\n    base-url: {fake_llm.root}\n    cloak: {{mode: never}}\n"
+            f"  - api-key: strict\n    base-url: {fake_llm.root}\n    cloak: {{mode: always, strict-mode: true}}\n")
+    client = await inference_client(text, PAIRS)
+    line = {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."}
+    seen: dict[str, Any] = {}
+    for _ in range(2):  # round-robin over both keys
+        resp = await client.post("/v1/messages", json=body(system="Be brief."))
+        assert resp.status == 200
+        sent = fake_llm.requests[-1]
+        seen[sent.key] = sent.body
+    assert seen["plain"]["system"] == "Be brief." and "metadata" not in seen["plain"]
+    assert seen["strict"]["system"] == [line]
+    assert seen["strict"]["metadata"]["user_id"].startswith("user_")
+
+
+async def test_count_requests_get_no_payload_rules_and_claude_no_thinking(inference_client: Any,
+                                                                          fake_llm: FakeLLM) -> None:
+    """Every legacy CountTokens skips the payload rules; Claude's also skips thinking
+    (claude_executor.go:384-415), while a message request gets both."""
+    extra = ("payload:\n  override:\n    - models:\n        - name: \"claude-*\"\n"
+             "      params:\n        temperature: 0.25\n")
+    client = await inference_client(config(fake_llm, "k1", extra=extra), PAIRS)
+    fake_llm.script("k1", status(200, {"input_tokens": 7}))
+    resp = await client.post("/v1/messages/count_tokens", json=body(model=f"{MODEL}(8192)"))
+    assert resp.status == 200 and await resp.json() == {"input_tokens": 7}
+    counted = fake_llm.requests[-1]
+    assert counted.path == "/v1/messages/count_tokens"
+    assert "temperature" not in counted.body and "thinking" not in counted.body
+    resp = await client.post("/v1/messages", json=body(model=f"{MODEL}(8192)"))
+    assert resp.status == 200
+    sent = fake_llm.requests[-1].body
+    assert sent["temperature"] == 0.25 and sent["thinking"] == {"type": "enabled", "budget_tokens": 8192}

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import gzip
 
+import orjson
 import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
 from handlers.providers import APIKeyCredential, ClaudeAPIExecutor, UpstreamClient, UpstreamError, UpstreamRequest
-from handlers.providers.claude_api import DEFAULT_BETAS, accept_encoding
+from handlers.providers.claude_api import DEFAULT_BETAS, CloakSettings, accept_encoding, cloak_settings_for
+from quotio_gateway.config.models import Config
 
 ANTHROPIC_ERROR = {"type": "error", "error": {"type": "rate_limit_error", "message": "Number of request tokens"}}
 MESSAGE = {"id": "msg_1", "type": "message", "role": "assistant", "content": [{"type": "text", "text": "hi"}],
            "model": "claude-sonnet-4-5", "stop_reason": "end_turn", "usage": {"input_tokens": 3, "output_tokens": 1}}
+FAKE_ID = "user_" + "0f" * 32 + "_account__session_00000000-0000-4000-8000-000000000000"
+CC_BLOCK = {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude."}
+CLAUDE_CODE_UA = CIMultiDict({"User-Agent": "claude-cli/2.0.14 (external, cli)"})
 
 
 def body(**extra: object) -> dict:
@@ -26,7 +31,9 @@ def cred(base: str, **kw: object) -> APIKeyCredential:
 
 async def test_non_stream_call_on_a_custom_base_uses_bearer_and_every_fixed_header(upstream, client) -> None:
     upstream.answer_json(200, MESSAGE)
-    result = await ClaudeAPIExecutor(client).execute(
+    executor = ClaudeAPIExecutor(client)
+    executor.new_user_id = lambda: FAKE_ID  # type: ignore[method-assign]
+    result = await executor.execute(
         cred(upstream.url, headers=(("X-Custom", "1"),)),
         UpstreamRequest("claude-sonnet-4-5(8192)", body(stream=False)))
     assert result.json() == MESSAGE
@@ -57,7 +64,9 @@ async def test_non_stream_call_on_a_custom_base_uses_bearer_and_every_fixed_head
     for name, value in expected.items():
         assert seen.headers.getall(name) == [value], name
     assert "x-api-key" not in seen.headers
-    assert seen.json == body(stream=False) | {"model": "claude-sonnet-4-5"}
+    # No client User-Agent, so the legacy's default cloak mode (auto) dresses it as Claude Code.
+    assert seen.json == body(stream=False) | {"model": "claude-sonnet-4-5", "system": [CC_BLOCK],
+                                              "metadata": {"user_id": FAKE_ID}}
 
 
 def test_api_key_goes_in_x_api_key_only_on_the_anthropic_host() -> None:
@@ -79,7 +88,8 @@ def test_client_headers_win_and_betas_merge() -> None:
                                   "X-Stainless-Os": "Linux", "Anthropic-Version": " "})
     prepared = executor.prepare(cred("http://h"), UpstreamRequest(
         "m", body(betas=["files-api-2025-04-14", "context-1m-2025-08-07", 7]), client_headers=client_headers))
-    assert prepared.header("Anthropic-Beta") == "context-1m-2025-08-07,oauth-2025-04-20,files-api-2025-04-14"
+    # Non-string items count by their JSON text, as gjson's String() reads them (claude_executor.go:517).
+    assert prepared.header("Anthropic-Beta") == "context-1m-2025-08-07,oauth-2025-04-20,files-api-2025-04-14,7"
     assert prepared.header("User-Agent") == "claude-cli/2.0.1 (x)"
     assert prepared.header("X-Stainless-Os") == "Linux"
     assert prepared.header("Anthropic-Version") == "2023-06-01"  # a blank client value does not count
@@ -163,3 +173,105 @@ async def test_error_statuses(upstream, client: UpstreamClient, status: int, sco
                                 b'tokens"}}'
     assert caught.value.retry_after is None
     assert caught.value.retry_after_header == (30.0 if status == 429 else None)
+
+
+async def test_count_tokens_puts_the_claude_code_line_first_and_keeps_thinking(upstream, client) -> None:
+    # claude_executor.go:384-415: CountTokens applies checkSystemInstructions and never
+    # disableThinkingIfToolChoiceForced; the call is non-stream (Accept: application/json).
+    upstream.answer_json(200, {"input_tokens": 42})
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    sent = body(system=[{"type": "text", "text": "be brief"}, {"type": "image", "source": {}}],
+                tool_choice={"type": "any"}, thinking=thinking, betas=["token-counting-2024-11-01"])
+    result = await ClaudeAPIExecutor(client).execute(
+        cred(upstream.url), UpstreamRequest("claude-sonnet-4-5(8192)", sent, action="countTokens"))
+    assert result.json() == {"input_tokens": 42}
+    seen = upstream.last
+    assert (seen.method, seen.path_qs) == ("POST", "/v1/messages/count_tokens?beta=true")
+    assert seen.json == {
+        "model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}],
+        "system": [CC_BLOCK, {"type": "text", "text": "be brief"}],
+        "tool_choice": {"type": "any"}, "thinking": thinking,
+    }
+    assert seen.headers.getall("Anthropic-Beta") == [DEFAULT_BETAS + ",token-counting-2024-11-01"]
+    assert seen.headers.getall("Accept") == ["application/json"]
+
+
+@pytest.mark.parametrize(("model", "system", "expected"), [
+    # A string system prompt is replaced by the line alone, as the legacy does.
+    ("claude-opus-4-1", "be brief", [CC_BLOCK]),
+    ("claude-opus-4-1", None, [CC_BLOCK]),
+    ("claude-opus-4-1", [CC_BLOCK, {"type": "image"}], [CC_BLOCK, {"type": "image"}]),
+    ("claude-3-5-haiku-20241022", "be brief", "be brief"),
+])
+def test_count_tokens_system_rewrite(model: str, system: object, expected: object) -> None:
+    sent = body() if system is None else body(system=system)
+    prepared = ClaudeAPIExecutor(client=None).prepare(  # type: ignore[arg-type]
+        cred("http://h"), UpstreamRequest(model, sent, action="countTokens"))
+    assert orjson.loads(prepared.body)["system"] == expected
+
+
+def test_claude_code_client_is_not_cloaked_in_auto_mode() -> None:
+    prepared = ClaudeAPIExecutor(client=None).prepare(  # type: ignore[arg-type]
+        cred("http://h"), UpstreamRequest("claude-opus-4-1", body(system="be brief"), client_headers=CLAUDE_CODE_UA))
+    assert orjson.loads(prepared.body) == body(system="be brief") | {"model": "claude-opus-4-1"}
+
+
+def cloaked(settings: CloakSettings | None, model: str, sent: dict, headers: CIMultiDict | None = None) -> dict:
+    executor = ClaudeAPIExecutor(client=None)  # type: ignore[arg-type]
+    executor.new_user_id = lambda: FAKE_ID  # type: ignore[method-assign]
+    if settings is not None:
+        executor.cloak_resolver = lambda credential: settings  # type: ignore[method-assign]
+    prepared = executor.prepare(cred("http://h"), UpstreamRequest(model, sent, client_headers=headers or {}))
+    return orjson.loads(prepared.body)
+
+
+def test_cloaking_for_an_sdk_client_prepends_the_line_and_fakes_the_user_id() -> None:
+    # claude_executor.go:936-985 with the default mode: an SDK's User-Agent is not claude-cli.
+    sdk = CIMultiDict({"User-Agent": "Anthropic/Python 0.40.0"})
+    sent = body(system=[{"type": "text", "text": "be brief"}], metadata={"user_id": "alice", "x": 1})
+    assert cloaked(None, "claude-opus-4-1", sent, sdk) == body() | {
+        "model": "claude-opus-4-1", "system": [CC_BLOCK, {"type": "text", "text": "be brief"}],
+        "metadata": {"user_id": FAKE_ID, "x": 1}}
+    valid = "user_" + "ab" * 32 + "_account__session_123e4567-e89b-42d3-a456-426614174000"
+    kept = cloaked(None, "claude-3-5-haiku-20241022", body(system="s", metadata={"user_id": valid}), sdk)
+    assert kept == body() | {"model": "claude-3-5-haiku-20241022", "system": "s", "metadata": {"user_id": valid}}
+
+
+@pytest.mark.parametrize(("settings", "headers", "expected_system", "expected_meta"), [
+    (CloakSettings("never"), None, "be brief", None),
+    (CloakSettings("always"), CLAUDE_CODE_UA, [CC_BLOCK], {"user_id": FAKE_ID}),
+    (CloakSettings("AUTO", strict=True), None, [CC_BLOCK], {"user_id": FAKE_ID}),
+])
+def test_cloak_modes(settings: CloakSettings, headers: CIMultiDict | None, expected_system: object,
+                     expected_meta: object) -> None:
+    out = cloaked(settings, "claude-opus-4-1", body(system="be brief"), headers)
+    assert out["system"] == expected_system
+    assert out.get("metadata") == expected_meta
+
+
+def test_sensitive_words_get_a_zero_width_space() -> None:
+    # cloak_obfuscate.go: case-insensitive, longest word first, system and message texts only.
+    settings = CloakSettings(sensitive_words=("proxy", " CLIProxyAPI ", "x"))
+    sent = body(system=[{"type": "text", "text": "via cliproxyapi"}],
+                messages=[{"role": "user", "content": "a Proxy here"},
+                          {"role": "assistant", "content": [{"type": "text", "text": "PROXY"},
+                                                            {"type": "tool_use", "name": "proxy", "input": {}}]}])
+    out = cloaked(settings, "claude-opus-4-1", sent)
+    z = "\u200b"
+    assert out["system"] == [CC_BLOCK, {"type": "text", "text": f"via c{z}liproxyapi"}]
+    assert out["messages"] == [{"role": "user", "content": f"a P{z}roxy here"},
+                               {"role": "assistant", "content": [{"type": "text", "text": f"P{z}ROXY"},
+                                                                 {"type": "tool_use", "name": "proxy", "input": {}}]}]
+    assert sent["messages"][0]["content"] == "a Proxy here"  # the caller's body is not touched
+
+
+def test_cloak_settings_come_from_the_matching_claude_key() -> None:
+    cfg = Config.model_validate({"claude-api-key": [
+        {"api-key": "k1", "base-url": "https://other", "cloak": {"mode": "always"}},
+        {"api-key": "K1", "cloak": {"mode": "never", "strict-mode": True, "sensitive-words": [" a b "]}},
+        {"api-key": "k2"},
+    ]})
+    assert cloak_settings_for(cfg, "k1", "https://mine") == CloakSettings("never", True, ("a b",))
+    assert cloak_settings_for(cfg, "k1", "https://other") == CloakSettings("always")
+    assert cloak_settings_for(cfg, "k2", "") == CloakSettings()
+    assert cloak_settings_for(cfg, "sk-ant-oat01-token", "") == CloakSettings()

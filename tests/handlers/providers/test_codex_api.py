@@ -6,7 +6,7 @@ import pytest
 from multidict import CIMultiDict
 
 from handlers.providers import APIKeyCredential, CodexAPIExecutor, UpstreamClient, UpstreamError, UpstreamRequest
-from handlers.providers.codex_api import USER_AGENT
+from handlers.providers.codex_api import USER_AGENT, ClaudeClientSessions
 
 CREATED = {"type": "response.created", "response": {"id": "resp_1", "status": "in_progress"}}
 DELTA = {"type": "response.output_text.delta", "delta": "hi"}
@@ -118,3 +118,36 @@ async def test_error_statuses(upstream, client: UpstreamClient, status: int, sco
     assert caught.value.retry_after is None  # resets_in_seconds is not read by the legacy either
     assert caught.value.body == b'{"error":{"type":"usage_limit_reached","message":"The usage limit has been ' \
                                 b'reached","resets_in_seconds":1234}}'
+
+
+async def test_responses_client_prompt_cache_key_is_kept_and_names_the_session(upstream, client) -> None:
+    # codex_executor.go:524-538: a Responses client's prompt_cache_key becomes the body key, the
+    # Conversation_id and the Session_id; it used to be overwritten with "".
+    upstream.answer_sse([upstream.frame(COMPLETED, "response.completed")])
+    body = {"model": "x", "input": [], "prompt_cache_key": "codex-cli-thread-7"}
+    await executor(client).execute(cred(upstream.url), UpstreamRequest("gpt-5-codex", body))
+    seen = upstream.last
+    assert seen.json == {"model": "gpt-5-codex", "input": [], "prompt_cache_key": "codex-cli-thread-7",
+                         "stream": True, "instructions": ""}
+    assert seen.headers.getall("Conversation_id") == ["codex-cli-thread-7"]
+    assert seen.headers.getall("Session_id") == ["codex-cli-thread-7"]
+
+
+def test_pipeline_cache_id_wins_over_the_body_key() -> None:
+    prepared = CodexAPIExecutor(client=None).prepare(  # type: ignore[arg-type]
+        APIKeyCredential("codex", "k", ""),
+        UpstreamRequest("m", {"prompt_cache_key": "from-body"}, prompt_cache_id="from-claude-user"))
+    assert prepared.header("Session_id") == "from-claude-user"
+    assert b'"prompt_cache_key":"from-claude-user"' in prepared.body
+
+
+def test_claude_client_sessions_last_an_hour_per_model_and_user() -> None:
+    now = [1000.0]
+    ids = iter(["s1", "s2", "s3"])
+    sessions = ClaudeClientSessions(clock=lambda: now[0], new_id=lambda: next(ids))
+    assert sessions.session_id("gpt-5-codex", "user_a") == "s1"
+    now[0] += 3599
+    assert sessions.session_id("gpt-5-codex", "user_a") == "s1"
+    assert sessions.session_id("gpt-5", "user_a") == "s2"
+    now[0] += 2
+    assert sessions.session_id("gpt-5-codex", "user_a") == "s3"

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import struct
+import zlib
+
 import pytest
 
 from handlers.providers import APIKeyCredential, GeminiAPIExecutor, UpstreamClient, UpstreamError, UpstreamRequest
+from handlers.providers.gemini_api import CANVAS_PROMPT, fix_image_aspect_ratio, white_png_base64
 
 GOOGLE_429 = {"error": {"code": 429, "message": "Resource has been exhausted. Your quota will reset after 39s.",
                         "status": "RESOURCE_EXHAUSTED", "details": [
@@ -108,3 +113,48 @@ async def test_google_error_bodies(upstream, client: UpstreamClient, status: int
     # v6.7.15's gemini executor passes the body through without reading RetryInfo.
     assert caught.value.retry_after is None
     assert caught.value.message.startswith('{"error":{"code":429,"message":"Resource has been exhausted.')
+
+
+IMAGE_MODEL = "gemini-2.5-flash-image-preview"
+DRAW = {"contents": [{"role": "user", "parts": [{"text": "a cat"}]}],
+        "generationConfig": {"temperature": 1, "imageConfig": {"aspectRatio": "16:9"}}}
+
+
+async def test_image_preview_aspect_ratio_becomes_a_white_canvas(upstream, client: UpstreamClient) -> None:
+    # gemini_executor.go:500-540 (fixGeminiImageAspectRatio): no image in the request yet, so the
+    # first turn gets the instruction and a white 1344x768 PNG before its own parts.
+    upstream.answer_json(200, LAST)
+    await GeminiAPIExecutor(client).execute(cred(upstream.url), UpstreamRequest(IMAGE_MODEL, DRAW))
+    sent = upstream.last.json
+    canvas = sent["contents"][0]["parts"][1]["inlineData"]
+    assert sent == {
+        "contents": [{"role": "user", "parts": [{"text": CANVAS_PROMPT},
+                                                {"inlineData": {"mime_type": "image/png", "data": canvas["data"]}},
+                                                {"text": "a cat"}]}],
+        "generationConfig": {"temperature": 1, "responseModalities": ["IMAGE", "TEXT"]},
+        "model": IMAGE_MODEL,
+    }
+    png = base64.b64decode(canvas["data"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (1344, 768)
+    pixels = zlib.decompress(png[png.index(b"IDAT") + 4:png.index(b"IEND") - 8])
+    assert set(pixels[1:1 + 1344 * 3]) == {0xFF}
+    assert DRAW["contents"][0]["parts"] == [{"text": "a cat"}]  # the caller's body is untouched
+
+
+@pytest.mark.parametrize(("model", "body", "expected"), [
+    # An image already there: only imageConfig goes.
+    (IMAGE_MODEL, {"contents": [{"role": "user", "parts": [{"inlineData": {"mimeType": "image/png", "data": "x"}}]}],
+                   "generationConfig": {"imageConfig": {"aspectRatio": "1:1"}}},
+     {"contents": [{"role": "user", "parts": [{"inlineData": {"mimeType": "image/png", "data": "x"}}]}],
+      "generationConfig": {}}),
+    # Any other model is left alone.
+    ("gemini-2.5-flash-image", DRAW, DRAW),
+])
+def test_image_aspect_ratio_cases(model: str, body: dict, expected: dict) -> None:
+    assert fix_image_aspect_ratio(body, model) == expected
+
+
+def test_unknown_ratio_uses_the_square_canvas() -> None:
+    png = base64.b64decode(white_png_base64("7:3"))
+    assert struct.unpack(">II", png[16:24]) == (1024, 1024)

@@ -20,12 +20,17 @@ def cred(base: str) -> OAuthCredential:
 async def test_non_stream_call_uses_bearer_and_claude_code_headers(upstream, client: UpstreamClient) -> None:
     upstream.answer_json(200, MESSAGE)
     body = {"model": "x", "messages": [{"role": "user", "content": "hi"}], "betas": ["context-1m-2025-08-07"]}
-    result = await ClaudeOAuthExecutor(client).execute(cred(upstream.url),
-                                                       UpstreamRequest("claude-sonnet-4-5(8000)", body))
+    executor = ClaudeOAuthExecutor(client)
+    executor.new_user_id = lambda: "user_fake"  # type: ignore[method-assign]
+    result = await executor.execute(cred(upstream.url), UpstreamRequest("claude-sonnet-4-5(8000)", body))
     assert result.json() == MESSAGE
     seen = upstream.last
     assert (seen.method, seen.path_qs) == ("POST", "/v1/messages?beta=true")
-    assert seen.json == {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}
+    # An OAuth token matches no claude-api-key entry: cloak mode auto, and no client User-Agent.
+    assert seen.json == {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}],
+                         "system": [{"type": "text",
+                                     "text": "You are Claude Code, Anthropic's official CLI for Claude."}],
+                         "metadata": {"user_id": "user_fake"}}
     assert seen.headers["Authorization"] == "Bearer sk-ant-oat01-tok"
     assert "x-api-key" not in seen.headers
     assert seen.headers["Anthropic-Beta"] == ("claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14,"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from multidict import CIMultiDict
 
 from handlers.providers import StreamEvent, UpstreamClient, UpstreamError, UpstreamRequest
+from handlers.providers.gemini_api import CANVAS_PROMPT, white_png_base64
 from handlers.providers.oauth_base import OAuthCredential, StaticToken
 from handlers.providers.oauth_gemini_cli import CLIENT_METADATA, GeminiCLIExecutor
 from handlers.translation.model import Format
@@ -90,3 +92,18 @@ async def test_in_band_error_chunk_is_classified(upstream, client: UpstreamClien
     last = events[-1]
     assert isinstance(last, StreamEvent) and last.error is not None
     assert (last.error.scope, last.error.status) == ("transient", 503)
+
+
+def test_image_preview_canvas_goes_inside_the_envelope() -> None:
+    # gemini_cli_executor.go:795-834 (fixGeminiCLIImageAspectRatio) on request.*.
+    envelope = {"model": "x", "request": {"contents": [{"role": "user", "parts": [{"text": "a cat"}]}],
+                                          "generationConfig": {"imageConfig": {"aspectRatio": "3:4"}}}}
+    prepared = GeminiCLIExecutor(client=None).prepare(  # type: ignore[arg-type]
+        cred("").with_token("t"), UpstreamRequest("gemini-2.5-flash-image-preview", envelope))
+    sent = orjson.loads(prepared.body)
+    parts = sent["request"]["contents"][0]["parts"]
+    assert parts[0] == {"text": CANVAS_PROMPT}
+    assert parts[1] == {"inlineData": {"mime_type": "image/png", "data": white_png_base64("3:4")}}
+    assert parts[2:] == [{"text": "a cat"}]
+    assert sent["request"]["generationConfig"] == {"responseModalities": ["IMAGE", "TEXT"]}
+    assert (sent["model"], sent["project"]) == ("gemini-2.5-flash-image-preview", "proj-1")

@@ -58,6 +58,15 @@ def test_qwen_base_from_resource_url_and_non_stream_body_untouched() -> None:
     assert b"do_not_call_me" not in default.body
 
 
+@pytest.mark.parametrize(("tools", "expected"), [({}, [QWEN_DECOY_TOOL]), ({"tools": []}, [QWEN_DECOY_TOOL]),
+                                                 ({"tools": None}, None)])
+def test_qwen_decoy_only_for_absent_or_empty_tools(tools: dict, expected: object) -> None:
+    prepared = QwenExecutor(client=None).prepare(  # type: ignore[arg-type]
+        cred("qwen").with_token("t"), UpstreamRequest("qwen3-coder-plus", {**MESSAGES, **tools}, stream=True))
+    assert orjson.loads(prepared.body) == {**MESSAGES, "model": "qwen3-coder-plus", "tools": expected,
+                                           "stream_options": {"include_usage": True}}
+
+
 async def test_iflow_uses_the_api_key_and_noop_tool(upstream, client: UpstreamClient) -> None:
     upstream.answer_json(200, ANSWER)
     result = await IFlowExecutor(client).execute(cred("iflow", upstream.url, token="sk-iflow"),
@@ -76,7 +85,8 @@ async def test_iflow_uses_the_api_key_and_noop_tool(upstream, client: UpstreamCl
 async def test_iflow_without_api_key_answers_like_the_legacy(upstream, client: UpstreamClient) -> None:
     with pytest.raises(UpstreamError) as err:
         await IFlowExecutor(client).execute(cred("iflow", upstream.url, token=""), UpstreamRequest("glm-4.6", MESSAGES))
-    assert (err.value.scope, err.value.status) == ("credential", 401)
+    # iflow_executor.go:74-77: a plain fmt error, no status, so the client sees 500.
+    assert (err.value.scope, err.value.status, err.value.client_status) == ("transient", None, 500)
     assert err.value.body == b"iflow executor: missing api key"
     assert upstream.requests == []
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from handlers.providers import UpstreamClient, UpstreamError, UpstreamRequest
+from handlers.providers.gemini_api import CANVAS_PROMPT, white_png_base64
 from handlers.providers.oauth_base import OAuthCredential, StaticToken
 from handlers.providers.oauth_vertex import VertexServiceAccountExecutor, vertex_base_url
 from handlers.translation.model import Format
@@ -47,6 +49,23 @@ async def test_imagen_and_missing_project_are_refused_before_io(upstream, client
     with pytest.raises(UpstreamError) as err:
         await VertexServiceAccountExecutor(client).execute(cred(upstream.url, project=""),
                                                            UpstreamRequest("gemini-2.5-pro", {}))
-    assert (err.value.scope, err.value.status) == ("credential", 401)
-    assert err.value.body == b"vertex executor: missing project_id"
+    # gemini_vertex_executor.go:949-951: a plain error, no status, so the client sees 500.
+    assert (err.value.scope, err.value.status, err.value.client_status) == ("transient", None, 500)
+    assert err.value.body == b"vertex executor: missing project_id in credentials"
     assert upstream.requests == []
+
+
+def test_image_preview_canvas_on_the_service_account_path() -> None:
+    # gemini_vertex_executor.go:327 and :543 apply fixGeminiImageAspectRatio as the Gemini executor does.
+    body = {"contents": [{"role": "user", "parts": [{"text": "a cat"}]}],
+            "generationConfig": {"imageConfig": {"aspectRatio": "1:1"}}}
+    prepared = VertexServiceAccountExecutor(client=None).prepare(  # type: ignore[arg-type]
+        cred().with_token("t"), UpstreamRequest("gemini-2.5-flash-image-preview", body, stream=True))
+    assert orjson.loads(prepared.body) == {
+        "contents": [{"role": "user", "parts": [
+            {"text": CANVAS_PROMPT},
+            {"inlineData": {"mime_type": "image/png", "data": white_png_base64("1:1")}},
+            {"text": "a cat"}]}],
+        "generationConfig": {"responseModalities": ["IMAGE", "TEXT"]},
+        "model": "gemini-2.5-flash-image-preview",
+    }

@@ -33,11 +33,30 @@ async def test_stream_url_and_events(upstream, client: UpstreamClient) -> None:
     assert upstream.last.path_qs == "/v1/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
 
 
-def test_default_base_and_keyless_entry() -> None:
+def test_default_base() -> None:
     prepared = VertexAPIExecutor(client=None).prepare(  # type: ignore[arg-type]
-        cred("", key=""), UpstreamRequest("gemini-2.5-pro", BODY, action="countTokens"))
+        cred(""), UpstreamRequest("gemini-2.5-pro", BODY, action="countTokens"))
     assert prepared.url == "https://generativelanguage.googleapis.com/v1/publishers/google/models/gemini-2.5-pro:countTokens"
-    assert prepared.header("x-goog-api-key") is None
+    assert prepared.header("x-goog-api-key") == "vertex-express-key"
+
+
+@pytest.mark.parametrize(("model", "stream", "action"), [("gemini-2.5-pro", False, ""), ("gemini-2.5-pro", True, ""),
+                                                          ("gemini-2.5-pro", False, "countTokens"),
+                                                          ("imagen-4.0-generate-001", False, "")])
+async def test_keyless_entry_fails_before_any_io(upstream, client: UpstreamClient, model: str, stream: bool,
+                                                 action: str) -> None:
+    # gemini_vertex_executor.go:240-245: no api_key sends the legacy to the service-account
+    # branch, where a config entry has no metadata: a status-less error, answered as 500.
+    req = UpstreamRequest(model, BODY, stream=stream, action=action)
+    with pytest.raises(UpstreamError) as caught:
+        if stream:
+            await VertexAPIExecutor(client).stream(cred(upstream.url, key=""), req)
+        else:
+            await VertexAPIExecutor(client).execute(cred(upstream.url, key=""), req)
+    err = caught.value
+    assert (err.scope, err.status, err.client_status, err.body) == (
+        "transient", None, 500, b"vertex executor: missing auth metadata")
+    assert upstream.requests == []
 
 
 async def test_imagen_is_refused_before_any_io(upstream, client: UpstreamClient) -> None:
