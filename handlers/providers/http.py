@@ -27,6 +27,7 @@ import orjson
 import structlog
 from aiohttp_socks import ProxyConnector
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from handlers.translation.sse import SSEEvent, SSEParser
 
@@ -93,7 +94,7 @@ class UpstreamClient:
         target = _target(prepared.url)
         try:
             async with asyncio.timeout(self.timeouts.first_byte):
-                return await session.request(prepared.method, prepared.url, headers=list(prepared.headers),
+                return await session.request(prepared.method, _url(prepared.url), headers=list(prepared.headers),
                                              data=prepared.body, proxy=proxy, allow_redirects=False)
         except aiohttp.ConnectionTimeoutError as exc:
             raise transport_error(f"connect to {target} timed out after {self.timeouts.connect:g}s") from exc
@@ -349,6 +350,20 @@ def _finish(response: aiohttp.ClientResponse, complete: bool) -> None:
         response.release()
     else:
         response.close()
+
+
+_URLS: dict[str, URL] = {}
+
+
+def _url(url: str) -> URL:
+    """The parsed URL, kept per string: executors build the same few URLs (one per base URL and
+    path) for every call, and parsing one is a visible part of aiohttp's per-request cost."""
+    parsed = _URLS.get(url)
+    if parsed is None:
+        if len(_URLS) >= 1024:
+            _URLS.clear()
+        parsed = _URLS[url] = URL(url)
+    return parsed
 
 
 def _target(url: str) -> str:

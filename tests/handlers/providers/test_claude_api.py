@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import uuid
 
 import orjson
 import pytest
@@ -10,7 +11,14 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from handlers.providers import APIKeyCredential, ClaudeAPIExecutor, UpstreamClient, UpstreamError, UpstreamRequest
-from handlers.providers.claude_api import DEFAULT_BETAS, CloakSettings, accept_encoding, cloak_settings_for
+from handlers.providers.claude_api import (
+    _USER_ID,
+    DEFAULT_BETAS,
+    CloakSettings,
+    accept_encoding,
+    cloak_settings_for,
+    fake_user_id,
+)
 from quotio_gateway.config.models import Config
 
 ANTHROPIC_ERROR = {"type": "error", "error": {"type": "rate_limit_error", "message": "Number of request tokens"}}
@@ -275,3 +283,12 @@ def test_cloak_settings_come_from_the_matching_claude_key() -> None:
     assert cloak_settings_for(cfg, "k1", "https://other") == CloakSettings("always")
     assert cloak_settings_for(cfg, "k2", "") == CloakSettings()
     assert cloak_settings_for(cfg, "sk-ant-oat01-token", "") == CloakSettings()
+
+
+def test_fake_user_ids_have_claude_codes_shape_and_a_version_4_uuid() -> None:
+    seen = {fake_user_id() for _ in range(500)}
+    assert len(seen) == 500
+    for user_id in seen:
+        assert _USER_ID.fullmatch(user_id)
+        session = uuid.UUID(user_id.rsplit("_", 1)[1])
+        assert (session.version, session.variant) == (4, uuid.RFC_4122)
