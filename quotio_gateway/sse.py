@@ -29,6 +29,12 @@ class SSEEvent:
     retry: int | None = None
 
 
+def _data_value(raw: bytes | bytearray) -> str:
+    """The value of a ``data:`` line, without decoding its field name: "data:" is ASCII, so
+    decoding the rest alone gives the same text as decoding the whole line."""
+    return (raw[6:] if raw[5:6] == b" " else raw[5:]).decode("utf-8", errors="replace")
+
+
 class SSEParser:
     """``feed`` returns the events a chunk completes; ``finish`` flushes what the end of body completes.
 
@@ -77,7 +83,14 @@ class SSEParser:
             events: list[SSEEvent] = []
             line = self._line
             for raw in lines:
-                line(raw, events)
+                # Data lines inline (most lines of an LLM stream); the first line of the body goes
+                # through ``_line`` for its BOM check.
+                if raw.startswith(b"data:") and not self._at_start:
+                    # ``_data_value`` written out: a call per line is a visible share of the parse.
+                    self._data.append((raw[6:] if raw[5:6] == b" " else raw[5:]).decode("utf-8", errors="replace"))
+                    self._has_data = True
+                else:
+                    line(raw, events)
             return events
         size = len(buffer)
         cr = buffer.find(b"\r", searched)
@@ -122,9 +135,7 @@ class SSEParser:
             self._dispatch(events)
             return
         if raw.startswith(b"data:"):
-            # The common line, without decoding its field name: "data:" is ASCII, so decoding the
-            # rest alone gives the same text as decoding the whole line.
-            self._data.append((raw[6:] if raw[5:6] == b" " else raw[5:]).decode("utf-8", errors="replace"))
+            self._data.append(_data_value(raw))
             self._has_data = True
             return
         if raw[:1] == b":":
