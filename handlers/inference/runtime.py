@@ -20,7 +20,7 @@ from handlers.models.availability import first_available
 from handlers.models.registry import LiveModelRegistry, ModelRegistry, registry_for
 from handlers.providers import EXECUTORS, Executor, OpenAICompatExecutor, Timeouts, UpstreamClient
 from handlers.providers.base import APIKeyCredential, credentials_from_config
-from handlers.providers.claude_api import ClaudeAPIExecutor, cloak_settings_for
+from handlers.providers.claude_api import ClaudeAPIExecutor, CloakSettings, cloak_settings_for
 from handlers.rotation import LegacySelector, RetrySettings, RotationState
 from handlers.translation import codex_instructions
 from handlers.translation.model import Format
@@ -111,6 +111,8 @@ class InferenceRuntime:
         self._executors: dict[str, Executor] = {}
         self._keyed: tuple[Config | None, dict[str, APIKeyCredential]] = (None, {})
         self._synced: Config | None = None
+        self._retry = RetrySettings.from_config(store.current)
+        self._cloaks: tuple[Config | None, dict[tuple[str, str], CloakSettings]] = (None, {})
         self._entries: tuple[ModelRegistry | None, dict[tuple[tuple[str, ...], str], list[Any]]] = (None, {})
 
     @property
@@ -121,11 +123,23 @@ class InferenceRuntime:
         cfg = self.config
         if cfg is not self._synced:
             self._apply_config(cfg)
-        return RetrySettings.from_config(cfg)
+        return self._retry
+
+    def _cloak(self, credential: APIKeyCredential) -> CloakSettings:
+        """A Claude key's ``cloak`` settings, looked up once per config snapshot and key."""
+        cfg = self.config
+        if cfg is not self._cloaks[0]:
+            self._cloaks = (cfg, {})
+        key = (credential.api_key, credential.base_url)
+        found = self._cloaks[1].get(key)
+        if found is None:
+            found = self._cloaks[1][key] = cloak_settings_for(cfg, credential.api_key, credential.base_url)
+        return found
 
     def _apply_config(self, cfg: Config) -> None:
         """Settings that live outside the config snapshot, refreshed when a new one arrives."""
         self._synced = cfg
+        self._retry = RetrySettings.from_config(cfg)
         self.selector.strategy = cfg.routing.effective_strategy
         gateway = cfg.gateway or {}
         prompts = gateway.get("codex-instructions-dir")
@@ -200,7 +214,7 @@ class InferenceRuntime:
                 executor = self._executors[name] = cls(self.client)
                 if isinstance(executor, ClaudeAPIExecutor):
                     # A key's ``cloak`` block, read from the config current at each call.
-                    executor.cloak_resolver = lambda c: cloak_settings_for(self.config, c.api_key, c.base_url)
+                    executor.cloak_resolver = self._cloak
             return executor
         if self.oauth is None:
             raise LookupError(f"no executor for credential {candidate.id}")
