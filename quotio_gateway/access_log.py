@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import orjson
 import structlog
@@ -23,6 +24,16 @@ def _timestamp(now: float) -> str:
     if _second[0] != whole:
         _second[0], _second[1] = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
     return f"{_second[1]}.{int(now % 1 * 1e6):06d}Z"
+
+
+def _render(fields: tuple[Any, ...]) -> str:
+    bound, now, levelno, request_id, method, path_qs, status, duration, route, mode, side, peer = fields
+    line: dict[str, object] = bound
+    line.update(event="access", level=_LEVEL_NAMES[levelno], timestamp=_timestamp(now),
+                logger="quotio_gateway.access", request_id=request_id, method=method, path=redact_query(path_qs),
+                status=status, duration_ms=round(duration * 1000.0, 3), route=route, mode=mode, side=side,
+                peer=peer)
+    return orjson.dumps(line).decode() + "\n"
 
 
 def log_access(
@@ -48,13 +59,9 @@ def log_access(
         levelno = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
         if levelno < sink.levelno:
             return
-        now = time.time()
-        line: dict[str, object] = structlog.contextvars.get_contextvars()
-        line.update(event="access", level=_LEVEL_NAMES[levelno], timestamp=_timestamp(now),
-                    logger="quotio_gateway.access", request_id=request_id, method=method, path=redact_query(path_qs),
-                    status=status, duration_ms=round(duration * 1000.0, 3), route=route, mode=mode, side=side,
-                    peer=peer)
-        sink.write(orjson.dumps(line).decode() + "\n")
+        # Rendered at the sink's next flush; what the line says is fixed now (time, bound context).
+        sink.write_later(_render, (structlog.contextvars.get_contextvars(), time.time(), levelno, request_id, method,
+                                   path_qs, status, duration, route, mode, side, peer))
         return
     if status >= 500:
         emit = _log.error
