@@ -70,3 +70,33 @@ def client_key(request: web.Request) -> str | None:
             return value
     query = request.rel_url.query
     return query.get("key") or query.get("auth_token") or None
+
+
+class LazyClientAddress:
+    """``client_address`` worked out on first use: a request answered natively never asks (only
+    the legacy forwarder and canary stickiness do), and the peer lookup and proxy check are a
+    visible part of a native request's cost."""
+
+    __slots__ = ("_request", "_trusted", "_value")
+
+    def __init__(self, request: web.Request, trusted: tuple[str, ...]) -> None:
+        self._request = request
+        self._trusted = trusted
+        self._value: ClientAddress | None = None
+
+    def _get(self) -> ClientAddress:
+        if self._value is None:
+            self._value = client_address(self._request, self._trusted)
+        return self._value
+
+    @property
+    def ip(self) -> str:
+        return self._get().ip
+
+    @property
+    def trusted_peer(self) -> bool:
+        return self._get().trusted_peer
+
+    @property
+    def peer(self) -> str:
+        return self._get().peer

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from . import appkeys
 from .access_log import log_access
-from .clientinfo import ClientAddress, client_address, client_key
+from .clientinfo import LazyClientAddress, client_key
 from .errors import error_response
 from .flags.matcher import Decision, canary_bucket
 from .flags.schema import Mode
@@ -113,7 +113,7 @@ class Dispatcher:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         table = self.flags.current
         server = table.table.server
-        client = client_address(request, table.trusted_proxies)
+        client = LazyClientAddress(request, table.trusted_proxies)
         body: bytes | None = None
         try:
             result = table.match(request.method, request.path)
@@ -152,7 +152,7 @@ class Dispatcher:
                                     side)
 
     async def _answer(self, request: web.Request, decision: Decision, native: Handler | None, *,
-                      body: bytes | None, client: ClientAddress, request_id: str,
+                      body: bytes | None, client: LazyClientAddress, request_id: str,
                       route_header: bool, limit: int) -> tuple[web.StreamResponse, str]:
         mode = decision.mode
         if mode is Mode.CANARY:
@@ -178,7 +178,7 @@ class Dispatcher:
         request[ROUTE_TAG_KEY] = f"{decision.mode.value}/{side}" if route_header else None
         request[SIDE_KEY] = side
 
-    async def _legacy(self, request: web.Request, decision: Decision, body: bytes | None, client: ClientAddress,
+    async def _legacy(self, request: web.Request, decision: Decision, body: bytes | None, client: LazyClientAddress,
                       request_id: str, route_header: bool, limit: int,
                       tee: BodyTee | None = None) -> web.StreamResponse:
         self._tag(request, decision, "legacy", route_header)
@@ -197,7 +197,7 @@ class Dispatcher:
                                          limit=limit)
 
     async def _native(self, request: web.Request, decision: Decision, native: Handler | None,
-                      body: bytes | None, client: ClientAddress, request_id: str,
+                      body: bytes | None, client: LazyClientAddress, request_id: str,
                       route_header: bool, limit: int) -> tuple[web.StreamResponse, str]:
         fallback = decision.fallback_to_legacy
         if native is None:
@@ -249,7 +249,7 @@ class Dispatcher:
         return response, "native"
 
     async def _shadow(self, request: web.Request, decision: Decision, native: Handler | None,
-                      body: bytes | None, client: ClientAddress, request_id: str,
+                      body: bytes | None, client: LazyClientAddress, request_id: str,
                       route_header: bool, limit: int) -> web.StreamResponse:
         route = decision.route
         label = decision.label
