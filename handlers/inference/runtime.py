@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import structlog
 from aiohttp import web
 
-from handlers.models.availability import first_available
+from handlers.models.availability import STANDING, first_available
 from handlers.models.registry import LiveModelRegistry, ModelRegistry, registry_for
 from handlers.providers import EXECUTORS, Executor, OpenAICompatExecutor, Timeouts, UpstreamClient
 from handlers.providers.base import APIKeyCredential, credentials_from_config
@@ -234,6 +234,7 @@ def install(app: web.Application, store: ConfigStore, *,
     if configure is not None:
         configure(runtime)
     app[INFERENCE] = runtime
+    app[STANDING] = runtime.state
 
     async def _close(_: web.Application) -> None:
         await runtime.close()

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from aiohttp import web
+
 from .catalog import ModelInfo
 from .registry import ModelRegistry
 
@@ -23,12 +25,16 @@ if TYPE_CHECKING:
     # Only for the annotation: the rotation package imports this package's listing module.
     from handlers.rotation.state import ModelState
 
+# Where the app keeps the rotation state the lists read (set by the inference runtime).
+STANDING: web.AppKey[Standing] = web.AppKey("model_standing")
 QUOTA_WINDOW_SECONDS = 5 * 60.0  # ``quotaExpiredDuration``
 _QUOTA_REASON = "quota"
 
 
 class Standing(Protocol):
     """What the listing reads from the rotation state."""
+
+    def recorded(self) -> bool: ...
 
     def get(self, credential_id: str, model: str) -> ModelState | None: ...
 
@@ -64,7 +70,7 @@ def listed_models(registry: ModelRegistry, standing: Standing | None) -> list[Mo
     """``registry.available()`` minus the models whose every client is suspended for a reason
     other than quota (all of them, without rotation state)."""
     models = registry.available()
-    if standing is None:
+    if standing is None or not standing.recorded():
         return models
     now = standing.now()
     return [info for info in models if is_listed(*_counters(registry, standing, info.id, now))]
@@ -74,7 +80,7 @@ def first_available(registry: ModelRegistry, standing: Standing | None) -> str |
     """What ``auto`` becomes (``GetFirstAvailableModel``): of the listed models, newest ``created``
     first, the first that still has a client neither quota-cooling nor suspended for any reason
     (``GetModelCount``). Ties keep registry order (Go's sort is not stable, so any order is its)."""
-    if standing is None:
+    if standing is None or not standing.recorded():
         return registry.first_available()
     now = standing.now()
     for info in sorted(listed_models(registry, standing), key=lambda m: -m.created):

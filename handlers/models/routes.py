@@ -11,19 +11,15 @@ from handlers.client_auth import authenticate
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.native import NativeRegistry
 
-from .availability import Standing, listed_models
+from .availability import STANDING, Standing, listed_models
 from .catalog import ModelInfo
 from .listing import gemini_model_response, gemini_models_response, v1_models_response
 from .registry import registry_for
 
 
 def _standing(request: web.Request) -> Standing | None:
-    # Imported here: the inference runtime imports this package, so a module-level import would
-    # be circular. Without the runtime (model routes alone) nothing is suspended.
-    from handlers.inference.runtime import INFERENCE
-
-    runtime = request.app.get(INFERENCE)
-    return runtime.state if runtime is not None else None
+    # Without the inference runtime (model routes alone) nothing is suspended.
+    return request.app.get(STANDING)
 
 
 def _authorised_models(request: web.Request) -> list[ModelInfo] | web.Response:

@@ -99,6 +99,10 @@ class RotationState:
     def now(self) -> float:
         return self.clock()
 
+    def recorded(self) -> bool:
+        """Whether any credential has a failure on record (none: every credential is in good standing)."""
+        return bool(self._states)
+
     def get(self, credential_id: str, model: str) -> ModelState | None:
         """The recorded state, or None for a credential that is in good standing. Read-only."""
         return self._states.get((credential_id, model))
