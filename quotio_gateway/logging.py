@@ -293,9 +293,6 @@ class AccessSink:
         self._pending: list[tuple[Callable[[Any], str], Any]] = []
         self._scheduled = False
 
-    def write(self, line: str) -> None:
-        self.write_later(str, line)
-
     def write_later(self, render: Callable[[Any], str], fields: Any) -> None:
         """``render(fields)`` is the line; it runs now when unbuffered, else at the next flush."""
         if not self.buffered:

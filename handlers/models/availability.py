@@ -83,8 +83,10 @@ def first_available(registry: ModelRegistry, standing: Standing | None) -> str |
     if standing is None or not standing.recorded():
         return registry.first_available()
     now = standing.now()
-    for info in sorted(listed_models(registry, standing), key=lambda m: -m.created):
+    best: ModelInfo | None = None
+    for info in registry.available():
+        # A usable client left means the model is listed too (``effective`` is then above zero).
         count, quota_recent, other, quota_suspended = _counters(registry, standing, info.id, now)
-        if count - quota_recent - other - quota_suspended > 0:
-            return info.id
-    return None
+        if count - quota_recent - other - quota_suspended > 0 and (best is None or info.created > best.created):
+            best = info
+    return best.id if best is not None else None

@@ -352,8 +352,7 @@ class HeaderSet:
         if incoming and (incoming := go_trim(incoming)):
             self.set(name, incoming)
             return
-        ours = self._items.get(name.lower())
-        if ours is not None and go_trim(ours[1]):
+        if go_trim(self.get(name)):
             return
         if default and (default := go_trim(default)):
             self.set(name, default)
