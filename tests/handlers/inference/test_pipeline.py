@@ -22,6 +22,8 @@ from handlers.translation.model import Format
 from tests.fakes.llm_upstream import ANSWER, FakeLLM, Fault, status
 
 MODEL = "claude-sonnet-4-5-20250929"
+QUOTA_ERROR = {"error": {"type": "rate_limit_error", "message": "slow down"}}
+AUTH_ERROR = {"error": {"type": "authentication_error", "message": "bad key"}}
 
 
 @dataclass
@@ -136,7 +138,7 @@ async def test_bad_bodies_are_answered_before_any_upstream_call(inference_client
 
 async def test_quota_error_moves_to_the_next_credential(inference_client: Any, fake_llm: FakeLLM) -> None:
     client = await inference_client(config(fake_llm, "k1", "k2"), PAIRS)
-    fake_llm.script("k2", status(429, {"error": {"type": "rate_limit_error", "message": "slow down"}}))
+    fake_llm.script("k2", status(429, QUOTA_ERROR))
     for _ in range(3):
         resp = await client.post("/v1/messages", json=body())
         assert resp.status == 200
@@ -146,12 +148,11 @@ async def test_quota_error_moves_to_the_next_credential(inference_client: Any, f
 
 async def test_all_credentials_cooling_gives_429_with_retry_after(inference_client: Any, fake_llm: FakeLLM) -> None:
     client = await inference_client(config(fake_llm, "k1", "k2"), PAIRS)
-    quota = {"error": {"type": "rate_limit_error", "message": "slow down"}}
-    fake_llm.script("k1", status(429, quota))
-    fake_llm.script("k2", status(429, quota))
+    fake_llm.script("k1", status(429, QUOTA_ERROR))
+    fake_llm.script("k2", status(429, QUOTA_ERROR))
     resp = await client.post("/v1/messages", json=body())
     # The pass ends with the last upstream answer, verbatim.
-    assert resp.status == 429 and await resp.json() == quota
+    assert resp.status == 429 and await resp.json() == QUOTA_ERROR
     resp = await client.post("/v1/messages", json=body())
     # Now both are cooling down: the rotation layer answers without calling upstream.
     assert resp.status == 429
@@ -164,7 +165,7 @@ async def test_all_credentials_cooling_gives_429_with_retry_after(inference_clie
 
 async def test_one_bad_credential_never_reaches_the_client(inference_client: Any, fake_llm: FakeLLM) -> None:
     client = await inference_client(config(fake_llm, "k1", "k2"), PAIRS)
-    fake_llm.script("k1", status(401, {"error": {"type": "authentication_error", "message": "bad key"}}))
+    fake_llm.script("k1", status(401, AUTH_ERROR))
     for _ in range(3):
         resp = await client.post("/v1/messages", json=body())
         assert resp.status == 200
@@ -277,7 +278,7 @@ async def test_higher_priority_credential_serves_first(inference_client: Any, fa
         assert (await client.post("/v1/messages", json=body())).status == 200
     # Round-robin works within the best priority bucket only.
     assert [r.key for r in fake_llm.requests] == ["high", "high", "high"]
-    fake_llm.script("high", status(429, {"error": {"type": "rate_limit_error", "message": "slow down"}}))
+    fake_llm.script("high", status(429, QUOTA_ERROR))
     assert (await client.post("/v1/messages", json=body())).status == 200
     # The cooled-down high-priority key leaves the bucket; the low one serves.
     assert [r.key for r in fake_llm.requests[3:]] == ["high", "low"]
@@ -380,7 +381,7 @@ async def test_auto_moves_past_a_model_whose_only_credential_is_cooling(inferenc
     resp = await client.post("/v1/messages", json=body(model="auto"))
     assert resp.status == 200
     newest = fake_llm.requests[-1].body["model"]
-    fake_llm.script("k1", status(429, {"error": {"type": "rate_limit_error", "message": "slow down"}}))
+    fake_llm.script("k1", status(429, QUOTA_ERROR))
     resp = await client.post("/v1/messages", json=body(model=newest))
     assert resp.status == 429
     # The legacy's GetFirstAvailableModel skips a model with no usable client left.
@@ -405,28 +406,24 @@ async def test_quota_suspension_then_401_keeps_the_model_listed(inference_client
     # The legacy registry keeps the first suspension reason (model_registry.go:638): "quota",
     # which never hides a model, so the later 401 does not take it off /v1/models.
     client = await inference_client(config(fake_llm, "k1"), PAIRS)
-    quota = {"error": {"type": "rate_limit_error", "message": "slow down"}}
-    denied = {"error": {"type": "authentication_error", "message": "bad key"}}
-    fake_llm.script("k1", status(429, quota), status(401, denied))
+    fake_llm.script("k1", status(429, QUOTA_ERROR), status(401, AUTH_ERROR))
     resp = await client.post("/v1/messages", json=body())
-    assert resp.status == 429 and await resp.json() == quota
+    assert resp.status == 429 and await resp.json() == QUOTA_ERROR
     _advance_rotation_clock(client, 2)  # past the 1 s quota cooldown
     resp = await client.post("/v1/messages", json=body())
-    assert resp.status == 401 and await resp.json() == denied
+    assert resp.status == 401 and await resp.json() == AUTH_ERROR
     assert MODEL in await _listed_ids(client)
 
 
 async def test_401_suspension_then_quota_keeps_the_model_hidden(inference_client: Any, fake_llm: FakeLLM) -> None:
     client = await inference_client(config(fake_llm, "k1"), PAIRS)
-    quota = {"error": {"type": "rate_limit_error", "message": "slow down"}}
-    denied = {"error": {"type": "authentication_error", "message": "bad key"}}
-    fake_llm.script("k1", status(401, denied), status(429, quota))
+    fake_llm.script("k1", status(401, AUTH_ERROR), status(429, QUOTA_ERROR))
     resp = await client.post("/v1/messages", json=body())
-    assert resp.status == 401 and await resp.json() == denied
+    assert resp.status == 401 and await resp.json() == AUTH_ERROR
     assert MODEL not in await _listed_ids(client)
     _advance_rotation_clock(client, 1801)  # past the 30 min 401 cooldown
     resp = await client.post("/v1/messages", json=body())
-    assert resp.status == 429 and await resp.json() == quota
+    assert resp.status == 429 and await resp.json() == QUOTA_ERROR
     # Still suspended as "unauthorized": the quota answer does not bring the model back.
     assert MODEL not in await _listed_ids(client)
     _advance_rotation_clock(client, 1803)  # past the 1 s quota cooldown
