@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiohttp
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -40,7 +39,7 @@ from .base import (
     json_bytes,
     transport_error,
 )
-from .http import UpstreamClient
+from .http import Response, UpstreamClient
 from .kiro_eventstream import EventStreamDecoder, EventStreamError
 from .oauth_base import OAuthCredential, OAuthExecutor
 from .oauth_kiro_translate import ClaudeEvent, KiroClaudeEvents, KiroError, fold_claude_events, kiro_payload
@@ -113,7 +112,7 @@ class KiroExecutor(OAuthExecutor):
         if request.action == "countTokens":
             raise UpstreamError("request", 501, b"count tokens not supported for kiro", reason="request")
 
-    async def _open(self, credential: OAuthCredential, request: UpstreamRequest) -> aiohttp.ClientResponse:
+    async def _open(self, credential: OAuthCredential, request: UpstreamRequest) -> Response:
         endpoints = endpoints_for(credential)
         for index, endpoint in enumerate(endpoints):
             prepared = self.prepare(credential, request, endpoint=endpoint)
@@ -156,7 +155,7 @@ class KiroStream:
     stream ends.
     """
 
-    def __init__(self, client: UpstreamClient, response: aiohttp.ClientResponse, model: str) -> None:
+    def __init__(self, client: UpstreamClient, response: Response, model: str) -> None:
         self.status = response.status
         self.headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict(response.headers))
         self._client = client

@@ -1,0 +1,402 @@
+"""Direct upstream calls (no proxy) on a small HTTP/1.1 client: pooled sockets, httptools parsing.
+
+aiohttp's ``ClientSession.request`` spends about as much CPU on one call as the rest of a
+translated request's set-up together (cookie and redirect machinery, request and response
+objects, its stream reader); on two cores that cost decides the time to first byte at a hundred
+concurrent streams (docs/performance.md). Calls through a proxy keep using aiohttp; a direct call
+to an ``http://`` or ``https://`` upstream goes through here instead.
+
+The bytes on the wire are the ones aiohttp would send for the same call (``request_head``): its
+``Host``, ``Accept``, ``Accept-Encoding``, ``User-Agent``, ``Content-Length`` and ``Content-Type``
+defaults, in its order, with the same request target. Answers come back through ``DirectResponse``,
+which offers the part of ``aiohttp.ClientResponse`` that ``http.py`` reads (status, headers, the
+body reader's ``read_nowait``/``readany``/``is_eof``/``set_exception``, ``release``/``close``),
+and decodes ``gzip``/``deflate`` bodies as aiohttp does, since that is what both advertise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import zlib
+from collections import deque
+from collections.abc import Iterable
+
+import httptools
+from aiohttp.http import SERVER_SOFTWARE
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+# Flow control: stop reading a socket whose unread body passed this, resume below half of it.
+_HIGH_WATER = 256 * 1024
+# aiohttp's keep-alive timeout for idle pooled connections; an older one is closed, not reused.
+IDLE_KEEPALIVE = 15.0
+# Idle sockets kept per origin; more than this many finished at once are closed.
+MAX_IDLE = 1024
+_ENCODED = frozenset(("gzip", "deflate"))
+# Headers whose framing meaning this client does not take over from aiohttp. ``Connection`` is not
+# one: the Claude and Codex executors send ``keep-alive`` as the legacy does, and the answer's own
+# ``Connection`` decides whether a socket is reused.
+_FRAMING = frozenset(("content-length", "transfer-encoding", "expect", "upgrade"))
+
+
+class DirectError(Exception):
+    """A failed direct call. ``stage`` says where: ``connect``, ``connect-timeout``, ``head``
+    (the upstream hung up or spoke garbage before a status line), ``body`` (after it)."""
+
+    def __init__(self, stage: str, detail: str = "", os_error: OSError | None = None) -> None:
+        super().__init__(detail or stage)
+        self.stage = stage
+        self.os_error = os_error
+
+
+def eligible(url: URL, headers: Iterable[tuple[str, str]]) -> bool:
+    """True when a call can take this client: http(s) without user info, headers without framing."""
+    if url.scheme not in ("http", "https") or url.user is not None or not url.host:
+        return False
+    return not any(name.lower() in _FRAMING for name, _ in headers)
+
+
+def request_head(method: str, url: URL, headers: Iterable[tuple[str, str]], body: bytes) -> bytes:
+    """The request head aiohttp writes for ``session.request(method, url, headers=list, data=body)``.
+
+    Session merge first (a name spelled exactly as an earlier one adds a line, another spelling
+    of it replaces the earlier line in place), then ``Host`` at the front unless given, then the
+    defaults that are missing, then ``Content-Length`` and the payload's ``Content-Type``.
+    """
+    lines: list[tuple[str, str]] = [("Host", url.host_port_subcomponent or "")]
+    where = {"host": 0}
+    spellings: set[str] = set()
+    for name, value in headers:
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+            raise ValueError("Newline or carriage return character detected in HTTP status message or header.")
+        lower = name.lower()
+        if name in spellings and lower != "host":  # aiohttp keeps one Host whatever is given
+            lines.append((name, value))
+            continue
+        spellings.add(name)
+        at = where.get(lower)
+        if at is None:
+            where[lower] = len(lines)
+            lines.append((name, value))
+            continue
+        lines[at] = (name, value)
+        if any(line[0].lower() == lower for line in lines[at + 1:]):
+            lines[at + 1:] = [line for line in lines[at + 1:] if line[0].lower() != lower]
+            where = {line[0].lower(): i for i, line in reversed(list(enumerate(lines)))}
+    if "accept" not in where:
+        lines.append(("Accept", "*/*"))
+    if "accept-encoding" not in where:
+        lines.append(("Accept-Encoding", "gzip, deflate"))
+    if "user-agent" not in where:
+        lines.append(("User-Agent", SERVER_SOFTWARE))
+    lines.append(("Content-Length", str(len(body))))
+    if "content-type" not in where:
+        lines.append(("Content-Type", "application/octet-stream"))
+    text = f"{method} {url.raw_path_qs} HTTP/1.1\r\n" + "".join(f"{n}: {v}\r\n" for n, v in lines) + "\r\n"
+    return text.encode("utf-8")
+
+
+class _Socket(asyncio.Protocol):
+    """One upstream connection; carries one exchange at a time."""
+
+    def __init__(self, origin: Origin) -> None:
+        self.origin = origin
+        self.loop = origin.loop
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.paused = False
+        self.idle_since = 0.0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.status = 0
+        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.head: asyncio.Future[None] = self.loop.create_future()
+        self.chunks: deque[bytes] = deque()
+        self.buffered = 0
+        self.complete = False
+        self.error: BaseException | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.keep_alive = False
+        self.until_close = False
+        self.got_bytes = False
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.got_bytes = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(DirectError("body" if self.head.done() else "head", f"malformed response: {exc}"))
+            self.abort()
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport; connection_lost decides whether the body was whole
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.complete:
+            return
+        if self.head.done() and self.until_close and self.error is None and exc is None:
+            # A body without length or chunking ends where the connection does.
+            self.complete = True
+            self._wake()
+            return
+        self._fail(DirectError("body" if self.head.done() else "head", "connection closed"))
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.raw_headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:
+            self.raw_headers = []  # an interim answer; the final head follows
+            return
+        self.status = status
+        self.keep_alive = self.parser.should_keep_alive()
+        names = {name.lower() for name, _ in self.raw_headers}
+        self.until_close = b"content-length" not in names and b"transfer-encoding" not in names
+        if not self.head.done():
+            self.head.set_result(None)
+
+    def on_body(self, body: bytes) -> None:
+        self.chunks.append(body)
+        self.buffered += len(body)
+        if self.buffered > _HIGH_WATER and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if 100 <= self.parser.get_status_code() < 200:
+            return
+        self.complete = True
+        self._wake()
+
+    # helpers
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+        if not self.head.done():
+            self.head.set_exception(exc)
+            self.head.exception()  # retrieved here; the caller raises self.error
+        self._wake()
+
+    def take(self) -> bytes:
+        data = self.chunks.popleft() if len(self.chunks) == 1 else b"".join(self.chunks)
+        self.chunks.clear()
+        self.buffered = 0
+        if self.paused and self.transport is not None and not self.closed:
+            self.paused = False
+            self.transport.resume_reading()
+        return data
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class DirectResponse:
+    """An answer whose head has arrived; it is also its own body reader (``.content``)."""
+
+    def __init__(self, sock: _Socket) -> None:
+        self._sock = sock
+        self.status = sock.status
+        headers: CIMultiDict[str] = CIMultiDict(
+            (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+            for name, value in sock.raw_headers)
+        self.headers = CIMultiDictProxy(headers)
+        self.content = self
+        self.closed = False
+        encoding = headers.get("Content-Encoding", "").strip().lower()
+        self._encoding = encoding if encoding in _ENCODED else ""
+        self._decoder: zlib._Decompress | None = None
+        self._ended = False
+
+    # the body reader
+    def is_eof(self) -> bool:
+        sock = self._sock
+        return self._ended or (sock.complete and not sock.chunks)
+
+    def read_nowait(self) -> bytes:
+        sock = self._sock
+        if sock.chunks:
+            return self._decode(sock.take())
+        if sock.error is not None and not sock.complete:
+            raise sock.error
+        return self._finish() if sock.complete else b""
+
+    async def readany(self) -> bytes:
+        sock = self._sock
+        while not sock.chunks and not sock.complete:
+            if sock.error is not None:
+                raise sock.error
+            sock.waiter = sock.loop.create_future()
+            try:
+                await sock.waiter
+            finally:
+                sock.waiter = None
+        return self.read_nowait()
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._sock._fail(exc)
+
+    # the exchange
+    def release(self) -> None:
+        """Give the socket back when the answer was read to its end, else close it."""
+        if self.closed:
+            return
+        self.closed = True
+        sock = self._sock
+        if sock.complete and not sock.closed and sock.error is None and sock.keep_alive and not sock.chunks:
+            sock.origin.put_back(sock)
+        else:
+            sock.abort()
+
+    def close(self) -> None:
+        self.closed = True
+        self._sock.abort()
+
+    def _decode(self, data: bytes) -> bytes:
+        if not self._encoding:
+            return data
+        if self._decoder is None:
+            # A "deflate" body may be zlib-wrapped or raw; aiohttp tells them apart the same way.
+            wbits = 16 + zlib.MAX_WBITS if self._encoding == "gzip" else (
+                zlib.MAX_WBITS if data and data[0] & 0x0F == 8 else -zlib.MAX_WBITS)
+            self._decoder = zlib.decompressobj(wbits)
+        try:
+            return self._decoder.decompress(data)
+        except zlib.error as exc:
+            raise DirectError("body", f"cannot decode {self._encoding} body: {exc}") from None
+
+    def _finish(self) -> bytes:
+        self._ended = True
+        if self._decoder is None:
+            return b""
+        return self._decoder.flush()
+
+
+class Origin:
+    """Pooled connections to one scheme://host:port."""
+
+    def __init__(self, url: URL, ssl_context: ssl.SSLContext | None, connect_timeout: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.host = url.raw_host or ""
+        self.port = url.port or (443 if url.scheme == "https" else 80)
+        self.ssl = ssl_context if url.scheme == "https" else None
+        self.connect_timeout = connect_timeout
+        self.idle: deque[_Socket] = deque()
+
+    def put_back(self, sock: _Socket) -> None:
+        if len(self.idle) >= MAX_IDLE:
+            sock.abort()
+            return
+        sock.idle_since = self.loop.time()
+        sock._reset()
+        self.idle.append(sock)
+
+    def _reuse(self) -> _Socket | None:
+        cutoff = self.loop.time() - IDLE_KEEPALIVE
+        while self.idle:
+            sock = self.idle.pop()
+            transport = sock.transport
+            if sock.closed or transport is None or transport.is_closing() or sock.idle_since < cutoff:
+                sock.abort()
+                continue
+            return sock
+        return None
+
+    async def _connect(self) -> _Socket:
+        host = self.host.strip("[]")
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                _, sock = await self.loop.create_connection(
+                    lambda: _Socket(self), host, self.port, ssl=self.ssl,
+                    server_hostname=host.rstrip(".") if self.ssl is not None else None)
+        except TimeoutError:
+            raise DirectError("connect-timeout") from None
+        except OSError as exc:
+            raise DirectError("connect", str(exc), os_error=exc) from None
+        return sock
+
+    async def send(self, head: bytes, body: bytes) -> DirectResponse:
+        """Write the request and wait for the response head (the caller bounds the wait)."""
+        sock = self._reuse()
+        if sock is not None:
+            try:
+                return await self._exchange(sock, head, body)
+            except DirectError as exc:
+                # An idle socket the upstream closed meanwhile: nothing was read, so nothing
+                # of ours was processed and one try on a fresh socket is safe.
+                if exc.stage != "head" or sock.got_bytes:
+                    raise
+        return await self._exchange(await self._connect(), head, body)
+
+    @staticmethod
+    async def _exchange(sock: _Socket, head: bytes, body: bytes) -> DirectResponse:
+        transport = sock.transport
+        assert transport is not None
+        if len(body) <= 65536:
+            transport.write(head + body)
+        else:
+            transport.writelines((head, body))
+        try:
+            await sock.head
+        except asyncio.CancelledError:
+            sock.abort()
+            raise
+        except BaseException:
+            sock.abort()
+            if sock.error is not None:
+                raise sock.error from None
+            raise
+        return DirectResponse(sock)
+
+    def close(self) -> None:
+        while self.idle:
+            self.idle.pop().abort()
+
+
+class DirectClient:
+    """One ``Origin`` per scheme, host and port."""
+
+    def __init__(self, connect_timeout: float, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.connect_timeout = connect_timeout
+        self._ssl = ssl_context
+        self._origins: dict[tuple[str, str, int | None], Origin] = {}
+
+    def origin(self, url: URL) -> Origin:
+        key = (url.scheme, url.raw_host or "", url.port)
+        origin = self._origins.get(key)
+        if origin is None:
+            if url.scheme == "https" and self._ssl is None:
+                self._ssl = default_ssl_context()
+            origin = self._origins[key] = Origin(url, self._ssl, self.connect_timeout)
+        return origin
+
+    def close(self) -> None:
+        origins, self._origins = self._origins, {}
+        for origin in origins.values():
+            origin.close()
+
+
+def default_ssl_context() -> ssl.SSLContext:
+    """What aiohttp verifies with by default: the system's CAs, HTTP/1.1 by ALPN."""
+    context = ssl.create_default_context()
+    with contextlib.suppress(NotImplementedError):
+        context.set_alpn_protocols(["http/1.1"])
+    return context

@@ -1,0 +1,273 @@
+"""The direct (no proxy) upstream client: the same bytes on the wire as aiohttp, and the answers
+aiohttp would read — compressed, interim, read-until-close, over TLS, on a socket the upstream
+closed while it idled — over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import ssl
+import subprocess
+import zlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from handlers.providers import OpenAICompatExecutor, UpstreamClient, UpstreamError, UpstreamRequest
+from handlers.providers.base import PreparedRequest, UpstreamResult
+from handlers.providers.direct_http import eligible, request_head
+from handlers.providers.http import _url
+
+from .test_http import cred
+
+Answer = Callable[[bytes], bytes]
+
+
+class RawUpstream:
+    """A TCP server that records each request's bytes and writes whatever ``answer`` returns;
+    ``close_after`` hangs up after that many answers on a connection."""
+
+    def __init__(self, answer: Answer, *, close_after: int = 0) -> None:
+        self.answer = answer
+        self.close_after = close_after
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        answered = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                body = await reader.readexactly(length)
+                self.requests.append(head + body)
+                reply = self.answer(head + body)
+                writer.write(reply)
+                await writer.drain()
+                answered += 1
+                if (self.close_after and answered >= self.close_after) or b"Connection: close" in reply:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+async def raw() -> AsyncIterator[Callable[..., RawUpstream]]:
+    started: list[RawUpstream] = []
+
+    async def make(answer: Answer, **kwargs: int) -> RawUpstream:
+        server = RawUpstream(answer, **kwargs)
+        await server.start()
+        started.append(server)
+        return server
+
+    yield make  # type: ignore[misc]
+    for server in started:
+        await server.stop()
+
+
+def ok(body: bytes = b'{"ok":true}', extra: str = "") -> Answer:
+    return lambda _: (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                      f"{extra}\r\n").encode() + body
+
+
+PREPARED = [
+    PreparedRequest("POST", "/v1/chat/completions?key=a%20b", (
+        ("Content-Type", "application/json"), ("Authorization", "Bearer sk-1"), ("X-Stainless-Lang", "py"),
+        ("Connection", "keep-alive")),
+        b'{"model":"m"}'),
+    # Another spelling of a name replaces the earlier line in place; the same spelling adds one.
+    PreparedRequest("POST", "/v1/messages", (
+        ("x-api-key", "k1"), ("Anthropic-Version", "2023-06-01"), ("X-Api-Key", "k2"),
+        ("Anthropic-Beta", "a"), ("Anthropic-Beta", "b")), b"{}"),
+    # Given Host, User-Agent, Accept and Accept-Encoding win; an empty body still has a type.
+    PreparedRequest("POST", "/v1/y", (
+        ("Host", "example.com"), ("User-Agent", "claude-cli/1.0.83 (external, cli)"), ("Accept", "text/event-stream"),
+        ("Accept-Encoding", "identity")), b""),
+    PreparedRequest("POST", "/v1/z", (("Host", "a.example"), ("X-K", "1"), ("Host", "b.example:8443")), b"{}"),
+    PreparedRequest("GET", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&$x=%7E", (), b""),
+    PreparedRequest("POST", "/p%C3%A4th/caf\u00e9", (("Content-Type", "application/json"),), b'{"\xc3\xa4":1}'),
+]
+
+
+@pytest.mark.parametrize("prepared", PREPARED, ids=range(len(PREPARED)))
+async def test_the_request_on_the_wire_is_the_one_aiohttp_sends(raw, prepared: PreparedRequest) -> None:
+    server = await raw(ok())
+    url = f"http://127.0.0.1:{server.port}{prepared.url}"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session, session.request(
+            prepared.method, _url(url), headers=list(prepared.headers), data=prepared.body,
+            allow_redirects=False) as response:
+        await response.read()
+    client = UpstreamClient()
+    try:
+        direct = PreparedRequest(prepared.method, url, prepared.headers, prepared.body)
+        result = await client.request(direct, "", _no_error)
+    finally:
+        await client.close()
+    assert result.body == b'{"ok":true}'
+    assert len(server.requests) == 2
+    assert server.requests[1] == server.requests[0]
+    assert request_head(prepared.method, _url(url), prepared.headers, prepared.body) == \
+        server.requests[0][:len(server.requests[0]) - len(prepared.body)]
+
+
+def _no_error(status: int, body: bytes, headers: object) -> UpstreamError:
+    raise AssertionError(f"unexpected {status}: {body!r}")
+
+
+async def post(url: str, client: UpstreamClient | None = None) -> UpstreamResult:
+    """One POST of ``{}`` through ``client`` (a fresh one, closed after, when not given)."""
+    own = client or UpstreamClient()
+    try:
+        return await own.request(PreparedRequest("POST", url, (), b"{}"), "", _no_error)
+    finally:
+        if client is None:
+            await own.close()
+
+
+def test_calls_with_framing_headers_or_user_info_stay_with_aiohttp() -> None:
+    assert eligible(_url("https://api.anthropic.com/v1/messages"), [("X-Api-Key", "k")])
+    assert not eligible(_url("https://u:p@api.example.com/v1"), [])
+    assert not eligible(_url("http://127.0.0.1:1/v1"), [("Transfer-Encoding", "chunked")])
+    assert not eligible(_url("http://127.0.0.1:1/v1"), [("content-length", "3")])
+    assert not eligible(_url("ws://127.0.0.1:1/v1"), [])
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "deflate-raw"])
+async def test_compressed_answers_are_decoded(raw, encoding: str) -> None:
+    plain = b'{"choices":[{"message":{"content":"' + b"x" * 5000 + b'"}}]}'
+    if encoding == "gzip":
+        packed = gzip.compress(plain)
+    elif encoding == "deflate":
+        packed = zlib.compress(plain)
+    else:
+        squeezer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        packed = squeezer.compress(plain) + squeezer.flush()
+    name = encoding.split("-")[0]
+    server = await raw(lambda _: (f"HTTP/1.1 200 OK\r\nContent-Encoding: {name}\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                  f"{len(packed[:100]):x}\r\n").encode() + packed[:100] +
+                       f"\r\n{len(packed[100:]):x}\r\n".encode() + packed[100:] + b"\r\n0\r\n\r\n")
+    result = await post(f"http://127.0.0.1:{server.port}/v1")
+    assert result.body == plain
+    assert result.headers["Content-Encoding"] == name
+
+
+async def test_a_stream_without_length_ends_where_the_connection_does(raw) -> None:
+    frames = b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n'
+    server = await raw(lambda _: b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n" + frames, close_after=1)
+    client = UpstreamClient()
+    try:
+        for _ in range(2):  # the socket ended with the body, so the second call connects anew
+            async with await OpenAICompatExecutor(client).stream(cred(f"http://127.0.0.1:{server.port}"),
+                                                                 UpstreamRequest("m", {"messages": []})) as stream:
+                events = [event.data async for event in stream]
+            assert events[-1] == "[DONE]"
+            assert len(events) == 2
+    finally:
+        await client.close()
+    assert server.connections == 2
+
+
+async def test_an_idle_socket_the_upstream_closed_is_replaced_once(raw) -> None:
+    server = await raw(ok(), close_after=1)
+    client = UpstreamClient()
+    try:
+        for _ in range(3):
+            assert (await post(f"http://127.0.0.1:{server.port}/v1", client)).body == b'{"ok":true}'
+            await asyncio.sleep(0.05)  # the upstream's close reaches us while the socket idles
+    finally:
+        await client.close()
+    assert server.connections == 3
+
+
+async def test_a_socket_that_stays_open_is_reused(raw) -> None:
+    server = await raw(ok())
+    client = UpstreamClient()
+    try:
+        for _ in range(3):
+            await post(f"http://127.0.0.1:{server.port}/v1", client)
+    finally:
+        await client.close()
+    assert (len(server.requests), server.connections) == (3, 1)
+
+
+async def test_an_interim_answer_is_skipped(raw) -> None:
+    server = await raw(lambda _: b"HTTP/1.1 100 Continue\r\n\r\n" + ok()(b""))
+    result = await post(f"http://127.0.0.1:{server.port}/v1")
+    assert (result.status, result.body) == (200, b'{"ok":true}')
+
+
+async def test_a_malformed_status_line_is_a_transient_error(raw) -> None:
+    server = await raw(lambda _: b"HTTP/1.1 abc\r\n\r\n")
+    with pytest.raises(UpstreamError) as caught:
+        await post(f"http://127.0.0.1:{server.port}/v1")
+    assert (caught.value.scope, caught.value.status) == ("transient", None)
+    assert caught.value.message.startswith(f"request to http://127.0.0.1:{server.port}/v1 failed: malformed response")
+
+
+async def test_a_hang_up_before_the_answer(raw) -> None:
+    server = await raw(lambda _: b"", close_after=1)
+    with pytest.raises(UpstreamError) as caught:
+        await post(f"http://127.0.0.1:{server.port}/v1")
+    assert caught.value.message == f"http://127.0.0.1:{server.port}/v1 closed the connection before answering"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    home = tmp_path_factory.mktemp("tls")
+    cert, key = home / "cert.pem", home / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture
+async def tls_upstream(certificate: tuple[Path, Path]) -> AsyncIterator[str]:
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"path": request.path, "host": request.headers["Host"]})
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", answer)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    yield f"https://localhost:{runner.addresses[0][1]}"
+    await runner.cleanup()
+
+
+async def test_https_upstreams_are_verified_against_trusted_certificates(tls_upstream: str,
+                                                                          certificate: tuple[Path, Path]) -> None:
+    trusting = UpstreamClient(ssl_context=ssl.create_default_context(cafile=str(certificate[0])))
+    try:
+        result = await post(tls_upstream + "/v1/messages", trusting)
+    finally:
+        await trusting.close()
+    port = tls_upstream.rsplit(":", 1)[1]
+    assert result.status == 200
+    assert result.body == b'{"path": "/v1/messages", "host": "localhost:' + port.encode() + b'"}'
+
+    with pytest.raises(UpstreamError) as caught:
+        await post(tls_upstream + "/v1/messages")
+    assert caught.value.message.startswith(f"connect to {tls_upstream}/v1/messages failed: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in caught.value.message
