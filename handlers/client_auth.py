@@ -46,6 +46,8 @@ def _query_unescape(text: str) -> str | None:
 
 def go_query_first(raw_query: str, name: str) -> str:
     """``r.URL.Query().Get(name)``: Go's parser skips pairs containing ``;`` or a bad escape."""
+    if not raw_query:
+        return ""
     for piece in raw_query.split("&"):
         if not piece or ";" in piece:
             continue
@@ -77,6 +79,9 @@ def authenticate(request: web.BaseRequest, api_keys: Sequence[str]) -> str | web
         # "no credentials" whatever the request carries.
         return json_response(401, {"error": MISSING_KEY})
     authorization = request.headers.get("Authorization", "")
+    bearer = bearer_token(authorization)
+    if bearer and bearer in keys:
+        return bearer  # the first source tried; the others are only read when it does not match
     google = request.headers.get("X-Goog-Api-Key", "")
     anthropic = request.headers.get("X-Api-Key", "")
     query = _raw_query(request)
@@ -84,7 +89,7 @@ def authenticate(request: web.BaseRequest, api_keys: Sequence[str]) -> str | web
     query_token = go_query_first(query, "auth_token")
     if not (authorization or google or anthropic or query_key or query_token):
         return json_response(401, {"error": MISSING_KEY})
-    for candidate in (bearer_token(authorization), google, anthropic, query_key, query_token):
+    for candidate in (bearer, google, anthropic, query_key, query_token):
         if candidate and candidate in keys:
             return candidate
     return json_response(401, {"error": INVALID_KEY})

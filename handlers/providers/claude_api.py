@@ -14,6 +14,7 @@ legacy default, mode ``auto``. The ``proxy_`` tool-name prefix for OAuth tokens 
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Callable, Mapping
@@ -199,6 +200,7 @@ def apply_cloaking(body: dict[str, Any], model: str, settings: CloakSettings, us
         obfuscate(body, matcher)
 
 
+@functools.cache
 def accept_encoding() -> str:
     """The legacy advertises gzip, deflate, br and zstd and decodes them itself; we advertise only
     what this aiohttp can decode, so an upstream never answers in an encoding we cannot read."""
@@ -283,9 +285,8 @@ class ClaudeAPIExecutor(Executor):
         base = credential.base_url or DEFAULT_BASE_URL
         path = "/v1/messages/count_tokens" if counting else "/v1/messages"
         url = f"{base}{path}?beta=true"
-        parts = urlsplit(url)
         headers = HeaderSet()
-        if parts.scheme.lower() == "https" and parts.netloc.lower() == "api.anthropic.com" and credential.api_key:
+        if credential.api_key and _is_anthropic(base):
             headers.set("x-api-key", credential.api_key)
         else:
             headers.set("Authorization", "Bearer " + credential.api_key)
@@ -315,6 +316,13 @@ class ClaudeAPIExecutor(Executor):
         error = event.payload.get("error") if isinstance(event.payload, dict) else None
         kind = error.get("type") if isinstance(error, dict) else None
         return inband_status_error(ERROR_TYPE_STATUS.get(kind) if isinstance(kind, str) else None, event.data)
+
+
+@functools.lru_cache(maxsize=256)
+def _is_anthropic(base_url: str) -> bool:
+    """Anthropic's own host takes the key as ``x-api-key``; any other base URL as a bearer token."""
+    parts = urlsplit(f"{base_url}/v1/messages")
+    return parts.scheme.lower() == "https" and parts.netloc.lower() == "api.anthropic.com"
 
 
 def _event_type(event: StreamEvent) -> str:

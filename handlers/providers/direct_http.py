@@ -22,6 +22,7 @@ import ssl
 import zlib
 from collections import deque
 from collections.abc import Iterable
+from itertools import chain
 
 import httptools
 from aiohttp.http import SERVER_SOFTWARE
@@ -65,12 +66,37 @@ def request_head(method: str, url: URL, headers: Iterable[tuple[str, str]], body
     of it replaces the earlier line in place), then ``Host`` at the front unless given, then the
     defaults that are missing, then ``Content-Length`` and the payload's ``Content-Type``.
     """
+    given = tuple(headers)
+    probe = "".join(chain.from_iterable(given))
+    if "\r" in probe or "\n" in probe:
+        raise ValueError("Newline or carriage return character detected in HTTP status message or header.")
+    lowered = [name.lower() for name, _ in given]
+    where = set(lowered)
+    lines: list[tuple[str, str]]
+    if len(where) == len(lowered) and "host" not in where:
+        # Every name once and no Host of its own: the merge changes nothing (the usual call).
+        lines = [("Host", url.host_port_subcomponent or ""), *given]
+    else:
+        lines = _merged(url, given)
+    if "accept" not in where:
+        lines.append(("Accept", "*/*"))
+    if "accept-encoding" not in where:
+        lines.append(("Accept-Encoding", "gzip, deflate"))
+    if "user-agent" not in where:
+        lines.append(("User-Agent", SERVER_SOFTWARE))
+    lines.append(("Content-Length", str(len(body))))
+    if "content-type" not in where:
+        lines.append(("Content-Type", "application/octet-stream"))
+    text = f"{method} {url.raw_path_qs} HTTP/1.1\r\n" + "".join([f"{n}: {v}\r\n" for n, v in lines]) + "\r\n"
+    return text.encode("utf-8")
+
+
+def _merged(url: URL, given: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """aiohttp's merge when a name repeats or Host is given (see ``request_head``)."""
     lines: list[tuple[str, str]] = [("Host", url.host_port_subcomponent or "")]
     where = {"host": 0}
     spellings: set[str] = set()
-    for name, value in headers:
-        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-            raise ValueError("Newline or carriage return character detected in HTTP status message or header.")
+    for name, value in given:
         lower = name.lower()
         if name in spellings and lower != "host":  # aiohttp keeps one Host whatever is given
             lines.append((name, value))
@@ -85,17 +111,7 @@ def request_head(method: str, url: URL, headers: Iterable[tuple[str, str]], body
         if any(line[0].lower() == lower for line in lines[at + 1:]):
             lines[at + 1:] = [line for line in lines[at + 1:] if line[0].lower() != lower]
             where = {line[0].lower(): i for i, line in reversed(list(enumerate(lines)))}
-    if "accept" not in where:
-        lines.append(("Accept", "*/*"))
-    if "accept-encoding" not in where:
-        lines.append(("Accept-Encoding", "gzip, deflate"))
-    if "user-agent" not in where:
-        lines.append(("User-Agent", SERVER_SOFTWARE))
-    lines.append(("Content-Length", str(len(body))))
-    if "content-type" not in where:
-        lines.append(("Content-Type", "application/octet-stream"))
-    text = f"{method} {url.raw_path_qs} HTTP/1.1\r\n" + "".join(f"{n}: {v}\r\n" for n, v in lines) + "\r\n"
-    return text.encode("utf-8")
+    return lines
 
 
 class _Socket(asyncio.Protocol):

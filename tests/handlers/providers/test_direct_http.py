@@ -271,3 +271,9 @@ async def test_https_upstreams_are_verified_against_trusted_certificates(tls_ups
         await post(tls_upstream + "/v1/messages")
     assert caught.value.message.startswith(f"connect to {tls_upstream}/v1/messages failed: ")
     assert "CERTIFICATE_VERIFY_FAILED" in caught.value.message
+
+
+@pytest.mark.parametrize("header", [("X-Evil", "a\r\nX-Injected: 1"), ("X-Evil\n", "a")])
+def test_a_line_break_in_a_header_is_refused_as_aiohttp_refuses_it(header: tuple[str, str]) -> None:
+    with pytest.raises(ValueError, match="Newline or carriage return"):
+        request_head("POST", _url("http://127.0.0.1:1/v1"), [("Accept", "*/*"), header], b"{}")
