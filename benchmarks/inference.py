@@ -12,7 +12,8 @@ streams of 20 chunks x 50 ms), chunk (µs per stream chunk translated, in proces
 * in the ttfb case also gateway, the gateway's own pass-through lane (every route legacy, the
   mock playing legacy), and spin-100, the naive proxy plus 100 µs of busy CPU per request
   (naive_spin.py): the calibration that says what one µs of per-request CPU costs in first-byte
-  time at 100 streams on this machine.
+  time at 100 streams on this machine; and native-2p, two native gateways sharing the port
+  (SO_REUSEPORT, each with its own state): what a second event loop would give.
 
 Each process is started here on a free loopback port and stopped by pid at the end of its case.
 Writes benchmarks/results/inference.json and, after a run of every case, the block between the
@@ -45,6 +46,7 @@ from benchmarks.harness import (
     free_port,
     median,
     percentile,
+    process_tree,
     raise_nofile,
     ratio,
     selected_cases,
@@ -52,6 +54,7 @@ from benchmarks.harness import (
 from benchmarks.run import gateway_features
 from benchmarks.streams import run_streams
 from benchmarks.targets import CACHE, GATEWAY_BIN, REPO, Lab, Target, anchors_dir, gateway_version
+from quotio_gateway.server import REUSE_PORT_SWITCH
 
 RESULTS = REPO / "benchmarks" / "results"
 README = REPO / "benchmarks" / "README.md"
@@ -64,7 +67,8 @@ CLIENT_MODEL = "bench-model"
 STREAM_CHUNKS, STREAM_DELAY_MS, STREAMS = 20, 50, 100
 SPIN_US = 100  # the calibration target's busy CPU per request
 SPIN = f"spin-{SPIN_US}"
-ORDER = ("naive", SPIN, "gateway", "native", "litellm")
+PAIR = "native-2p"
+ORDER = ("naive", SPIN, "gateway", "native", PAIR, "litellm")
 CPU_LIMIT = 3.0  # native CPU per request ÷ naive pass-through (issue 4)
 TTFB_LIMIT_MS = 2.0  # native TTFB p50 − naive TTFB p50 (issue 4)
 
@@ -117,6 +121,8 @@ class InferenceLab:
                         fake_port)
             base = upstream_base(fake_port, stream_shape)
             self.targets["native"] = self._native(base)
+            if stream_shape:
+                self.targets[PAIR] = self._native_pair(base)
             if litellm is not None:
                 self._litellm(litellm, base)
         except BaseException:
@@ -130,16 +136,34 @@ class InferenceLab:
         self._procs.append(proc)
         return proc
 
-    def _native(self, base: str) -> Target:
+    def _native_argv(self, name: str, port: int, base: str) -> list[str]:
         if gateway_version() is None:
             raise RuntimeError("`quotio-gateway --version` does not run")
-        home = self.workdir / "native"
+        home = self.workdir / name
         home.mkdir()
-        port = free_port()
         (home / "config.yaml").write_text(yaml.safe_dump(native_config(port, base), sort_keys=False))
         (home / "flags.yaml").write_text(yaml.safe_dump(native_flags(home / "state"), sort_keys=False))
-        argv = [str(GATEWAY_BIN), "serve", "--config", str(home / "config.yaml"), "--flags", str(home / "flags.yaml")]
-        return Target("native", port, self._spawn("native", argv, port))
+        return [str(GATEWAY_BIN), "serve", "--config", str(home / "config.yaml"), "--flags", str(home / "flags.yaml")]
+
+    def _native(self, base: str) -> Target:
+        port = free_port()
+        return Target("native", port, self._spawn("native", self._native_argv("native", port, base), port))
+
+    def _native_pair(self, base: str) -> Target:
+        """Two native gateways sharing one port (SO_REUSEPORT, server.py): the kernel spreads the
+        streams over two event loops. Each keeps its own state, so this is a measurement of what
+        more than one process gives, not a configuration the gateway supports."""
+        port = free_port()
+        env = {REUSE_PORT_SWITCH: "1"}
+        first = self._spawn(PAIR, self._native_argv(PAIR, port, base), port, env=env)
+        second = self._spawn(f"{PAIR}-b", self._native_argv(f"{PAIR}-b", port, base), port, env=env)
+        # The port already answers (the first process), so wait for the second's own log line.
+        deadline = time.monotonic() + 20
+        while b"quotio-gateway listening" not in second.log_path.read_bytes():
+            if not second.alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{PAIR}: the second process did not start: {second.last_log_line()}")
+            time.sleep(0.05)
+        return PairTarget(PAIR, port, first, second)
 
     def _litellm(self, launcher: Path, base: str) -> None:
         port = free_port()
@@ -161,6 +185,14 @@ class InferenceLab:
             proc.stop()
         self._procs.clear()
         self.lab.stop()
+
+
+@dataclass
+class PairTarget(Target):
+    second: Managed | None = None
+
+    def pids(self) -> list[int]:
+        return super().pids() + (process_tree(self.second.pid) if self.second is not None else [])
 
 
 # ---- answers are checked before anything is timed -------------------------------------------------
@@ -315,6 +347,7 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
     ttfb_naive = _get(results, "ttfb", "naive", "ttfb_p50_ms")
     ttfb_spin = _get(results, "ttfb", SPIN, "ttfb_p50_ms")
     ttfb_lane = _get(results, "ttfb", "gateway", "ttfb_p50_ms")
+    ttfb_pair = _get(results, "ttfb", PAIR, "ttfb_p50_ms")
     chunk = results.get("chunk") or {}
     native_errors = sum(int(_get(results, c, "native", "errors") or 0) for c in ("cpu", "ttfb"))
     return [
@@ -328,6 +361,9 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
                 if _minus(ttfb_spin, ttfb_naive) else ""),
         Verdict(f"TTFB p50 at {STREAMS} streams, native translated minus the gateway's own pass-through lane",
                 _minus(ttfb_native, ttfb_lane), None, "ms"),
+        Verdict(f"calibration: TTFB p50 at {STREAMS} streams, two native processes sharing the port minus naive",
+                _minus(ttfb_pair, ttfb_naive), None, "ms",
+                note="each process with its own state: what a second event loop gives, not a supported set-up"),
         Verdict("stream translation per chunk, Claude event → OpenAI chunk (in process)",
                 chunk.get("translate_us_per_chunk"), None, "µs",
                 note=f"with SSE parsing and JSON decoding: {chunk.get('upstream_to_client_us_per_chunk')} µs"

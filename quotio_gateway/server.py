@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 
 import structlog
@@ -48,6 +49,20 @@ def settle_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
+REUSE_PORT_SWITCH = "QUOTIO_GATEWAY_REUSE_PORT"
+
+
+def reuse_port_enabled(environ: dict[str, str] | None = None) -> bool:
+    """Whether to listen with SO_REUSEPORT, so that several gateway processes can share the port.
+
+    Off by default: each process keeps its own rotation state, metrics, usage figures and login
+    sessions, so processes sharing a port disagree on all of them. It exists for measuring what
+    more than one event loop gives (benchmarks/inference.py, target ``native-2p``).
+    """
+    value = (environ if environ is not None else os.environ).get(REUSE_PORT_SWITCH, "").strip().lower()
+    return value in ("1", "on", "true", "yes")
+
+
 async def serve(options: GatewayOptions, *, host: str | None = None, port: int | None = None,
                 ready: asyncio.Event | None = None) -> None:
     app = await create_app(options)
@@ -71,7 +86,8 @@ async def serve(options: GatewayOptions, *, host: str | None = None, port: int |
     # and hands anything else to aiohttp's handler (frontdoor.py).
     door = FrontDoor(app, runner.server, enabled=table.server.front_door and frontdoor_enabled(), worker=worker)
     try:
-        listener = await loop.create_server(door, bind_host, bind_port, reuse_address=True, backlog=4096)
+        listener = await loop.create_server(door, bind_host, bind_port, reuse_address=True, backlog=4096,
+                                            reuse_port=reuse_port_enabled())
     except OSError as exc:
         message = f"quotio-gateway: cannot listen on {bind_host or '*'}:{bind_port}: {exc.strerror or exc}"
         door.abort_all()

@@ -149,3 +149,36 @@ def test_sigterm_exits_quickly(gateway_process):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=5) == 0
     assert time.monotonic() - started < 2.0  # inside Quotio's SIGTERM → SIGKILL window
+
+
+@pytest.mark.parametrize("switch", ["", "1"])
+def test_a_second_process_shares_the_port_only_with_the_reuse_port_switch(tmp_path, switch):
+    port = free_port()
+    config = write_config(tmp_path, {"port": port, "host": "127.0.0.1"})
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QUOTIO_GATEWAY_REUSE_PORT": switch}
+    procs = []
+    try:
+        for home in ("a", "b"):
+            (tmp_path / home).mkdir()
+            flags = tmp_path / home / "flags.yaml"
+            flags.write_text(yaml.safe_dump({"default": "native", "server": {"state_dir": str(tmp_path / home)}}))
+            procs.append(subprocess.Popen([*GATEWAY, "serve", "--config", str(config), "--flags", str(flags)],
+                                          cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                          env=env))
+            if home == "a":
+                wait_port(port, procs[0])
+        second = procs[1]
+        if switch:
+            assert second.stdout is not None  # the log; an exit ends it with EOF
+            assert any("quotio-gateway listening" in line for line in iter(second.stdout.readline, ""))
+            assert second.poll() is None
+        else:
+            assert second.wait(timeout=30) != 0
+            assert f"cannot listen on 127.0.0.1:{port}" in second.stderr.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+            assert resp.status == 200
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
