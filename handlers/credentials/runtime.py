@@ -106,6 +106,13 @@ def _view_id(view: OAuthCredential) -> str:
     return view.id
 
 
+def _content_changed(before: Credential | None, after: Credential | None) -> bool:
+    """Whether the legacy would register this file again: it appeared, went, or its JSON differs."""
+    if before is None or after is None:
+        return before is not after
+    return before.metadata != after.metadata
+
+
 def _registered(views: list[OAuthCredential]) -> list[tuple[str, str, str, bool]]:
     return [(v.id, v.provider, v.prefix, v.disabled) for v in views]
 
@@ -165,6 +172,8 @@ class CredentialRuntime:
         # before is news (see file_credential).
         self._live_seen: dict[str, Credential] = {}
         self.skipped: dict[str, str] = {}  # file name -> reason code of the last full load
+        # Told the view ids of a file that registered again (see ``follow_reregistration``).
+        self._reregistered: list[Callable[[Iterable[str]], object]] = []
         # Antigravity has no static catalogue: with a registry to feed, its list is fetched live.
         self._models = (AntigravityModelFeed(client, self._schedule_registry)
                         if antigravity_models and registry is not None else None)
@@ -217,11 +226,41 @@ class CredentialRuntime:
         return result
 
     def _load(self, result: LoadResult) -> None:
+        before_files, before_views = self._files, self._views_by_file
         self._files = dict(result.credentials)
         self._live_seen = dict(result.credentials)
         self.skipped = {name: err.reason for name, err in result.skipped.items()}
         self._views_by_file = {name: self._views(cred) for name, cred in self._files.items()}
         self._reindex()
+        if self._reregistered:
+            for name in before_files.keys() | self._files.keys():
+                if _content_changed(before_files.get(name), self._files.get(name)):
+                    self._announce(before_views.get(name, []) + self._views_by_file.get(name, []), name)
+
+    # --- re-registration --------------------------------------------------------------------
+
+    def follow_reregistration(self, listener: Callable[[Iterable[str]], object]) -> None:
+        """Call ``listener`` with the view ids of every file that registers again: one whose
+        content changed (an outside edit, a login, a refreshed token written back), one that came
+        back after a removal, and one removed (it may only come back as new). Adding the same
+        listener twice keeps one.
+
+        The legacy watcher turns each such change into a fresh auth that replaces the old one
+        with no per-model state (watcher/dispatcher.go:117-127, service.go:271-293,
+        conductor.go:418-434), and re-registers the client's models, clearing their suspension
+        and quota marks (model_registry.go:364-369, 551-553); a file whose bytes changed but whose
+        JSON did not is no change there (dispatcher.go:120, 234-250), nor here.
+        """
+        if listener not in self._reregistered:
+            self._reregistered.append(listener)
+
+    def _announce(self, views: Iterable[OAuthCredential], file_name: str) -> None:
+        ids = list(dict.fromkeys([file_name, *(view.id for view in views)]))
+        for listener in self._reregistered:
+            try:
+                listener(ids)
+            except Exception:
+                log.exception("re-registration listener failed", file=file_name)
 
     # --- changes ----------------------------------------------------------------------------
 
@@ -242,20 +281,27 @@ class CredentialRuntime:
 
     def apply(self, credential: Credential) -> None:
         """Take a new copy of one file (outside edit, refresh, login); no I/O."""
+        previous = self._files.get(credential.file_name)
+        old_views = self._views_by_file.get(credential.file_name, [])
         self._files[credential.file_name] = credential
         self.skipped.pop(credential.file_name, None)
         views = self._views(credential)
         if self._replace_views(credential.file_name, views):
             self._schedule_registry()
         self._track_models({credential.file_name: views})
+        if self._reregistered and _content_changed(previous, credential):
+            self._announce([*old_views, *views], credential.file_name)
 
     def forget(self, file_name: str) -> None:
         if self._models is not None:
             self._models.forget(file_name)
         if self._files.pop(file_name, None) is None:
             return
+        old_views = self._views_by_file.get(file_name, [])
         if self._replace_views(file_name, []):
             self._schedule_registry()
+        if self._reregistered:
+            self._announce(old_views, file_name)
 
     def _track_models(self, views_by_file: Mapping[str, list[OAuthCredential]]) -> None:
         if self._models is None:

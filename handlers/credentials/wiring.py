@@ -119,6 +119,8 @@ async def _start(services: CredentialServices, inference: InferenceRuntime) -> N
     services.manager.load(result.credentials.values())
     services.manager.start()
     inference.oauth = services.runtime
+    # A file that registers again starts with a clean rotation record, as in the legacy.
+    services.runtime.follow_reregistration(inference.state.forget)
     services.started.set()
     for name, error in result.skipped.items():
         log.warning("credential file skipped", file=name, reason=getattr(error, "reason", str(error)))

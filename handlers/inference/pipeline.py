@@ -27,7 +27,7 @@ from handlers.models.registry import ModelRegistry, UnknownModelError, split_thi
 from handlers.providers.base import APIKeyCredential, StreamEvent, UpstreamError, UpstreamRequest, transport_error
 from handlers.providers.codex_api import CLAUDE_CLIENT_SESSIONS
 from handlers.providers.http import UpstreamStream
-from handlers.rotation import RetrySettings, RotationError, mark_result, run_with_failover
+from handlers.rotation import RetrySettings, RotationError, mark_client_gone, mark_result, run_with_failover
 from handlers.translation.gjson_values import text_of
 from handlers.translation.model import Format
 from handlers.translation.thinking import ThinkingError, apply_thinking
@@ -492,6 +492,11 @@ async def _relay(opened: _Opened, writer: _StreamWriter, credential_id: str, mod
     try:
         async for _ in _pump(translator, opened.stream, writer):
             pass
+    except (asyncio.CancelledError, ConnectionError):
+        # The client hung up: its handler is cancelled, or a write to it fails first. The legacy
+        # records that as a status-less failure of the serving credential (conductor.go:708-720).
+        mark_client_gone(state, credential_id, model, settings)
+        raise
     except UpstreamError as exc:
         mark_result(state, credential_id, model, exc, settings)
         log.info("inference.stream_failed", status=exc.status, scope=exc.scope, started=writer.started)

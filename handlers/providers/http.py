@@ -4,8 +4,9 @@ A call without a proxy goes out on ``direct_http.DirectClient`` (pooled keep-ali
 origin, the same request bytes aiohttp would write, a fraction of its CPU); a call through a proxy,
 or with a framing header of its own, uses one ``aiohttp.ClientSession`` per proxy URL, created on
 first use and kept for the life of the ``UpstreamClient``. Either way keep-alive connections are
-reused across requests and a proxy never carries traffic meant for another. Three timeouts, none of them total (the legacy has none;
-a long generation must not be cut):
+reused across requests and a proxy never carries traffic meant for another.
+
+Three timeouts, none of them total (the legacy has none; a long generation must not be cut):
 
 * ``connect``: TCP (and proxy) connection set-up;
 * ``first_byte``: from sending the request until the response headers arrive;

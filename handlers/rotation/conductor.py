@@ -89,6 +89,44 @@ def mark_result(state: RotationState, credential_id: str, model: str, error: Ups
                        disable_cooling=settings.disable_cooling)
 
 
+# The reason word recorded when the client went away mid-attempt (the legacy's error text is
+# "context canceled"; only the word is kept, like every other failure).
+CLIENT_GONE = "canceled"
+
+
+def mark_client_gone(state: RotationState, credential_id: str, model: str, settings: RetrySettings) -> None:
+    """Record a client hang-up against the credential serving it, as the legacy does.
+
+    There, the cancelled request context makes the upstream call or body read fail with a plain
+    error, and the conductor marks it like any failure without an HTTP status (conductor.go:597-610
+    and 694-706 before the first byte, 708-720 mid-stream; MarkResult's default branch, conductor.go:1376-1377):
+    the state turns unavailable with no cooldown, so the credential stays pickable, while quota
+    marks, backoff level and any suspension are kept rather than cleared as a success would.
+    """
+    state.mark_failure(credential_id, model, None, reason=CLIENT_GONE, disable_cooling=settings.disable_cooling)
+
+
+def _abandon_pass(model: str, candidates: Sequence[C], selector: Selector, state: RotationState,
+                  settings: RetrySettings, tried: set[str], tried_log: list[str]) -> None:
+    """The rest of a pass whose client has gone. The legacy loop does not look at the context
+    between picks (conductor.go:568-614, 666-707; pickNextMixed and Pick ignore it), so every
+    remaining pickable credential is picked in turn (moving the round-robin cursor) and its call
+    fails at once on the dead context, each marked like the first. No upstream call is made here;
+    only the picks and marks are reproduced. No further pass follows: the cooldown wait returns
+    at once on a cancelled context (conductor.go:1239-1250)."""
+    while True:
+        remaining = [c for c in candidates if c.id not in tried]
+        if not remaining:
+            return
+        try:
+            credential = selector.pick(model, remaining, state, state.now())
+        except RotationError:
+            return
+        tried.add(credential.id)
+        tried_log.append(credential.id)
+        mark_client_gone(state, credential.id, model, settings)
+
+
 def closest_cooldown_wait(model: str, candidates: Sequence[C], state: RotationState, now: float) -> float | None:
     """``closestCooldownWait``: seconds until the first blocked candidate recovers, whatever blocked
     it (quota or another cooldown); None when none is blocked."""
@@ -124,6 +162,13 @@ async def _one_pass(model: str, candidates: Sequence[C], attempt: Attempt[C, T],
         tried_log.append(credential.id)
         try:
             value = await attempt(credential)
+        except asyncio.CancelledError:
+            # The client hung up (aiohttp cancels its handler). Marks only, no awaits, so the
+            # cancellation goes on at once.
+            mark_client_gone(state, credential.id, model, settings)
+            _abandon_pass(model, candidates, selector, state, settings, tried, tried_log)
+            log.info("rotation.client_gone", credential=credential.id, model=model)
+            raise
         except UpstreamError as error:
             mark_result(state, credential.id, model, error, settings)
             log.info("rotation.attempt_failed", credential=credential.id, model=model,
@@ -142,8 +187,10 @@ async def run_with_failover(candidates: Sequence[C], attempt: Attempt[C, T], *, 
                             sleep: Sleep = asyncio.sleep, defer_success: bool = False) -> Served[C, T]:
     """Serve ``model`` with one of ``candidates`` (the enabled credentials that list it).
 
-    ``attempt(credential)`` performs the upstream call and raises ``UpstreamError`` on failure;
-    any other exception (including cancellation) propagates untouched and marks nothing.
+    ``attempt(credential)`` performs the upstream call and raises ``UpstreamError`` on failure.
+    Cancellation (the client hung up) marks the credential in flight and every other one the
+    legacy would still have picked in this pass with a status-less failure (``mark_client_gone``),
+    then propagates. Any other exception propagates untouched and marks nothing.
     ``model`` is the resolved route model, thinking suffix kept, as the state and cursors key it.
 
     Raises the final ``UpstreamError`` (its status and body go to the client as they are) or a

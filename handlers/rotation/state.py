@@ -15,7 +15,7 @@ and reason word are enough to explain a cooldown.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -124,6 +124,23 @@ class RotationState:
         if recover is not None and recover > now:
             until = recover
         return Block("cooldown" if state.quota.exceeded else "other", max(until, now))
+
+    def forget(self, credential_ids: Iterable[str]) -> int:
+        """Drop every model's state of these credentials; returns how many states went.
+
+        For a credential registered again (its file changed, or came back after a removal): the
+        legacy then swaps in a freshly parsed auth with no model states (service.go:271-293,
+        conductor.go:418-434) and ``RegisterClient`` clears the registry's suspension and quota
+        marks for the client (model_registry.go:364-369), so cooldowns, quota windows, backoff
+        levels and suspensions all start over. Round-robin cursors are per model and stay.
+        """
+        gone = set(credential_ids)
+        if not gone or not self._states:
+            return 0
+        keys = [key for key in self._states if key[0] in gone]
+        for key in keys:
+            del self._states[key]
+        return len(keys)
 
     def mark_success(self, credential_id: str, model: str) -> None:
         """A served request wipes the state: cooldown, quota and backoff level all reset. A reset

@@ -4,6 +4,7 @@ and an unreachable store at start-up leaves the gateway up and retrying."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -85,3 +86,21 @@ async def test_unreachable_store_at_start_up_keeps_the_gateway_serving(
         await client.close()
     # Clean-up cancelled the background retry.
     assert services.retry_task.done()
+
+
+async def test_a_changed_auth_file_clears_its_rotation_state_in_a_whole_gateway(make_gateway: GatewayFactory,
+                                                                                 tmp_path: Any) -> None:
+    auths = tmp_path / "auths"
+    auths.mkdir()
+    (auths / "claude-a.json").write_text(json.dumps(_claude("a@example.com")))
+    app = await make_gateway({"default": "native"})
+    client = await _client(app)
+    try:
+        state = app[INFERENCE].state
+        state.mark_failure("claude-a.json", "claude-sonnet-4-5-20250929", 404, reason="not_found")
+        (auths / "claude-a.json").write_text(json.dumps({**_claude("a@example.com"), "access_token": "at-new"}))
+        async with asyncio.timeout(10):
+            while state.get("claude-a.json", "claude-sonnet-4-5-20250929") is not None:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+    finally:
+        await client.close()

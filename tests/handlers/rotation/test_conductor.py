@@ -316,13 +316,17 @@ async def test_defer_success_leaves_marking_to_the_stream_end() -> None:
     assert h.state.get("a", MODEL) is None
 
 
-async def test_cancellation_propagates_and_marks_nothing() -> None:
+async def test_cancellation_propagates_after_marking_the_pass_like_the_legacy() -> None:
+    # A client hang-up is a status-less failure of every credential the legacy pass still picks
+    # (tests/handlers/rotation/test_client_gone.py has the details); no further upstream call.
     h = Harness()
     script = Script({"a": [asyncio.CancelledError()]})
     with pytest.raises(asyncio.CancelledError):
         await h.run(KEYS, script)
     assert script.calls == ["a"]
-    assert h.state.get("a", MODEL) is None
+    for key in KEYS:
+        state = h.state.get(key.id, MODEL)
+        assert state is not None and state.last_status is None and state.last_reason == "canceled"
 
 
 async def test_thinking_suffix_models_rotate_separately() -> None:
