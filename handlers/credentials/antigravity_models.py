@@ -68,7 +68,9 @@ def parse_models(body: bytes, created: int) -> tuple[ModelInfo, ...] | None:
 
 
 def base_urls(credential: OAuthCredential) -> tuple[str, ...]:
-    custom = credential.base_url.strip().rstrip("/")
+    # One trailing "/" goes, and the path is appended to what is left with no second trim
+    # (antigravity_executor.go:1378-1387 and :946): "x//" asks "x//v1internal:fetchAvailableModels".
+    custom = credential.base_url.strip().removesuffix("/")
     return (custom,) if custom else BASE_URLS
 
 

@@ -259,12 +259,14 @@ class AntigravityExecutor(OAuthExecutor, GeminiAPIExecutor):
         self._project_ids = project_ids or random_project_id
 
     def base_urls(self, credential: OAuthCredential) -> tuple[str, ...]:
-        custom = credential.base_url.strip().rstrip("/")
+        # One trailing "/" goes here and one more when the URL is built, as in the legacy
+        # (antigravity_executor.go:1378-1387 then :1172 and :829): "x///" still leaves "x/".
+        custom = credential.base_url.strip().removesuffix("/")
         return (custom,) if custom else BASE_URLS
 
     def prepare(self, credential: OAuthCredential, request: UpstreamRequest, *,  # type: ignore[override]
                 base: str = "") -> PreparedRequest:
-        base = base or self.base_urls(credential)[0]
+        base = (base or self.base_urls(credential)[0]).removesuffix("/") or self.base_urls(credential)[0]
         action = self.action(request)
         stream = request.stream and action != "countTokens"
         alt = request.alt if request.alt != "sse" else ""

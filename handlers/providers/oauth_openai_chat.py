@@ -77,6 +77,11 @@ class _ChatExecutor(OAuthExecutor, OpenAICompatExecutor):
     def base(self, credential: OAuthCredential) -> str:
         """The inference base URL (``/chat/completions`` is appended)."""
 
+    def chat_url(self, credential: OAuthCredential) -> str:
+        # Qwen and iFlow drop exactly one trailing "/" before the path (qwen_executor.go:96,189;
+        # iflow_executor.go:103,206), so a base ending in "//" still yields "//chat/completions".
+        return self.base(credential).removesuffix("/") + "/chat/completions"
+
     def edit_body(self, body: dict[str, Any], request: UpstreamRequest) -> None:
         return None
 
@@ -90,8 +95,7 @@ class _ChatExecutor(OAuthExecutor, OpenAICompatExecutor):
         self.edit_body(body, request)
         headers = HeaderSet()
         self.auth_headers(headers, credential, request)
-        url = self.base(credential).rstrip("/") + "/chat/completions"
-        return PreparedRequest("POST", url, headers.items(), json_bytes(body))
+        return PreparedRequest("POST", self.chat_url(credential), headers.items(), json_bytes(body))
 
 
 def _no_tools(body: dict[str, Any]) -> bool:
@@ -112,6 +116,10 @@ class QwenExecutor(_ChatExecutor):
     name = "qwen"
 
     def base(self, credential: OAuthCredential) -> str:
+        # The override is the gateway's own (gateway.provider-endpoints): legacy qwen files never
+        # carry a base_url attribute, and an operator who sets one means every call to go there.
+        # Otherwise the file's host gets the legacy's https:// prefix and /v1 suffix as written,
+        # with no scheme check (qwen_executor.go:362-363) and the default when absent (:72-73).
         if credential.base_url:
             return credential.base_url
         if credential.resource_url:
@@ -179,6 +187,11 @@ class CopilotExecutor(_ChatExecutor):
 
     def base(self, credential: OAuthCredential) -> str:
         return credential.base_url or COPILOT_DEFAULT_BASE
+
+    def chat_url(self, credential: OAuthCredential) -> str:
+        # The Plus executor has a constant base, so only a configured override can end in "/":
+        # every trailing "/" goes, as before.
+        return self.base(credential).rstrip("/") + "/chat/completions"
 
     def edit_body(self, body: dict[str, Any], request: UpstreamRequest) -> None:
         if request.stream:

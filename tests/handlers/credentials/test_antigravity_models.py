@@ -11,9 +11,11 @@ import pytest
 from aiohttp import web
 
 from handlers.credentials.antigravity_models import (
+    BASE_URLS,
     MAX_CONCURRENT_FETCHES,
     SKIPPED,
     AntigravityModelFeed,
+    base_urls,
     fetch_models,
     parse_models,
 )
@@ -220,3 +222,15 @@ async def test_at_most_a_few_fetches_at_once(upstream: tuple[str, dict[str, Base
         await asyncio.sleep(0.01)
     assert len(bases["a"].calls) == len(names) and all(feed.models(name) for name in names)
     await feed.close()
+
+
+@pytest.mark.parametrize(("configured", "expected"), [
+    ("http://h/ag", ("http://h/ag",)),
+    ("http://h/ag/", ("http://h/ag",)),
+    # Only one "/" goes, and the path follows what is left: ``x//`` asks ``x//v1internal:…``.
+    (" http://h/ag// ", ("http://h/ag/",)),
+    ("/", BASE_URLS),
+    ("", BASE_URLS),
+])
+def test_a_custom_base_loses_one_trailing_slash(configured: str, expected: tuple[str, ...]) -> None:
+    assert base_urls(view(configured)) == expected
