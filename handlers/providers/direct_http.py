@@ -139,6 +139,8 @@ class _Socket(asyncio.Protocol):
         self.keep_alive = False
         self.until_close = False
         self.got_bytes = False
+        # Bytes after the end of the answer (a stray second answer): the socket is not reused.
+        self.stray = False
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -168,9 +170,15 @@ class _Socket(asyncio.Protocol):
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.complete:
+            self.stray = True
+            return
         self.raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self.complete:
+            self.stray = True
+            return
         status = self.parser.get_status_code()
         if 100 <= status < 200:
             self.raw_headers = []  # an interim answer; the final head follows
@@ -183,6 +191,9 @@ class _Socket(asyncio.Protocol):
             self.head.set_result(None)
 
     def on_body(self, body: bytes) -> None:
+        if self.complete:
+            self.stray = True
+            return
         self.chunks.append(body)
         self.buffered += len(body)
         if self.buffered > _HIGH_WATER and not self.paused and self.transport is not None:
@@ -191,7 +202,7 @@ class _Socket(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
-        if 100 <= self.parser.get_status_code() < 200:
+        if self.complete or 100 <= self.parser.get_status_code() < 200:
             return
         self.complete = True
         self._wake()
@@ -277,7 +288,8 @@ class DirectResponse:
             return
         self.closed = True
         sock = self._sock
-        if sock.complete and not sock.closed and sock.error is None and sock.keep_alive and not sock.chunks:
+        if (sock.complete and not sock.closed and sock.error is None and sock.keep_alive and not sock.chunks
+                and not sock.stray):
             sock.origin.put_back(sock)
         else:
             sock.abort()
@@ -330,7 +342,10 @@ class Origin:
         while self.idle:
             sock = self.idle.pop()
             transport = sock.transport
-            if sock.closed or transport is None or transport.is_closing() or sock.idle_since < cutoff:
+            # Bytes that came while the socket idled (a 408 before a close, say) answer no request
+            # of ours; reusing it would hand them to the next one.
+            if (sock.closed or transport is None or transport.is_closing() or sock.idle_since < cutoff
+                    or sock.got_bytes):
                 sock.abort()
                 continue
             return sock

@@ -11,6 +11,7 @@ import subprocess
 import zlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -30,9 +31,10 @@ class RawUpstream:
     """A TCP server that records each request's bytes and writes whatever ``answer`` returns;
     ``close_after`` hangs up after that many answers on a connection."""
 
-    def __init__(self, answer: Answer, *, close_after: int = 0) -> None:
+    def __init__(self, answer: Answer, *, close_after: int = 0, later: bytes = b"") -> None:
         self.answer = answer
         self.close_after = close_after
+        self.later = later  # written 20 ms after each answer, while the client's socket idles
         self.requests: list[bytes] = []
         self.connections = 0
         self.port = 0
@@ -59,6 +61,9 @@ class RawUpstream:
                 reply = self.answer(head + body)
                 writer.write(reply)
                 await writer.drain()
+                if self.later:
+                    await asyncio.sleep(0.02)
+                    writer.write(self.later)
                 answered += 1
                 if (self.close_after and answered >= self.close_after) or b"Connection: close" in reply:
                     break
@@ -72,7 +77,7 @@ class RawUpstream:
 async def raw() -> AsyncIterator[Callable[..., RawUpstream]]:
     started: list[RawUpstream] = []
 
-    async def make(answer: Answer, **kwargs: int) -> RawUpstream:
+    async def make(answer: Answer, **kwargs: Any) -> RawUpstream:
         server = RawUpstream(answer, **kwargs)
         await server.start()
         started.append(server)
@@ -277,3 +282,21 @@ async def test_https_upstreams_are_verified_against_trusted_certificates(tls_ups
 def test_a_line_break_in_a_header_is_refused_as_aiohttp_refuses_it(header: tuple[str, str]) -> None:
     with pytest.raises(ValueError, match="Newline or carriage return"):
         request_head("POST", _url("http://127.0.0.1:1/v1"), [("Accept", "*/*"), header], b"{}")
+
+
+@pytest.mark.parametrize("when", ["with the answer", "while idle"])
+async def test_a_socket_that_spoke_out_of_turn_is_not_reused(raw, when: str) -> None:
+    late = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"
+    if when == "with the answer":
+        server = await raw(lambda _: ok()(b"") + late)  # a stray answer right behind the real one
+    else:
+        server = await raw(ok(), later=late)
+    client = UpstreamClient()
+    try:
+        for _ in range(2):
+            result = await post(f"http://127.0.0.1:{server.port}/v1", client)
+            assert (result.status, result.body) == (200, b'{"ok":true}')
+            await asyncio.sleep(0.05)
+    finally:
+        await client.close()
+    assert server.connections == 2
