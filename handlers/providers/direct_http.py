@@ -321,12 +321,12 @@ class DirectResponse:
 class Origin:
     """Pooled connections to one scheme://host:port."""
 
-    def __init__(self, url: URL, ssl_context: ssl.SSLContext | None, connect_timeout: float) -> None:
+    def __init__(self, url: URL, ssl_context: ssl.SSLContext | None, client: DirectClient) -> None:
         self.loop = asyncio.get_running_loop()
         self.host = url.raw_host or ""
         self.port = url.port or (443 if url.scheme == "https" else 80)
         self.ssl = ssl_context if url.scheme == "https" else None
-        self.connect_timeout = connect_timeout
+        self.client = client  # its connect timeout is read at each connect (a reload may change it)
         self.idle: deque[_Socket] = deque()
 
     def put_back(self, sock: _Socket) -> None:
@@ -354,7 +354,7 @@ class Origin:
     async def _connect(self) -> _Socket:
         host = self.host.strip("[]")
         try:
-            async with asyncio.timeout(self.connect_timeout):
+            async with asyncio.timeout(self.client.connect_timeout):
                 _, sock = await self.loop.create_connection(
                     lambda: _Socket(self), host, self.port, ssl=self.ssl,
                     server_hostname=host.rstrip(".") if self.ssl is not None else None)
@@ -416,7 +416,7 @@ class DirectClient:
         if origin is None:
             if url.scheme == "https" and self._ssl is None:
                 self._ssl = default_ssl_context()
-            origin = self._origins[key] = Origin(url, self._ssl, self.connect_timeout)
+            origin = self._origins[key] = Origin(url, self._ssl, self)
         return origin
 
     def close(self) -> None:

@@ -59,11 +59,23 @@ class UpstreamClient:
 
     def __init__(self, timeouts: Timeouts | None = None, *, limit_per_host: int = 0,
                  ssl_context: ssl.SSLContext | None = None) -> None:
-        self.timeouts = timeouts or Timeouts()
+        self._timeouts = timeouts or Timeouts()
         self._limit_per_host = limit_per_host
         self._sessions: dict[str, tuple[aiohttp.ClientSession, str | None]] = {}
         # Direct calls skip aiohttp (direct_http.py); a per-host limit is aiohttp's to keep.
-        self._direct = DirectClient(self.timeouts.connect, ssl_context) if not limit_per_host else None
+        self._direct = DirectClient(self._timeouts.connect, ssl_context) if not limit_per_host else None
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self._timeouts
+
+    @timeouts.setter
+    def timeouts(self, value: Timeouts) -> None:
+        # A new connect timeout reaches the next direct connection at once; aiohttp sessions keep
+        # the one they were opened with.
+        self._timeouts = value
+        if self._direct is not None:
+            self._direct.connect_timeout = value.connect
 
     def session_for(self, proxy_url: str) -> tuple[aiohttp.ClientSession, str | None]:
         """The session for ``proxy_url`` and the ``proxy=`` argument its requests take."""

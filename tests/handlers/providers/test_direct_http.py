@@ -5,7 +5,9 @@ closed while it idled — over real sockets."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
+import socket
 import ssl
 import subprocess
 import zlib
@@ -17,7 +19,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from handlers.providers import OpenAICompatExecutor, UpstreamClient, UpstreamError, UpstreamRequest
+from handlers.providers import OpenAICompatExecutor, Timeouts, UpstreamClient, UpstreamError, UpstreamRequest
 from handlers.providers.base import PreparedRequest, UpstreamResult
 from handlers.providers.direct_http import eligible, request_head
 from handlers.providers.http import _url
@@ -300,3 +302,30 @@ async def test_a_socket_that_spoke_out_of_turn_is_not_reused(raw, when: str) -> 
     finally:
         await client.close()
     assert server.connections == 2
+
+
+async def test_the_connect_timeout_and_a_reloaded_one(raw) -> None:
+    # A listener that never accepts, its backlog filled: the next connect waits for a SYN-ACK
+    # that does not come, on loopback.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    client = UpstreamClient(Timeouts(connect=0.3))
+    try:
+        for connect in (0.3, 0.6):  # a reload's new value applies to the next direct connection
+            client.timeouts = Timeouts(connect=connect)
+            with pytest.raises(UpstreamError) as caught:
+                await post(f"http://127.0.0.1:{port}/v1", client)
+            assert caught.value.message == f"connect to http://127.0.0.1:{port}/v1 timed out after {connect:g}s"
+    finally:
+        await client.close()
+        for sock in (*fillers, listener):
+            sock.close()
