@@ -354,12 +354,13 @@ class Origin:
     async def _connect(self) -> _Socket:
         host = self.host.strip("[]")
         try:
-            async with asyncio.timeout(self.client.connect_timeout):
+            limit = self.client.connect_timeout
+            async with asyncio.timeout(limit):
                 _, sock = await self.loop.create_connection(
                     lambda: _Socket(self), host, self.port, ssl=self.ssl,
                     server_hostname=host.rstrip(".") if self.ssl is not None else None)
         except TimeoutError:
-            raise DirectError("connect-timeout") from None
+            raise DirectError("connect-timeout", f"{limit:g}") from None
         except OSError as exc:
             raise DirectError("connect", str(exc), os_error=exc) from None
         return sock

@@ -142,8 +142,8 @@ class UpstreamClient:
                 return await self._direct.origin(url).send(head, prepared.body)
         except DirectError as exc:
             target = _target(prepared.url)
-            if exc.stage == "connect-timeout":
-                raise transport_error(f"connect to {target} timed out after {self.timeouts.connect:g}s") from exc
+            if exc.stage == "connect-timeout":  # the limit that applied, in its detail
+                raise transport_error(f"connect to {target} timed out after {exc}s") from exc
             if exc.stage == "connect":
                 os_error = exc.os_error
                 reason = (os_error.strerror or os_error) if os_error is not None else exc
