@@ -20,7 +20,7 @@ import orjson
 
 from handlers.translation import finish_reasons
 from handlers.translation import usage as usage_rules
-from handlers.translation.gjson_values import array_of, int_of
+from handlers.translation.gjson_values import array_of
 from handlers.translation.model import (
     Finish,
     FinishReason,
@@ -231,19 +231,7 @@ def render_request(req: Request, model: str, *, stream: bool, instructions: str 
 
 
 def usage_from(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-    details = raw.get("input_tokens_details") if isinstance(raw.get("input_tokens_details"), dict) else {}
-    output_details = raw.get("output_tokens_details") if isinstance(raw.get("output_tokens_details"), dict) else {}
-    total = raw.get("total_tokens")
-    return Usage(
-        source=Format.CODEX,
-        input_tokens=int_of(raw.get("input_tokens")),
-        output_tokens=int_of(raw.get("output_tokens")),
-        total_tokens=int(total) if isinstance(total, int) else None,
-        cache_read_tokens=int_of(details.get("cached_tokens")),
-        reasoning_tokens=int_of(output_details.get("reasoning_tokens")),
-    )
+    return usage_rules.from_codex(raw)
 
 
 class CodexStreamParser:
@@ -449,8 +437,8 @@ class OpenAIChatFromCodex:
             chunk, choice = self._chunk()
             reason = finish_reasons.to_openai(FinishReason("", Format.CODEX), saw_tool_call=self._calls > 0)
             choice["finish_reason"] = choice["native_finish_reason"] = reason
-            if event.usage is not None:
-                chunk["usage"] = usage_rules.to_openai(event.usage, stream=True)
+            if event.usage is not None and (rendered := usage_rules.to_openai(event.usage, stream=True)):
+                chunk["usage"] = rendered
             return [chunk]
         if isinstance(event, StreamError):
             return [{"error": {"message": event.message, "type": event.type}}]
@@ -497,6 +485,6 @@ def render_openai_response(
         "model": resp.model or "model",
         "choices": [choice],
     }
-    if resp.usage is not None:
-        out["usage"] = usage_rules.to_openai(resp.usage, stream=False)
+    if resp.usage is not None and (rendered := usage_rules.to_openai(resp.usage, stream=False)):
+        out["usage"] = rendered
     return out

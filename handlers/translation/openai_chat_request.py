@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from handlers.translation.gjson_values import array_of
+from handlers.translation.gjson_values import array_of, member_of, text_of
 from handlers.translation.model import (
     FilePart,
     Format,
@@ -82,9 +82,9 @@ def _content_parts(content: Any) -> list[Part]:
             text = item.get("text")
             parts.append(TextPart(text if isinstance(text, str) else ""))
         elif kind == "image_url":
-            image = item.get("image_url")
-            url = image.get("url") if isinstance(image, dict) else image
-            parts.append(ImagePart(url=url if isinstance(url, str) else ""))
+            # Every legacy reader takes the URL from the object form only, so an ``image_url`` that
+            # is a bare string carries no image (gemini_openai_request.go:182, claude/codex alike).
+            parts.append(ImagePart(url=text_of(member_of(item.get("image_url"), "url"))))
         elif kind == "file":
             file = item.get("file") if isinstance(item.get("file"), dict) else {}
             parts.append(FilePart(str(file.get("filename") or ""), str(file.get("file_data") or "")))

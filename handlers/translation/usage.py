@@ -8,6 +8,7 @@ creation in ``prompt_tokens`` but not in ``total_tokens``) and must be reproduce
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from handlers.translation.model import Format, Usage
@@ -60,6 +61,55 @@ def from_openai(usage: dict[str, Any]) -> Usage:
     )
 
 
+@dataclass(slots=True)
+class CodexUsage(Usage):
+    """``Usage`` read from a Codex ``response.usage``, remembering which counters it held.
+
+    The legacy chat translator writes a counter only when the upstream sent it (a key present
+    with any value, even null), so presence has to survive the trip to the renderer.
+    ``output_reported`` and ``total_tokens is None`` already cover two of the four counters.
+    """
+
+    input_reported: bool = True
+    reasoning_reported: bool = True
+
+
+def from_codex(raw: Any) -> CodexUsage | None:
+    """A Codex ``usage`` object, or None when it is not an object (the legacy then writes none)."""
+    if not isinstance(raw, dict):
+        return None
+    output_details = raw.get("output_tokens_details")
+    return CodexUsage(
+        source=Format.CODEX,
+        input_tokens=_int(raw.get("input_tokens")),
+        output_tokens=_int(raw.get("output_tokens")),
+        total_tokens=_int(raw["total_tokens"]) if "total_tokens" in raw else None,
+        cache_read_tokens=_int(_get(raw, "input_tokens_details", "cached_tokens")),
+        reasoning_tokens=_int(_get(raw, "output_tokens_details", "reasoning_tokens")),
+        output_reported="output_tokens" in raw,
+        input_reported="input_tokens" in raw,
+        reasoning_reported=isinstance(output_details, dict) and "reasoning_tokens" in output_details,
+    )
+
+
+def _codex_to_openai(usage: Usage) -> dict[str, Any]:
+    # codex_openai_response.go:83-95 (stream) and :198-210 (non-stream): only the counters the
+    # upstream sent, in this key order; the cached prompt count is never passed on. A usage
+    # with none of them gives {} and the caller then writes no ``usage`` at all.
+    input_reported = usage.input_reported if isinstance(usage, CodexUsage) else True
+    reasoning_reported = usage.reasoning_reported if isinstance(usage, CodexUsage) else True
+    out: dict[str, Any] = {}
+    if usage.output_reported:
+        out["completion_tokens"] = usage.output_tokens
+    if usage.total_tokens is not None:
+        out["total_tokens"] = usage.total_tokens
+    if input_reported:
+        out["prompt_tokens"] = usage.input_tokens
+    if reasoning_reported:
+        out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+    return out
+
+
 def from_gemini(meta: dict[str, Any], source: Format = Format.GEMINI) -> Usage:
     total = meta.get("totalTokenCount")
     return Usage(
@@ -101,12 +151,7 @@ def to_openai(usage: Usage, *, stream: bool) -> dict[str, Any]:
             out["prompt_tokens_details"] = {"cached_tokens": usage.cache_read_tokens}
         return out
     if usage.source is Format.CODEX:
-        return {
-            "prompt_tokens": usage.input_tokens,
-            "completion_tokens": usage.output_tokens,
-            "total_tokens": usage.total_tokens or 0,
-            "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-        }
+        return _codex_to_openai(usage)
     out = {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,

@@ -118,7 +118,8 @@ CODEX_COMPLETED = {"type": "response.completed", "response": {
     "id": "resp_1", "model": "cx", "created_at": 1, "status": "completed", "output": 1,
     "usage": {"input_tokens": "x", "output_tokens": [1], "total_tokens": 3,
               "output_tokens_details": {"reasoning_tokens": {}}}}}
-CODEX_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 3,
+# Key order as the legacy writes it (codex_openai_response.go:83-95).
+CODEX_USAGE = {"completion_tokens": 0, "total_tokens": 3, "prompt_tokens": 0,
                "completion_tokens_details": {"reasoning_tokens": 0}}
 
 

@@ -326,12 +326,8 @@ def test_codex_non_stream_golden_a2_11() -> None:
                 "native_finish_reason": "stop",
             }
         ],
-        "usage": {
-            "prompt_tokens": 3,
-            "completion_tokens": 2,
-            "total_tokens": 5,
-            "completion_tokens_details": {"reasoning_tokens": 0},
-        },
+        # No output_tokens_details upstream, so none here (codex_openai_response.go:208).
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
     }
 
 
