@@ -202,8 +202,9 @@ def apply_cloaking(body: dict[str, Any], model: str, settings: CloakSettings, us
 
 @functools.cache
 def accept_encoding() -> str:
-    """The legacy advertises gzip, deflate, br and zstd and decodes them itself; we advertise only
-    what this aiohttp can decode, so an upstream never answers in an encoding we cannot read."""
+    """The legacy advertises gzip, deflate, br and zstd and decodes them itself. So do we, with
+    brotli and zstd installed (project dependencies); without one, it is left out so an upstream
+    never answers in an encoding we cannot read."""
     names = ["gzip", "deflate"]
     if compression_utils.HAS_BROTLI:
         names.append("br")

@@ -11,7 +11,8 @@ The bytes on the wire are the ones aiohttp would send for the same call (``reque
 defaults, in its order, with the same request target. Answers come back through ``DirectResponse``,
 which offers the part of ``aiohttp.ClientResponse`` that ``http.py`` reads (status, headers, the
 body reader's ``read_nowait``/``readany``/``is_eof``/``set_exception``, ``release``/``close``),
-and decodes ``gzip``/``deflate`` bodies as aiohttp does, since that is what both advertise.
+and decodes ``gzip``/``deflate``/``br``/``zstd`` bodies as aiohttp does, since that is what both
+advertise.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from collections.abc import Iterable
 from itertools import chain
 
 import httptools
+from aiohttp import compression_utils
+from aiohttp.client_reqrep import ClientRequest
 from aiohttp.http import SERVER_SOFTWARE
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
@@ -35,7 +38,11 @@ _HIGH_WATER = 256 * 1024
 IDLE_KEEPALIVE = 15.0
 # Idle sockets kept per origin; more than this many finished at once are closed.
 MAX_IDLE = 1024
-_ENCODED = frozenset(("gzip", "deflate"))
+# What aiohttp advertises and decodes here: gzip and deflate, br and zstd when their modules are
+# installed (they are project dependencies).
+DEFAULT_ACCEPT_ENCODING = ClientRequest.DEFAULT_HEADERS.get("Accept-Encoding", "gzip, deflate")
+_ENCODED = frozenset(("gzip", "deflate", *(("br",) if compression_utils.HAS_BROTLI else ()),
+                      *(("zstd",) if compression_utils.HAS_ZSTD else ())))
 # Headers whose framing meaning this client does not take over from aiohttp. ``Connection`` is not
 # one: the Claude and Codex executors send ``keep-alive`` as the legacy does, and the answer's own
 # ``Connection`` decides whether a socket is reused.
@@ -81,7 +88,7 @@ def request_head(method: str, url: URL, headers: Iterable[tuple[str, str]], body
     if "accept" not in where:
         lines.append(("Accept", "*/*"))
     if "accept-encoding" not in where:
-        lines.append(("Accept-Encoding", "gzip, deflate"))
+        lines.append(("Accept-Encoding", DEFAULT_ACCEPT_ENCODING))
     if "user-agent" not in where:
         lines.append(("User-Agent", SERVER_SOFTWARE))
     lines.append(("Content-Length", str(len(body))))
@@ -251,6 +258,7 @@ class DirectResponse:
         encoding = headers.get("Content-Encoding", "").strip().lower()
         self._encoding = encoding if encoding in _ENCODED else ""
         self._decoder: zlib._Decompress | None = None
+        self._other: compression_utils.BrotliDecompressor | compression_utils.ZSTDDecompressor | None = None
         self._ended = False
 
     # the body reader
@@ -301,6 +309,8 @@ class DirectResponse:
     def _decode(self, data: bytes) -> bytes:
         if not self._encoding:
             return data
+        if self._encoding in ("br", "zstd"):
+            return self._decode_other(data)
         if self._decoder is None:
             # A "deflate" body may be zlib-wrapped or raw; aiohttp tells them apart the same way.
             wbits = 16 + zlib.MAX_WBITS if self._encoding == "gzip" else (
@@ -311,11 +321,22 @@ class DirectResponse:
         except zlib.error as exc:
             raise DirectError("body", f"cannot decode {self._encoding} body: {exc}") from None
 
+    def _decode_other(self, data: bytes) -> bytes:
+        # aiohttp's own decoders for these two, so a body decodes exactly as it would there.
+        if self._other is None:
+            self._other = (compression_utils.BrotliDecompressor() if self._encoding == "br"
+                           else compression_utils.ZSTDDecompressor())
+        try:
+            return self._other.decompress_sync(data)
+        except Exception as exc:  # each library raises its own error type
+            raise DirectError("body", f"cannot decode {self._encoding} body: {exc}") from None
+
     def _finish(self) -> bytes:
         self._ended = True
-        if self._decoder is None:
-            return b""
-        return self._decoder.flush()
+        if self._decoder is not None:
+            return self._decoder.flush()
+        flush = getattr(self._other, "flush", None)
+        return flush() if flush is not None else b""
 
 
 class Origin:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import brotli
 import pytest
 from aiohttp import web
 
@@ -25,6 +26,11 @@ from handlers.providers.direct_http import eligible, request_head
 from handlers.providers.http import _url
 
 from .test_http import cred
+
+try:
+    from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
+except ImportError:
+    from backports import zstd
 
 Answer = Callable[[bytes], bytes]
 
@@ -105,6 +111,7 @@ PREPARED = [
         ("x-api-key", "k1"), ("Anthropic-Version", "2023-06-01"), ("X-Api-Key", "k2"),
         ("Anthropic-Beta", "a"), ("Anthropic-Beta", "b")), b"{}"),
     # Given Host, User-Agent, Accept and Accept-Encoding win; an empty body still has a type.
+    # (The ones without an Accept-Encoding of their own show aiohttp's default: gzip, deflate, br, zstd.)
     PreparedRequest("POST", "/v1/y", (
         ("Host", "example.com"), ("User-Agent", "claude-cli/1.0.83 (external, cli)"), ("Accept", "text/event-stream"),
         ("Accept-Encoding", "identity")), b""),
@@ -157,13 +164,17 @@ def test_calls_with_framing_headers_or_user_info_stay_with_aiohttp() -> None:
     assert not eligible(_url("ws://127.0.0.1:1/v1"), [])
 
 
-@pytest.mark.parametrize("encoding", ["gzip", "deflate", "deflate-raw"])
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "deflate-raw", "br", "zstd"])
 async def test_compressed_answers_are_decoded(raw, encoding: str) -> None:
     plain = b'{"choices":[{"message":{"content":"' + b"x" * 5000 + b'"}}]}'
     if encoding == "gzip":
         packed = gzip.compress(plain)
     elif encoding == "deflate":
         packed = zlib.compress(plain)
+    elif encoding == "br":
+        packed = brotli.compress(plain)
+    elif encoding == "zstd":
+        packed = zstd.compress(plain)
     else:
         squeezer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
         packed = squeezer.compress(plain) + squeezer.flush()
