@@ -40,6 +40,7 @@ RESULTS: dict[str, Any] = {
         "spin-100": {"ttfb_p50_ms": 48.0, "cpu_us_per_stream": 2100, "errors": 0},
         "gateway": {"ttfb_p50_ms": 30.0, "cpu_us_per_stream": 1000, "errors": 0},
         "native": {"ttfb_p50_ms": 43.5, "cpu_us_per_stream": 4000, "errors": 1},
+        "native-2p": {"ttfb_p50_ms": 39.0, "cpu_us_per_stream": 4200, "errors": 0},
         "litellm": {"ttfb_p50_ms": 900.0, "cpu_us_per_stream": 50000, "errors": 0},
     },
     "chunk": {"chunks": 100, "repeats": 3, "translate_us_per_chunk": 5.5, "upstream_to_client_us_per_chunk": 12.0},
@@ -71,13 +72,16 @@ def test_upstream_base_picks_the_fake_answer_by_path() -> None:
 
 
 def test_verdicts_are_ratios_and_differences_against_the_naive_proxy() -> None:
-    cpu, ttfb, spin, lane, chunk, litellm, errors = verdicts(RESULTS)
+    cpu, ttfb, spin, lane, pair, chunk, litellm, errors = verdicts(RESULTS)
     assert "native OpenAI→Claude→OpenAI" in cpu.name and "LiteLLM" in litellm.name
     assert (cpu.value, cpu.limit, cpu.verdict) == (2.5, 3.0, "pass")
     assert (ttfb.value, ttfb.verdict) == (3.5, "FAIL")
     # 8 ms of first-byte time for 100 µs of CPU per request: 80 µs per µs.
     assert (spin.value, spin.verdict, spin.note) == (8.0, "reported", "80 µs of TTFB per µs of CPU per request")
     assert (lane.value, lane.verdict) == (13.5, "reported")
+    # Two processes on one port, against the naive proxy: a calibration, never a verdict.
+    assert (pair.value, pair.verdict) == (-1.0, "reported")
+    assert "two native processes sharing the port" in pair.name
     assert (chunk.value, chunk.verdict) == (5.5, "reported")
     assert chunk.note == "with SSE parsing and JSON decoding: 12.0 µs"
     assert (litellm.value, litellm.verdict, litellm.note) == (70.0, "reported", "LiteLLM / native 28.0 x")
@@ -100,6 +104,7 @@ def test_markdown_shows_checks_targets_and_skip_reasons() -> None:
             "| 3.50 ms | ≤ 2.00 ms | FAIL |") in text
     assert "| native | 0.900 | 500 | 2.50 | 1,200 | 43.50 | 3.50 | 4,000 | 2.00 |" in text
     assert "| spin-100 | – | – | – | – | 48.00 | 8.00 | 2,100 | 1.05 |" in text
+    assert "| native-2p | – | – | – | – | 39.00 | -1.00 | 4,200 | 2.10 |" in text
     assert ("| calibration: TTFB p50 at 100 streams, naive + 100 µs CPU per request minus naive | 8.00 ms | – "
             "| reported (80 µs of TTFB per µs of CPU per request) |") in text
     assert "| litellm | 9.000 | 14,000 | 70.00 | 60 | 900.00 | 860.00 | 50,000 | 25.00 |" in text
