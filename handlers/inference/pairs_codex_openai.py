@@ -74,12 +74,18 @@ class _Stream:
 
     on_feed: Callable[[Item], list[bytes]]
     on_close: Callable[[], list[bytes]]
+    # Same-protocol pairs only: the frames that hand an upstream in-band error event to the
+    # client as the upstream wrote it (the legacy relays it like any other line).
+    on_error: Callable[[Item], list[bytes]] | None = None
 
     def feed(self, item: Item) -> list[bytes]:
         return self.on_feed(item)
 
     def close(self) -> list[bytes]:
         return self.on_close()
+
+    def verbatim_error(self, item: Item) -> list[bytes]:
+        return self.on_error(item) if self.on_error is not None else []
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -223,7 +229,12 @@ def make_pairs(
                 frame = None if _failed(item) else openai_passthrough.openai_chunk(_data(item))
                 return [frame] if frame is not None else []
 
-            return _Stream(feed, lambda: [OPENAI_DONE])
+            def error(item: Item) -> list[bytes]:
+                # The chunk as it came, then the handler's own [DONE] when the stream closes.
+                frame = openai_passthrough.openai_chunk(_data(item))
+                return [frame, OPENAI_DONE] if frame is not None else []
+
+            return _Stream(feed, lambda: [OPENAI_DONE], error)
 
         return FunctionTranslation(body, inp.stream, lambda upstream: upstream, stream)
 
@@ -300,7 +311,11 @@ def make_pairs(
                     return [] if _failed(item) else [openai_passthrough.claude_frame(item.event, item.data)]
                 return [item]
 
-            return _Stream(feed, list)
+            def error(item: Item) -> list[bytes]:
+                # ``event: error`` with Anthropic's own error type (claude_executor.go:321-345).
+                return [openai_passthrough.claude_frame(item.event, item.data)] if isinstance(item, StreamEvent) else []
+
+            return _Stream(feed, list, error)
 
         return FunctionTranslation(body, inp.stream, lambda upstream: upstream, stream)
 

@@ -159,6 +159,12 @@ class _Passthrough:
     def close(self) -> list[bytes]:
         return []
 
+    def verbatim_error(self, item: StreamEvent | bytes) -> list[bytes]:
+        # An ``{"error": …}`` chunk reaches the client like any other (the legacy's passthrough).
+        if isinstance(item, bytes):
+            return []
+        return [encode_gemini_chunk(item.data.strip().encode(), self._alt)]
+
 
 def gemini_to_gemini(inp: TranslateInput) -> Translation:
     # The body keeps no model of its own: the executor writes the upstream one, as the legacy does.

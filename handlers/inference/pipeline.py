@@ -412,6 +412,15 @@ async def _pump(translator: StreamTranslator, stream: UpstreamStream,
         try:
             async for item in stream:
                 if not isinstance(item, bytes) and item.error is not None:
+                    # Before any payload the error stays ours: another credential may still serve.
+                    verbatim = getattr(translator, "verbatim_error", None) if writer.payload_sent or held else None
+                    frames = verbatim(item) if verbatim is not None else []
+                    if frames:
+                        # Same protocol, mid-stream: the client gets the upstream's own error
+                        # event, as the legacy relays it, and nothing of ours after it.
+                        frames, held = [*held, *frames], []
+                        await writer.write(frames)
+                        item.error.delivered = True
                     raise item.error
                 held += translator.feed(item)
                 # Wrapping streams (OAuth mappers, Kiro) carry no ``pending``: one write per event.
@@ -471,7 +480,8 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
             log.info("inference.bootstrap_retry", model=call.model, status=error.status, left=retries_left)
             continue
         if writer.started:
-            await writer.fail(error.client_status, error.message)
+            if not error.delivered:
+                await writer.fail(error.client_status, error.message)
             return await writer.close()
         return upstream_error_response(error)
 

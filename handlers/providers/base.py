@@ -62,6 +62,9 @@ class UpstreamError(Exception):
         self.retry_after = retry_after
         self.retry_after_header = retry_after_header
         self.headers: Mapping[str, str] = CIMultiDict(headers or {})
+        # Set once an in-band error event went to the client as the upstream wrote it (a
+        # same-protocol stream): nothing of ours is framed after it.
+        self.delivered = False
 
     @property
     def client_status(self) -> int:
