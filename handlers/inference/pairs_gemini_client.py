@@ -152,9 +152,12 @@ class _Passthrough:
     def feed(self, item: StreamEvent | bytes) -> list[bytes]:
         if isinstance(item, bytes):
             return [item] if item else []
-        if item.payload is None:
+        data = item.data.strip()
+        if item.payload is None and not data.startswith("{"):
+            # ``[DONE]`` and the like; a line that only looks like JSON is relayed anyway, as the
+            # legacy executor passes on any payload starting with "{" (gemini_executor.go:298-316).
             return []
-        return [encode_gemini_chunk(item.data.strip().encode(), self._alt)]
+        return [encode_gemini_chunk(data.encode(), self._alt)]
 
     def close(self) -> list[bytes]:
         return []

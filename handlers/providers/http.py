@@ -277,10 +277,10 @@ class _IdleWatchdog:
 class UpstreamStream:
     """An open 2xx upstream stream. Iterate it once inside ``async with``.
 
-    Yields ``StreamEvent`` values (blank ``data:`` events skipped, JSON decoded), or ``bytes`` for
-    a raw stream. Raises ``UpstreamError`` (transient, no status unless the executor says so) when
-    the connection breaks, stalls past the idle timeout, carries an event whose data is not JSON,
-    or ends cleanly before the executor's terminal event.
+    Yields ``StreamEvent`` values (blank ``data:`` events skipped, JSON decoded; data that is not
+    JSON comes with no payload, like ``[DONE]``), or ``bytes`` for a raw stream. Raises
+    ``UpstreamError`` (transient, no status unless the executor says so) when the connection
+    breaks, stalls past the idle timeout, or ends cleanly before the executor's terminal event.
     """
 
     def __init__(self, client: UpstreamClient, response: Response, executor: Executor, *,
@@ -382,8 +382,12 @@ class UpstreamStream:
             return StreamEvent(raw.event, raw.data, None)
         try:
             payload = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise transport_error(f"malformed upstream event: data is not JSON ({data[:80]!r})") from exc
+        except orjson.JSONDecodeError:
+            # The legacy reads such a line with gjson, which finds nothing in it: same-protocol
+            # relays pass it on as it came and translators skip it, and the stream goes on
+            # (claude_executor.go:321-345, openai_compat_executor.go:256-277). No payload, as for
+            # ``[DONE]``: every translator already passes over those.
+            return StreamEvent(raw.event, raw.data, None)
         event = StreamEvent(raw.event, raw.data, payload)
         error = self._executor.inband_error(event)
         if error is not None:

@@ -62,7 +62,7 @@ class OpenAICompatExecutor(Executor):
     def terminal(self, event: StreamEvent) -> bool:
         # Not every compatible server sends [DONE]; a finish_reason also proves a whole answer.
         if event.payload is None:
-            return True
+            return event.data.strip() == "[DONE]"  # not a line that failed to parse
         choices = event.payload.get("choices") if isinstance(event.payload, dict) else None
         return isinstance(choices, list) and any(
             isinstance(c, dict) and c.get("finish_reason") for c in choices)

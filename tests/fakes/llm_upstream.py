@@ -38,7 +38,8 @@ USAGE = {"input": 11, "output": 5}
 class Fault:
     """One scripted misbehaviour. ``kind``: ``status`` (answer ``status`` with ``body``/``headers``),
     ``cut`` (stream stops after ``after`` frames, cleanly), ``reset`` (connection dropped after
-    ``after`` frames), ``malformed`` (a non-JSON ``data:`` line after ``after`` frames), ``stall``
+    ``after`` frames), ``malformed`` (a non-JSON ``data:`` line after ``after`` frames, then the end),
+    ``garbage`` (the same line, then the rest of the stream), ``stall``
     (sleep ``seconds`` before anything)."""
 
     kind: str
@@ -192,6 +193,8 @@ class FakeLLM:
                 if fault.kind == "malformed":
                     await response.write(b"data: {not json\n\n")
                     break
+                if fault.kind == "garbage":
+                    await response.write(b"data: {not json\n\n")  # and the stream goes on
                 if fault.kind == "reset":
                     assert request.transport is not None
                     request.transport.abort()

@@ -73,13 +73,47 @@ async def test_broken_upstream_stream_ends_with_the_protocol_error_frame(
     assert resp.status == 200
     assert resp.headers["Content-Type"] == SSE
     raw = await resp.read()
+    # A line that is not JSON is passed over (or relayed, same protocol) as the legacy does; here
+    # the stream ends right after it, so what the client is told is that it ended early.
     text = {"cut": f"upstream stream closed before {terminal}",
-            "malformed": "malformed upstream event: data is not JSON ('{not json')",
+            "malformed": f"upstream stream closed before {terminal}",
             "reset": "upstream connection broke mid-body"}[kind]
     end = frame(text, path.split("?")[0])
     # The frame is last (no [DONE], message_stop or response.completed after it) and comes once.
     assert raw.endswith(end) and raw.count(end) == 1
     assert b"Hello" in raw[: -len(end)]
+    assert len(fake_llm.requests) == 1
+
+
+# (client path, body, upstream key, whether the line reaches the client as it came, the stream's last frame)
+GARBAGE = [
+    ("/v1/chat/completions", chat(CLAUDE_MODEL, stream=True), "sk-claude", False, b"data: [DONE]\n\n"),
+    ("/v1/messages", claude(CLAUDE_MODEL, stream=True), "sk-claude", True,
+     b'event: message_stop\ndata: {"type": "message_stop"}\n\n'),
+    ("/v1/chat/completions", chat(COMPAT_MODEL, stream=True), "sk-compat", True, b"data: [DONE]\n\n"),
+    (f"{GEMINI_STREAM}?alt=sse", GEMINI_BODY, "sk-gemini", True, None),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "key", "relayed", "last"), GARBAGE)
+async def test_a_line_that_is_not_json_mid_stream_is_passed_over_and_the_stream_goes_on(
+        gateway: MakeGateway, fake_llm: FakeLLM, path: str, body: dict[str, Any], key: str, relayed: bool,
+        last: bytes | None) -> None:
+    """As the legacy reads it with gjson: a same-protocol relay passes the line on as it came (the
+    Gemini executor any payload starting with ``{``), a translating pair skips it; either way the
+    answer goes on to its end, with no error frame."""
+    client = await gateway(upstreams_config(fake_llm.root))
+    fake_llm.script(key, Fault("garbage", after=1))
+    resp = await client.post(path, json=body)
+    assert resp.status == 200
+    raw = await resp.read()
+    assert (b"data: {not json\n\n" in raw) is relayed
+    assert b"error" not in raw
+    assert b"Hello" in raw
+    if last is not None:
+        assert raw.endswith(last)
+    else:
+        assert b'"finishReason"' in raw.rsplit(b"data: ", 1)[-1]
     assert len(fake_llm.requests) == 1
 
 
