@@ -366,3 +366,13 @@ def test_responses_to_claude_system_item_beside_instructions() -> None:
 
 def test_responses_to_gemini_null_instructions() -> None:
     assert to_gemini({"instructions": None, "input": "x"})["system_instruction"] == {"parts": [{"text": ""}]}
+
+
+def test_gemini_function_call_with_arguments_that_are_not_json_goes_up_with_empty_args() -> None:
+    # docs/compatibility.md row 11: the legacy splices the text in raw, making the body invalid JSON.
+    body = {"model": "m", "input": [
+        {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{not json"},
+        {"type": "function_call_output", "call_id": "c1", "output": "ok"},
+    ]}
+    out = responses_upstream.render_gemini_request(openai_responses.parse_request(body), "gemini-2.5-pro")
+    assert out["contents"][0]["parts"][0]["functionCall"] == {"name": "f", "args": {}, "id": "c1"}
