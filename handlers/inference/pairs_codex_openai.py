@@ -99,6 +99,18 @@ def _failed(item: Item) -> bool:
     return isinstance(item, StreamEvent) and item.error is not None
 
 
+def _openai_error_from_claude(item: Item) -> list[bytes]:
+    """A Claude ``error`` event mid-stream, as the legacy gives it to a chat client: its message
+    and type as an OpenAI error chunk (claude_openai_response.go:225-233), then ``[DONE]`` when
+    the stream closes. Nothing when the event holds no ``error`` (ours is written instead)."""
+    payload = item_payload(item)
+    if not isinstance(payload, dict) or "error" not in payload:
+        return []
+    detail = payload["error"] if isinstance(payload["error"], dict) else {}
+    chunk = {"error": {"message": text_of(detail.get("message")), "type": text_of(detail.get("type"))}}
+    return [encode_openai_chunk(chunk), OPENAI_DONE]
+
+
 def _objects(handle: Callable[[dict[str, Any]], list[bytes]]) -> Callable[[Item], list[bytes]]:
     """A ``feed`` for upstreams that stream JSON objects: a failed event or a non-object item (such
     as ``[DONE]``) yields nothing, any other item goes to ``handle``."""
@@ -165,7 +177,7 @@ def make_pairs(
                         out.append(encode_openai_chunk(chunk))
                 return out
 
-            return _Stream(_objects(frames), lambda: [OPENAI_DONE])
+            return _Stream(_objects(frames), lambda: [OPENAI_DONE], _openai_error_from_claude)
 
         def response(upstream: bytes) -> bytes:
             return dumps(openai_chat.render_response(claude.parse_stream_body(upstream), now=now))

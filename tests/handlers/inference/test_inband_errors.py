@@ -102,6 +102,19 @@ CASES: dict[str, tuple[str, Any, bytes]] = {
 }
 
 
+async def test_a_chat_client_gets_a_claude_error_event_as_an_openai_error_chunk_then_done(
+        gateway: MakeGateway, upstream: ErrorStreams) -> None:
+    # claude_openai_response.go:225-233: message and type, then the handler's [DONE].
+    client = await gateway(upstreams_config(upstream.root))
+    resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL, stream=True))
+    assert resp.status == 200
+    text = await resp.read()
+    assert text.endswith(b'data: {"error":{"message":"Overloaded","type":"overloaded_error"}}\n\n'
+                         b"data: [DONE]\n\n"), text[-300:]
+    assert b'"content":"hi"' in text
+    assert text.count(b"\"error\"") == 1
+
+
 @pytest.mark.parametrize("kind", list(CASES))
 async def test_a_mid_stream_error_event_reaches_the_client_as_the_upstream_wrote_it(
         gateway: MakeGateway, upstream: ErrorStreams, kind: str) -> None:
