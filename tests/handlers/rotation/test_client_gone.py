@@ -10,7 +10,6 @@ the same way (conductor.go:666-707). A re-registered auth comes back with no mod
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import pytest
 
@@ -19,26 +18,9 @@ from handlers.rotation import CLIENT_GONE, RetrySettings, mark_client_gone, run_
 from handlers.rotation.selector import LegacySelector
 from handlers.rotation.state import ERROR, NOT_BLOCKED, RotationState
 from quotio_gateway.config.models import FILL_FIRST, ROUND_ROBIN
+from tests.handlers.rotation.test_conductor import T0, Clock, Cred
 
-T0 = 1_700_000_000.0
 MODEL = "gpt-5"
-
-
-@dataclass(frozen=True)
-class Cred:
-    id: str
-    priority: int = 0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.t += seconds
 
 
 class HangUp:
