@@ -319,6 +319,21 @@ def _gemini_alt_json_body(legacy: Signature, native: Signature) -> Explained:
     return _whole(legacy, native)
 
 
+def _first_event_error_as_json(legacy: Signature, native: Signature) -> Explained:
+    """A same-protocol stream whose upstream's first event is an error: the legacy relays it under
+    a 200 (then ``[DONE]`` on OpenAI chat); native keeps it its own, retries or rotates, and
+    answers the last one as JSON with the error type's status. Nothing but that error on the
+    legacy side, and the same error type on both."""
+    if legacy.get("status") != 200 or legacy.get("events") not in (["error"], ["error", "[DONE]"]):
+        return None
+    status = native.get("status")
+    if not isinstance(status, int) or status < 400 or "events" in native:
+        return None
+    if legacy.get("error_type") is None or native.get("error_type") != legacy.get("error_type"):
+        return None
+    return _whole(legacy, native)
+
+
 def _envelope_without_contents(legacy: Signature, native: Signature) -> Explained:
     """A Gemini body without ``contents`` for Gemini CLI / Antigravity: the legacy sends an empty
     envelope and passes Google's 400 ``INVALID_ARGUMENT`` on; native refuses it itself with 400
@@ -337,6 +352,7 @@ RULES: tuple[ExpectedDifference, ...] = (
     ExpectedDifference("envelope-without-contents-400", _envelope_without_contents),
     ExpectedDifference("codex-tool-calls-finish-reason", _codex_tool_calls_finish),
     ExpectedDifference("truncated-stream-error-frame", _truncated_stream_flagged),
+    ExpectedDifference("first-event-error-json", _first_event_error_as_json),
     ExpectedDifference("claude-stream-closed-without-done", _claude_stream_closed_without_done),
     ExpectedDifference("gemini-responses-late-thoughts", _gemini_late_thoughts),
     ExpectedDifference("responses-parallel-calls-split", _parallel_calls_split),

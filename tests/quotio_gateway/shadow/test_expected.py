@@ -405,3 +405,30 @@ def test_every_rule_is_documented_as_a_shadow_rule() -> None:
     doc = (Path(__file__).resolve().parents[3] / "docs" / "compatibility.md").read_text(encoding="utf-8")
     missing = [rule.name for rule in RULES if f"`{rule.name}`" not in doc]
     assert missing == []
+
+
+# --- row 50: an error as the first event of a same-protocol stream -------------------------
+
+
+CLAUDE_OVERLOADED = '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
+
+
+def test_first_event_error_answered_as_json_is_ignored() -> None:
+    legacy = Captured(200, SSE, ("event: error\ndata: " + CLAUDE_OVERLOADED + "\n\n").encode())
+    native = Captured(529, JSON, CLAUDE_OVERLOADED.encode())
+    result = compare("llm", legacy, native)
+    assert (result.outcome, result.reason) == (Outcome.IGNORED, "expected:first-event-error-json")
+    openai = '{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}'
+    legacy = stream("data: " + openai, "data: [DONE]")
+    assert compare("llm", legacy, Captured(429, JSON, openai.encode())).reason == "expected:first-event-error-json"
+
+
+def test_first_event_error_rule_needs_the_same_error_alone_on_the_legacy_side() -> None:
+    native = Captured(529, JSON, CLAUDE_OVERLOADED.encode())
+    # Payload before the error: the native side must have relayed it too.
+    with_text = Captured(200, SSE, ("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n"
+                                    "event: error\ndata: " + CLAUDE_OVERLOADED + "\n\n").encode())
+    assert compare("llm", with_text, native).outcome is Outcome.MISMATCH
+    other = CLAUDE_OVERLOADED.replace("overloaded_error", "api_error")
+    legacy = Captured(200, SSE, ("event: error\ndata: " + other + "\n\n").encode())
+    assert compare("llm", legacy, native).outcome is Outcome.MISMATCH
