@@ -40,6 +40,11 @@ _RESPONSES_ECHO_FIELDS = frozenset({
 })
 
 
+# The error type of the gateway's own 500 in each client protocol (OpenAI and Responses, Claude,
+# Gemini).
+_SERVER_ERROR_TYPES = frozenset({"server_error", "api_error", "INTERNAL"})
+
+
 @dataclass(frozen=True, slots=True)
 class ExpectedDifference:
     name: str  # the rule name quoted in docs/compatibility.md
@@ -319,6 +324,23 @@ def _gemini_alt_json_body(legacy: Signature, native: Signature) -> Explained:
     return _whole(legacy, native)
 
 
+def _truncated_answer_refused(legacy: Signature, native: Signature) -> Explained:
+    """A non-stream answer folded from an upstream stream that stopped before its terminal event,
+    or a stream request whose upstream sent no event at all: the legacy answers 200 with what it
+    got (a partial answer, or an empty SSE body); native answers 500 before any byte. The legacy
+    side must show no finish and no error, native the protocol's 500 error and nothing else."""
+    if legacy.get("status") != 200 or legacy.get("error_type") is not None:
+        return None
+    # A JSON answer (partial) or an SSE body (empty); an empty body of no known kind is not this.
+    if "keys" not in legacy and legacy.get("content_type") != "text/event-stream":
+        return None
+    if any(legacy.get("finish_reasons") or []) or any(legacy.get("events") or []):
+        return None
+    if native.get("status") != 500 or "events" in native or native.get("error_type") not in _SERVER_ERROR_TYPES:
+        return None
+    return _whole(legacy, native)
+
+
 def _first_event_error_as_json(legacy: Signature, native: Signature) -> Explained:
     """A same-protocol stream whose upstream's first event is an error: the legacy relays it under
     a 200 (then ``[DONE]`` on OpenAI chat); native keeps it its own, retries or rotates, and
@@ -353,6 +375,7 @@ RULES: tuple[ExpectedDifference, ...] = (
     ExpectedDifference("codex-tool-calls-finish-reason", _codex_tool_calls_finish),
     ExpectedDifference("truncated-stream-error-frame", _truncated_stream_flagged),
     ExpectedDifference("first-event-error-json", _first_event_error_as_json),
+    ExpectedDifference("truncated-answer-500", _truncated_answer_refused),
     ExpectedDifference("claude-stream-closed-without-done", _claude_stream_closed_without_done),
     ExpectedDifference("gemini-responses-late-thoughts", _gemini_late_thoughts),
     ExpectedDifference("responses-parallel-calls-split", _parallel_calls_split),

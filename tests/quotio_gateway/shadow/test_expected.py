@@ -432,3 +432,28 @@ def test_first_event_error_rule_needs_the_same_error_alone_on_the_legacy_side() 
     other = CLAUDE_OVERLOADED.replace("overloaded_error", "api_error")
     legacy = Captured(200, SSE, ("event: error\ndata: " + other + "\n\n").encode())
     assert compare("llm", legacy, native).outcome is Outcome.MISMATCH
+
+
+# --- row 4a: an early end where the client gets no stream ----------------------------------
+
+
+SERVER_500 = b'{"error":{"message":"upstream stream closed before message_stop","type":"server_error"}}'
+
+
+def test_partial_non_stream_answer_against_native_500_is_ignored() -> None:
+    partial = json.dumps({"object": "chat.completion", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "Hel"}, "finish_reason": None}]}).encode()
+    result = compare("llm", Captured(200, JSON, partial), Captured(500, JSON, SERVER_500))
+    assert (result.outcome, result.reason) == (Outcome.IGNORED, "expected:truncated-answer-500")
+    # An empty 200 stream (no event at all) against the same 500.
+    assert compare("llm", Captured(200, SSE, b""), Captured(500, JSON, SERVER_500)).reason == \
+        "expected:truncated-answer-500"
+
+
+def test_a_finished_answer_against_native_500_is_still_a_mismatch() -> None:
+    whole = json.dumps({"object": "chat.completion", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}]}).encode()
+    assert compare("llm", Captured(200, JSON, whole), Captured(500, JSON, SERVER_500)).outcome is Outcome.MISMATCH
+    partial = json.dumps({"choices": [{"index": 0, "message": {"content": "Hel"}, "finish_reason": None}]}).encode()
+    other = b'{"error":{"message":"bad","type":"invalid_request_error"}}'
+    assert compare("llm", Captured(200, JSON, partial), Captured(500, JSON, other)).outcome is Outcome.MISMATCH
