@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 
 from handlers.translation.codex import short_name_map, shorten_name
-from handlers.translation.gemini_client_common import go_int, new_call_id, rfc3339
+from handlers.translation.gemini_client_common import new_call_id, rfc3339
 from handlers.translation.gemini_request import system_instruction, thinking_config
-from handlers.translation.gjson_values import text_of
+from handlers.translation.gjson_values import int_of, text_of
 from handlers.translation.sse import SSEParser, json_text
 from handlers.translation.thinking import budget_to_level
 
@@ -93,7 +93,7 @@ def _effort(body: dict[str, Any]) -> str:
             if effort:
                 return effort
         elif "thinkingBudget" in thinking:
-            level = budget_to_level(go_int(thinking["thinkingBudget"]))
+            level = budget_to_level(int_of(thinking["thinkingBudget"]))
             if level is not None:
                 return level
     return "medium"
@@ -213,7 +213,7 @@ class CodexEventsToGemini:
 
     def _template(self, payload: dict[str, Any]) -> dict[str, Any]:
         response = payload.get("response") if isinstance(payload.get("response"), dict) else {}
-        created = rfc3339(go_int(response["created_at"])) if "created_at" in response else PLACEHOLDER_CREATE_TIME
+        created = rfc3339(int_of(response["created_at"])) if "created_at" in response else PLACEHOLDER_CREATE_TIME
         return {
             "candidates": [{"content": {"role": "model", "parts": []}}],
             "usageMetadata": {"trafficType": "PROVISIONED_THROUGHPUT"},
@@ -247,7 +247,7 @@ class CodexEventsToGemini:
             parts.append({"text": text_of(payload.get("delta"))})
         elif kind == "response.completed":
             usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
-            prompt, output = go_int(usage.get("input_tokens")), go_int(usage.get("output_tokens"))
+            prompt, output = int_of(usage.get("input_tokens")), int_of(usage.get("output_tokens"))
             chunk["usageMetadata"].update(
                 promptTokenCount=prompt, candidatesTokenCount=output, totalTokenCount=prompt + output
             )
@@ -302,10 +302,10 @@ def render_response(event: dict[str, Any], model: str, restore: dict[str, str]) 
     if "id" in response:
         out["responseId"] = text_of(response["id"])
     if "created_at" in response:
-        out["createTime"] = rfc3339(go_int(response["created_at"]))
+        out["createTime"] = rfc3339(int_of(response["created_at"]))
     if "usage" in response:
         usage = response["usage"] if isinstance(response["usage"], dict) else {}
-        prompt, output = go_int(usage.get("input_tokens")), go_int(usage.get("output_tokens"))
+        prompt, output = int_of(usage.get("input_tokens")), int_of(usage.get("output_tokens"))
         out["usageMetadata"].update(
             promptTokenCount=prompt, candidatesTokenCount=output, totalTokenCount=prompt + output
         )

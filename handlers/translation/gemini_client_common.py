@@ -8,14 +8,13 @@ translator can stay a direct reading of its Go file.
 
 from __future__ import annotations
 
-import math
 import secrets
 import string
 from datetime import UTC, datetime
 from typing import Any
 
 from handlers.translation.gemini_request import SKIP_SIGNATURE, safety_settings
-from handlers.translation.gjson_values import array_of
+from handlers.translation.gjson_values import array_of, float_of
 from handlers.translation.openai_chat_request import go_number
 
 _ID_ALPHABET = string.ascii_letters + string.digits
@@ -26,40 +25,9 @@ def new_call_id() -> str:
     return "call_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
 
 
-def go_float(value: Any) -> float:
-    """gjson ``Float()``: numbers, numeric strings and booleans; anything else is 0."""
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return 0.0
-    return 0.0
-
-
-def go_int(value: Any) -> int:
-    """gjson ``Int()``: floats truncate toward zero, numeric strings parse, others are 0."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if math.isfinite(value) else 0
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            number = go_float(value)
-            return int(number) if math.isfinite(number) else 0
-    return 0
-
-
 def sampling_number(value: Any) -> int | float:
     """A ``Float()`` value as sjson writes it back (integral floats without ``.0``)."""
-    return go_number(go_float(value))
+    return go_number(float_of(value))
 
 
 def rfc3339(unix: int) -> str:

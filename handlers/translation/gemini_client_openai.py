@@ -20,13 +20,9 @@ from typing import Any
 import orjson
 
 from handlers.translation import finish_reasons
-from handlers.translation.gemini_client_common import (
-    go_int,
-    new_call_id,
-    sampling_number,
-)
+from handlers.translation.gemini_client_common import new_call_id, sampling_number
 from handlers.translation.gemini_request import thinking_config
-from handlers.translation.gjson_values import text_of
+from handlers.translation.gjson_values import int_of, text_of
 from handlers.translation.model import FinishReason, Format
 from handlers.translation.sse import json_text
 from handlers.translation.thinking import budget_to_level
@@ -44,16 +40,16 @@ def _generation_config(config: dict[str, Any], out: dict[str, Any]) -> None:
     if "temperature" in config:
         out["temperature"] = sampling_number(config["temperature"])
     if "maxOutputTokens" in config:
-        out["max_tokens"] = go_int(config["maxOutputTokens"])
+        out["max_tokens"] = int_of(config["maxOutputTokens"])
     if "topP" in config:
         out["top_p"] = sampling_number(config["topP"])
     if "topK" in config:
-        out["top_k"] = go_int(config["topK"])
+        out["top_k"] = int_of(config["topK"])
     stops = config.get("stopSequences")
     if isinstance(stops, list) and stops:
         out["stop"] = [text_of(s) for s in stops]
     if "candidateCount" in config:
-        out["n"] = go_int(config["candidateCount"])
+        out["n"] = int_of(config["candidateCount"])
     thinking = thinking_config(config)
     if isinstance(thinking, dict):
         if "thinkingLevel" in thinking:
@@ -61,7 +57,7 @@ def _generation_config(config: dict[str, Any], out: dict[str, Any]) -> None:
             if effort:
                 out["reasoning_effort"] = effort
         elif "thinkingBudget" in thinking:
-            level = budget_to_level(go_int(thinking["thinkingBudget"]))
+            level = budget_to_level(int_of(thinking["thinkingBudget"]))
             if level is not None:
                 out["reasoning_effort"] = level
 
@@ -378,15 +374,15 @@ def _reasoning_texts(node: Any) -> list[str]:
 def _usage_metadata(usage: Any) -> dict[str, Any]:
     usage = usage if isinstance(usage, dict) else {}
     out = {
-        "promptTokenCount": go_int(usage.get("prompt_tokens")),
-        "candidatesTokenCount": go_int(usage.get("completion_tokens")),
-        "totalTokenCount": go_int(usage.get("total_tokens")),
+        "promptTokenCount": int_of(usage.get("prompt_tokens")),
+        "candidatesTokenCount": int_of(usage.get("completion_tokens")),
+        "totalTokenCount": int_of(usage.get("total_tokens")),
     }
     reasoning = 0
     for details in ("completion_tokens_details", "output_tokens_details"):
         node = usage.get(details)
         if isinstance(node, dict) and "reasoning_tokens" in node:
-            reasoning = go_int(node["reasoning_tokens"])
+            reasoning = int_of(node["reasoning_tokens"])
             break
     if reasoning > 0:
         out["thoughtsTokenCount"] = reasoning
@@ -468,7 +464,7 @@ class OpenAIChunksToGemini:
             if (kind and kind != "function") or "function" not in call:
                 continue
             function = function if isinstance(function, dict) else {}
-            index = go_int(call.get("index"))
+            index = int_of(call.get("index"))
             name, arguments = text_of(function.get("name")), text_of(function.get("arguments"))
             entry = self._calls.setdefault(index, [name])
             if name:
@@ -529,7 +525,7 @@ def render_response(body: Any) -> dict[str, Any]:
                 at += 1
         if "finish_reason" in choice:
             candidate["finishReason"] = _gemini_finish(choice["finish_reason"])
-        candidate["index"] = go_int(choice.get("index"))
+        candidate["index"] = int_of(choice.get("index"))
     if "usage" in body:
         out["usageMetadata"] = _usage_metadata(body["usage"])
     return out

@@ -7,6 +7,7 @@ diff against different legacy files agree on the same rules.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from handlers.translation.sse import json_text
@@ -38,17 +39,35 @@ def text_of(value: Any) -> str:
     return json_text(value)
 
 
-def int_of(value: Any) -> int:
-    """gjson ``Int()``: numbers truncate, numeric strings parse, anything else is 0."""
+def float_of(value: Any) -> float:
+    """gjson ``Float()``: numbers, numeric strings and booleans; anything else is 0."""
     if isinstance(value, bool):
-        return int(value)
+        return 1.0 if value else 0.0
     if isinstance(value, int | float):
-        return int(value)
+        return float(value)
     if isinstance(value, str):
         try:
-            return int(float(value))
+            return float(value.strip())
         except ValueError:
-            return 0
+            return 0.0
+    return 0.0
+
+
+def int_of(value: Any) -> int:
+    """gjson ``Int()``: floats truncate toward zero, numeric strings parse (an integer exactly),
+    infinities and NaN are 0, anything else is 0."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else 0
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            number = float_of(value)
+            return int(number) if math.isfinite(number) else 0
     return 0
 
 

@@ -11,23 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.translation.gjson_values import int_of
 from handlers.translation.model import Format, Usage
-
-
-def _int(value: Any) -> int:
-    # gjson's Int() reads numbers leniently (floats truncate, absent/other -> 0).
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(float(value))
-        except ValueError:
-            return 0
-    return 0
 
 
 def _get(obj: Any, *path: str) -> Any:
@@ -41,10 +26,10 @@ def _get(obj: Any, *path: str) -> Any:
 def from_claude(usage: dict[str, Any]) -> Usage:
     return Usage(
         source=Format.CLAUDE,
-        input_tokens=_int(usage.get("input_tokens")),
-        output_tokens=_int(usage.get("output_tokens")),
-        cache_read_tokens=_int(usage.get("cache_read_input_tokens")),
-        cache_creation_tokens=_int(usage.get("cache_creation_input_tokens")),
+        input_tokens=int_of(usage.get("input_tokens")),
+        output_tokens=int_of(usage.get("output_tokens")),
+        cache_read_tokens=int_of(usage.get("cache_read_input_tokens")),
+        cache_creation_tokens=int_of(usage.get("cache_creation_input_tokens")),
         cache_reported="cache_creation_input_tokens" in usage or "cache_read_input_tokens" in usage,
     )
 
@@ -53,11 +38,11 @@ def from_openai(usage: dict[str, Any]) -> Usage:
     total = usage.get("total_tokens")
     return Usage(
         source=Format.OPENAI,
-        input_tokens=_int(usage.get("prompt_tokens")),
-        output_tokens=_int(usage.get("completion_tokens")),
-        total_tokens=None if total is None else _int(total),
-        cache_read_tokens=_int(_get(usage, "prompt_tokens_details", "cached_tokens")),
-        reasoning_tokens=_int(_get(usage, "completion_tokens_details", "reasoning_tokens")),
+        input_tokens=int_of(usage.get("prompt_tokens")),
+        output_tokens=int_of(usage.get("completion_tokens")),
+        total_tokens=None if total is None else int_of(total),
+        cache_read_tokens=int_of(_get(usage, "prompt_tokens_details", "cached_tokens")),
+        reasoning_tokens=int_of(_get(usage, "completion_tokens_details", "reasoning_tokens")),
     )
 
 
@@ -81,11 +66,11 @@ def from_codex(raw: Any) -> CodexUsage | None:
     output_details = raw.get("output_tokens_details")
     return CodexUsage(
         source=Format.CODEX,
-        input_tokens=_int(raw.get("input_tokens")),
-        output_tokens=_int(raw.get("output_tokens")),
-        total_tokens=_int(raw["total_tokens"]) if "total_tokens" in raw else None,
-        cache_read_tokens=_int(_get(raw, "input_tokens_details", "cached_tokens")),
-        reasoning_tokens=_int(_get(raw, "output_tokens_details", "reasoning_tokens")),
+        input_tokens=int_of(raw.get("input_tokens")),
+        output_tokens=int_of(raw.get("output_tokens")),
+        total_tokens=int_of(raw["total_tokens"]) if "total_tokens" in raw else None,
+        cache_read_tokens=int_of(_get(raw, "input_tokens_details", "cached_tokens")),
+        reasoning_tokens=int_of(_get(raw, "output_tokens_details", "reasoning_tokens")),
         output_reported="output_tokens" in raw,
         input_reported="input_tokens" in raw,
         reasoning_reported=isinstance(output_details, dict) and "reasoning_tokens" in output_details,
@@ -114,11 +99,11 @@ def from_gemini(meta: dict[str, Any], source: Format = Format.GEMINI) -> Usage:
     total = meta.get("totalTokenCount")
     return Usage(
         source=source,
-        input_tokens=_int(meta.get("promptTokenCount")),
-        output_tokens=_int(meta.get("candidatesTokenCount")),
-        total_tokens=None if total is None else _int(total),
-        cache_read_tokens=_int(meta.get("cachedContentTokenCount")),
-        reasoning_tokens=_int(meta.get("thoughtsTokenCount")),
+        input_tokens=int_of(meta.get("promptTokenCount")),
+        output_tokens=int_of(meta.get("candidatesTokenCount")),
+        total_tokens=None if total is None else int_of(total),
+        cache_read_tokens=int_of(meta.get("cachedContentTokenCount")),
+        reasoning_tokens=int_of(meta.get("thoughtsTokenCount")),
         output_reported="candidatesTokenCount" in meta,
     )
 

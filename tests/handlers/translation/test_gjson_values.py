@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.translation.gjson_values import array_of, bool_of, int_of, member_of, text_of
+from handlers.translation.gjson_values import array_of, bool_of, float_of, int_of, member_of, text_of
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -16,6 +16,8 @@ def test_text_of(value, text) -> None:
 
 @pytest.mark.parametrize(("value", "number"), [
     (7, 7), (7.9, 7), (-7.9, -7), ("42", 42), ("4.5", 4), ("x", 0), (True, 1), (None, 0), ([1], 0),
+    # An integer string parses exactly; infinities and NaN (lenient bodies can hold them) are 0.
+    ("12345678901234567890", 12345678901234567890), (float("inf"), 0), (float("nan"), 0), ("1e999", 0),
 ])
 def test_int_of(value, number) -> None:
     assert int_of(value) == number
@@ -39,3 +41,10 @@ def test_array_of(value, items) -> None:
 @pytest.mark.parametrize(("value", "member"), [({"url": "u"}, "u"), ({}, None), ("u", None), (1, None), (None, None)])
 def test_member_of(value, member) -> None:
     assert member_of(value, "url") == member
+
+
+@pytest.mark.parametrize(("value", "number"), [
+    (2, 2.0), (0.5, 0.5), (" 1.5 ", 1.5), ("x", 0.0), (True, 1.0), (None, 0.0), ({}, 0.0),
+])
+def test_float_of(value, number) -> None:
+    assert float_of(value) == number
