@@ -115,16 +115,24 @@ def _abandon_pass(model: str, candidates: Sequence[C], selector: Selector, state
     only the picks and marks are reproduced. No further pass follows: the cooldown wait returns
     at once on a cancelled context (conductor.go:1239-1250)."""
     while True:
-        remaining = [c for c in candidates if c.id not in tried]
-        if not remaining:
-            return
         try:
-            credential = selector.pick(model, remaining, state, state.now())
+            credential = _pick_next(model, candidates, selector, state, tried, tried_log)
         except RotationError:
             return
-        tried.add(credential.id)
-        tried_log.append(credential.id)
         mark_client_gone(state, credential.id, model, settings)
+
+
+def _pick_next(model: str, candidates: Sequence[C], selector: Selector, state: RotationState,
+               tried: set[str], tried_log: list[str]) -> C:
+    """The pass's next credential among those not tried yet, recorded as tried; raises the
+    selector's ``RotationError`` (``AuthNotFoundError`` when none is left)."""
+    remaining = [c for c in candidates if c.id not in tried]
+    if not remaining:
+        raise AuthNotFoundError()
+    credential = selector.pick(model, remaining, state, state.now())
+    tried.add(credential.id)
+    tried_log.append(credential.id)
+    return credential
 
 
 def closest_cooldown_wait(model: str, candidates: Sequence[C], state: RotationState, now: float) -> float | None:
@@ -149,17 +157,12 @@ async def _one_pass(model: str, candidates: Sequence[C], attempt: Attempt[C, T],
     tried: set[str] = set()
     last_error: UpstreamError | None = None
     while True:
-        remaining = [c for c in candidates if c.id not in tried]
         try:
-            if not remaining:
-                raise AuthNotFoundError()
-            credential = selector.pick(model, remaining, state, state.now())
+            credential = _pick_next(model, candidates, selector, state, tried, tried_log)
         except RotationError as pick_error:
             if last_error is not None:
                 raise last_error from None
             raise pick_error from None
-        tried.add(credential.id)
-        tried_log.append(credential.id)
         try:
             value = await attempt(credential)
         except asyncio.CancelledError:
