@@ -50,8 +50,9 @@ _FRAMING = frozenset(("content-length", "transfer-encoding", "expect", "upgrade"
 
 
 class DirectError(Exception):
-    """A failed direct call. ``stage`` says where: ``connect``, ``connect-timeout``, ``head``
-    (the upstream hung up or spoke garbage before a status line), ``body`` (after it)."""
+    """A failed direct call. ``stage`` says where: ``connect``, ``connect-timeout``, ``closed``
+    (the upstream hung up before a status line), ``head`` (it spoke garbage instead of one),
+    ``body`` (anything after it)."""
 
     def __init__(self, stage: str, detail: str = "", os_error: OSError | None = None) -> None:
         super().__init__(detail or stage)
@@ -173,7 +174,7 @@ class _Socket(asyncio.Protocol):
             self.complete = True
             self._wake()
             return
-        self._fail(DirectError("body" if self.head.done() else "head", "connection closed"))
+        self._fail(DirectError("body" if self.head.done() else "closed", "connection closed"))
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -395,7 +396,7 @@ class Origin:
             except DirectError as exc:
                 # An idle socket the upstream closed meanwhile: nothing was read, so nothing
                 # of ours was processed and one try on a fresh socket is safe.
-                if exc.stage != "head" or sock.got_bytes:
+                if exc.stage != "closed" or sock.got_bytes:
                     raise
         return await self._exchange(await self._connect(), head, body)
 

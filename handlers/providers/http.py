@@ -148,7 +148,7 @@ class UpstreamClient:
                 os_error = exc.os_error
                 reason = (os_error.strerror or os_error) if os_error is not None else exc
                 raise transport_error(f"connect to {target} failed: {reason}") from exc
-            if str(exc) == "connection closed":
+            if exc.stage == "closed":
                 raise transport_error(f"{target} closed the connection before answering") from exc
             raise transport_error(f"request to {target} failed: {exc}") from exc
         except TimeoutError as exc:
