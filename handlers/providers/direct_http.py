@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import zlib
 from collections import deque
 from collections.abc import Iterable
 from itertools import chain
@@ -258,8 +257,7 @@ class DirectResponse:
         self.closed = False
         encoding = headers.get("Content-Encoding", "").strip().lower()
         self._encoding = encoding if encoding in _ENCODED else ""
-        self._decoder: zlib._Decompress | None = None
-        self._other: compression_utils.BrotliDecompressor | compression_utils.ZSTDDecompressor | None = None
+        self._decoder: compression_utils.DecompressionBaseHandler | None = None
         self._ended = False
 
     # the body reader
@@ -310,34 +308,29 @@ class DirectResponse:
     def _decode(self, data: bytes) -> bytes:
         if not self._encoding:
             return data
-        if self._encoding in ("br", "zstd"):
-            return self._decode_other(data)
         if self._decoder is None:
-            # A "deflate" body may be zlib-wrapped or raw; aiohttp tells them apart the same way.
-            wbits = 16 + zlib.MAX_WBITS if self._encoding == "gzip" else (
-                zlib.MAX_WBITS if data and data[0] & 0x0F == 8 else -zlib.MAX_WBITS)
-            self._decoder = zlib.decompressobj(wbits)
+            self._decoder = _decoder_for(self._encoding, data)
         try:
-            return self._decoder.decompress(data)
-        except zlib.error as exc:
-            raise DirectError("body", f"cannot decode {self._encoding} body: {exc}") from None
-
-    def _decode_other(self, data: bytes) -> bytes:
-        # aiohttp's own decoders for these two, so a body decodes exactly as it would there.
-        if self._other is None:
-            self._other = (compression_utils.BrotliDecompressor() if self._encoding == "br"
-                           else compression_utils.ZSTDDecompressor())
-        try:
-            return self._other.decompress_sync(data)
-        except Exception as exc:  # each library raises its own error type
+            return self._decoder.decompress_sync(data)
+        except Exception as exc:  # each codec raises its own error type
             raise DirectError("body", f"cannot decode {self._encoding} body: {exc}") from None
 
     def _finish(self) -> bytes:
         self._ended = True
-        if self._decoder is not None:
-            return self._decoder.flush()
-        flush = getattr(self._other, "flush", None)
+        flush = getattr(self._decoder, "flush", None)
         return flush() if flush is not None else b""
+
+
+def _decoder_for(encoding: str, first: bytes) -> compression_utils.DecompressionBaseHandler:
+    """aiohttp's own decoder for the body (``DeflateBuffer``), so it decodes exactly as there:
+    concatenated gzip members included, and a "deflate" body read as zlib-wrapped unless its first
+    byte says raw deflate (RFC 1950 CM)."""
+    if encoding == "br":
+        return compression_utils.BrotliDecompressor()
+    if encoding == "zstd":
+        return compression_utils.ZSTDDecompressor()
+    raw = encoding == "deflate" and bool(first) and first[0] & 0xF != 8
+    return compression_utils.ZLibDecompressor(encoding=encoding, suppress_deflate_header=raw)
 
 
 class Origin:
