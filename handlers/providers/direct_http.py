@@ -59,15 +59,15 @@ class DirectError(Exception):
         self.os_error = os_error
 
 
-def eligible(url: URL, headers: Iterable[tuple[str, str]]) -> bool:
-    """True when a call can take this client: http(s) without user info, headers without framing."""
-    if url.scheme not in ("http", "https") or url.user is not None or not url.host:
-        return False
-    return not any(name.lower() in _FRAMING for name, _ in headers)
+def eligible(url: URL) -> bool:
+    """True when the URL can take this client: http(s) without user info. (The headers are
+    checked by ``request_head``, which reads their names anyway.)"""
+    return url.scheme in ("http", "https") and url.user is None and bool(url.host)
 
 
-def request_head(method: str, url: URL, headers: Iterable[tuple[str, str]], body: bytes) -> bytes:
-    """The request head aiohttp writes for ``session.request(method, url, headers=list, data=body)``.
+def request_head(method: str, url: URL, headers: Iterable[tuple[str, str]], body: bytes) -> bytes | None:
+    """The request head aiohttp writes for ``session.request(method, url, headers=list, data=body)``,
+    or None when a header of its own sets the framing (that call stays with aiohttp).
 
     Session merge first (a name spelled exactly as an earlier one adds a line, another spelling
     of it replaces the earlier line in place), then ``Host`` at the front unless given, then the
@@ -79,6 +79,8 @@ def request_head(method: str, url: URL, headers: Iterable[tuple[str, str]], body
         raise ValueError("Newline or carriage return character detected in HTTP status message or header.")
     lowered = [name.lower() for name, _ in given]
     where = set(lowered)
+    if not where.isdisjoint(_FRAMING):
+        return None
     lines: list[tuple[str, str]]
     if len(where) == len(lowered) and "host" not in where:
         # Every name once and no Host of its own: the merge changes nothing (the usual call).

@@ -113,8 +113,10 @@ class UpstreamClient:
     async def open(self, prepared: PreparedRequest, proxy_url: str) -> Response:
         """Send the request and wait for the response headers."""
         url = _url(prepared.url)
-        if not proxy_url and self._direct is not None and eligible(url, prepared.headers):
-            return await self._open_direct(prepared, url)
+        if not proxy_url and self._direct is not None and eligible(url):
+            head = request_head(prepared.method, url, prepared.headers, prepared.body)
+            if head is not None:
+                return await self._open_direct(prepared, url, head)
         session, proxy = self.session_for(proxy_url)
         target = _target(prepared.url)
         try:
@@ -134,9 +136,8 @@ class UpstreamClient:
         except aiohttp.ClientError as exc:
             raise transport_error(f"request to {target} failed: {type(exc).__name__}") from exc
 
-    async def _open_direct(self, prepared: PreparedRequest, url: URL) -> DirectResponse:
+    async def _open_direct(self, prepared: PreparedRequest, url: URL, head: bytes) -> DirectResponse:
         assert self._direct is not None
-        head = request_head(prepared.method, url, prepared.headers, prepared.body)
         try:
             async with asyncio.timeout(self.timeouts.first_byte):
                 return await self._direct.origin(url).send(head, prepared.body)

@@ -157,11 +157,12 @@ async def post(url: str, client: UpstreamClient | None = None) -> UpstreamResult
 
 
 def test_calls_with_framing_headers_or_user_info_stay_with_aiohttp() -> None:
-    assert eligible(_url("https://api.anthropic.com/v1/messages"), [("X-Api-Key", "k")])
-    assert not eligible(_url("https://u:p@api.example.com/v1"), [])
-    assert not eligible(_url("http://127.0.0.1:1/v1"), [("Transfer-Encoding", "chunked")])
-    assert not eligible(_url("http://127.0.0.1:1/v1"), [("content-length", "3")])
-    assert not eligible(_url("ws://127.0.0.1:1/v1"), [])
+    url = _url("https://api.anthropic.com/v1/messages")
+    assert eligible(url) and request_head("POST", url, [("X-Api-Key", "k")], b"{}") is not None
+    assert not eligible(_url("https://u:p@api.example.com/v1"))
+    assert request_head("POST", url, [("Transfer-Encoding", "chunked")], b"{}") is None
+    assert request_head("POST", url, [("content-length", "3")], b"{}") is None
+    assert not eligible(_url("ws://127.0.0.1:1/v1"))
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "gzip-members", "deflate", "deflate-raw", "br", "zstd"])
