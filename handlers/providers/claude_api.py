@@ -126,9 +126,11 @@ def fake_user_id() -> str:
             f"{session[:8]}-{session[8:12]}-{session[12:16]}-{session[16:20]}-{session[20:]}")
 
 
+@functools.lru_cache(maxsize=64)
 def word_matcher(words: tuple[str, ...]) -> re.Pattern[str] | None:
     """``buildSensitiveWordMatcher``: words of two or more characters without a zero-width
-    space, longest (in UTF-8 bytes) first so a longer word wins over its prefix."""
+    space, longest (in UTF-8 bytes) first so a longer word wins over its prefix. Kept per word
+    list: a key's list is the same on every request it cloaks."""
     valid = [w.strip() for w in words]
     valid = [w for w in valid if len(w) >= 2 and ZERO_WIDTH_SPACE not in w]
     if not valid:
