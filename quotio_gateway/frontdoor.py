@@ -1,12 +1,14 @@
-"""The front door: a pass-through lane below aiohttp for requests the flag table sends to legacy.
+"""The front door: lanes below aiohttp's server for the common requests.
 
 Each client connection starts on ``_Connection``, a plain asyncio protocol. It reads a request
 head, and when the head alone decides ``legacy`` (see ``FrontDoor.plan``) it forwards the request
 over the legacy pool and writes the answer itself, with the same head, metrics and access line as
-the aiohttp lane (dispatch.py). Any other request — native, shadow, canary, the gateway's own
-endpoints, WebSocket upgrades, escapes in the path, chunked or large request bodies, HTTP/1.0 —
-hands the whole connection to aiohttp's RequestHandler at that request boundary, replaying the
-bytes read so far; from then on aiohttp serves the connection as if it had accepted it.
+the aiohttp lane (dispatch.py). A small ``POST`` decided ``native`` is answered on the native lane
+(frontdoor_native.py: aiohttp's own Request and StreamWriter, without its RequestHandler). Any
+other request — other native ones, canary, the gateway's own endpoints, WebSocket upgrades,
+escapes in the path, chunked, compressed or large request bodies, HTTP/1.0 — hands the whole
+connection to aiohttp's RequestHandler at that request boundary, replaying the bytes read so far;
+from then on aiohttp serves the connection as if it had accepted it.
 
 The lane exists for latency: at one connection the aiohttp request/response objects, router and
 signals cost about as much as the forward itself (docs/performance.md). It is on by default and
@@ -25,9 +27,10 @@ from typing import Any
 
 import orjson
 import structlog
+from aiohttp import __version__ as aiohttp_version
 from aiohttp import web
 
-from . import appkeys
+from . import appkeys, frontdoor_native
 from .access_log import log_access
 from .clientinfo import is_trusted
 from .dispatch import _OWN_FILE_ROUTES, on_response_prepare
@@ -62,10 +65,16 @@ _READ_AHEAD = 256 * 1024
 KEEPALIVE_TIMEOUT = 75.0
 _SWEEP_EVERY = 5.0
 ENV_SWITCH = "QUOTIO_GATEWAY_FRONTDOOR"
+NATIVE_LANE_SWITCH = "QUOTIO_GATEWAY_NATIVE_LANE"
 
 
 def frontdoor_enabled(environ: dict[str, str] | None = None) -> bool:
     value = (environ if environ is not None else os.environ).get(ENV_SWITCH, "on").strip().lower()
+    return value not in ("0", "off", "false", "no")
+
+
+def native_lane_enabled(environ: dict[str, str] | None = None) -> bool:
+    value = (environ if environ is not None else os.environ).get(NATIVE_LANE_SWITCH, "on").strip().lower()
     return value not in ("0", "off", "false", "no")
 
 
@@ -112,6 +121,9 @@ class FrontDoor:
         # grew middlewares or other hooks gets every request on the aiohttp lane instead.
         extra_hooks = [hook for hook in app.on_response_prepare if hook is not on_response_prepare]
         self.enabled = enabled and not app.middlewares and not extra_hooks
+        self.native_lane = native_lane_enabled() and frontdoor_native.COMPATIBLE
+        if not frontdoor_native.COMPATIBLE:
+            log.warning("native lane off: not verified with this aiohttp", aiohttp=aiohttp_version)
         if enabled and not self.enabled:
             log.warning("front door off: the app has middlewares or response hooks it does not reproduce")
         self.connections: set[_Connection] = set()
@@ -123,21 +135,32 @@ class FrontDoor:
         return _Connection(self)
 
     def may_answer(self, buffer: bytearray) -> bool:
-        """False when the request line alone shows the lane will not answer (a native route, say):
-        the connection then goes to aiohttp without the head being parsed here first. True leaves
-        the decision to ``plan`` on the parsed head. ``buffer`` holds a complete head."""
-        if not self.enabled or self.draining or not self.legacy.configured:
+        """False when the request line alone shows neither lane will answer (a GET to a native
+        route, say): the connection then goes to aiohttp without the head being parsed here
+        first. True leaves the decision to ``plan`` on the parsed head. ``buffer`` holds a
+        complete head."""
+        if not self.enabled or self.draining:
             return False
         parts = bytes(buffer[:buffer.find(b"\r\n")]).split(b" ")
         if len(parts) != 3:
-            return True  # an unusual request line: parse_head judges it
-        result = self.flags.current.match(parts[0].decode("latin-1"),
-                                          parts[1].partition(b"?")[0].decode("latin-1"))
-        return not result.needs_model and result.decision.mode in (Mode.LEGACY, Mode.SHADOW)
+            return self.legacy.configured  # an unusual request line: parse_head judges it
+        method = parts[0].decode("latin-1")
+        result = self.flags.current.match(method, parts[1].partition(b"?")[0].decode("latin-1"))
+        if result.needs_model:
+            return False
+        if self._native_mode(method, result.decision.mode):
+            return True
+        return self.legacy.configured and result.decision.mode in (Mode.LEGACY, Mode.SHADOW)
+
+    def _native_mode(self, method: str, mode: Mode) -> bool:
+        # The dispatcher answers natively what the table sends native, and everything when no
+        # legacy server is configured (`make run`).
+        return self.native_lane and method == "POST" and (mode is Mode.NATIVE or not self.legacy.configured)
 
     def plan(self, head: RequestHead) -> Decision | None:
-        """The decision when this request is the lane's to answer, else None (aiohttp answers)."""
-        if not self.enabled or self.draining or not self.legacy.configured:
+        """The decision when this request is the front door's to answer, else None (aiohttp
+        answers). A NATIVE decision means the native lane (frontdoor_native.py) serves it."""
+        if not self.enabled or self.draining:
             return None
         path = head.path
         if path in self.own_paths or path.startswith(self.own_prefixes):
@@ -149,6 +172,14 @@ class FrontDoor:
         result = table.match(head.method, path)
         mode = result.decision.mode
         if result.needs_model:
+            return None
+        if self._native_mode(head.method, mode):
+            if head.content_length is None or head.compressed:
+                return None
+            if mode is Mode.NATIVE:
+                return result.decision
+            return Decision(Mode.NATIVE, result.decision.route, result.decision.label, result.decision.version)
+        if not self.legacy.configured:
             return None
         if mode is Mode.SHADOW:
             if self.worker is None:
@@ -251,6 +282,8 @@ class _Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.task: asyncio.Task[None] | None = None
         self.peer = ""
+        self.peername: Any = None
+        self.sockname: Any = None
         self.idle_since = self.loop.time()
         self.reading_paused = False
         self.lost = False
@@ -267,7 +300,7 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         # No TCP_NODELAY here: uvloop and asyncio both set it on every accepted TCP socket, and
         # asking for the socket object costs a getsockname and a wrapper per connection.
-        peer = transport.get_extra_info("peername")
+        peer = self.peername = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else ""
         if not self.door.enabled:
             self._handoff()
@@ -329,7 +362,10 @@ class _Connection(asyncio.Protocol):
         self._pending = None
         body = bytes(self.buffer[end:stop]) if length is not None else None
         del self.buffer[:stop]
-        self.task = self.loop.create_task(self._exchange(head, decision, body, time.monotonic()))
+        if decision.mode is Mode.NATIVE:
+            self.task = self.loop.create_task(self._serve_native(head, body))
+        else:
+            self.task = self.loop.create_task(self._exchange(head, decision, body, time.monotonic()))
 
     def _handoff(self) -> None:
         transport = self.transport
@@ -372,6 +408,39 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
+    # --- the native lane ------------------------------------------------------------------
+    async def _serve_native(self, head: RequestHead, body: bytes | None) -> None:
+        if self.sockname is None and self.transport is not None:
+            self.sockname = self.transport.get_extra_info("sockname")
+        keep_alive = False
+        try:
+            _, keep_alive = await frontdoor_native.serve(self.door.app, self, head, body)
+        except (ConnectionError, asyncio.CancelledError):
+            keep_alive = False
+        except Exception:
+            # Part of an answer is already out (frontdoor_native logged why): cut the connection.
+            keep_alive = False
+            if self.transport is not None:
+                self.transport.abort()
+        finally:
+            self._done(keep_alive)
+
+    @property
+    def write_paused(self) -> bool:
+        return self._write_paused
+
+    async def drain(self) -> None:
+        """Wait while the client's socket buffer is over its high-water mark (aiohttp's
+        StreamWriter.drain lands here for native-lane answers)."""
+        if self._write_paused and not self.lost:
+            self._drain_waiter = self.loop.create_future()
+            try:
+                await self._drain_waiter
+            finally:
+                self._drain_waiter = None
+        if self.lost:
+            raise ConnectionResetError("client connection lost")
+
     # --- writing to the client ------------------------------------------------------------
     def _wake_writer(self) -> None:
         waiter = self._drain_waiter
@@ -385,13 +454,7 @@ class _Connection(asyncio.Protocol):
         self.transport.write(data)
         if self._write_paused:
             # Flow control: a slow client slows the upstream read, never the gateway's memory.
-            self._drain_waiter = self.loop.create_future()
-            try:
-                await self._drain_waiter
-            finally:
-                self._drain_waiter = None
-            if self.lost:
-                raise ConnectionResetError("client connection lost")
+            await self.drain()
 
     # --- one forwarded exchange -----------------------------------------------------------
     async def _exchange(self, head: RequestHead, decision: Decision, body: bytes | None, start: float) -> None:

@@ -33,6 +33,7 @@ class RequestHead:
     content_length: int | None
     keep_alive: bool
     request_id: str | None  # the client's X-Request-Id, unvalidated
+    compressed: bool = False  # a Content-Encoding on the body (aiohttp would decompress it)
 
 
 class _HeadCollector:
@@ -87,6 +88,7 @@ def parse_head(head: bytes) -> RequestHead | None:
     host = ""
     length: int | None = None
     request_id: str | None = None
+    compressed = False
     headers: list[tuple[str, str]] = []
     for raw_name, raw_value in collector.raw:
         lname = raw_name.lower()
@@ -106,10 +108,12 @@ def parse_head(head: bytes) -> RequestHead | None:
             request_id = value
         elif lname == b"connection" and b"upgrade" in raw_value.lower():
             return None
+        elif lname == b"content-encoding":
+            compressed = True
         headers.append((name, value))
     if not host:
         return None
-    return RequestHead(method, target, path, headers, host, length, collector.keep_alive, request_id)
+    return RequestHead(method, target, path, headers, host, length, collector.keep_alive, request_id, compressed)
 
 
 def find_head_end(buffer: bytes | bytearray) -> int:

@@ -1,8 +1,9 @@
 """Native inference with the official SDKs as clients, to every API-key upstream kind.
 
-gateway (in process, inference routes ``native``) -> scripted fake upstream (tests/fakes/llm_upstream.py)
-that records each request. Every test asserts what the SDK parsed AND the exact upstream request
-(path, key header, model, how the prompt, tools, images or thinking were carried).
+gateway (in process, inference routes ``native``, served through the front door as in production,
+so the native lane answers) -> scripted fake upstream (tests/fakes/llm_upstream.py) that records
+each request. Every test asserts what the SDK parsed AND the exact upstream request (path, key
+header, model, how the prompt, tools, images or thinking were carried).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-from aiohttp.test_utils import TestServer
 from google import genai
 from google.genai import types as genai_types
 
 from tests.conftest import GatewayFactory
 from tests.fakes.llm_upstream import ANSWER, TOOL_ARGS, USAGE, FakeLLM
+from tests.quotio_gateway.test_frontdoor import serving
 
 CLIENT_KEY = "client-key"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake-image-bytes").decode()
@@ -95,13 +96,10 @@ class Native:
 async def native(make_gateway: GatewayFactory) -> AsyncIterator[Native]:
     fake = FakeLLM()
     await fake.start()
-    app = await make_gateway({"default": "native"}, config=gateway_config(fake))
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
     try:
-        yield Native(str(server.make_url("")).rstrip("/"), fake)
+        async with serving(await make_gateway({"default": "native"}, config=gateway_config(fake))) as pair:
+            yield Native(f"http://127.0.0.1:{pair.fast}", fake)
     finally:
-        await server.close()
         await fake.stop()
 
 

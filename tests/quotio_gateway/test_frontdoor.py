@@ -8,6 +8,7 @@ be the same on both, apart from the Date header.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -154,6 +155,20 @@ async def start_pair(app: web.Application) -> tuple[Pair, web.AppRunner, list[as
     servers = [await loop.create_server(door, "127.0.0.1", 0) for door in (fast_door, slow_door)]
     ports = [s.sockets[0].getsockname()[1] for s in servers]
     return Pair(app, ports[0], ports[1], (fast_door, slow_door)), runner, servers
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[Pair]:
+    """The app behind both listeners for the length of the block."""
+    pair, runner, servers = await start_pair(app)
+    try:
+        yield pair
+    finally:
+        for server in servers:
+            server.close()
+        for door in pair.doors:
+            door.abort_all()
+        await runner.cleanup()
 
 
 @pytest.fixture

@@ -1,0 +1,150 @@
+"""The front door's native lane: a native request served on the connection that read it.
+
+aiohttp's server machinery (a RequestHandler per connection, its parser, a task per connection
+and another per request, the payload queue) costs about as much per request as the whole native
+set-up of an inference call once the upstream side is done. For the plain requests the front door
+already reads whole (see frontdoor_http.py), this builds the same ``web.Request`` aiohttp's
+parser would have built, runs it through the application exactly as aiohttp's RequestHandler
+does (router, dispatcher, response hooks, ``prepare``/``write_eof`` on aiohttp's own
+StreamWriter), and leaves the connection on the front door for the next request.
+
+What the lane does not take (chunked or compressed bodies, Expect, upgrades, HTTP/1.0, escapes,
+bodies over the inline limit) still goes to aiohttp's RequestHandler, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+from aiohttp.http import HttpVersion11
+from aiohttp.http_parser import RawRequestMessage
+from aiohttp.http_writer import StreamWriter
+from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
+from multidict import CIMultiDict, CIMultiDictProxy, istr
+from yarl import URL
+
+from .frontdoor_http import RequestHead
+
+log = structlog.get_logger("quotio_gateway.frontdoor")
+
+if TYPE_CHECKING:
+    from .frontdoor import _Connection
+
+# The lane builds aiohttp's request objects from their private constructor arguments, which change
+# between minor releases (3.14 reads the peer from the protocol, 3.10 from its transport); with
+# another aiohttp the front door hands native requests to aiohttp's server as before.
+VERIFIED_AIOHTTP = (3, 14)
+COMPATIBLE = tuple(int(part) for part in aiohttp.__version__.split(".")[:2]) == VERIFIED_AIOHTTP
+
+# aiohttp's default read limit for a request payload (web_protocol.RequestHandler).
+_PAYLOAD_LIMIT = 2**16
+
+
+def internal_error(request: web.Request) -> web.Response:
+    """aiohttp's answer (RequestHandler.handle_error) to a handler that raised before any byte
+    went out: a plain or HTML 500 by the client's Accept, and the connection closed after it."""
+    title = f"{HTTPStatus.INTERNAL_SERVER_ERROR.value} {HTTPStatus.INTERNAL_SERVER_ERROR.phrase}"
+    detail = HTTPStatus.INTERNAL_SERVER_ERROR.description
+    if "text/html" in request.headers.get("Accept", ""):
+        text = f"<html><head><title>{title}</title></head><body>\n<h1>{title}</h1>\n{detail}\n</body></html>\n"
+        response = web.Response(status=500, text=text, content_type="text/html")
+    else:
+        response = web.Response(status=500, text=f"{title}\n\n{detail}", content_type="text/plain")
+    response.force_close()
+    return response
+
+
+class ProtocolView:
+    """The part of aiohttp's server protocol that Request, StreamReader and StreamWriter read,
+    backed by a front-door connection (its transport, peer and write flow control)."""
+
+    __slots__ = ("_conn", "_reading_paused", "peername", "sockname", "ssl_context", "transport")
+
+    def __init__(self, conn: _Connection) -> None:
+        transport = conn.transport
+        self._conn = conn
+        self.transport = transport
+        self.ssl_context = transport.get_extra_info("sslcontext") if transport is not None else None
+        self.peername = conn.peername
+        self.sockname = conn.sockname
+        self._reading_paused = False
+
+    @property
+    def _paused(self) -> bool:
+        return self._conn.write_paused
+
+    @property
+    def connected(self) -> bool:
+        return not self._conn.lost
+
+    async def _drain_helper(self) -> None:
+        await self._conn.drain()
+
+    # The body is complete before the request starts: a payload never asks to pause or resume.
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        pass
+
+
+def _decoded(value: str) -> str:
+    # The front door decodes heads as latin-1 (lossless); aiohttp's parser as UTF-8 with
+    # surrogateescape. Re-decode the rare non-ASCII value so handlers see aiohttp's text.
+    return value if value.isascii() else value.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
+def build_request(app: web.Application, conn: _Connection, head: RequestHead, body: bytes | None,
+                  task: asyncio.Task[Any]) -> tuple[web.Request, ProtocolView]:
+    """The ``web.Request`` aiohttp's parser and request factory would build for this head and body."""
+    headers: CIMultiDict[str] = CIMultiDict()
+    raw: list[tuple[bytes, bytes]] = []
+    for name, value in head.headers:
+        headers.add(istr(_decoded(name)), _decoded(value))
+        raw.append((name.encode("latin-1"), value.encode("latin-1")))
+    path, _, query = head.target.partition("?")
+    url = URL.build(path=_decoded(path), query_string=_decoded(query), encoded=True)
+    message = RawRequestMessage(head.method, _decoded(head.target), HttpVersion11, CIMultiDictProxy(headers),
+                                tuple(raw), not head.keep_alive, None, False, False, url)
+    protocol = ProtocolView(conn)
+    loop = conn.loop
+    if body:
+        payload: StreamReader = StreamReader(protocol, _PAYLOAD_LIMIT, loop=loop)  # type: ignore[arg-type]
+        payload.feed_data(body)
+        payload.feed_eof()
+    else:
+        payload = EMPTY_PAYLOAD
+    writer = StreamWriter(protocol, loop)  # type: ignore[arg-type]
+    request = app._make_request(message, payload, protocol, writer, task)  # type: ignore[arg-type]
+    return request, protocol
+
+
+async def serve(app: web.Application, conn: _Connection, head: RequestHead,
+                body: bytes | None) -> tuple[int, bool]:
+    """Answer one request through the application; returns (status, keep the connection)."""
+    task = asyncio.current_task()
+    assert task is not None
+    request, _ = build_request(app, conn, head, body, task)
+    try:
+        try:
+            response = await app._handle(request)
+        except web.HTTPException as exc:
+            response = exc
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("native lane handler raised", method=request.method, path=request.path)
+            if request.writer.output_size:
+                raise  # part of an answer is out: only a cut connection is safe now
+            response = internal_error(request)
+        if not response.prepared:
+            await response.prepare(request)
+        await response.write_eof()
+        return response.status, bool(response.keep_alive)
+    finally:
+        request._finish()

@@ -1,0 +1,265 @@
+"""The front door's native lane against aiohttp's own server, byte for byte, on real sockets.
+
+One gateway app (every route native, API keys on the fake upstream) behind two listeners:
+``fast`` (the front door as served, native requests answered on the lane) and ``slow`` (the
+front door off, aiohttp answers everything). A client must see the same answer on both, apart
+from the Date header and the ``created`` second of translated answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from quotio_gateway import appkeys, frontdoor_native
+from quotio_gateway.dispatch import Dispatcher
+from quotio_gateway.frontdoor import NATIVE_LANE_SWITCH, native_lane_enabled
+from quotio_gateway.frontdoor_http import MAX_INLINE_BODY
+from tests.fakes.llm_upstream import FakeLLM, Fault, status
+from tests.quotio_gateway.test_frontdoor import Answer, Pair, exchange, read_answer, serving
+
+CLIENT_KEY = "sk-lane-client"
+CLAUDE_KEY = "sk-lane-claude"
+COMPAT_KEY = "sk-lane-compat"
+
+
+def lane_config(fake: FakeLLM) -> dict[str, Any]:
+    return {
+        "api-keys": [CLIENT_KEY],
+        "claude-api-key": [{"api-key": CLAUDE_KEY, "base-url": fake.root,
+                            "models": [{"name": "claude-up", "alias": "lane-claude"}]}],
+        "openai-compatibility": [{"name": "compat", "base-url": f"{fake.root}/v1",
+                                  "api-key-entries": [{"api-key": COMPAT_KEY}],
+                                  "models": [{"name": "upstream-model", "alias": "lane-compat"}]}],
+    }
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeLLM]:
+    server = FakeLLM()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def lane(make_gateway, fake) -> AsyncIterator[Pair]:
+    async with serving(await make_gateway({"default": "native"}, config=lane_config(fake))) as pair:
+        yield pair
+
+
+@pytest.fixture
+def lane_calls(monkeypatch) -> list[str]:
+    """Paths the native lane served (the fast listener's native requests must all be here)."""
+    calls: list[str] = []
+    real = frontdoor_native.serve
+
+    async def counting(app: web.Application, conn: Any, head: Any, body: bytes | None) -> tuple[int, bool]:
+        calls.append(head.path)
+        return await real(app, conn, head, body)
+
+    monkeypatch.setattr(frontdoor_native, "serve", counting)
+    return calls
+
+
+def post(target: str, body: Any, *headers: str, key: str | None = CLIENT_KEY, rid: str = "rid-lane") -> bytes:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    lines = [f"POST {target} HTTP/1.1", "Host: gw.test:8317", f"X-Request-Id: {rid}",
+             "Content-Type: application/json", f"Content-Length: {len(raw)}", *headers]
+    if key is not None:
+        lines.append(f"Authorization: Bearer {key}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + raw
+
+
+_CREATED = re.compile(rb'"created(_at)?":\s*\d+')
+
+
+def comparable(answer: Answer) -> tuple[str, list[tuple[str, str]], bytes]:
+    status_line, headers, body = answer.comparable()
+    return status_line, headers, _CREATED.sub(b'"created":0', body)
+
+
+async def both(pair: Pair, raw: bytes, **kw: Any) -> tuple[list[Answer], list[Answer]]:
+    return await exchange(pair.fast, raw, **kw), await exchange(pair.slow, raw, **kw)
+
+
+CHAT = {"model": "lane-claude", "messages": [{"role": "user", "content": "hi"}]}
+CHAT_STREAM = {**CHAT, "stream": True}
+MESSAGES = {"model": "lane-claude", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize("raw", [
+    post("/v1/chat/completions", CHAT),
+    post("/v1/chat/completions", CHAT_STREAM),
+    post("/v1/chat/completions", {"model": "lane-compat", "messages": [{"role": "user", "content": "hi"}],
+                                  "stream": True}),
+    post("/v1/messages", {**MESSAGES, "stream": True}),
+    post("/v1/messages?beta=true", MESSAGES, "Anthropic-Version: 2023-06-01"),
+    post("/v1/responses", {"model": "lane-claude", "input": "hi"}),
+    post("/v1beta/models/lane-claude:generateContent", {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
+    post("/v1/chat/completions", CHAT, key=None),
+    post("/v1/chat/completions", CHAT, key="sk-wrong"),
+    post("/v1/chat/completions?key=" + CLIENT_KEY, CHAT, key=None),
+    post("/v1/chat/completions", b"{not json"),
+    post("/v1/chat/completions", b"[1, 2]"),
+    post("/v1/chat/completions", {"model": "lane-claude", "messages": []}),
+    post("/v1/chat/completions", {"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]}),
+    post("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+    post("/v1/chat/completions", b""),
+    post("/v1/chat/completions", CHAT, "Connection: close"),
+    post("/v1/chat/completions", CHAT, "X-Title: caf\xc3\xa9"),
+    post("/v1/no-such-endpoint", CHAT),
+], ids=["chat", "chat-stream", "compat-stream", "messages-stream", "messages-beta", "responses", "gemini",
+        "no-key", "wrong-key", "query-key", "bad-json", "not-object", "empty-messages", "unknown-model",
+        "no-model", "empty-body", "connection-close", "utf8-header", "unknown-path"])
+async def test_native_lane_answers_like_aiohttp(lane, lane_calls, raw):
+    fast, slow = await both(lane, raw)
+    assert comparable(fast[0]) == comparable(slow[0])
+    assert lane_calls, "the fast listener did not serve this request on the native lane"
+
+
+async def test_upstream_request_is_the_same_on_both_lanes(lane, fake):
+    raw = post("/v1/chat/completions", CHAT_STREAM, "User-Agent: lane-test/1.0", "X-Title: caf\xc3\xa9")
+    await exchange(lane.fast, raw)
+    await exchange(lane.slow, raw)
+    fast, slow = fake.requests
+    # Claude cloaking makes a fresh fake user id per request; everything else must match.
+    for sent in (fast, slow):
+        sent.body["metadata"]["user_id"] = "-"
+    assert (fast.path, fast.query, fast.body) == (slow.path, slow.query, slow.body)
+    assert fast.headers == slow.headers
+
+
+async def test_upstream_errors_reach_the_client_the_same(make_gateway, fake):
+    # A fresh gateway per answer: a 429 cools the credential down, which would change the next one.
+    for fault in (status(429, {"error": {"type": "rate_limit_error", "message": "slow down"}}, {"Retry-After": "7"}),
+                  status(400, {"error": {"type": "invalid_request_error", "message": "bad"}}),
+                  status(503, b"upstream down"), Fault("malformed", after=2), Fault("cut", after=2),
+                  Fault("reset", after=2)):
+        answers = []
+        for fast in (True, False):
+            async with serving(await make_gateway({"default": "native"}, config=lane_config(fake))) as pair:
+                fake.script(CLAUDE_KEY, fault)
+                port = pair.fast if fast else pair.slow
+                answers.append((await exchange(port, post("/v1/chat/completions", CHAT_STREAM)))[0])
+        assert comparable(answers[0]) == comparable(answers[1]), fault
+
+
+async def test_keep_alive_and_pipelining(lane, lane_calls):
+    raw = (post("/v1/chat/completions", CHAT, rid="a") + post("/v1/chat/completions", CHAT_STREAM, rid="b")
+           + post("/v1/chat/completions", CHAT, key="sk-wrong", rid="c"))
+    answers = await exchange(lane.fast, raw, answers=3)
+    assert [a.status_line for a in answers] == ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 401 Unauthorized"]
+    assert [a.header("X-Request-Id") for a in answers] == ["a", "b", "c"]
+    assert answers[1].body.endswith(b"data: [DONE]\n\n")
+    assert len(lane_calls) == 3
+
+
+async def test_body_split_across_packets(lane, lane_calls):
+    raw = post("/v1/chat/completions", CHAT)
+    reader, writer = await asyncio.open_connection("127.0.0.1", lane.fast)
+    split = raw.index(b"\r\n\r\n") + 10
+    writer.write(raw[:split])
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    writer.write(raw[split:])
+    answer = await read_answer(reader)
+    writer.close()
+    assert answer.status_line == "HTTP/1.1 200 OK" and b"Hello from the fake upstream" in answer.body
+    assert lane_calls == ["/v1/chat/completions"]
+
+
+@pytest.mark.parametrize("raw", [
+    # Bodies the lane does not read itself: aiohttp streams or decodes them, with the same answer.
+    post("/v1/chat/completions", {**CHAT, "pad": "x" * (MAX_INLINE_BODY + 10)}),
+    post("/v1/chat/completions", gzip.compress(json.dumps(CHAT).encode()), "Content-Encoding: gzip"),
+], ids=["large", "gzip"])
+async def test_bodies_the_lane_leaves_to_aiohttp(lane, lane_calls, raw):
+    fast, slow = await both(lane, raw)
+    assert comparable(fast[0]) == comparable(slow[0])
+    assert fast[0].status_line == "HTTP/1.1 200 OK"
+    assert lane_calls == []
+
+
+async def test_get_routes_still_go_to_aiohttp(lane, lane_calls):
+    raw = (f"GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Request-Id: r\r\n"
+           f"Authorization: Bearer {CLIENT_KEY}\r\n\r\n").encode()
+    fast, slow = await both(lane, raw)
+    assert comparable(fast[0]) == comparable(slow[0])
+    assert fast[0].status_line == "HTTP/1.1 200 OK" and lane_calls == []
+
+
+async def test_client_disconnect_cancels_the_upstream_call(lane, fake):
+    registry = lane.app[appkeys.METRICS].registry
+    inflight = lane.app[appkeys.RUNTIME].inflight
+    # The dispatcher counts a request cut before its answer as a 499 on either listener.
+    labels = {"route": "(default)", "mode": "native", "side": "legacy", "status": "499"}
+    for done, port in enumerate((lane.fast, lane.slow), start=1):
+        fake.script(CLAUDE_KEY, Fault("stall", seconds=10))
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/v1/chat/completions", CHAT_STREAM))
+        await writer.drain()
+        for _ in range(200):
+            if len(fake.requests) == done:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        for _ in range(300):
+            if fake.cancelled == done and inflight.count == 0 and \
+                    registry.get_sample_value("quotio_gateway_requests_total", labels) == done:
+                break
+            await asyncio.sleep(0.01)
+        assert fake.cancelled == done
+        assert inflight.count == 0
+        assert registry.get_sample_value("quotio_gateway_requests_total", labels) == done
+    assert not lane.doors[0].connections
+
+
+async def test_a_gateway_bug_before_the_answer_is_aiohttps_500(lane, monkeypatch):
+    async def broken(self, request, native):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Dispatcher, "handle", broken)
+    for accept in ("application/json", "text/html"):
+        fast, slow = await both(lane, post("/v1/chat/completions", CHAT, f"Accept: {accept}"))
+        assert comparable(fast[0]) == comparable(slow[0])
+        assert fast[0].status_line == "HTTP/1.1 500 Internal Server Error"
+        assert fast[0].header("Connection") == "close"
+
+
+async def test_a_gateway_bug_mid_answer_cuts_the_connection(lane, monkeypatch):
+    async def half(self, request, native):
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data: 1\n\n")
+        raise RuntimeError("boom mid-answer")
+
+    monkeypatch.setattr(Dispatcher, "handle", half)
+    reader, writer = await asyncio.open_connection("127.0.0.1", lane.fast)
+    writer.write(post("/v1/chat/completions", CHAT_STREAM))
+    rest = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert rest.startswith(b"HTTP/1.1 200 OK") and not rest.endswith(b"0\r\n\r\n")
+
+
+async def test_without_legacy_everything_post_is_native_on_the_lane(make_gateway, fake, lane_calls):
+    # `make run`: no legacy server, so the dispatcher answers every route natively.
+    async with serving(await make_gateway({"default": "legacy"}, config=lane_config(fake))) as pair:
+        fast, slow = await both(pair, post("/v1/chat/completions", CHAT))
+    assert comparable(fast[0]) == comparable(slow[0]) and fast[0].status_line == "HTTP/1.1 200 OK"
+    assert lane_calls == ["/v1/chat/completions"]
+
+
+def test_switch_and_version_guard():
+    assert frontdoor_native.COMPATIBLE  # the pinned aiohttp is the verified one
+    assert native_lane_enabled({}) is True
+    assert native_lane_enabled({NATIVE_LANE_SWITCH: "off"}) is False
+    assert native_lane_enabled({NATIVE_LANE_SWITCH: "0"}) is False
+    assert native_lane_enabled({NATIVE_LANE_SWITCH: "on"}) is True
