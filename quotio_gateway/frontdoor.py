@@ -22,6 +22,7 @@ import os
 import random
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +67,17 @@ KEEPALIVE_TIMEOUT = 75.0
 _SWEEP_EVERY = 5.0
 ENV_SWITCH = "QUOTIO_GATEWAY_FRONTDOOR"
 NATIVE_LANE_SWITCH = "QUOTIO_GATEWAY_NATIVE_LANE"
+ADMIT_SWITCH = "QUOTIO_GATEWAY_ADMIT_PER_TURN"
+DEFAULT_ADMIT_PER_TURN = 4
+
+
+def admit_per_turn(environ: dict[str, str] | None = None) -> int:
+    """New native requests started per loop turn under a backlog (0: no limit)."""
+    raw = (environ if environ is not None else os.environ).get(ADMIT_SWITCH, "").strip()
+    try:
+        return max(0, int(raw)) if raw else DEFAULT_ADMIT_PER_TURN
+    except ValueError:
+        return DEFAULT_ADMIT_PER_TURN
 
 
 def frontdoor_enabled(environ: dict[str, str] | None = None) -> bool:
@@ -122,6 +134,7 @@ class FrontDoor:
         extra_hooks = [hook for hook in app.on_response_prepare if hook is not on_response_prepare]
         self.enabled = enabled and not app.middlewares and not extra_hooks
         self.native_lane = native_lane_enabled() and frontdoor_native.COMPATIBLE
+        self.admission = Admission(self.loop, admit_per_turn())
         if not frontdoor_native.COMPATIBLE:
             log.warning("native lane off: not verified with this aiohttp", aiohttp=aiohttp_version)
         if enabled and not self.enabled:
@@ -274,13 +287,70 @@ class FrontDoor:
         self._sweeper = self.loop.call_later(_SWEEP_EVERY, self._sweep)
 
 
+class _Queued:
+    """A native request read whole and waiting for its turn (``Admission``); cancel drops it."""
+
+    __slots__ = ("cancelled",)
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> bool:
+        self.cancelled = True
+        return True
+
+
+class Admission:
+    """Starts of new native requests, at most ``per_turn`` per event-loop turn.
+
+    A native request's set-up (routing, translation, the upstream call) is one uninterrupted
+    stretch of CPU. Under a burst, starting every request the moment its bytes arrive puts all
+    those stretches in the ready queue ahead of the upstream answers of requests already
+    started, so every stream's first byte waits for the whole burst's set-up. Admitting a few per
+    turn lets the answers that arrived meanwhile go out between them; with no backlog a request
+    starts at once, as before.
+    """
+
+    __slots__ = ("_busy", "_loop", "_waiting", "per_turn")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, per_turn: int) -> None:
+        self._loop = loop
+        self.per_turn = per_turn
+        self._waiting: deque[Callable[[], None]] = deque()
+        self._busy = False
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def admit(self, start: Callable[[], None]) -> None:
+        if self.per_turn <= 0:
+            start()  # switched off: every request starts as its bytes arrive
+            return
+        if self._busy:
+            self._waiting.append(start)
+            return
+        self._busy = True
+        start()
+        self._loop.call_soon(self._turn)
+
+    def _turn(self) -> None:
+        waiting = self._waiting
+        if not waiting:
+            self._busy = False
+            return
+        for _ in range(min(self.per_turn, len(waiting))):
+            waiting.popleft()()
+        self._loop.call_soon(self._turn)
+
+
 class _Connection(asyncio.Protocol):
     def __init__(self, door: FrontDoor) -> None:
         self.door = door
         self.loop = door.loop
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
-        self.task: asyncio.Task[None] | None = None
+        # The running exchange, or a _Queued placeholder while a native request waits for admission.
+        self.task: asyncio.Task[None] | _Queued | None = None
         self.peer = ""
         self.peername: Any = None
         self.sockname: Any = None
@@ -363,7 +433,8 @@ class _Connection(asyncio.Protocol):
         body = bytes(self.buffer[end:stop]) if length is not None else None
         del self.buffer[:stop]
         if decision.mode is Mode.NATIVE:
-            self.task = self.loop.create_task(self._serve_native(head, body))
+            queued = self.task = _Queued()
+            self.door.admission.admit(lambda: self._start_native(queued, head, body))
         else:
             self.task = self.loop.create_task(self._exchange(head, decision, body, time.monotonic()))
 
@@ -409,6 +480,11 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
     # --- the native lane ------------------------------------------------------------------
+    def _start_native(self, queued: _Queued, head: RequestHead, body: bytes | None) -> None:
+        if queued.cancelled or self.lost or self.transport is None:
+            return  # the client left while the request waited for its turn
+        self.task = self.loop.create_task(self._serve_native(head, body))
+
     async def _serve_native(self, head: RequestHead, body: bytes | None) -> None:
         if self.sockname is None and self.transport is not None:
             self.sockname = self.transport.get_extra_info("sockname")

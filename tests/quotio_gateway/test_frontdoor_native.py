@@ -20,7 +20,14 @@ from aiohttp import web
 
 from quotio_gateway import appkeys, frontdoor_native
 from quotio_gateway.dispatch import Dispatcher
-from quotio_gateway.frontdoor import NATIVE_LANE_SWITCH, native_lane_enabled
+from quotio_gateway.frontdoor import (
+    ADMIT_SWITCH,
+    DEFAULT_ADMIT_PER_TURN,
+    NATIVE_LANE_SWITCH,
+    Admission,
+    admit_per_turn,
+    native_lane_enabled,
+)
 from quotio_gateway.frontdoor_http import MAX_INLINE_BODY
 from tests.fakes.llm_upstream import FakeLLM, Fault, status
 from tests.quotio_gateway.test_frontdoor import Answer, Pair, exchange, read_answer, serving
@@ -263,3 +270,90 @@ def test_switch_and_version_guard():
     assert native_lane_enabled({NATIVE_LANE_SWITCH: "off"}) is False
     assert native_lane_enabled({NATIVE_LANE_SWITCH: "0"}) is False
     assert native_lane_enabled({NATIVE_LANE_SWITCH: "on"}) is True
+
+
+# --- admission: a burst of new requests does not hold back answers already under way ----------
+
+
+def _burst(per_turn: int) -> list[str]:
+    """Four requests arrive at once; each one's start schedules its upstream answer (call_soon)."""
+    async def run() -> list[str]:
+        loop = asyncio.get_running_loop()
+        order: list[str] = []
+        admission = Admission(loop, per_turn)
+
+        def start(name: str) -> None:
+            order.append(name)
+            loop.call_soon(order.append, f"{name}-answer")
+
+        for name in "ABCD":
+            admission.admit(lambda name=name: start(name))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return order
+
+    return asyncio.run(run())
+
+
+def test_admission_lets_answers_out_between_starts():
+    assert _burst(1) == ["A", "A-answer", "B", "B-answer", "C", "C-answer", "D", "D-answer"]
+    assert _burst(2) == ["A", "A-answer", "B", "C", "B-answer", "C-answer", "D", "D-answer"]
+    # Switched off: every start first, as requests used to begin.
+    assert _burst(0) == ["A", "B", "C", "D", "A-answer", "B-answer", "C-answer", "D-answer"]
+
+
+def test_admission_without_backlog_starts_at_once():
+    async def run() -> None:
+        admission = Admission(asyncio.get_running_loop(), 1)
+        started: list[int] = []
+        admission.admit(lambda: started.append(1))
+        assert started == [1]  # synchronously, no turn waited for
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        admission.admit(lambda: started.append(2))
+        assert started == [1, 2] and len(admission) == 0
+
+    asyncio.run(run())
+
+
+def test_admission_switch():
+    assert admit_per_turn({}) == DEFAULT_ADMIT_PER_TURN == 4
+    assert admit_per_turn({ADMIT_SWITCH: "1"}) == 1
+    assert admit_per_turn({ADMIT_SWITCH: "0"}) == 0
+    assert admit_per_turn({ADMIT_SWITCH: "-3"}) == 0
+    assert admit_per_turn({ADMIT_SWITCH: "many"}) == 4
+
+
+async def test_a_burst_of_streams_is_served_whole(lane, fake, lane_calls):
+    # Thirty clients at once: every one is admitted in turn and gets its whole stream.
+    answers = await asyncio.gather(*(exchange(lane.fast, post("/v1/chat/completions", CHAT_STREAM, rid=f"r{i}"))
+                                     for i in range(30)))
+    assert all(a[0].status_line == "HTTP/1.1 200 OK" and a[0].body.endswith(b"data: [DONE]\n\n") for a in answers)
+    assert sorted(a[0].header("X-Request-Id") for a in answers) == sorted(f"r{i}" for i in range(30))
+    assert len(lane_calls) == 30 and len(lane.doors[0].admission) == 0
+
+
+async def test_a_client_leaving_while_queued_is_dropped(lane, monkeypatch):
+    door = lane.doors[0]
+    held: list[Any] = []
+    # Hold every start so the request stays queued, then let the client go.
+    monkeypatch.setattr(door, "admission", type("Held", (), {"admit": staticmethod(held.append)})())
+    _, writer = await asyncio.open_connection("127.0.0.1", lane.fast)
+    writer.write(post("/v1/chat/completions", CHAT))
+    await writer.drain()
+    for _ in range(200):
+        if held:
+            break
+        await asyncio.sleep(0.01)
+    assert len(held) == 1
+    (conn,) = door.connections
+    assert conn.task is not None  # a queued request keeps the connection busy (drain, keep-alive sweep)
+    writer.close()
+    for _ in range(200):
+        if conn.lost:
+            break
+        await asyncio.sleep(0.01)
+    held[0]()
+    await asyncio.sleep(0.05)
+    assert not isinstance(conn.task, asyncio.Task)
+    assert lane.app[appkeys.RUNTIME].inflight.count == 0
