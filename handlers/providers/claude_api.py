@@ -36,6 +36,7 @@ from .base import (
     StreamEvent,
     UpstreamError,
     UpstreamRequest,
+    ensure_table,
     header_value,
     inband_status_error,
     json_bytes,
@@ -60,6 +61,8 @@ IDENTITY_HEADERS = (
     ("X-Stainless-Timeout", "60"),
     ("User-Agent", "claude-cli/1.0.83 (external, cli)"),
 )
+
+_IDENTITY_TABLE = ensure_table(IDENTITY_HEADERS)
 
 # Anthropic error types -> the HTTP status Anthropic documents for them, to classify in-band errors.
 ERROR_TYPE_STATUS = {
@@ -296,8 +299,7 @@ class ClaudeAPIExecutor(Executor):
         headers.set("Content-Type", "application/json")
         client = request.client_headers
         headers.set("Anthropic-Beta", beta_header(header_value(client, "Anthropic-Beta"), betas))
-        for name, default in IDENTITY_HEADERS:
-            headers.ensure(client, name, default)
+        headers.ensure_all(client, _IDENTITY_TABLE)
         headers.set("Connection", "keep-alive")
         headers.set("Accept-Encoding", accept_encoding())
         # Execute (non-stream client) sends application/json even when the body asks Claude for a
