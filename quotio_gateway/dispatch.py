@@ -140,8 +140,9 @@ class Dispatcher:
                                                 request_id=request_id,
                                                 route_header=server.route_header, limit=server.max_body_bytes)
             return response
-        except asyncio.CancelledError:
-            # The client went away; aiohttp cancels the handler and with it the upstream call.
+        except (asyncio.CancelledError, ConnectionError):
+            # The client went away: aiohttp (or the front door) cancels the handler and with it the
+            # upstream call, or a write to the closing socket fails before that cancellation lands.
             response = web.Response(status=499)
             raise
         finally:
@@ -231,7 +232,9 @@ class Dispatcher:
             return exc, "native"
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            if isinstance(exc, ConnectionError) and client_gone(request):
+                raise  # a write to a client that hung up (see _handle): not the handler's failure
             self.metrics.native_errors.labels(route=decision.label).inc()
             log.exception("native handler raised", route=decision.label, path=request.path,
                           request_id=request_id)
@@ -327,6 +330,11 @@ class Dispatcher:
         log_access(request_id=request.get(REQUEST_ID_KEY, ""), method=request.method, path_qs=request.raw_path,
                    status=status, duration=elapsed, route=route, mode=mode, side=side,
                    peer=request.remote or "")
+
+
+def client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _release(gate: asyncio.Future[None]) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from handlers.inference import routes
 from quotio_gateway import appkeys, frontdoor_native
 from quotio_gateway.dispatch import Dispatcher
 from quotio_gateway.frontdoor import (
@@ -357,3 +358,31 @@ async def test_a_client_leaving_while_queued_is_dropped(lane, monkeypatch):
     await asyncio.sleep(0.05)
     assert not isinstance(conn.task, asyncio.Task)
     assert lane.app[appkeys.RUNTIME].inflight.count == 0
+
+
+async def test_a_write_to_a_client_that_hung_up_is_a_499_not_a_handler_error(lane, monkeypatch, caplog):
+    # The client's socket is closing but the cancellation has not landed yet: the next write
+    # fails with ConnectionResetError. That is the client leaving, on either listener.
+    async def hung_up(request, runtime, call):
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data: 1\n\n")
+        request.transport.close()
+        await response.write(b"data: 2\n\n")
+        return response
+
+    monkeypatch.setattr(routes, "serve", hung_up)
+    registry = lane.app[appkeys.METRICS].registry
+    gone = {"route": "(default)", "mode": "native", "side": "legacy", "status": "499"}
+    for done, port in enumerate((lane.fast, lane.slow), start=1):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/v1/chat/completions", CHAT_STREAM))
+        await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        for _ in range(100):
+            if registry.get_sample_value("quotio_gateway_requests_total", gone) == done:
+                break
+            await asyncio.sleep(0.01)
+        assert registry.get_sample_value("quotio_gateway_requests_total", gone) == done
+    assert not registry.get_sample_value("quotio_gateway_native_errors_total", {"route": "(default)"})
+    assert "native handler raised" not in caplog.text
