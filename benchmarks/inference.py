@@ -1,6 +1,6 @@
 """Native inference benchmarks: OpenAI chat clients answered through Claude translation.
 
-    python benchmarks/inference.py [--quick] [--only NAME[,NAME]] [--no-readme] [--no-litellm]
+    python benchmarks/inference.py [--quick] [--only NAME[,NAME]] [--no-readme] [--no-litellm] [--rounds N]
 
 Cases: cpu (CPU µs per non-stream request at c=8, with p50 at c=1), ttfb (first byte at 100
 streams of 20 chunks x 50 ms), chunk (µs per stream chunk translated, in process). Targets:
@@ -465,10 +465,15 @@ def prepare_litellm(wanted: bool, skipped: dict[str, str]) -> tuple[Path | None,
 def main(argv: list[str] | None = None) -> int:
     parser = case_parser(__doc__, CASES)
     parser.add_argument("--no-litellm", action="store_true", help="leave LiteLLM out")
+    parser.add_argument("--rounds", type=int, default=None, metavar="N",
+                        help=f"TTFB rounds (default {STREAM_ROUNDS}, 2 with --quick)")
     args = parser.parse_args(argv)
+    if args.rounds is not None and args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     only, selected = selected_cases(parser, args, CASES)
     command = "python benchmarks/inference.py" + (" --quick" if args.quick else "") + (
-        f" --only {','.join(only)}" if only else "") + (" --no-litellm" if args.no_litellm else "")
+        f" --only {','.join(only)}" if only else "") + (" --no-litellm" if args.no_litellm else "") + (
+        f" --rounds {args.rounds}" if args.rounds is not None else "")
 
     raise_nofile()
     started = time.time()
@@ -480,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="quotio-inference-") as tmp:
         run = Run(args.quick, Path(tmp), launcher)
+        if args.rounds is not None:
+            run.stream_rounds = args.rounds
         for case in selected:
             t0 = time.monotonic()
             print(f"[inference] {case} ...", file=sys.stderr, flush=True)

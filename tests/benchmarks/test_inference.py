@@ -12,6 +12,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from benchmarks import inference
 from benchmarks.harness import Managed
 from benchmarks.inference import (
     README_BEGIN,
@@ -187,3 +188,10 @@ def test_check_answer_rejects_a_different_body(serve: Any) -> None:
     target = serve(_completion("x" * 799))
     with pytest.raises(RuntimeError, match="native answered an unexpected body"):
         check_answer(target)
+
+
+def test_rounds_below_one_are_refused(capsys: Any) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        inference.main(["--only", "ttfb", "--rounds", "0", "--no-readme"])
+    assert exit_info.value.code == 2
+    assert "--rounds must be at least 1" in capsys.readouterr().err
