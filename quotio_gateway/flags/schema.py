@@ -68,7 +68,8 @@ class ServerSettings(_Strict):
     max_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     shutdown_grace_seconds: float = Field(default=1.5, ge=0)
     state_dir: str | None = None
-    # The head-parsing front door that splices legacy pass-through (frontdoor.py). Read at start-up.
+    # The head-parsing front door: legacy pass-through and small native POSTs answered below
+    # aiohttp's server (frontdoor.py, frontdoor_native.py). Read at start-up.
     front_door: bool = True
 
 
