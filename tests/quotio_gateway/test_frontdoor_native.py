@@ -124,13 +124,23 @@ MESSAGES = {"model": "lane-claude", "max_tokens": 64, "messages": [{"role": "use
     post("/v1/chat/completions", CHAT, "Connection: close"),
     post("/v1/chat/completions", CHAT, "X-Title: caf\xc3\xa9"),
     post("/v1/no-such-endpoint", CHAT),
+    post("/v1/models", CHAT),
+    post("/v1beta/models/lane-claude:noSuchMethod", {"contents": []}),
 ], ids=["chat", "chat-stream", "compat-stream", "messages-stream", "messages-beta", "responses", "gemini",
         "no-key", "wrong-key", "query-key", "bad-json", "not-object", "empty-messages", "unknown-model",
-        "no-model", "empty-body", "connection-close", "utf8-header", "unknown-path"])
+        "no-model", "empty-body", "connection-close", "utf8-header", "unknown-path", "post-to-a-get-route",
+        "unknown-gemini-method"])
 async def test_native_lane_answers_like_aiohttp(lane, lane_calls, raw):
     fast, slow = await both(lane, raw)
     assert comparable(fast[0]) == comparable(slow[0])
     assert lane_calls, "the fast listener did not serve this request on the native lane"
+
+
+async def test_the_gateways_own_endpoints_stay_with_aiohttp(lane, lane_calls):
+    raw = post("/healthz", b"{}")
+    fast, slow = await both(lane, raw)
+    assert comparable(fast[0]) == comparable(slow[0])
+    assert lane_calls == []
 
 
 async def test_upstream_request_is_the_same_on_both_lanes(lane, fake):
