@@ -6,7 +6,7 @@ import asyncio
 import gzip
 import hashlib
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from aiohttp import web
 
 from quotio_gateway.app import GatewayOptions, create_app
 from quotio_gateway.native import NativeRegistry
+from tests.fakes.llm_upstream import FakeLLM
 
 SECRET = "s3cret-management-key"
 
@@ -182,3 +183,12 @@ def make_gateway(tmp_path) -> GatewayFactory:
 
 def auth(key: str = SECRET) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+async def fake_llm() -> AsyncIterator[FakeLLM]:
+    """The scripted API-key upstream (tests/fakes/llm_upstream.py), started on a loopback port."""
+    fake = FakeLLM()
+    await fake.start()
+    yield fake
+    await fake.stop()

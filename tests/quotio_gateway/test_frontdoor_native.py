@@ -50,11 +50,8 @@ def lane_config(fake: FakeLLM) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeLLM]:
-    server = FakeLLM()
-    await server.start()
-    yield server
-    await server.stop()
+def fake(fake_llm: FakeLLM) -> FakeLLM:
+    return fake_llm
 
 
 @pytest.fixture

@@ -18,17 +18,8 @@ from handlers.models.routes import setup_model_routes
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.config import ConfigStore
 from quotio_gateway.native import NativeRegistry
-from tests.fakes.llm_upstream import FakeLLM
 
 MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-
-@pytest.fixture
-async def fake_llm() -> AsyncIterator[FakeLLM]:
-    fake = FakeLLM()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture
