@@ -35,6 +35,7 @@ from . import appkeys, frontdoor_native
 from .access_log import log_access
 from .clientinfo import is_trusted
 from .dispatch import _OWN_FILE_ROUTES, on_response_prepare
+from .envswitch import switch
 from .errors import error_body, sse_error_frame
 from .flags.matcher import Decision
 from .flags.schema import Mode
@@ -81,13 +82,11 @@ def admit_per_turn(environ: dict[str, str] | None = None) -> int:
 
 
 def frontdoor_enabled(environ: dict[str, str] | None = None) -> bool:
-    value = (environ if environ is not None else os.environ).get(ENV_SWITCH, "on").strip().lower()
-    return value not in ("0", "off", "false", "no")
+    return switch(ENV_SWITCH, default=True, environ=environ)
 
 
 def native_lane_enabled(environ: dict[str, str] | None = None) -> bool:
-    value = (environ if environ is not None else os.environ).get(NATIVE_LANE_SWITCH, "on").strip().lower()
-    return value not in ("0", "off", "false", "no")
+    return switch(NATIVE_LANE_SWITCH, default=True, environ=environ)
 
 
 def gateway_owned_paths(app: web.Application) -> tuple[frozenset[str], tuple[str, ...]]:
@@ -490,12 +489,11 @@ class _Connection(asyncio.Protocol):
             self.sockname = self.transport.get_extra_info("sockname")
         keep_alive = False
         try:
-            _, keep_alive = await frontdoor_native.serve(self.door.app, self, head, body)
+            keep_alive = await frontdoor_native.serve(self.door.app, self, head, body)
         except (ConnectionError, asyncio.CancelledError):
-            keep_alive = False
+            pass  # the client left: the connection closes
         except Exception:
             # Part of an answer is already out (frontdoor_native logged why): cut the connection.
-            keep_alive = False
             if self.transport is not None:
                 self.transport.abort()
         finally:

@@ -100,7 +100,7 @@ def _decoded(value: str) -> str:
 
 
 def build_request(app: web.Application, conn: _Connection, head: RequestHead, body: bytes | None,
-                  task: asyncio.Task[Any]) -> tuple[web.Request, ProtocolView]:
+                  task: asyncio.Task[Any]) -> web.Request:
     """The ``web.Request`` aiohttp's parser and request factory would build for this head and body."""
     headers: CIMultiDict[str] = CIMultiDict()
     raw: list[tuple[bytes, bytes]] = []
@@ -120,23 +120,20 @@ def build_request(app: web.Application, conn: _Connection, head: RequestHead, bo
     else:
         payload = EMPTY_PAYLOAD
     writer = StreamWriter(protocol, loop)  # type: ignore[arg-type]
-    request = app._make_request(message, payload, protocol, writer, task)  # type: ignore[arg-type]
-    return request, protocol
+    return app._make_request(message, payload, protocol, writer, task)  # type: ignore[arg-type]
 
 
 async def serve(app: web.Application, conn: _Connection, head: RequestHead,
-                body: bytes | None) -> tuple[int, bool]:
-    """Answer one request through the application; returns (status, keep the connection)."""
+                body: bytes | None) -> bool:
+    """Answer one request through the application; returns whether to keep the connection."""
     task = asyncio.current_task()
     assert task is not None
-    request, _ = build_request(app, conn, head, body, task)
+    request = build_request(app, conn, head, body, task)
     try:
         try:
             response = await app._handle(request)
         except web.HTTPException as exc:
             response = exc
-        except asyncio.CancelledError:
-            raise
         except Exception:
             log.exception("native lane handler raised", method=request.method, path=request.path)
             if request.writer.output_size:
@@ -145,6 +142,6 @@ async def serve(app: web.Application, conn: _Connection, head: RequestHead,
         if not response.prepared:
             await response.prepare(request)
         await response.write_eof()
-        return response.status, bool(response.keep_alive)
+        return bool(response.keep_alive)
     finally:
         request._finish()

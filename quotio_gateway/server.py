@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
 import signal
 
 import structlog
@@ -13,6 +12,7 @@ from aiohttp import web
 
 from . import appkeys
 from .app import GatewayOptions, create_app
+from .envswitch import switch
 from .frontdoor import FrontDoor, frontdoor_enabled
 from .logging import access_sink
 from .shadow.remote import ShadowWorker, worker_enabled
@@ -59,8 +59,7 @@ def reuse_port_enabled(environ: dict[str, str] | None = None) -> bool:
     sessions, so processes sharing a port disagree on all of them. It exists for measuring what
     more than one event loop gives (benchmarks/inference.py, target ``native-2p``).
     """
-    value = (environ if environ is not None else os.environ).get(REUSE_PORT_SWITCH, "").strip().lower()
-    return value in ("1", "on", "true", "yes")
+    return switch(REUSE_PORT_SWITCH, default=False, environ=environ)
 
 
 async def serve(options: GatewayOptions, *, host: str | None = None, port: int | None = None,

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import structlog
 
+from ..envswitch import switch
 from .runner import ShadowRunner
 from .types import Captured, Comparison, Outcome
 from .wire import FrameError, FrameReader, Row, decode_results, encode_job_parts
@@ -43,8 +44,7 @@ _START_TIMEOUT = 30.0
 
 
 def worker_enabled(environ: dict[str, str] | None = None) -> bool:
-    value = (environ if environ is not None else os.environ).get(ENV_SWITCH, "on").strip().lower()
-    return value not in ("0", "off", "false", "no")
+    return switch(ENV_SWITCH, default=True, environ=environ)
 
 
 @dataclass(slots=True)

@@ -66,7 +66,7 @@ def lane_calls(monkeypatch) -> list[str]:
     calls: list[str] = []
     real = frontdoor_native.serve
 
-    async def counting(app: web.Application, conn: Any, head: Any, body: bytes | None) -> tuple[int, bool]:
+    async def counting(app: web.Application, conn: Any, head: Any, body: bytes | None) -> bool:
         calls.append(head.path)
         return await real(app, conn, head, body)
 
