@@ -8,11 +8,15 @@ import hashlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
+from handlers.inference.routes import setup_inference_routes
+from handlers.models.routes import setup_model_routes
 from quotio_gateway.app import GatewayOptions, create_app
 from quotio_gateway.native import NativeRegistry
 from tests.fakes.llm_upstream import FakeLLM
@@ -192,3 +196,24 @@ async def fake_llm() -> AsyncIterator[FakeLLM]:
     await fake.start()
     yield fake
     await fake.stop()
+
+
+async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait until ``check()`` holds, polling; bounded, so a condition that never comes fails the
+    test (TimeoutError) instead of hanging it."""
+    async with asyncio.timeout(within):
+        while not check():  # noqa: ASYNC110 - what is waited for (a watcher, a socket) has no event
+            await asyncio.sleep(0.02)
+
+
+async def serve_inference(app: web.Application) -> TestClient[Any, Any]:
+    """The model and inference routes on ``app``, served on 127.0.0.1 as the real server runs them:
+    a client that hangs up cancels its handler."""
+    registry = NativeRegistry()
+    setup_model_routes(registry)
+    setup_inference_routes(registry)
+    for route in registry.routes:
+        app.router.add_route(route.method, route.path, route.handler)
+    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", port=0, handler_cancellation=True))
+    await client.start_server()
+    return client

@@ -30,6 +30,7 @@ from quotio_gateway.frontdoor import (
     native_lane_enabled,
 )
 from quotio_gateway.frontdoor_http import MAX_INLINE_BODY
+from tests.conftest import eventually
 from tests.fakes.llm_upstream import FakeLLM, Fault, status
 from tests.quotio_gateway.test_frontdoor import Answer, Pair, exchange, read_answer, serving
 
@@ -221,16 +222,10 @@ async def test_client_disconnect_cancels_the_upstream_call(lane, fake):
         _, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(post("/v1/chat/completions", CHAT_STREAM))
         await writer.drain()
-        for _ in range(200):
-            if len(fake.requests) == done:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda done=done: len(fake.requests) == done)
         writer.close()
-        for _ in range(300):
-            if fake.cancelled == done and inflight.count == 0 and \
-                    registry.get_sample_value("quotio_gateway_requests_total", labels) == done:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda done=done: fake.cancelled == done and inflight.count == 0
+                         and registry.get_sample_value("quotio_gateway_requests_total", labels) == done)
         assert fake.cancelled == done
         assert inflight.count == 0
         assert registry.get_sample_value("quotio_gateway_requests_total", labels) == done
@@ -349,18 +344,12 @@ async def test_a_client_leaving_while_queued_is_dropped(lane, monkeypatch):
     _, writer = await asyncio.open_connection("127.0.0.1", lane.fast)
     writer.write(post("/v1/chat/completions", CHAT))
     await writer.drain()
-    for _ in range(200):
-        if held:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: bool(held))
     assert len(held) == 1
     (conn,) = door.connections
     assert conn.task is not None  # a queued request keeps the connection busy (drain, keep-alive sweep)
     writer.close()
-    for _ in range(200):
-        if conn.lost:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: conn.lost)
     held[0]()
     await asyncio.sleep(0.05)
     assert not isinstance(conn.task, asyncio.Task)
@@ -386,10 +375,7 @@ async def test_a_write_to_a_client_that_hung_up_is_a_499_not_a_handler_error(lan
         writer.write(post("/v1/chat/completions", CHAT_STREAM))
         await asyncio.wait_for(reader.read(), 5)
         writer.close()
-        for _ in range(100):
-            if registry.get_sample_value("quotio_gateway_requests_total", gone) == done:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda done=done: registry.get_sample_value("quotio_gateway_requests_total", gone) == done)
         assert registry.get_sample_value("quotio_gateway_requests_total", gone) == done
     assert not registry.get_sample_value("quotio_gateway_native_errors_total", {"route": "(default)"})
     assert "native handler raised" not in caplog.text

@@ -10,27 +10,24 @@ file rewritten with the same JSON is no change (dispatcher.go:120, 234-250).
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from handlers.auth.credential import new_credential
 from handlers.auth.stores import LoadResult
 from handlers.auth.stores.file_store import FileTokenStore
 from handlers.credentials import CredentialRuntime
-from handlers.inference.routes import setup_inference_routes
 from handlers.inference.runtime import InferenceRuntime, install
-from handlers.models.routes import setup_model_routes
 from handlers.providers import Timeouts, UpstreamClient
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.config import ConfigStore
-from quotio_gateway.native import NativeRegistry
+from tests.conftest import eventually, serve_inference
 
 SONNET = "claude-sonnet-4-5-20250929"
 ANSWER = {"id": "msg_1", "type": "message", "role": "assistant", "model": SONNET,
@@ -42,11 +39,6 @@ NAME = "claude-a.json"
 def write(auth_dir: Path, name: str, payload: dict[str, Any], *, indent: int | None = None) -> None:
     (auth_dir / name).write_text(json.dumps(payload, indent=indent))
 
-
-async def eventually(check: Callable[[], bool]) -> None:
-    async with asyncio.timeout(5):
-        while not check():  # noqa: ASYNC110 - the watcher polls the disk; nothing to await
-            await asyncio.sleep(0.02)
 
 
 class Upstream:
@@ -123,13 +115,7 @@ async def gateway(tmp_path: Path, upstream: Upstream) -> AsyncIterator[Gateway]:
     await creds.start()
     inference.oauth = creds
     creds.follow_reregistration(inference.state.forget)  # as handlers/credentials/wiring.py does
-    routes = NativeRegistry()
-    setup_model_routes(routes)
-    setup_inference_routes(routes)
-    for route in routes.routes:
-        app.router.add_route(route.method, route.path, route.handler)
-    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", port=0, handler_cancellation=True))
-    await client.start_server()
+    client = await serve_inference(app)
     yield Gateway(client, inference, creds, auth_dir)
     await client.close()
     await creds.stop()

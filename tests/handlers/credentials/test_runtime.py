@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from handlers.providers import Timeouts, UpstreamClient, UpstreamError, Upstream
 from handlers.providers.oauth_claude import ClaudeOAuthExecutor
 from handlers.providers.oauth_openai_chat import CopilotExecutor
 from quotio_gateway.config.store import ConfigStore
+from tests.conftest import eventually
 
 SONNET = "claude-sonnet-4-5-20250929"
 ANSWER = {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "stop_reason": "end_turn"}
@@ -33,12 +34,6 @@ def write(auth_dir: Path, name: str, payload: object) -> None:
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     (auth_dir / name).write_bytes(raw)
 
-
-async def eventually(check: Callable[[], bool]) -> None:
-    # Waits for the watcher's next polls; bounded so a broken watcher fails instead of hanging.
-    async with asyncio.timeout(5):
-        while not check():  # noqa: ASYNC110 - the watcher itself polls the disk; nothing to await
-            await asyncio.sleep(0.02)
 
 
 @pytest.fixture

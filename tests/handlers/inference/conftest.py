@@ -8,16 +8,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from handlers.inference.pair_table import PairLookup
-from handlers.inference.routes import setup_inference_routes
 from handlers.inference.runtime import InferenceRuntime, install
 from handlers.models.registry import CredentialRecord
-from handlers.models.routes import setup_model_routes
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.config import ConfigStore
-from quotio_gateway.native import NativeRegistry
+from tests.conftest import serve_inference
 
 MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -50,14 +48,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[MakeClient]:
         runtime = install(app, store, configure=configure)
         if records is not None:
             runtime.registry.set_credentials(lambda: list(records))
-        registry = NativeRegistry()
-        setup_model_routes(registry)
-        setup_inference_routes(registry)
-        for route in registry.routes:
-            app.router.add_route(route.method, route.path, route.handler)
-        # As the real server runs: a client that hangs up cancels its handler.
-        client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", port=0, handler_cancellation=True))
-        await client.start_server()
+        client = await serve_inference(app)
         clients.append(client)
         return client
 
@@ -72,3 +63,15 @@ async def gateway(tmp_path: Path) -> AsyncIterator[MakeClient]:
 def inference_client(gateway: MakeClient) -> MakeClient:
     """``await inference_client(config_text, pairs=None)``: the same app under its older name."""
     return gateway
+
+
+@pytest.fixture
+async def gated() -> AsyncIterator[Any]:
+    """An upstream that sends part of its answer, then waits for ``gate`` (test_faults_stream.py)."""
+    # Imported here: that module imports this conftest's helpers (through test_faults).
+    from tests.handlers.inference.test_faults_stream import GatedUpstream
+
+    upstream = GatedUpstream()
+    await upstream.start()
+    yield upstream
+    await upstream.stop()

@@ -11,7 +11,6 @@ is picked and fails the same way, each pick moving the round-robin cursor.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,14 +21,6 @@ from handlers.rotation.state import ERROR, NOT_BLOCKED
 from tests.fakes.llm_upstream import FakeLLM, Fault
 from tests.handlers.inference.test_faults import CLAUDE_MODEL, MakeGateway, chat, claude, runtime_of, upstreams_config
 from tests.handlers.inference.test_faults_stream import GatedUpstream, gated_config, read_until
-
-
-@pytest.fixture
-async def gated() -> AsyncIterator[GatedUpstream]:
-    upstream = GatedUpstream()
-    await upstream.start()
-    yield upstream
-    await upstream.stop()
 
 
 def claude_ids(client: Any) -> dict[str, str]:

@@ -27,13 +27,10 @@ from tests.handlers.inference.test_faults_stream import (
     GEMINI_STREAM,
     SSE,
     GatedUpstream,
-    gated,
     gated_config,
     gemini_chunk,
     read_until,
 )
-
-__all__ = ["gated"]  # the gated upstream fixture, from test_faults_stream.py
 
 
 @pytest.mark.parametrize(("path", "body", "first"), [

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -255,14 +254,6 @@ class GatedUpstream:
         await response.write(pieces[1])
         await response.write_eof()
         return response
-
-
-@pytest.fixture
-async def gated() -> AsyncIterator[GatedUpstream]:
-    upstream = GatedUpstream()
-    await upstream.start()
-    yield upstream
-    await upstream.stop()
 
 
 def gated_config(upstream: GatedUpstream, extra: str = "") -> str:
