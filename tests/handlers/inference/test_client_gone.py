@@ -18,6 +18,7 @@ import pytest
 from handlers.providers.base import credentials_from_config
 from handlers.rotation import CLIENT_GONE
 from handlers.rotation.state import ERROR, NOT_BLOCKED
+from tests.conftest import eventually
 from tests.fakes.llm_upstream import FakeLLM, Fault
 from tests.handlers.inference.test_faults import CLAUDE_MODEL, MakeGateway, chat, claude, runtime_of, upstreams_config
 from tests.handlers.inference.test_faults_stream import GatedUpstream, gated_config, read_until
@@ -32,12 +33,8 @@ def claude_ids(client: Any) -> dict[str, str]:
 
 async def wait_for_state(client: Any, cred_id: str, model: str) -> Any:
     state = runtime_of(client).state
-    for _ in range(250):
-        got = state.get(cred_id, model)
-        if got is not None:
-            return got
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"nothing recorded for {cred_id}")
+    await eventually(lambda: state.get(cred_id, model) is not None)
+    return state.get(cred_id, model)
 
 
 def assert_client_gone(client: Any, got: Any, cred_id: str) -> None:
@@ -72,10 +69,7 @@ async def test_hang_up_before_the_first_byte_marks_the_whole_pass(gateway: MakeG
     first_id, first_key = next(iter(ids.items()))
     fake_llm.script(first_key, Fault("stall", seconds=5))
     task = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL, stream=stream)))
-    for _ in range(250):
-        if fake_llm.requests:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: bool(fake_llm.requests))
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     for cred_id in ids:

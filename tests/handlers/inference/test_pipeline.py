@@ -19,6 +19,7 @@ from handlers.inference.translate import StreamTranslator, TranslateInput, Trans
 from handlers.models.registry import CredentialRecord
 from handlers.providers.base import StreamEvent
 from handlers.translation.model import Format
+from tests.conftest import eventually
 from tests.fakes.llm_upstream import ANSWER, FakeLLM, Fault, status
 
 MODEL = "claude-sonnet-4-5-20250929"
@@ -253,16 +254,10 @@ async def test_client_disconnect_cancels_the_upstream(inference_client: Any, fak
     client = await inference_client(config(fake_llm, "k1"), PAIRS)
     fake_llm.script("k1", Fault("stall", seconds=5))
     task = asyncio.ensure_future(client.post("/v1/messages", json=body(stream=True)))
-    for _ in range(100):
-        if fake_llm.requests:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: bool(fake_llm.requests))
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-    for _ in range(100):
-        if fake_llm.cancelled:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: bool(fake_llm.cancelled))
     # The upstream handler saw its client (the gateway) go away instead of finishing its stall.
     assert fake_llm.cancelled == 1 and len(fake_llm.requests) == 1
 
