@@ -352,7 +352,7 @@ class _Connection(asyncio.Protocol):
         self.task: asyncio.Task[None] | _Queued | None = None
         self.peer = ""
         self.peername: Any = None
-        self.sockname: Any = None
+        self._view: frontdoor_native.ProtocolView | None = None  # made at the first native request
         self.idle_since = self.loop.time()
         self.reading_paused = False
         self.lost = False
@@ -485,11 +485,12 @@ class _Connection(asyncio.Protocol):
         self.task = self.loop.create_task(self._serve_native(head, body))
 
     async def _serve_native(self, head: RequestHead, body: bytes | None) -> None:
-        if self.sockname is None and self.transport is not None:
-            self.sockname = self.transport.get_extra_info("sockname")
+        assert self.transport is not None
+        if self._view is None:
+            self._view = frontdoor_native.ProtocolView(self, self.transport)
         keep_alive = False
         try:
-            keep_alive = await frontdoor_native.serve(self.door.app, self, head, body)
+            keep_alive = await frontdoor_native.serve(self.door.app, self._view, head, body)
         except (ConnectionError, asyncio.CancelledError):
             pass  # the client left: the connection closes
         except Exception:

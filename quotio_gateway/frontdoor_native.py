@@ -61,17 +61,18 @@ def internal_error(request: web.Request) -> web.Response:
 
 class ProtocolView:
     """The part of aiohttp's server protocol that Request, StreamReader and StreamWriter read,
-    backed by a front-door connection (its transport, peer and write flow control)."""
+    backed by a front-door connection (its transport, peer and write flow control). One per
+    connection, made at its first native request, as aiohttp has one RequestHandler per connection."""
 
-    __slots__ = ("_conn", "_reading_paused", "peername", "sockname", "ssl_context", "transport")
+    __slots__ = ("_conn", "_loop", "_reading_paused", "peername", "sockname", "ssl_context", "transport")
 
-    def __init__(self, conn: _Connection) -> None:
-        transport = conn.transport
+    def __init__(self, conn: _Connection, transport: asyncio.Transport) -> None:
         self._conn = conn
+        self._loop = conn.loop
         self.transport = transport
-        self.ssl_context = transport.get_extra_info("sslcontext") if transport is not None else None
+        self.ssl_context = transport.get_extra_info("sslcontext")
         self.peername = conn.peername
-        self.sockname = conn.sockname
+        self.sockname = transport.get_extra_info("sockname")
         self._reading_paused = False
 
     @property
@@ -99,7 +100,7 @@ def _decoded(value: str) -> str:
     return value if value.isascii() else value.encode("latin-1").decode("utf-8", "surrogateescape")
 
 
-def build_request(app: web.Application, conn: _Connection, head: RequestHead, body: bytes | None,
+def build_request(app: web.Application, protocol: ProtocolView, head: RequestHead, body: bytes | None,
                   task: asyncio.Task[Any]) -> web.Request:
     """The ``web.Request`` aiohttp's parser and request factory would build for this head and body."""
     headers: CIMultiDict[str] = CIMultiDict()
@@ -111,8 +112,7 @@ def build_request(app: web.Application, conn: _Connection, head: RequestHead, bo
     url = URL.build(path=_decoded(path), query_string=_decoded(query), encoded=True)
     message = RawRequestMessage(head.method, _decoded(head.target), HttpVersion11, CIMultiDictProxy(headers),
                                 tuple(raw), not head.keep_alive, None, False, False, url)
-    protocol = ProtocolView(conn)
-    loop = conn.loop
+    loop = protocol._loop
     if body:
         payload: StreamReader = StreamReader(protocol, _PAYLOAD_LIMIT, loop=loop)  # type: ignore[arg-type]
         payload.feed_data(body)
@@ -123,12 +123,12 @@ def build_request(app: web.Application, conn: _Connection, head: RequestHead, bo
     return app._make_request(message, payload, protocol, writer, task)  # type: ignore[arg-type]
 
 
-async def serve(app: web.Application, conn: _Connection, head: RequestHead,
+async def serve(app: web.Application, protocol: ProtocolView, head: RequestHead,
                 body: bytes | None) -> bool:
     """Answer one request through the application; returns whether to keep the connection."""
     task = asyncio.current_task()
     assert task is not None
-    request = build_request(app, conn, head, body, task)
+    request = build_request(app, protocol, head, body, task)
     try:
         try:
             response = await app._handle(request)
