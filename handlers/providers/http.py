@@ -167,12 +167,8 @@ class UpstreamClient:
                 return chunk
             async with asyncio.timeout(self.timeouts.idle):
                 return await content.readany()
-        except TimeoutError as exc:
-            raise transport_error(f"upstream sent nothing for {self.timeouts.idle:g}s") from exc
-        except (aiohttp.ClientPayloadError, DirectError) as exc:
-            raise transport_error("upstream connection broke mid-body") from exc
-        except (aiohttp.ClientError, ConnectionError) as exc:
-            raise transport_error(f"reading the upstream body failed: {type(exc).__name__}") from exc
+        except _BODY_ERRORS as exc:
+            raise self._body_error(exc) from exc
 
     async def read_watched(self, response: Response, watchdog: _IdleWatchdog) -> bytes:
         """``read_chunk`` for a stream: the stream's one watchdog times the wait instead of a new
@@ -187,12 +183,16 @@ class UpstreamClient:
                 return await content.readany()
             finally:
                 watchdog.disarm()
-        except TimeoutError as exc:
-            raise transport_error(f"upstream sent nothing for {self.timeouts.idle:g}s") from exc
-        except (aiohttp.ClientPayloadError, DirectError) as exc:
-            raise transport_error("upstream connection broke mid-body") from exc
-        except (aiohttp.ClientError, ConnectionError) as exc:
-            raise transport_error(f"reading the upstream body failed: {type(exc).__name__}") from exc
+        except _BODY_ERRORS as exc:
+            raise self._body_error(exc) from exc
+
+    def _body_error(self, exc: BaseException) -> UpstreamError:
+        """What a failed body read becomes, for ``read_chunk`` and ``read_watched`` alike."""
+        if isinstance(exc, TimeoutError):
+            return transport_error(f"upstream sent nothing for {self.timeouts.idle:g}s")
+        if isinstance(exc, aiohttp.ClientPayloadError | DirectError):
+            return transport_error("upstream connection broke mid-body")
+        return transport_error(f"reading the upstream body failed: {type(exc).__name__}")
 
     async def read_body(self, response: Response) -> bytes:
         parts: list[bytes] = []
@@ -225,6 +225,10 @@ class UpstreamClient:
             response.close()
             raise
         return UpstreamStream(self, response, executor, raw=prepared.raw_stream)
+
+
+# Everything a body read may raise that is the upstream's doing (``_body_error`` says which).
+_BODY_ERRORS = (TimeoutError, aiohttp.ClientError, DirectError, ConnectionError)
 
 
 class _IdleTimeout(TimeoutError):
