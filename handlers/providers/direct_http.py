@@ -335,6 +335,11 @@ def _decoder_for(encoding: str, first: bytes) -> compression_utils.Decompression
     return compression_utils.ZLibDecompressor(encoding=encoding, suppress_deflate_header=raw)
 
 
+def _expire(head: asyncio.Future[None]) -> None:
+    if not head.done():
+        head.set_exception(TimeoutError())
+
+
 class Origin:
     """Pooled connections to one scheme://host:port."""
 
@@ -368,41 +373,50 @@ class Origin:
             return sock
         return None
 
-    async def _connect(self) -> _Socket:
+    async def _connect(self, deadline: float) -> _Socket:
         host = self.host.strip("[]")
+        limit = self.client.connect_timeout
+        # The answer's deadline covers the connect too: whichever limit ends first applies.
+        left = deadline - self.loop.time()
         try:
-            limit = self.client.connect_timeout
-            async with asyncio.timeout(limit):
+            async with asyncio.timeout(min(limit, left)):
                 _, sock = await self.loop.create_connection(
                     lambda: _Socket(self), host, self.port, ssl=self.ssl,
                     server_hostname=host.rstrip(".") if self.ssl is not None else None)
         except TimeoutError:
+            if left < limit:
+                raise TimeoutError() from None
             raise DirectError("connect-timeout", f"{limit:g}") from None
         except OSError as exc:
             raise DirectError("connect", str(exc), os_error=exc) from None
         return sock
 
-    async def send(self, head: bytes, body: bytes) -> DirectResponse:
-        """Write the request and wait for the response head (the caller bounds the wait)."""
+    async def send(self, head: bytes, body: bytes, within: float) -> DirectResponse:
+        """Write the request and wait for the response head; ``TimeoutError`` when it has not come
+        ``within`` seconds (connecting included)."""
+        deadline = self.loop.time() + within
         sock = self._reuse()
         if sock is not None:
             try:
-                return await self._exchange(sock, head, body)
+                return await self._exchange(sock, head, body, deadline)
             except DirectError as exc:
                 # An idle socket the upstream closed meanwhile: nothing was read, so nothing
                 # of ours was processed and one try on a fresh socket is safe.
                 if exc.stage != "closed" or sock.got_bytes:
                     raise
-        return await self._exchange(await self._connect(), head, body)
+        return await self._exchange(await self._connect(deadline), head, body, deadline)
 
-    @staticmethod
-    async def _exchange(sock: _Socket, head: bytes, body: bytes) -> DirectResponse:
+    async def _exchange(self, sock: _Socket, head: bytes, body: bytes, deadline: float) -> DirectResponse:
         transport = sock.transport
         assert transport is not None
         if len(body) <= 65536:
             transport.write(head + body)
         else:
             transport.writelines((head, body))
+        # One timer on the head's future instead of an ``asyncio.timeout`` scope around the wait:
+        # the scope (task lookup, reschedule, uncancel bookkeeping) was a visible share of a
+        # request's set-up, and nothing but this one future is waited on here.
+        timer = self.loop.call_at(deadline, _expire, sock.head)
         try:
             await sock.head
         except asyncio.CancelledError:
@@ -413,6 +427,8 @@ class Origin:
             if sock.error is not None:
                 raise sock.error from None
             raise
+        finally:
+            timer.cancel()
         return DirectResponse(sock)
 
     def close(self) -> None:

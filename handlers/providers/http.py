@@ -139,8 +139,7 @@ class UpstreamClient:
     async def _open_direct(self, prepared: PreparedRequest, url: URL, head: bytes) -> DirectResponse:
         assert self._direct is not None
         try:
-            async with asyncio.timeout(self.timeouts.first_byte):
-                return await self._direct.origin(url).send(head, prepared.body)
+            return await self._direct.origin(url).send(head, prepared.body, self.timeouts.first_byte)
         except DirectError as exc:
             target = _target(prepared.url)
             if exc.stage == "connect-timeout":  # the limit that applied, in its detail

@@ -11,7 +11,7 @@ import socket
 import ssl
 import subprocess
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -318,9 +318,10 @@ async def test_a_socket_that_spoke_out_of_turn_is_not_reused(raw, when: str) -> 
     assert server.connections == 2
 
 
-async def test_the_connect_timeout_and_a_reloaded_one(raw) -> None:
-    # A listener that never accepts, its backlog filled: the next connect waits for a SYN-ACK
-    # that does not come, on loopback.
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A listener that never accepts, its backlog filled: the next connect waits for a SYN-ACK
+    that does not come, on loopback."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(0)
@@ -332,6 +333,13 @@ async def test_the_connect_timeout_and_a_reloaded_one(raw) -> None:
         with contextlib.suppress(BlockingIOError):
             filler.connect(("127.0.0.1", port))
         fillers.append(filler)
+    yield port
+    for sock in (*fillers, listener):
+        sock.close()
+
+
+async def test_the_connect_timeout_and_a_reloaded_one(unanswered_port: int) -> None:
+    port = unanswered_port
     client = UpstreamClient(Timeouts(connect=0.3))
     try:
         for connect in (0.3, 0.6):  # a reload's new value applies to the next direct connection
@@ -341,5 +349,41 @@ async def test_the_connect_timeout_and_a_reloaded_one(raw) -> None:
             assert caught.value.message == f"connect to http://127.0.0.1:{port}/v1 timed out after {connect:g}s"
     finally:
         await client.close()
-        for sock in (*fillers, listener):
-            sock.close()
+
+
+async def test_a_first_byte_limit_shorter_than_the_connect_timeout_ends_the_connect(unanswered_port: int) -> None:
+    # The first-byte limit bounds the whole wait for an answer, connecting included.
+    client = UpstreamClient(Timeouts(connect=5.0, first_byte=0.3))
+    started = asyncio.get_running_loop().time()
+    try:
+        with pytest.raises(UpstreamError) as caught:
+            await post(f"http://127.0.0.1:{unanswered_port}/v1", client)
+    finally:
+        await client.close()
+    assert caught.value.message == f"http://127.0.0.1:{unanswered_port}/v1 sent no response within 0.3s"
+    assert (caught.value.scope, caught.value.status) == ("transient", None)
+    assert asyncio.get_running_loop().time() - started < 4.0
+
+
+async def test_a_silent_upstream_on_a_reused_socket_hits_the_first_byte_limit(raw) -> None:
+    # The first call answers, the second gets nothing on the same (pooled) connection: the socket
+    # is dropped, not put back, and the next call connects anew and is answered.
+    calls: list[int] = []
+
+    def answer(_: bytes) -> bytes:
+        calls.append(1)
+        return ok()(b"") if len(calls) != 2 else b""
+
+    server = await raw(answer)
+    client = UpstreamClient(Timeouts(connect=2.0, first_byte=0.3))
+    url = f"http://127.0.0.1:{server.port}/v1"
+    try:
+        assert (await post(url, client)).body == b'{"ok":true}'
+        with pytest.raises(UpstreamError) as caught:
+            await post(url, client)
+        assert caught.value.message == f"{url} sent no response within 0.3s"
+        assert (await post(url, client)).body == b'{"ok":true}'
+    finally:
+        await client.close()
+    assert server.connections == 2
+    assert len(server.requests) == 3
