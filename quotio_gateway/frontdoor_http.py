@@ -116,6 +116,13 @@ def parse_head(head: bytes) -> RequestHead | None:
     return RequestHead(method, target, path, headers, host, length, collector.keep_alive, request_id, compressed)
 
 
+def aiohttp_text(value: str) -> str:
+    """A head value as aiohttp's parser gives it to handlers. The front door decodes heads as
+    latin-1 (lossless); aiohttp decodes UTF-8 with surrogateescape. ASCII, nearly every value, is
+    the same either way."""
+    return value if value.isascii() else value.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
 def find_head_end(buffer: bytes | bytearray) -> int:
     """Index just past the blank line ending the head, or -1 while incomplete."""
     end = buffer.find(b"\r\n\r\n")

@@ -28,7 +28,7 @@ from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 from multidict import CIMultiDict, CIMultiDictProxy, istr
 from yarl import URL
 
-from .frontdoor_http import RequestHead
+from .frontdoor_http import RequestHead, aiohttp_text
 
 log = structlog.get_logger("quotio_gateway.frontdoor")
 
@@ -94,23 +94,17 @@ class ProtocolView:
         pass
 
 
-def _decoded(value: str) -> str:
-    # The front door decodes heads as latin-1 (lossless); aiohttp's parser as UTF-8 with
-    # surrogateescape. Re-decode the rare non-ASCII value so handlers see aiohttp's text.
-    return value if value.isascii() else value.encode("latin-1").decode("utf-8", "surrogateescape")
-
-
 def build_request(app: web.Application, protocol: ProtocolView, head: RequestHead, body: bytes | None,
                   task: asyncio.Task[Any]) -> web.Request:
     """The ``web.Request`` aiohttp's parser and request factory would build for this head and body."""
     headers: CIMultiDict[str] = CIMultiDict()
     raw: list[tuple[bytes, bytes]] = []
     for name, value in head.headers:
-        headers.add(istr(_decoded(name)), _decoded(value))
+        headers.add(istr(aiohttp_text(name)), aiohttp_text(value))
         raw.append((name.encode("latin-1"), value.encode("latin-1")))
     path, _, query = head.target.partition("?")
-    url = URL.build(path=_decoded(path), query_string=_decoded(query), encoded=True)
-    message = RawRequestMessage(head.method, _decoded(head.target), HttpVersion11, CIMultiDictProxy(headers),
+    url = URL.build(path=aiohttp_text(path), query_string=aiohttp_text(query), encoded=True)
+    message = RawRequestMessage(head.method, aiohttp_text(head.target), HttpVersion11, CIMultiDictProxy(headers),
                                 tuple(raw), not head.keep_alive, None, False, False, url)
     loop = protocol._loop
     if body:

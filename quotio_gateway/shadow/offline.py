@@ -20,11 +20,12 @@ from aiohttp import web
 from aiohttp.base_protocol import BaseProtocol
 from aiohttp.http import HttpVersion11
 from aiohttp.http_parser import RawRequestMessage
-from aiohttp.streams import StreamReader
+from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from ..frontdoor_http import aiohttp_text
 from .capture import CapturingWriter, Handler
 from .types import Captured
 
@@ -79,17 +80,21 @@ class _Origin:
 
 def build_request(app: web.Application, match_info: UrlMappingMatchInfo, *, method: str, target: str,
                   headers: list[tuple[str, str]], body: bytes, peer: str, writer: CapturingWriter) -> web.Request:
-    """An aiohttp Request as the server would have made it for this head, answering into ``writer``."""
+    """An aiohttp Request as the server would have made it for this head (the front door's latin-1
+    text of it, as recorded), answering into ``writer``."""
     loop = asyncio.get_running_loop()
-    payload = StreamReader(BaseProtocol(loop), 2**16, loop=loop)
     if body:
+        payload: StreamReader = StreamReader(BaseProtocol(loop), 2**16, loop=loop)
         payload.feed_data(body)
-    payload.feed_eof()
+        payload.feed_eof()
+    else:
+        payload = EMPTY_PAYLOAD  # as aiohttp's parser gives a bodiless request (body_exists False)
     path, _, query = target.partition("?")
-    proxy = CIMultiDictProxy(CIMultiDict(headers))
+    # The recorded head is the front door's latin-1 text: handlers get aiohttp's UTF-8 reading.
+    proxy = CIMultiDictProxy(CIMultiDict((aiohttp_text(k), aiohttp_text(v)) for k, v in headers))
     raw = tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers)
-    message = RawRequestMessage(method, target, HttpVersion11, proxy, raw, False, None, False, False,
-                                URL.build(path=path, query_string=query, encoded=True))
+    message = RawRequestMessage(method, aiohttp_text(target), HttpVersion11, proxy, raw, False, None, False, False,
+                                URL.build(path=aiohttp_text(path), query_string=aiohttp_text(query), encoded=True))
     request = web.Request(message, payload, _Origin(peer, writer), writer, asyncio.current_task(), loop,  # type: ignore[arg-type]
                           client_max_size=max(len(body), 1024**2))
     match_info.add_app(app)
@@ -105,7 +110,7 @@ async def run_native(app: web.Application, *, method: str, target: str, headers:
     started = time.monotonic()
     writer = CapturingWriter(max_bytes)
     try:
-        match_info = await _match(app, method, target.split("?", 1)[0])
+        match_info = await _match(app, method, aiohttp_text(target.split("?", 1)[0]))
         native = getattr(match_info.handler, "quotio_native", None)
         if native is None:
             return Captured(status=0, headers=[], body=b"", error="NoNativeHandler")

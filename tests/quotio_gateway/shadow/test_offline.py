@@ -15,7 +15,8 @@ async def echo(request: web.Request) -> web.Response:
                               "model": request.match_info.get("model"), "body": body.decode(),
                               "remote": request.remote, "auth": request.headers.get("Authorization"),
                               "peer": request.transport.get_extra_info("peername")[0] if request.transport else None,
-                              "raw_path": request.raw_path}, headers={"X-Native": "1"})
+                              "raw_path": request.raw_path, "name": request.headers.get("X-Name"),
+                              "body_exists": request.body_exists}, headers={"X-Native": "1"})
 
 
 async def raises(request: web.Request) -> web.Response:
@@ -62,7 +63,22 @@ async def test_handler_sees_the_recorded_request(make_gateway):
     assert orjson.loads(got.body) == {"method": "POST", "path": "/v1beta/models/gem", "model": "gem",
                                       "query": {"alt": "sse", "key": "k"}, "body": '{"x": 1}',
                                       "remote": "192.0.2.7", "peer": "192.0.2.7", "auth": "Bearer c",
-                                      "raw_path": "/v1beta/models/gem?alt=sse&key=k"}
+                                      "raw_path": "/v1beta/models/gem?alt=sse&key=k", "name": None,
+                                      "body_exists": True}
+
+
+async def test_handler_sees_the_head_as_aiohttp_decodes_it(make_gateway):
+    # The front door records heads as latin-1 text; aiohttp's own parser reads UTF-8 (invalid
+    # bytes as surrogates), so that is what the native leg must see. A bodiless request has no body
+    # stream, as from aiohttp's parser.
+    app = await gateway_app(make_gateway)
+    recorded = [("Host", "h"), ("X-Name", "café ✓".encode().decode("latin-1") + "\xff")]
+    got = await run_native(app, method="POST", target="/v1beta/models/gem", headers=recorded, body=b"",
+                           peer="192.0.2.7", max_bytes=4096)
+    assert got.status == 200 and got.error is None
+    seen = orjson.loads(got.body.replace(b"\\udcff", b"<ff>"))
+    assert seen["name"] == "café ✓<ff>"
+    assert seen["body_exists"] is False and seen["body"] == ""
 
 
 async def test_failures_are_captured_not_raised(make_gateway):
