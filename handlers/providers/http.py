@@ -331,8 +331,14 @@ class UpstreamStream:
         watchdog = _IdleWatchdog(response.content, client.timeouts.idle)
         try:
             if self._raw:
+                empty = True
                 while chunk := await client.read_watched(response, watchdog):
+                    empty = False
                     yield chunk
+                if empty:
+                    # A raw relay has no terminal event to wait for, but an answer with no bytes
+                    # at all is no answer (compatibility row 4a), as for an SSE stream.
+                    raise self._executor.truncated_error()
                 self._complete = True
                 return
             parser = SSEParser()

@@ -418,3 +418,27 @@ async def test_gemini_cli_bootstrap_retry_never_repeats_after_payload_went_out(g
     assert frames[2] == b"event: error\ndata: " + error_body("upstream connection broke mid-body", "server_error",
                                                              "internal_server_error")
     assert len(fake_llm.requests) == 1
+
+
+# (client path, body, upstream key, terminal the error names)
+EMPTY = [
+    ("/v1/chat/completions", chat(CLAUDE_MODEL, stream=True), "sk-claude", "message_stop"),
+    (f"{GEMINI_STREAM}?alt=sse", GEMINI_BODY, "sk-gemini", "a finishReason"),
+    (f"{GEMINI_STREAM}?alt=json", GEMINI_BODY, "sk-gemini", "a finishReason"),
+    ("/v1internal:streamGenerateContent?alt=json", {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY},
+     "sk-gemini", "a finishReason"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "key", "terminal"), EMPTY)
+async def test_an_empty_200_stream_is_a_500_before_any_byte(gateway: MakeGateway, fake_llm: FakeLLM, path: str,
+                                                            body: dict[str, Any], key: str, terminal: str) -> None:
+    """Compatibility row 4a: an upstream that answers 200 and ends without sending anything. The
+    raw ``alt=json`` relay included, where there is no event to check but nothing came either."""
+    client = await gateway(upstreams_config(fake_llm.root))
+    fake_llm.script(key, Fault("cut", after=0))
+    resp = await client.post(path, json=body)
+    assert resp.status == 500 and resp.headers["Content-Type"] == JSON
+    assert await resp.read() == error_body(f"upstream stream closed before {terminal}", "server_error",
+                                           "internal_server_error")
+    assert len(fake_llm.requests) == 1
