@@ -508,7 +508,9 @@ async def _relay(opened: _Opened, writer: _StreamWriter, credential_id: str, mod
         mark_client_gone(state, credential_id, model, settings)
         raise
     except UpstreamError as exc:
-        mark_result(state, credential_id, model, exc, settings)
+        # A clean early end is the credential's success for the legacy (its stream readers report
+        # only read errors, e.g. codex_executor.go:284-303): no cooldown for what the client was told.
+        mark_result(state, credential_id, model, None if exc.truncated else exc, settings)
         log.info("inference.stream_failed", status=exc.status, scope=exc.scope, started=writer.started)
         return exc
     except (TranslationError, ValueError) as exc:

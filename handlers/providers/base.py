@@ -65,6 +65,10 @@ class UpstreamError(Exception):
         # Set once an in-band error event went to the client as the upstream wrote it (a
         # same-protocol stream): nothing of ours is framed after it.
         self.delivered = False
+        # Set on the error for a stream that ended cleanly before its terminal event: the client is
+        # told (compatibility rows 4 and 4a), but the legacy's stream readers count a clean end of
+        # body as the credential's success.
+        self.truncated = False
 
     @property
     def client_status(self) -> int:

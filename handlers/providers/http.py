@@ -338,7 +338,7 @@ class UpstreamStream:
                 if empty:
                     # A raw relay has no terminal event to wait for, but an answer with no bytes
                     # at all is no answer (compatibility row 4a), as for an SSE stream.
-                    raise self._executor.truncated_error()
+                    raise self._truncated()
                 self._complete = True
                 return
             parser = SSEParser()
@@ -361,11 +361,16 @@ class UpstreamStream:
                 if not chunk:
                     break
             if not ended:
-                raise self._executor.truncated_error()
+                raise self._truncated()
             self._complete = True
         finally:
             watchdog.close()
             self.close()
+
+    def _truncated(self) -> UpstreamError:
+        error = self._executor.truncated_error()
+        error.truncated = True
+        return error
 
     def _decode_batch(self, batch: list[SSEEvent]) -> tuple[list[StreamEvent], UpstreamError | None]:
         """The events of one chunk, decoded up front so ``pending`` counts only events that will be

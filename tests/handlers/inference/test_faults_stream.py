@@ -442,3 +442,25 @@ async def test_an_empty_200_stream_is_a_500_before_any_byte(gateway: MakeGateway
     assert await resp.read() == error_body(f"upstream stream closed before {terminal}", "server_error",
                                            "internal_server_error")
     assert len(fake_llm.requests) == 1
+
+
+@pytest.mark.parametrize(("path", "body", "key", "after"), [
+    ("/v1/responses", responses(CODEX_MODEL, stream=True), "sk-codex", 3),
+    ("/v1/chat/completions", chat(CODEX_MODEL, stream=True), "sk-codex", 2),
+    ("/v1/chat/completions", chat(CLAUDE_MODEL, stream=True), "sk-claude", 3),
+    (f"{GEMINI_STREAM}?alt=json", GEMINI_BODY, "sk-gemini", 0),
+])
+async def test_a_clean_early_end_does_not_count_against_the_credential(
+        gateway: MakeGateway, fake_llm: FakeLLM, path: str, body: dict[str, Any], key: str, after: int) -> None:
+    """The client is told the stream ended early (rows 4 and 4a), but the legacy's stream readers
+    count a clean end of body as the credential's success: with the only credential for the model,
+    the next request is served, not turned away by a cooldown."""
+    client = await gateway(upstreams_config(fake_llm.root))
+    fake_llm.script(key, Fault("cut", after=after))
+    first = await client.post(path, json=body)
+    first_body = await first.read()
+    assert b"stream closed before" in first_body
+    second = await client.post(path, json=body)
+    assert second.status == 200
+    assert b"Hello" in await second.read()
+    assert len(fake_llm.requests) == 2
