@@ -191,8 +191,14 @@ async def chat_completions(request: web.Request, body: dict[str, Any], raw: byte
 async def completions(request: web.Request, body: dict[str, Any], raw: bytes) -> web.StreamResponse:
     """Legacy text completions, served over the chat pairs (``prompt`` -> one user message)."""
     chat = COMPLETIONS.request(body)
-    call = InferenceCall(protocols.OPENAI_COMPLETIONS, chat, model_of(chat), chat.get("stream") is True, raw,
-                         wrap=COMPLETIONS.wrap)
+    # Whether to stream is the client's JSON ``true`` (openai_handlers.go:168), not the converted
+    # body's ``stream``, which the conversion also sets from "true" or 1. The legacy then still
+    # sends that ``stream: true`` upstream on its non-stream path and cannot read the stream that
+    # comes back (compatibility row 19j): the converted body says what is asked.
+    stream = body.get("stream") is True
+    if "stream" in chat:
+        chat["stream"] = stream
+    call = InferenceCall(protocols.OPENAI_COMPLETIONS, chat, model_of(chat), stream, raw, wrap=COMPLETIONS.wrap)
     return await serve(request, _runtime(request), call)
 
 

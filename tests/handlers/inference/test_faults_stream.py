@@ -464,3 +464,17 @@ async def test_a_clean_early_end_does_not_count_against_the_credential(
     assert second.status == 200
     assert b"Hello" in await second.read()
     assert len(fake_llm.requests) == 2
+
+
+@pytest.mark.parametrize("value", ["true", 1])
+async def test_completions_stream_only_for_a_json_true(gateway: MakeGateway, fake_llm: FakeLLM, value: Any) -> None:
+    """The legacy streams a text completion only when the client's ``stream`` is JSON ``true``; any
+    other value takes the JSON answer (openai_handlers.go:168)."""
+    client = await gateway(upstreams_config(fake_llm.root))
+    resp = await client.post("/v1/completions", json=completions(COMPAT_MODEL, stream=value))
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("application/json")
+    answer = await resp.json()
+    assert answer["object"] == "text_completion" and "Hello" in answer["choices"][0]["text"]
+    resp = await client.post("/v1/completions", json=completions(COMPAT_MODEL, stream=True))
+    assert resp.status == 200 and resp.headers["Content-Type"] == SSE
+    assert (await resp.read()).endswith(b"data: [DONE]\n\n")
