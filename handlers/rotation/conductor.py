@@ -89,6 +89,10 @@ def mark_result(state: RotationState, credential_id: str, model: str, error: Ups
                        disable_cooling=settings.disable_cooling)
 
 
+# The least top-up sleep after a cooldown wait that ended early: a timer shorter than the loop's
+# resolution may fire at once.
+_CLOCK_SLACK = 0.001
+
 # The reason word recorded when the client went away mid-attempt (the legacy's error text is
 # "context canceled"; only the word is kept, like every other failure).
 CLIENT_GONE = "canceled"
@@ -215,6 +219,12 @@ async def run_with_failover(candidates: Sequence[C], attempt: Attempt[C, T], *, 
                 raise
             passes += 1
             log.info("rotation.waiting_for_cooldown", model=model, wait_seconds=round(wait, 3), next_pass=passes)
+            until = state.now() + wait
             await sleep(wait)
+            # The loop's timers and the state's wall clock are different clocks (uvloop rounds its
+            # timers to milliseconds), so the sleep can end just before the cooldown does; the
+            # legacy's timer and cooldowns share one. Wait out the rest, or the pass is wasted.
+            while (rest := until - state.now()) > 0:
+                await sleep(max(rest, _CLOCK_SLACK))
             continue
         return Served(value, credential, tuple(tried_log), passes)

@@ -178,6 +178,24 @@ async def test_request_retry_waits_for_a_cooldown_within_the_window() -> None:
     assert served.value == "ok:a"
 
 
+async def test_a_cooldown_wait_that_ends_early_is_topped_up_before_the_next_pass() -> None:
+    # The event loop's timer can fire a fraction of a millisecond before the state's wall clock
+    # reaches the cooldown's end (uvloop rounds timers): the retry pass must not start before it.
+    h = Harness(request_retry=1, max_retry_interval=5)
+
+    async def early_sleep(seconds: float) -> None:
+        h.clock.slept.append(seconds)
+        h.clock.t += max(seconds - 0.0007, 0.0005)
+
+    script = Script({"a": [err(429), OK]})
+    served = await run_with_failover([KEYS[0]], script, model=MODEL, cfg=h.settings, selector=h.selector,
+                                     state=h.state, sleep=early_sleep)
+    assert served.passes == 2 and served.value == "ok:a"
+    assert script.calls == ["a", "a"]
+    assert h.clock.slept[0] == 1.0 and len(h.clock.slept) > 1
+    assert all(extra == pytest.approx(0.001) for extra in h.clock.slept[1:])
+
+
 async def test_request_retry_passes_use_growing_quota_cooldowns() -> None:
     h = Harness(FILL_FIRST, request_retry=2, max_retry_interval=10)
     script = Script({"a": [err(429)], "b": [err(429)]})
