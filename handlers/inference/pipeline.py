@@ -156,7 +156,8 @@ class _Attempt:
                 else None
             if not (counting and upstream is Format.CLAUDE):
                 info = self.registry.get(base, candidate.provider)
-                body = apply_thinking(body, model, call.protocol.format.value, upstream.value, info)
+                body = apply_thinking(body, model, call.protocol.format.value,
+                                      getattr(executor, "thinking_target", "") or upstream.value, info)
             if not counting:
                 protocol, root = _PAYLOAD_TARGETS.get(upstream, (upstream.value, ""))
                 body = apply_payload_rules(cfg, base, protocol, body, original=original, root=root)

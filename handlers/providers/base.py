@@ -418,6 +418,9 @@ class Executor(ABC):
 
     name: str = ""
     google_hint = False  # parse Google RetryInfo on 429 (no API-key executor does in v6.7.15)
+    # The provider whose thinking rules apply, when not the upstream format's (iFlow speaks OpenAI
+    # chat but has thinking fields of its own: iflow_executor.go:95 passes "iflow").
+    thinking_target: str = ""
 
     def __init__(self, client: UpstreamClient) -> None:
         self.client = client

@@ -146,6 +146,7 @@ class IFlowExecutor(_ChatExecutor):
     source of an iflow credential yields ``api_key``."""
 
     name = "iflow"
+    thinking_target = "iflow"
 
     def base(self, credential: OAuthCredential) -> str:
         return credential.base_url or IFLOW_DEFAULT_BASE

@@ -166,3 +166,24 @@ async def test_cookie_login_serves_chat_and_regenerates_the_key_near_expiry(tmp_
         assert (renewed["api_key"], renewed["expired"], renewed["cookie"]) == \
             ("sk-iflow-cookie-2", "2030-01-01 00:00", "BXAuth=tok123;")
         assert chats(env)[-1]["headers"]["Authorization"] == "Bearer sk-iflow-cookie-2"
+
+
+async def test_thinking_suffixes_use_iflows_own_fields(tmp_path: Path) -> None:
+    """iFlow speaks OpenAI chat, but the legacy applies iFlow's thinking rules to it
+    (iflow_executor.go:95 passes "iflow"): GLM models get ``chat_template_kwargs``, MiniMax models
+    ``reasoning_split``, and no ``reasoning_effort`` is sent."""
+    async with iflow_world(tmp_path) as (env, gw):
+        await oauth_login(env)
+        await wait_for_model(gw, "glm-4.6")
+        client = gw.openai()
+        expected = {
+            "glm-4.6(high)": {"chat_template_kwargs": {"enable_thinking": True, "clear_thinking": False}},
+            "glm-4.6(none)": {"chat_template_kwargs": {"enable_thinking": False}},
+            "minimax-m2(medium)": {"reasoning_split": True},
+        }
+        for model, fields in expected.items():
+            await client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+            sent = chats(env)[-1]["body"]
+            assert sent["model"] == model.split("(")[0]
+            assert {k: sent[k] for k in fields} == fields
+            assert "reasoning_effort" not in sent
