@@ -154,13 +154,15 @@ class _Attempt:
             counting = call.action == "countTokens"
             original = copy.deepcopy(body) if not counting and (cfg.payload.default or cfg.payload.default_raw) \
                 else None
+            payload_first = getattr(executor, "payload_before_thinking", False)
+            if not counting and payload_first:
+                body = self._payload(body, base, upstream, original)
             if not (counting and upstream is Format.CLAUDE):
                 info = self.registry.get(base, candidate.provider)
                 body = apply_thinking(body, model, call.protocol.format.value,
                                       getattr(executor, "thinking_target", "") or upstream.value, info)
-            if not counting:
-                protocol, root = _PAYLOAD_TARGETS.get(upstream, (upstream.value, ""))
-                body = apply_payload_rules(cfg, base, protocol, body, original=original, root=root)
+            if not counting and not payload_first:
+                body = self._payload(body, base, upstream, original)
         except (TranslationError, ThinkingError) as exc:
             raise UpstreamError("request", 400, str(exc).encode(), reason="request") from exc
         upstream_request = UpstreamRequest(model=model, body=body, stream=translation.upstream_stream,
@@ -169,6 +171,11 @@ class _Attempt:
                                            prompt_cache_id=self._codex_session(upstream, model),
                                            client_stream=call.stream)
         return translation, upstream_request
+
+    def _payload(self, body: dict[str, Any], base: str, upstream: Format,
+                 original: dict[str, Any] | None) -> dict[str, Any]:
+        protocol, root = _PAYLOAD_TARGETS.get(upstream, (upstream.value, ""))
+        return apply_payload_rules(self.registry.config, base, protocol, body, original=original, root=root)
 
     def _codex_session(self, upstream: Format, model: str) -> str:
         """A Claude client's Codex prompt cache: one id per model and ``metadata.user_id``

@@ -421,6 +421,10 @@ class Executor(ABC):
     # The provider whose thinking rules apply, when not the upstream format's (iFlow speaks OpenAI
     # chat but has thinking fields of its own: iflow_executor.go:95 passes "iflow").
     thinking_target: str = ""
+    # Payload rules run after the thinking step on every legacy executor but one: the
+    # OpenAI-compatible one applies them first, so there a request's thinking suffix wins over a
+    # rule's value (openai_compat_executor.go:93-95).
+    payload_before_thinking = False
 
     def __init__(self, client: UpstreamClient) -> None:
         self.client = client

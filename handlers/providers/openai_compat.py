@@ -28,6 +28,7 @@ USER_AGENT = "cli-proxy-openai-compat"
 
 class OpenAICompatExecutor(Executor):
     name = "openai-compatibility"
+    payload_before_thinking = True
 
     def precheck(self, credential: APIKeyCredential, request: UpstreamRequest) -> None:
         if not credential.base_url:
