@@ -3,7 +3,8 @@
 The legacy executors count by translating the client body with the ordinary request translator
 and calling the upstream's own counting endpoint: Claude ``/v1/messages/count_tokens`` (the body
 translated as for a stream unless client and upstream are both Claude), Gemini ``:countTokens``
-(``tools``, ``generationConfig`` and ``safetySettings`` removed), Gemini CLI and Antigravity
+(``tools``, ``generationConfig`` and ``safetySettings`` removed by the executor, after the
+thinking step), Gemini CLI and Antigravity
 ``v1internal:countTokens`` (the envelope without ``project``, ``model`` and the request's
 ``safetySettings``). The number comes back through
 ``TranslateTokenCount``: a Claude client gets ``{"input_tokens":N}``, Gemini clients
@@ -31,7 +32,6 @@ from .translate import PairFactory, StreamTranslator, TranslateInput, Translatio
 
 COUNTING_UPSTREAMS = frozenset({Format.CLAUDE, Format.GEMINI, Format.GEMINI_CLI, Format.ANTIGRAVITY,
                                 Format.OPENAI, Format.CODEX})
-_GEMINI_DROPPED = ("tools", "generationConfig", "safetySettings")
 # The envelope upstreams count at ``v1internal:countTokens``; their executors drop ``project`` and
 # ``model`` themselves, the safety settings inside ``request`` go here (as the legacy executors do).
 _ENVELOPES = frozenset({Format.GEMINI_CLI, Format.ANTIGRAVITY})
@@ -94,9 +94,6 @@ def count_pairs(pairs: PairLookup) -> PairLookup:
             base = factory(TranslateInput(body=inp.body, model=inp.model, client_model=inp.client_model,
                                           stream=as_stream, alt="", raw=inp.raw, headers=inp.headers))
             body = dict(base.upstream_body)
-            if upstream is Format.GEMINI:
-                for key in _GEMINI_DROPPED:
-                    body.pop(key, None)
             if upstream in _ENVELOPES and isinstance(body.get("request"), dict):
                 body["request"] = {k: v for k, v in body["request"].items() if k != "safetySettings"}
             body["model"] = inp.model

@@ -91,6 +91,23 @@ def fix_image_aspect_ratio(body: dict[str, Any], model: str) -> dict[str, Any]:
     return out
 
 
+# What a Gemini ``:countTokens`` call does not take. Dropped when the call is built, after the
+# thinking step, which may have written ``generationConfig.thinkingConfig`` (gemini_executor.go:341-350,
+# gemini_vertex_executor.go:776-785 and 860-869).
+COUNT_DROPPED = ("tools", "generationConfig", "safetySettings")
+
+
+def gemini_body(request: UpstreamRequest) -> dict[str, Any]:
+    """The request body a Gemini-format executor sends (``generateContent`` or ``countTokens``)."""
+    body: dict[str, Any] = fix_image_aspect_ratio(dict(request.body), request.base_model)
+    body["model"] = request.base_model
+    body.pop("session_id", None)
+    if request.action == "countTokens":
+        for key in COUNT_DROPPED:
+            body.pop(key, None)
+    return body
+
+
 class GeminiAPIExecutor(Executor):
     name = "gemini"
 
@@ -106,9 +123,7 @@ class GeminiAPIExecutor(Executor):
         return "streamGenerateContent" if request.stream else "generateContent"
 
     def prepare(self, credential: APIKeyCredential, request: UpstreamRequest) -> PreparedRequest:
-        body: dict[str, Any] = fix_image_aspect_ratio(dict(request.body), request.base_model)
-        body["model"] = request.base_model
-        body.pop("session_id", None)
+        body = gemini_body(request)
         action = self.action(request)
         alt = normalise_alt(request.alt)
         url = self.model_url(credential, request.base_model, action)

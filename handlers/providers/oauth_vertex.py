@@ -11,13 +11,11 @@ I/O, as for ``vertex-api-key``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from handlers.translation.model import Format
 from handlers.translation.sse import normalise_alt
 
 from .base import HeaderSet, PreparedRequest, UpstreamError, UpstreamRequest, json_bytes, transport_error
-from .gemini_api import GeminiAPIExecutor, fix_image_aspect_ratio
+from .gemini_api import GeminiAPIExecutor, gemini_body
 from .oauth_base import OAuthCredential, OAuthExecutor
 
 DEFAULT_LOCATION = "us-central1"
@@ -42,9 +40,7 @@ class VertexServiceAccountExecutor(OAuthExecutor, GeminiAPIExecutor):
                                 reason="request")
 
     def prepare(self, credential: OAuthCredential, request: UpstreamRequest) -> PreparedRequest:  # type: ignore[override]
-        body: dict[str, Any] = fix_image_aspect_ratio(dict(request.body), request.base_model)
-        body["model"] = request.base_model
-        body.pop("session_id", None)
+        body = gemini_body(request)
         action = self.action(request)
         location = credential.location or DEFAULT_LOCATION
         base = (credential.base_url or vertex_base_url(location)).rstrip("/")
