@@ -251,13 +251,39 @@ class _Source:
 
 
 def credential_digest(*parts: object) -> str:
-    # IDs and fingerprints are hashed so that no API key is ever kept or logged in clear.
+    # Fingerprints are hashed so that no API key is ever kept or logged in clear.
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+class StableIds:
+    """``StableIDGenerator``, one per reading of the config: ``kind:`` and the first 12 hex digits
+    of sha256(kind, then NUL and each trimmed part), with ``-N`` on the Nth repeat of the same ID.
+
+    The legacy's IDs, so the same credentials sort alike (fill-first drains the same key first,
+    round-robin takes them in the same order), and two entries with the same key and base URL stay
+    two credentials, each with its own prefix and headers. No key is kept in clear."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def next(self, kind: str, *parts: str) -> str:
+        digest = hashlib.sha256(kind.encode())
+        for part in parts:
+            digest.update(b"\0" + go_trim(part).encode())
+        ident = f"{kind}:{digest.hexdigest()[:12]}"
+        repeat = self._seen.get(ident, 0)
+        self._seen[ident] = repeat + 1
+        return f"{ident}-{repeat}" if repeat else ident
+
+
+def compat_id_kind(provider: str) -> str:
+    return f"openai-compatibility:{provider}"
 
 
 def _api_key_sources(cfg: Config) -> list[_Source]:
     force = cfg.force_model_prefix
     sources: list[_Source] = []
+    ids = StableIds()  # the same walk, in the same order, as ``credentials_from_config``
     sections = (
         ("gemini", cfg.gemini_api_key, GEMINI, "google", "gemini"),
         ("claude", cfg.claude_api_key, CLAUDE, "anthropic", "claude"),
@@ -268,19 +294,23 @@ def _api_key_sources(cfg: Config) -> list[_Source]:
             key = go_trim(entry.api_key)
             if not key:
                 continue
-            sources.append(_keyed_source(provider, key, go_trim(entry.base_url), go_trim(entry.prefix), force,
-                                         entry.models, catalogue, owner, mtype, tuple(entry.excluded_models)))
-    sources.extend(_compat_sources(cfg))
+            base = go_trim(entry.base_url)
+            sources.append(_keyed_source(ids.next(f"{provider}:apikey", key, base), provider, key, base,
+                                         go_trim(entry.prefix), force, entry.models, catalogue, owner, mtype,
+                                         tuple(entry.excluded_models)))
+    sources.extend(_compat_sources(cfg, ids))
     for vertex in cfg.vertex_api_key:
         # Vertex keys carry no exclusion list; a key-less entry still registers (no alias lookup).
-        key = go_trim(vertex.api_key)
-        sources.append(_keyed_source("vertex", key, go_trim(vertex.base_url), go_trim(vertex.prefix), force,
-                                     vertex.models, VERTEX, "google", "vertex", ()))
+        key, base = go_trim(vertex.api_key), go_trim(vertex.base_url)
+        sources.append(_keyed_source(ids.next("vertex:apikey", key, base, go_trim(vertex.proxy_url)), "vertex", key,
+                                     base, go_trim(vertex.prefix), force, vertex.models, VERTEX, "google", "vertex",
+                                     ()))
     return sources
 
 
-def _keyed_source(provider: str, key: str, base: str, prefix: str, force: bool, models: Sequence[ModelAlias],
-                  catalogue: Sequence[ModelInfo], owner: str, mtype: str, excluded: tuple[str, ...]) -> _Source:
+def _keyed_source(ident: str, provider: str, key: str, base: str, prefix: str, force: bool,
+                  models: Sequence[ModelAlias], catalogue: Sequence[ModelInfo], owner: str, mtype: str,
+                  excluded: tuple[str, ...]) -> _Source:
     own = tuple(models)
 
     def expand(created: int) -> list[ModelInfo]:
@@ -288,11 +318,11 @@ def _keyed_source(provider: str, key: str, base: str, prefix: str, force: bool, 
         return apply_prefix(apply_excluded(chosen, excluded), prefix, force)
 
     fingerprint = credential_digest(provider, key, base, prefix, force, [(m.name, m.alias) for m in own], excluded)
-    return _Source(id=f"{provider}:apikey:{credential_digest(provider, key, base)}", provider=provider, kind=APIKEY,
+    return _Source(id=ident, provider=provider, kind=APIKEY,
                    prefix=prefix, fingerprint=fingerprint, expand=expand, alias_models=own if key else ())
 
 
-def _compat_sources(cfg: Config) -> list[_Source]:
+def _compat_sources(cfg: Config, ids: StableIds) -> list[_Source]:
     sources: list[_Source] = []
     for compat in cfg.openai_compatibility:
         provider = go_trim(compat.name).lower() or OPENAI_COMPAT
@@ -300,7 +330,7 @@ def _compat_sources(cfg: Config) -> list[_Source]:
         owner = next((c for c in cfg.openai_compatibility if c.name.lower() == compat.name.lower()), compat)
         prefix = go_trim(compat.prefix)
         base = go_trim(compat.base_url)
-        keys = [go_trim(e.api_key) for e in compat.api_key_entries] or [""]
+        entries = [(go_trim(e.api_key), go_trim(e.proxy_url)) for e in compat.api_key_entries]
         own = tuple(owner.models)
 
         def expand(created: int, own: tuple[ModelAlias, ...] = own, owned_by: str = owner.name,
@@ -310,10 +340,12 @@ def _compat_sources(cfg: Config) -> list[_Source]:
                                 display_name=m.alias or m.name, user_defined=True) for m in own]
             return apply_prefix(models, prefix, cfg.force_model_prefix)
 
-        for index, key in enumerate(keys):
+        # An entry without keys still registers one key-less credential, its ID from the base alone.
+        for key, proxy in entries or [("", None)]:
             fingerprint = credential_digest(provider, key, base, prefix, cfg.force_model_prefix,
                                             owner.name, [(m.name, m.alias) for m in own])
-            source_id = f"{provider}:compat:{credential_digest(provider, key, base, index)}"
+            parts = (key, base, proxy) if proxy is not None else (base,)
+            source_id = ids.next(compat_id_kind(provider), *parts)
             sources.append(_Source(id=source_id, provider=provider, kind=APIKEY, prefix=prefix,
                                    fingerprint=fingerprint, expand=expand, alias_models=own if key else ()))
     return sources

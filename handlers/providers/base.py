@@ -23,7 +23,7 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 # Sharing the registry's credential-id hash keeps executor ids equal to ModelRegistry's.
-from handlers.models.registry import credential_digest, split_thinking_suffix
+from handlers.models.registry import StableIds, compat_id_kind, split_thinking_suffix
 from quotio_gateway.config.models import Config
 from quotio_gateway.management.responses import go_trim
 
@@ -225,6 +225,7 @@ def credentials_from_config(cfg: Config) -> list[APIKeyCredential]:
     the registry finds its executor input here."""
     global_proxy = go_trim(cfg.proxy_url)
     out: list[APIKeyCredential] = []
+    ids = StableIds()  # the same walk, in the same order, as the registry's sources
     for provider, entries in (("gemini", cfg.gemini_api_key), ("claude", cfg.claude_api_key),
                               ("codex", cfg.codex_api_key)):
         for entry in entries:
@@ -233,22 +234,23 @@ def credentials_from_config(cfg: Config) -> list[APIKeyCredential]:
                 base = go_trim(entry.base_url)
                 out.append(APIKeyCredential(provider, key, base, go_trim(entry.proxy_url) or global_proxy,
                                             custom_headers(entry.headers),
-                                            id=f"{provider}:apikey:{credential_digest(provider, key, base)}",
+                                            id=ids.next(f"{provider}:apikey", key, base),
                                             priority=int(entry.priority)))
     for compat in cfg.openai_compatibility:
         provider = go_trim(compat.name).lower() or "openai-compatibility"
-        keys = [(go_trim(e.api_key), go_trim(e.proxy_url)) for e in compat.api_key_entries] or [("", "")]
+        entries = [(go_trim(e.api_key), go_trim(e.proxy_url)) for e in compat.api_key_entries]
         base = go_trim(compat.base_url)
-        for index, (key, proxy) in enumerate(keys):
+        for key, proxy in entries or [("", None)]:
+            parts = (key, base, proxy) if proxy is not None else (base,)
             out.append(APIKeyCredential(provider, key, base, proxy or global_proxy, custom_headers(compat.headers),
                                         compat_name=compat.name,
-                                        id=f"{provider}:compat:{credential_digest(provider, key, base, index)}",
+                                        id=ids.next(compat_id_kind(provider), *parts),
                                         priority=int(compat.priority)))
     for vertex in cfg.vertex_api_key:
         key, base = go_trim(vertex.api_key), go_trim(vertex.base_url)
         out.append(APIKeyCredential("vertex", key, base, go_trim(vertex.proxy_url) or global_proxy,
                                     custom_headers(vertex.headers),
-                                    id=f"vertex:apikey:{credential_digest('vertex', key, base)}",
+                                    id=ids.next("vertex:apikey", key, base, go_trim(vertex.proxy_url)),
                                     priority=int(vertex.priority)))
     return out
 

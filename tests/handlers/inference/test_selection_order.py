@@ -1,0 +1,54 @@
+"""Which of several config keys serves: the legacy's order (its credential IDs), over HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tests.fakes.llm_upstream import FakeLLM
+from tests.handlers.inference.test_faults import CLAUDE_MODEL, MakeGateway, chat
+
+KEYS = ["ka", "kb", "kc", "kd"]
+
+
+def legacy_order(keys: list[str], base: str) -> list[str]:
+    """The keys sorted as the legacy sorts its auths: by ``claude:apikey:`` + the first 12 hex
+    digits of sha256("claude:apikey" NUL key NUL base) (synthesizer/helpers.go, selector.go)."""
+    def ident(key: str) -> str:
+        return hashlib.sha256(b"claude:apikey\0" + key.encode() + b"\0" + base.encode()).hexdigest()[:12]
+    return sorted(keys, key=ident)
+
+
+def config(root: str, strategy: str) -> str:
+    keys = "".join(f"  - api-key: {k}\n    base-url: {root}\n" for k in KEYS)
+    return f"routing:\n  strategy: {strategy}\nclaude-api-key:\n{keys}"
+
+
+async def test_fill_first_drains_the_key_the_legacy_drains(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    client = await gateway(config(fake_llm.root, "fill-first"))
+    for _ in range(3):
+        resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL))
+        assert resp.status == 200
+    first = legacy_order(KEYS, fake_llm.root)[0]
+    assert [r.key for r in fake_llm.requests] == [first] * 3
+
+
+async def test_round_robin_takes_the_keys_in_the_legacy_order(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    client = await gateway(config(fake_llm.root, "round-robin"))
+    for _ in range(len(KEYS)):
+        resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL))
+        assert resp.status == 200
+    assert [r.key for r in fake_llm.requests] == legacy_order(KEYS, fake_llm.root)
+
+
+@pytest.mark.parametrize("prefix", ["teama", "teamb"])
+async def test_the_same_key_twice_is_two_credentials(gateway: MakeGateway, fake_llm: FakeLLM, prefix: str) -> None:
+    """Two entries with one key and base URL but their own prefix and headers: each prefix is served,
+    with its entry's headers (the legacy names the second ``…-1``)."""
+    entries = (f"  - api-key: same\n    base-url: {fake_llm.root}\n    prefix: teama\n    headers: {{X-Team: a}}\n"
+               f"  - api-key: same\n    base-url: {fake_llm.root}\n    prefix: teamb\n    headers: {{X-Team: b}}\n")
+    client = await gateway(f"claude-api-key:\n{entries}")
+    resp = await client.post("/v1/chat/completions", json=chat(f"{prefix}/{CLAUDE_MODEL}"))
+    assert resp.status == 200, await resp.text()
+    assert fake_llm.requests[-1].headers["X-Team"] == prefix[-1]
