@@ -270,9 +270,14 @@ def _render_openai_contents(req: Request, out: dict[str, Any], *, cli: bool) -> 
     system_parts: list[dict[str, Any]] = []
     for message in req.messages:
         if message.role in (Role.SYSTEM, Role.DEVELOPER) and not alone:
-            if not system_parts:
+            texts = message.system_texts
+            # The OpenAI reading opens system_instruction only for a message it found text in.
+            opens = texts is None or bool(texts)
+            if texts is None:
+                texts = [p.text for p in message.parts if isinstance(p, TextPart)]
+            if opens and not system_parts:
                 out[system_key] = {"role": "user", "parts": system_parts}
-            system_parts.extend({"text": p.text} for p in message.parts if isinstance(p, TextPart))
+            system_parts.extend({"text": text} for text in texts)
         elif message.role in (Role.USER, Role.SYSTEM, Role.DEVELOPER):
             out["contents"].append({"role": "user", "parts": _openai_parts(message, files=True, keep_empty=cli)})
         elif message.role is Role.ASSISTANT:

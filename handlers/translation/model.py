@@ -107,6 +107,10 @@ class Message:
     parts: list[Part] = field(default_factory=list)
     # True when the client sent ``content`` as a bare string; some renderers keep that form.
     plain: bool = False
+    # An OpenAI system or developer message as the legacy's OpenAI->Gemini translators read it: the
+    # string, the ``text`` of an object ``{"type":"text"}``, or the ``text`` of every array entry
+    # ("" for one that is not text). None for every other message.
+    system_texts: list[str] | None = None
 
 
 @dataclass(slots=True)

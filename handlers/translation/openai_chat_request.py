@@ -91,6 +91,17 @@ def _content_parts(content: Any) -> list[Part]:
     return parts
 
 
+def _system_texts(content: Any) -> list[str]:
+    """gemini_openai_request.go:146-162 (Gemini CLI alike): gjson ``.String()`` of each text."""
+    if isinstance(content, str):
+        return [content]
+    if isinstance(content, dict) and content.get("type") == "text":
+        return [text_of(content.get("text"))]
+    if isinstance(content, list):
+        return [text_of(member_of(item, "text")) for item in content]
+    return []
+
+
 def _tool_call(call: dict[str, Any]) -> ToolCallPart | None:
     if call.get("type") != "function":
         return None
@@ -149,7 +160,7 @@ def parse_request(body: dict[str, Any]) -> Request:
         plain = isinstance(content, str)
         if role in ("system", "developer"):
             parts = [p for p in _content_parts(content) if isinstance(p, TextPart)]
-            req.messages.append(Message(Role(role), list(parts), plain=plain))
+            req.messages.append(Message(Role(role), list(parts), plain=plain, system_texts=_system_texts(content)))
         elif role in ("user", "assistant"):
             parts = _content_parts(content)
             if role == "assistant" and isinstance(raw.get("tool_calls"), list):

@@ -69,6 +69,27 @@ def test_developer_and_several_system_parts_concatenate() -> None:
     assert out["system_instruction"] == {"role": "user", "parts": [{"text": "a"}, {"text": "b"}, {"text": "c"}]}
 
 
+@pytest.mark.parametrize(("content", "parts"), [
+    # An object with type text is read for its text (gemini_openai_request.go:151-154).
+    ({"type": "text", "text": "SYS"}, [{"text": "SYS"}]),
+    # Every array entry gives a part, its ``text`` or "" (:155-162).
+    ([{"type": "text", "text": "S1"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}],
+     [{"text": "S1"}, {"text": ""}]),
+    ("", [{"text": ""}]),
+    # Nothing read: no system_instruction at all.
+    ([], None),
+    ({"type": "image_url"}, None),
+])
+def test_system_message_shapes_as_the_legacy_reads_them(content: Any, parts: list[dict[str, str]] | None) -> None:
+    for render in (gemini.render_request, gemini.render_cli_request):
+        out = render(openai_chat.parse_request(
+            {"messages": [{"role": "system", "content": content}, {"role": "user", "content": "U"}]}),
+            "gemini-2.5-pro")
+        out = out.get("request", out)
+        system = out.get("system_instruction", out.get("systemInstruction"))
+        assert system == ({"role": "user", "parts": parts} if parts is not None else None)
+
+
 def test_golden_9_tool_call_and_response() -> None:
     out = from_openai(
         {
