@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from handlers.translation.gjson_values import array_of
+from handlers.translation.gjson_values import array_of, int_of
 from handlers.translation.model import (
     Format,
     ImagePart,
@@ -127,7 +127,8 @@ def _thinking(config: Any) -> ThinkingConfig | None:
         budget = config.get("budget_tokens")
         if isinstance(budget, int | float) and not isinstance(budget, bool):
             return ThinkingConfig(ThinkingMode.BUDGET, budget=int(budget))
-        return ThinkingConfig(ThinkingMode.AUTO, budget=-1)
+        return ThinkingConfig(ThinkingMode.AUTO, budget=-1,
+                              coerced=int_of(budget) if "budget_tokens" in config else None)
     if kind == "disabled":
         return ThinkingConfig(ThinkingMode.NONE)
     return None

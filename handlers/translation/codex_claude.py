@@ -139,8 +139,7 @@ def _effort(body: dict[str, Any]) -> str:
     kind = thinking.get("type")
     if kind == "enabled" and "budget_tokens" in thinking:
         budget = thinking["budget_tokens"]
-        number = int(budget) if isinstance(budget, int | float) and not isinstance(budget, bool) else 0
-        return budget_to_level(number) or "medium"
+        return budget_to_level(int_of(budget)) or "medium"  # codex_claude_request.go:226, Int()
     if kind == "disabled":
         return budget_to_level(0) or "medium"
     return "medium"

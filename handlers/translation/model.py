@@ -148,6 +148,10 @@ class ThinkingConfig:
     mode: ThinkingMode
     budget: int = 0
     level: str = ""
+    # A Claude ``budget_tokens`` that is there but not a JSON number, as gjson ``Int()`` reads it
+    # (a numeric string parses, null is 0). The legacy's Claude->OpenAI translator uses that value;
+    # its Gemini-family translators need a number and see no budget (``mode`` AUTO).
+    coerced: int | None = None
 
 
 @dataclass(slots=True)

@@ -202,6 +202,8 @@ def effort_for(config: ThinkingConfig | None) -> str | None:
     """``reasoning_effort`` for a thinking intent (budget -> level by the A2.9 thresholds)."""
     if config is None:
         return None
+    if config.coerced is not None:
+        return budget_to_level(config.coerced)  # openai_claude_request.go:69, budget_tokens.Int()
     if config.mode is ThinkingMode.NONE:
         return "none"
     if config.mode is ThinkingMode.AUTO:

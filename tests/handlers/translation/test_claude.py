@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
+from handlers.inference.pair_table import default_pairs
+from handlers.inference.translate import TranslateInput
 from handlers.translation import claude, openai_chat
 from handlers.translation.model import (
     Finish,
@@ -805,3 +807,27 @@ def test_integers_beyond_64_bits_survive() -> None:
         }
     )
     assert req.messages[0].parts == [ToolCallPart("t", "f", '{"n":1180591620717411303424}')]
+
+
+@pytest.mark.parametrize(("budget", "openai", "codex"), [
+    (2000, "medium", "medium"),
+    ("2000", "medium", "medium"),  # gjson Int() parses a numeric string
+    (None, "none", "none"),  # and reads null as 0
+    ("lots", "none", "none"),
+])
+def test_a_budget_that_is_not_a_json_number_is_read_as_gjson_int(budget: Any, openai: str, codex: str) -> None:
+    """openai_claude_request.go:69 and codex_claude_request.go:226 read ``budget_tokens`` with
+    ``Int()``; the Gemini-family translators take only a number (gemini_claude_request.go:158)."""
+    body = {"model": "m", "max_tokens": 100, "thinking": {"type": "enabled", "budget_tokens": budget},
+            "messages": [{"role": "user", "content": "hi"}]}
+    pairs = default_pairs()
+
+    def upstream(fmt: Format) -> dict[str, Any]:
+        factory = pairs(Format.CLAUDE, fmt)
+        assert factory is not None
+        return factory(TranslateInput(body=body, model="m", client_model="m", stream=False)).upstream_body
+
+    assert upstream(Format.OPENAI)["reasoning_effort"] == openai
+    assert upstream(Format.CODEX)["reasoning"]["effort"] == codex
+    thinking = upstream(Format.GEMINI).get("generationConfig", {}).get("thinkingConfig")
+    assert thinking == ({"thinkingBudget": 2000, "includeThoughts": True} if budget == 2000 else None)
