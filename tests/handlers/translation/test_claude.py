@@ -831,3 +831,16 @@ def test_a_budget_that_is_not_a_json_number_is_read_as_gjson_int(budget: Any, op
     assert upstream(Format.CODEX)["reasoning"]["effort"] == codex
     thinking = upstream(Format.GEMINI).get("generationConfig", {}).get("thinkingConfig")
     assert thinking == ({"thinkingBudget": 2000, "includeThoughts": True} if budget == 2000 else None)
+
+
+@pytest.mark.parametrize("value", [None, "100"])
+def test_gemini_generation_numbers_that_are_not_numbers_are_left_out_for_claude(value: Any) -> None:
+    """Compatibility row 19g, Gemini client: the legacy reads ``maxOutputTokens`` with ``Int()``
+    (null -> ``max_tokens: 0``, which Claude refuses); here it counts as unset."""
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+            "generationConfig": {"maxOutputTokens": value, "temperature": value, "topP": value}}
+    factory = default_pairs()(Format.GEMINI, Format.CLAUDE)
+    assert factory is not None
+    out = factory(TranslateInput(body=body, model="claude-sonnet-4-5", client_model="c", stream=False)).upstream_body
+    assert out["max_tokens"] == claude.DEFAULT_MAX_TOKENS
+    assert "temperature" not in out and "top_p" not in out
