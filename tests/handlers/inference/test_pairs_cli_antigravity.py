@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from handlers.inference.pair_table import default_pairs
 from handlers.inference.pairs_cli_antigravity import PAIRS
 from handlers.inference.translate import TranslateInput, Translation, TranslationError
 from handlers.providers.base import StreamEvent
@@ -313,3 +314,19 @@ def test_model_rules_read_the_model_without_thinking_suffix() -> None:
         TranslateInput(body=OPENAI_BODY, model="gemini-2.5-pro(high)", client_model="c", stream=True)
     )
     assert cli.upstream_body["model"] == "gemini-2.5-pro"
+
+
+def test_responses_on_gemini_echoes_the_clients_fields() -> None:
+    """Compatibility row 30: the answer repeats the client's Responses fields, not the translated
+    Gemini body's (the legacy echoes the upstream model and Gemini-shaped tools)."""
+    body = {**RESPONSES_BODY, "temperature": 0.3, "store": False, "reasoning": {"effort": "low"},
+            "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}]}
+    factory = default_pairs()(Format.OPENAI_RESPONSE, Format.GEMINI)
+    assert factory is not None
+    tr = factory(TranslateInput(body=body, model="up-model", client_model="client-model", stream=False))
+    whole = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi"}]}, "finishReason": "STOP"}],
+             "responseId": "r", "modelVersion": "up-model"}
+    answer = orjson.loads(tr.response(orjson.dumps(whole)))
+    assert (answer["instructions"], answer["temperature"], answer["store"]) == ("I", 0.3, False)
+    assert answer["reasoning"]["effort"] == "low"
+    assert answer["tools"][0]["name"] == "f" and "functionDeclarations" not in answer["tools"][0]
