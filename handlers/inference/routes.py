@@ -17,6 +17,8 @@ import orjson
 from aiohttp import web
 
 from handlers.client_auth import authenticate, go_query_first
+from handlers.models.listing import unknown_model_response
+from handlers.models.registry import UnknownModelError
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.errors import error_response as gateway_error
 from quotio_gateway.management.responses import json_response
@@ -142,11 +144,28 @@ async def _read_body(request: web.Request,
     it); a bad body comes back as the response to send instead."""
     try:
         body, raw = await read_json_object(request)
-        if check is not None:
-            body = check(body)
     except BadRequest as exc:
         return exc.response()
+    if check is not None:
+        try:
+            body = check(body)
+        except BadRequest as exc:
+            # The legacy looks the model up before anything reads the messages: a model no
+            # credential serves is named as such whatever else the body lacks.
+            model = model_of(body)
+            if not _servable(request, model):
+                return unknown_model_response(model)
+            return exc.response()
     return body, raw
+
+
+def _servable(request: web.Request, model: str) -> bool:
+    runtime = _runtime(request)
+    try:
+        runtime.registry.current.resolve(model, runtime.pick_auto)
+    except UnknownModelError:
+        return False
+    return True
 
 
 def _json_endpoint(check: Callable[[dict[str, Any]], dict[str, Any]] | None = None,

@@ -140,6 +140,24 @@ async def test_empty_messages(gateway: MakeGateway, fake_llm: FakeLLM, path: str
     assert fake_llm.requests == []
 
 
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/chat/completions", {"model": "no-such"}),
+    ("/v1/chat/completions", {"model": "no-such", "messages": []}),
+    ("/v1/chat/completions", {"messages": "hi"}),
+    ("/v1/messages", {"model": "no-such", "max_tokens": 5}),
+    ("/v1/messages", {"model": "no-such", "max_tokens": 5, "messages": [], "stream": True}),
+])
+async def test_an_unknown_model_is_named_before_the_messages_are_checked(
+        gateway: MakeGateway, fake_llm: FakeLLM, path: str, body: dict[str, Any]) -> None:
+    """The legacy resolves the model before anything reads the messages (compatibility row 2
+    applies to a model some credential serves)."""
+    client = await gateway(upstreams_config(fake_llm.root))
+    resp = await client.post(path, json=body)
+    # WriteErrorResponse trims the text: no model at all leaves no trailing space.
+    await assert_answer(resp, 400, error_body(f"unknown provider for model {body.get('model', '')}".strip()))
+    assert fake_llm.requests == []
+
+
 async def test_empty_contents_and_input_go_upstream_as_legacy_sends_them(gateway: MakeGateway,
                                                                          fake_llm: FakeLLM) -> None:
     """Gemini ``contents`` and Responses ``input`` are not checked (the legacy checks neither);
