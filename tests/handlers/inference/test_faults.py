@@ -7,6 +7,8 @@ faults in ``test_faults_stream.py``; all use the app factory of ``conftest.py``.
 
 from __future__ import annotations
 
+import gzip
+import json
 from typing import Any
 
 import orjson
@@ -344,3 +346,14 @@ async def test_oversized_body_is_413_without_upstream_call(gateway: MakeGateway,
     resp = await client.post(path, json=claude(CLAUDE_MODEL, **GEMINI_BODY, input="hi", prompt="hi"))
     assert resp.status == 200
     assert len(fake_llm.requests) == 1
+
+
+async def test_a_compressed_request_body_is_read_decompressed(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    """Compatibility row 6a: the legacy reads the compressed bytes as JSON and finds no model."""
+    client = await gateway(upstreams_config(fake_llm.root))
+    body = gzip.compress(json.dumps(chat(CLAUDE_MODEL)).encode())
+    resp = await client.post("/v1/chat/completions", data=body,
+                             headers={"Content-Type": JSON, "Content-Encoding": "gzip"})
+    assert resp.status == 200
+    assert (await resp.json())["choices"][0]["message"]["content"]
+    assert fake_llm.requests[-1].body["messages"][-1]["content"] == [{"type": "text", "text": "hi"}]
