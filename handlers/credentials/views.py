@@ -48,20 +48,6 @@ def is_disabled(metadata: dict[str, Any]) -> bool:
     return value is True
 
 
-def priority_of(metadata: dict[str, Any]) -> int:
-    value = metadata.get("priority")
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return 0
-    return 0
-
-
 def gemini_projects(metadata: dict[str, Any]) -> list[str]:
     """``splitGeminiProjectIDs``: the comma list, trimmed, blanks and repeats dropped."""
     raw = metadata.get("project_id")
@@ -105,7 +91,9 @@ def build_views(credential: Credential, tokens: Callable[[Credential], TokenSour
         "email": credential.email,
         "proxy_url": credential.proxy_url,
         "prefix": credential.prefix,
-        "priority": priority_of(meta),
+        # A file's own ``priority`` is not read: the legacy takes priority from the auth's
+        # attributes, which only config entries set (selector.go:107-120), so every file is 0.
+        "priority": 0,
         "disabled": is_disabled(meta),
         "metadata": MappingProxyType(meta),
         "base_url": file_base or configured,

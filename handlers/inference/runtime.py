@@ -111,6 +111,8 @@ class InferenceRuntime:
         self._executors: dict[str, Executor] = {}
         self._keyed: tuple[Config | None, dict[str, APIKeyCredential]] = (None, {})
         self._synced: Config | None = None
+        # Per credential ID, what it was registered with at the last config applied.
+        self._registered: dict[str, tuple[object, str]] | None = None
         self._retry = RetrySettings.from_config(store.current)
         self._cloaks: tuple[Config | None, dict[tuple[str, str], CloakSettings]] = (None, {})
         self._entries: tuple[ModelRegistry | None, dict[tuple[tuple[str, ...], str], list[Any]]] = (None, {})
@@ -138,9 +140,10 @@ class InferenceRuntime:
 
     def _apply_config(self, cfg: Config) -> None:
         """Settings that live outside the config snapshot, refreshed when a new one arrives."""
-        self._synced = cfg
+        previous, self._synced = self._synced, cfg
+        self._forget_reregistered(previous, cfg)
         self._retry = RetrySettings.from_config(cfg)
-        self.selector.strategy = cfg.routing.effective_strategy
+        self.selector.set_strategy(cfg.routing.effective_strategy)
         gateway = cfg.gateway or {}
         prompts = gateway.get("codex-instructions-dir")
         enabled = bool(cfg.codex_instructions_enabled)
@@ -152,6 +155,33 @@ class InferenceRuntime:
             rule = codex_instructions.CodexInstructions(enabled=enabled)
         codex_instructions.configure(rule)
         self.client.timeouts = upstream_timeouts(gateway.get("upstream-timeouts"), self._base_timeouts)
+
+    def _forget_reregistered(self, previous: Config | None, cfg: Config) -> None:
+        """A reload re-registers every credential it changed, and the legacy swaps in a fresh auth
+        with no model states for each (watcher dispatcher.go:120, service.go:271-293,
+        conductor.go:428): cooldowns, quota marks and backoff levels start over. A change of
+        ``force-model-prefix`` or ``oauth-model-alias`` re-registers every credential
+        (config_reload.go:130); otherwise a credential counts as changed when its entry (key, base,
+        proxy, headers, priority) or what it registers (prefix, models, exclusions) differs."""
+        signatures = self._signatures(cfg)
+        before, self._registered = self._registered, signatures
+        if previous is None or before is None:
+            return
+        if (previous.force_model_prefix != cfg.force_model_prefix
+                or previous.oauth_model_alias != cfg.oauth_model_alias):
+            changed = self.state.credential_ids()
+        else:
+            changed = {ident for ident, signature in signatures.items()
+                       if ident in before and before[ident] != signature}
+        if changed:
+            gone = self.state.forget(changed)
+            if gone:
+                log.info("rotation.reset_on_reload", credentials=len(changed), states=gone)
+
+    def _signatures(self, cfg: Config) -> dict[str, tuple[object, str]]:
+        fingerprints = self.registry.current.fingerprints() if self.registry.current.config is cfg else {}
+        keyed = {c.id: c for c in credentials_from_config(cfg)}
+        return {ident: (keyed.get(ident), fingerprint) for ident, fingerprint in fingerprints.items()}
 
     def _api_keys(self, cfg: Config) -> dict[str, APIKeyCredential]:
         cached_cfg, creds = self._keyed

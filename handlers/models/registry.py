@@ -422,6 +422,10 @@ class ModelRegistry:
 
     # --- queries ----------------------------------------------------------------------------
 
+    def fingerprints(self) -> dict[str, str]:
+        """Per credential ID, a digest of what it registers (prefix, models, exclusions, aliases)."""
+        return {ident: fingerprint for ident, (fingerprint, _) in self._created.items()}
+
     def providers(self, model: str) -> list[str]:
         """``GetModelProviders``: providers serving this exact ID, most clients first, then name."""
         reg = self._models.get(model)

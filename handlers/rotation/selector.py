@@ -75,13 +75,19 @@ def available(model: str, candidates: Sequence[C], state: RotationState, now: fl
 class LegacySelector:
     """``RoundRobinSelector`` / ``FillFirstSelector`` behind one object.
 
-    ``strategy`` is ``routing.effective_strategy``; it may be changed between requests (config
-    reload) and the round-robin cursors survive the change.
+    ``strategy`` is ``routing.effective_strategy``; a reload changes it with ``set_strategy``.
     """
 
     def __init__(self, strategy: str = ROUND_ROBIN) -> None:
         self.strategy = strategy
         self._cursors: dict[str, int] = {}
+
+    def set_strategy(self, strategy: str) -> None:
+        """A different strategy starts with fresh cursors: the legacy installs a new selector
+        whenever the normalised strategy changes on reload (service.go:536-545)."""
+        if strategy != self.strategy:
+            self.strategy = strategy
+            self._cursors.clear()
 
     def pick(self, model: str, candidates: Sequence[C], state: RotationState, now: float) -> C:
         choices = available(model, candidates, state, now)

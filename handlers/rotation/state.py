@@ -103,6 +103,10 @@ class RotationState:
         """Whether any credential has a failure on record (none: every credential is in good standing)."""
         return bool(self._states)
 
+    def credential_ids(self) -> set[str]:
+        """The credentials with any state on record."""
+        return {credential for credential, _ in self._states}
+
     def get(self, credential_id: str, model: str) -> ModelState | None:
         """The recorded state, or None for a credential that is in good standing. Read-only."""
         return self._states.get((credential_id, model))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.auth.credential import new_credential
-from handlers.credentials.views import build_views, gemini_projects, is_disabled, priority_of, virtual_id
+from handlers.credentials.views import build_views, gemini_projects, is_disabled, virtual_id
 from handlers.providers.oauth_base import StaticToken
 
 
@@ -29,7 +29,7 @@ def test_provider_fields_and_common_fields() -> None:
     codex = views("codex-a.json", {"type": "codex", "account_id": "acc", "email": "a@x", "proxy_url": "http://p:1",
                                    "prefix": "/team/", "priority": "5", "disabled": "true"})[0]
     assert (codex.account_id, codex.email, codex.proxy_url, codex.prefix, codex.priority, codex.disabled) == (
-        "acc", "a@x", "http://p:1", "team", 5, True)
+        "acc", "a@x", "http://p:1", "team", 0, True)  # a file's priority is not read (see below)
     qwen = views("qwen-a.json", {"type": "qwen", "resource_url": "portal.qwen.ai"})[0]
     assert qwen.resource_url == "portal.qwen.ai"
     vertex = views("vertex-p.json", {"type": "vertex", "project": "p", "location": "europe-west4"},
@@ -52,4 +52,9 @@ def test_aistudio_has_no_native_executor() -> None:
 
 def test_flag_parsers() -> None:
     assert [is_disabled({"disabled": v}) for v in (True, "TRUE", "false", 1, None)] == [True, True, False, False, False]
-    assert [priority_of({"priority": v}) for v in (3, "-2", "x", True, 1.5)] == [3, -2, 0, 0, 0]
+
+
+def test_a_files_priority_is_not_read() -> None:
+    # The legacy's selector reads priority from auth attributes, which only config entries set.
+    (view,) = views("codex-a@b.com.json", {"type": "codex", "email": "a@b.com", "priority": 7})
+    assert view.priority == 0

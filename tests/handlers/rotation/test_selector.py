@@ -81,14 +81,17 @@ def test_fill_first_drains_the_first_until_it_cools(state: RotationState, clock:
     assert picks(selector, creds, state, 1) == ["a"]
 
 
-def test_strategy_change_keeps_cursors(state: RotationState) -> None:
+def test_a_strategy_change_starts_the_cursors_over(state: RotationState) -> None:
+    # The legacy installs a new selector when the strategy changes (service.go:536-545).
     selector = LegacySelector(ROUND_ROBIN)
     creds = [Cred("a"), Cred("b"), Cred("c")]
-    assert picks(selector, creds, state, 1) == ["a"]
-    selector.strategy = FILL_FIRST
+    assert picks(selector, creds, state, 2) == ["a", "b"]
+    selector.set_strategy(ROUND_ROBIN)  # the same strategy: nothing changes
+    assert picks(selector, creds, state, 1) == ["c"]
+    selector.set_strategy(FILL_FIRST)
     assert picks(selector, creds, state, 2) == ["a", "a"]
-    selector.strategy = ROUND_ROBIN
-    assert picks(selector, creds, state, 1) == ["b"]
+    selector.set_strategy(ROUND_ROBIN)
+    assert picks(selector, creds, state, 2) == ["a", "b"]
 
 
 def test_highest_priority_bucket_wins(state: RotationState) -> None:
