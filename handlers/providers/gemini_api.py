@@ -110,6 +110,7 @@ def gemini_body(request: UpstreamRequest) -> dict[str, Any]:
 
 class GeminiAPIExecutor(Executor):
     name = "gemini"
+    filters_usage_metadata = True  # gemini_executor.go:305
 
     def base_url(self, credential: APIKeyCredential) -> str:
         return credential.base_url.rstrip("/") or DEFAULT_BASE_URL

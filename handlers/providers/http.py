@@ -37,6 +37,7 @@ from handlers.translation.sse import SSEEvent, SSEParser
 
 from .base import PreparedRequest, StreamEvent, UpstreamError, UpstreamResult, transport_error
 from .direct_http import DirectClient, DirectError, DirectResponse, eligible, request_head
+from .usage_filter import filter_usage_metadata
 
 if TYPE_CHECKING:
     from .base import Executor
@@ -295,6 +296,8 @@ class UpstreamStream:
         self._response = response
         self._executor = executor
         self._raw = raw
+        # The executors whose legacy counterpart runs FilterSSEUsageMetadata on each line.
+        self._usage_stops: set[str] | None = set() if executor.filters_usage_metadata else None
         self._complete = False
         self._iterator: AsyncIterator[StreamEvent | bytes] | None = None
         # Events already parsed from the last chunk and not yet yielded: a consumer may hold its
@@ -403,10 +406,15 @@ class UpstreamStream:
             # (claude_executor.go:321-345, openai_compat_executor.go:256-277). No payload, as for
             # ``[DONE]``: every translator already passes over those.
             return StreamEvent(raw.event, raw.data, None)
-        event = StreamEvent(raw.event, raw.data, payload)
+        data = raw.data
+        if self._usage_stops is not None and isinstance(payload, dict):
+            filtered = filter_usage_metadata(payload, self._usage_stops)
+            if filtered is not None:
+                payload, data = filtered, orjson.dumps(filtered).decode()
+        event = StreamEvent(raw.event, data, payload)
         error = self._executor.inband_error(event)
         if error is not None:
-            event = StreamEvent(raw.event, raw.data, payload, error)
+            event = StreamEvent(raw.event, data, payload, error)
         return event
 
 

@@ -249,6 +249,7 @@ def merge_stream(events: list[StreamEvent]) -> dict[str, Any]:
 
 class AntigravityExecutor(OAuthExecutor, GeminiAPIExecutor):
     name = "antigravity"
+    filters_usage_metadata = True  # antigravity_executor.go:356, :723
     upstream_format = Format.ANTIGRAVITY
     google_hint = True
 

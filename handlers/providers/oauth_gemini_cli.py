@@ -46,6 +46,7 @@ def unwrap(event: StreamEvent) -> StreamEvent:
 
 class GeminiCLIExecutor(OAuthExecutor, GeminiAPIExecutor):
     name = "gemini-cli"
+    filters_usage_metadata = False  # gemini_cli_executor.go does not filter
     upstream_format = Format.GEMINI_CLI
     google_hint = True
 

@@ -28,6 +28,7 @@ def vertex_base_url(location: str) -> str:
 
 class VertexServiceAccountExecutor(OAuthExecutor, GeminiAPIExecutor):
     name = "vertex"
+    filters_usage_metadata = False
     upstream_format = Format.GEMINI
 
     def precheck(self, credential: OAuthCredential, request: UpstreamRequest) -> None:  # type: ignore[override]

@@ -17,6 +17,7 @@ API_VERSION = "v1"
 
 class VertexAPIExecutor(GeminiAPIExecutor):
     name = "vertex"
+    filters_usage_metadata = False  # gemini_vertex_executor.go passes usage on every chunk
 
     def base_url(self, credential: APIKeyCredential) -> str:
         return credential.base_url or DEFAULT_BASE_URL
