@@ -262,6 +262,7 @@ class ResponsesStreamRenderer:
         "_message_text",
         "_next_index",
         "_now",
+        "_openai_items",
         "_output",
         "_reasoning",
         "_request",
@@ -270,9 +271,15 @@ class ResponsesStreamRenderer:
         "_started",
     )
 
-    def __init__(self, request: dict[str, Any] | None = None, *, now: Callable[[], int] = lambda: int(time.time())):
+    def __init__(self, request: dict[str, Any] | None = None, *, now: Callable[[], int] = lambda: int(time.time()),
+                 openai_items: bool = False):
         self._request = request
         self._now = now
+        # The OpenAI-chat upstream pair's finished items (openai_openai-responses_response.go:180,
+        # :291): the message's text part with its empty annotations and logprobs, and the reasoning
+        # item's event written type, item, output_index, sequence_number. The Claude and Gemini
+        # pairs write the shorter text part and the usual order.
+        self._openai_items = openai_items
         self._seq = 0
         self._id = ""
         self._created = 0
@@ -320,7 +327,12 @@ class ResponsesStreamRenderer:
         )
         summary = [{"type": "summary_text", "text": text}]
         item = {"id": item_id, "type": "reasoning", "encrypted_content": "", "summary": summary}
-        out.append(self._frame("response.output_item.done", {"output_index": index, "item": item}))
+        if self._openai_items:
+            self._seq += 1
+            out.append(("response.output_item.done", {"type": "response.output_item.done", "item": item,
+                                                      "output_index": index, "sequence_number": self._seq}))
+        else:
+            out.append(self._frame("response.output_item.done", {"output_index": index, "item": item}))
         self._output[index] = {"id": item_id, "type": "reasoning", "summary": summary}
 
     def _message_id(self) -> str:
@@ -416,7 +428,7 @@ class ResponsesStreamRenderer:
                 "id": self._message_id(),
                 "type": "message",
                 "status": "completed",
-                "content": [{"type": "output_text", "text": text}],
+                "content": [part if self._openai_items else {"type": "output_text", "text": text}],
                 "role": "assistant",
             }
             out.append(self._frame("response.output_item.done", {"output_index": self._message_index, "item": item}))

@@ -200,7 +200,7 @@ class ResponsesFromOpenAIChat:
 
     def __init__(self, client_body: dict[str, Any], *, now: Callable[[], int] = lambda: int(time.time())) -> None:
         self._parser = OpenAIChatStreamParser()
-        self._renderer = ResponsesStreamRenderer(client_body, now=now)
+        self._renderer = ResponsesStreamRenderer(client_body, now=now, openai_items=True)
         self._finish: Finish | None = None
 
     def feed_data(self, data: str) -> list[ResponsesFrame]:

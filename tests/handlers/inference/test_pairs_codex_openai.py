@@ -353,8 +353,11 @@ def responses_frames(frames: list[tuple[str, dict[str, Any]]]) -> bytes:
     return b"".join(b"\nevent: " + n.encode() + b"\ndata: " + orjson.dumps(p) + b"\n" for n, p in frames) + b"\n"
 
 
-def text_only_frames(rid: str, created: int, usage: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The A3.2 sequence for one text delta "Hi" answered as response ``rid``."""
+def text_only_frames(rid: str, created: int, usage: dict[str, Any],
+                     openai_items: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """The A3.2 sequence for one text delta "Hi" answered as response ``rid``. ``openai_items``:
+    the OpenAI-chat pair's finished message carries the whole text part (with annotations and
+    logprobs), as openai_openai-responses_response.go:291 writes it."""
     head = {"id": rid, "object": "response", "created_at": created, "status": "in_progress"}
     msg = f"msg_{rid}_0"
     where = {"item_id": msg, "output_index": 0, "content_index": 0}
@@ -370,8 +373,8 @@ def text_only_frames(rid: str, created: int, usage: dict[str, Any]) -> list[tupl
         ("response.output_text.done", {**where, "text": "Hi", "logprobs": []}),
         ("response.content_part.done", {**where, "part": done_part}),
         ("response.output_item.done", {"output_index": 0, "item": {
-            "id": msg, "type": "message", "status": "completed", "content": [{"type": "output_text", "text": "Hi"}],
-            "role": "assistant"}}),
+            "id": msg, "type": "message", "status": "completed",
+            "content": [done_part if openai_items else {"type": "output_text", "text": "Hi"}], "role": "assistant"}}),
         ("response.completed", {"response": {
             "id": rid, "object": "response", "created_at": created, "status": "completed", "background": False,
             "error": None, "instructions": "I", "model": "client-model",
@@ -439,7 +442,7 @@ def test_responses_to_openai() -> None:
                                "stream": True}
     usage = {"input_tokens": 4, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 1,
              "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 5}
-    assert streamed(t, OPENAI_STREAM) == responses_frames(text_only_frames("chatcmpl-1", 3, usage))
+    assert streamed(t, OPENAI_STREAM) == responses_frames(text_only_frames("chatcmpl-1", 3, usage, openai_items=True))
     nonstream = translation((F.OPENAI_RESPONSE, F.OPENAI), RESPONSES_BODY, stream=False)
     assert nonstream.upstream_stream is False
     answer = orjson.loads(nonstream.response(orjson.dumps({"choices": [{"message": {"content": "Hi"}}]})))

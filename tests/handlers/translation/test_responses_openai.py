@@ -206,6 +206,18 @@ def test_stream_event_sequence_with_usage_after_the_finish() -> None:
     }
 
 
+def test_finished_items_are_written_as_the_openai_pair_writes_them() -> None:
+    # openai_openai-responses_response.go:180 (reasoning: type, item, output_index, sequence_number)
+    # and :291 (the message's text part with its empty annotations and logprobs).
+    frames = run(STREAM, {"model": "client-model", "stream": True})
+    reasoning_done, message_done = frames[7][1], frames[16][1]
+    assert list(reasoning_done) == ["type", "item", "output_index", "sequence_number"]
+    assert reasoning_done["sequence_number"] == 8
+    assert list(message_done) == ["type", "sequence_number", "output_index", "item"]
+    assert message_done["item"]["content"] == [
+        {"type": "output_text", "annotations": [], "logprobs": [], "text": message_done["item"]["content"][0]["text"]}]
+
+
 def test_stream_without_done_is_completed_by_close() -> None:
     frames = run([delta(content="x"), chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])], {})
     assert frames[-1][0] == "response.completed"
