@@ -368,7 +368,8 @@ class CredentialRuntime:
         if credential.provider == "github-copilot":
             return ExchangedToken(self, name, self._copilot_cache, b"failed to get copilot api token")
         if credential.provider == "vertex":
-            return ExchangedToken(self, name, self._vertex_cache, b"vertex: failed to mint access token")
+            return ExchangedToken(self, name, self._vertex_cache, b"vertex: failed to mint access token",
+                                  internal_error=True)
         return FileToken(self, name)
 
     def _copilot_cache(self) -> TokenCache | None:

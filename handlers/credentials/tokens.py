@@ -22,8 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+import structlog
+
 from handlers.auth.credential import Credential
 from handlers.providers.base import UpstreamError
+
+log = structlog.get_logger("handlers.credentials")
 
 # How early a token counts as due when used (legacy executors' on-use refresh skews).
 ON_USE_SKEW = {"gemini-cli": 10.0, "antigravity": 3000.0}
@@ -97,6 +101,10 @@ class ExchangedToken:
     file_name: str
     cache: Callable[[], TokenCache | None] = field(repr=False)
     failure: bytes = b"failed to obtain access token"
+    # The Vertex executor answers a failed token mint as statusErr{500, "internal server error"}
+    # (gemini_vertex_executor.go:350-355): a one-minute cooldown, not a 401's thirty, and no
+    # refresh-and-retry. The cause is logged, not sent.
+    internal_error: bool = False
 
     async def access_token(self) -> str:
         credential = self.runtime.file_credential(self.file_name)
@@ -104,18 +112,22 @@ class ExchangedToken:
             raise gone_error()
         cache = self.cache()
         if cache is None:
-            raise UpstreamError("credential", 401, self.failure + b": token exchange not configured",
-                                reason="unauthorized")
+            raise self._failed("token exchange not configured")
         try:
             token = await cache.get(credential)
         except UpstreamError:
             raise
         except Exception as exc:
             # Only the error class: exchange failures can echo request data.
-            raise UpstreamError("credential", 401, self.failure + f": {type(exc).__name__}".encode(),
-                                reason="unauthorized") from exc
+            raise self._failed(type(exc).__name__) from exc
         value = getattr(token, "token", token)
         return value if isinstance(value, str) else ""
+
+    def _failed(self, detail: str) -> UpstreamError:
+        if self.internal_error:
+            log.warning("token exchange failed", file=self.file_name, error=f"{self.failure.decode()}: {detail}")
+            return UpstreamError("transient", 500, b"internal server error", reason="transient")
+        return UpstreamError("credential", 401, self.failure + f": {detail}".encode(), reason="unauthorized")
 
 
 Refresher = Callable[[Credential], Awaitable[Credential]]

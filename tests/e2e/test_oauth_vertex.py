@@ -102,7 +102,10 @@ async def test_import_serve_remint_and_retry(make_gateway: GatewayFactory, tmp_p
         assert gw.path(FILE).read_bytes() == raw
 
 
-async def test_token_endpoint_failure_is_a_clear_401(make_gateway: GatewayFactory, tmp_path: Path) -> None:
+async def test_token_endpoint_failure_is_the_legacys_500(make_gateway: GatewayFactory, tmp_path: Path) -> None:
+    """gemini_vertex_executor.go:350-355: a failed mint is statusErr{500, "internal server error"},
+    so a one-minute cooldown and no refresh-and-retry; the cause stays in the log (token endpoints
+    echo secrets back)."""
     async with oauth_gateway(make_gateway, tmp_path) as gw:
         key_file, _ = service_account(gw, tmp_path)
         await gw.cli_login("vertex", vertex_file=str(key_file))
@@ -110,9 +113,8 @@ async def test_token_endpoint_failure_is_a_clear_401(make_gateway: GatewayFactor
         raw = gw.path(FILE).read_bytes()
         gw.fake.token_fault["vertex"] = "http500"
         status, body = await gw.genai_status(MODEL)
-        # Only the error class reaches the client (token endpoints echo secrets back).
-        assert (status, body) == (401, {"error": {"message": "vertex: failed to mint access token: TokenEndpointError",
-                                                  "type": "authentication_error", "code": "invalid_api_key"}})
-        assert len(gw.fake.seen(TOKEN)) == 2  # the first try, then the one forced retry after the 401
+        assert (status, body) == (500, {"error": {"message": "internal server error", "type": "server_error",
+                                                  "code": "internal_server_error"}})
+        assert len(gw.fake.seen(TOKEN)) == 1
         assert gw.fake.seen(GENERATE) == []
         assert gw.path(FILE).read_bytes() == raw

@@ -378,7 +378,7 @@ async def test_vertex_service_account_token_is_minted_and_used(tmp_path: Path, c
         await runtime.stop()
 
 
-async def test_vertex_without_private_key_is_a_credential_error(tmp_path: Path, client, fake) -> None:
+async def test_vertex_without_private_key_is_the_legacys_internal_error(tmp_path: Path, client, fake) -> None:
     base, seen, _ = fake
     write(tmp_path, "vertex-p.json", {"type": "vertex", "project_id": "p", "service_account": {
         "type": "service_account", "client_email": "sa@p.test", "token_uri": f"{base}/token"}})
@@ -389,8 +389,8 @@ async def test_vertex_without_private_key_is_a_credential_error(tmp_path: Path, 
         assert cred is not None
         with pytest.raises(UpstreamError) as err:
             await runtime.executor_for(cred).execute(cred, UpstreamRequest("gemini-2.5-pro", {}))
-        assert (err.value.scope, err.value.status) == ("credential", 401)
-        assert err.value.body.startswith(b"vertex: failed to mint access token: ")
+        # The legacy's statusErr{500, "internal server error"} (gemini_vertex_executor.go:350-355).
+        assert (err.value.scope, err.value.status, err.value.body) == ("transient", 500, b"internal server error")
         assert seen == []
     finally:
         await runtime.stop()
