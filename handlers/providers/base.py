@@ -24,6 +24,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 # Sharing the registry's credential-id hash keeps executor ids equal to ModelRegistry's.
 from handlers.models.registry import StableIds, compat_id_kind, split_thinking_suffix
+from handlers.translation.gjson_values import member_of, text_of
 from quotio_gateway.config.models import Config
 from quotio_gateway.management.responses import go_trim
 
@@ -128,8 +129,12 @@ _AFTER_SECONDS = re.compile(r"after\s+(\d+)s\.?")
 
 
 def parse_go_duration(text: str) -> float | None:
-    """``time.ParseDuration`` for the non-negative values Google sends ("0.847s", "373.8ms")."""
+    """``time.ParseDuration`` for the values Google sends ("0.847s", "373.8ms"), a sign included
+    as Go takes one ("-1s" is a cooldown already over)."""
     text = text.strip()
+    sign = -1.0 if text[:1] == "-" else 1.0
+    if text[:1] in ("-", "+"):
+        text = text[1:]
     if not text:
         return None
     if text == "0":
@@ -140,7 +145,7 @@ def parse_go_duration(text: str) -> float | None:
             return None
         total += float(match.group(1)) * _GO_UNITS[match.group(2)]
         at = match.end()
-    return total if at == len(text) and at else None
+    return sign * total if at == len(text) and at else None
 
 
 def google_retry_delay(body: bytes) -> float | None:
@@ -154,16 +159,19 @@ def google_retry_delay(body: bytes) -> float | None:
     if not isinstance(error, dict):
         return None
     details = error.get("details")
-    details = details if isinstance(details, list) else []
-    for kind, getter in (("type.googleapis.com/google.rpc.RetryInfo", lambda d: d.get("retryDelay")),
-                         ("type.googleapis.com/google.rpc.ErrorInfo",
-                          lambda d: (d.get("metadata") or {}).get("quotaResetDelay")
-                          if isinstance(d.get("metadata"), dict) else None)):
-        for detail in details:
-            if isinstance(detail, dict) and detail.get("@type") == kind:
-                value = getter(detail)
-                if isinstance(value, str) and (parsed := parse_go_duration(value)) is not None:
-                    return parsed
+    details = [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+    for detail in details:
+        if text_of(detail.get("@type")) == "type.googleapis.com/google.rpc.RetryInfo":
+            value = text_of(detail.get("retryDelay"))
+            if value:
+                # The first RetryInfo with a delay decides, even one that does not parse: then
+                # there is no hint at all and the backoff applies (gemini_cli_executor.go:854-866).
+                return parse_go_duration(value)
+    for detail in details:
+        if text_of(detail.get("@type")) == "type.googleapis.com/google.rpc.ErrorInfo":
+            value = text_of(member_of(detail.get("metadata"), "quotaResetDelay"))
+            if value and (parsed := parse_go_duration(value)) is not None:
+                return parsed
     message = error.get("message")
     if isinstance(message, str) and (match := _AFTER_SECONDS.search(message)):
         return float(match.group(1))

@@ -52,8 +52,16 @@ RETRY_INFO = (b'{"error":{"code":429,"message":"quota","details":[{"@type":"type
     (b'{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",'
      b'"metadata":{"quotaResetDelay":"373.801628ms"}}]}}', 0.373801628),
     (b'{"error":{"message":"Your quota will reset after 39s."}}', 39.0),
+    # The first RetryInfo with a delay decides even when it does not parse: no hint, the backoff
+    # applies (gemini_cli_executor.go:854-866); the ErrorInfo and the message are not looked at.
     (b'{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"soon"}],'
-     b'"message":"reset after 5s"}}', 5.0),
+     b'"message":"reset after 5s"}}', None),
+    (b'{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":5},'
+     b'{"@type":"type.googleapis.com/google.rpc.ErrorInfo","metadata":{"quotaResetDelay":"2s"}}]}}', None),
+    # A RetryInfo without a delay is passed over.
+    (b'{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":""},'
+     b'{"@type":"type.googleapis.com/google.rpc.ErrorInfo","metadata":{"quotaResetDelay":"2s"}}]}}', 2.0),
+    (b'{"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"+2s"}]}}', 2.0),
     (b'{"error":{"message":"no hint"}}', None),
     (b"not json", None),
     (b'["error"]', None),
@@ -73,7 +81,7 @@ def test_google_hint_only_when_asked_and_only_on_429() -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("1.5s", 1.5), ("2m3s", 123.0), ("1h", 3600.0), ("250ms", 0.25), ("0", 0.0), ("", None), ("5", None),
-    ("1s x", None), ("-1s", None),
+    ("1s x", None), ("-1s", -1.0), ("+2s", 2.0), ("-", None),
 ])
 def test_parse_go_duration(text: str, expected: float | None) -> None:
     assert parse_go_duration(text) == expected
