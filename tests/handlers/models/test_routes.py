@@ -94,7 +94,8 @@ async def test_gemini_list_and_get(aiohttp_client: Any, tmp_path: Path) -> None:
     assert await response.read() == b'{"displayName":"m1","name":"models/teamA/m1"}'
 
     # A prefixed catalogue model keeps the catalogue's Gemini name, so its prefixed ID is not found.
-    for path in ("/v1beta/models/teamA/gemini-2.5-pro", "/v1beta/models/", "/v1beta/models/nope"):
+    for path in ("/v1beta/models/teamA/gemini-2.5-pro", "/v1beta/models/", "/v1beta/models/nope",
+                 "/v1beta/models/gemini-2.5-pro:generateContent"):  # GET looks a model up by that name
         response = await client.get(path)
         assert response.status == 404
         assert response.headers["Content-Type"] == "application/json; charset=utf-8"
