@@ -17,7 +17,7 @@ import structlog
 from aiohttp import web
 
 from handlers.models.availability import STANDING, first_available
-from handlers.models.registry import LiveModelRegistry, ModelRegistry, registry_for
+from handlers.models.registry import OAUTH, LiveModelRegistry, ModelRegistry, registry_for
 from handlers.providers import EXECUTORS, Executor, OpenAICompatExecutor, Timeouts, UpstreamClient
 from handlers.providers.base import APIKeyCredential, credentials_from_config
 from handlers.providers.claude_api import ClaudeAPIExecutor, CloakSettings, cloak_settings_for
@@ -112,7 +112,7 @@ class InferenceRuntime:
         self._keyed: tuple[Config | None, dict[str, APIKeyCredential]] = (None, {})
         self._synced: Config | None = None
         # Per credential ID, what it was registered with at the last config applied.
-        self._registered: dict[str, tuple[object, str]] | None = None
+        self._registered: dict[str, tuple[APIKeyCredential, str]] | None = None
         self._retry = RetrySettings.from_config(store.current)
         self._cloaks: tuple[Config | None, dict[tuple[str, str], CloakSettings]] = (None, {})
         self._entries: tuple[ModelRegistry | None, dict[tuple[tuple[str, ...], str], list[Any]]] = (None, {})
@@ -157,12 +157,18 @@ class InferenceRuntime:
         self.client.timeouts = upstream_timeouts(gateway.get("upstream-timeouts"), self._base_timeouts)
 
     def _forget_reregistered(self, previous: Config | None, cfg: Config) -> None:
-        """A reload re-registers every credential it changed, and the legacy swaps in a fresh auth
+        """A reload re-registers the credentials it changed, and the legacy swaps in a fresh auth
         with no model states for each (watcher dispatcher.go:120, service.go:271-293,
-        conductor.go:428): cooldowns, quota marks and backoff levels start over. A change of
-        ``force-model-prefix`` or ``oauth-model-alias`` re-registers every credential
-        (config_reload.go:130); otherwise a credential counts as changed when its entry (key, base,
-        proxy, headers, priority) or what it registers (prefix, models, exclusions) differs."""
+        conductor.go:428): cooldowns, quota marks and backoff levels start over.
+
+        * ``force-model-prefix`` or ``oauth-model-alias`` changed: every credential
+          (config_reload.go:130);
+        * ``oauth-excluded-models`` changed for a provider: that provider's credential files
+          (config_reload.go:109);
+        * otherwise the API keys whose entry (key, base, proxy, headers, priority) or registration
+          (prefix, models, exclusions) changed. Credential files that changed on disk are reset
+          when they are registered again, not here.
+        """
         signatures = self._signatures(cfg)
         before, self._registered = self._registered, signatures
         if previous is None or before is None:
@@ -173,15 +179,21 @@ class InferenceRuntime:
         else:
             changed = {ident for ident, signature in signatures.items()
                        if ident in before and before[ident] != signature}
+            old_excluded, new_excluded = previous.oauth_excluded_models, cfg.oauth_excluded_models
+            providers = {p for p in {*old_excluded, *new_excluded} if old_excluded.get(p) != new_excluded.get(p)}
+            if providers:
+                changed |= {c.id for c in self.registry.current.credentials
+                            if c.kind == OAUTH and c.provider in providers}
         if changed:
             gone = self.state.forget(changed)
             if gone:
                 log.info("rotation.reset_on_reload", credentials=len(changed), states=gone)
 
-    def _signatures(self, cfg: Config) -> dict[str, tuple[object, str]]:
-        fingerprints = self.registry.current.fingerprints() if self.registry.current.config is cfg else {}
-        keyed = {c.id: c for c in credentials_from_config(cfg)}
-        return {ident: (keyed.get(ident), fingerprint) for ident, fingerprint in fingerprints.items()}
+    def _signatures(self, cfg: Config) -> dict[str, tuple[APIKeyCredential, str]]:
+        """Per config API key: its executor input and what it registers."""
+        registry = self.registry.current
+        fingerprints = registry.fingerprints() if registry.config is cfg else {}
+        return {c.id: (c, fingerprints.get(c.id, "")) for c in credentials_from_config(cfg)}
 
     def _api_keys(self, cfg: Config) -> dict[str, APIKeyCredential]:
         cached_cfg, creds = self._keyed

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.models.registry import CredentialRecord
 from quotio_gateway.appkeys import CONFIG_STORE
 from tests.fakes.llm_upstream import FakeLLM, status
-from tests.handlers.inference.test_faults import CLAUDE_MODEL, MakeGateway, chat, upstreams_config
+from tests.handlers.inference.test_faults import CLAUDE_MODEL, MakeGateway, chat, runtime_of, upstreams_config
 
 AUTH_UNAVAILABLE = {"error": {"code": "internal_server_error", "message": "auth_unavailable: no auth available",
                               "type": "server_error"}}
@@ -54,3 +55,43 @@ async def test_an_unrelated_change_keeps_the_cooldown(gateway: MakeGateway, fake
     resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL))
     assert resp.status == 500 and await resp.json() == AUTH_UNAVAILABLE
     assert len(fake_llm.requests) == 1
+
+
+async def test_oauth_excluded_models_start_that_providers_files_over(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    """config_reload.go:109: a change of a provider's ``oauth-excluded-models`` re-registers that
+    provider's credential files; other files and the API keys keep their state."""
+    records = [CredentialRecord("claude", id="claude-a.json"), CredentialRecord("codex", id="codex-a.json")]
+    client = await gateway(upstreams_config(fake_llm.root), records=records)
+    runtime = runtime_of(client)
+    runtime.retry_settings()  # the runtime takes the first config, as on its first request
+    api_key = runtime.registry.current.credentials[0].id
+    assert api_key.startswith("gemini:apikey:")
+    for ident in ("claude-a.json", "codex-a.json", api_key):
+        runtime.state.mark_failure(ident, CLAUDE_MODEL, 401, reason="unauthorized")
+    store = client.server.app[CONFIG_STORE]
+    edited = store.current.model_copy(deep=True)
+    edited.oauth_excluded_models = {"claude": ["nothing-*"]}
+    await store.save(edited)
+    runtime.retry_settings()  # the runtime takes the new config on its next request
+    assert runtime.state.get("claude-a.json", CLAUDE_MODEL) is None
+    assert runtime.state.get("codex-a.json", CLAUDE_MODEL) is not None
+    assert runtime.state.get(api_key, CLAUDE_MODEL) is not None
+
+
+async def test_a_file_registered_again_since_the_last_reload_keeps_its_new_state(gateway: MakeGateway,
+                                                                                fake_llm: FakeLLM) -> None:
+    """A credential file that changed on disk starts over when it is registered again; a later,
+    unrelated config reload does not reset it a second time."""
+    records = [CredentialRecord("claude", id="claude-a.json")]
+    client = await gateway(upstreams_config(fake_llm.root), records=records)
+    runtime = runtime_of(client)
+    runtime.retry_settings()
+    records[0] = CredentialRecord("claude", prefix="team", id="claude-a.json")  # the file changed
+    runtime.registry.refresh()
+    runtime.state.mark_failure("claude-a.json", CLAUDE_MODEL, 401, reason="unauthorized")
+    store = client.server.app[CONFIG_STORE]
+    edited = store.current.model_copy(deep=True)
+    edited.request_retry = 2
+    await store.save(edited)
+    runtime.retry_settings()
+    assert runtime.state.get("claude-a.json", CLAUDE_MODEL) is not None
