@@ -69,7 +69,8 @@ def parse_head(head: bytes) -> RequestHead | None:
     parser = collector.parser = httptools.HttpRequestParser(collector)
     try:
         parser.feed_data(head)
-    except httptools.HttpParserError:
+    except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+        # An upgrade (WebSocket, h2c) is not a subclass of the parser errors: it goes to aiohttp.
         return None
     finally:
         # The parser holds the collector (and its bound callbacks): without this back-reference

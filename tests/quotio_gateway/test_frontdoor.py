@@ -13,6 +13,7 @@ import gzip
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -44,6 +45,7 @@ class Upstream:
         app.router.add_get("/untyped", self.untyped)
         app.router.add_get("/reset", self.reset)
         app.router.add_get("/slow", self.slow)
+        app.router.add_get("/ws", self.ws)
         self.runner = web.AppRunner(app, handler_cancellation=True)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -103,6 +105,13 @@ class Upstream:
         assert request.transport is not None
         request.transport.abort()
         return web.Response()
+
+    async def ws(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        async for message in socket:
+            await socket.send_str("echo:" + message.data)
+        return socket
 
     async def slow(self, request: web.Request) -> web.Response:
         await asyncio.sleep(2)
@@ -421,6 +430,25 @@ async def test_other_requests_are_handed_to_aiohttp(gateway, raw, expect):
     fast, slow = await both(pair, raw)
     assert fast[0].status_line == slow[0].status_line == expect
     assert fast[0].body == slow[0].body
+
+
+@pytest.mark.parametrize("port", ["fast", "slow"])
+async def test_a_websocket_to_legacy_is_relayed_on_both_listeners(gateway, port):
+    """An Upgrade head is not a parser error to httptools but its own exception: the front door must
+    hand it to aiohttp (which relays WebSockets), not drop the connection."""
+    pair = await gateway()
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(f"http://127.0.0.1:{getattr(pair, port)}/ws") as socket:
+            await socket.send_str("hi")
+            assert (await socket.receive()).data == "echo:hi"
+
+
+async def test_an_h2c_upgrade_request_is_answered_over_http1(gateway):
+    pair = await gateway()
+    raw = (b"GET /echo HTTP/1.1\r\nHost: x\r\n" + RID + b"Connection: Upgrade, HTTP2-Settings\r\n"
+           b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+    fast, slow = await both(pair, raw)
+    assert fast[0].status_line == slow[0].status_line == "HTTP/1.1 200 OK"
 
 
 async def test_hand_over_after_a_fast_request_keeps_the_connection(gateway):
