@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -165,11 +166,16 @@ def _request(url: str, key: str | None, method: str = "GET", body: object | None
         raise UsageError(f"cannot reach the gateway at {url}: {exc.reason}") from None
 
 
-def _client_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=os.environ.get("QUOTIO_GATEWAY_URL", "http://127.0.0.1:8317"),
+def _client_args(parser: argparse.ArgumentParser, *, again: bool = False) -> None:
+    """``--url`` and ``--key``. ``again``: the same options on a sub-command, so they may follow it
+    (``flags set ROUTE MODE --key K``); given there they win, and absent there they leave the
+    value from before the sub-command alone (SUPPRESS: no default to overwrite it with)."""
+    url_default = argparse.SUPPRESS if again else os.environ.get("QUOTIO_GATEWAY_URL", "http://127.0.0.1:8317")
+    key_default = argparse.SUPPRESS if again else (
+        os.environ.get("QUOTIO_MANAGEMENT_KEY") or os.environ.get("MANAGEMENT_PASSWORD"))
+    parser.add_argument("--url", default=url_default,
                         help="base URL of the running gateway (env QUOTIO_GATEWAY_URL)")
-    parser.add_argument("--key", default=os.environ.get("QUOTIO_MANAGEMENT_KEY") or os.environ.get(
-        "MANAGEMENT_PASSWORD"), help="management key (env QUOTIO_MANAGEMENT_KEY)")
+    parser.add_argument("--key", default=key_default, help="management key (env QUOTIO_MANAGEMENT_KEY)")
 
 
 def _flags_command(args: argparse.Namespace) -> int:
@@ -204,7 +210,8 @@ def _shadow_command(args: argparse.Namespace) -> int:
     if args.db:
         data = asyncio.run(report_from_db(Path(args.db)))
     else:
-        query = f"?limit={args.limit}" + (f"&route={args.route}" if args.route else "")
+        # Route labels hold a space ("GET /v1/models"): encode the query.
+        query = "?" + urllib.parse.urlencode({"limit": args.limit, **({"route": args.route} if args.route else {})})
         data = _request(f"{args.url.rstrip('/')}/v0/gateway/shadow{query}", args.key)
     print(render_report(data))  # type: ignore[arg-type]
     return 0
@@ -233,9 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     flags = sub.add_parser("flags", help="show or change the flag table of a running gateway")
     _client_args(flags)
     flag_sub = flags.add_subparsers(dest="action")
-    flag_sub.add_parser("show", help="print the table")
-    flag_sub.add_parser("audit", help="print the audit trail")
+    _client_args(flag_sub.add_parser("show", help="print the table"), again=True)
+    _client_args(flag_sub.add_parser("audit", help="print the audit trail"), again=True)
     setter = flag_sub.add_parser("set", help="set one route's mode")
+    _client_args(setter, again=True)
     setter.add_argument("route", help='route match, e.g. "GET /v0/management/*"')
     setter.add_argument("mode", choices=["legacy", "shadow", "canary", "native"])
     setter.add_argument("--model")

@@ -141,6 +141,16 @@ def test_drop_in_start_serves_management_and_flags_cli(gateway_process):
     assert denied.returncode == 1 and "401" in denied.stderr
     report = run(["shadow", "report", "--url", url, "--key", SECRET])
     assert report.returncode == 0, report.stderr
+    # The README's form: the options after the sub-command, as the rollback line writes them.
+    back = run(["flags", "set", "GET /v0/management/*", "legacy", "--url", url, "--key", SECRET])
+    assert back.returncode == 0, back.stderr
+    assert "legacy" in run(["flags", "show", "--url", url, "--key", SECRET]).stdout
+    # A key after the sub-command wins over one before it.
+    mixed = run(["flags", "--url", url, "--key", "wrong", "show", "--key", SECRET])
+    assert mixed.returncode == 0, mixed.stderr
+    # Route labels hold a space: the report's route filter is sent encoded.
+    by_route = run(["shadow", "report", "--url", url, "--key", SECRET, "--route", "GET /v0/management/*"])
+    assert by_route.returncode == 0, by_route.stderr
 
 
 def test_sigterm_exits_quickly(gateway_process):
