@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
 from ..fileio import atomic_write
 from ..filewatch import FileWatcher
@@ -116,7 +117,12 @@ class FlagStore:
             raise FlagsError("request body", "match", 'a route patch needs "match"')
         patch = dict(patch)
         remove = bool(patch.pop("remove", False))
-        probe = Route.model_validate({"match": patch["match"], "mode": "legacy"})
+        try:
+            probe = Route.model_validate({"match": patch["match"], "mode": "legacy"})
+        except ValidationError as exc:
+            # The same 400 a whole-table PUT gives for this match, not an unhandled error.
+            first = exc.errors()[0]
+            raise FlagsError("request body", "match", first["msg"].removeprefix("Value error, ")) from None
         model = patch.get("model")
         doc = self.current.table.model_dump(mode="json", exclude_unset=True)
         routes: list[dict[str, Any]] = doc.setdefault("routes", [])

@@ -65,6 +65,10 @@ async def test_bad_changes_are_400_and_keep_the_old_table(make_gateway, aiohttp_
         ("PUT", {"routes": [{"match": "GET /x", "mode": "canary", "percent": 101}]}, "routes.0.percent"),
         ("PATCH", {"match": "GET /v1/models", "mode": "canary", "percent": -3}, "routes.0.percent"),
         ("PATCH", {"mode": "native"}, "match"),
+        # A match that is no route: the 400 a PUT gives, not an unhandled error.
+        ("PATCH", {"match": "FOO /x", "mode": "native"}, "match"),
+        ("PATCH", {"match": 5, "mode": "native"}, "match"),
+        ("PATCH", {"match": "GET nopath", "remove": True}, "match"),
     ]
     for method, body, key in cases:
         resp = await client.request(method, "/v0/gateway/flags", json=body, headers=auth())
