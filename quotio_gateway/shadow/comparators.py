@@ -197,6 +197,11 @@ def _render(value: Any, secret: bool) -> str:
     return text
 
 
+def _secret_path(segments: list[str | int]) -> bool:
+    """A value under a secret key, directly or inside it (``$.api-keys[2]``)."""
+    return any(isinstance(segment, str) and is_secret_key(segment) for segment in segments)
+
+
 class _DiffCollector:
     def __init__(self, rules: _IgnoreRules | None) -> None:
         self.rules = rules
@@ -209,8 +214,7 @@ class _DiffCollector:
         self.entries += 1
         if self.entries > _MAX_DIFF_ENTRIES:
             return
-        last = segments[-1] if segments else ""
-        secret = isinstance(last, str) and is_secret_key(last)
+        secret = _secret_path(segments)
         self.lines += [f"@ {format_path(segments)}", f"- {_render(legacy, secret)}",
                        f"+ {_render(native, secret)}"]
 
@@ -236,7 +240,7 @@ class _DiffCollector:
                 path = format_path(segments)
                 self.ignored.append(path)
                 if len(self.ignored) <= _MAX_IGNORED_SHOWN:
-                    secret = isinstance(segments[-1], str) and is_secret_key(segments[-1])
+                    secret = _secret_path(segments)
                     self.ignored_lines += [f"~ {path} (ignored)", f"- {_render(legacy, secret)}",
                                            f"+ {_render(native, secret)}"]
             return

@@ -26,8 +26,10 @@ _SECRET_KEYS = frozenset({
     "secret_key", "secret", "client_secret", "token", "password", "passwd", "key", "cookie",
     "authorization", "proxy_authorization", "management_key", "secret_access_key", "session_token",
     "private_key",
+    # Lists of secrets: CLIProxyAPI's own ``api-keys`` (config and management bodies).
+    "api_keys", "apikeys",
 })
-_SECRET_SUFFIXES = ("_token", "_secret", "_password", "_api_key", "_apikey")
+_SECRET_SUFFIXES = ("_token", "_secret", "_password", "_api_key", "_apikey", "_api_keys")
 
 # Strings that look like credentials wherever they appear: OpenAI/Anthropic style keys, Google API
 # keys and OAuth access tokens, GitHub tokens, JWTs, bearer credentials.
@@ -48,6 +50,8 @@ _JSON_PAIR = re.compile(
     r'"(?:[^"\\]|\\.)*"',
     re.IGNORECASE,
 )
+# "api-keys": [...] lists inside text that is not one JSON document (cut-off bodies, diff text).
+_JSON_LIST = re.compile(r'("(?:[A-Za-z0-9_\-]*api[_-]?keys)"\s*:\s*\[)[^\]]*(\])', re.IGNORECASE)
 # key=value pairs (query strings, form bodies, cookies in text).
 _FORM_PAIR = re.compile(r"(?<![A-Za-z0-9_\-])((?:" + _KEY_ALTERNATION + r")=)[^&\s\"';]+", re.IGNORECASE)
 
@@ -64,6 +68,7 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def redact_text(text: str) -> str:
     text = _JSON_PAIR.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
+    text = _JSON_LIST.sub(lambda m: f'{m.group(1)}"{REDACTED}"{m.group(2)}', text)
     text = _FORM_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
     return _TOKEN_PATTERNS.sub(REDACTED, text)
 
@@ -74,7 +79,8 @@ def redact_value(value: Any) -> Any:
         out: dict[str, Any] = {}
         for key, item in value.items():
             if is_secret_key(str(key)) and item is not None and not isinstance(item, (int, float, bool)):
-                out[key] = REDACTED
+                # A list keeps its length, so a diff still shows one key more or less.
+                out[key] = [REDACTED] * len(item) if isinstance(item, list) else REDACTED
             else:
                 out[key] = redact_value(item)
         return out

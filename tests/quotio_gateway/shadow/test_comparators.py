@@ -215,6 +215,14 @@ def test_secret_values_never_appear_in_the_diff() -> None:
     assert result.diff == '@ $.api-key\n- [redacted]\n+ [redacted]'
 
 
+def test_secret_lists_never_appear_in_the_diff() -> None:
+    # CLIProxyAPI's api-keys: the elements of a secret list are secrets too.
+    result = compare("json", cap({"api-keys": ["client-key", "plainsecretvalue42"]}),
+                     cap({"api-keys": ["client-key", "other-plain-value"]}))
+    assert result.diff == '@ $.api-keys[1]\n- [redacted]\n+ [redacted]'
+    assert "plain" not in result.diff
+
+
 def test_diff_is_capped() -> None:
     result = compare("json", cap({f"k{i}": i for i in range(150)}), cap({f"k{i}": -i - 1 for i in range(150)}))
     assert result.diff.endswith("… 50 more differences")

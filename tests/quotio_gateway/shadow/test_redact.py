@@ -71,3 +71,10 @@ def test_no_secret_survives_any_entry_point() -> None:
     cleaned = redact_body(json.dumps(doc).encode(), 100_000) + redact_text(json.dumps(doc))
     for secret in SECRETS:
         assert secret not in cleaned
+
+
+def test_lists_of_api_keys_are_redacted_element_by_element() -> None:
+    body = b'{"api-keys":["client-key","plainsecretvalue42"],"debug":false}'
+    assert redact_body(body, 1000) == '{"api-keys":["[redacted]","[redacted]"],"debug":false}'
+    cut = '{"api-keys":["client-key","plainsecretvalue42"],"deb'
+    assert "plain" not in redact_text(cut) and "client-key" not in redact_text(cut)
