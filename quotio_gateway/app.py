@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ from .config.store import ConfigStore
 from .dispatch import Dispatcher, on_response_prepare
 from .flags.audit import FlagAudit
 from .flags.loader import load_flags_file, packaged_flags_path
-from .flags.schema import FlagTable
+from .flags.matcher import CompiledTable
+from .flags.schema import FlagTable, LegacySettings
 from .flags.store import FlagStore
 from .legacy.forwarder import LegacyForwarder
 from .legacy.health import LegacyHealth
@@ -143,6 +145,31 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
                           metrics)
     app[appkeys.SHADOW] = shadow
     flag_store.subscribe(lambda old, new: shadow.update_settings(new.table.shadow))
+    health_tasks: set[asyncio.Task[None]] = set()
+
+    async def follow_legacy(settings: LegacySettings) -> None:
+        if forwarder.health is not None:
+            await forwarder.health.stop()
+            forwarder.health = None
+        if settings.url:
+            forwarder.health = LegacyHealth(settings.url, settings.health_path, metrics)
+            await forwarder.health.start()
+        else:
+            metrics.legacy_up.set(0)
+
+    def legacy_changed(old: CompiledTable, new: CompiledTable) -> None:
+        # A supervised legacy is the gateway's own child on its own port: its section applies at
+        # start-up. A legacy reached by URL follows the table, as every other setting does.
+        if supervisor is not None or old.table.legacy == new.table.legacy:
+            return
+        settings = new.table.legacy
+        forwarder.reconfigure(settings, settings.url)
+        log.info("legacy target changed", url=settings.url)
+        task = asyncio.get_running_loop().create_task(follow_legacy(settings))
+        health_tasks.add(task)
+        task.add_done_callback(health_tasks.discard)
+
+    flag_store.subscribe(legacy_changed)
 
     inference = install_inference(app, config_store)
     setup_login_context(app)

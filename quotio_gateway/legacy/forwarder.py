@@ -73,6 +73,15 @@ class LegacyForwarder:
                                       read_timeout=self.settings.read_timeout)
         return self._pool
 
+    def reconfigure(self, settings: LegacySettings, url: str | None) -> None:
+        """A new ``legacy`` section from the flag table: later requests use a pool for the new
+        target and limits; answers under way on the old pool finish, and its connections close."""
+        self.settings = settings
+        self.url = url
+        old, self._pool = self._pool, None
+        if old is not None:
+            old.close()
+
     async def close(self) -> None:
         if self._pool is not None:
             self._pool.close()

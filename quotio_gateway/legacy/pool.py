@@ -267,6 +267,9 @@ class UpstreamPool:
         self.loop = asyncio.get_running_loop()
         self._idle: deque[_Connection] = deque()
         self._host_header = f"{host}:{port}"
+        # Closed when the legacy target changed: answers still under way finish, then their
+        # connections are dropped instead of kept for reuse.
+        self.closed = False
 
     async def _connect(self) -> _Connection:
         try:
@@ -289,13 +292,14 @@ class UpstreamPool:
         return None
 
     def _put_back(self, conn: _Connection) -> None:
-        if len(self._idle) >= self.size:
+        if self.closed or len(self._idle) >= self.size:
             conn.abort()
             return
         conn.resume_reading()
         self._idle.append(conn)
 
     def close(self) -> None:
+        self.closed = True
         while self._idle:
             self._idle.pop().abort()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from quotio_gateway import appkeys
-from tests.conftest import auth
+from tests.conftest import ScriptedLegacy, auth, eventually
 
 FLAGS = {"routes": [{"match": "GET /v1/models", "mode": "legacy"}]}
 
@@ -89,3 +89,28 @@ async def test_metrics_exposition(legacy, make_gateway, aiohttp_client):
     assert 'quotio_gateway_route_mode{mode="legacy",route="GET /v1/models"} 1.0' in text
     assert "quotio_gateway_build_info" in text
     assert "quotio_gateway_time_to_first_byte_seconds_bucket" in text
+
+
+async def test_a_new_legacy_url_applies_without_a_restart(legacy, make_gateway, aiohttp_client):
+    """The legacy section is part of the table: a PUT moving legacy to another server sends the
+    next requests there, and the status and health follow it."""
+    second = ScriptedLegacy()
+    await second.start()
+    try:
+        app = await make_gateway({"legacy": {"url": legacy.url}, "default": "legacy"})
+        client = await aiohttp_client(app)
+        assert (await client.get("/echo?n=1")).status == 200
+        assert legacy.calls[-1]["path"] == "/echo?n=1"
+        doc = await (await client.get("/v0/gateway/flags", headers=auth())).json()
+        doc["legacy"]["url"] = second.url
+        resp = await client.put("/v0/gateway/flags", json=doc, headers=auth())
+        assert resp.status == 200
+        assert (await client.get("/echo?n=2")).status == 200
+        assert [c["path"] for c in second.calls] == ["/echo?n=2"]
+        assert "/echo?n=2" not in [c["path"] for c in legacy.calls]
+        status = await (await client.get("/v0/gateway/status", headers=auth())).json()
+        assert status["legacy"]["url"] == second.url
+        await eventually(lambda: app[appkeys.LEGACY].health is not None
+                         and app[appkeys.LEGACY].health.url == second.url)
+    finally:
+        await second.stop()
