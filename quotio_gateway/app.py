@@ -24,6 +24,7 @@ from .flags.loader import load_flags_file, packaged_flags_path
 from .flags.matcher import CompiledTable
 from .flags.schema import FlagTable, LegacySettings
 from .flags.store import FlagStore
+from .keepalive import setup_keepalive
 from .legacy.forwarder import LegacyForwarder
 from .legacy.health import LegacyHealth
 from .legacy.supervisor import LegacySupervisor
@@ -175,6 +176,7 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
     setup_login_context(app)
     setup_management_guard(app)
     setup_admin(app)
+    app[appkeys.KEEPALIVE] = setup_keepalive(app, options.local_password)
     dispatcher = Dispatcher(app)
     for route in (registry or build_native_registry()).routes:
         app.router.add_route(route.method, route.path, dispatcher.wrap(route.handler))

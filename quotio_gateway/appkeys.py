@@ -9,6 +9,7 @@ from aiohttp import web
 if TYPE_CHECKING:  # the AppKey type arguments below are forward references to these
     from .config.store import ConfigStore  # noqa: F401
     from .flags.store import FlagStore  # noqa: F401
+    from .keepalive import KeepAlive  # noqa: F401
     from .legacy.forwarder import LegacyForwarder  # noqa: F401
     from .legacy.supervisor import LegacySupervisor  # noqa: F401
     from .metrics import Metrics  # noqa: F401
@@ -24,3 +25,4 @@ LEGACY = web.AppKey["LegacyForwarder"]("legacy_forwarder")
 SUPERVISOR = web.AppKey["LegacySupervisor | None"]("legacy_supervisor")
 SHADOW = web.AppKey["ShadowRunner"]("shadow_runner")
 RUNTIME = web.AppKey["Runtime"]("runtime")
+KEEPALIVE = web.AppKey["KeepAlive | None"]("keepalive")
