@@ -23,6 +23,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import bcrypt
 import structlog
@@ -32,6 +33,9 @@ from ..appkeys import CONFIG_STORE, FLAG_STORE, RUNTIME
 from ..goduration import format_whole_seconds
 from ..native import Handler
 from .responses import error_response, gin_not_found, with_cpa_headers
+
+if TYPE_CHECKING:
+    from ..config.models import Config
 
 log = structlog.get_logger("quotio_gateway.management.auth")
 
@@ -154,6 +158,10 @@ class ManagementGuard:
             env_secret = os.environ.get("MANAGEMENT_PASSWORD", "")
         self.env_secret = env_secret.strip()
         self.clock = clock
+        # Whether the legacy would have its management routes mounted: once a secret has existed
+        # since start-up they stay, and a later removal is answered by its availability middleware
+        # (an empty 404), not by Gin's "404 page not found" (server.go:465-470, 627-635, 944-963).
+        self.mounted = bool(self.env_secret)
         self._attempts: dict[str, _Attempts] = {}
         self._last_cleanup = clock()
         # Keyed digests of keys that already passed bcrypt against a given hash: Quotio probes every
@@ -244,6 +252,14 @@ def setup_management_guard(app: web.Application, guard: ManagementGuard | None =
     """Install the guard in app state (call from the app factory, before the app starts)."""
     guard = guard if guard is not None else ManagementGuard()
     app[MANAGEMENT_GUARD] = guard
+    store = app.get(CONFIG_STORE)
+    if store is not None:
+        guard.mounted = guard.mounted or store.current.remote_management.secret_key != ""
+
+        def follow(_old: Config, new: Config) -> None:
+            guard.mounted = guard.mounted or new.remote_management.secret_key != ""
+
+        store.subscribe(follow)
     return guard
 
 
@@ -290,7 +306,7 @@ def management_enabled(request: web.Request) -> bool:
 async def check_management_access(request: web.Request) -> web.Response | None:
     """``None`` when the request may proceed; otherwise the exact legacy refusal."""
     if not management_enabled(request):
-        return gin_not_found()
+        return web.Response(status=404) if guard_for(request.app).mounted else gin_not_found()
     denial = await _check(request)
     return with_cpa_headers(denial) if denial is not None else None
 

@@ -107,6 +107,20 @@ async def test_no_secret_anywhere_is_gin_404(make_harness: MakeHarness) -> None:
     assert "X-CPA-VERSION" not in response.headers
 
 
+async def test_a_secret_removed_by_reload_is_an_empty_404(make_harness: MakeHarness) -> None:
+    """Once mounted, the legacy's management routes stay; its availability middleware then answers
+    a removed secret with a bare 404 (server.go:627-635), not Gin's text 404."""
+    h = await make_harness()
+    assert (await h.call("GET", "debug")).status == 200
+    edited = h.store.current.model_copy(deep=True)
+    edited.remote_management.secret_key = ""
+    await h.store.save(edited)
+    response = await h.call("GET", "debug")
+    assert response.status == 404
+    assert await response.read() == b""
+    assert "X-CPA-VERSION" not in response.headers
+
+
 async def test_remote_disabled_even_with_right_key(make_harness: MakeHarness) -> None:
     h = await make_harness()
     response = await h.call("GET", "debug", from_addr=REMOTE)
