@@ -250,7 +250,7 @@ def _main_server_callback(session_key: str) -> Any:
             except CallbackRejected as exc:
                 log.warning("main-server oauth callback ignored", provider=session_key, reason=exc.message)
         # The legacy shows this page whatever happened; the outcome is in get-auth-status.
-        return page("Authentication successful!", "You can close this window.")
+        return page("Authentication successful!", "You can close this window.", close_after=5)
 
     return handler
 

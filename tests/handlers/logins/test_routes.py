@@ -260,6 +260,10 @@ async def test_main_server_callback_route(tmp_path: Path) -> None:
         # Unknown state: same page, nothing happens.
         status, text = await a.call("GET", "/codex/callback", headers={}, params={"code": "x", "state": "zz"})
         assert status == 200 and "Authentication successful!" in text
+        # The legacy page closes itself after 5 s and says so (server.go:43).
+        assert "<title>Authentication successful</title>" in text
+        assert "setTimeout(function(){window.close();},5000);" in text
+        assert "This window will close automatically in 5 seconds." in text
 
 
 async def test_completed_login_drops_other_pending_ones(tmp_path: Path) -> None:
