@@ -413,7 +413,7 @@ _COMMENT_LINE = re.compile(rb"^[ \t]+#")
 _BLOCK_SCALAR_HEADER = re.compile(rb"(?:^|[:-][ \t])[|>][-+0-9]*[ \t]*(?:#.*)?$")
 
 
-def _left_align_comments(data: bytes) -> bytes:
+def left_align_comments(data: bytes) -> bytes:
     """``NormalizeCommentIndentation``: standalone comment lines start at column 0."""
     lines = data.split(b"\n")
     return b"\n".join(line.lstrip(b" \t") if _COMMENT_LINE.match(line) else line for line in lines)
@@ -449,7 +449,7 @@ def _drop_blank_lines(data: bytes) -> bytes:
 
 
 def _finish(data: bytes) -> bytes:
-    return _left_align_comments(_drop_blank_lines(data))
+    return left_align_comments(_drop_blank_lines(data))
 
 
 def _load_document(path: Path) -> CommentedMap:

@@ -18,6 +18,7 @@ from ..appkeys import CONFIG_STORE
 from ..config.gojson import config_to_go_json
 from ..config.loader import ConfigError
 from ..config.models import Config
+from ..config.writer import left_align_comments
 from .responses import (
     Decoder,
     Field,
@@ -137,6 +138,8 @@ async def put_config_yaml(request: web.Request) -> web.StreamResponse:
     except OSError:
         return json_response(400, gin_h(error="invalid_yaml", message="cannot read request body"))
     store = request.app[CONFIG_STORE]
+    # WriteConfig left-aligns indented comment lines before writing (config_basic.go:96).
+    body = left_align_comments(body)
     async with _lock_for(store):
         try:
             await store.save_raw(body)

@@ -118,6 +118,16 @@ async def test_put_config_yaml_replaces_file_and_reloads(make_harness: MakeHarne
     assert await (await h.call("GET", "debug")).read() == b'{"debug":true}'
 
 
+async def test_put_config_yaml_left_aligns_indented_comments(make_harness: MakeHarness) -> None:
+    # WriteConfig runs NormalizeCommentIndentation on the body before writing (config_basic.go:96).
+    h = await make_harness()
+    new = CONFIG_YAML.replace("debug: false # inline comment", "debug: true # now on\n    # deep indented comment")
+    response = await h.call("PUT", "config.yaml", body=new.encode())
+    assert response.status == 200
+    assert "\n# deep indented comment\n" in h.text() and "    # deep" not in h.text()
+    assert "debug: true # now on" in h.text()
+
+
 # --- scalar settings ----------------------------------------------------------------------------
 
 
