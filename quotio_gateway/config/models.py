@@ -125,7 +125,19 @@ def _go_bool(value: Any) -> bool:
         return value
     if isinstance(value, OldBool):
         return value.truth
+    if isinstance(value, str):
+        # A quoted scalar too: yaml.v3 sets a typed bool from these YAML 1.1 spellings whatever
+        # the quoting, for compatibility with that spec (decode.go, reflect.Bool); "true" in
+        # quotes stays an error there.
+        if value in _YAML11_TRUE:
+            return True
+        if value in _YAML11_FALSE:
+            return False
     raise PydanticCustomError("bool_type", "Input should be a valid boolean")
+
+
+_YAML11_TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"})
+_YAML11_FALSE = frozenset({"n", "N", "no", "No", "NO", "off", "Off", "OFF"})
 
 
 GoStr = Annotated[str, BeforeValidator(_go_str)]

@@ -148,6 +148,18 @@ def test_scalars_follow_yaml_v3(write_config) -> None:
     assert cfg.api_keys == ["0x1F", "1e3", ".5", "00123", "+7", "true"]
 
 
+@pytest.mark.parametrize(("text", "value"), [('"on"', True), ("'yes'", True), ('"Y"', True), ('"OFF"', False),
+                                             ("'no'", False)])
+def test_a_quoted_yaml_1_1_bool_fills_a_bool_field(write_config, text: str, value: bool) -> None:
+    # yaml.v3 sets a typed bool from these spellings whatever the quoting (decode.go, reflect.Bool).
+    assert load_config(write_config(ALIAS_HEADER + f"debug: {text}\n")).debug is value
+
+
+def test_a_quoted_true_is_still_no_bool(write_config) -> None:
+    with pytest.raises(ConfigError):
+        load_config(write_config(ALIAS_HEADER + 'debug: "true"\n'))
+
+
 def test_null_values_are_zero_values(write_config) -> None:
     cfg = load_config(write_config(ALIAS_HEADER + "port:\ntls:\napi-keys:\nstreaming: ~\n"))
     assert cfg.port == 0 and cfg.tls.enable is False and cfg.is_nil("api_keys")
