@@ -9,17 +9,14 @@ The key may come from five places, tried in order; the first one holding a confi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
+from quotio_gateway.goquery import go_query_first, raw_query
 from quotio_gateway.management.responses import json_response
 
 MISSING_KEY = "Missing API key"
 INVALID_KEY = "Invalid API key"
-
-_HEX = frozenset("0123456789abcdefABCDEF")
-
 
 def bearer_token(header: str) -> str:
     """``extractBearerToken``: ``Bearer <k>`` (scheme case-insensitive) gives ``k`` trimmed; any
@@ -30,42 +27,6 @@ def bearer_token(header: str) -> str:
     if not sep or scheme.lower() != "bearer":
         return header
     return rest.strip()
-
-
-def _query_unescape(text: str) -> str | None:
-    """``url.QueryUnescape``: ``+`` is a space; a malformed ``%`` escape rejects the pair."""
-    at = text.find("%")
-    while at != -1:
-        if at + 2 >= len(text) or text[at + 1] not in _HEX or text[at + 2] not in _HEX:
-            return None
-        at = text.find("%", at + 3)
-    raw = unquote_to_bytes(text.replace("+", " "))
-    # Invalid UTF-8 survives as surrogates so it can never equal a configured key.
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def go_query_first(raw_query: str, name: str) -> str:
-    """``r.URL.Query().Get(name)``: Go's parser skips pairs containing ``;`` or a bad escape."""
-    if not raw_query:
-        return ""
-    for piece in raw_query.split("&"):
-        if not piece or ";" in piece:
-            continue
-        raw_key, _, raw_value = piece.partition("=")
-        key = _query_unescape(raw_key)
-        if key is None:
-            continue
-        value = _query_unescape(raw_value)
-        if value is None:
-            continue
-        if key == name:
-            return value
-    return ""
-
-
-def _raw_query(request: web.BaseRequest) -> str:
-    # A request target has no fragment to Go (ParseRequestURI), so a "#" stays in the query.
-    return request.raw_path.partition("?")[2]
 
 
 def authenticate(request: web.BaseRequest, api_keys: Sequence[str]) -> str | web.Response | None:
@@ -84,7 +45,7 @@ def authenticate(request: web.BaseRequest, api_keys: Sequence[str]) -> str | web
         return bearer  # the first source tried; the others are only read when it does not match
     google = request.headers.get("X-Goog-Api-Key", "")
     anthropic = request.headers.get("X-Api-Key", "")
-    query = _raw_query(request)
+    query = raw_query(request)
     query_key = go_query_first(query, "key")
     query_token = go_query_first(query, "auth_token")
     if not (authorization or google or anthropic or query_key or query_token):

@@ -31,6 +31,7 @@ import structlog
 from aiohttp import web
 
 from quotio_gateway.appkeys import CONFIG_STORE
+from quotio_gateway.goquery import query_value
 from quotio_gateway.management.auth import guarded
 from quotio_gateway.management.responses import (
     Field,
@@ -82,7 +83,7 @@ def _error(status: int, message: str, *, with_status: bool) -> web.Response:
 
 
 def _is_webui(request: web.Request) -> bool:
-    return go_trim(request.query.get("is_webui", "")).lower() in _WEBUI_TRUE
+    return go_trim(query_value(request, "is_webui")).lower() in _WEBUI_TRUE
 
 
 async def _start_login(request: web.Request, cls: type[AuthCodeLogin], **options: Any) -> web.StreamResponse:
@@ -137,7 +138,7 @@ async def codex_auth_url(request: web.Request) -> web.StreamResponse:
 
 
 async def gemini_cli_auth_url(request: web.Request) -> web.StreamResponse:
-    return await _start_login(request, GeminiCliLogin, project_id=request.query.get("project_id", ""))
+    return await _start_login(request, GeminiCliLogin, project_id=query_value(request, "project_id"))
 
 
 async def antigravity_auth_url(request: web.Request) -> web.StreamResponse:
@@ -234,7 +235,7 @@ async def oauth_callback(request: web.Request) -> web.StreamResponse:
 
 
 async def get_auth_status(request: web.Request) -> web.StreamResponse:
-    status, body = sessions_for(request.app).status_body(go_trim(request.query.get("state", "")))
+    status, body = sessions_for(request.app).status_body(go_trim(query_value(request, "state")))
     return json_response(status, gin_h(**body))
 
 

@@ -29,6 +29,7 @@ from ..config.models import (
     OpenAICompatibilityAPIKey,
     VertexCompatKey,
 )
+from ..goquery import query_value
 from .config_basic import assign, mutate_config, read_body
 from .responses import (
     Decoder,
@@ -104,7 +105,7 @@ def go_sscanf_int(text: str) -> int | None:
 
 def query_index(request: web.Request, length: int) -> int | None:
     """``?index=`` when it parses and is in range."""
-    raw = request.query.get("index", "")
+    raw = query_value(request, "index")
     index = go_sscanf_int(raw) if raw else None
     return index if index is not None and 0 <= index < length else None
 
@@ -222,7 +223,7 @@ async def delete_api_keys(request: web.Request) -> web.StreamResponse:
         index = query_index(request, len(keys))
         if index is not None:
             del keys[index]
-        elif value := go_trim(request.query.get("value", "")):
+        elif value := go_trim(query_value(request, "value")):
             keys = [k for k in keys if go_trim(k) != value]
         else:
             return error_response(400, "missing index or value")
@@ -386,7 +387,7 @@ def key_list_handlers(spec: KeyList) -> dict[str, Callable[[web.Request], Any]]:
         return await mutate_config(request, change)
 
     async def delete(request: web.Request) -> web.StreamResponse:
-        selector = request.query.get(spec.query_field, "")
+        selector = query_value(request, spec.query_field)
         if spec.query_trimmed:
             selector = go_trim(selector)
 
@@ -501,7 +502,7 @@ async def patch_oauth_excluded_models(request: web.Request) -> web.StreamRespons
 
 
 async def delete_oauth_excluded_models(request: web.Request) -> web.StreamResponse:
-    provider = go_trim(request.query.get("provider", "")).lower()
+    provider = go_trim(query_value(request, "provider")).lower()
     if not provider:
         return error_response(400, "missing provider")
 

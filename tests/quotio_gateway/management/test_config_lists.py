@@ -91,6 +91,15 @@ async def test_api_keys_delete(make_harness: MakeHarness) -> None:
     assert await get_json(h, "api-keys") == {"api-keys": []}
 
 
+async def test_query_values_are_read_as_go_reads_them(make_harness: MakeHarness) -> None:
+    # url.ParseQuery drops a pair holding ";", so Gin's c.Query finds no value (net/url parseQuery).
+    h = await make_harness()
+    await expect(h, "PUT", "api-keys", 200, OK, json=["k1;x", "k2"])
+    await expect(h, "DELETE", "api-keys?value=k1;x", 400, b'{"error":"missing index or value"}')
+    await expect(h, "DELETE", "oauth-excluded-models?provider=a;b", 400, b'{"error":"missing provider"}')
+    assert await get_json(h, "api-keys") == {"api-keys": ["k1;x", "k2"]}
+
+
 async def test_quotio_api_key_flow(make_harness: MakeHarness) -> None:
     # Row 16: PUT full list, PATCH old/new, DELETE ?value= with .urlQueryAllowed encoding.
     h = await make_harness()
