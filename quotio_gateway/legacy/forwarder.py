@@ -123,8 +123,13 @@ class LegacyForwarder:
         spec = RequestSpec(request.method, target, headers)
         payload = body if body is not None else (
             self._stream_body(request, limit) if request.body_exists else None)
+        # A streamed body keeps the client's Content-Length framing. Not when aiohttp decoded a
+        # Content-Encoding on the way in: the bytes then no longer add up to the header.
+        length = request.content_length if (
+            body is None and payload is not None and "Transfer-Encoding" not in request.headers
+            and "Content-Encoding" not in request.headers) else None
         try:
-            upstream = await self._get_pool().request(spec, payload)
+            upstream = await self._get_pool().request(spec, payload, length=length)
         except UpstreamError as exc:
             return self._failure(request, route, exc)
         except BodyTooLarge as exc:

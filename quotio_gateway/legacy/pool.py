@@ -311,9 +311,13 @@ class UpstreamPool:
             lines.append(framing)
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    async def request(self, spec: RequestSpec, body: bytes | AsyncIterable[bytes] | None
-                      ) -> UpstreamResponse:
-        """Send one request; returns once the response head arrived. Body bytes may be retried."""
+    async def request(self, spec: RequestSpec, body: bytes | AsyncIterable[bytes] | None, *,
+                      length: int | None = None) -> UpstreamResponse:
+        """Send one request; returns once the response head arrived. Body bytes may be retried.
+
+        A streamed body goes out chunked, unless ``length`` (the client's Content-Length) is
+        given: then with that Content-Length and its bytes as they come, so legacy sees the
+        request framed as the client framed it."""
         if isinstance(body, bytes | None):
             payload = body or b""
             framing = f"Content-Length: {len(payload)}" if payload or spec.method in (
@@ -331,6 +335,9 @@ class UpstreamPool:
             conn = await self._connect()
             return await self._exchange(conn, spec, head + payload, None)
         conn = self._take_idle() or await self._connect()
+        if length is not None:
+            head = self._head(spec, f"Content-Length: {length}")
+            return await self._exchange(conn, spec, head, _sized(body, length))
         head = self._head(spec, "Transfer-Encoding: chunked")
         return await self._exchange(conn, spec, head, body)
 
@@ -384,6 +391,12 @@ class UpstreamPool:
     @staticmethod
     async def _send_chunked(conn: _Connection, stream: AsyncIterable[bytes]) -> None:
         assert conn.transport is not None
+        if isinstance(stream, _Sized):
+            # Content-Length framing: the bytes as they are, and no terminator.
+            async for chunk in stream:
+                conn.transport.write(chunk)
+                await conn.drain()
+            return
         async for chunk in stream:
             if not chunk:
                 continue
@@ -391,3 +404,28 @@ class UpstreamPool:
             await conn.drain()
         if not conn.closed:
             conn.transport.write(b"0\r\n\r\n")
+
+
+class _Sized:
+    """A streamed body sent under the client's Content-Length: it must carry exactly that many
+    bytes, or the exchange fails (legacy would otherwise wait for, or misread, the rest)."""
+
+    def __init__(self, stream: AsyncIterable[bytes], length: int) -> None:
+        self._stream = stream
+        self._length = length
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        sent = 0
+        async for chunk in self._stream:
+            if not chunk:
+                continue
+            sent += len(chunk)
+            if sent > self._length:
+                raise UpstreamError("request", "request body longer than its Content-Length")
+            yield chunk
+        if sent != self._length:
+            raise UpstreamError("request", "request body shorter than its Content-Length")
+
+
+def _sized(stream: AsyncIterable[bytes], length: int) -> _Sized:
+    return _Sized(stream, length)

@@ -89,6 +89,41 @@ async def test_large_body_streams_through(legacy, make_gateway, aiohttp_client):
     assert body["sha256"] == hashlib.sha256(payload).hexdigest()
 
 
+async def test_a_large_body_keeps_its_content_length_framing(legacy, make_gateway, aiohttp_client):
+    """Streamed to legacy under the client's Content-Length, not re-framed as chunked; a chunked
+    client body stays chunked."""
+    app = await make_gateway({"legacy": {"url": legacy.url}})
+    client = await aiohttp_client(app)
+    payload = bytes(range(256)) * 1024  # 256 KB: above what is sent in one write
+    resp = await client.post("/echo", data=payload)
+    body = await resp.json()
+    assert (body["size"], body["sha256"]) == (len(payload), hashlib.sha256(payload).hexdigest())
+    assert body["headers"]["Content-Length"] == str(len(payload))
+    assert "Transfer-Encoding" not in body["headers"]
+
+    async def gen():
+        yield payload[:100_000]
+        yield payload[100_000:]
+
+    resp = await client.post("/echo", data=gen())
+    body = await resp.json()
+    assert body["size"] == len(payload) and body["headers"]["Transfer-Encoding"] == "chunked"
+
+
+async def test_a_client_leaving_mid_body_never_completes_it_at_legacy(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url}})
+    client = await aiohttp_client(app)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n" + b"z" * 70_000)
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    writer.close()
+    await asyncio.sleep(0.3)
+    assert all(call.get("size") != 200_000 for call in legacy.calls)
+    resp = await client.post("/echo", data=b"ok")
+    assert resp.status == 200 and (await resp.json())["size"] == 2
+
+
 async def test_body_over_limit_is_refused_with_413(legacy, make_gateway, aiohttp_client):
     app = await make_gateway({"legacy": {"url": legacy.url}, "server": {"max_body_bytes": 1024 * 1024}})
     client = await aiohttp_client(app)
