@@ -44,6 +44,10 @@ class Tee(Protocol):
         """Receive the next chunk of the body exactly as it goes to the client."""
 
 
+# The request Content-Encodings aiohttp's payload reader decodes (http_parser.py).
+_DECODED_ON_READ = frozenset({"gzip", "deflate", "br", "zstd"})
+
+
 class LegacyForwarder:
     def __init__(self, settings: LegacySettings, url: str | None, metrics: Metrics) -> None:
         self.settings = settings
@@ -120,6 +124,10 @@ class LegacyForwarder:
         if not safe_value(target) or " " in target:
             return error_response(request.path, 400, "invalid request target")
         headers = self._upstream_headers(request, request_id, peer, trusted_peer)
+        if request.headers.get("Content-Encoding", "").strip().lower() in _DECODED_ON_READ:
+            # aiohttp's reader decoded the body (the front door forwards such bodies raw when it
+            # takes them): legacy gets the bytes read, so not an encoding they no longer have.
+            headers = [(name, value) for name, value in headers if name.lower() != "content-encoding"]
         spec = RequestSpec(request.method, target, headers)
         payload = body if body is not None else (
             self._stream_body(request, limit) if request.body_exists else None)

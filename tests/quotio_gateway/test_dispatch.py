@@ -124,6 +124,20 @@ async def test_a_client_leaving_mid_body_never_completes_it_at_legacy(legacy, ma
     assert resp.status == 200 and (await resp.json())["size"] == 2
 
 
+@pytest.mark.parametrize("size", [2_000, 300_000])
+async def test_a_compressed_body_reaches_legacy_as_read(legacy, make_gateway, aiohttp_client, size):
+    """aiohttp's reader decodes gzip on the way in: legacy gets the decoded bytes without the
+    Content-Encoding they no longer have (it answered 500 before, decoding them a second time)."""
+    app = await make_gateway({"legacy": {"url": legacy.url}})
+    client = await aiohttp_client(app)
+    raw = bytes(range(256)) * (size // 256)
+    resp = await client.post("/echo", data=gzip.compress(raw), headers={"Content-Encoding": "gzip"})
+    assert resp.status == 200
+    body = await resp.json()
+    assert (body["size"], body["sha256"]) == (len(raw), hashlib.sha256(raw).hexdigest())
+    assert "Content-Encoding" not in body["headers"]
+
+
 async def test_body_over_limit_is_refused_with_413(legacy, make_gateway, aiohttp_client):
     app = await make_gateway({"legacy": {"url": legacy.url}, "server": {"max_body_bytes": 1024 * 1024}})
     client = await aiohttp_client(app)
