@@ -276,35 +276,58 @@ class StableIds:
         return f"{ident}-{repeat}" if repeat else ident
 
 
-def compat_id_kind(provider: str) -> str:
-    return f"openai-compatibility:{provider}"
+# Where one config credential sits: (section, entry index, key index within the entry).
+ConfigSlot = tuple[str, int, int]
+
+
+def config_credential_ids(cfg: Config) -> dict[ConfigSlot, str]:
+    """The synthesizer's walk over the key sections (gemini, claude, codex, openai-compatibility,
+    vertex): the ID of every credential they register. The registry and the executors' credential
+    list both take their IDs from here, so they always agree."""
+    ids = StableIds()
+    out: dict[ConfigSlot, str] = {}
+    for section, entries in (("gemini", cfg.gemini_api_key), ("claude", cfg.claude_api_key),
+                             ("codex", cfg.codex_api_key)):
+        for i, entry in enumerate(entries):
+            if key := go_trim(entry.api_key):
+                out[(section, i, 0)] = ids.next(f"{section}:apikey", key, go_trim(entry.base_url))
+    for i, compat in enumerate(cfg.openai_compatibility):
+        kind = f"openai-compatibility:{go_trim(compat.name).lower() or OPENAI_COMPAT}"
+        base = go_trim(compat.base_url)
+        if not compat.api_key_entries:
+            # An entry without keys still registers one key-less credential, named by its base.
+            out[("compat", i, 0)] = ids.next(kind, base)
+        for j, item in enumerate(compat.api_key_entries):
+            out[("compat", i, j)] = ids.next(kind, go_trim(item.api_key), base, go_trim(item.proxy_url))
+    for i, vertex in enumerate(cfg.vertex_api_key):
+        out[("vertex", i, 0)] = ids.next("vertex:apikey", go_trim(vertex.api_key), go_trim(vertex.base_url),
+                                         go_trim(vertex.proxy_url))
+    return out
 
 
 def _api_key_sources(cfg: Config) -> list[_Source]:
     force = cfg.force_model_prefix
     sources: list[_Source] = []
-    ids = StableIds()  # the same walk, in the same order, as ``credentials_from_config``
+    ids = config_credential_ids(cfg)
     sections = (
         ("gemini", cfg.gemini_api_key, GEMINI, "google", "gemini"),
         ("claude", cfg.claude_api_key, CLAUDE, "anthropic", "claude"),
         ("codex", cfg.codex_api_key, CODEX, "openai", "openai"),
     )
     for provider, entries, catalogue, owner, mtype in sections:
-        for entry in entries:
+        for i, entry in enumerate(entries):
             key = go_trim(entry.api_key)
             if not key:
                 continue
-            base = go_trim(entry.base_url)
-            sources.append(_keyed_source(ids.next(f"{provider}:apikey", key, base), provider, key, base,
+            sources.append(_keyed_source(ids[(provider, i, 0)], provider, key, go_trim(entry.base_url),
                                          go_trim(entry.prefix), force, entry.models, catalogue, owner, mtype,
                                          tuple(entry.excluded_models)))
     sources.extend(_compat_sources(cfg, ids))
-    for vertex in cfg.vertex_api_key:
+    for i, vertex in enumerate(cfg.vertex_api_key):
         # Vertex keys carry no exclusion list; a key-less entry still registers (no alias lookup).
-        key, base = go_trim(vertex.api_key), go_trim(vertex.base_url)
-        sources.append(_keyed_source(ids.next("vertex:apikey", key, base, go_trim(vertex.proxy_url)), "vertex", key,
-                                     base, go_trim(vertex.prefix), force, vertex.models, VERTEX, "google", "vertex",
-                                     ()))
+        sources.append(_keyed_source(ids[("vertex", i, 0)], "vertex", go_trim(vertex.api_key),
+                                     go_trim(vertex.base_url), go_trim(vertex.prefix), force, vertex.models, VERTEX,
+                                     "google", "vertex", ()))
     return sources
 
 
@@ -322,15 +345,15 @@ def _keyed_source(ident: str, provider: str, key: str, base: str, prefix: str, f
                    prefix=prefix, fingerprint=fingerprint, expand=expand, alias_models=own if key else ())
 
 
-def _compat_sources(cfg: Config, ids: StableIds) -> list[_Source]:
+def _compat_sources(cfg: Config, ids: dict[ConfigSlot, str]) -> list[_Source]:
     sources: list[_Source] = []
-    for compat in cfg.openai_compatibility:
+    for i, compat in enumerate(cfg.openai_compatibility):
         provider = go_trim(compat.name).lower() or OPENAI_COMPAT
         # Go looks the model list up by name, so two providers sharing a name share the first list.
         owner = next((c for c in cfg.openai_compatibility if c.name.lower() == compat.name.lower()), compat)
         prefix = go_trim(compat.prefix)
         base = go_trim(compat.base_url)
-        entries = [(go_trim(e.api_key), go_trim(e.proxy_url)) for e in compat.api_key_entries]
+        keys = [go_trim(e.api_key) for e in compat.api_key_entries] or [""]
         own = tuple(owner.models)
 
         def expand(created: int, own: tuple[ModelAlias, ...] = own, owned_by: str = owner.name,
@@ -340,13 +363,10 @@ def _compat_sources(cfg: Config, ids: StableIds) -> list[_Source]:
                                 display_name=m.alias or m.name, user_defined=True) for m in own]
             return apply_prefix(models, prefix, cfg.force_model_prefix)
 
-        # An entry without keys still registers one key-less credential, its ID from the base alone.
-        for key, proxy in entries or [("", None)]:
+        for j, key in enumerate(keys):
             fingerprint = credential_digest(provider, key, base, prefix, cfg.force_model_prefix,
                                             owner.name, [(m.name, m.alias) for m in own])
-            parts = (key, base, proxy) if proxy is not None else (base,)
-            source_id = ids.next(compat_id_kind(provider), *parts)
-            sources.append(_Source(id=source_id, provider=provider, kind=APIKEY, prefix=prefix,
+            sources.append(_Source(id=ids[("compat", i, j)], provider=provider, kind=APIKEY, prefix=prefix,
                                    fingerprint=fingerprint, expand=expand, alias_models=own if key else ()))
     return sources
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
-# Sharing the registry's credential-id hash keeps executor ids equal to ModelRegistry's.
-from handlers.models.registry import StableIds, compat_id_kind, split_thinking_suffix
+# Taking IDs from the registry's one walk keeps executor ids equal to ModelRegistry's.
+from handlers.models.registry import config_credential_ids, split_thinking_suffix
 from handlers.translation.gjson_values import member_of, text_of
 from quotio_gateway.config.models import Config
 from quotio_gateway.management.responses import go_trim
@@ -233,32 +233,31 @@ def credentials_from_config(cfg: Config) -> list[APIKeyCredential]:
     the registry finds its executor input here."""
     global_proxy = go_trim(cfg.proxy_url)
     out: list[APIKeyCredential] = []
-    ids = StableIds()  # the same walk, in the same order, as the registry's sources
+    ids = config_credential_ids(cfg)
     for provider, entries in (("gemini", cfg.gemini_api_key), ("claude", cfg.claude_api_key),
                               ("codex", cfg.codex_api_key)):
-        for entry in entries:
+        for i, entry in enumerate(entries):
             key = go_trim(entry.api_key)
             if key:
                 base = go_trim(entry.base_url)
                 out.append(APIKeyCredential(provider, key, base, go_trim(entry.proxy_url) or global_proxy,
                                             custom_headers(entry.headers),
-                                            id=ids.next(f"{provider}:apikey", key, base),
+                                            id=ids[(provider, i, 0)],
                                             priority=int(entry.priority)))
-    for compat in cfg.openai_compatibility:
+    for i, compat in enumerate(cfg.openai_compatibility):
         provider = go_trim(compat.name).lower() or "openai-compatibility"
-        entries = [(go_trim(e.api_key), go_trim(e.proxy_url)) for e in compat.api_key_entries]
+        keys = [(go_trim(e.api_key), go_trim(e.proxy_url)) for e in compat.api_key_entries] or [("", "")]
         base = go_trim(compat.base_url)
-        for key, proxy in entries or [("", None)]:
-            parts = (key, base, proxy) if proxy is not None else (base,)
+        for j, (key, proxy) in enumerate(keys):
             out.append(APIKeyCredential(provider, key, base, proxy or global_proxy, custom_headers(compat.headers),
                                         compat_name=compat.name,
-                                        id=ids.next(compat_id_kind(provider), *parts),
+                                        id=ids[("compat", i, j)],
                                         priority=int(compat.priority)))
-    for vertex in cfg.vertex_api_key:
+    for i, vertex in enumerate(cfg.vertex_api_key):
         key, base = go_trim(vertex.api_key), go_trim(vertex.base_url)
         out.append(APIKeyCredential("vertex", key, base, go_trim(vertex.proxy_url) or global_proxy,
                                     custom_headers(vertex.headers),
-                                    id=ids.next("vertex:apikey", key, base, go_trim(vertex.proxy_url)),
+                                    id=ids[("vertex", i, 0)],
                                     priority=int(vertex.priority)))
     return out
 
