@@ -195,13 +195,11 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
             # connection but count a 503 as a failure, so let the child come up first (bounded).
             if not await supervisor.health.wait_healthy(LEGACY_START_WAIT):
                 log.warning("legacy not healthy yet; serving anyway", waited_seconds=LEGACY_START_WAIT)
-        elif legacy_url:
-            forwarder.health = LegacyHealth(legacy_url, table.legacy.health_path, metrics)
-            await forwarder.health.start()
         else:
-            metrics.legacy_up.set(0)
-            log.warning("no legacy server configured (flags: legacy.url or legacy.binary); "
-                        "serving native routes only, legacy routes answer 503")
+            await follow_legacy(table.legacy)
+            if not legacy_url:
+                log.warning("no legacy server configured (flags: legacy.url or legacy.binary); "
+                            "serving native routes only, legacy routes answer 503")
 
     async def cleanup(app: web.Application) -> None:
         await shadow.drain(2.0)
