@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from handlers.translation import finish_reasons, usage
-from handlers.translation.gjson_values import array_of
+from handlers.translation.gjson_values import array_of, text_of
 from handlers.translation.model import (
     Finish,
     FinishReason,
@@ -112,11 +112,13 @@ class OpenAIChatStreamParser:
 
     def _tool_call_events(self, call: dict[str, Any], events: list[StreamEvent]) -> None:
         index = call.get("index") if isinstance(call.get("index"), int) else 0
-        if isinstance(call.get("id"), str):
-            self._tool_ids[index] = call["id"]
+        if "id" in call:
+            # gjson: a present id is read with String(), so a later ``"id": null`` empties it
+            # (openai_claude_response.go:211-213).
+            self._tool_ids[index] = text_of(call["id"])
         function = call.get("function") if isinstance(call.get("function"), dict) else {}
         if "name" in function:
-            events.append(ToolCallStart(index, self._tool_ids.get(index, ""), str(function["name"] or "")))
+            events.append(ToolCallStart(index, self._tool_ids.get(index, ""), text_of(function["name"])))
         arguments = function.get("arguments")
         if isinstance(arguments, str) and arguments:
             events.append(ToolCallDelta(index, arguments))

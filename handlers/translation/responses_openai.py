@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from handlers.translation.gjson_values import int_of, text_of
-from handlers.translation.model import Finish, StreamEnd, StreamEvent
+from handlers.translation.model import Finish, StreamEnd, StreamEvent, ToolCallStart
 from handlers.translation.openai_chat_response import OpenAIChatStreamParser, reasoning_texts
 from handlers.translation.openai_responses import ResponsesFrame, ResponsesStreamRenderer, echo_fields
 
@@ -196,12 +196,13 @@ class ResponsesFromOpenAIChat:
     """Upstream chat chunks -> Responses frames (``(event name, payload)``, encode them with
     ``sse.encode_responses_event``). Call ``close`` at the end of the upstream stream."""
 
-    __slots__ = ("_finish", "_parser", "_renderer")
+    __slots__ = ("_calls", "_finish", "_parser", "_renderer")
 
     def __init__(self, client_body: dict[str, Any], *, now: Callable[[], int] = lambda: int(time.time())) -> None:
         self._parser = OpenAIChatStreamParser()
         self._renderer = ResponsesStreamRenderer(client_body, now=now, openai_items=True)
         self._finish: Finish | None = None
+        self._calls: set[int] = set()
 
     def feed_data(self, data: str) -> list[ResponsesFrame]:
         return self._route(self._parser.feed_data(data))
@@ -216,7 +217,13 @@ class ResponsesFromOpenAIChat:
                 self._finish = event
             elif isinstance(event, StreamEnd):
                 frames.extend(self.close())
+            elif isinstance(event, ToolCallStart) and event.index in self._calls:
+                # A later chunk of the same call that names its fields again (``"name": null``):
+                # the legacy adds each call's item once (openai_openai-responses_response.go:298-325).
+                continue
             else:
+                if isinstance(event, ToolCallStart):
+                    self._calls.add(event.index)
                 # Usage reports are only stored by the renderer, so they may pass at any time.
                 frames.extend(self._renderer.feed(event))
         return frames

@@ -227,6 +227,27 @@ def test_stream_without_done_is_completed_by_close() -> None:
     assert [name for name, _ in adapter.close()] == ["response.created", "response.in_progress", "response.completed"]
 
 
+def test_a_tool_call_chunk_naming_its_fields_again_adds_no_second_item() -> None:
+    # openai_openai-responses_response.go:298-325: a call's item is added once; a later chunk with
+    # "id": null and "name": null only carries arguments.
+    frames = run([
+        delta(tool_calls=[{"index": 0, "id": "call_1", "type": "function",
+                           "function": {"name": "get_weather", "arguments": ""}}]),
+        delta(tool_calls=[{"index": 0, "id": None, "type": None,
+                           "function": {"name": None, "arguments": '{"location":"P"}'}}]),
+        chunk(choices=[{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]),
+    ], {})
+    added = [body["item"] for name, body in frames if name == "response.output_item.added"]
+    assert added == [{"id": "fc_call_1", "type": "function_call", "status": "in_progress", "arguments": "",
+                      "call_id": "call_1", "name": "get_weather"}]
+    deltas = [(body["item_id"], body["delta"]) for name, body in frames
+              if name == "response.function_call_arguments.delta"]
+    assert deltas == [("fc_call_1", '{"location":"P"}')]
+    done = [body["item"] for name, body in frames if name == "response.output_item.done"]
+    assert [(item["call_id"], item["name"], item["arguments"]) for item in done] == \
+        [("call_1", "get_weather", '{"location":"P"}')]
+
+
 def test_stream_ends_once() -> None:
     adapter = responses_openai.ResponsesFromOpenAIChat({})
     adapter.feed_data(delta(content="x"))
