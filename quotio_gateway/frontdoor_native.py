@@ -94,18 +94,36 @@ class ProtocolView:
         pass
 
 
+# aiohttp's parser gives every header name as an ``istr``; clients send the same few names on
+# every request, so each is made once (bounded: a client inventing names gets fresh ones).
+_NAMES: dict[str, istr] = {}
+
+
+def _name(text: str) -> istr:
+    name = _NAMES.get(text)
+    if name is None:
+        name = istr(text)
+        if len(_NAMES) < 512:
+            _NAMES[text] = name
+    return name
+
+
 def build_request(app: web.Application, protocol: ProtocolView, head: RequestHead, body: bytes | None,
                   task: asyncio.Task[Any]) -> web.Request:
     """The ``web.Request`` aiohttp's parser and request factory would build for this head and body."""
-    headers: CIMultiDict[str] = CIMultiDict()
-    raw: list[tuple[bytes, bytes]] = []
-    for name, value in head.headers:
-        headers.add(istr(aiohttp_text(name)), aiohttp_text(value))
-        raw.append((name.encode("latin-1"), value.encode("latin-1")))
-    path, _, query = head.target.partition("?")
-    url = URL.build(path=aiohttp_text(path), query_string=aiohttp_text(query), encoded=True)
-    message = RawRequestMessage(head.method, aiohttp_text(head.target), HttpVersion11, CIMultiDictProxy(headers),
-                                tuple(raw), not head.keep_alive, None, False, False, url)
+    if head.ascii:
+        # Every text is already what aiohttp's parser decodes: no per-value check.
+        headers = CIMultiDict([(_name(name), value) for name, value in head.headers])
+        target = head.target
+        path, _, query = target.partition("?")
+    else:
+        headers = CIMultiDict([(_name(aiohttp_text(name)), aiohttp_text(value)) for name, value in head.headers])
+        target = aiohttp_text(head.target)
+        path, _, query = head.target.partition("?")
+        path, query = aiohttp_text(path), aiohttp_text(query)
+    url = URL.build(path=path, query_string=query, encoded=True)
+    message = RawRequestMessage(head.method, target, HttpVersion11, CIMultiDictProxy(headers),
+                                tuple(head.raw), not head.keep_alive, None, False, False, url)
     loop = protocol._loop
     if body:
         payload: StreamReader = StreamReader(protocol, _PAYLOAD_LIMIT, loop=loop)  # type: ignore[arg-type]
