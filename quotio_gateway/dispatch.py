@@ -354,22 +354,25 @@ async def _after(gate: asyncio.Future[None], leg: Awaitable[Captured]) -> Captur
 
 async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Last look before the head goes out: route tag, request id, and Gin's CORS headers for native."""
-    request[HEAD_AT_KEY] = time.monotonic()
+    # The request's own dict (what ``request[key]`` reads): ``request.get`` goes through the
+    # generic Mapping.get, which raises and catches a KeyError for every absent key, on every answer.
+    state: dict[str, Any] = request._state
+    state[HEAD_AT_KEY] = time.monotonic()
+    headers = response.headers
     # aiohttp adds `Server: Python/… aiohttp/…` before this hook runs; CLIProxyAPI (Go net/http)
     # sends no Server header, and a client must not be able to tell the sides apart by it.
-    response.headers.popall("Server", None)
-    gate = request.get(SHADOW_GO_KEY)
+    headers.popall("Server", None)
+    gate = state.get(SHADOW_GO_KEY)
     if gate is not None:
         asyncio.get_running_loop().call_soon(_release, gate)
-    side = request.get(SIDE_KEY)
+    side = state.get(SIDE_KEY)
     if side is None:
         return
-    headers = response.headers
-    tag = request.get(ROUTE_TAG_KEY)
+    tag = state.get(ROUTE_TAG_KEY)
     if tag and "X-Quotio-Route" not in headers:
         headers["X-Quotio-Route"] = tag
     if "X-Request-Id" not in headers:
-        headers["X-Request-Id"] = request[REQUEST_ID_KEY]
-    if side == "native" and not request.get(BEFORE_MIDDLEWARE_KEY):
+        headers["X-Request-Id"] = state[REQUEST_ID_KEY]
+    if side == "native" and not state.get(BEFORE_MIDDLEWARE_KEY):
         for name, value in CORS_HEADERS:
             headers.setdefault(name, value)

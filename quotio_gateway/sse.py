@@ -83,12 +83,21 @@ class SSEParser:
             events: list[SSEEvent] = []
             line = self._line
             for raw in lines:
-                # Data lines inline (most lines of an LLM stream); the first line of the body goes
-                # through ``_line`` for its BOM check.
-                if raw.startswith(b"data:") and not self._at_start:
-                    # ``_data_value`` written out: a call per line is a visible share of the parse.
+                # The lines of an LLM stream (data, event name, blank) inline: a call per line is a
+                # visible share of the parse. The first line of the body goes through ``_line`` for
+                # its BOM check.
+                if self._at_start:
+                    line(raw, events)
+                elif raw.startswith(b"data:"):
+                    # ``_data_value`` written out.
                     self._data.append((raw[6:] if raw[5:6] == b" " else raw[5:]).decode("utf-8", errors="replace"))
                     self._has_data = True
+                elif not raw:
+                    self._dispatch(events)
+                elif raw.startswith(b"event:"):
+                    # As ``_line`` reads it: "event:" is ASCII, so the value decodes alone the same.
+                    self._event = (raw[7:] if raw[6:7] == b" " else raw[6:]).decode("utf-8", errors="replace")
+                    self._named = True
                 else:
                     line(raw, events)
             return events

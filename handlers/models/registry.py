@@ -17,6 +17,7 @@ immutable snapshot; ``LiveModelRegistry`` swaps in a new one on every config cha
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 import weakref
@@ -47,6 +48,9 @@ class SuffixResult(NamedTuple):
     suffix: str | None  # text between the parentheses; None when there is no suffix
 
 
+# Called several times per request with the same few model names (resolve, the upstream model,
+# the executor's base model): kept, bounded, since a client may send any name.
+@functools.lru_cache(maxsize=1024)
 def split_thinking_suffix(model: str) -> SuffixResult:
     """``thinking.ParseSuffix``: ``gpt-5(high)`` -> ("gpt-5", "high"); the last ``(`` counts and
     the name must end with ``)``. The content is not validated here."""

@@ -252,8 +252,8 @@ class DirectResponse:
         self._sock = sock
         self.status = sock.status
         headers: CIMultiDict[str] = CIMultiDict(
-            (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
-            for name, value in sock.raw_headers)
+            [(name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+             for name, value in sock.raw_headers])
         self.headers = CIMultiDictProxy(headers)
         self.content = self
         self.closed = False

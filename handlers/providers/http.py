@@ -291,7 +291,11 @@ class UpstreamStream:
     def __init__(self, client: UpstreamClient, response: Response, executor: Executor, *,
                  raw: bool = False) -> None:
         self.status = response.status
-        self.headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict(response.headers))
+        headers = response.headers
+        # Both kinds of response hold their headers in a read-only view of a dict nothing changes
+        # after the head: shared, not copied, per stream.
+        self.headers: CIMultiDictProxy[str] = headers if isinstance(headers, CIMultiDictProxy) \
+            else CIMultiDictProxy(CIMultiDict(headers))
         self._client = client
         self._response = response
         self._executor = executor
