@@ -8,7 +8,6 @@ which answers it exactly as before, including its 400s for malformed input.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import httptools
@@ -66,47 +65,10 @@ class _HeadCollector:
         self.keep_alive = self.parser.should_keep_alive()
 
 
-# The head every HTTP client library writes: a known method, an origin-form target of visible
-# ASCII, HTTP/1.1, and header lines ``Name: value`` (a token, one space, a value of visible ASCII
-# and inner spaces). Nothing in it is ambiguous, so splitting it gives exactly what llhttp's
-# callbacks give; any other head (other whitespace, empty or non-ASCII values, obs-fold) is
-# parsed by httptools as before.
-_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_PLAIN_HEAD = re.compile(
-    rb"(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (/[!-~]*) HTTP/1\.1\r\n"
-    rb"((?:" + _TOKEN + rb": [!-~](?:[ !-~]*[!-~])?\r\n)*)\r\n")
-
-
 def parse_head(head: bytes) -> RequestHead | None:
     """Parse a complete head (ending in CRLF CRLF); None when the lane does not take it."""
     if len(head) > MAX_HEAD:
         return None
-    plain = _PLAIN_HEAD.fullmatch(head)
-    if plain is not None:
-        return _plain_head(plain)
-    return _parsed_head(head)
-
-
-def _plain_head(match: re.Match[bytes]) -> RequestHead | None:
-    """``parse_head`` for the plain shape: the same checks on lines split without a parser."""
-    method, url, block = match.groups()
-    keep_alive = True
-    raw: list[tuple[bytes, bytes]] = []
-    if block:
-        for line in block[:-2].split(b"\r\n"):
-            name, _, value = line.partition(b": ")
-            if name.lower() == b"connection":
-                # Only the two plain tokens; lists and upgrades go through llhttp's own reading.
-                token = value.lower()
-                if token == b"close":
-                    keep_alive = False
-                elif token != b"keep-alive":
-                    return _parsed_head(match.group(0))
-            raw.append((name, value))
-    return _finish_head(method.decode("latin-1"), url, raw, keep_alive, True)
-
-
-def _parsed_head(head: bytes) -> RequestHead | None:
     collector = _HeadCollector()
     parser = collector.parser = httptools.HttpRequestParser(collector)
     try:
@@ -123,11 +85,7 @@ def _parsed_head(head: bytes) -> RequestHead | None:
     method = parser.get_method().decode("latin-1")
     if method not in _METHODS:
         return None
-    return _finish_head(method, collector.url, collector.raw, collector.keep_alive, head.isascii())
-
-
-def _finish_head(method: str, url: bytes, raw: list[tuple[bytes, bytes]], keep_alive: bool,
-                 ascii: bool) -> RequestHead | None:
+    url = collector.url
     if not url.startswith(b"/") or b"%" in url or b"#" in url or b"/." in url or b"//" in url:
         return None
     target = url.decode("latin-1")
@@ -137,6 +95,7 @@ def _finish_head(method: str, url: bytes, raw: list[tuple[bytes, bytes]], keep_a
     request_id: str | None = None
     compressed = False
     headers: list[tuple[str, str]] = []
+    raw = collector.raw
     for raw_name, raw_value in raw:
         lname = raw_name.lower()
         if lname in _REFUSED_HEADERS:
@@ -160,7 +119,8 @@ def _finish_head(method: str, url: bytes, raw: list[tuple[bytes, bytes]], keep_a
         headers.append((name, value))
     if not host:
         return None
-    return RequestHead(method, target, path, headers, host, length, keep_alive, request_id, compressed, raw, ascii)
+    return RequestHead(method, target, path, headers, host, length, collector.keep_alive, request_id, compressed,
+                       raw, head.isascii())
 
 
 def aiohttp_text(value: str) -> str:
