@@ -381,16 +381,23 @@ def make_pairs(
         def stream() -> StreamTranslator:
             renderer = codex_responses.ResponsesFromCodex(inp.body, body, agent)
 
-            def feed(item: Item) -> list[bytes]:
-                if _failed(item):
-                    return []
+            def relay(item: Item) -> list[bytes]:
                 if isinstance(item, StreamEvent):
                     frame = renderer.feed(item.event, item.data, item.payload)
                 else:
                     frame = renderer.feed("", item.decode("utf-8", errors="replace"), item_payload(item))
                 return [frame] if frame else []
 
-            return _Stream(feed, lambda: [RESPONSES_END])
+            def feed(item: Item) -> list[bytes]:
+                return [] if _failed(item) else relay(item)
+
+            def failed(item: Item) -> list[bytes]:
+                # ``response.failed`` or ``error`` after payload: relayed like any line, then the
+                # stream's end, as the legacy passthrough does (codex_executor.go:282-304).
+                frames = relay(item)
+                return [*frames, RESPONSES_END] if frames else []
+
+            return _Stream(feed, lambda: [RESPONSES_END], failed)
 
         def answer(completed: dict[str, Any] | None) -> bytes:
             rendered = codex_responses.render_response(completed, inp.body, body, agent)

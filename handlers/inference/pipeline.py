@@ -104,6 +104,9 @@ async def _drain(stream: UpstreamStream) -> list[StreamEvent | bytes]:
             if not isinstance(item, bytes) and item.error is not None:
                 raise item.error
             items.append(item)
+    if getattr(stream, "answerless", False):  # wrapping streams (OAuth mappers) end only one way
+        # Codex non-stream: no response.completed, the legacy's 408 (codex_executor.go:183).
+        raise stream.truncated_error()
     return items
 
 

@@ -462,6 +462,13 @@ class Executor(ABC):
         """An error the upstream reported inside a 200 stream."""
         return None
 
+    def ends_answer(self, event: StreamEvent) -> bool:
+        """An event after which the upstream ends its stream on purpose without the terminal
+        event, the end saying so itself (Codex ``response.incomplete``). A stream client then
+        gets the stream as it came and its normal end, with no error frame of ours (compatibility
+        row 4 is for streams cut short); a non-stream fold still finds no answer in it."""
+        return False
+
     def error_for(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamError:
         return classify(status, body, headers, google_hint=self.google_hint)
 

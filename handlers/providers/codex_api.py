@@ -141,6 +141,11 @@ class CodexAPIExecutor(Executor):
     def terminal(self, event: StreamEvent) -> bool:
         return isinstance(event.payload, dict) and event.payload.get("type") == COMPLETED
 
+    def ends_answer(self, event: StreamEvent) -> bool:
+        # The Responses API's own end for a cut answer (max_output_tokens, content filter): the
+        # legacy relays it and ends the stream cleanly (codex_executor.go:282-304).
+        return isinstance(event.payload, dict) and event.payload.get("type") == "response.incomplete"
+
     def truncated_error(self) -> UpstreamError:
         return UpstreamError("transient", 408, TRUNCATED_MESSAGE, reason="transient")
 

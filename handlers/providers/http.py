@@ -307,6 +307,9 @@ class UpstreamStream:
         # Events already parsed from the last chunk and not yet yielded: a consumer may hold its
         # output until this is zero and send one write per upstream chunk instead of one per event.
         self.pending = 0
+        # Set at the end of a stream the upstream ended on purpose before its terminal event
+        # (``Executor.ends_answer``): whole as a stream, but with no answer in it to fold.
+        self.answerless = False
 
     async def __aenter__(self) -> UpstreamStream:
         return self
@@ -350,6 +353,8 @@ class UpstreamStream:
                 return
             parser = SSEParser()
             ended = False
+            # The last event said the upstream ends here on purpose (``Executor.ends_answer``).
+            said_end = False
             while True:
                 chunk = await client.read_watched(response, watchdog)
                 batch = parser.feed(chunk) if chunk else parser.finish()
@@ -363,16 +368,24 @@ class UpstreamStream:
                         # The upstream gave up inside the stream; whatever follows is not ours.
                         return
                     ended = ended or self._executor.terminal(event)
+                    said_end = self._executor.ends_answer(event)
                 if failure is not None:
                     raise failure
                 if not chunk:
                     break
-            if not ended:
+            if not ended and not said_end:
                 raise self._truncated()
+            # Ended by the upstream's own word: a relay ends as after the terminal event, a
+            # fold finds no answer (``answerless``).
+            self.answerless = not ended
             self._complete = True
         finally:
             watchdog.close()
             self.close()
+
+    def truncated_error(self) -> UpstreamError:
+        """What a fold reports for an ``answerless`` stream, as for one cut short."""
+        return self._truncated()
 
     def _truncated(self) -> UpstreamError:
         error = self._executor.truncated_error()

@@ -1,0 +1,127 @@
+"""How a Codex stream that does not end with ``response.completed`` reaches each client.
+
+The legacy Codex executor relays every upstream line and has no in-band error check
+(codex_executor.go:282-304); its non-stream call looks for ``response.completed`` and answers 408
+without one (codex_executor.go:160-183):
+
+- ``response.incomplete`` is the Responses API's own end for a cut answer: a stream client gets
+  what came and the stream's normal end, no error frame of ours (compatibility row 4 is for
+  streams cut short); a non-stream client gets the legacy's 408.
+- ``response.failed`` after payload reaches a Responses client as the upstream wrote it, under its
+  own event name, then the stream's end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.handlers.inference.test_faults import JSON, MakeGateway, chat, claude, error_body, responses
+
+MODEL = "gpt-5.1-codex"
+RESPONSE = {"id": "resp_1", "object": "response", "created_at": 1, "model": MODEL, "output": []}
+
+
+def event(name: str, payload: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+
+
+OPENING = [
+    event("response.created", {"type": "response.created", "sequence_number": 0,
+                               "response": {**RESPONSE, "status": "in_progress"}}),
+    event("response.in_progress", {"type": "response.in_progress", "sequence_number": 1,
+                                   "response": {**RESPONSE, "status": "in_progress"}}),
+    event("response.output_text.delta", {"type": "response.output_text.delta", "sequence_number": 2,
+                                         "item_id": "msg_1", "output_index": 0, "content_index": 0,
+                                         "delta": "Hel"}),
+]
+INCOMPLETE = event("response.incomplete", {
+    "type": "response.incomplete", "sequence_number": 3,
+    "response": {**RESPONSE, "status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"}}})
+FAILED = event("response.failed", {
+    "type": "response.failed", "sequence_number": 3,
+    "response": {**RESPONSE, "status": "failed", "error": {"code": "server_error", "message": "boom"}}})
+TRUNCATED = "stream error: stream disconnected before completion: stream closed before response.completed"
+
+
+@pytest.fixture
+async def codex_upstream() -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A Codex upstream answering every call with the frames in the list (set by the test)."""
+    frames: list[bytes] = []
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for frame in frames:
+            await response.write(frame)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/responses", answer)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield f"http://127.0.0.1:{server.port}", frames
+    await server.close()
+
+
+def config(root: str) -> str:
+    return f"codex-api-key:\n  - api-key: sk-codex\n    base-url: {root}/v1\n"
+
+
+async def test_a_responses_stream_ending_incomplete_ends_as_the_upstream_ended_it(
+        gateway: MakeGateway, codex_upstream: tuple[str, list[bytes]]) -> None:
+    root, frames = codex_upstream
+    frames[:] = [*OPENING, INCOMPLETE]
+    client = await gateway(config(root))
+    resp = await client.post("/v1/responses", json=responses(MODEL, stream=True))
+    assert resp.status == 200
+    # Each upstream frame as it came (a blank line before each event, as the legacy writes it),
+    # then the stream's own end: no error frame.
+    assert await resp.read() == b"".join(b"\n" + frame.rstrip(b"\n") + b"\n" for frame in frames) + b"\n"
+
+
+@pytest.mark.parametrize(("path", "body", "tail"), [
+    ("/v1/chat/completions", chat(MODEL, stream=True), b"data: [DONE]\n\n"),
+    ("/v1/messages", claude(MODEL, stream=True), b""),
+])
+async def test_other_clients_get_a_clean_end_after_incomplete(
+        gateway: MakeGateway, codex_upstream: tuple[str, list[bytes]], path: str, body: dict[str, Any],
+        tail: bytes) -> None:
+    root, frames = codex_upstream
+    frames[:] = [*OPENING, INCOMPLETE]
+    client = await gateway(config(root))
+    resp = await client.post(path, json=body)
+    raw = await resp.read()
+    assert resp.status == 200
+    assert b"event: error" not in raw and b'"error"' not in raw
+    assert raw.endswith(tail)
+    assert b"Hel" in raw
+
+
+async def test_a_non_stream_answer_without_completed_is_the_legacy_408(
+        gateway: MakeGateway, codex_upstream: tuple[str, list[bytes]]) -> None:
+    root, frames = codex_upstream
+    frames[:] = [*OPENING, INCOMPLETE]
+    client = await gateway(config(root))
+    resp = await client.post("/v1/chat/completions", json=chat(MODEL))
+    assert resp.status == 408 and resp.headers["Content-Type"] == JSON
+    assert await resp.read() == error_body(TRUNCATED)
+
+
+async def test_a_responses_stream_failing_after_payload_gets_the_failure_as_written(
+        gateway: MakeGateway, codex_upstream: tuple[str, list[bytes]]) -> None:
+    root, frames = codex_upstream
+    frames[:] = [*OPENING, FAILED]
+    client = await gateway(config(root))
+    resp = await client.post("/v1/responses", json=responses(MODEL, stream=True))
+    assert resp.status == 200
+    raw = await resp.read()
+    assert raw == b"".join(b"\n" + frame.rstrip(b"\n") + b"\n" for frame in frames) + b"\n"
+    assert b"event: error" not in raw
