@@ -77,6 +77,11 @@ class UpstreamError(Exception):
 
     @property
     def message(self) -> str:
+        if not self.body and self.status is not None:
+            # The legacy executors' ``statusErr`` says "status N" when the upstream body was
+            # empty (openai_compat_executor.go:379-384); a blank but non-empty body stays blank,
+            # and the answer then takes the status text.
+            return f"status {self.status}"
         return self.body.decode("utf-8", errors="replace")
 
     def __repr__(self) -> str:

@@ -85,6 +85,27 @@ async def test_non_json_error_body_is_wrapped_per_status(gateway: MakeGateway, f
     assert await resp.read() == error_body("upstream said no", type_, err_code)
 
 
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(("code", "body", "message", "type_", "err_code"), [
+    # An empty body: the executors' statusErr text (openai_compat_executor.go:379-384).
+    (502, b"", "status 502", "server_error", "internal_server_error"),
+    (422, b"", "status 422", "invalid_request_error", None),
+    (401, b"", "status 401", "authentication_error", "invalid_api_key"),
+    # A blank body: WriteErrorResponse keeps Go's status text (handlers.go:664-669).
+    (504, b"  \n", "Gateway Timeout", "server_error", "internal_server_error"),
+    (418, b" ", "I'm a teapot", "invalid_request_error", None),
+    (422, b"\t", "Unprocessable Entity", "invalid_request_error", None),
+])
+async def test_an_empty_or_blank_error_body_is_answered_as_the_legacy_words_it(
+        gateway: MakeGateway, fake_llm: FakeLLM, stream: bool, code: int, body: bytes, message: str, type_: str,
+        err_code: str | None) -> None:
+    client = await gateway(upstreams_config(fake_llm.root))
+    fake_llm.script("sk-claude", status(code, body))
+    resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL, stream=stream))
+    assert resp.status == code and resp.headers["Content-Type"] == JSON
+    assert await resp.read() == error_body(message, type_, err_code)
+
+
 def _two_claude_keys(fake: FakeLLM, extra: str = "") -> str:
     return upstreams_config(fake.root, extra, claude_keys=("k1", "k2"))
 
