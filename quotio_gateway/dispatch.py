@@ -26,6 +26,7 @@ from .flags.schema import Mode
 from .gin_routes import legacy_serves, redirect_response
 from .legacy.forwarder import LEGACY_FAILURE_KEY
 from .management.auth import management_enabled
+from .management.responses import gin_not_found
 from .native import Handler
 from .shadow.capture import BodyTee, capture_native
 from .shadow.runner import plan_shadow
@@ -54,10 +55,6 @@ BEFORE_MIDDLEWARE_KEY = "quotio_before_middleware"
 def new_request_id() -> str:
     # Correlation ids need uniqueness, not secrecy: the Mersenne Twister avoids a syscall per request.
     return f"{random.getrandbits(64):016x}"
-
-
-def gin_not_found() -> web.Response:
-    return web.Response(status=404, text="404 page not found", content_type="text/plain")
 
 
 def _model_of(path: str, body: bytes) -> str | None:

@@ -16,12 +16,12 @@ legacy's ``util.SetProxy`` does.
 from __future__ import annotations
 
 import aiohttp
-import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
 from handlers.logins.endpoints import endpoints_for
 from quotio_gateway.appkeys import CONFIG_STORE
+from quotio_gateway.management.responses import json_response
 
 from .runtime import InferenceRuntime
 
@@ -33,8 +33,9 @@ _NOT_RETURNED = frozenset({"connection", "keep-alive", "transfer-encoding", "con
 
 
 def _bad_request(message: str) -> web.Response:
-    body = {"error": {"message": message, "type": "invalid_request_error"}}
-    return web.Response(status=400, body=orjson.dumps(body), headers={"Content-Type": "application/json"})
+    # Gin's c.JSON of handlers.ErrorResponse (gemini-cli_handlers.go:89-111): its charset, and
+    # Go's HTML-safe escaping of the upstream's text.
+    return json_response(400, {"error": {"message": message, "type": "invalid_request_error"}})
 
 
 async def forward_cli_method(request: web.Request, runtime: InferenceRuntime, raw: bytes) -> web.Response:

@@ -262,6 +262,8 @@ async def test_native_without_handler_is_gin_404(legacy, make_gateway, aiohttp_c
     resp = await client.get("/nope")
     assert resp.status == 404
     assert await resp.text() == "404 page not found"
+    # Gin's serveError sets plain text with no charset (gin v1.10.1 mimePlain).
+    assert resp.headers["Content-Type"] == "text/plain"
     resp = await client.options("/nope")
     assert resp.status == 204
 

@@ -22,6 +22,8 @@ async def code_assist() -> AsyncIterator[str]:
         SEEN.append({"path": request.path_qs, "headers": dict(request.headers), "body": await request.read()})
         if request.path.endswith(":loadCodeAssist"):
             return web.json_response({"currentTier": {"id": "free-tier"}}, headers={"X-Upstream": "one"})
+        if request.path.endswith(":htmlErr"):
+            return web.Response(status=404, text="<html><b>nope</b> & co</html>", content_type="text/html")
         return web.json_response({"error": {"code": 403, "status": "PERMISSION_DENIED"}}, status=403)
 
     app = web.Application()
@@ -55,8 +57,19 @@ async def test_an_upstream_error_is_a_400_carrying_its_body(inference_client: An
     client = await inference_client(config(code_assist))
     resp = await client.post("/v1internal:onboardUser", data=b"{}")
     assert resp.status == 400
+    assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
     assert await resp.read() == orjson.dumps({"error": {
         "message": '{"error": {"code": 403, "status": "PERMISSION_DENIED"}}', "type": "invalid_request_error"}})
+
+
+async def test_an_upstream_error_text_is_escaped_as_gin_writes_it(inference_client: Any, code_assist: str) -> None:
+    # c.JSON: Go's encoder writes <, > and & as \u escapes (gemini-cli_handlers.go:106-111).
+    client = await inference_client(config(code_assist))
+    resp = await client.post("/v1internal:htmlErr", data=b"{}")
+    assert resp.status == 400
+    assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert await resp.read() == (b'{"error":{"message":"\\u003chtml\\u003e\\u003cb\\u003enope\\u003c/b\\u003e '
+                                 b'\\u0026 co\\u003c/html\\u003e","type":"invalid_request_error"}}')
 
 
 async def test_an_unreachable_host_is_a_400_naming_the_call(inference_client: Any) -> None:
