@@ -19,6 +19,7 @@ from aiohttp import web
 from handlers.client_auth import authenticate, go_query_first
 from handlers.models.listing import unknown_model_response
 from handlers.models.registry import UnknownModelError
+from handlers.translation.gjson_values import text_of
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.errors import error_response as gateway_error
 from quotio_gateway.management.responses import json_response
@@ -102,10 +103,9 @@ def model_of(body: dict[str, Any]) -> str:
     model = body.get("model")
     if model is None:
         return ""
-    if isinstance(model, str):
-        return model
-    # gjson ``.String()`` of a number or boolean is its JSON text.
-    return orjson.dumps(model).decode()
+    # gjson ``.String()``: a number as Go spells it (``1.0`` -> ``1``), true/false, and an object
+    # or array as JSON text (compact here, where gjson keeps the client's spacing).
+    return text_of(model)
 
 
 def require_messages(body: dict[str, Any], key: str = "messages") -> None:

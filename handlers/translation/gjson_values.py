@@ -8,6 +8,7 @@ diff against different legacy files agree on the same rules.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 from handlers.translation.sse import json_text
@@ -29,14 +30,30 @@ def member_of(value: Any, key: str) -> Any:
 
 
 def text_of(value: Any) -> str:
-    """gjson ``String()``: strings verbatim, null empty, everything else as its JSON text."""
+    """gjson ``String()``: strings verbatim, null empty, a number as Go spells it, objects and
+    arrays as their JSON text."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return float_text(value)
     return json_text(value)
+
+
+def float_text(value: float) -> str:
+    """gjson ``String()`` of a number written with a point or exponent: Go's
+    ``strconv.FormatFloat(n, 'f', -1, 64)``, the shortest digits that read back, never in
+    exponent form (``1.0`` -> ``1``, ``1e3`` -> ``1000``, ``1e-7`` -> ``0.0000001``). A number
+    written as plain digits decodes to an int and keeps its digits."""
+    if math.isnan(value) or math.isinf(value):
+        return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def float_of(value: Any) -> float:

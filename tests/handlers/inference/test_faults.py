@@ -160,6 +160,16 @@ async def test_an_unknown_model_is_named_before_the_messages_are_checked(
     assert fake_llm.requests == []
 
 
+@pytest.mark.parametrize(("model", "named"), [(1.0, "1"), (1e3, "1000"), (2.5, "2.5"), (7, "7"), (True, "true")])
+async def test_a_model_that_is_no_string_is_named_as_gjson_reads_it(
+        gateway: MakeGateway, fake_llm: FakeLLM, model: Any, named: str) -> None:
+    # gjson String() (openai_handlers.go:118): Go's spelling of the number.
+    client = await gateway(upstreams_config(fake_llm.root))
+    resp = await client.post("/v1/chat/completions", json={"model": model, "messages": [
+        {"role": "user", "content": "hi"}]})
+    await assert_answer(resp, 400, error_body(f"unknown provider for model {named}"))
+
+
 async def test_empty_contents_and_input_go_upstream_as_legacy_sends_them(gateway: MakeGateway,
                                                                          fake_llm: FakeLLM) -> None:
     """Gemini ``contents`` and Responses ``input`` are not checked (the legacy checks neither);

@@ -9,6 +9,9 @@ from handlers.translation.gjson_values import array_of, bool_of, float_of, int_o
 
 @pytest.mark.parametrize(("value", "text"), [
     ("abc", "abc"), (None, ""), (True, "true"), (False, "false"), (12, "12"), ({"a": 1}, '{"a":1}'),
+    # A number written with a point or exponent: strconv.FormatFloat(n, 'f', -1, 64).
+    (1.0, "1"), (1e3, "1000"), (1.5, "1.5"), (-0.25, "-0.25"), (1e21, "1000000000000000000000"),
+    (1e-7, "0.0000001"), (0.1 + 0.2, "0.30000000000000004"), (12345678901234567890, "12345678901234567890"),
 ])
 def test_text_of(value, text) -> None:
     assert text_of(value) == text
