@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -113,6 +113,7 @@ class UpstreamClient:
 
     async def open(self, prepared: PreparedRequest, proxy_url: str) -> Response:
         """Send the request and wait for the response headers."""
+        prepared = with_go_defaults(prepared)
         url = _url(prepared.url)
         if not proxy_url and self._direct is not None and eligible(url):
             head = request_head(prepared.method, url, prepared.headers, prepared.body)
@@ -225,6 +226,30 @@ class UpstreamClient:
             response.close()
             raise
         return UpstreamStream(self, response, executor, raw=prepared.raw_stream)
+
+
+# What Go's net/http client sends when a request names neither (the legacy executors for Gemini
+# and Vertex set no User-Agent; only Claude's sets an Accept-Encoding): gzip, which it decodes
+# itself, and its own name for an HTTP/1.1 call, which ours are.
+GO_USER_AGENT = "Go-http-client/1.1"
+GO_ACCEPT_ENCODING = "gzip"
+
+
+def with_go_defaults(prepared: PreparedRequest) -> PreparedRequest:
+    """The request with Go's default User-Agent and Accept-Encoding where the executor set none,
+    instead of aiohttp's (``Python/3.x aiohttp/…``; ``gzip, deflate, br, zstd``)."""
+    has_agent = has_encoding = False
+    for name, _ in prepared.headers:
+        lowered = name.lower()
+        if lowered == "user-agent":
+            has_agent = True
+        elif lowered == "accept-encoding":
+            has_encoding = True
+    if has_agent and has_encoding:
+        return prepared
+    extra = (() if has_agent else (("User-Agent", GO_USER_AGENT),)) + \
+        (() if has_encoding else (("Accept-Encoding", GO_ACCEPT_ENCODING),))
+    return replace(prepared, headers=prepared.headers + extra)
 
 
 # Everything a body read may raise that is the upstream's doing (``_body_error`` says which).

@@ -23,7 +23,7 @@ from aiohttp import web
 from handlers.providers import OpenAICompatExecutor, Timeouts, UpstreamClient, UpstreamError, UpstreamRequest
 from handlers.providers.base import PreparedRequest, UpstreamResult
 from handlers.providers.direct_http import eligible, request_head
-from handlers.providers.http import _url
+from handlers.providers.http import _url, with_go_defaults
 
 from .test_http import cred
 
@@ -111,7 +111,8 @@ PREPARED = [
         ("x-api-key", "k1"), ("Anthropic-Version", "2023-06-01"), ("X-Api-Key", "k2"),
         ("Anthropic-Beta", "a"), ("Anthropic-Beta", "b")), b"{}"),
     # Given Host, User-Agent, Accept and Accept-Encoding win; an empty body still has a type.
-    # (The ones without an Accept-Encoding of their own show aiohttp's default: gzip, deflate, br, zstd.)
+    # (The others get Go's User-Agent and Accept-Encoding from the upstream client, as the legacy's
+    # calls carry them: the same lines through aiohttp and the direct client.)
     PreparedRequest("POST", "/v1/y", (
         ("Host", "example.com"), ("User-Agent", "claude-cli/1.0.83 (external, cli)"), ("Accept", "text/event-stream"),
         ("Accept-Encoding", "identity")), b""),
@@ -125,8 +126,9 @@ PREPARED = [
 async def test_the_request_on_the_wire_is_the_one_aiohttp_sends(raw, prepared: PreparedRequest) -> None:
     server = await raw(ok())
     url = f"http://127.0.0.1:{server.port}{prepared.url}"
+    sent = with_go_defaults(prepared)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session, session.request(
-            prepared.method, _url(url), headers=list(prepared.headers), data=prepared.body,
+            prepared.method, _url(url), headers=list(sent.headers), data=prepared.body,
             allow_redirects=False) as response:
         await response.read()
     client = UpstreamClient()
@@ -138,7 +140,7 @@ async def test_the_request_on_the_wire_is_the_one_aiohttp_sends(raw, prepared: P
     assert result.body == b'{"ok":true}'
     assert len(server.requests) == 2
     assert server.requests[1] == server.requests[0]
-    assert request_head(prepared.method, _url(url), prepared.headers, prepared.body) == \
+    assert request_head(prepared.method, _url(url), sent.headers, prepared.body) == \
         server.requests[0][:len(server.requests[0]) - len(prepared.body)]
 
 

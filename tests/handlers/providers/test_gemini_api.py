@@ -35,6 +35,9 @@ async def test_non_stream_request_shape(upstream, client: UpstreamClient) -> Non
     assert seen.headers["Content-Type"] == "application/json"
     assert seen.headers["X-Goog-User-Project"] == "proj"
     assert "Authorization" not in seen.headers
+    # gemini_executor.go sets neither: Go's client sends its own name and asks for gzip.
+    assert seen.headers["User-Agent"] == "Go-http-client/1.1"
+    assert seen.headers["Accept-Encoding"] == "gzip"
     assert seen.json == {"contents": BODY["contents"], "model": "gemini-2.5-pro"}
 
 
