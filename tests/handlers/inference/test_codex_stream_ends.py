@@ -75,16 +75,27 @@ def config(root: str) -> str:
     return f"codex-api-key:\n  - api-key: sk-codex\n    base-url: {root}/v1\n"
 
 
+async def answer(gateway: MakeGateway, upstream: tuple[str, list[bytes]], last: bytes, path: str,
+                 body: dict[str, Any]) -> tuple[int, str, bytes]:
+    """Status, Content-Type and body of one request whose Codex stream ends with ``last``."""
+    root, frames = upstream
+    frames[:] = [*OPENING, last]
+    client = await gateway(config(root))
+    resp = await client.post(path, json=body)
+    return resp.status, resp.headers["Content-Type"], await resp.read()
+
+
+def relayed(last: bytes) -> bytes:
+    """Each upstream frame as it came (a blank line before each event, as the legacy writes it),
+    then the stream's own end."""
+    return b"".join(b"\n" + frame.rstrip(b"\n") + b"\n" for frame in [*OPENING, last]) + b"\n"
+
+
 async def test_a_responses_stream_ending_incomplete_ends_as_the_upstream_ended_it(
         gateway: MakeGateway, codex_upstream: tuple[str, list[bytes]]) -> None:
-    root, frames = codex_upstream
-    frames[:] = [*OPENING, INCOMPLETE]
-    client = await gateway(config(root))
-    resp = await client.post("/v1/responses", json=responses(MODEL, stream=True))
-    assert resp.status == 200
-    # Each upstream frame as it came (a blank line before each event, as the legacy writes it),
-    # then the stream's own end: no error frame.
-    assert await resp.read() == b"".join(b"\n" + frame.rstrip(b"\n") + b"\n" for frame in frames) + b"\n"
+    status, _, raw = await answer(gateway, codex_upstream, INCOMPLETE, "/v1/responses",
+                                  responses(MODEL, stream=True))
+    assert (status, raw) == (200, relayed(INCOMPLETE))
 
 
 @pytest.mark.parametrize(("path", "body", "tail"), [
@@ -94,12 +105,8 @@ async def test_a_responses_stream_ending_incomplete_ends_as_the_upstream_ended_i
 async def test_other_clients_get_a_clean_end_after_incomplete(
         gateway: MakeGateway, codex_upstream: tuple[str, list[bytes]], path: str, body: dict[str, Any],
         tail: bytes) -> None:
-    root, frames = codex_upstream
-    frames[:] = [*OPENING, INCOMPLETE]
-    client = await gateway(config(root))
-    resp = await client.post(path, json=body)
-    raw = await resp.read()
-    assert resp.status == 200
+    status, _, raw = await answer(gateway, codex_upstream, INCOMPLETE, path, body)
+    assert status == 200
     assert b"event: error" not in raw and b'"error"' not in raw
     assert raw.endswith(tail)
     assert b"Hel" in raw
@@ -107,21 +114,13 @@ async def test_other_clients_get_a_clean_end_after_incomplete(
 
 async def test_a_non_stream_answer_without_completed_is_the_legacy_408(
         gateway: MakeGateway, codex_upstream: tuple[str, list[bytes]]) -> None:
-    root, frames = codex_upstream
-    frames[:] = [*OPENING, INCOMPLETE]
-    client = await gateway(config(root))
-    resp = await client.post("/v1/chat/completions", json=chat(MODEL))
-    assert resp.status == 408 and resp.headers["Content-Type"] == JSON
-    assert await resp.read() == error_body(TRUNCATED)
+    status, content_type, raw = await answer(gateway, codex_upstream, INCOMPLETE, "/v1/chat/completions",
+                                             chat(MODEL))
+    assert (status, content_type, raw) == (408, JSON, error_body(TRUNCATED))
 
 
 async def test_a_responses_stream_failing_after_payload_gets_the_failure_as_written(
         gateway: MakeGateway, codex_upstream: tuple[str, list[bytes]]) -> None:
-    root, frames = codex_upstream
-    frames[:] = [*OPENING, FAILED]
-    client = await gateway(config(root))
-    resp = await client.post("/v1/responses", json=responses(MODEL, stream=True))
-    assert resp.status == 200
-    raw = await resp.read()
-    assert raw == b"".join(b"\n" + frame.rstrip(b"\n") + b"\n" for frame in frames) + b"\n"
+    status, _, raw = await answer(gateway, codex_upstream, FAILED, "/v1/responses", responses(MODEL, stream=True))
+    assert (status, raw) == (200, relayed(FAILED))
     assert b"event: error" not in raw
