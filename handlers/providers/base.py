@@ -290,6 +290,9 @@ class UpstreamRequest:
     # Whether the client asked for a stream (the legacy's ExecuteStream rather than Execute); None
     # means the same as ``stream``. A non-stream client folded from an upstream stream differs.
     client_stream: bool | None = None
+    # The executor's ``before_payload`` edits are already in ``body`` (made before the payload
+    # rules, as the legacy orders them): ``prepare`` leaves them as the rules left them.
+    shaped: bool = False
 
     @property
     def wants_stream(self) -> bool:
@@ -466,6 +469,15 @@ class Executor(ABC):
     def inband_error(self, event: StreamEvent) -> UpstreamError | None:
         """An error the upstream reported inside a 200 stream."""
         return None
+
+    def before_payload(self, credential: Any, body: dict[str, Any], base_model: str,
+                       client_headers: Mapping[str, str]) -> bool:
+        """Edits the legacy executor makes to the translated body before its payload rules run, so
+        a rule may still change what they wrote (Claude sets the model and cloaks; the OpenAI
+        chat executors set the model). Made in place; returns whether there are any, which the
+        pipeline passes on as ``UpstreamRequest.shaped``. Executors that write the model after
+        the rules (Gemini, Vertex, Codex) have none."""
+        return False
 
     def ends_answer(self, event: StreamEvent) -> bool:
         """An event after which the upstream ends its stream on purpose without the terminal

@@ -269,19 +269,31 @@ class ClaudeAPIExecutor(Executor):
     cloak_resolver: CloakResolver | None = None
     new_user_id: Callable[[], str] = staticmethod(fake_user_id)
 
+    def before_payload(self, credential: APIKeyCredential, body: dict[str, Any], base_model: str,
+                       client_headers: Mapping[str, str]) -> bool:
+        # claude_executor.go:106-117: the model, thinking, cloaking, then the payload rules.
+        body["model"] = base_model
+        self._cloak(credential, body, base_model, client_headers)
+        return True
+
+    def _cloak(self, credential: APIKeyCredential, body: dict[str, Any], base_model: str,
+               client_headers: Mapping[str, str]) -> None:
+        settings = self.cloak_resolver(credential) if self.cloak_resolver is not None else DEFAULT_CLOAK
+        apply_cloaking(body, base_model, settings, _user_agent(client_headers), self.new_user_id)
+
     def prepare(self, credential: APIKeyCredential, request: UpstreamRequest) -> PreparedRequest:
         body: dict[str, Any] = dict(request.body)
-        body["model"] = request.base_model
         counting = request.action == "countTokens"
+        if not request.shaped:
+            body["model"] = request.base_model
         if counting:
             # The legacy CountTokens neither cloaks nor drops thinking; it only puts the Claude
             # Code system line first (claude_executor.go:399-401).
             if not request.base_model.startswith("claude-3-5-haiku"):
                 claude_code_system(body)
         else:
-            settings = self.cloak_resolver(credential) if self.cloak_resolver is not None else DEFAULT_CLOAK
-            apply_cloaking(body, request.base_model, settings, _user_agent(request.client_headers),
-                           self.new_user_id)
+            if not request.shaped:
+                self._cloak(credential, body, request.base_model, request.client_headers)
             tool_choice = body.get("tool_choice")
             if isinstance(tool_choice, dict) and tool_choice.get("type") in ("any", "tool"):
                 # Anthropic rejects extended thinking together with a forced tool.

@@ -17,6 +17,7 @@ Left to the body pipeline, as for API keys: cloaking (system prompt, fake ``meta
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -101,6 +102,11 @@ def is_oauth_token(token: str) -> bool:
 class ClaudeOAuthExecutor(OAuthExecutor, ClaudeAPIExecutor):
     name = "claude"
     upstream_format = Format.CLAUDE
+
+    def before_payload(self, credential: OAuthCredential, body: dict[str, Any], base_model: str,  # type: ignore[override]
+                       client_headers: Mapping[str, str]) -> bool:
+        keyed = APIKeyCredential("claude", credential.token, credential.base_url, credential.proxy_url)
+        return ClaudeAPIExecutor.before_payload(self, keyed, body, base_model, client_headers)
 
     def prepare(self, credential: OAuthCredential, request: UpstreamRequest) -> PreparedRequest:  # type: ignore[override]
         if is_oauth_token(credential.token):

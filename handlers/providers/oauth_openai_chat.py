@@ -91,7 +91,8 @@ class _ChatExecutor(OAuthExecutor, OpenAICompatExecutor):
 
     def prepare(self, credential: OAuthCredential, request: UpstreamRequest) -> PreparedRequest:  # type: ignore[override]
         body: dict[str, Any] = dict(request.body)
-        body["model"] = request.base_model
+        if not request.shaped:  # set before the payload rules (qwen_executor.go:87-94, iflow_executor.go:93-101)
+            body["model"] = request.base_model
         self.edit_body(body, request)
         headers = HeaderSet()
         self.auth_headers(headers, credential, request)

@@ -6,6 +6,7 @@ Legacy: ``openai_compat_executor.go`` (reference: providers §10). The base URL 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from handlers.translation.token_count import openai_chat_text, openai_encoding, openai_usage
@@ -35,9 +36,17 @@ class OpenAICompatExecutor(Executor):
             # The legacy answers a provider without base-url like a bad key (statusErr 401).
             raise UpstreamError("credential", 401, b"missing provider baseURL", reason="unauthorized")
 
+    def before_payload(self, credential: Any, body: dict[str, Any], base_model: str,
+                       client_headers: Mapping[str, str]) -> bool:
+        # The translated body names the model before the payload rules (openai_compat_executor.go:
+        # 91-93), and nothing writes it again: a rule may set it.
+        body["model"] = base_model
+        return True
+
     def prepare(self, credential: APIKeyCredential, request: UpstreamRequest) -> PreparedRequest:
         body: dict[str, Any] = dict(request.body)
-        body["model"] = request.base_model
+        if not request.shaped:
+            body["model"] = request.base_model
         headers = HeaderSet()
         headers.set("Content-Type", "application/json")
         if credential.api_key:

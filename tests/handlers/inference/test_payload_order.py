@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from tests.fakes.llm_upstream import FakeLLM
-from tests.handlers.inference.test_faults import COMPAT_MODEL, MakeGateway, chat, upstreams_config
+from tests.handlers.inference.test_faults import (
+    CLAUDE_MODEL,
+    CODEX_MODEL,
+    COMPAT_MODEL,
+    GEMINI_MODEL,
+    MakeGateway,
+    chat,
+    upstreams_config,
+)
 
 
 def payload(kind: str, effort: str) -> str:
@@ -28,3 +36,39 @@ async def test_on_openai_compatible_upstreams_the_thinking_suffix_wins_over_payl
     body: dict[str, Any] = fake_llm.requests[-1].body
     assert body["model"] == "upstream-model"
     assert body["reasoning_effort"] == (sent or effort)
+
+
+def override(params: str) -> str:
+    return f"payload:\n  override:\n    - models:\n        - name: \"*\"\n      params:\n{params}"
+
+
+@pytest.mark.parametrize(("model", "kept"), [
+    # Claude, OpenAI-compatible (and the OpenAI chat OAuth executors) write the model before the
+    # rules and never again (claude_executor.go:106-117, openai_compat_executor.go:91-101).
+    (CLAUDE_MODEL, False), (COMPAT_MODEL, False),
+    # Gemini and Codex write it again after the rules (gemini_executor.go:129-130, codex_executor.go:104-105).
+    (GEMINI_MODEL, True), (CODEX_MODEL, True),
+])
+async def test_a_rule_setting_the_model_holds_where_the_legacy_lets_it(
+        gateway: MakeGateway, fake_llm: FakeLLM, model: str, kept: bool) -> None:
+    client = await gateway(upstreams_config(fake_llm.root, override("        model: hacked\n")))
+    resp = await client.post("/v1/chat/completions", json=chat(model))
+    assert resp.status == 200, await resp.text()
+    sent = fake_llm.requests[-1]
+    upstream_model = sent.body.get("model") if isinstance(sent.body, dict) else None
+    if model == GEMINI_MODEL:
+        upstream_model = sent.path.split("/models/", 1)[1].split(":", 1)[0]
+    assert (upstream_model != "hacked") is kept
+
+
+async def test_claude_rules_run_after_cloaking(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    """claude_executor.go:113-117: cloaking (Claude Code system line, fake user id) comes before the
+    payload rules, so a rule's system prompt and user id are what goes out."""
+    rules = override("        system: plain\n        metadata.user_id: rule-user\n")
+    client = await gateway(upstreams_config(fake_llm.root, rules))
+    resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL))
+    assert resp.status == 200, await resp.text()
+    body = fake_llm.requests[-1].body
+    assert body["system"] == "plain"
+    assert body["metadata"] == {"user_id": "rule-user"}
+    assert body["model"] == CLAUDE_MODEL
