@@ -116,6 +116,13 @@ class InferenceRuntime:
         self._retry = RetrySettings.from_config(store.current)
         self._cloaks: tuple[Config | None, dict[tuple[str, str], CloakSettings]] = (None, {})
         self._entries: tuple[ModelRegistry | None, dict[tuple[tuple[str, ...], str], list[Any]]] = (None, {})
+        # Every config applied as it arrives (after the registry, which subscribed first), not only
+        # the one the next request sees: a key removed and added back between two requests was
+        # re-registered, as the legacy's watcher deletes and adds it.
+        store.subscribe(self._on_config)
+
+    def _on_config(self, old: Config, new: Config) -> None:
+        self.retry_settings()
 
     @property
     def config(self) -> Config:
@@ -165,9 +172,10 @@ class InferenceRuntime:
           (config_reload.go:130);
         * ``oauth-excluded-models`` changed for a provider: that provider's credential files
           (config_reload.go:109);
-        * otherwise the API keys whose entry (key, base, proxy, headers, priority) or registration
-          (prefix, models, exclusions) changed. Credential files that changed on disk are reset
-          when they are registered again, not here.
+        * otherwise the API keys whose entry (key, base, its own proxy, headers, priority) or
+          registration (prefix, models, exclusions) changed, and keys the previous config did not
+          have (one removed and added back is a new auth there: dispatcher.go:118-127). Credential
+          files that changed on disk are reset when they are registered again, not here.
         """
         signatures = self._signatures(cfg)
         before, self._registered = self._registered, signatures
@@ -177,8 +185,7 @@ class InferenceRuntime:
                 or previous.oauth_model_alias != cfg.oauth_model_alias):
             changed = self.state.credential_ids()
         else:
-            changed = {ident for ident, signature in signatures.items()
-                       if ident in before and before[ident] != signature}
+            changed = {ident for ident, signature in signatures.items() if before.get(ident) != signature}
             old_excluded, new_excluded = previous.oauth_excluded_models, cfg.oauth_excluded_models
             providers = {p for p in {*old_excluded, *new_excluded} if old_excluded.get(p) != new_excluded.get(p)}
             if providers:
@@ -193,7 +200,10 @@ class InferenceRuntime:
         """Per config API key: its executor input and what it registers."""
         registry = self.registry.current
         fingerprints = registry.fingerprints() if registry.config is cfg else {}
-        return {c.id: (c, fingerprints.get(c.id, "")) for c in credentials_from_config(cfg)}
+        # Each entry's own proxy only: the legacy's auths do not carry the global proxy-url
+        # (synthesizer/config.go:120-127), so changing it re-registers no key.
+        own = cfg.model_copy(update={"proxy_url": ""})
+        return {c.id: (c, fingerprints.get(c.id, "")) for c in credentials_from_config(own)}
 
     def _api_keys(self, cfg: Config) -> dict[str, APIKeyCredential]:
         cached_cfg, creds = self._keyed

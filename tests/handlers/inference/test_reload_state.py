@@ -57,6 +57,33 @@ async def test_an_unrelated_change_keeps_the_cooldown(gateway: MakeGateway, fake
     assert len(fake_llm.requests) == 1
 
 
+async def test_a_key_removed_and_added_back_starts_over(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    """dispatcher.go:118-127: removing a key deletes its auth; adding it back adds a new one."""
+    client = await cooled(gateway, fake_llm)
+    store = client.server.app[CONFIG_STORE]
+    original = store.current.model_copy(deep=True)
+    without = store.current.model_copy(deep=True)
+    without.claude_api_key = []
+    await store.save(without)
+    resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL))
+    assert resp.status == 400  # no key serves the model now
+    await store.save(original)
+    assert (await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL))).status == 200
+
+
+async def test_a_global_proxy_change_keeps_the_cooldown(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    """The legacy's auths carry only their entry's own proxy-url (synthesizer/config.go:120-127):
+    the top-level one changing re-registers nothing."""
+    client = await cooled(gateway, fake_llm)
+    store = client.server.app[CONFIG_STORE]
+    edited = store.current.model_copy(deep=True)
+    edited.proxy_url = "http://127.0.0.1:9"
+    await store.save(edited)
+    resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL))
+    assert resp.status == 500 and await resp.json() == AUTH_UNAVAILABLE
+    assert len(fake_llm.requests) == 1
+
+
 async def test_oauth_excluded_models_start_that_providers_files_over(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
     """config_reload.go:109: a change of a provider's ``oauth-excluded-models`` re-registers that
     provider's credential files; other files and the API keys keep their state."""
