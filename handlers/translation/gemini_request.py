@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from handlers.translation.gjson_values import array_of, text_of
+from handlers.translation.gjson_values import array_of, int_of, text_of
 from handlers.translation.mime_types import FILE_MIME_TYPES
 from handlers.translation.model import (
     FilePart,
@@ -132,8 +132,8 @@ def _gemini_thinking(config: Any) -> ThinkingConfig | None:
     if "thinkingLevel" in config:
         return ThinkingConfig(ThinkingMode.LEVEL, level=str(config["thinkingLevel"] or ""))
     if "thinkingBudget" in config:
-        budget = _number(config["thinkingBudget"])
-        return ThinkingConfig(ThinkingMode.BUDGET, budget=int(budget or 0))
+        # gjson Int() (claude_gemini_request.go:138): "300" is 300, as the Gemini -> OpenAI pair reads it.
+        return ThinkingConfig(ThinkingMode.BUDGET, budget=int_of(config["thinkingBudget"]))
     if config.get("includeThoughts") is True or config.get("include_thoughts") is True:
         return ThinkingConfig(ThinkingMode.AUTO, budget=-1)
     return None

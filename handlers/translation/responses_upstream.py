@@ -29,6 +29,7 @@ import orjson
 
 from handlers.translation.claude_request import DEFAULT_MAX_TOKENS, fake_user_id, new_tool_use_id
 from handlers.translation.gemini_request import SKIP_SIGNATURE, json_value, safety_settings
+from handlers.translation.gjson_values import text_of
 from handlers.translation.model import (
     ImagePart,
     Message,
@@ -220,7 +221,10 @@ def _gemini_schema(parameters: Any) -> Any:
     properties = schema.get("properties")
     if isinstance(properties, dict):
         schema["properties"] = {
-            key: {**value, "type": str(value["type"]).upper()} if isinstance(value, dict) and "type" in value else value
+            # strings.ToUpper(type.String()): an array type goes as its upper-cased JSON text
+            # (gemini_openai-responses_request.go:329-335).
+            key: {**value, "type": text_of(value["type"]).upper()} if isinstance(value, dict) and "type" in value
+            else value
             for key, value in properties.items()
         }
     schema["type"] = "OBJECT"

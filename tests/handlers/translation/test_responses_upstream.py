@@ -376,3 +376,11 @@ def test_gemini_function_call_with_arguments_that_are_not_json_goes_up_with_empt
     ]}
     out = responses_upstream.render_gemini_request(openai_responses.parse_request(body), "gemini-2.5-pro")
     assert out["contents"][0]["parts"][0]["functionCall"] == {"name": "f", "args": {}, "id": "c1"}
+
+
+def test_responses_to_gemini_array_types_go_as_their_upper_cased_json_text() -> None:
+    # strings.ToUpper(type.String()) (gemini_openai-responses_request.go:329-335); a null type is "".
+    body = {"model": "g", "input": "hi", "tools": [{"type": "function", "name": "f", "parameters": {
+        "type": "object", "properties": {"a": {"type": ["string", "null"]}, "b": {"type": None}}}}]}
+    properties = to_gemini(body)["tools"][0]["functionDeclarations"][0]["parametersJsonSchema"]["properties"]
+    assert properties == {"a": {"type": '["STRING","NULL"]'}, "b": {"type": ""}}
