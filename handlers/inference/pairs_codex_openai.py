@@ -468,12 +468,19 @@ def _completion_body(chat: bytes) -> bytes:
 @dataclass(slots=True)
 class _CompletionsStream:
     inner: StreamTranslator
+    # A chat chunk came, even one the conversion drops (the role-only first chunk): the legacy
+    # handler commits its 200 SSE answer there (openai_handlers.go:602-610), so what follows,
+    # an error included, is part of the stream.
+    committed: bool = False
 
     def _convert(self, frames: list[bytes]) -> list[bytes]:
         return [f for f in map(_completion_frame, frames) if f is not None]
 
     def feed(self, item: Item) -> list[bytes]:
-        return self._convert(self.inner.feed(item))
+        frames = self.inner.feed(item)
+        if frames:
+            self.committed = True
+        return self._convert(frames)
 
     def close(self) -> list[bytes]:
         return [*self._convert(self.inner.close()), OPENAI_DONE]

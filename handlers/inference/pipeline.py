@@ -442,6 +442,11 @@ async def _pump(translator: StreamTranslator, stream: UpstreamStream,
                         item.error.delivered = True
                     raise item.error
                 held += translator.feed(item)
+                if not held and not writer.started and getattr(translator, "committed", False):
+                    # The answer is a stream from here on though nothing is written yet (the
+                    # completions wrapper): its head leaves with the first bytes, as Gin's does.
+                    await writer.start(with_body=True)
+                    writer.payload_sent = True
                 # Wrapping streams (OAuth mappers, Kiro) carry no ``pending``: one write per event.
                 if held and not getattr(stream, "pending", 0):
                     frames, held = held, []
@@ -470,7 +475,10 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
                              candidates: list[Candidate], attempt: _Attempt, resolved: str) -> web.StreamResponse:
     cfg = runtime.config
     if _headers_up_front(call):
-        await writer.start()
+        # Committed now (the Gemini CLI handler sets its SSE headers before asking upstream), but
+        # sent with the first bytes, a keep-alive or an error frame, as Gin sends a head
+        # (gemini-cli_handlers.go:138-162).
+        await writer.start(with_body=True)
     retries_left = max(0, int(cfg.streaming.bootstrap_retries))
     while True:
         settings = runtime.retry_settings()

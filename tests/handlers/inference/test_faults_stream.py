@@ -478,3 +478,56 @@ async def test_completions_stream_only_for_a_json_true(gateway: MakeGateway, fak
     resp = await client.post("/v1/completions", json=completions(COMPAT_MODEL, stream=True))
     assert resp.status == 200 and resp.headers["Content-Type"] == SSE
     assert (await resp.read()).endswith(b"data: [DONE]\n\n")
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+@pytest.mark.parametrize(("model", "key"), [(COMPAT_MODEL, "sk-compat"), (CLAUDE_MODEL, "sk-claude")])
+async def test_a_completions_stream_is_committed_at_the_first_chat_chunk(
+        gateway: MakeGateway, fake_llm: FakeLLM, model: str, key: str, retries: int) -> None:
+    """openai_handlers.go:602-610: the first chat chunk (the role-only one, which the conversion
+    drops) commits the 200 SSE answer, so a break right after it is an in-stream error frame, and
+    bootstrap retries no longer apply (sentPayload)."""
+    extra = f"streaming:\n  bootstrap-retries: {retries}\n"
+    client = await gateway(upstreams_config(fake_llm.root, extra))
+    fake_llm.script(key, Fault("reset", after=1))
+    resp = await client.post("/v1/completions", json=completions(model, stream=True))
+    assert resp.status == 200 and resp.headers["Content-Type"] == SSE
+    assert await resp.read() == frame("upstream connection broke mid-body", "/v1/completions")
+    assert len(fake_llm.requests) == 1
+
+
+async def test_the_gemini_cli_stream_head_leaves_with_the_first_bytes(gateway: MakeGateway) -> None:
+    """gemini-cli_handlers.go:138-162 sets the SSE headers before asking upstream, but Gin writes
+    a head only with the first body bytes: a client waiting on a slow upstream has no head yet."""
+    asked, go = asyncio.Event(), asyncio.Event()
+
+    async def generate(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        asked.set()
+        await go.wait()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        chunk = {"candidates": [{"content": {"role": "model", "parts": [{"text": "hi"}]}, "finishReason": "STOP"}]}
+        await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1beta/models/{action}", generate)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        root = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        client = await gateway(f"gemini-api-key:\n  - api-key: sk-gemini\n    base-url: {root}\n")
+        body = {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY}
+        answer = asyncio.ensure_future(client.post("/v1internal:streamGenerateContent", json=body))
+        await asyncio.wait_for(asked.wait(), 5)
+        done, _ = await asyncio.wait([answer], timeout=0.3)
+        assert not done  # no status line or header has reached the client
+        go.set()
+        resp = await answer
+        assert resp.status == 200 and resp.headers["Content-Type"] == SSE
+        assert b'"hi"' in await resp.read()
+    finally:
+        await runner.cleanup()
