@@ -28,7 +28,7 @@ from typing import Any
 
 from handlers.translation import usage as usage_rules
 from handlers.translation.gemini_request import json_value, synthetic_tool_id
-from handlers.translation.gjson_values import array_of
+from handlers.translation.gjson_values import array_of, text_of
 from handlers.translation.model import (
     Finish,
     FinishReason,
@@ -87,7 +87,8 @@ def _parse_part(raw: dict[str, Any]) -> Part | None:
     signature = raw.get("thoughtSignature", raw.get("thought_signature"))
     inline = raw.get("inlineData", raw.get("inline_data"))
     if "text" in raw:
-        text = raw["text"] if isinstance(raw["text"], str) else json_text(raw["text"])
+        # gjson String(): null is "", any other value its JSON text.
+        text = text_of(raw["text"])
         if raw.get("thought") is True:
             return ThinkingPart(text, signature=signature if isinstance(signature, str) else "")
         return TextPart(text)

@@ -506,6 +506,11 @@ def fold_events(events: list[StreamEvent]) -> Response:
     resp = collect_response(events)
     start = next((e.usage for e in events if isinstance(e, UsageReport)), None)
     resp.usage = _merge_usage(start, resp.usage)
+    if start is not None and resp.usage is not None and resp.usage is not start:
+        # Folded, the legacy counts input tokens from message_start alone, even where the finish
+        # names its own (claude_openai-responses_response.go:492-494, 553-555); Gemini's reports
+        # repeat the same prompt count.
+        resp.usage.input_tokens = start.input_tokens
     return resp
 
 

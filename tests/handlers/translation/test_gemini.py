@@ -1186,3 +1186,10 @@ def test_camel_case_media_and_tool_config_are_read_and_win() -> None:
     ]}]
     assert out["tool_choice"] == {"type": "any"}
     assert "toolConfig" not in gemini.parse_request({"toolConfig": {}, "contents": []}).extra
+
+
+def test_a_null_text_part_reads_as_empty_text() -> None:
+    # gjson String() of null is "" (gemini_openai_response.go:332-340): no "null" in the answer.
+    chunk = gemini.parse_chunk({"candidates": [{"content": {"parts": [{"text": None}, {"text": "a"}]}}]})
+    texts = [part.text for part in chunk.candidates[0].parts if hasattr(part, "text")]
+    assert "".join(texts) == "a"

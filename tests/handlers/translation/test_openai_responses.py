@@ -456,3 +456,20 @@ def test_non_stream_defaults() -> None:
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": 0,
     }
+
+
+def test_claude_non_stream_input_tokens_come_from_message_start_alone() -> None:
+    # claude_openai-responses_response.go:492-494, 553-555: folded, only output_tokens is read from
+    # message_delta, even when it names an input count of its own.
+    stream = sse(
+        {"type": "message_start", "message": {"id": "msg_1", "model": "claude-x", "usage": {"input_tokens": 5}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+         "usage": {"input_tokens": 9, "output_tokens": 7}},
+        {"type": "message_stop"},
+    )
+    resp = openai_responses.fold_events(claude.parse_stream_events(stream, start_usage=True))
+    usage = openai_responses.render_response(resp, {}, now=lambda: 1)["usage"]
+    assert (usage["input_tokens"], usage["output_tokens"], usage["total_tokens"]) == (5, 7, 12)
