@@ -160,14 +160,14 @@ class _Attempt:
             payload_first = getattr(executor, "payload_before_thinking", False)
             shaped = False
             if not counting and payload_first:
-                shaped = self._before_payload(executor, candidate, body, base)
+                shaped = self._before_payload(executor, candidate, body, base, translation.upstream_stream)
                 body = self._payload(body, base, upstream, original)
             if not (counting and upstream is Format.CLAUDE):
                 info = self.registry.get(base, candidate.provider)
                 body = apply_thinking(body, model, call.protocol.format.value,
                                       getattr(executor, "thinking_target", "") or upstream.value, info)
             if not counting and not payload_first:
-                shaped = self._before_payload(executor, candidate, body, base)
+                shaped = self._before_payload(executor, candidate, body, base, translation.upstream_stream)
                 body = self._payload(body, base, upstream, original)
         except (TranslationError, ThinkingError) as exc:
             raise UpstreamError("request", 400, str(exc).encode(), reason="request") from exc
@@ -178,10 +178,12 @@ class _Attempt:
                                            client_stream=call.stream, shaped=shaped)
         return translation, upstream_request
 
-    def _before_payload(self, executor: Any, candidate: Candidate, body: dict[str, Any], base: str) -> bool:
+    def _before_payload(self, executor: Any, candidate: Candidate, body: dict[str, Any], base: str,
+                        stream: bool) -> bool:
         # Executors standing in for the legacy's (a test's format-only one) may lack the hook.
         hook = getattr(executor, "before_payload", None)
-        return bool(hook(candidate.credential, body, base, self.request.headers)) if hook is not None else False
+        return bool(hook(candidate.credential, body, base, self.request.headers, stream)) if hook is not None \
+            else False
 
     def _payload(self, body: dict[str, Any], base: str, upstream: Format,
                  original: dict[str, Any] | None) -> dict[str, Any]:

@@ -471,12 +471,12 @@ class Executor(ABC):
         return None
 
     def before_payload(self, credential: Any, body: dict[str, Any], base_model: str,
-                       client_headers: Mapping[str, str]) -> bool:
+                       client_headers: Mapping[str, str], stream: bool) -> bool:
         """Edits the legacy executor makes to the translated body before its payload rules run, so
         a rule may still change what they wrote (Claude sets the model and cloaks; the OpenAI
-        chat executors set the model). Made in place; returns whether there are any, which the
-        pipeline passes on as ``UpstreamRequest.shaped``. Executors that write the model after
-        the rules (Gemini, Vertex, Codex) have none."""
+        chat executors set the model; Qwen and iFlow also add their stream tools). Made in place;
+        returns whether there are any, which the pipeline passes on as ``UpstreamRequest.shaped``.
+        Executors that write the model after the rules (Gemini, Vertex, Codex) have none."""
         return False
 
     def ends_answer(self, event: StreamEvent) -> bool:

@@ -270,7 +270,7 @@ class ClaudeAPIExecutor(Executor):
     new_user_id: Callable[[], str] = staticmethod(fake_user_id)
 
     def before_payload(self, credential: APIKeyCredential, body: dict[str, Any], base_model: str,
-                       client_headers: Mapping[str, str]) -> bool:
+                       client_headers: Mapping[str, str], stream: bool) -> bool:
         # claude_executor.go:106-117: the model, thinking, cloaking, then the payload rules.
         body["model"] = base_model
         self._cloak(credential, body, base_model, client_headers)

@@ -104,9 +104,9 @@ class ClaudeOAuthExecutor(OAuthExecutor, ClaudeAPIExecutor):
     upstream_format = Format.CLAUDE
 
     def before_payload(self, credential: OAuthCredential, body: dict[str, Any], base_model: str,  # type: ignore[override]
-                       client_headers: Mapping[str, str]) -> bool:
+                       client_headers: Mapping[str, str], stream: bool) -> bool:
         keyed = APIKeyCredential("claude", credential.token, credential.base_url, credential.proxy_url)
-        return ClaudeAPIExecutor.before_payload(self, keyed, body, base_model, client_headers)
+        return ClaudeAPIExecutor.before_payload(self, keyed, body, base_model, client_headers, stream)
 
     def prepare(self, credential: OAuthCredential, request: UpstreamRequest) -> PreparedRequest:  # type: ignore[override]
         if is_oauth_token(credential.token):

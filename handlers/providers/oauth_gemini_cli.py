@@ -67,7 +67,8 @@ class GeminiCLIExecutor(OAuthExecutor, GeminiAPIExecutor):
         url = f"{(credential.base_url or DEFAULT_BASE_URL).rstrip('/')}/{API_VERSION}:{action}"
         if request.stream and action != "countTokens":
             url += f"?$alt={alt}" if alt else "?alt=sse"
-        elif alt and action != "countTokens":
+        elif alt:
+            # countTokens too (gemini_cli_executor.go:498-501).
             url += f"?$alt={alt}"
         headers = HeaderSet()
         headers.set("Content-Type", "application/json")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import uuid
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from handlers.translation.model import Format
@@ -82,8 +82,19 @@ class _ChatExecutor(OAuthExecutor, OpenAICompatExecutor):
         # iflow_executor.go:103,206), so a base ending in "//" still yields "//chat/completions".
         return self.base(credential).removesuffix("/") + "/chat/completions"
 
-    def edit_body(self, body: dict[str, Any], request: UpstreamRequest) -> None:
+    # Whether ``edit_body`` runs before the payload rules (Qwen, iFlow: qwen_executor.go:180-187,
+    # iflow_executor.go:199-204) or after them, in ``prepare``.
+    edits_before_payload = False
+
+    def edit_body(self, body: dict[str, Any], stream: bool) -> None:
         return None
+
+    def before_payload(self, credential: Any, body: dict[str, Any], base_model: str,
+                       client_headers: Mapping[str, str], stream: bool) -> bool:
+        super().before_payload(credential, body, base_model, client_headers, stream)
+        if self.edits_before_payload:
+            self.edit_body(body, stream)
+        return True
 
     @abstractmethod
     def auth_headers(self, headers: HeaderSet, credential: OAuthCredential, request: UpstreamRequest) -> None:
@@ -93,7 +104,8 @@ class _ChatExecutor(OAuthExecutor, OpenAICompatExecutor):
         body: dict[str, Any] = dict(request.body)
         if not request.shaped:  # set before the payload rules (qwen_executor.go:87-94, iflow_executor.go:93-101)
             body["model"] = request.base_model
-        self.edit_body(body, request)
+        if not (request.shaped and self.edits_before_payload):
+            self.edit_body(body, request.stream)
         headers = HeaderSet()
         self.auth_headers(headers, credential, request)
         return PreparedRequest("POST", self.chat_url(credential), headers.items(), json_bytes(body))
@@ -127,8 +139,10 @@ class QwenExecutor(_ChatExecutor):
             return f"https://{credential.resource_url}/v1"
         return QWEN_DEFAULT_BASE
 
-    def edit_body(self, body: dict[str, Any], request: UpstreamRequest) -> None:
-        if request.stream:
+    edits_before_payload = True
+
+    def edit_body(self, body: dict[str, Any], stream: bool) -> None:
+        if stream:
             if _no_tools(body):
                 body["tools"] = [QWEN_DECOY_TOOL]
             _include_usage(body)
@@ -152,8 +166,10 @@ class IFlowExecutor(_ChatExecutor):
     def base(self, credential: OAuthCredential) -> str:
         return credential.base_url or IFLOW_DEFAULT_BASE
 
-    def edit_body(self, body: dict[str, Any], request: UpstreamRequest) -> None:
-        if request.stream and isinstance(body.get("tools"), list) and not body["tools"]:
+    edits_before_payload = True
+
+    def edit_body(self, body: dict[str, Any], stream: bool) -> None:
+        if stream and isinstance(body.get("tools"), list) and not body["tools"]:
             body["tools"] = [IFLOW_NOOP_TOOL]
 
     def auth_headers(self, headers: HeaderSet, credential: OAuthCredential, request: UpstreamRequest) -> None:
@@ -195,8 +211,8 @@ class CopilotExecutor(_ChatExecutor):
         # every trailing "/" goes, as before.
         return self.base(credential).rstrip("/") + "/chat/completions"
 
-    def edit_body(self, body: dict[str, Any], request: UpstreamRequest) -> None:
-        if request.stream:
+    def edit_body(self, body: dict[str, Any], stream: bool) -> None:
+        if stream:
             _include_usage(body)
 
     def auth_headers(self, headers: HeaderSet, credential: OAuthCredential, request: UpstreamRequest) -> None:

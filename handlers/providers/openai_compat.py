@@ -37,7 +37,7 @@ class OpenAICompatExecutor(Executor):
             raise UpstreamError("credential", 401, b"missing provider baseURL", reason="unauthorized")
 
     def before_payload(self, credential: Any, body: dict[str, Any], base_model: str,
-                       client_headers: Mapping[str, str]) -> bool:
+                       client_headers: Mapping[str, str], stream: bool) -> bool:
         # The translated body names the model before the payload rules (openai_compat_executor.go:
         # 91-93), and nothing writes it again: a rule may set it.
         body["model"] = base_model

@@ -57,6 +57,10 @@ def test_non_stream_count_tokens_and_client_identity() -> None:
     count = executor.prepare(cred("").with_token("t"), UpstreamRequest(
         "gemini-2.5-flash", ENVELOPE, action="countTokens", client_headers=CIMultiDict({"user-agent": "GeminiCLI/1"})))
     assert count.url.endswith("/v1internal:countTokens")
+    # A client's alt goes along on countTokens too (gemini_cli_executor.go:498-501).
+    counted = executor.prepare(cred("").with_token("t"),
+                               UpstreamRequest("m", ENVELOPE, action="countTokens", alt="json"))
+    assert counted.url.endswith("/v1internal:countTokens?$alt=json")
     assert b'"project"' not in count.body and b'"model"' not in count.body
     assert count.header("User-Agent") == "GeminiCLI/1"
     alt = executor.prepare(cred("").with_token("t"), UpstreamRequest("m", ENVELOPE, stream=True, alt="json"))

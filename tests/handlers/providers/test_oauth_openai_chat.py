@@ -140,3 +140,24 @@ async def test_qwen_and_iflow_count_locally(executor_class, upstream, client: Up
 async def test_copilot_does_not_count_locally(client: UpstreamClient) -> None:
     assert await CopilotExecutor(client).count_locally(UpstreamRequest("gpt-4.1", MESSAGES,
                                                                        action="countTokens")) is None
+
+
+def test_qwen_and_iflow_add_their_stream_edits_before_the_payload_rules() -> None:
+    """qwen_executor.go:180-187, iflow_executor.go:199-204: the decoy/no-op tool and Qwen's usage
+    flag go in before the payload rules, so a rule's later value holds (the pipeline calls
+    ``before_payload``, then the rules, then ``prepare`` with ``shaped``)."""
+    qwen = QwenExecutor(client=None)  # type: ignore[arg-type]
+    body: dict = {**MESSAGES}
+    assert qwen.before_payload(cred("qwen"), body, "qwen3-coder-plus", {}, True)
+    assert body["tools"] == [QWEN_DECOY_TOOL] and body["stream_options"] == {"include_usage": True}
+    body["stream_options"] = {"include_usage": False}  # what a payload rule made of it
+    sent = qwen.prepare(cred("qwen").with_token("t"),
+                        UpstreamRequest("qwen3-coder-plus", body, stream=True, shaped=True))
+    assert orjson.loads(sent.body)["stream_options"] == {"include_usage": False}
+    iflow = IFlowExecutor(client=None)  # type: ignore[arg-type]
+    body = {**MESSAGES, "tools": []}
+    assert iflow.before_payload(cred("iflow").with_token("k"), body, "glm-4.6", {}, True)
+    assert body["tools"] == [IFLOW_NOOP_TOOL]
+    body["tools"] = []  # a rule emptied it again
+    sent = iflow.prepare(cred("iflow").with_token("k"), UpstreamRequest("glm-4.6", body, stream=True, shaped=True))
+    assert orjson.loads(sent.body)["tools"] == []
