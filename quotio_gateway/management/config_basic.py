@@ -171,8 +171,9 @@ def exc_message(exc: ConfigError) -> str:
     reason = exc.reason
     if exc.line is not None:
         return f"yaml: line {exc.line}: {reason.removeprefix('yaml: ')}"
-    if exc.key:
+    if exc.key and exc.kind == "schema":
         return f"yaml: unmarshal errors:\n  {exc.key}: {reason}"
+    # Errors after the decode (hashing the secret) are the legacy's own text (config.go:533-535).
     return reason
 
 

@@ -108,6 +108,19 @@ async def test_put_config_yaml_wrong_type_is_invalid_yaml(make_harness: MakeHarn
     assert not h.store.current.debug
 
 
+async def test_put_config_yaml_with_a_secret_bcrypt_refuses_is_the_legacy_422(make_harness: MakeHarness) -> None:
+    # config.go:533-535 words it; config_basic.go:145-148 writes err.Error() as it is.
+    h = await make_harness()
+    before = h.path.read_bytes()
+    body = b"port: 8317\nremote-management:\n  secret-key: " + b"x" * 73 + b"\n"
+    response = await h.call("PUT", "config.yaml", body=body)
+    assert response.status == 422
+    assert await response.json() == {
+        "error": "invalid_config",
+        "message": "failed to hash remote management key: bcrypt: password length exceeds 72 bytes"}
+    assert h.path.read_bytes() == before
+
+
 async def test_put_config_yaml_replaces_file_and_reloads(make_harness: MakeHarness) -> None:
     h = await make_harness()
     new = CONFIG_YAML.replace("debug: false # inline comment", "debug: true # now on")
