@@ -25,6 +25,7 @@ import orjson
 
 from handlers.translation.claude_stream import render_count_tokens as claude_count
 from handlers.translation.gemini_request import render_count_tokens as gemini_count
+from handlers.translation.gjson_values import int_of
 from handlers.translation.model import Format
 
 from .pair_table import PairLookup
@@ -45,12 +46,12 @@ class _CountTranslation:
     upstream_stream: bool = False
 
     def response(self, upstream: bytes) -> bytes:
+        if self.client is self.upstream and self.client is Format.CLAUDE:
+            return upstream  # no count translator: the answer as it came (claude_executor.go:468-470)
         try:
             answer = orjson.loads(upstream)
-        except orjson.JSONDecodeError as exc:
-            raise TranslationError(f"count answer is not JSON: {exc.msg}") from exc
-        if self.client is self.upstream and self.client is Format.CLAUDE:
-            return upstream
+        except orjson.JSONDecodeError:
+            answer = None  # gjson finds no count in it: 0, as the legacy answers
         count = _upstream_count(self.upstream, answer)
         if self.client is Format.CLAUDE:
             return orjson.dumps(claude_count(count))
@@ -71,8 +72,8 @@ def _upstream_count(upstream: Format, answer: Any) -> int:
         key = "input_tokens"
     else:
         key = "input_tokens" if upstream is Format.CLAUDE else "totalTokens"
-    count = answer.get(key, 0) if isinstance(answer, dict) else 0
-    return count if isinstance(count, int) and not isinstance(count, bool) else 0
+    # gjson Int(): a numeric string counts too (claude_executor.go:468, gemini_executor.go:407).
+    return int_of(answer.get(key)) if isinstance(answer, dict) else 0
 
 
 def _path(node: Any, key: str) -> Any:

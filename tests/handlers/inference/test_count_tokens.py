@@ -71,3 +71,15 @@ def test_codex_upstream_count_reads_response_usage() -> None:
 def test_a_count_answer_without_the_number_counts_zero(upstream: Format) -> None:
     _, translation = counted(Format.CLAUDE, upstream, CLAUDE_BODY)
     assert translation.response(b'{"usage":null,"response":7}') == b'{"input_tokens":0}'  # type: ignore[attr-defined]
+
+
+def test_a_count_answer_read_as_gjson_reads_it() -> None:
+    # claude_executor.go:468-470 hands a Claude client the answer as it came, JSON or not;
+    # gjson Int() reads a numeric string and finds 0 in text that is not JSON (gemini_executor.go:407).
+    _, translation = counted(Format.CLAUDE, Format.CLAUDE, CLAUDE_BODY)
+    assert translation.response(b"not json") == b"not json"  # type: ignore[attr-defined]
+    _, translation = counted(Format.GEMINI, Format.GEMINI, GEMINI_BODY)
+    assert orjson.loads(translation.response(b"not json"))["totalTokens"] == 0  # type: ignore[attr-defined]
+    assert orjson.loads(translation.response(b'{"totalTokens":"12"}'))["totalTokens"] == 12  # type: ignore[attr-defined]
+    _, translation = counted(Format.GEMINI, Format.CLAUDE, GEMINI_BODY)
+    assert orjson.loads(translation.response(b'{"input_tokens":"12"}'))["totalTokens"] == 12  # type: ignore[attr-defined]
