@@ -163,7 +163,8 @@ class _Attempt:
                 shaped = self._before_payload(executor, candidate, body, base, translation.upstream_stream)
                 body = self._payload(body, base, upstream, original)
             if not (counting and upstream is Format.CLAUDE):
-                info = self.registry.get(base, candidate.provider)
+                # LookupModelInfo trims the name (model_registry.go:139): "name (high)" is registered.
+                info = self.registry.get(base.strip(), candidate.provider)
                 body = apply_thinking(body, model, call.protocol.format.value,
                                       getattr(executor, "thinking_target", "") or upstream.value, info)
             if not counting and not payload_first:

@@ -373,7 +373,8 @@ def apply_thinking(
         # with a ``models:`` alias registers only the alias, so the upstream name this sees is
         # otherwise unknown, and an auto request to Claude would go out as thinking
         # {type: enabled} without the budget_tokens Anthropic requires.
-        info = lookup_static(suffix.model)  # type: ignore[assignment]  # same fields, catalogue type
+        # It trims the name first (model_registry.go:139): "model (high)" is the registered model.
+        info = lookup_static(suffix.model.strip())  # type: ignore[assignment]  # same fields, catalogue type
     config = config_from_suffix(suffix.suffix) if suffix.suffix is not None else extract_config(body, provider)
     if info is None or info.user_defined:
         if config is None or provider == "iflow":

@@ -522,3 +522,11 @@ def test_extract_and_strip() -> None:
     assert extract_config({}, "openai") is None
     body = {"chat_template_kwargs": {"enable_thinking": True, "clear_thinking": False, "x": 1}, "reasoning_split": True}
     assert strip_config(body, "iflow") == {"chat_template_kwargs": {"x": 1}}
+
+
+def test_a_space_before_the_suffix_still_finds_the_registered_model() -> None:
+    # LookupModelInfo trims the name (model_registry.go:139): the model's own limits apply, so an
+    # auto request to Claude gets a budget, not a bare {type: enabled}.
+    body = {"model": "claude-sonnet-4-5-20250929 ", "max_tokens": 32000, "messages": []}
+    out = apply_thinking(body, "claude-sonnet-4-5-20250929 (auto)", "claude", "claude", None)
+    assert out["thinking"]["type"] == "enabled" and "budget_tokens" in out["thinking"]
