@@ -36,11 +36,14 @@ from .base import (
     StreamEvent,
     UpstreamError,
     UpstreamRequest,
+    UpstreamResult,
     ensure_table,
     header_value,
     inband_status_error,
     json_bytes,
 )
+from .claude_tool_prefix import is_oauth_token, prefix_tools, strip_event, strip_response
+from .oauth_base import MappedStream
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 CLAUDE_CODE_LINE = "You are Claude Code, Anthropic's official CLI for Claude."
@@ -299,6 +302,10 @@ class ClaudeAPIExecutor(Executor):
                 # Anthropic rejects extended thinking together with a forced tool.
                 body.pop("thinking", None)
         betas = extract_betas(body)
+        if is_oauth_token(credential.api_key):
+            # After the payload rules and betas, count calls included (claude_executor.go:125-128,
+            # 406-408): whatever carries such a token, a key entry or a credential file.
+            body = prefix_tools(body)
 
         base = credential.base_url or DEFAULT_BASE_URL
         path = "/v1/messages/count_tokens" if counting else "/v1/messages"
@@ -319,6 +326,17 @@ class ClaudeAPIExecutor(Executor):
         headers.set("Accept", "text/event-stream" if request.wants_stream else "application/json")
         headers.apply_custom(credential.headers)
         return PreparedRequest("POST", url, headers.items(), json_bytes(body))
+
+    async def execute(self, credential: APIKeyCredential, request: UpstreamRequest) -> UpstreamResult:
+        result = await super().execute(credential, request)
+        # An OAuth credential file arrives here as itself (no ``api_key``); its executor strips.
+        if request.action == "countTokens" or not is_oauth_token(getattr(credential, "api_key", "")):
+            return result
+        return UpstreamResult(result.status, result.headers, strip_response(result.body))
+
+    async def stream(self, credential: APIKeyCredential, request: UpstreamRequest) -> Any:
+        opened = await super().stream(credential, request)
+        return MappedStream(opened, strip_event) if is_oauth_token(getattr(credential, "api_key", "")) else opened
 
     @property
     def terminal_name(self) -> str:

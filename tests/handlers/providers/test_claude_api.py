@@ -292,3 +292,32 @@ def test_fake_user_ids_have_claude_codes_shape_and_a_version_4_uuid() -> None:
         assert _USER_ID.fullmatch(user_id)
         session = uuid.UUID(user_id.rsplit("_", 1)[1])
         assert (session.version, session.variant) == (4, uuid.RFC_4122)
+
+
+OAT_TOOL_BODY = body(tools=[{"name": "get_w", "input_schema": {"type": "object"}}],
+                     tool_choice={"type": "tool", "name": "get_w"})
+PREFIXED_ANSWER = {**MESSAGE, "content": [{"type": "tool_use", "id": "t1", "name": "proxy_get_w", "input": {}}]}
+
+
+async def test_an_oauth_token_as_a_claude_api_key_gets_the_tool_prefix(upstream, client: UpstreamClient) -> None:
+    """claude_executor.go:125-128 goes by the token (isClaudeOAuthToken), whatever carries it: a
+    claude-api-key entry holding an ``sk-ant-oat`` token sends ``proxy_`` tool names and gets them
+    taken off the answer, as an OAuth credential file does."""
+    oat = APIKeyCredential("claude", "sk-ant-oat01-key", upstream.url)
+    upstream.answer_json(200, PREFIXED_ANSWER)
+    result = await ClaudeAPIExecutor(client).execute(oat, UpstreamRequest("m", OAT_TOOL_BODY))
+    sent = upstream.last.json
+    assert [t["name"] for t in sent["tools"]] == ["proxy_get_w"] and sent["tool_choice"]["name"] == "proxy_get_w"
+    assert result.json()["content"][0]["name"] == "get_w"
+    start = {"type": "content_block_start", "index": 0,
+             "content_block": {"type": "tool_use", "id": "t1", "name": "proxy_get_w", "input": {}}}
+    upstream.answer_sse([upstream.frame(start, "content_block_start"),
+                         upstream.frame({"type": "message_stop"}, "message_stop")])
+    request = UpstreamRequest("m", {**OAT_TOOL_BODY, "stream": True}, stream=True)
+    async with await ClaudeAPIExecutor(client).stream(oat, request) as stream:
+        events = [e async for e in stream]
+    assert events[0].payload["content_block"]["name"] == "get_w"
+    # A plain API key changes nothing.
+    upstream.answer_json(200, PREFIXED_ANSWER)
+    await ClaudeAPIExecutor(client).execute(cred(upstream.url), UpstreamRequest("m", OAT_TOOL_BODY))
+    assert [t["name"] for t in upstream.last.json["tools"]] == ["get_w"]
