@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.models.catalog import lookup_static
-from handlers.translation.gjson_values import int_of
+from handlers.translation.gjson_values import bool_of, int_of
 from handlers.translation.model import Format, ThinkingConfig, ThinkingMode
 
 LEVEL_TO_BUDGET: dict[str, int] = {
@@ -310,9 +310,9 @@ def extract_config(body: dict[str, Any], provider: str) -> ThinkingConfig | None
         for path in (("chat_template_kwargs", "enable_thinking"), ("reasoning_split",)):
             flag = _get(body, path)
             if flag is not _MISSING:
-                return (
-                    ThinkingConfig(ThinkingMode.BUDGET, budget=1) if flag is True else ThinkingConfig(ThinkingMode.NONE)
-                )
+                # gjson Bool() (apply.go:469-484): "true", "1" and non-zero numbers are on too.
+                on = bool_of(flag)
+                return ThinkingConfig(ThinkingMode.BUDGET, budget=1) if on else ThinkingConfig(ThinkingMode.NONE)
         provider = "openai"
     if provider in ("openai", "codex"):
         effort = _get(body, ("reasoning_effort",) if provider == "openai" else ("reasoning", "effort"))

@@ -518,6 +518,10 @@ def test_extract_and_strip() -> None:
     ) == budget(64)
     assert extract_config({"reasoning": {"effort": "none"}}, "codex") == NONE
     assert extract_config({"reasoning_split": True}, "iflow") == budget(1)
+    # gjson Bool() (apply.go:469-484): a true-looking string or a non-zero number is on too.
+    assert extract_config({"reasoning_split": 1}, "iflow") == budget(1)
+    assert extract_config({"chat_template_kwargs": {"enable_thinking": "true"}}, "iflow") == budget(1)
+    assert extract_config({"chat_template_kwargs": {"enable_thinking": "no"}}, "iflow") == NONE
     assert extract_config({"reasoning_effort": "low"}, "iflow") == level("low")
     assert extract_config({}, "openai") is None
     body = {"chat_template_kwargs": {"enable_thinking": True, "clear_thinking": False, "x": 1}, "reasoning_split": True}
