@@ -327,16 +327,19 @@ class ClaudeAPIExecutor(Executor):
         headers.apply_custom(credential.headers)
         return PreparedRequest("POST", url, headers.items(), json_bytes(body))
 
+    def secret_of(self, credential: Any) -> str:
+        """The key or token a call of this credential carries (the OAuth executor: its token)."""
+        return str(credential.api_key)
+
     async def execute(self, credential: APIKeyCredential, request: UpstreamRequest) -> UpstreamResult:
         result = await super().execute(credential, request)
-        # An OAuth credential file arrives here as itself (no ``api_key``); its executor strips.
-        if request.action == "countTokens" or not is_oauth_token(getattr(credential, "api_key", "")):
+        if request.action == "countTokens" or not is_oauth_token(self.secret_of(credential)):
             return result
         return UpstreamResult(result.status, result.headers, strip_response(result.body))
 
     async def stream(self, credential: APIKeyCredential, request: UpstreamRequest) -> Any:
         opened = await super().stream(credential, request)
-        return MappedStream(opened, strip_event) if is_oauth_token(getattr(credential, "api_key", "")) else opened
+        return MappedStream(opened, strip_event) if is_oauth_token(self.secret_of(credential)) else opened
 
     @property
     def terminal_name(self) -> str:
