@@ -8,10 +8,10 @@ diff against different legacy files agree on the same rules.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from typing import Any
 
 from handlers.translation.sse import json_text
+from quotio_gateway.config.gojson import go_float_f
 
 
 def array_of(value: Any) -> list[Any]:
@@ -50,10 +50,7 @@ def float_text(value: float) -> str:
     written as plain digits decodes to an int and keeps its digits."""
     if math.isnan(value) or math.isinf(value):
         return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
-    text = format(Decimal(repr(value)), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+    return go_float_f(value)
 
 
 def float_of(value: Any) -> float:

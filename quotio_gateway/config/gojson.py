@@ -78,6 +78,15 @@ def config_to_go_json(cfg: Config) -> dict[str, Any]:
     return _model(cfg)
 
 
+def go_float_f(value: float) -> str:
+    """``strconv.FormatFloat(n, 'f', -1, 64)`` of a finite float: the shortest digits that read
+    back, never in exponent form (``1.0`` -> ``1``, ``1e-7`` -> ``0.0000001``)."""
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
 def _go_float(value: float) -> str:
     if math.isnan(value) or math.isinf(value):
         raise ValueError(f"json: unsupported value: {value}")
@@ -90,10 +99,7 @@ def _go_float(value: float) -> str:
         if sign == "+" and len(digits) < 2:
             digits = digits.rjust(2, "0")
         return f"{mantissa}e{sign}{digits}"
-    text = format(Decimal(repr(value)), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+    return go_float_f(value)
 
 
 _HTML_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
