@@ -100,12 +100,10 @@ def _lenient_json(raw: bytes) -> Any:
 
 
 def model_of(body: dict[str, Any]) -> str:
-    model = body.get("model")
-    if model is None:
-        return ""
-    # gjson ``.String()``: a number as Go spells it (``1.0`` -> ``1``), true/false, and an object
-    # or array as JSON text (compact here, where gjson keeps the client's spacing).
-    return text_of(model)
+    # gjson ``.String()``: "" for none or null, a number as Go spells it (``1.0`` -> ``1``),
+    # true/false, and an object or array as JSON text (compact here, where gjson keeps the
+    # client's spacing).
+    return text_of(body.get("model"))
 
 
 def require_messages(body: dict[str, Any], key: str = "messages") -> None:

@@ -373,7 +373,7 @@ class UpstreamStream:
                 if empty:
                     # A raw relay has no terminal event to wait for, but an answer with no bytes
                     # at all is no answer (compatibility row 4a), as for an SSE stream.
-                    raise self._truncated()
+                    raise self.truncated_error()
                 self._complete = True
                 return
             parser = SSEParser()
@@ -399,7 +399,7 @@ class UpstreamStream:
                 if not chunk:
                     break
             if not ended and not said_end:
-                raise self._truncated()
+                raise self.truncated_error()
             # Ended by the upstream's own word: a relay ends as after the terminal event, a
             # fold finds no answer (``answerless``).
             self.answerless = not ended
@@ -409,10 +409,8 @@ class UpstreamStream:
             self.close()
 
     def truncated_error(self) -> UpstreamError:
-        """What a fold reports for an ``answerless`` stream, as for one cut short."""
-        return self._truncated()
-
-    def _truncated(self) -> UpstreamError:
+        """The error for a stream that ended before its terminal event; also what a fold reports
+        for an ``answerless`` one."""
         error = self._executor.truncated_error()
         error.truncated = True
         return error
