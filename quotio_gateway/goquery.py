@@ -47,8 +47,6 @@ def raw_query(request: web.BaseRequest) -> str:
     return request.raw_path.partition("?")[2]
 
 
-
-
 def query_value(request: web.BaseRequest, name: str) -> str:
     """Gin's ``c.Query(name)``: the first value Go's parser keeps, "" when there is none."""
     return go_query_first(raw_query(request), name)

@@ -337,7 +337,7 @@ class UpstreamPool:
         conn = self._take_idle() or await self._connect()
         if length is not None:
             head = self._head(spec, f"Content-Length: {length}")
-            return await self._exchange(conn, spec, head, _sized(body, length))
+            return await self._exchange(conn, spec, head, _Sized(body, length))
         head = self._head(spec, "Transfer-Encoding: chunked")
         return await self._exchange(conn, spec, head, body)
 
@@ -348,7 +348,7 @@ class UpstreamPool:
         conn.transport.write(first)
         sender: asyncio.Task[None] | None = None
         if stream is not None:
-            sender = asyncio.ensure_future(self._send_chunked(conn, stream))
+            sender = asyncio.ensure_future(self._send_body(conn, stream))
         try:
             if sender is None:
                 await self._await_head(conn)
@@ -389,7 +389,8 @@ class UpstreamPool:
             conn.abort()
 
     @staticmethod
-    async def _send_chunked(conn: _Connection, stream: AsyncIterable[bytes]) -> None:
+    async def _send_body(conn: _Connection, stream: AsyncIterable[bytes]) -> None:
+        """A streamed body as its head framed it: chunked, or (``_Sized``) raw under Content-Length."""
         assert conn.transport is not None
         if isinstance(stream, _Sized):
             # Content-Length framing: the bytes as they are, and no terminator.
@@ -425,7 +426,3 @@ class _Sized:
             yield chunk
         if sent != self._length:
             raise UpstreamError("request", "request body shorter than its Content-Length")
-
-
-def _sized(stream: AsyncIterable[bytes], length: int) -> _Sized:
-    return _Sized(stream, length)
