@@ -23,6 +23,7 @@ from .models import (
     DEFAULT_AUTH_DIR,
     DEFAULT_PANEL_GITHUB_REPOSITORY,
     DEFAULT_PORT,
+    YAML11_BOOLS,
     AmpModelMapping,
     CodexKey,
     Config,
@@ -75,7 +76,7 @@ class ConfigError(Exception):
 
 
 _BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-_OLD_BOOL_RE = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
+_OLD_BOOL_RE = re.compile("^(?:" + "|".join(sorted(YAML11_BOOLS)) + ")$")
 _INT_RE = re.compile(r"^[-+]?(?:0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$")
 _FLOAT_RE = re.compile(
     r"^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")

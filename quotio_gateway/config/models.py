@@ -30,6 +30,13 @@ _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
 
+# YAML 1.1's other boolean spellings, which yaml.v3 still sets a bool field from (the loader
+# marks them, the writer quotes them, a bool field reads them).
+YAML11_TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"})
+YAML11_FALSE = frozenset({"n", "N", "no", "No", "NO", "off", "Off", "OFF"})
+YAML11_BOOLS = YAML11_TRUE | YAML11_FALSE
+
+
 class OldBool(str):
     """A plain ``yes``/``no``/``on``/``off`` scalar. yaml.v3 reads it as a bool only into a bool
     field and as text everywhere else, so the loader keeps the text and marks it."""
@@ -38,7 +45,7 @@ class OldBool(str):
 
     @property
     def truth(self) -> bool:
-        return self.lower() in ("y", "yes", "on")
+        return self in YAML11_TRUE
 
 
 class YamlInt(int):
@@ -129,15 +136,11 @@ def _go_bool(value: Any) -> bool:
         # A quoted scalar too: yaml.v3 sets a typed bool from these YAML 1.1 spellings whatever
         # the quoting, for compatibility with that spec (decode.go, reflect.Bool); "true" in
         # quotes stays an error there.
-        if value in _YAML11_TRUE:
+        if value in YAML11_TRUE:
             return True
-        if value in _YAML11_FALSE:
+        if value in YAML11_FALSE:
             return False
     raise PydanticCustomError("bool_type", "Input should be a valid boolean")
-
-
-_YAML11_TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"})
-_YAML11_FALSE = frozenset({"n", "N", "no", "No", "NO", "off", "Off", "OFF"})
 
 
 GoStr = Annotated[str, BeforeValidator(_go_str)]

@@ -28,14 +28,12 @@ from ruamel.yaml.tokens import CommentToken
 
 from ..fileio import atomic_write
 from .gojson import YamlMap, YamlNode, YamlScalar, YamlSeq, render_go_yaml
-from .models import Config, convert_old_alias_mappings, default_antigravity_aliases
+from .models import YAML11_BOOLS, Config, convert_old_alias_mappings, default_antigravity_aliases
 
 _LEGACY_ROOT_KEYS = ("auth", "amp-upstream-url", "amp-upstream-api-key",
                      "amp-restrict-management-to-localhost", "amp-model-mappings",
                      "generative-language-api-key")
 _IDENTITY_KEYS = ("id", "name", "alias", "api-key", "api_key", "apikey", "key", "provider", "model")
-_OLD_BOOLS = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
-              "on", "On", "ON", "off", "Off", "OFF"}
 
 
 def render_config_for_persist(cfg: Config) -> YamlMap:
@@ -70,7 +68,7 @@ _BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
 def _new_str(value: str) -> str:
     # yaml.v3 quotes YAML 1.1 booleans and base-60 numbers so old parsers keep them as text,
     # and prints multi-line text as a literal block.
-    if value in _OLD_BOOLS or _BASE60.match(value):
+    if value in YAML11_BOOLS or _BASE60.match(value):
         return DoubleQuotedScalarString(value)
     if "\n" in value:
         return LiteralScalarString(value)
