@@ -340,6 +340,37 @@ def _expire(head: asyncio.Future[None]) -> None:
         head.set_exception(TimeoutError())
 
 
+class _Outbox:
+    """The request writes made during one event-loop turn, sent together when the turn ends.
+
+    Each write to an upstream that is waiting for work wakes it, and on a host that also runs the
+    upstream (or its clients) the woken process usually takes the gateway's core at once: the
+    rest of the turn (the next requests' set-up, answers already in) waits behind it, once per
+    request. Holding the writes to the end of the turn wakes the upstream once for the turn's
+    requests. At 100 concurrent streams against a local upstream this took the gateway's
+    involuntary context switches per stream from about 3.4 to 3.0 and its CPU per stream down by
+    about 8% (docs/performance.md); the delay it adds is the rest of one turn.
+    """
+
+    __slots__ = ("_items", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._items: list[tuple[asyncio.Transport, bytes]] = []
+
+    def put(self, transport: asyncio.Transport, data: bytes) -> None:
+        self._items.append((transport, data))
+        if len(self._items) == 1:
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        items, self._items = self._items, []
+        for transport, data in items:
+            # A request cancelled meanwhile aborted its socket: nothing of it goes out.
+            if not transport.is_closing():
+                transport.write(data)
+
+
 class Origin:
     """Pooled connections to one scheme://host:port."""
 
@@ -350,6 +381,7 @@ class Origin:
         self.ssl = ssl_context if url.scheme == "https" else None
         self.client = client  # its connect timeout is read at each connect (a reload may change it)
         self.idle: deque[_Socket] = deque()
+        self.outbox = _Outbox(self.loop)
 
     def put_back(self, sock: _Socket) -> None:
         if len(self.idle) >= MAX_IDLE:
@@ -410,7 +442,7 @@ class Origin:
         transport = sock.transport
         assert transport is not None
         if len(body) <= 65536:
-            transport.write(head + body)
+            self.outbox.put(transport, head + body)
         else:
             transport.writelines((head, body))
         # One timer on the head's future instead of an ``asyncio.timeout`` scope around the wait:

@@ -389,3 +389,58 @@ async def test_a_silent_upstream_on_a_reused_socket_hits_the_first_byte_limit(ra
         await client.close()
     assert server.connections == 2
     assert len(server.requests) == 3
+
+
+class _RecordingTransport:
+    def __init__(self, log: list[tuple[str, bytes]], name: str, closing: bool = False) -> None:
+        self.log = log
+        self.name = name
+        self.closing = closing
+
+    def write(self, data: bytes) -> None:
+        self.log.append((self.name, data))
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+async def test_request_writes_of_one_turn_leave_together_when_it_ends() -> None:
+    from handlers.providers.direct_http import _Outbox
+
+    log: list[tuple[str, bytes]] = []
+    outbox = _Outbox(asyncio.get_running_loop())
+    first, second = _RecordingTransport(log, "a"), _RecordingTransport(log, "b")
+    outbox.put(first, b"GET /1")
+    outbox.put(second, b"GET /2")
+    assert log == []  # held while the turn's other callbacks run
+    await asyncio.sleep(0)
+    assert log == [("a", b"GET /1"), ("b", b"GET /2")]
+    outbox.put(first, b"GET /3")
+    await asyncio.sleep(0)
+    assert log[-1] == ("a", b"GET /3")  # a later turn gets its own flush
+
+
+async def test_a_request_aborted_before_its_turn_ends_writes_nothing() -> None:
+    from handlers.providers.direct_http import _Outbox
+
+    log: list[tuple[str, bytes]] = []
+    outbox = _Outbox(asyncio.get_running_loop())
+    gone = _RecordingTransport(log, "gone")
+    outbox.put(gone, b"POST /v1/messages")
+    outbox.put(_RecordingTransport(log, "kept"), b"POST /v1/messages")
+    gone.closing = True  # the client left and the exchange aborted its socket
+    await asyncio.sleep(0)
+    assert log == [("kept", b"POST /v1/messages")]
+
+
+async def test_concurrent_calls_started_in_one_turn_all_get_their_answers(raw) -> None:
+    server = await raw(ok())
+    client = UpstreamClient()
+    try:
+        results = await asyncio.gather(*(post(f"http://127.0.0.1:{server.port}/v1/x{i}", client)
+                                         for i in range(5)))
+    finally:
+        await client.close()
+    assert [r.body for r in results] == [b'{"ok":true}'] * 5
+    assert sorted(r.split(b" ")[1] for r in server.requests) == [f"/v1/x{i}".encode() for i in range(5)]
+    assert server.connections == 5
