@@ -156,6 +156,32 @@ def parse_status_rss_kb(status_text: str) -> int | None:
     return None
 
 
+def parse_status_involuntary(status_text: str) -> int | None:
+    for line in status_text.splitlines():
+        if line.startswith("nonvoluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    return None
+
+
+def involuntary_switches(pids: Iterable[int]) -> int:
+    """Times the given processes were taken off a core while runnable (all threads of each): on a
+    host that also runs the upstream and the clients, mostly a process it woke taking its core."""
+    total = 0
+    for pid in pids:
+        for tid in _thread_ids(pid):
+            status = _read(f"/proc/{pid}/task/{tid}/status")
+            if status:
+                total += parse_status_involuntary(status) or 0
+    return total
+
+
+def _thread_ids(pid: int) -> list[str]:
+    try:
+        return os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+
+
 def _read(path: str) -> str | None:
     try:
         with open(path) as fh:

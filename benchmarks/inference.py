@@ -44,6 +44,7 @@ from benchmarks.harness import (
     case_parser,
     cpu_seconds,
     free_port,
+    involuntary_switches,
     median,
     percentile,
     process_tree,
@@ -285,6 +286,7 @@ def ttfb_rounds(targets: Sequence[Target], rounds: int) -> dict[str, Any]:
     p50s: dict[str, list[float]] = {t.name: [] for t in targets}
     p99s: dict[str, list[float]] = {t.name: [] for t in targets}
     cpu: dict[str, list[float]] = {t.name: [] for t in targets}
+    preempted: dict[str, list[float]] = {t.name: [] for t in targets}
     frames: dict[str, set[int]] = {t.name: set() for t in targets}
     problems: dict[str, list[str]] = {t.name: [] for t in targets}
     for target in targets:  # warm-up: pools, lazy imports
@@ -292,10 +294,11 @@ def ttfb_rounds(targets: Sequence[Target], rounds: int) -> dict[str, Any]:
     for _ in range(rounds):
         for target in targets:
             pids = target.pids()
-            before = cpu_seconds(pids)
+            before, switched = cpu_seconds(pids), involuntary_switches(pids)
             tr = asyncio.run(run_streams(target.base, STREAMS, chunks=STREAM_CHUNKS, delay_ms=STREAM_DELAY_MS,
                                          deadline=120))
             cpu[target.name].append((cpu_seconds(pids) - before) / STREAMS * 1e6)
+            preempted[target.name].append((involuntary_switches(pids) - switched) / STREAMS)
             problems[target.name] += tr.errors
             frames[target.name].update(tr.chunks)
             if len(tr.chunks) != STREAMS or any(n < STREAM_CHUNKS + 1 for n in tr.chunks):
@@ -310,6 +313,7 @@ def ttfb_rounds(targets: Sequence[Target], rounds: int) -> dict[str, Any]:
             "ttfb_p99_ms": round(median(p99s[name]) * 1000, 2) if p99s[name] else None,
             "p50_rounds_ms": [round(v * 1000, 2) for v in p50s[name]],
             "cpu_us_per_stream": round(median(cpu[name]), 0) if cpu[name] else None,
+            "preempted_per_stream": round(median(preempted[name]), 2) if preempted[name] else None,
             "data_lines_per_stream": sorted(frames[name]),
             "errors": len(problems[name]),
             "first_error": problems[name][0] if problems[name] else None,
@@ -420,11 +424,12 @@ def render_markdown(doc: dict[str, Any]) -> str:
         table.append([name, _fmt(_get(results, "cpu", name, "p50_ms"), 3), _fmt(cpu, 0), _fmt(ratio(cpu, naive_cpu)),
                       _fmt(_get(results, "cpu", name, "rps_c8"), 0), _fmt(ttfb),
                       _fmt(_minus(ttfb, naive_ttfb)), _fmt(_get(results, "ttfb", name, "ttfb_p99_ms")),
-                      _fmt(stream_cpu, 0), _fmt(ratio(stream_cpu, naive_stream_cpu))])
+                      _fmt(stream_cpu, 0), _fmt(ratio(stream_cpu, naive_stream_cpu)),
+                      _fmt(_get(results, "ttfb", name, "preempted_per_stream"))])
     if table:
         out += ["", *_table(["target", "p50 c=1 ms", "CPU µs/req c=8", "÷ naive", "req/s c=8",
                              f"TTFB p50 ms, {STREAMS} streams", "− naive ms", "TTFB p99 ms", "CPU µs/stream",
-                             "÷ naive"], table)]
+                             "÷ naive", "preempted/stream"], table)]
     features = _get(results, "cpu", "native", "features")
     if features:
         out += ["", f"Native gateway as measured: every route native, X-Request-Id on answers "

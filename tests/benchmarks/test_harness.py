@@ -8,9 +8,11 @@ import pytest
 
 from benchmarks.harness import (
     cpu_seconds,
+    involuntary_switches,
     parse_duration,
     parse_stat_cpu_ticks,
     parse_stat_ppid,
+    parse_status_involuntary,
     parse_status_rss_kb,
     parse_wrk,
     percentile,
@@ -96,6 +98,23 @@ def test_status_rss() -> None:
     text = "Name:\tpython\nVmPeak:\t 99999 kB\nVmRSS:\t   40104 kB\nThreads:\t1\n"
     assert parse_status_rss_kb(text) == 40104
     assert parse_status_rss_kb("Name:\tkthreadd\n") is None
+
+
+def test_status_involuntary_switches() -> None:
+    text = "Name:\tpython\nvoluntary_ctxt_switches:\t812\nnonvoluntary_ctxt_switches:\t37\n"
+    assert parse_status_involuntary(text) == 37
+    assert parse_status_involuntary("Name:\tkthreadd\n") is None
+
+
+def test_involuntary_switches_of_a_live_process_add_up_its_threads() -> None:
+    pid = os.getpid()
+    with open(f"/proc/{pid}/task/{pid}/status") as fh:
+        main_thread = parse_status_involuntary(fh.read()) or 0
+    tasks = os.listdir(f"/proc/{pid}/task")
+    # Counters only grow, so the sum over the threads read later is at least the main thread's.
+    assert involuntary_switches([pid]) >= main_thread
+    assert len(tasks) >= 1
+    assert involuntary_switches([2**22 + 7]) == 0  # a pid that is not running counts nothing
 
 
 def test_proc_readers_on_this_process() -> None:
