@@ -110,6 +110,9 @@ class Dispatcher:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         table = self.flags.current
         server = table.table.server
+        # aiohttp bounds a read by the size the app was made with; the operator's current limit
+        # (flags.yaml may have changed it since) is what every read of this request must obey.
+        request._client_max_size = server.max_body_bytes
         client = LazyClientAddress(request, table.trusted_proxies)
         body: bytes | None = None
         try:

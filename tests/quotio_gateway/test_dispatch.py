@@ -13,6 +13,9 @@ from aiohttp import web
 from quotio_gateway import appkeys
 from quotio_gateway.dispatch import _model_of
 from quotio_gateway.native import NativeRegistry
+from tests.conftest import auth
+
+CLIENT = {"Authorization": "Bearer client-key"}
 
 
 def sample(app, name, **labels):
@@ -416,3 +419,28 @@ async def test_route_header_can_be_turned_off(legacy, make_gateway, aiohttp_clie
 ])
 def test_model_conditioned_flags_read_the_gemini_model_from_the_path(path, model):
     assert _model_of(path, b"") == model
+
+
+async def test_a_body_limit_changed_at_run_time_bounds_native_reads(make_gateway, aiohttp_client):
+    """``server.max_body_bytes`` set through the flags API applies to the next request, native
+    handlers' own reads included (aiohttp's reader otherwise keeps the start-up limit)."""
+    app = await make_gateway({"default": "native", "server": {"max_body_bytes": 1024 * 1024}})
+    client = await aiohttp_client(app)
+    body = {"model": "no-such-model", "messages": [{"role": "user", "content": "x" * 3000}]}
+    resp = await client.post("/v1/chat/completions", json=body, headers=CLIENT)
+    assert resp.status == 400  # read whole under the start-up limit: the model is unknown
+    doc = await (await client.get("/v0/gateway/flags", headers=auth())).json()
+    doc["server"]["max_body_bytes"] = 2048
+    assert (await client.put("/v0/gateway/flags", json=doc, headers=auth())).status == 200
+    resp = await client.post("/v1/chat/completions", json=body, headers=CLIENT)
+    assert resp.status == 413
+    assert await resp.json() == {"error": {"message": "request body exceeds 2048 bytes",
+                                           "type": "invalid_request_error"}}
+    resp = await client.post("/v1/messages", json=body, headers=CLIENT)
+    assert resp.status == 413
+    assert await resp.json() == {"type": "error", "error": {"type": "request_too_large",
+                                                            "message": "request body exceeds 2048 bytes"}}
+    doc["server"]["max_body_bytes"] = 8192
+    assert (await client.put("/v0/gateway/flags", json=doc, headers=auth())).status == 200
+    resp = await client.post("/v1/chat/completions", json=body, headers=CLIENT)
+    assert resp.status == 400  # raised again: read whole
