@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from handlers.translation.gjson_values import array_of, int_of
+from handlers.translation.gjson_values import array_of, int_of, text_of
 from handlers.translation.model import (
     Format,
     ImagePart,
@@ -147,12 +147,14 @@ def parse_request(body: dict[str, Any]) -> Request:
     for raw in array_of(body.get("messages")):
         if not isinstance(raw, dict):
             continue
-        role = Role.ASSISTANT if raw.get("role") == "assistant" else Role.USER
+        written = raw.get("role")
+        role = Role.ASSISTANT if written == "assistant" else Role.USER
+        wire_role = None if written in ("user", "assistant") else text_of(written)
         content = raw.get("content")
         if isinstance(content, str):
-            req.messages.append(Message(role, [TextPart(content)], plain=True))
+            req.messages.append(Message(role, [TextPart(content)], plain=True, wire_role=wire_role))
         elif isinstance(content, list):
-            req.messages.append(Message(role, _blocks(content)))
+            req.messages.append(Message(role, _blocks(content), wire_role=wire_role))
     for tool in array_of(body.get("tools")):
         if isinstance(tool, dict):
             req.tools.append(

@@ -111,6 +111,10 @@ class Message:
     # string, the ``text`` of an object ``{"type":"text"}``, or the ``text`` of every array entry
     # ("" for one that is not text). None for every other message.
     system_texts: list[str] | None = None
+    # A Claude message's role as written when it is neither "user" nor "assistant" (gjson text:
+    # "" when absent): the legacy's Claude->OpenAI translator copies it into the upstream message,
+    # while every other renderer reads ``role`` (USER for such a message).
+    wire_role: str | None = None
 
 
 @dataclass(slots=True)

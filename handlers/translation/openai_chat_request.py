@@ -248,7 +248,7 @@ def tool_result_text(content: Any) -> str:
 
 
 def _render_message(message: Message, out: list[dict[str, Any]]) -> None:
-    role = message.role.value
+    role = message.role.value if message.wire_role is None else message.wire_role
     if message.plain:
         text = "".join(p.text for p in message.parts if isinstance(p, TextPart))
         out.append({"role": role, "content": text})
@@ -317,6 +317,12 @@ def render_request(req: Request, model: str, *, stream: bool) -> dict[str, Any]:
     messages: list[dict[str, Any]] = [{"role": "system", "content": system_items}]
     for message in req.messages:
         if message.role in (Role.SYSTEM, Role.DEVELOPER):
+            if message.plain:
+                # A system string is kept unless empty (only array blocks lose blank text).
+                text = "".join(p.text for p in message.parts if isinstance(p, TextPart))
+                if text:
+                    system_items.append({"type": "text", "text": text})
+                continue
             system_items.extend(i for i in map(_content_item, message.parts) if i is not None)
         else:
             _render_message(message, messages)

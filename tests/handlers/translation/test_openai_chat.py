@@ -169,6 +169,27 @@ def test_system_string_and_array() -> None:
     }
 
 
+def test_a_system_string_is_dropped_only_when_empty() -> None:
+    # openai_claude_request.go checks the string against "" (no trim), unlike array blocks.
+    assert to_openai({"system": "  ", "messages": []})["messages"][0] == {
+        "role": "system", "content": [{"type": "text", "text": "  "}]}
+    assert to_openai({"system": "", "messages": []})["messages"][0] == {"role": "system", "content": []}
+
+
+def test_a_message_role_other_than_user_or_assistant_is_sent_as_written() -> None:
+    # openai_claude_request.go copies message.role verbatim (gjson text: "" when absent).
+    out = to_openai({"messages": [
+        {"role": "system", "content": "be brief"},
+        {"content": [{"type": "text", "text": "x"}]},
+        {"role": "user", "content": "hi"},
+    ]})
+    assert out["messages"][1:] == [
+        {"role": "system", "content": "be brief"},
+        {"role": "", "content": [{"type": "text", "text": "x"}]},
+        {"role": "user", "content": "hi"},
+    ]
+
+
 def test_a4_2_11_assistant_thinking_becomes_reasoning_content() -> None:
     # A4.2 #11 / A2.15
     out = to_openai(
