@@ -165,6 +165,9 @@ _REASONING_ADDED = "response.output_item.added:reasoning"
 _REASONING_LAST = "response.reasoning_summary_part.done"
 # The order in which the legacy lists items in ``response.completed.output``.
 _LEGACY_OUTPUT_RANK = {"reasoning": 0, "message": 1, "function_call": 2}
+# The legacy's Gemini non-stream Responses answer adds calls as it meets them, then the reasoning
+# item, then the message (gemini_openai-responses_response.go).
+_LEGACY_GEMINI_OUTPUT_RANK = {"function_call": 0, "reasoning": 1, "message": 2}
 
 
 def _collapse(events: list[Any]) -> list[Any]:
@@ -215,16 +218,18 @@ def _gemini_late_thoughts(legacy: Signature, native: Signature) -> Explained:
 
 
 def _responses_output_order(legacy: Signature, native: Signature) -> Explained:
-    """``response.completed.output``: the legacy lists reasoning, then the message, then calls;
-    native lists items in ``output_index`` order. The same items must be there."""
+    """``response.completed.output``: the legacy lists reasoning, then the message, then calls
+    (a Gemini upstream's non-stream answer: calls, reasoning, message); native lists items in
+    ``output_index`` order. The same items must be there."""
     blocks_l, blocks_n = legacy.get("content_blocks"), native.get("content_blocks")
     if not isinstance(blocks_l, list) or not isinstance(blocks_n, list) or blocks_l == blocks_n:
         return None
     if not set(blocks_n) <= _LEGACY_OUTPUT_RANK.keys():
         return None
-    if sorted(blocks_n, key=lambda block: _LEGACY_OUTPUT_RANK[block]) != blocks_l:
-        return None
-    return legacy, _with(native, content_blocks=blocks_l)
+    for rank in (_LEGACY_OUTPUT_RANK, _LEGACY_GEMINI_OUTPUT_RANK):
+        if sorted(blocks_n, key=lambda block: rank[block]) == blocks_l:
+            return legacy, _with(native, content_blocks=blocks_l)
+    return None
 
 
 _CLAUDE_CLOSING = ("content_block_stop", "message_delta", "message_stop")

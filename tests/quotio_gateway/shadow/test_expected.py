@@ -361,12 +361,26 @@ def test_output_in_output_index_order_is_ignored() -> None:
     assert result.outcome is Outcome.IGNORED and result.reason == "expected:responses-output-order"
 
 
+def test_gemini_non_stream_output_with_calls_first_is_ignored() -> None:
+    # The legacy's Gemini non-stream answer: calls as met, then reasoning, then the message.
+    legacy = responses_output(CALL_ITEM, REASONING_ITEM, MESSAGE_ITEM)
+    native = responses_output(REASONING_ITEM, MESSAGE_ITEM, CALL_ITEM)
+    result = compare("llm", legacy, native)
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:responses-output-order"
+    # Any other order of the same items is still a mismatch.
+    legacy = responses_output(MESSAGE_ITEM, CALL_ITEM, REASONING_ITEM)
+    assert compare("llm", legacy, native).outcome is Outcome.MISMATCH
+
+
 def test_output_missing_an_item_still_mismatches() -> None:
     message_then_call = responses_output(MESSAGE_ITEM, CALL_ITEM)
     call_then_message = responses_output(CALL_ITEM, MESSAGE_ITEM)
     assert compare("llm", message_then_call, responses_output(CALL_ITEM)).outcome is Outcome.MISMATCH
-    # Native in the legacy's own order but the legacy in another is not this deviation either.
-    assert compare("llm", call_then_message, message_then_call).outcome is Outcome.MISMATCH
+    # Native in the legacy's own order but the legacy in an order neither legacy path writes is
+    # not this deviation either (calls first is the Gemini non-stream order).
+    assert compare("llm", responses_output(MESSAGE_ITEM, REASONING_ITEM),
+                   responses_output(REASONING_ITEM, MESSAGE_ITEM)).outcome is Outcome.MISMATCH
+    assert compare("llm", call_then_message, message_then_call).outcome is Outcome.IGNORED
 
 
 def claude_frames(*names: str) -> Captured:
