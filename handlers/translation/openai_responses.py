@@ -24,6 +24,7 @@ from typing import Any
 
 from handlers.translation import usage as usage_rules
 from handlers.translation.gemini_response import GeminiChunk
+from handlers.translation.gjson_values import text_of
 from handlers.translation.model import (
     FilePart,
     Finish,
@@ -117,8 +118,9 @@ def _content(content: Any) -> tuple[list[Part], bool]:
         kind = item.get("type")
         if kind in ("input_text", "output_text"):
             output_only = output_only and kind == "output_text"
-            text = item.get("text")
-            parts.append(TextPart(text if isinstance(text, str) else ""))
+            # Both legacy paths add a text only when the key is there (gjson Exists: null counts).
+            if "text" in item:
+                parts.append(TextPart(text_of(item["text"])))
         elif kind == "input_image":
             url = item.get("image_url") or item.get("url")
             output_only = False

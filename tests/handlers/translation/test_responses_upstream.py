@@ -384,3 +384,17 @@ def test_responses_to_gemini_array_types_go_as_their_upper_cased_json_text() -> 
         "type": "object", "properties": {"a": {"type": ["string", "null"]}, "b": {"type": None}}}}]}
     properties = to_gemini(body)["tools"][0]["functionDeclarations"][0]["parametersJsonSchema"]["properties"]
     assert properties == {"a": {"type": '["STRING","NULL"]'}, "b": {"type": ""}}
+
+
+def test_a_text_part_without_text_adds_nothing_and_null_text_is_empty() -> None:
+    # Both legacy request translators add a text only when the key exists (a null counts, as "").
+    body = {"model": "m", "input": [
+        {"role": "user", "content": [{"type": "input_text"}]},
+        {"role": "user", "content": [{"type": "input_text", "text": "hi"}, {"type": "input_text", "text": None}]},
+    ]}
+    claude_body = responses_upstream.render_claude_request(openai_responses.parse_request(body), "claude-x",
+                                                           stream=True, user_id="UID")
+    assert claude_body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hi"},
+                                                                    {"type": "text", "text": ""}]}]
+    gemini_body = responses_upstream.render_gemini_request(openai_responses.parse_request(body), "gem")
+    assert gemini_body["contents"] == [{"role": "user", "parts": [{"text": "hi"}, {"text": ""}]}]
