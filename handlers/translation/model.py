@@ -203,6 +203,8 @@ class Usage:
     output_reported: bool = True
     # True when the upstream sent cache counters at all, even zero (Claude -> Gemini writes them).
     cache_reported: bool = False
+    # Claude's ``thinking_tokens`` when sent (only the Claude -> Gemini translator reports it).
+    thinking_tokens: int | None = None
 
 
 @dataclass(slots=True)

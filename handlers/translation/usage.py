@@ -31,6 +31,7 @@ def from_claude(usage: dict[str, Any]) -> Usage:
         cache_read_tokens=int_of(usage.get("cache_read_input_tokens")),
         cache_creation_tokens=int_of(usage.get("cache_creation_input_tokens")),
         cache_reported="cache_creation_input_tokens" in usage or "cache_read_input_tokens" in usage,
+        thinking_tokens=int_of(usage["thinking_tokens"]) if "thinking_tokens" in usage else None,
     )
 
 
@@ -204,6 +205,8 @@ def to_gemini(usage: Usage, *, stream: bool) -> dict[str, Any]:
     out["totalTokenCount"] = usage.input_tokens + usage.output_tokens
     if usage.cache_reported:
         out["cachedContentTokenCount"] = usage.cache_creation_tokens + usage.cache_read_tokens
+    if usage.thinking_tokens is not None:
+        out["thoughtsTokenCount"] = usage.thinking_tokens
     if not stream:
         out["trafficType"] = "PROVISIONED_THROUGHPUT"
     return out

@@ -1121,6 +1121,21 @@ def test_claude_usage_without_cache_counters_has_no_cached_count() -> None:
     assert "cachedContentTokenCount" not in chunks[-1]["usageMetadata"]
 
 
+def test_claude_thinking_tokens_become_thoughts_token_count() -> None:
+    # claude/gemini response translator: thinking_tokens -> thoughtsTokenCount, after the cache count
+    delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+             "usage": {"input_tokens": 3, "output_tokens": 20, "cache_read_input_tokens": 2, "thinking_tokens": 7}}
+    chunks = gemini_chunks_from_claude({"type": "message_start", "message": {"id": "msg_1", "model": "m"}}, delta)
+    assert chunks[-1]["usageMetadata"] == {
+        "trafficType": "PROVISIONED_THROUGHPUT", "promptTokenCount": 3, "candidatesTokenCount": 20,
+        "totalTokenCount": 23, "cachedContentTokenCount": 2, "thoughtsTokenCount": 7}
+    wire = b"".join(encode_claude_event(p["type"], p) for p in (
+        {"type": "message_start", "message": {"id": "msg_1", "model": "m", "usage": {"input_tokens": 3}}}, delta))
+    out = gemini.render_gemini_response(claude.parse_stream_body(wire), "g", now=lambda: NOW)
+    assert list(out["usageMetadata"].items())[-2:] == [("thoughtsTokenCount", 7),
+                                                       ("trafficType", "PROVISIONED_THROUGHPUT")]
+
+
 # --- Gemini CLI envelope (A2.13) ---------------------------------------------------------------
 
 
