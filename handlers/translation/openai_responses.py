@@ -137,7 +137,12 @@ def _message(item: dict[str, Any]) -> Message:
     if role not in ("system", "developer", "user", "assistant"):
         # The legacy translators let the content type decide when the role does not (A3.2 notes).
         role = "assistant" if output_only else "user"
-    return Message(Role(role), parts, plain=isinstance(item.get("content"), str))
+    content = item.get("content")
+    # Both legacy paths read a system item's text from every part, whatever its type (gjson
+    # ``text`` of each entry: "" where there is none), so chat-style ``{"type":"text"}`` parts count.
+    system_texts = ([text_of(p.get("text")) if isinstance(p, dict) else "" for p in content]
+                    if role == "system" and isinstance(content, list) else None)
+    return Message(Role(role), parts, plain=isinstance(content, str), system_texts=system_texts)
 
 
 def _reasoning(item: dict[str, Any]) -> Message:

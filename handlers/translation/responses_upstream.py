@@ -54,7 +54,9 @@ def instructions_of(req: Request) -> str | None:
 def _system_text(message: Message) -> str:
     # Texts joined with a newline, empty texts skipped (both translators build it this way).
     texts = [p.text for p in message.parts if isinstance(p, TextPart)]
-    if message.plain:
+    if message.system_texts is not None:
+        texts = message.system_texts
+    elif message.plain:
         return texts[0] if texts else ""
     out = ""
     for text in texts:

@@ -398,3 +398,19 @@ def test_a_text_part_without_text_adds_nothing_and_null_text_is_empty() -> None:
                                                                     {"type": "text", "text": ""}]}]
     gemini_body = responses_upstream.render_gemini_request(openai_responses.parse_request(body), "gem")
     assert gemini_body["contents"] == [{"role": "user", "parts": [{"text": "hi"}, {"text": ""}]}]
+
+
+def test_a_system_item_reads_the_text_of_every_part_whatever_its_type() -> None:
+    # Both legacy request translators take a system item's text from each part's "text" (chat-style
+    # {"type":"text"} parts included), joined by newlines with empty texts skipped.
+    body = {"model": "m", "input": [
+        {"role": "system", "content": [{"type": "text", "text": "sys"}, {"type": "image"}, {"text": "more"}]},
+        {"role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+    ]}
+    claude_body = responses_upstream.render_claude_request(openai_responses.parse_request(body), "claude-x",
+                                                           stream=True, user_id="UID")
+    assert claude_body["messages"] == [{"role": "user", "content": "sys\nmore"},
+                                       {"role": "user", "content": "hi"}]
+    gemini_body = responses_upstream.render_gemini_request(openai_responses.parse_request(body), "gem")
+    assert gemini_body["system_instruction"] == {"parts": [{"text": "sys\nmore"}]}
+    assert gemini_body["contents"] == [{"role": "user", "parts": [{"text": "hi"}]}]
