@@ -353,6 +353,14 @@ def _render_claude_contents(req: Request, out: dict[str, Any], *, cli: bool) -> 
                 parts.append({"text": part.text})
             elif isinstance(part, ToolCallPart):
                 args = json_value(part.arguments) if part.arguments else None
+                if isinstance(args, str):
+                    # gjson String() of an ``input`` written as a JSON string is its text, which the
+                    # legacy then parses: '"{\"a\":1}"' gives the object {"a":1}; text that is not
+                    # a JSON object drops the call.
+                    try:
+                        args = orjson.loads(args)
+                    except orjson.JSONDecodeError:
+                        args = None
                 if isinstance(args, dict):
                     parts.append(
                         {"thoughtSignature": SKIP_SIGNATURE, "functionCall": {"name": part.name, "args": args}}

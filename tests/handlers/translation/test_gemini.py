@@ -296,6 +296,21 @@ def test_golden_12_tool_use_and_result_names() -> None:
     ]
 
 
+def test_tool_use_input_written_as_a_json_string() -> None:
+    # gemini_claude_request.go reads input with gjson String(): a string holding a JSON object is
+    # that object's text, which parses, so the call goes out; any other string drops the call.
+    calls = [
+        {"type": "tool_use", "id": "a", "name": "f", "input": '{"a":1}'},
+        {"type": "tool_use", "id": "b", "name": "g", "input": "not json"},
+        {"type": "tool_use", "id": "c", "name": "h", "input": "[1]"},
+        {"type": "tool_use", "id": "d", "name": "k", "input": ""},
+    ]
+    out = from_claude({"messages": [{"role": "assistant", "content": calls}]})
+    assert out["contents"][0]["parts"] == [
+        {"thoughtSignature": SKIP, "functionCall": {"name": "f", "args": {"a": 1}}}
+    ]
+
+
 def test_golden_13_url_format_uri_is_dropped() -> None:
     schema = {
         "type": "object",
