@@ -169,6 +169,9 @@ def parse_request(body: dict[str, Any]) -> Request:
     if isinstance(choice, dict):
         kind = str(choice.get("type") or "")
         req.tool_choice = ToolChoice(_CHOICE_MODES.get(kind, kind), str(choice.get("name") or ""), raw=choice)
+    elif "tool_choice" in body:
+        # A string or null has no "type": the legacy's OpenAI translator falls back to "auto".
+        req.tool_choice = ToolChoice("")
     req.thinking = _thinking(body.get("thinking"))
     if isinstance(body.get("max_tokens"), int | float) and not isinstance(body.get("max_tokens"), bool):
         req.max_tokens = int(body["max_tokens"])
@@ -181,8 +184,8 @@ def parse_request(body: dict[str, Any]) -> Request:
         req.stop = parse_stop(stops)
     # The Claude handler streams whenever "stream" is present and not JSON false (surface §6).
     req.stream = "stream" in body and body["stream"] is not False
-    if isinstance(body.get("user"), str):
-        req.user = body["user"]
+    if "user" in body:
+        req.user = text_of(body["user"])  # gjson String(): a number as its text, null as ""
     req.extra = {k: v for k, v in body.items() if k not in _KNOWN_FIELDS}
     return req
 

@@ -332,7 +332,8 @@ def render_request(req: Request, model: str, *, stream: bool) -> dict[str, Any]:
         rendered_tools = []
         for tool in req.tools:
             function: dict[str, Any] = {"name": tool.name, "description": tool.description}
-            if tool.parameters is not None:
+            # An input_schema that is there, even null, is copied (the legacy tests Exists()).
+            if tool.parameters is not None or (isinstance(tool.raw, dict) and "input_schema" in tool.raw):
                 function["parameters"] = tool.parameters
             rendered_tools.append({"type": "function", "function": function})
         out["tools"] = rendered_tools

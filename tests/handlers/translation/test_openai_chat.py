@@ -190,6 +190,20 @@ def test_a_message_role_other_than_user_or_assistant_is_sent_as_written() -> Non
     ]
 
 
+def test_values_the_legacy_reads_with_gjson_exists_and_string() -> None:
+    # openai_claude_request.go: tool_choice present without a "type" (a string, null) -> "auto";
+    # user -> its gjson text; an input_schema that is there, even null, becomes "parameters".
+    out = to_openai({"messages": [], "tool_choice": "any", "user": 5,
+                     "tools": [{"name": "f", "input_schema": None}, {"name": "g"}]})
+    assert out["tool_choice"] == "auto"
+    assert out["user"] == "5"
+    assert out["tools"] == [{"type": "function", "function": {"name": "f", "description": "", "parameters": None}},
+                            {"type": "function", "function": {"name": "g", "description": ""}}]
+    out = to_openai({"messages": [], "tool_choice": None, "user": None})
+    assert (out["tool_choice"], out["user"]) == ("auto", "")
+    assert "tool_choice" not in to_openai({"messages": []}) and "user" not in to_openai({"messages": []})
+
+
 def test_a4_2_11_assistant_thinking_becomes_reasoning_content() -> None:
     # A4.2 #11 / A2.15
     out = to_openai(
