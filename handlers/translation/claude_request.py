@@ -111,7 +111,9 @@ def _block(block: dict[str, Any]) -> Part | None:
         arguments = json_text(block["input"]) if "input" in block else None
         return ToolCallPart(str(block.get("id") or ""), str(block.get("name") or ""), arguments)
     if kind == "tool_result":
-        return ToolResultPart(str(block.get("tool_use_id") or ""), block.get("content"))
+        content = block.get("content")
+        return ToolResultPart(str(block.get("tool_use_id") or ""), content,
+                              content_null=content is None and "content" in block)
     return None
 
 

@@ -369,7 +369,7 @@ def _render_claude_contents(req: Request, out: dict[str, Any], *, cli: bool) -> 
                 # The function name is recovered from ids minted as "<name>-<nanos>-<n>".
                 pieces = part.tool_call_id.split("-")
                 name = "-".join(pieces[:-1]) if len(pieces) > 1 else part.tool_call_id
-                result = "" if part.content is None else _raw_text(part.content)
+                result = "null" if part.content_null else "" if part.content is None else _raw_text(part.content)
                 parts.append({"functionResponse": {"name": name, "response": {"result": result}}})
         role = "model" if message.role is Role.ASSISTANT else "user"
         out["contents"].append({"role": role, "parts": parts})

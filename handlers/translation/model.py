@@ -96,6 +96,9 @@ class ToolResultPart:
 
     tool_call_id: str
     content: Any
+    # ``content`` was there as JSON null (``content`` None alone also means it was missing): the
+    # legacy's Claude-client translators write gjson's raw text of it, "null".
+    content_null: bool = False
 
 
 Part = TextPart | ImagePart | FilePart | ThinkingPart | ToolCallPart | ToolResultPart

@@ -269,7 +269,8 @@ def _render_message(message: Message, out: list[dict[str, Any]]) -> None:
                 )
         elif isinstance(part, ToolResultPart):
             # Tool answers go out first, as their own messages (A4.2 #12).
-            out.append({"role": "tool", "tool_call_id": part.tool_call_id, "content": tool_result_text(part.content)})
+            text = "null" if part.content_null else tool_result_text(part.content)
+            out.append({"role": "tool", "tool_call_id": part.tool_call_id, "content": text})
         else:
             item = _content_item(part)
             if item is not None:

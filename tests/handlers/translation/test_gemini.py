@@ -296,6 +296,17 @@ def test_golden_12_tool_use_and_result_names() -> None:
     ]
 
 
+def test_a_tool_result_with_null_content_sends_the_raw_null() -> None:
+    # gemini_claude_request.go writes the content's raw JSON: "null" for null, "" when missing.
+    out = from_claude({"messages": [{"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "f-1-2", "content": None},
+        {"type": "tool_result", "tool_use_id": "f-1-3"}]}]})
+    assert out["contents"][0]["parts"] == [
+        {"functionResponse": {"name": "f-1", "response": {"result": "null"}}},
+        {"functionResponse": {"name": "f-1", "response": {"result": ""}}},
+    ]
+
+
 def test_tool_use_input_written_as_a_json_string() -> None:
     # gemini_claude_request.go reads input with gjson String(): a string holding a JSON object is
     # that object's text, which parses, so the call goes out; any other string drops the call.

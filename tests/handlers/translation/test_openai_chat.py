@@ -190,6 +190,14 @@ def test_a_message_role_other_than_user_or_assistant_is_sent_as_written() -> Non
     ]
 
 
+def test_a_tool_result_with_null_content_is_the_text_null() -> None:
+    # convertClaudeToolResultContentToString: a missing content is "", a JSON null its raw text.
+    out = to_openai({"messages": [{"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "a", "content": None}, {"type": "tool_result", "tool_use_id": "b"}]}]})
+    assert out["messages"][1:] == [{"role": "tool", "tool_call_id": "a", "content": "null"},
+                                   {"role": "tool", "tool_call_id": "b", "content": ""}]
+
+
 def test_values_the_legacy_reads_with_gjson_exists_and_string() -> None:
     # openai_claude_request.go: tool_choice present without a "type" (a string, null) -> "auto";
     # user -> its gjson text; an input_schema that is there, even null, becomes "parameters".
