@@ -233,7 +233,7 @@ def _inline_image(url: str) -> dict[str, Any] | None:
 
 def _openai_parts(message: Message, *, files: bool, keep_empty: bool) -> list[dict[str, Any]]:
     if message.plain:
-        text = "".join(p.text for p in message.parts if isinstance(p, TextPart))
+        text = message.text()
         return [{"text": text}]
     parts: list[dict[str, Any]] = []
     for part in message.parts:
@@ -340,7 +340,7 @@ def _render_claude_contents(req: Request, out: dict[str, Any], *, cli: bool) -> 
     for message in req.messages:
         if message.role is Role.SYSTEM:
             if message.plain:
-                text = "".join(p.text for p in message.parts if isinstance(p, TextPart))
+                text = message.text()
                 out[system_key] = {"parts": [{"text": text}]}
             else:
                 texts = [{"text": p.text} for p in message.parts if isinstance(p, TextPart)]

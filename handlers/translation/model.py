@@ -119,6 +119,10 @@ class Message:
     # while every other renderer reads ``role`` (USER for such a message).
     wire_role: str | None = None
 
+    def text(self) -> str:
+        """The message's texts run together (the whole string of a ``plain`` message)."""
+        return "".join(p.text for p in self.parts if isinstance(p, TextPart))
+
 
 @dataclass(slots=True)
 class Tool:

@@ -250,7 +250,7 @@ def tool_result_text(content: Any) -> str:
 def _render_message(message: Message, out: list[dict[str, Any]]) -> None:
     role = message.role.value if message.wire_role is None else message.wire_role
     if message.plain:
-        text = "".join(p.text for p in message.parts if isinstance(p, TextPart))
+        text = message.text()
         out.append({"role": role, "content": text})
         return
     items: list[dict[str, Any]] = []
@@ -320,7 +320,7 @@ def render_request(req: Request, model: str, *, stream: bool) -> dict[str, Any]:
         if message.role in (Role.SYSTEM, Role.DEVELOPER):
             if message.plain:
                 # A system string is kept unless empty (only array blocks lose blank text).
-                text = "".join(p.text for p in message.parts if isinstance(p, TextPart))
+                text = message.text()
                 if text:
                     system_items.append({"type": "text", "text": text})
                 continue
