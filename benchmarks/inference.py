@@ -53,7 +53,7 @@ from benchmarks.harness import (
     selected_cases,
 )
 from benchmarks.run import gateway_features
-from benchmarks.streams import run_streams
+from benchmarks.streams import first_byte_spread, run_streams
 from benchmarks.targets import CACHE, GATEWAY_BIN, REPO, Lab, Target, anchors_dir, gateway_version
 from quotio_gateway.server import REUSE_PORT_SWITCH
 
@@ -287,6 +287,7 @@ def ttfb_rounds(targets: Sequence[Target], rounds: int) -> dict[str, Any]:
     p99s: dict[str, list[float]] = {t.name: [] for t in targets}
     cpu: dict[str, list[float]] = {t.name: [] for t in targets}
     preempted: dict[str, list[float]] = {t.name: [] for t in targets}
+    spreads: dict[str, list[float]] = {t.name: [] for t in targets}
     frames: dict[str, set[int]] = {t.name: set() for t in targets}
     problems: dict[str, list[str]] = {t.name: [] for t in targets}
     for target in targets:  # warm-up: pools, lazy imports
@@ -306,6 +307,9 @@ def ttfb_rounds(targets: Sequence[Target], rounds: int) -> dict[str, Any]:
             if tr.ttfb:
                 p50s[target.name].append(percentile(tr.ttfb, 50))
                 p99s[target.name].append(percentile(tr.ttfb, 99))
+            spread = first_byte_spread(tr.first_at)
+            if spread is not None:
+                spreads[target.name].append(spread)
             time.sleep(0.2)
     return {
         name: {
@@ -314,6 +318,7 @@ def ttfb_rounds(targets: Sequence[Target], rounds: int) -> dict[str, Any]:
             "p50_rounds_ms": [round(v * 1000, 2) for v in p50s[name]],
             "cpu_us_per_stream": round(median(cpu[name]), 0) if cpu[name] else None,
             "preempted_per_stream": round(median(preempted[name]), 2) if preempted[name] else None,
+            "first_byte_spread_ms": round(median(spreads[name]) * 1000, 2) if spreads[name] else None,
             "data_lines_per_stream": sorted(frames[name]),
             "errors": len(problems[name]),
             "first_error": problems[name][0] if problems[name] else None,
@@ -425,11 +430,12 @@ def render_markdown(doc: dict[str, Any]) -> str:
                       _fmt(_get(results, "cpu", name, "rps_c8"), 0), _fmt(ttfb),
                       _fmt(_minus(ttfb, naive_ttfb)), _fmt(_get(results, "ttfb", name, "ttfb_p99_ms")),
                       _fmt(stream_cpu, 0), _fmt(ratio(stream_cpu, naive_stream_cpu)),
-                      _fmt(_get(results, "ttfb", name, "preempted_per_stream"))])
+                      _fmt(_get(results, "ttfb", name, "preempted_per_stream")),
+                      _fmt(_get(results, "ttfb", name, "first_byte_spread_ms"))])
     if table:
         out += ["", *_table(["target", "p50 c=1 ms", "CPU µs/req c=8", "÷ naive", "req/s c=8",
                              f"TTFB p50 ms, {STREAMS} streams", "− naive ms", "TTFB p99 ms", "CPU µs/stream",
-                             "÷ naive", "preempted/stream"], table)]
+                             "÷ naive", "preempted/stream", "first bytes p10–p90 ms"], table)]
     features = _get(results, "cpu", "native", "features")
     if features:
         out += ["", f"Native gateway as measured: every route native, X-Request-Id on answers "

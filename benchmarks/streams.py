@@ -34,6 +34,9 @@ class Tracker:
 
     count: int
     ttfb: list[float] = field(default_factory=list)
+    # When each first byte arrived, in seconds from the first connect: a proxy that keeps up with
+    # the client lets them arrive together, one that is the bottleneck spreads them out.
+    first_at: list[float] = field(default_factory=list)
     total: list[float] = field(default_factory=list)
     chunks: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -48,6 +51,7 @@ class Tracker:
 
     def opened(self, ttfb: float) -> None:
         self.ttfb.append(ttfb)
+        self.first_at.append(time.monotonic() - self.started)
         self.open_now += 1
         self.max_open = max(self.max_open, self.open_now)
         if len(self.ttfb) == self.count:
@@ -58,6 +62,13 @@ class Tracker:
         self.open_now -= 1
         if self.holding:
             self.closed_early += 1
+
+
+def first_byte_spread(first_at: Sequence[float]) -> float | None:
+    """Seconds between the 10th and the 90th percentile of the first bytes' arrival times."""
+    if len(first_at) < 2:
+        return None
+    return percentile(first_at, 90) - percentile(first_at, 10)
 
 
 async def _one(

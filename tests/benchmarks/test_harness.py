@@ -20,7 +20,7 @@ from benchmarks.harness import (
     ratio,
     rss_kb,
 )
-from benchmarks.streams import idle_stream_budget
+from benchmarks.streams import first_byte_spread, idle_stream_budget
 
 WRK_LATENCY = """\
 Running 5s test @ http://127.0.0.1:40001/v1/chat/completions
@@ -149,3 +149,13 @@ def test_idle_budget_two_descriptors_per_stream() -> None:
     assert idle_stream_budget(10_000, 20_000) == 9_900
     assert idle_stream_budget(10_000, 20_000, headroom=1000) == 9_500
     assert idle_stream_budget(10_000, 100) == 0
+
+
+def test_first_byte_spread_is_p10_to_p90_of_arrivals() -> None:
+    # A proxy that keeps up: first bytes arrive together, whatever order they were asked in.
+    assert first_byte_spread([0.040] * 50 + [0.041] * 50) == pytest.approx(0.001)
+    # A proxy that is the bottleneck: one first byte every 0.5 ms.
+    ramp = [0.020 + i * 0.0005 for i in range(100)]
+    assert first_byte_spread(ramp) == pytest.approx(ramp[89] - ramp[9])
+    assert first_byte_spread([0.1]) is None
+    assert first_byte_spread([]) is None

@@ -40,7 +40,8 @@ RESULTS: dict[str, Any] = {
         "naive": {"ttfb_p50_ms": 40.0, "cpu_us_per_stream": 2000, "errors": 0},
         "spin-100": {"ttfb_p50_ms": 48.0, "cpu_us_per_stream": 2100, "errors": 0},
         "gateway": {"ttfb_p50_ms": 30.0, "cpu_us_per_stream": 1000, "errors": 0},
-        "native": {"ttfb_p50_ms": 43.5, "ttfb_p99_ms": 61.25, "cpu_us_per_stream": 4000, "errors": 1},
+        "native": {"ttfb_p50_ms": 43.5, "ttfb_p99_ms": 61.25, "cpu_us_per_stream": 4000, "errors": 1,
+                   "preempted_per_stream": 3.25, "first_byte_spread_ms": 38.5},
         "native-2p": {"ttfb_p50_ms": 39.0, "cpu_us_per_stream": 4200, "errors": 0},
         "litellm": {"ttfb_p50_ms": 900.0, "cpu_us_per_stream": 50000, "errors": 0},
     },
@@ -103,7 +104,8 @@ def test_markdown_shows_checks_targets_and_skip_reasons() -> None:
             "| 2.500 x | ≤ 3.00 x | pass |") in text
     assert ("| TTFB p50 at 100 streams, native translated minus naive pass-through "
             "| 3.50 ms | ≤ 2.00 ms | FAIL |") in text
-    assert "| native | 0.900 | 500 | 2.50 | 1,200 | 43.50 | 3.50 | 61.25 | 4,000 | 2.00 |" in text
+    assert "| native | 0.900 | 500 | 2.50 | 1,200 | 43.50 | 3.50 | 61.25 | 4,000 | 2.00 | 3.25 | 38.50 |" in text
+    assert "| preempted/stream | first bytes p10–p90 ms |" in text
     assert "| spin-100 | – | – | – | – | 48.00 | 8.00 | – | 2,100 | 1.05 |" in text
     assert "| native-2p | – | – | – | – | 39.00 | -1.00 | – | 4,200 | 2.10 |" in text
     assert ("| calibration: TTFB p50 at 100 streams, naive + 100 µs CPU per request minus naive | 8.00 ms | – "
