@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import gzip
+import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -270,7 +272,25 @@ async def serve(request: web.Request, runtime: InferenceRuntime, call: Inference
     except (TranslationError, ValueError) as exc:
         log.warning("inference.translate_response_failed", error=str(exc), model=call.model)
         return await keepalive.finish_error(error_response(500, f"cannot translate upstream answer: {exc}"))
+    if call.protocol.format is Format.CLAUDE and call.action != "countTokens":
+        answer = gunzip_unlabelled(answer)
     return await keepalive.finish(answer)
+
+
+def gunzip_unlabelled(body: bytes) -> bytes:
+    """A Claude client's non-stream answer that is gzip without saying so, unpacked.
+
+    Anthropic has answered some calls (title generation) gzip-compressed without a
+    Content-Encoding header, which no client can parse; the legacy's Messages handler checks the
+    gzip magic and unpacks (code_handlers.go:161-180). What does not unpack is sent as it came.
+    """
+    if body[:2] != b"\x1f\x8b":
+        return body
+    try:
+        return gzip.decompress(body)
+    except (OSError, EOFError, zlib.error) as exc:
+        log.warning("inference.gunzip_failed", error=str(exc))
+        return body
 
 
 class _NonStreamKeepAlive:
