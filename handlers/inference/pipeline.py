@@ -178,7 +178,7 @@ class _Attempt:
                                            client_headers=self.request.headers, action=call.action,
                                            alt=call.alt if upstream.value.startswith("gemini") else "",
                                            prompt_cache_id=self._codex_session(upstream, model),
-                                           client_stream=call.stream, shaped=shaped)
+                                           client_stream=call.stream, shaped=shaped, client_body=call.body)
         return translation, upstream_request
 
     def _before_payload(self, executor: Any, candidate: Candidate, body: dict[str, Any], base: str,

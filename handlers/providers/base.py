@@ -293,6 +293,8 @@ class UpstreamRequest:
     # The executor's ``before_payload`` edits are already in ``body`` (made before the payload
     # rules, as the legacy orders them): ``prepare`` leaves them as the rules left them.
     shaped: bool = False
+    # The client's own body, before translation: Vertex's Imagen call is built from it.
+    client_body: Mapping[str, Any] | None = None
 
     @property
     def wants_stream(self) -> bool:

@@ -5,8 +5,8 @@ Legacy: ``gemini_vertex_executor.go`` service-account branch (reference: provide
 publishers/google/models/<model>:<action>`` (location defaults to ``us-central1``), with
 ``Authorization: Bearer <token minted from the service account>``. Bodies and streams are plain
 Gemini. The access token comes from the credential's token source (a JWT-bearer grant, see
-``handlers.credentials.tokens.ServiceAccountTokens``). Imagen models are refused before any
-I/O, as for ``vertex-api-key``.
+``handlers.credentials.tokens.ServiceAccountTokens``). Imagen models are called with ``predict``
+(``vertex_api.ImagenPredict``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from __future__ import annotations
 from handlers.translation.model import Format
 from handlers.translation.sse import normalise_alt
 
-from .base import HeaderSet, PreparedRequest, UpstreamError, UpstreamRequest, json_bytes, transport_error
+from .base import HeaderSet, PreparedRequest, UpstreamRequest, json_bytes, transport_error
 from .gemini_api import GeminiAPIExecutor, gemini_body
 from .oauth_base import OAuthCredential, OAuthExecutor
+from .vertex_api import ImagenPredict
+from .vertex_imagen import PREDICT
 
 DEFAULT_LOCATION = "us-central1"
 API_VERSION = "v1"
@@ -26,7 +28,7 @@ def vertex_base_url(location: str) -> str:
     return f"https://{location.strip() or DEFAULT_LOCATION}-aiplatform.googleapis.com"
 
 
-class VertexServiceAccountExecutor(OAuthExecutor, GeminiAPIExecutor):
+class VertexServiceAccountExecutor(ImagenPredict, OAuthExecutor, GeminiAPIExecutor):
     name = "vertex"
     filters_usage_metadata = False
     upstream_format = Format.GEMINI
@@ -36,13 +38,12 @@ class VertexServiceAccountExecutor(OAuthExecutor, GeminiAPIExecutor):
             # vertexCreds' plain error (gemini_vertex_executor.go:949-951): no status, so 500, and
             # checked before anything else about the request.
             raise transport_error("vertex executor: missing project_id in credentials")
-        if "imagen" in request.base_model.lower():
-            raise UpstreamError("request", 400, b"imagen models are not served by the native vertex executor",
-                                reason="request")
+        self.check_imagen(request)
 
     def prepare(self, credential: OAuthCredential, request: UpstreamRequest) -> PreparedRequest:  # type: ignore[override]
-        body = gemini_body(request)
-        action = self.action(request)
+        imagen = self.imagen_call(request)
+        body = self.predict_body(request) if imagen else gemini_body(request)
+        action = PREDICT if imagen else self.action(request)
         location = credential.location or DEFAULT_LOCATION
         base = (credential.base_url or vertex_base_url(location)).rstrip("/")
         url = (f"{base}/{API_VERSION}/projects/{credential.project_id}/locations/{location}"

@@ -3,19 +3,75 @@
 Legacy: ``gemini_vertex_executor.go`` API-key branch (reference: providers §5.5). URL
 ``{base-url}/v1/publishers/google/models/<model>:<action>`` (default base: the Generative
 Language host), ``x-goog-api-key``, Gemini bodies and streams. An entry without a key registers
-but every call fails before any I/O, as in the legacy. Imagen models (``predict`` with a
-converted body) are not handled natively: they are refused before any I/O.
+but every call fails before any I/O, as in the legacy. Imagen models are called with ``predict``
+(``ImagenPredict``, shared with the service-account executor).
 """
 
 from __future__ import annotations
 
-from .base import APIKeyCredential, UpstreamError, UpstreamRequest, transport_error
+from typing import Any
+
+from handlers.translation.sse import normalise_alt
+
+from .base import (
+    APIKeyCredential,
+    PreparedRequest,
+    UpstreamError,
+    UpstreamRequest,
+    UpstreamResult,
+    json_bytes,
+    transport_error,
+)
 from .gemini_api import DEFAULT_BASE_URL, GeminiAPIExecutor
+from .vertex_imagen import PREDICT, ImagenPromptMissing, imagen_request, imagen_to_gemini, is_imagen
 
 API_VERSION = "v1"
 
 
-class VertexAPIExecutor(GeminiAPIExecutor):
+class ImagenPredict:
+    """Imagen models on both Vertex executors: a non-stream call goes to ``:predict`` with a body
+    built from the client's request, and its ``predictions`` come back as a Gemini answer.
+
+    The legacy converts only on the service-account branch; its API-key branch sends the Gemini
+    translation to ``:predict`` and hands the answer on unconverted, which Vertex refuses, so both
+    convert here (docs/compatibility.md). Imagen does not stream: a stream call is refused before
+    any I/O, where the legacy sends the Gemini translation to ``:predict`` as well. Token counting
+    is a plain Gemini ``countTokens`` call, as in the legacy.
+    """
+
+    @staticmethod
+    def imagen_call(request: UpstreamRequest) -> bool:
+        return request.action != "countTokens" and is_imagen(request.base_model)
+
+    def check_imagen(self, request: UpstreamRequest) -> None:
+        if not self.imagen_call(request):
+            return
+        if request.stream:
+            raise UpstreamError("request", 400, b"imagen models do not stream: send the request without stream",
+                                reason="request")
+        try:
+            imagen_request(request.client_body or {})
+        except ImagenPromptMissing as exc:
+            # A plain error in the legacy (no status): 500, after every credential was tried.
+            raise transport_error(str(exc)) from exc
+
+    @staticmethod
+    def predict_body(request: UpstreamRequest) -> dict[str, Any]:
+        return imagen_request(request.client_body or {})
+
+    @staticmethod
+    def predict_query(request: UpstreamRequest) -> str:
+        alt = normalise_alt(request.alt)
+        return f"?$alt={alt}" if alt else ""
+
+    async def execute(self, credential: Any, request: UpstreamRequest) -> UpstreamResult:
+        result: UpstreamResult = await super().execute(credential, request)  # type: ignore[misc]
+        if not self.imagen_call(request):
+            return result
+        return UpstreamResult(result.status, result.headers, imagen_to_gemini(result.body, request.base_model))
+
+
+class VertexAPIExecutor(ImagenPredict, GeminiAPIExecutor):
     name = "vertex"
     filters_usage_metadata = False  # gemini_vertex_executor.go passes usage on every chunk
 
@@ -31,6 +87,11 @@ class VertexAPIExecutor(GeminiAPIExecutor):
             # a config entry has no service account: a plain error (no status, so 500) before any
             # call (gemini_vertex_executor.go:240-245, 936-939).
             raise transport_error("vertex executor: missing auth metadata")
-        if "imagen" in request.base_model.lower():
-            raise UpstreamError("request", 400, b"imagen models are not served by the native vertex executor",
-                                reason="request")
+        self.check_imagen(request)
+
+    def prepare(self, credential: APIKeyCredential, request: UpstreamRequest) -> PreparedRequest:
+        prepared = super().prepare(credential, request)
+        if not self.imagen_call(request):
+            return prepared
+        url = self.model_url(credential, request.base_model, PREDICT) + self.predict_query(request)
+        return PreparedRequest(prepared.method, url, prepared.headers, json_bytes(self.predict_body(request)))

@@ -41,10 +41,26 @@ def test_default_host_stream_and_location() -> None:
     assert vertex_base_url("asia-east1") == "https://asia-east1-aiplatform.googleapis.com"
 
 
-async def test_imagen_and_missing_project_are_refused_before_io(upstream, client: UpstreamClient) -> None:
+async def test_imagen_predict_on_the_service_account_path(upstream, client: UpstreamClient) -> None:
+    # providers §5.4 (executeWithServiceAccount): the body from the client's request, the answer
+    # converted to Gemini.
+    upstream.answer_json(200, {"predictions": [{"bytesBase64Encoded": "QUJD", "mimeType": "image/png"}]})
+    client_body = {"contents": [{"role": "user", "parts": [{"text": "a lighthouse"}]}], "sampleCount": "3"}
+    result = await VertexServiceAccountExecutor(client).execute(
+        cred(upstream.url), UpstreamRequest("imagen-4.0-ultra-generate-001", {}, client_body=client_body))
+    seen = upstream.last
+    assert seen.path_qs == ("/v1/projects/my-proj/locations/europe-west4/publishers/google/models/"
+                            "imagen-4.0-ultra-generate-001:predict")
+    assert seen.headers["Authorization"] == "Bearer ya29.sa"
+    assert seen.json == {"instances": [{"prompt": "a lighthouse"}], "parameters": {"sampleCount": 3}}
+    assert result.json()["candidates"][0]["content"]["parts"] == [
+        {"inlineData": {"data": "QUJD", "mimeType": "image/png"}}]
+
+
+async def test_imagen_stream_and_missing_project_are_refused_before_io(upstream, client: UpstreamClient) -> None:
     with pytest.raises(UpstreamError) as err:
-        await VertexServiceAccountExecutor(client).execute(cred(upstream.url),
-                                                           UpstreamRequest("imagen-4.0-generate-001", {}))
+        request = UpstreamRequest("imagen-4.0-generate-001", {}, stream=True, client_body={"prompt": "x"})
+        await VertexServiceAccountExecutor(client).stream(cred(upstream.url), request)
     assert (err.value.scope, err.value.status) == ("request", 400)
     with pytest.raises(UpstreamError) as err:
         await VertexServiceAccountExecutor(client).execute(cred(upstream.url, project=""),

@@ -59,11 +59,59 @@ async def test_keyless_entry_fails_before_any_io(upstream, client: UpstreamClien
     assert upstream.requests == []
 
 
-async def test_imagen_is_refused_before_any_io(upstream, client: UpstreamClient) -> None:
+IMAGEN_ANSWER = {"predictions": [{"bytesBase64Encoded": "iVBORw0KGgo=", "mimeType": "image/jpeg"},
+                                 {"bytesBase64Encoded": "AAAA"}, {"raiFilteredReason": "filtered"}]}
+
+
+async def test_imagen_predict_is_built_from_the_client_body(upstream, client: UpstreamClient) -> None:
+    # providers §5.4: ``:predict`` with instances/parameters, predictions back as a Gemini answer.
+    # The legacy's API-key branch skips both conversions; done here as on the service-account one.
+    upstream.answer_json(200, IMAGEN_ANSWER)
+    client_body = {"model": "imagen-4.0-generate-001", "messages": [{"role": "user", "content": "a red fox"}],
+                   "aspectRatio": "16:9", "sampleCount": 2, "negativePrompt": "blur"}
+    req = UpstreamRequest("imagen-4.0-generate-001", BODY, client_body=client_body)
+    result = await VertexAPIExecutor(client).execute(cred(upstream.url), req)
+    seen = upstream.last
+    assert seen.path_qs == "/v1/publishers/google/models/imagen-4.0-generate-001:predict"
+    assert seen.headers["x-goog-api-key"] == "vertex-express-key"
+    assert seen.headers["X-Extra"] == "yes"
+    assert seen.json == {"instances": [{"negativePrompt": "blur", "prompt": "a red fox"}],
+                         "parameters": {"aspectRatio": "16:9", "sampleCount": 2}}
+    answer = result.json()
+    assert answer["candidates"] == [{"content": {"parts": [
+        {"inlineData": {"data": "iVBORw0KGgo=", "mimeType": "image/jpeg"}},
+        {"inlineData": {"data": "AAAA", "mimeType": "image/png"}}], "role": "model"}, "finishReason": "STOP"}]
+    assert answer["modelVersion"] == "imagen-4.0-generate-001"
+    assert answer["responseId"].startswith("imagen-")
+    assert answer["usageMetadata"] == {"candidatesTokenCount": 0, "promptTokenCount": 0, "totalTokenCount": 0}
+
+
+async def test_imagen_alt_and_count_tokens(upstream, client: UpstreamClient) -> None:
+    executor = VertexAPIExecutor(client=None)  # type: ignore[arg-type]
+    client_body = {"prompt": "a fox"}
+    prepared = executor.prepare(cred("http://h"), UpstreamRequest("imagen-3.0-generate-002", BODY, alt="json",
+                                                                  client_body=client_body))
+    assert prepared.url == "http://h/v1/publishers/google/models/imagen-3.0-generate-002:predict?$alt=json"
+    # Counting is a plain Gemini countTokens call for Imagen too (countTokensWithAPIKey).
+    counted = executor.prepare(cred("http://h"), UpstreamRequest("imagen-3.0-generate-002", BODY,
+                                                                 action="countTokens", client_body=client_body))
+    assert counted.url == "http://h/v1/publishers/google/models/imagen-3.0-generate-002:countTokens"
+    assert b"contents" in counted.body
+
+
+async def test_imagen_refusals_before_any_io(upstream, client: UpstreamClient) -> None:
+    executor = VertexAPIExecutor(client)
     with pytest.raises(UpstreamError) as caught:
-        await VertexAPIExecutor(client).execute(cred(upstream.url), UpstreamRequest("imagen-4.0-generate-001", BODY))
+        await executor.stream(cred(upstream.url), UpstreamRequest("imagen-4.0-generate-001", BODY, stream=True,
+                                                                  client_body={"prompt": "x"}))
     assert (caught.value.scope, caught.value.status) == ("request", 400)
-    assert caught.value.body == b"imagen models are not served by the native vertex executor"
+    assert caught.value.body == b"imagen models do not stream: send the request without stream"
+    with pytest.raises(UpstreamError) as caught:
+        await executor.execute(cred(upstream.url), UpstreamRequest("imagen-4.0-generate-001", BODY,
+                                                                   client_body={"input": "x"}))
+    # convertToImagenRequest's plain error: no status, so 500 once no credential is left.
+    assert (caught.value.scope, caught.value.status, caught.value.client_status) == ("transient", None, 500)
+    assert caught.value.body == b"imagen: no prompt found in request"
     assert upstream.requests == []
 
 
