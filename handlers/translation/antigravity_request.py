@@ -303,9 +303,14 @@ def _call_args(arguments: str) -> Any:
         return {"params": arguments}
 
 
+# A tool message without a ``content`` key: gjson's raw text is empty, which the legacy answers
+# with ``{}`` as if no tool message had come (antigravity_openai_request.go:136-137, :282-285).
+_NO_CONTENT = object()
+
+
 def _answer_result(content: Any, present: bool) -> tuple[bool, Any]:
     """(include?, value) of ``functionResponse.response.result`` for one tool message."""
-    if not present:
+    if not present or content is _NO_CONTENT:
         return True, {}
     if content is None:
         return False, None  # a JSON null answer leaves ``response`` out entirely
@@ -328,7 +333,7 @@ def _openai_contents(messages: list[Any], request: dict[str, Any]) -> None:
                     if call_id and name:
                         names[call_id] = name
         if message.get("role") == "tool" and _text(message.get("tool_call_id")):
-            answers[_text(message["tool_call_id"])] = message.get("content")
+            answers[_text(message["tool_call_id"])] = message.get("content", _NO_CONTENT)
     alone = len(messages) == 1
     system_parts: list[dict[str, Any]] = []
     for message in messages:

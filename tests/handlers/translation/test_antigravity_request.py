@@ -469,3 +469,17 @@ def test_responses_request_goes_through_the_gemini_body() -> None:
     assert out["request"]["contents"] == [{"role": "user", "parts": [{"text": "hi"}]}]
     assert out["request"]["systemInstruction"] == {"parts": [{"text": "I"}]}
     assert out["model"] == "m"
+
+
+def test_openai_tool_message_without_content_answers_an_empty_object() -> None:
+    # antigravity_openai_request.go:136-137 stores gjson's raw text, "" for a missing key, which
+    # :282-285 turns into "{}"; a JSON null leaves ``response`` out (the test above).
+    body = {"messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                                              "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1"},
+    ]}
+    contents = ag.render_openai_request(body, "gemini-3-pro")["request"]["contents"]
+    assert contents[-1] == {"role": "user", "parts": [
+        {"functionResponse": {"id": "c1", "name": "f", "response": {"result": {}}}}]}
