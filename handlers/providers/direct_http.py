@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl
 from collections import deque
 from collections.abc import Iterable
@@ -74,30 +75,45 @@ def request_head(method: str, url: URL, headers: Iterable[tuple[str, str]], body
     defaults that are missing, then ``Content-Length`` and the payload's ``Content-Type``.
     """
     given = tuple(headers)
+    plan = _plan(tuple([name for name, _ in given]))
+    if plan is None:
+        _refuse_line_breaks(given)
+        return None
+    merge, defaults, content_type, fixed_lines = plan
+    lines = _merged(url, given) if merge else [("Host", url.host_port_subcomponent or ""), *given]
+    text = (f"{method} {url.raw_path_qs} HTTP/1.1\r\n" + "".join([f"{n}: {v}\r\n" for n, v in lines])
+            + f"{defaults}Content-Length: {len(body)}\r\n{content_type}\r\n")
+    # A name or value holding a line break adds one; the URL cannot (yarl encodes it).
+    breaks = len(lines) + fixed_lines
+    if text.count("\n") != breaks or text.count("\r") != breaks:
+        _refuse_line_breaks(given)
+    return text.encode("utf-8")
+
+
+def _refuse_line_breaks(given: tuple[tuple[str, str], ...]) -> None:
     probe = "".join(chain.from_iterable(given))
     if "\r" in probe or "\n" in probe:
         raise ValueError("Newline or carriage return character detected in HTTP status message or header.")
-    lowered = [name.lower() for name, _ in given]
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(names: tuple[str, ...]) -> tuple[bool, str, str, int] | None:
+    """What a head with these header names needs, worked out once per set of names (an executor
+    sends the same ones on every call): None when aiohttp keeps the call (a framing header), else
+    whether the session merge changes anything, the default lines that go before
+    ``Content-Length``, the ``Content-Type`` line that goes after it, and how many line breaks
+    the head has besides the given headers' own."""
+    lowered = [name.lower() for name in names]
     where = set(lowered)
     if not where.isdisjoint(_FRAMING):
         return None
-    lines: list[tuple[str, str]]
-    if len(where) == len(lowered) and "host" not in where:
-        # Every name once and no Host of its own: the merge changes nothing (the usual call).
-        lines = [("Host", url.host_port_subcomponent or ""), *given]
-    else:
-        lines = _merged(url, given)
-    if "accept" not in where:
-        lines.append(("Accept", "*/*"))
-    if "accept-encoding" not in where:
-        lines.append(("Accept-Encoding", DEFAULT_ACCEPT_ENCODING))
-    if "user-agent" not in where:
-        lines.append(("User-Agent", SERVER_SOFTWARE))
-    lines.append(("Content-Length", str(len(body))))
-    if "content-type" not in where:
-        lines.append(("Content-Type", "application/octet-stream"))
-    text = f"{method} {url.raw_path_qs} HTTP/1.1\r\n" + "".join([f"{n}: {v}\r\n" for n, v in lines]) + "\r\n"
-    return text.encode("utf-8")
+    merge = len(where) != len(lowered) or "host" in where
+    defaults = "".join(f"{name}: {value}\r\n" for name, value in (
+        ("Accept", "*/*"), ("Accept-Encoding", DEFAULT_ACCEPT_ENCODING), ("User-Agent", SERVER_SOFTWARE))
+        if name.lower() not in where)
+    content_type = "" if "content-type" in where else "Content-Type: application/octet-stream\r\n"
+    # The request line, the defaults, Content-Length, the Content-Type default, the blank line.
+    return merge, defaults, content_type, 3 + defaults.count("\n") + content_type.count("\n")
 
 
 def _merged(url: URL, given: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
