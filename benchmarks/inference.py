@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -366,7 +368,7 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
         Verdict("CPU per non-stream request, native OpenAI→Claude→OpenAI / naive pass-through",
                 ratio(cpu_native, cpu_naive), CPU_LIMIT, "x"),
         Verdict(f"TTFB p50 at {STREAMS} streams, native translated minus naive pass-through",
-                _minus(ttfb_native, ttfb_naive), TTFB_LIMIT_MS, "ms"),
+                _minus(ttfb_native, ttfb_naive), TTFB_LIMIT_MS, "ms", note=_paired_note(results, "native")),
         Verdict(f"calibration: TTFB p50 at {STREAMS} streams, naive + {SPIN_US} µs CPU per request minus naive",
                 _minus(ttfb_spin, ttfb_naive), None, "ms",
                 note=f"{_minus(ttfb_spin, ttfb_naive) / SPIN_US * 1000:.0f} µs of TTFB per µs of CPU per request"
@@ -375,7 +377,9 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
                 _minus(ttfb_native, ttfb_lane), None, "ms"),
         Verdict(f"calibration: TTFB p50 at {STREAMS} streams, two native processes sharing the port minus naive",
                 _minus(ttfb_pair, ttfb_naive), None, "ms",
-                note="each process with its own state: what a second event loop gives, not a supported set-up"),
+                note="; ".join(filter(None, (
+                    "each process with its own state: what a second event loop gives, not a supported set-up",
+                    _paired_note(results, PAIR))))),
         Verdict("stream translation per chunk, Claude event → OpenAI chunk (in process)",
                 chunk.get("translate_us_per_chunk"), None, "µs",
                 note=f"with SSE parsing and JSON decoding: {chunk.get('upstream_to_client_us_per_chunk')} µs"
@@ -387,6 +391,26 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
         Verdict("failed requests or incomplete streams, native", float(native_errors)
                 if "cpu" in results or "ttfb" in results else None, 0.0, ""),
     ]
+
+
+def paired_difference(rounds: Sequence[float] | None, anchor: Sequence[float] | None) -> dict[str, float] | None:
+    """Round-by-round differences of two targets' p50s (ms), each round's pair measured minutes
+    apart at most: their median, mean and the mean's standard error. None without two whole
+    series of at least two rounds."""
+    if not rounds or not anchor or len(rounds) != len(anchor) or len(rounds) < 2:
+        return None
+    diffs = [a - b for a, b in zip(rounds, anchor, strict=True)]
+    return {"median": round(statistics.median(diffs), 2), "mean": round(statistics.fmean(diffs), 2),
+            "stderr": round(statistics.stdev(diffs) / math.sqrt(len(diffs)), 2), "rounds": len(diffs)}
+
+
+def _paired_note(results: dict[str, Any], target: str) -> str:
+    paired = paired_difference(_get(results, "ttfb", target, "p50_rounds_ms"),
+                               _get(results, "ttfb", "naive", "p50_rounds_ms"))
+    if paired is None:
+        return ""
+    return (f"paired rounds: median {paired['median']:+.2f} ms, mean {paired['mean']:+.2f} ± "
+            f"{paired['stderr']:.2f} ms over {paired['rounds']} rounds")
 
 
 def _minus(a: float | None, b: float | None) -> float | None:

@@ -20,6 +20,7 @@ from benchmarks.inference import (
     check_answer,
     native_config,
     native_flags,
+    paired_difference,
     render_markdown,
     splice_readme,
     upstream_base,
@@ -197,3 +198,22 @@ def test_rounds_below_one_are_refused(capsys: Any) -> None:
         inference.main(["--only", "ttfb", "--rounds", "0", "--no-readme"])
     assert exit_info.value.code == 2
     assert "--rounds must be at least 1" in capsys.readouterr().err
+
+
+def test_paired_difference_is_round_by_round() -> None:
+    native = [44.0, 50.0, 41.0, 47.0]
+    naive = [40.0, 49.0, 43.0, 44.0]
+    # Differences 4, 1, -2, 3: median 2, mean 1.5, sample sd 2.65, standard error 1.32.
+    assert paired_difference(native, naive) == {"median": 2.0, "mean": 1.5, "stderr": 1.32, "rounds": 4}
+    assert paired_difference(native, naive[:3]) is None  # a round missing on one side: no pairing
+    assert paired_difference([1.0], [2.0]) is None
+    assert paired_difference(None, naive) is None
+
+
+def test_ttfb_verdict_notes_the_paired_rounds() -> None:
+    results = {"ttfb": {"naive": {"ttfb_p50_ms": 40.0, "p50_rounds_ms": [40.0, 49.0, 43.0, 44.0]},
+                        "native": {"ttfb_p50_ms": 43.5, "p50_rounds_ms": [44.0, 50.0, 41.0, 47.0]}}}
+    ttfb = next(v for v in verdicts(results)
+                if v.name.startswith("TTFB p50 at 100 streams, native translated minus naive"))
+    assert ttfb.verdict == "FAIL"
+    assert ttfb.note == "paired rounds: median +2.00 ms, mean +1.50 ± 1.32 ms over 4 rounds"
