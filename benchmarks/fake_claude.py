@@ -15,7 +15,8 @@ through the naive proxy carry the same payload:
 The gateway appends ``/v1/messages`` to a key's ``base-url`` and forwards no client query, so the
 shape is chosen by a path prefix put in the base URL: ``/toks/{n}/{delay_ms}/v1/messages`` for
 the token stream, anything else ending in ``/messages`` for the full answer. Whether to stream is
-read from the body's ``stream`` field, as Anthropic does. Every frame is built once at start-up.
+read from the body's ``stream`` field, as Anthropic does. The full answer's frames are built once
+at start-up; a token frame is built when it is written, as the mock builds each of its chunks.
 """
 
 from __future__ import annotations
