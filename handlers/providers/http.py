@@ -228,6 +228,49 @@ class UpstreamClient:
         return UpstreamStream(self, response, executor, raw=prepared.raw_stream)
 
 
+class AnswerStream:
+    """A whole upstream answer handed to a stream client as a stream of one event (same use as
+    ``UpstreamStream``): for an upstream call that cannot stream, such as Imagen's ``predict``.
+    A body that is not JSON comes as an event without payload, as a stream line would."""
+
+    def __init__(self, result: UpstreamResult) -> None:
+        self.status = result.status
+        self.headers = result.headers
+        data = result.body.decode("utf-8", errors="replace")
+        try:
+            payload = orjson.loads(result.body)
+        except orjson.JSONDecodeError:
+            payload = None
+        self._event = StreamEvent("", data, payload)
+        self.pending = 0
+        self.answerless = False
+        self._done = False
+
+    async def __aenter__(self) -> AnswerStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent | bytes]:
+        return self._iterate()
+
+    @property
+    def closed(self) -> bool:
+        return self._done
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._done = True
+
+    async def _iterate(self) -> AsyncIterator[StreamEvent | bytes]:
+        if not self._done:
+            self._done = True
+            yield self._event
+
+
 # What Go's net/http client sends when a request names neither (the legacy executors for Gemini
 # and Vertex set no User-Agent; only Claude's sets an Accept-Encoding): gzip, which it decodes
 # itself, and its own name for an HTTP/1.1 call, which ours are.

@@ -9,6 +9,7 @@ but every call fails before any I/O, as in the legacy. Imagen models are called 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from handlers.translation.sse import normalise_alt
@@ -16,27 +17,28 @@ from handlers.translation.sse import normalise_alt
 from .base import (
     APIKeyCredential,
     PreparedRequest,
-    UpstreamError,
     UpstreamRequest,
     UpstreamResult,
     json_bytes,
     transport_error,
 )
 from .gemini_api import DEFAULT_BASE_URL, GeminiAPIExecutor
+from .http import AnswerStream
 from .vertex_imagen import PREDICT, ImagenPromptMissing, imagen_request, imagen_to_gemini, is_imagen
 
 API_VERSION = "v1"
 
 
 class ImagenPredict:
-    """Imagen models on both Vertex executors: a non-stream call goes to ``:predict`` with a body
-    built from the client's request, and its ``predictions`` come back as a Gemini answer.
+    """Imagen models on both Vertex executors: the call goes to ``:predict`` with a body built
+    from the client's request, and its ``predictions`` come back as a Gemini answer.
 
     The legacy converts only on the service-account branch; its API-key branch sends the Gemini
     translation to ``:predict`` and hands the answer on unconverted, which Vertex refuses, so both
-    convert here (docs/compatibility.md). Imagen does not stream: a stream call is refused before
-    any I/O, where the legacy sends the Gemini translation to ``:predict`` as well. Token counting
-    is a plain Gemini ``countTokens`` call, as in the legacy.
+    convert here (docs/compatibility.md row 51). ``predict`` does not stream: a stream client gets
+    the whole answer as the stream's one chunk, where the legacy sends the Gemini translation to
+    ``:predict`` and reads the answer as SSE. Token counting is a plain Gemini ``countTokens``
+    call, as in the legacy.
     """
 
     @staticmethod
@@ -46,9 +48,6 @@ class ImagenPredict:
     def check_imagen(self, request: UpstreamRequest) -> None:
         if not self.imagen_call(request):
             return
-        if request.stream:
-            raise UpstreamError("request", 400, b"imagen models do not stream: send the request without stream",
-                                reason="request")
         try:
             imagen_request(request.client_body or {})
         except ImagenPromptMissing as exc:
@@ -69,6 +68,12 @@ class ImagenPredict:
         if not self.imagen_call(request):
             return result
         return UpstreamResult(result.status, result.headers, imagen_to_gemini(result.body, request.base_model))
+
+    async def stream(self, credential: Any, request: UpstreamRequest) -> Any:
+        if not self.imagen_call(request):
+            return await super().stream(credential, request)  # type: ignore[misc]
+        result = await self.execute(credential, replace(request, stream=False))
+        return AnswerStream(result)
 
 
 class VertexAPIExecutor(ImagenPredict, GeminiAPIExecutor):

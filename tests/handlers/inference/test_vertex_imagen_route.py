@@ -4,6 +4,7 @@ its own protocol (providers §5.4, §5.8)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -75,13 +76,35 @@ async def test_gemini_client_gets_the_converted_answer(gateway: MakeGateway, ver
                                 "parameters": {"sampleCount": 1}}
 
 
-async def test_stream_and_promptless_requests_get_their_answers(gateway: MakeGateway, vertex: Any) -> None:
+async def test_a_stream_client_gets_the_image_in_one_chunk(gateway: MakeGateway, vertex: Any) -> None:
     fake, base = vertex
     client = await gateway(config(base))
     resp = await client.post("/v1/chat/completions", json={
         "model": MODEL, "stream": True, "messages": [{"role": "user", "content": "a kite"}]})
-    assert resp.status == 400
-    assert (await resp.json())["error"]["message"] == "imagen models do not stream: send the request without stream"
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+    frames = [line for line in (await resp.text()).split("\n\n") if line]
+    assert frames[-1] == "data: [DONE]"
+    chunks = [json.loads(frame.removeprefix("data: ")) for frame in frames[:-1]]
+    images = [image for chunk in chunks for choice in chunk["choices"] for image in choice["delta"].get("images", [])]
+    assert [image["image_url"]["url"] for image in images] == [f"data:image/png;base64,{PNG}"]
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    path, _, body = fake.seen[-1]
+    assert path == f"/v1/publishers/google/models/{MODEL}:predict"
+    assert body == {"instances": [{"prompt": "a kite"}], "parameters": {"sampleCount": 1}}
+    # A Gemini client's stream: the converted answer as its one SSE chunk.
+    resp = await client.post(f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse",
+                             json={"contents": [{"role": "user", "parts": [{"text": "a kite"}]}]})
+    assert resp.status == 200
+    frames = [line for line in (await resp.text()).split("\n\n") if line.strip()]
+    assert len(frames) == 1
+    answer = json.loads(frames[0].removeprefix("data: "))
+    assert answer["candidates"][0]["content"]["parts"] == [{"inlineData": {"data": PNG, "mimeType": "image/png"}}]
+
+
+async def test_a_promptless_request_gets_the_legacy_error(gateway: MakeGateway, vertex: Any) -> None:
+    fake, base = vertex
+    client = await gateway(config(base))
     resp = await client.post("/v1/responses", json={"model": MODEL, "input": "a kite"})
     assert resp.status == 500
     assert (await resp.json())["error"]["message"] == "imagen: no prompt found in request"

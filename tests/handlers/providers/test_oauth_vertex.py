@@ -57,11 +57,11 @@ async def test_imagen_predict_on_the_service_account_path(upstream, client: Upst
         {"inlineData": {"data": "QUJD", "mimeType": "image/png"}}]
 
 
-async def test_imagen_stream_and_missing_project_are_refused_before_io(upstream, client: UpstreamClient) -> None:
+async def test_missing_project_is_refused_before_io(upstream, client: UpstreamClient) -> None:
     with pytest.raises(UpstreamError) as err:
         request = UpstreamRequest("imagen-4.0-generate-001", {}, stream=True, client_body={"prompt": "x"})
-        await VertexServiceAccountExecutor(client).stream(cred(upstream.url), request)
-    assert (err.value.scope, err.value.status) == ("request", 400)
+        await VertexServiceAccountExecutor(client).stream(cred(upstream.url, project=""), request)
+    assert err.value.body == b"vertex executor: missing project_id in credentials"
     with pytest.raises(UpstreamError) as err:
         await VertexServiceAccountExecutor(client).execute(cred(upstream.url, project=""),
                                                            UpstreamRequest("gemini-2.5-pro", {}))

@@ -99,16 +99,24 @@ async def test_imagen_alt_and_count_tokens(upstream, client: UpstreamClient) -> 
     assert b"contents" in counted.body
 
 
-async def test_imagen_refusals_before_any_io(upstream, client: UpstreamClient) -> None:
-    executor = VertexAPIExecutor(client)
+async def test_imagen_stream_is_the_whole_answer_as_one_event(upstream, client: UpstreamClient) -> None:
+    # predict does not stream: one non-stream call, its converted answer as the stream's one event.
+    upstream.answer_json(200, IMAGEN_ANSWER)
+    req = UpstreamRequest("imagen-4.0-generate-001", BODY, stream=True, client_body={"prompt": "a fox"})
+    async with await VertexAPIExecutor(client).stream(cred(upstream.url), req) as stream:
+        events = [event async for event in stream]
+    assert upstream.last.path_qs == "/v1/publishers/google/models/imagen-4.0-generate-001:predict"
+    assert upstream.last.json == {"instances": [{"prompt": "a fox"}], "parameters": {"sampleCount": 1}}
+    assert len(events) == 1
+    assert events[0].payload["candidates"][0]["finishReason"] == "STOP"
+    assert events[0].payload["candidates"][0]["content"]["parts"][0]["inlineData"]["data"] == "iVBORw0KGgo="
+    assert stream.closed
+
+
+async def test_imagen_without_a_prompt_fails_before_any_io(upstream, client: UpstreamClient) -> None:
     with pytest.raises(UpstreamError) as caught:
-        await executor.stream(cred(upstream.url), UpstreamRequest("imagen-4.0-generate-001", BODY, stream=True,
-                                                                  client_body={"prompt": "x"}))
-    assert (caught.value.scope, caught.value.status) == ("request", 400)
-    assert caught.value.body == b"imagen models do not stream: send the request without stream"
-    with pytest.raises(UpstreamError) as caught:
-        await executor.execute(cred(upstream.url), UpstreamRequest("imagen-4.0-generate-001", BODY,
-                                                                   client_body={"input": "x"}))
+        await VertexAPIExecutor(client).execute(cred(upstream.url), UpstreamRequest("imagen-4.0-generate-001", BODY,
+                                                                                    client_body={"input": "x"}))
     # convertToImagenRequest's plain error: no status, so 500 once no credential is left.
     assert (caught.value.scope, caught.value.status, caught.value.client_status) == ("transient", None, 500)
     assert caught.value.body == b"imagen: no prompt found in request"
