@@ -164,7 +164,7 @@ class _Attempt:
             if not counting and payload_first:
                 shaped = self._before_payload(executor, candidate, body, base, translation.upstream_stream)
                 body = self._payload(body, base, upstream, original)
-            if not (counting and upstream is Format.CLAUDE):
+            if not (counting and (upstream is Format.CLAUDE or not getattr(executor, "thinking_on_count", True))):
                 # LookupModelInfo trims the name (model_registry.go:139): "name (high)" is registered.
                 info = self.registry.get(base.strip(), candidate.provider)
                 body = apply_thinking(body, model, call.protocol.format.value,

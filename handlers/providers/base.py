@@ -444,6 +444,9 @@ class Executor(ABC):
     # OpenAI-compatible one applies them first, so there a request's thinking suffix wins over a
     # rule's value (openai_compat_executor.go:93-95).
     payload_before_thinking = False
+    # Token counting applies the thinking step too (a bad suffix is a 400 before any count), except
+    # where the legacy's CountTokens skips it: Claude, Qwen and iFlow.
+    thinking_on_count = True
     # Stream chunks get FilterSSEUsageMetadata (usage_filter.py): the legacy Gemini API-key,
     # Antigravity and AI Studio executors run it, the Gemini CLI and Vertex ones do not.
     filters_usage_metadata = False

@@ -127,6 +127,7 @@ def _include_usage(body: dict[str, Any]) -> None:
 
 class QwenExecutor(_ChatExecutor):
     name = "qwen"
+    thinking_on_count = False  # qwen_executor.go CountTokens translates, then counts
 
     def base(self, credential: OAuthCredential) -> str:
         # The override is the gateway's own (gateway.provider-endpoints): legacy qwen files never
@@ -162,6 +163,7 @@ class IFlowExecutor(_ChatExecutor):
 
     name = "iflow"
     thinking_target = "iflow"
+    thinking_on_count = False  # iflow_executor.go CountTokens translates, then counts
 
     def base(self, credential: OAuthCredential) -> str:
         return credential.base_url or IFLOW_DEFAULT_BASE

@@ -516,3 +516,30 @@ async def test_count_requests_get_no_payload_rules_and_claude_no_thinking(infere
     assert resp.status == 200
     sent = fake_llm.requests[-1].body
     assert sent["temperature"] == 0.25 and sent["thinking"] == {"type": "enabled", "budget_tokens": 8192}
+
+
+async def test_counting_on_iflow_and_qwen_skips_the_thinking_step(inference_client: Any) -> None:
+    # iflow_executor.go and qwen_executor.go CountTokens translate and count: no ApplyThinking,
+    # where their generate calls (and every other upstream's count but Claude's) apply it.
+    from handlers.providers.oauth_openai_chat import IFlowExecutor, QwenExecutor
+    from handlers.providers.openai_compat import OpenAICompatExecutor
+
+    assert (IFlowExecutor.thinking_on_count, QwenExecutor.thinking_on_count,
+            OpenAICompatExecutor.thinking_on_count) == (False, False, True)
+    client = await inference_client("", records=[CredentialRecord("iflow", id="iflow.json")])
+    runtime = client.server.app[INFERENCE]
+    registry = runtime.registry.current
+    runtime.executor_for = lambda candidate: IFlowExecutor(client=None)  # type: ignore[arg-type]
+
+    def sent(action: str) -> dict[str, Any]:
+        body = {"model": "glm-4.6(high)", "messages": [{"role": "user", "content": "hi"}]}
+        call = InferenceCall(protocols.OPENAI_CHAT, body, "glm-4.6(high)", stream=False, action=action)
+        _, resolved = registry.resolve("glm-4.6(high)", runtime.pick_auto)
+        attempt = _Attempt(make_mocked_request("POST", "/v1/chat/completions"), runtime, registry, call, resolved)
+        return attempt.translate(Candidate("iflow.json", 0, "iflow", object()))[1].body
+
+    generate, count = sent(""), sent("countTokens")
+    assert set(generate) - set(count), "the generate call carries iFlow's thinking fields"
+    # The count reads the base model from the request, not the body, whose name keeps its suffix.
+    assert count["messages"] == generate["messages"] and count["model"] == "glm-4.6(high)"
+    assert set(count) == {"model", "messages"}
