@@ -455,7 +455,8 @@ async def _pump(translator: StreamTranslator, stream: UpstreamStream,
             async for item in stream:
                 if not isinstance(item, bytes) and item.error is not None:
                     # Before any payload the error stays ours: another credential may still serve.
-                    verbatim = getattr(translator, "verbatim_error", None) if writer.payload_sent or held else None
+                    item.error.after_payload = writer.payload_sent or bool(held)
+                    verbatim = getattr(translator, "verbatim_error", None) if item.error.after_payload else None
                     frames = verbatim(item) if verbatim is not None else []
                     if frames:
                         # Same protocol, mid-stream: the client gets the upstream's own error
@@ -560,7 +561,10 @@ async def _relay(opened: _Opened, writer: _StreamWriter, credential_id: str, mod
     except UpstreamError as exc:
         # A clean early end is the credential's success for the legacy (its stream readers report
         # only read errors, e.g. codex_executor.go:284-303): no cooldown for what the client was told.
-        mark_result(state, credential_id, model, None if exc.truncated else exc, settings)
+        # So is an error event after payload, a line like any other there; only a quota error
+        # still cools the credential here, since its next call would fail the same way.
+        succeeded = exc.truncated or (exc.after_payload and exc.status != 429)
+        mark_result(state, credential_id, model, None if succeeded else exc, settings)
         log.info("inference.stream_failed", status=exc.status, scope=exc.scope, started=writer.started)
         return exc
     except (TranslationError, ValueError) as exc:

@@ -70,6 +70,9 @@ class UpstreamError(Exception):
         # told (compatibility rows 4 and 4a), but the legacy's stream readers count a clean end of
         # body as the credential's success.
         self.truncated = False
+        # Set on an in-band error event that came after payload had gone to the client: the
+        # legacy reads it as one more line of a stream that succeeded (conductor.go:709-725).
+        self.after_payload = False
 
     @property
     def client_status(self) -> int:

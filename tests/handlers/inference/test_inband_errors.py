@@ -10,6 +10,7 @@ another credential may still serve, and the last failure is answered as JSON wit
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -142,3 +143,32 @@ async def test_an_error_event_before_any_payload_is_still_the_gateways(gateway: 
     assert resp.status == 529
     assert resp.headers["Content-Type"].startswith("application/json")
     assert json.loads(await resp.read()) == json.loads(CLAUDE_ERROR)
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+async def test_an_error_event_after_payload_leaves_the_credential_serving(
+        gateway: MakeGateway, upstream: ErrorStreams, kind: str) -> None:
+    """The legacy reads a mid-stream error event as one more line of a stream that succeeded
+    (conductor.go:709-725 marks a failure only for a read error): with one key, the next request
+    still goes upstream."""
+    path, body, _ = CASES[kind]
+    client = await gateway(upstreams_config(upstream.root))
+    assert (await client.post(path, json=body)).status == 200
+    assert (await client.post(path, json=body)).status == 200
+    assert upstream.calls == 2
+
+
+async def test_a_quota_error_event_after_payload_still_cools_the_credential(
+        gateway: MakeGateway, upstream: ErrorStreams, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Google's 429 in-band: the next call would fail the same way, so the key rests (1 s first).
+    quota = b'{"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED"}}'
+    monkeypatch.setattr(sys.modules[__name__], "GEMINI_ERROR", quota)
+    path, body, _ = CASES["gemini"]
+    client = await gateway(upstreams_config(upstream.root))
+    first = await client.post(path, json=body)
+    assert first.status == 200
+    assert (await first.read()).endswith(b"data: " + quota + b"\n\n")
+    again = await client.post(path, json=body)
+    assert again.status == 429
+    assert "Retry-After" in again.headers
+    assert upstream.calls == 1
