@@ -4,10 +4,10 @@ Legacy: ``claude_executor.go`` (reference: providers §2.4, §2.6). The key goes
 only on ``https://api.anthropic.com`` itself; any other base URL gets ``Authorization: Bearer``.
 Identity headers use ``EnsureHeader`` (a client's own value wins).
 
-Cloaking (``applyCloaking``, claude_executor.go:936-985 and cloak_*.go) happens here, after the
-pipeline's payload rules rather than before them as in the legacy: only a payload rule that sets
-``system`` or ``metadata.user_id`` itself can tell the difference. The per-key ``cloak`` settings
-come from ``cloak_resolver`` (see ``cloak_settings_for``); without one every credential uses the
+Cloaking (``applyCloaking``, claude_executor.go:936-985 and cloak_*.go) happens in
+``before_payload``, before the pipeline's payload rules, as in the legacy
+(claude_executor.go:106-117); ``prepare`` cloaks only a body that did not go through that hook.
+The per-key ``cloak`` settings come from ``cloak_resolver`` (see ``cloak_settings_for``); without one every credential uses the
 legacy default, mode ``auto``. The ``proxy_`` tool-name prefix for OAuth tokens lives in
 ``oauth_claude.py``.
 """
