@@ -7,9 +7,9 @@ Identity headers use ``EnsureHeader`` (a client's own value wins).
 Cloaking (``applyCloaking``, claude_executor.go:936-985 and cloak_*.go) happens in
 ``before_payload``, before the pipeline's payload rules, as in the legacy
 (claude_executor.go:106-117); ``prepare`` cloaks only a body that did not go through that hook.
-The per-key ``cloak`` settings come from ``cloak_resolver`` (see ``cloak_settings_for``); without one every credential uses the
-legacy default, mode ``auto``. The ``proxy_`` tool-name prefix for OAuth tokens lives in
-``oauth_claude.py``.
+The per-key ``cloak`` settings come from ``cloak_resolver`` (see ``cloak_settings_for``); without
+one every credential uses the legacy default, mode ``auto``. The ``proxy_`` tool-name prefix for
+OAuth tokens lives in ``oauth_claude.py``.
 """
 
 from __future__ import annotations
