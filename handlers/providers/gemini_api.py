@@ -123,8 +123,11 @@ class GeminiAPIExecutor(Executor):
             return "countTokens"
         return "streamGenerateContent" if request.stream else "generateContent"
 
+    def request_body(self, request: UpstreamRequest) -> dict[str, Any]:
+        return gemini_body(request)
+
     def prepare(self, credential: APIKeyCredential, request: UpstreamRequest) -> PreparedRequest:
-        body = gemini_body(request)
+        body = self.request_body(request)
         action = self.action(request)
         alt = normalise_alt(request.alt)
         url = self.model_url(credential, request.base_model, action)

@@ -15,10 +15,9 @@ from handlers.translation.model import Format
 from handlers.translation.sse import normalise_alt
 
 from .base import HeaderSet, PreparedRequest, UpstreamRequest, json_bytes, transport_error
-from .gemini_api import GeminiAPIExecutor, gemini_body
+from .gemini_api import GeminiAPIExecutor
 from .oauth_base import OAuthCredential, OAuthExecutor
 from .vertex_api import ImagenPredict
-from .vertex_imagen import PREDICT
 
 DEFAULT_LOCATION = "us-central1"
 API_VERSION = "v1"
@@ -41,9 +40,8 @@ class VertexServiceAccountExecutor(ImagenPredict, OAuthExecutor, GeminiAPIExecut
         self.check_imagen(request)
 
     def prepare(self, credential: OAuthCredential, request: UpstreamRequest) -> PreparedRequest:  # type: ignore[override]
-        imagen = self.imagen_call(request)
-        body = self.predict_body(request) if imagen else gemini_body(request)
-        action = PREDICT if imagen else self.action(request)
+        body = self.request_body(request)
+        action = self.action(request)
         location = credential.location or DEFAULT_LOCATION
         base = (credential.base_url or vertex_base_url(location)).rstrip("/")
         url = (f"{base}/{API_VERSION}/projects/{credential.project_id}/locations/{location}"

@@ -12,16 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from handlers.translation.sse import normalise_alt
-
-from .base import (
-    APIKeyCredential,
-    PreparedRequest,
-    UpstreamRequest,
-    UpstreamResult,
-    json_bytes,
-    transport_error,
-)
+from .base import APIKeyCredential, UpstreamRequest, UpstreamResult, transport_error
 from .gemini_api import DEFAULT_BASE_URL, GeminiAPIExecutor
 from .http import AnswerStream
 from .vertex_imagen import PREDICT, ImagenPromptMissing, imagen_request, imagen_to_gemini, is_imagen
@@ -49,19 +40,20 @@ class ImagenPredict:
         if not self.imagen_call(request):
             return
         try:
+            # Checked here, before the service-account branch mints a token, as the legacy
+            # converts the body first; ``request_body`` builds it again when the call is prepared.
             imagen_request(request.client_body or {})
         except ImagenPromptMissing as exc:
             # A plain error in the legacy (no status): 500, after every credential was tried.
             raise transport_error(str(exc)) from exc
 
-    @staticmethod
-    def predict_body(request: UpstreamRequest) -> dict[str, Any]:
-        return imagen_request(request.client_body or {})
+    def action(self, request: UpstreamRequest) -> str:
+        return PREDICT if self.imagen_call(request) else super().action(request)  # type: ignore[misc]
 
-    @staticmethod
-    def predict_query(request: UpstreamRequest) -> str:
-        alt = normalise_alt(request.alt)
-        return f"?$alt={alt}" if alt else ""
+    def request_body(self, request: UpstreamRequest) -> dict[str, Any]:
+        if self.imagen_call(request):
+            return imagen_request(request.client_body or {})
+        return super().request_body(request)  # type: ignore[misc]
 
     async def execute(self, credential: Any, request: UpstreamRequest) -> UpstreamResult:
         result: UpstreamResult = await super().execute(credential, request)  # type: ignore[misc]
@@ -93,10 +85,3 @@ class VertexAPIExecutor(ImagenPredict, GeminiAPIExecutor):
             # call (gemini_vertex_executor.go:240-245, 936-939).
             raise transport_error("vertex executor: missing auth metadata")
         self.check_imagen(request)
-
-    def prepare(self, credential: APIKeyCredential, request: UpstreamRequest) -> PreparedRequest:
-        prepared = super().prepare(credential, request)
-        if not self.imagen_call(request):
-            return prepared
-        url = self.model_url(credential, request.base_model, PREDICT) + self.predict_query(request)
-        return PreparedRequest(prepared.method, url, prepared.headers, json_bytes(self.predict_body(request)))
