@@ -26,7 +26,14 @@ from aiohttp import web
 from handlers.models.listing import error_response, unknown_model_response
 from handlers.models.payload_rules import apply_payload_rules
 from handlers.models.registry import ModelRegistry, UnknownModelError, split_thinking_suffix
-from handlers.providers.base import APIKeyCredential, StreamEvent, UpstreamError, UpstreamRequest, transport_error
+from handlers.providers.base import (
+    APIKeyCredential,
+    Executor,
+    StreamEvent,
+    UpstreamError,
+    UpstreamRequest,
+    transport_error,
+)
 from handlers.providers.codex_api import CLAUDE_CLIENT_SESSIONS
 from handlers.providers.http import UpstreamStream
 from handlers.rotation import RetrySettings, RotationError, mark_client_gone, mark_result, run_with_failover
@@ -159,16 +166,16 @@ class _Attempt:
             counting = call.action == "countTokens"
             original = copy.deepcopy(body) if not counting and (cfg.payload.default or cfg.payload.default_raw) \
                 else None
-            payload_first = getattr(executor, "payload_before_thinking", False)
+            payload_first = executor.payload_before_thinking
             shaped = False
             if not counting and payload_first:
                 shaped = self._before_payload(executor, candidate, body, base, translation.upstream_stream)
                 body = self._payload(body, base, upstream, original)
-            if not (counting and (upstream is Format.CLAUDE or not getattr(executor, "thinking_on_count", True))):
+            if not (counting and (upstream is Format.CLAUDE or not executor.thinking_on_count)):
                 # LookupModelInfo trims the name (model_registry.go:139): "name (high)" is registered.
                 info = self.registry.get(base.strip(), candidate.provider)
                 body = apply_thinking(body, model, call.protocol.format.value,
-                                      getattr(executor, "thinking_target", "") or upstream.value, info)
+                                      executor.thinking_target or upstream.value, info)
             if not counting and not payload_first:
                 shaped = self._before_payload(executor, candidate, body, base, translation.upstream_stream)
                 body = self._payload(body, base, upstream, original)
@@ -181,12 +188,9 @@ class _Attempt:
                                            client_stream=call.stream, shaped=shaped, client_body=call.body)
         return translation, upstream_request
 
-    def _before_payload(self, executor: Any, candidate: Candidate, body: dict[str, Any], base: str,
+    def _before_payload(self, executor: Executor, candidate: Candidate, body: dict[str, Any], base: str,
                         stream: bool) -> bool:
-        # Executors standing in for the legacy's (a test's format-only one) may lack the hook.
-        hook = getattr(executor, "before_payload", None)
-        return bool(hook(candidate.credential, body, base, self.request.headers, stream)) if hook is not None \
-            else False
+        return bool(executor.before_payload(candidate.credential, body, base, self.request.headers, stream))
 
     def _payload(self, body: dict[str, Any], base: str, upstream: Format,
                  original: dict[str, Any] | None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from handlers.inference.pipeline import InferenceCall, _Attempt, _pump
 from handlers.inference.runtime import INFERENCE, Candidate
 from handlers.inference.translate import StreamTranslator, TranslateInput, Translation
 from handlers.models.registry import CredentialRecord
-from handlers.providers.base import StreamEvent
+from handlers.providers.base import Executor, PreparedRequest, StreamEvent, UpstreamRequest
 from handlers.translation.model import Format
 from tests.conftest import eventually
 from tests.fakes.llm_upstream import ANSWER, FakeLLM, Fault, status
@@ -441,11 +441,16 @@ PAYLOAD_RULES = """payload:
 """
 
 
-@dataclass
-class _FormatOnly:
-    """What ``upstream_format`` reads from an executor; translation never sends anything."""
+class _FormatOnly(Executor):
+    """An executor with the base hooks, as the Gemini CLI and Antigravity ones have, and the
+    upstream format ``upstream_format`` reads; translation never sends anything."""
 
-    format: Format
+    def __init__(self, upstream: Format) -> None:
+        super().__init__(client=None)  # type: ignore[arg-type]
+        self.format = upstream
+
+    def prepare(self, credential: Any, request: UpstreamRequest) -> PreparedRequest:
+        raise AssertionError("translation only: nothing is sent")
 
 
 async def _upstream_body(client: Any, provider: str, upstream: Format, model: str) -> dict[str, Any]:
