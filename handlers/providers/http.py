@@ -23,7 +23,7 @@ import asyncio
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, Self, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -347,7 +347,46 @@ class _IdleWatchdog:
         self._content.set_exception(_IdleTimeout())
 
 
-class UpstreamStream:
+_Item = TypeVar("_Item")
+
+
+class OpenStream(Generic[_Item]):
+    """What every open upstream stream shares: iterated once inside ``async with``, its connection
+    given back to the pool after a clean end and dropped otherwise, so the upstream stops."""
+
+    _response: Response
+    _complete: bool
+    _iterator: AsyncIterator[_Item] | None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[_Item]:
+        if self._iterator is None:
+            self._iterator = self._iterate()
+        return self._iterator
+
+    def _iterate(self) -> AsyncIterator[_Item]:
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        return self._response.closed
+
+    async def aclose(self) -> None:
+        iterator = self._iterator
+        if iterator is not None and hasattr(iterator, "aclose"):
+            await iterator.aclose()
+        self.close()
+
+    def close(self) -> None:
+        _finish(self._response, self._complete)
+
+
+class UpstreamStream(OpenStream[StreamEvent | bytes]):
     """An open 2xx upstream stream. Iterate it once inside ``async with``.
 
     Yields ``StreamEvent`` values (blank ``data:`` events skipped, JSON decoded; data that is not
@@ -378,31 +417,6 @@ class UpstreamStream:
         # Set at the end of a stream the upstream ended on purpose before its terminal event
         # (``Executor.ends_answer``): whole as a stream, but with no answer in it to fold.
         self.answerless = False
-
-    async def __aenter__(self) -> UpstreamStream:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    def __aiter__(self) -> AsyncIterator[StreamEvent | bytes]:
-        if self._iterator is None:
-            self._iterator = self._iterate()
-        return self._iterator
-
-    @property
-    def closed(self) -> bool:
-        return self._response.closed
-
-    async def aclose(self) -> None:
-        iterator = self._iterator
-        if iterator is not None and hasattr(iterator, "aclose"):
-            await iterator.aclose()
-        self.close()
-
-    def close(self) -> None:
-        """Give the connection back after a clean end; otherwise drop it so the upstream stops."""
-        _finish(self._response, self._complete)
 
     async def _iterate(self) -> AsyncIterator[StreamEvent | bytes]:
         client, response = self._client, self._response

@@ -39,7 +39,7 @@ from .base import (
     json_bytes,
     transport_error,
 )
-from .http import Response, UpstreamClient
+from .http import OpenStream, Response, UpstreamClient
 from .kiro_eventstream import EventStreamDecoder, EventStreamError
 from .oauth_base import OAuthCredential, OAuthExecutor
 from .oauth_kiro_translate import ClaudeEvent, KiroClaudeEvents, KiroError, fold_claude_events, kiro_payload
@@ -147,7 +147,7 @@ class KiroExecutor(OAuthExecutor):
         return KiroStream(self.client, await self._open(authorized, request), request.base_model)
 
 
-class KiroStream:
+class KiroStream(OpenStream[StreamEvent]):
     """An open Kiro answer read as Claude ``StreamEvent`` values (same use as ``UpstreamStream``).
 
     Raises ``UpstreamError`` (transient) on a broken frame or a body that ends inside a frame;
@@ -163,33 +163,6 @@ class KiroStream:
         self._model = model
         self._complete = False
         self._iterator: AsyncIterator[StreamEvent] | None = None
-
-    async def __aenter__(self) -> KiroStream:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    def __aiter__(self) -> AsyncIterator[StreamEvent]:
-        if self._iterator is None:
-            self._iterator = self._iterate()
-        return self._iterator
-
-    @property
-    def closed(self) -> bool:
-        return self._response.closed
-
-    async def aclose(self) -> None:
-        iterator = self._iterator
-        if iterator is not None and hasattr(iterator, "aclose"):
-            await iterator.aclose()
-        self.close()
-
-    def close(self) -> None:
-        if self._complete:
-            self._response.release()
-        else:
-            self._response.close()
 
     async def _iterate(self) -> AsyncIterator[StreamEvent]:
         decoder = EventStreamDecoder()
