@@ -340,11 +340,36 @@ def make_pairs(
         def stream() -> StreamTranslator:
             parser = claude.ClaudeStreamParser(start_usage=True)
             renderer = openai_responses.ResponsesStreamRenderer(inp.body, now=now)
+            # This pair's own rule: the legacy only notes usage at ``message_delta`` (a later one's
+            # counters win) and completes the response at ``message_stop``
+            # (claude_openai-responses_response.go:274-285), so a stream cut between the two gets
+            # no ``response.completed``, only the error frame of a stream cut short.
+            held: list[m.Finish] = []
+
+            def events(payload: dict[str, Any]) -> list[m.StreamEvent]:
+                out: list[m.StreamEvent] = []
+                for event in parser.feed(payload):
+                    if isinstance(event, m.Finish):
+                        earlier = held.pop() if held else None
+                        usage = openai_responses.merge_usage(earlier.usage if earlier else None, event.usage)
+                        held.append(m.Finish(event.reason, usage))
+                    else:
+                        out.append(event)
+                if payload.get("type") == "message_stop" and held:
+                    out.append(held.pop())
+                return out
 
             def frames(payload: dict[str, Any]) -> list[bytes]:
-                return _responses_frames(f for e in parser.feed(payload) for f in renderer.feed(e))
+                return _responses_frames(f for e in events(payload) for f in renderer.feed(e))
 
-            return _Stream(_objects(frames), lambda: [*_responses_frames(renderer.feed(m.StreamEnd())), RESPONSES_END])
+            def close() -> list[bytes]:
+                # The upstream ended on purpose (the executor's terminal event came) with the
+                # finish still held: complete the response from it.
+                last: list[m.StreamEvent] = [*held, m.StreamEnd()]
+                held.clear()
+                return [*_responses_frames(f for e in last for f in renderer.feed(e)), RESPONSES_END]
+
+            return _Stream(_objects(frames), close)
 
         def answer(events: list[m.StreamEvent]) -> bytes:
             return dumps(openai_responses.render_response(openai_responses.fold_events(events), inp.body, now=now))

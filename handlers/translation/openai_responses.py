@@ -453,7 +453,7 @@ class ResponsesStreamRenderer:
         }
         if self._output:
             response["output"] = [self._output[i] for i in sorted(self._output)]
-        usage = _merge_usage(self._start_usage, usage)
+        usage = merge_usage(self._start_usage, usage)
         if usage is not None:
             response["usage"] = usage_rules.to_responses(usage)
         out.append(self._frame("response.completed", {"response": response}))
@@ -487,7 +487,7 @@ class ResponsesStreamRenderer:
         elif isinstance(event, ToolCallEnd) and event.index in self._calls:
             self._call_end(self._calls[event.index], out)
         elif isinstance(event, UsageReport):
-            self._start_usage = _merge_usage(self._start_usage, event.usage)
+            self._start_usage = merge_usage(self._start_usage, event.usage)
         elif isinstance(event, Finish):
             self._finish(event.usage, out)
         elif isinstance(event, StreamEnd):
@@ -495,7 +495,7 @@ class ResponsesStreamRenderer:
         return out
 
 
-def _merge_usage(earlier: Usage | None, later: Usage | None) -> Usage | None:
+def merge_usage(earlier: Usage | None, later: Usage | None) -> Usage | None:
     """Claude reports input tokens in ``message_start`` and output tokens in ``message_delta``."""
     if earlier is None or later is None:
         return later or earlier
@@ -512,7 +512,7 @@ def fold_events(events: list[StreamEvent]) -> Response:
     """``collect_response`` keeping ``message_start`` input tokens when the finish usage lacks them."""
     resp = collect_response(events)
     start = next((e.usage for e in events if isinstance(e, UsageReport)), None)
-    resp.usage = _merge_usage(start, resp.usage)
+    resp.usage = merge_usage(start, resp.usage)
     if start is not None and resp.usage is not None and resp.usage is not start:
         # Folded, the legacy counts input tokens from message_start alone, even where the finish
         # names its own (claude_openai-responses_response.go:492-494, 553-555); Gemini's reports

@@ -16,7 +16,7 @@ from aiohttp import web
 from handlers.inference.runtime import upstream_timeouts
 from handlers.providers import Timeouts
 from quotio_gateway.appkeys import CONFIG_STORE
-from tests.fakes.llm_upstream import FakeLLM, Fault
+from tests.fakes.llm_upstream import ANSWER_WORDS, FakeLLM, Fault
 from tests.handlers.inference.test_faults import (
     CLAUDE_MODEL,
     CODEX_MODEL,
@@ -531,3 +531,19 @@ async def test_the_gemini_cli_stream_head_leaves_with_the_first_bytes(gateway: M
         assert b'"hi"' in await resp.read()
     finally:
         await runner.cleanup()
+
+
+async def test_a_responses_stream_cut_after_message_delta_is_not_completed(gateway: MakeGateway,
+                                                                         fake_llm: FakeLLM) -> None:
+    """The legacy's Claude → Responses stream completes the response at ``message_stop`` and only
+    notes usage at ``message_delta``: a stream cut between the two gets no ``response.completed``,
+    only the error frame of a stream cut short."""
+    client = await gateway(upstreams_config(fake_llm.root))
+    # message_start, content_block_start, the words, content_block_stop, message_delta: then the cut.
+    fake_llm.script("sk-claude", Fault("cut", after=4 + len(ANSWER_WORDS)))
+    resp = await client.post("/v1/responses", json=responses(CLAUDE_MODEL, stream=True))
+    assert resp.status == 200
+    raw = await resp.read()
+    assert b"response.output_text.delta" in raw
+    assert b"response.completed" not in raw
+    assert raw.endswith(frame("upstream stream closed before message_stop", "/v1/responses"))

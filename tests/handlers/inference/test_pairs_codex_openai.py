@@ -398,6 +398,23 @@ def test_responses_to_claude() -> None:
     assert answer["output"][0]["content"][0]["text"] == "Hi"
 
 
+def test_responses_to_claude_completes_at_message_stop_with_the_last_usage() -> None:
+    """claude_openai-responses_response.go:274-285: ``message_delta`` only notes usage (a later
+    one's counters win); ``response.completed`` is written at ``message_stop``."""
+    t = translation((F.OPENAI_RESPONSE, F.CLAUDE), RESPONSES_BODY)
+    s = t.stream()
+    second = claude_ev({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                        "usage": {"output_tokens": 9}})
+    before_stop = b"".join(b for item in [*CLAUDE_STREAM[:-1], second] for b in s.feed(item))
+    assert b"response.completed" not in before_stop and b"response.output_text.done" not in before_stop
+    at_stop = b"".join(s.feed(CLAUDE_STREAM[-1]))
+    completed = [orjson.loads(line[6:]) for line in at_stop.split(b"\n") if line.startswith(b"data: ")][-1]
+    assert completed["type"] == "response.completed"
+    assert completed["response"]["usage"]["output_tokens"] == 9
+    assert completed["response"]["usage"]["input_tokens"] == 3
+    assert b"".join(s.close()) == b"\n"  # only the stream's own end: the response is complete
+
+
 def test_responses_to_gemini() -> None:
     t = translation((F.OPENAI_RESPONSE, F.GEMINI), RESPONSES_BODY)
     assert t.upstream_stream is True
