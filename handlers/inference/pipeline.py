@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import structlog
 from aiohttp import web
 
@@ -73,6 +74,20 @@ class InferenceCall:
     action: str = ""  # Gemini/Vertex upstream action override ("countTokens")
     wrap: TranslationWrapper | None = None
     pairs: PairLookup | None = None  # another view of the pair table (token counting)
+    # How the endpoint made ``body`` from the parsed ``raw`` (a chat body from a Responses-shaped
+    # one, a completions body as chat), so a later attempt can have the body as it first was.
+    derive: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def pristine_body(self) -> dict[str, Any]:
+        """``body`` as the client sent it, for an attempt after the first: thinking and payload
+        rules edit the translated body in place, and the pass-through pairs hand the client's own
+        objects on, so the first attempt's edits would reach the next credential (the legacy
+        translates a fresh copy of the bytes each time). Parsing the bytes again costs only
+        retries; without them (a request built in process) a deep copy is all there is."""
+        if not self.raw:
+            return copy.deepcopy(self.body)
+        body = orjson.loads(self.raw)
+        return self.derive(body) if self.derive is not None else body
 
 
 @dataclass(slots=True)
@@ -139,9 +154,12 @@ class _Attempt:
         self.registry = registry
         self.call = call
         self.resolved = resolved
+        self._translated = False
 
     def translate(self, candidate: Candidate) -> tuple[Translation, UpstreamRequest]:
         call = self.call
+        client_body = call.pristine_body() if self._translated else call.body
+        self._translated = True
         executor = self.runtime.executor_for(candidate)
         upstream = upstream_format(executor)
         factory = (call.pairs or self.runtime.pairs)(call.protocol.format, upstream)
@@ -151,7 +169,7 @@ class _Attempt:
         model = self.registry.upstream_model(candidate.id, self.resolved)
         base = split_thinking_suffix(model).name
         try:
-            translation = factory(TranslateInput(body=call.body, model=model, client_model=call.model,
+            translation = factory(TranslateInput(body=client_body, model=model, client_model=call.model,
                                                  stream=call.stream, alt=call.alt, raw=call.raw,
                                                  headers=self.request.headers))
             if call.wrap is not None:
@@ -185,7 +203,7 @@ class _Attempt:
                                            client_headers=self.request.headers, action=call.action,
                                            alt=call.alt if upstream.value.startswith("gemini") else "",
                                            prompt_cache_id=self._codex_session(upstream, model),
-                                           client_stream=call.stream, shaped=shaped, client_body=call.body)
+                                           client_stream=call.stream, shaped=shaped, client_body=client_body)
         return translation, upstream_request
 
     def _before_payload(self, executor: Executor, candidate: Candidate, body: dict[str, Any], base: str,

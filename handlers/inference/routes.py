@@ -200,23 +200,28 @@ def _with_messages(body: dict[str, Any]) -> dict[str, Any]:
 @_json_endpoint(_chat_body)
 async def chat_completions(request: web.Request, body: dict[str, Any], raw: bytes) -> web.StreamResponse:
     stream = body.get("stream") is True
-    call = InferenceCall(protocols.OPENAI_CHAT, body, model_of(body), stream, raw)
+    call = InferenceCall(protocols.OPENAI_CHAT, body, model_of(body), stream, raw, derive=_chat_body)
     return await serve(request, _runtime(request), call)
 
 
 @_json_endpoint()
 async def completions(request: web.Request, body: dict[str, Any], raw: bytes) -> web.StreamResponse:
     """Legacy text completions, served over the chat pairs (``prompt`` -> one user message)."""
+    chat = _completions_chat(body)
+    call = InferenceCall(protocols.OPENAI_COMPLETIONS, chat, model_of(chat), body.get("stream") is True, raw,
+                         wrap=COMPLETIONS.wrap, derive=_completions_chat)
+    return await serve(request, _runtime(request), call)
+
+
+def _completions_chat(body: dict[str, Any]) -> dict[str, Any]:
     chat = COMPLETIONS.request(body)
     # Whether to stream is the client's JSON ``true`` (openai_handlers.go:168), not the converted
     # body's ``stream``, which the conversion also sets from "true" or 1. The legacy then still
     # sends that ``stream: true`` upstream on its non-stream path and cannot read the stream that
     # comes back (compatibility row 19j): the converted body says what is asked.
-    stream = body.get("stream") is True
     if "stream" in chat:
-        chat["stream"] = stream
-    call = InferenceCall(protocols.OPENAI_COMPLETIONS, chat, model_of(chat), stream, raw, wrap=COMPLETIONS.wrap)
-    return await serve(request, _runtime(request), call)
+        chat["stream"] = body.get("stream") is True
+    return chat
 
 
 @_json_endpoint()
