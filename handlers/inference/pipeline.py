@@ -197,8 +197,12 @@ class _Attempt:
             if not counting and not payload_first:
                 shaped = self._before_payload(executor, candidate, body, base, translation.upstream_stream)
                 body = self._payload(body, base, upstream, original)
-        except (TranslationError, ThinkingError) as exc:
+        except TranslationError as exc:
             raise UpstreamError("request", 400, str(exc).encode(), reason="request") from exc
+        except ThinkingError as exc:
+            # Checked against this provider's own entry for the model: another credential's may
+            # take the same setting, so the next one is tried; with none left this is the answer.
+            raise UpstreamError("model", 400, str(exc).encode(), reason="request") from exc
         upstream_request = UpstreamRequest(model=model, body=body, stream=translation.upstream_stream,
                                            client_headers=self.request.headers, action=call.action,
                                            alt=call.alt if upstream.value.startswith("gemini") else "",

@@ -31,7 +31,10 @@ from quotio_gateway.management.responses import go_trim
 if TYPE_CHECKING:
     from .http import UpstreamClient, UpstreamStream
 
-Scope = Literal["request", "credential", "quota", "transient"]
+# "model": this credential's model cannot take the request as it is (a thinking setting outside
+# what its provider lists for the model), while a credential of another provider may; the legacy
+# moves on without a cooldown (conductor.go:597-610, MarkResult's default branch).
+Scope = Literal["request", "credential", "quota", "transient", "model"]
 
 # --- errors ---------------------------------------------------------------------------------
 
