@@ -21,7 +21,7 @@ import functools
 import hashlib
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -130,6 +130,9 @@ class Credential:
     models: tuple[ModelInfo, ...]  # registered IDs, duplicates kept (they count twice, as in Go)
     alias_models: tuple[ModelAlias, ...] = ()  # config ``models:`` used to find the upstream name
     alias_channel: str = ""  # ``oauth-model-alias`` channel, "" for API keys
+    # The API key's lookup table built from ``alias_models`` (``api_key_alias_table``), tried
+    # before the scan of the list itself, as the legacy's conductor does.
+    alias_table: Mapping[str, str] = field(default_factory=dict)
 
 
 def oauth_alias_channel(provider: str, kind: str) -> str:
@@ -530,7 +533,9 @@ class ModelRegistry:
         if cred.alias_channel:
             model = self._oauth_upstream(cred.alias_channel, model) or model
         if cred.kind == APIKEY and cred.alias_models:
-            model = _api_key_upstream(go_trim(model), cred.alias_models) or model
+            model = go_trim(model)
+            model = (_api_key_table_upstream(model, cred.alias_table)
+                     or _api_key_upstream(model, cred.alias_models) or model)
         return model
 
     def _oauth_upstream(self, channel: str, requested: str) -> str:
@@ -559,6 +564,38 @@ def _with_suffix(resolved: str, request: SuffixResult) -> str:
     if request.suffix:
         return f"{resolved}({request.suffix})"
     return resolved
+
+
+def api_key_alias_table(models: Sequence[ModelAlias]) -> dict[str, str]:
+    """``compileAPIKeyModelAliasForModels`` (conductor.go:317-360): for each entry with both an
+    alias and a name, the alias's base name (lower case) -> the configured name, the first entry
+    keeping a key; the name's own base name points at it too unless taken. So a listed variant
+    ``gpt-5(high)`` under any alias also answers for plain ``gpt-5``, with the config's suffix."""
+    table: dict[str, str] = {}
+    for entry in models:
+        alias, name = go_trim(entry.alias), go_trim(entry.name)
+        if not alias or not name:
+            continue
+        alias_key = split_thinking_suffix(alias).name.lower() or alias.lower()
+        if alias_key in table:
+            continue
+        table[alias_key] = name
+        base = split_thinking_suffix(name).name
+        name_key = base.lower() or name.lower()
+        table.setdefault(name_key, name)
+        if base != name and (base_key := go_trim(base).lower()):
+            table.setdefault(base_key, name)
+    return table
+
+
+def _api_key_table_upstream(requested: str, table: Mapping[str, str]) -> str:
+    """``lookupAPIKeyUpstreamModel`` (conductor.go:201-239): the table entry for the request's base
+    name, with the request's suffix unless the configured name has its own; "" when none."""
+    if not requested or not table:
+        return ""
+    parsed = split_thinking_suffix(requested)
+    resolved = go_trim(table.get(parsed.name.lower() or requested.lower(), ""))
+    return _with_suffix(resolved, parsed) if resolved else ""
 
 
 def _api_key_upstream(requested: str, models: Sequence[ModelAlias]) -> str:
@@ -605,7 +642,9 @@ def build_registry(config: Config, credentials: Iterable[CredentialInput] = (), 
         channel = oauth_alias_channel(source.provider, source.kind)
         built.append(Credential(id=ident, provider=source.provider, kind=source.kind, prefix=source.prefix,
                                 models=tuple(source.expand(when)), alias_models=source.alias_models,
-                                alias_channel=channel))
+                                alias_channel=channel,
+                                alias_table=api_key_alias_table(source.alias_models)
+                                if source.kind == APIKEY else {}))
     return ModelRegistry(config, built, created)
 
 

@@ -236,6 +236,30 @@ gemini-api-key:
     assert registry.upstream_model("no-such-credential", "g25p") == "g25p"
 
 
+def test_api_key_alias_table_comes_before_the_list_scan() -> None:
+    """conductor.go:201-239 and 317-360: the per-key table also answers for a listed name's base,
+    so a variant with its own suffix stands for the plain model, the config's suffix winning."""
+    registry = build_registry(cfg("""
+codex-api-key:
+  - api-key: k1
+    base-url: https://c
+    models:
+      - {name: gpt-5}
+      - {name: "gpt-5(high)", alias: gpt-5-high}
+      - {name: gpt-5-mini, alias: small}
+      - {name: gpt-5-nano, alias: SMALL}
+      - {name: o3}
+"""))
+    cred = registry.credentials[0].id
+    assert registry.upstream_model(cred, "gpt-5") == "gpt-5(high)"
+    assert registry.upstream_model(cred, "gpt-5(low)") == "gpt-5(high)"
+    assert registry.upstream_model(cred, "gpt-5-high") == "gpt-5(high)"
+    # The first entry keeps an alias key; the scan would have found the same one.
+    assert registry.upstream_model(cred, "small(8)") == "gpt-5-mini(8)"
+    # An entry without an alias is not in the table: the scan still finds it by name.
+    assert registry.upstream_model(cred, "O3(high)") == "o3(high)"
+
+
 def test_supports_is_case_insensitive() -> None:
     registry = build_registry(cfg("codex-api-key:\n  - api-key: k1\n    base-url: https://c\n"))
     cred = registry.credentials[0].id
