@@ -182,7 +182,9 @@ def render_request(req: Request, model: str, *, stream: bool, instructions: str 
         if message.role is Role.TOOL:
             for part in message.parts:
                 if isinstance(part, ToolResultPart):
-                    output = part.content if isinstance(part.content, str) else json_text(part.content)
+                    # gjson's String(): the raw JSON text of a value, "" for null or a missing one.
+                    content = part.content
+                    output = content if isinstance(content, str) else "" if content is None else json_text(content)
                     items.append({"type": "function_call_output", "call_id": part.tool_call_id, "output": output or ""})
             continue
         role = "developer" if message.role is Role.SYSTEM else message.role.value

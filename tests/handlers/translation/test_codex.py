@@ -107,6 +107,8 @@ def test_codex_request_items() -> None:
             {"role": "assistant", "content": [{"type": "image_url", "image_url": {"url": "https://i/y.png"}}]},
             {"role": "tool", "tool_call_id": "c1", "content": "ok"},
             {"role": "tool", "tool_call_id": "c2", "content": [{"type": "text", "text": "t"}]},
+            {"role": "tool", "tool_call_id": "c3", "content": None},
+            {"role": "tool", "tool_call_id": "c4"},
         ]
     }
     assert to_codex(body)["input"] == [
@@ -123,6 +125,9 @@ def test_codex_request_items() -> None:
         {"type": "message", "role": "assistant", "content": []},
         {"type": "function_call_output", "call_id": "c1", "output": "ok"},
         {"type": "function_call_output", "call_id": "c2", "output": '[{"type":"text","text":"t"}]'},
+        # codex_openai_request.go:132: gjson's String() of null or a missing content is "".
+        {"type": "function_call_output", "call_id": "c3", "output": ""},
+        {"type": "function_call_output", "call_id": "c4", "output": ""},
     ]
 
 
