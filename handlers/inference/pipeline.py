@@ -462,6 +462,11 @@ class _StreamWriter:
             self._keepalive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keepalive
+        if self.response is None:
+            # A stream that ended on purpose with nothing the client's translator renders (an
+            # OpenAI-compatible tool call and its finish in one chunk, for a Gemini client): the
+            # legacy answers 200 with its stream headers and no body (gemini_handlers.go:216-223).
+            await self.start()
         assert self.response is not None
         with contextlib.suppress(ConnectionError):
             await self.response.write_eof()
