@@ -18,7 +18,7 @@ import orjson
 
 from handlers.translation.codex import short_name_map, shorten_name
 from handlers.translation.gemini_client_common import new_call_id, rfc3339
-from handlers.translation.gemini_request import system_instruction, thinking_config
+from handlers.translation.gemini_request import declaration_schema, system_instruction, thinking_config
 from handlers.translation.gjson_values import int_of, text_of
 from handlers.translation.sse import SSEParser, json_text
 from handlers.translation.thinking import budget_to_level
@@ -76,10 +76,9 @@ def _tools(body: dict[str, Any], short: dict[str, str]) -> list[dict[str, Any]]:
                 item["name"] = short.get(name) or shorten_name(name)
             if "description" in declaration:
                 item["description"] = text_of(declaration["description"])
-            if "parameters" in declaration:
-                item["parameters"] = _parameters(declaration["parameters"])
-            elif "parametersJsonSchema" in declaration:
-                item["parameters"] = _parameters(declaration["parametersJsonSchema"])
+            has_schema, schema = declaration_schema(declaration)
+            if has_schema:
+                item["parameters"] = _parameters(schema)
             item["strict"] = False
             rendered.append(item)
     return _lower_types(rendered)

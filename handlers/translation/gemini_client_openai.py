@@ -21,7 +21,7 @@ import orjson
 
 from handlers.translation import finish_reasons
 from handlers.translation.gemini_client_common import new_call_id, sampling_number
-from handlers.translation.gemini_request import thinking_config
+from handlers.translation.gemini_request import declaration_schema, thinking_config
 from handlers.translation.gjson_values import int_of, text_of
 from handlers.translation.model import FinishReason, Format
 from handlers.translation.sse import json_text
@@ -168,10 +168,9 @@ def _tools(tools: Any) -> list[dict[str, Any]] | None:
                 "description": text_of(declaration.get("description")),
             }
             # Copied: later body edits (thinking, payload rules) must not reach the client's body.
-            if "parameters" in declaration:
-                function["parameters"] = copy.deepcopy(declaration["parameters"])
-            elif "parametersJsonSchema" in declaration:
-                function["parameters"] = copy.deepcopy(declaration["parametersJsonSchema"])
+            has_schema, schema = declaration_schema(declaration)
+            if has_schema:
+                function["parameters"] = copy.deepcopy(schema)
             rendered.append({"type": "function", "function": function})
     return rendered if isinstance(tools, list) and rendered else None
 

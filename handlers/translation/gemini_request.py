@@ -99,6 +99,17 @@ def _either(obj: dict[str, Any], camel: str, snake: str) -> Any:
     return obj[camel] if camel in obj else obj.get(snake)
 
 
+def declaration_schema(declaration: dict[str, Any]) -> tuple[bool, Any]:
+    """Whether a function declaration has a parameter schema, and the schema: ``parameters``, else
+    ``parametersJsonSchema``, else ``parameters_json_schema``, which google-genai sends in
+    snake_case and the legacy does not read (the tool would reach a non-Gemini upstream without its
+    schema: compatibility row 19e)."""
+    for key in ("parameters", "parametersJsonSchema", "parameters_json_schema"):
+        if key in declaration:
+            return True, declaration[key]
+    return False, None
+
+
 def _number(value: Any) -> int | float | None:
     return go_number(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -192,7 +203,7 @@ def parse_request(body: dict[str, Any]) -> Request:
     for tool in array_of(body.get("tools")):
         for decl in array_of(tool.get("functionDeclarations")) if isinstance(tool, dict) else []:
             if isinstance(decl, dict):
-                schema = decl["parameters"] if "parameters" in decl else decl.get("parametersJsonSchema")
+                _, schema = declaration_schema(decl)
                 req.tools.append(
                     Tool(str(decl.get("name") or ""), str(decl.get("description") or ""), schema, raw=decl)
                 )

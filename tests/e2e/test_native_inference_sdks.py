@@ -287,6 +287,32 @@ async def test_genai_tools(native: Native, up: Upstream) -> None:
     assert_upstream(native, up, stream=False)
 
 
+SCHEMA = {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}
+
+
+@pytest.mark.parametrize("up", [CLAUDE, CODEX, COMPAT], ids=["claude", "codex", "compat"])
+async def test_genai_json_schema_tool_keeps_its_schema(native: Native, up: Upstream) -> None:
+    """google-genai sends ``parameters_json_schema`` in snake_case; the legacy's translators read
+    only ``parametersJsonSchema`` and sent the tool without parameters (compatibility row 19e)."""
+    client = native.genai()  # held: a dropped genai.Client closes its HTTP session
+    tool = genai_types.Tool(function_declarations=[genai_types.FunctionDeclaration(
+        name="get_weather", description="Weather for a city", parameters_json_schema=SCHEMA)])
+    await client.aio.models.generate_content(
+        model=up.model, contents="what is the weather in Paris",
+        config=genai_types.GenerateContentConfig(tools=[tool], automatic_function_calling=genai_types.
+                                                 AutomaticFunctionCallingConfig(disable=True)))
+    sent = assert_upstream(native, up, stream=False).body
+    if up is CLAUDE:
+        [declared] = sent["tools"]
+        assert declared["input_schema"]["properties"] == SCHEMA["properties"]
+    elif up is CODEX:
+        [declared] = sent["tools"]
+        assert declared["parameters"]["properties"] == SCHEMA["properties"]
+    else:
+        [declared] = sent["tools"]
+        assert declared["function"]["parameters"]["properties"] == SCHEMA["properties"]
+
+
 async def test_genai_image_and_tool_mode_reach_a_claude_upstream(native: Native) -> None:
     """The SDK sends inlineData / mimeType / toolConfig (camelCase); the legacy Gemini->Claude
     translator reads only snake_case and lost both (docs/compatibility.md row 19f)."""
