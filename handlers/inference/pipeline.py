@@ -298,6 +298,11 @@ async def serve(request: web.Request, runtime: InferenceRuntime, call: Inference
     except (TranslationError, ValueError) as exc:
         log.warning("inference.translate_response_failed", error=str(exc), model=call.model)
         return await keepalive.finish_error(error_response(500, f"cannot translate upstream answer: {exc}"))
+    except Exception as exc:
+        # As for streams (``_relay``): an unforeseen translator fault is still a JSON error.
+        log.exception("inference.translate_response_crashed", error_type=type(exc).__name__, model=call.model)
+        return await keepalive.finish_error(
+            error_response(500, f"cannot translate upstream answer: {type(exc).__name__}"))
     if call.protocol.format is Format.CLAUDE and call.action != "countTokens":
         answer = gunzip_unlabelled(answer)
     return await keepalive.finish(answer)
@@ -601,5 +606,11 @@ async def _relay(opened: _Opened, writer: _StreamWriter, credential_id: str, mod
     except (TranslationError, ValueError) as exc:
         log.warning("inference.translate_stream_failed", error=str(exc))
         return transport_error(f"cannot translate upstream stream: {exc}")
+    except Exception as exc:
+        # A translator fault on upstream output it did not foresee (nesting deeper than the
+        # interpreter recurses, say): the client gets its protocol's error, not a bare 500, and
+        # the traceback goes to the log.
+        log.exception("inference.translate_stream_crashed", error_type=type(exc).__name__)
+        return transport_error(f"cannot translate upstream stream: {type(exc).__name__}")
     mark_result(state, credential_id, model, None, settings)
     return None

@@ -20,10 +20,11 @@ connection instead of returning it to the pool, so the upstream stops generating
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -507,12 +508,21 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
         if self._usage_stops is not None and isinstance(payload, dict):
             filtered = filter_usage_metadata(payload, self._usage_stops)
             if filtered is not None:
-                payload, data = filtered, orjson.dumps(filtered).decode()
+                payload, data = filtered, _json_text(filtered)
         event = StreamEvent(raw.event, data, payload)
         error = self._executor.inband_error(event)
         if error is not None:
             event = StreamEvent(raw.event, data, payload, error)
         return event
+
+
+def _json_text(value: Any) -> str:
+    # orjson writes at most 254 levels of nesting though it reads 1024; a deeper chunk (an
+    # upstream's tool arguments, say) goes through the standard encoder instead.
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _finish(response: Response, complete: bool) -> None:

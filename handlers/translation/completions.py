@@ -16,6 +16,7 @@ back into ``text_completion`` objects (``sdk/api/handlers/openai/openai_handlers
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from handlers.translation.gjson_values import array_of, text_of
@@ -41,6 +42,10 @@ def _go_float(value: Any) -> float | int:
 
 def _go_int(value: Any) -> int:
     number = _go_float(value)
+    # Go's float64 -> int64 conversion of what an int64 cannot hold (infinities, NaN, beyond 2^63)
+    # gives the minimum int64 on amd64, where the legacy runs.
+    if not (math.isfinite(number) and -(2**63) <= number < 2**63):
+        return -(2**63)
     return int(number)
 
 

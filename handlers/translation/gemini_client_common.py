@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import string
-from datetime import UTC, datetime
 from typing import Any
 
 from handlers.translation.gemini_request import SKIP_SIGNATURE, safety_settings
@@ -31,8 +30,25 @@ def sampling_number(value: Any) -> int | float:
 
 
 def rfc3339(unix: int) -> str:
-    """``time.Unix(s, 0).Format(RFC3339Nano)``, written in UTC (the legacy uses the host zone)."""
-    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``time.Unix(s, 0).Format(RFC3339Nano)``, written in UTC (the legacy uses the host zone).
+
+    Worked out here rather than by ``datetime``, which refuses what an upstream sending
+    nanoseconds gives and writes years before 1000 without Go's four digits."""
+    days, seconds = divmod(unix, 86400)
+    # Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days).
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (month <= 2)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    stamp = f"{year:04d}" if year >= 0 else f"-{-year:04d}"
+    return f"{stamp}-{month:02d}-{day:02d}T{hours:02d}:{minutes:02d}:{seconds:02d}Z"
 
 
 def attach_safety_settings(body: dict[str, Any]) -> None:

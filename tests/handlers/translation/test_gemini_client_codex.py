@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from hypothesis import given
+from hypothesis import strategies as st
 
 from handlers.translation import gemini_client_codex as pair
+from handlers.translation.gemini_client_common import rfc3339
 
 MCP_LONG = "mcp__server__" + "x" * 50 + "__do_it"  # 70 characters
 
@@ -324,3 +328,16 @@ def test_non_stream_without_response_object_keeps_the_template() -> None:
         "createTime": "",
         "responseId": "",
     }
+
+
+def test_a_created_at_beyond_what_datetime_holds_is_still_written() -> None:
+    # A server sending nanoseconds: Go's time.Unix(...).Format gives a five-digit year, no failure.
+    renderer = pair.CodexEventsToGemini("req-model", {})
+    created = {"type": "response.created", "response": {"id": "r", "created_at": 1700000000000000000}}
+    [first] = renderer.feed(created)
+    assert first["createTime"] == "53870857431-07-31T22:13:20Z"
+
+
+@given(st.integers(min_value=-30610224000, max_value=253402300799))
+def test_rfc3339_agrees_with_datetime_where_datetime_has_four_digit_years(unix: int) -> None:
+    assert rfc3339(unix) == datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
