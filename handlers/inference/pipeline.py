@@ -199,6 +199,10 @@ class _Attempt:
                 body = self._payload(body, base, upstream, original)
         except TranslationError as exc:
             raise UpstreamError("request", 400, str(exc).encode(), reason="request") from exc
+        except RecursionError:
+            # A body nested deeper than the translators' recursive walks go (hundreds of levels):
+            # the legacy works on the raw bytes and forwards it; here it is refused as the client's.
+            raise UpstreamError("request", 400, b"request body nests too deeply", reason="request") from None
         except ThinkingError as exc:
             # Checked against this provider's own entry for the model: another credential's may
             # take the same setting, so the next one is tried; with none left this is the answer.
@@ -555,6 +559,16 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
                 await writer.fail(exc.client_status, exc.message)
                 return await writer.close()
             return upstream_error_response(exc)
+        except Exception as exc:
+            # A fault of ours while setting the call up: a JSON 500, or, where the stream head is
+            # already committed (Gemini CLI), the protocol's error frame rather than aiohttp's
+            # plain-text 500 written into an open stream.
+            log.exception("inference.stream_setup_crashed", error_type=type(exc).__name__)
+            text = f"internal error: {type(exc).__name__}"
+            if writer.started:
+                await writer.fail(500, text)
+                return await writer.close()
+            return error_response(500, text)
         opened = served.value
         assert opened.stream is not None
         error = await _relay(opened, writer, served.credential.id, resolved, runtime.state, settings)

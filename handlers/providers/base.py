@@ -424,7 +424,13 @@ def header_value(headers: Mapping[str, str], name: str) -> str:
 
 
 def json_bytes(body: Mapping[str, Any]) -> bytes:
-    return orjson.dumps(body)
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:
+        # What the body reader accepts but the encoder refuses (nesting beyond orjson's 254
+        # levels, an integer beyond 64 bits): the request's own doing, answered 400, not a crash.
+        raise UpstreamError("request", 400, f"request body cannot be encoded: {exc}".encode(),
+                            reason="request") from None
 
 
 def inband_status_error(status: int | None, data: str) -> UpstreamError:

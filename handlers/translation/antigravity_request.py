@@ -32,7 +32,7 @@ from handlers.translation.gemini_cli_request import envelope_gemini_body
 from handlers.translation.gemini_cli_request import render_responses_request as render_responses_envelope
 from handlers.translation.gemini_request import FILE_MIME_TYPES, SKIP_SIGNATURE, safety_settings
 from handlers.translation.gemini_schema import clean_schema_for_antigravity
-from handlers.translation.gjson_values import member_of
+from handlers.translation.gjson_values import int_of, member_of
 from handlers.translation.gjson_values import text_of as _text
 from handlers.translation.model import Request
 from handlers.translation.openai_chat_request import go_number
@@ -418,8 +418,8 @@ def render_openai_request(body: dict[str, Any], model: str) -> dict[str, Any]:
         elif effort:
             config["thinkingConfig"] = {"thinkingLevel": effort, "includeThoughts": effort != "none"}
     _copy_sampling(body, config)
-    if _is_number(body.get("n")) and int(body["n"]) > 1:
-        config["candidateCount"] = int(body["n"])
+    if _is_number(body.get("n")) and int_of(body["n"]) > 1:
+        config["candidateCount"] = int_of(body["n"])
     if isinstance(body.get("modalities"), list):
         names = [{"text": "TEXT", "image": "IMAGE"}.get(_text(m).lower()) for m in body["modalities"]]
         if any(names):

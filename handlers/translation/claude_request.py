@@ -176,7 +176,7 @@ def parse_request(body: dict[str, Any]) -> Request:
         req.tool_choice = ToolChoice("")
     req.thinking = _thinking(body.get("thinking"))
     if isinstance(body.get("max_tokens"), int | float) and not isinstance(body.get("max_tokens"), bool):
-        req.max_tokens = int(body["max_tokens"])
+        req.max_tokens = int_of(body["max_tokens"])
     for key in ("temperature", "top_p", "top_k"):
         value = body.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):

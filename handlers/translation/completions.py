@@ -36,16 +36,18 @@ def _go_float(value: Any) -> float | int:
             number = 0.0
     else:
         number = 0.0
-    # Go writes a float64 without a fraction as an integer literal.
-    return int(number) if number.is_integer() else number
+    # Go writes a float64 without a fraction as an integer literal (within int64; beyond, a float).
+    return int(number) if number.is_integer() and -(2**63) <= number < 2**63 else number
 
 
 def _go_int(value: Any) -> int:
     number = _go_float(value)
-    # Go's float64 -> int64 conversion of what an int64 cannot hold (infinities, NaN, beyond 2^63)
-    # gives the minimum int64 on amd64, where the legacy runs.
-    if not (math.isfinite(number) and -(2**63) <= number < 2**63):
+    # gjson's f2i: beyond int64 the value saturates at its bounds; NaN converts as Go does on
+    # amd64, to the minimum.
+    if math.isnan(number) or number < -(2**63):
         return -(2**63)
+    if number >= 2**63:
+        return 2**63 - 1
     return int(number)
 
 

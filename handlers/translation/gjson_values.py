@@ -69,20 +69,25 @@ def float_of(value: Any) -> float:
 
 def int_of(value: Any) -> int:
     """gjson ``Int()``: floats truncate toward zero, numeric strings parse (an integer exactly),
-    infinities and NaN are 0, anything else is 0."""
+    infinities and NaN are 0, anything else is 0; beyond int64 the value saturates at its bounds,
+    as gjson's ``f2i`` does."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
-        return value
+        return _int64(value)
     if isinstance(value, float):
-        return int(value) if math.isfinite(value) else 0
+        return _int64(int(value)) if math.isfinite(value) else 0
     if isinstance(value, str):
         try:
-            return int(value.strip())
+            return _int64(int(value.strip()))
         except ValueError:
             number = float_of(value)
-            return int(number) if math.isfinite(number) else 0
+            return _int64(int(number)) if math.isfinite(number) else 0
     return 0
+
+
+def _int64(number: int) -> int:
+    return min(max(number, -(2**63)), 2**63 - 1)
 
 
 def bool_of(value: Any) -> bool:

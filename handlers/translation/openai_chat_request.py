@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from handlers.translation.gjson_values import array_of, member_of, text_of
+from handlers.translation.gjson_values import array_of, int_of, member_of, text_of
 from handlers.translation.model import (
     FilePart,
     Format,
@@ -58,7 +58,9 @@ def unix_now() -> int:
 def go_number(value: Any) -> int | float:
     """A JSON number as Go's ``Float()`` + sjson would print it: integral floats lose their ``.0``."""
     number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
-    return int(number) if number.is_integer() else number
+    # Beyond int64 a whole number stays a float (1e20 is still valid JSON; a Python int that big
+    # is more than the encoder writes).
+    return int(number) if number.is_integer() and -(2**63) <= number < 2**63 else number
 
 
 _json_text = json_text
@@ -177,7 +179,7 @@ def parse_request(body: dict[str, Any]) -> Request:
     if isinstance(effort, str):
         req.thinking = ThinkingConfig(ThinkingMode.LEVEL, level=effort)
     if isinstance(body.get("max_tokens"), int | float) and not isinstance(body.get("max_tokens"), bool):
-        req.max_tokens = int(body["max_tokens"])
+        req.max_tokens = int_of(body["max_tokens"])
     req.temperature = _number(body, "temperature")
     req.top_p = _number(body, "top_p")
     req.top_k = _number(body, "top_k")

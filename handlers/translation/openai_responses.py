@@ -24,7 +24,7 @@ from typing import Any
 
 from handlers.translation import usage as usage_rules
 from handlers.translation.gemini_response import GeminiChunk
-from handlers.translation.gjson_values import text_of
+from handlers.translation.gjson_values import int_of, text_of
 from handlers.translation.model import (
     FilePart,
     Finish,
@@ -216,7 +216,7 @@ def parse_request(body: dict[str, Any]) -> Request:
         req.thinking = ThinkingConfig(ThinkingMode.LEVEL, level=reasoning["effort"])
     tokens = body.get("max_output_tokens")
     if isinstance(tokens, int | float) and not isinstance(tokens, bool):
-        req.max_tokens = int(tokens)
+        req.max_tokens = int_of(tokens)
     req.temperature = _number(body, "temperature")
     req.top_p = _number(body, "top_p")
     stops = body.get("stop_sequences")

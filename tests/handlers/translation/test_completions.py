@@ -112,7 +112,9 @@ def test_stream_chunks_without_content_or_finish_are_dropped() -> None:
     assert completions.completion_chunk_from_chat({"id": "x"}) is None
 
 
-@pytest.mark.parametrize("value", ["inf", "-Infinity", "1e400", "nan", 1e300, 2**63])
-def test_a_number_no_int64_holds_converts_as_go_does_on_amd64(value: object) -> None:
-    assert completions._go_int(value) == -(2**63)
+@pytest.mark.parametrize(("value", "expected"), [
+    ("inf", 2**63 - 1), ("1e400", 2**63 - 1), (1e300, 2**63 - 1), (2**63, 2**63 - 1),
+    ("-Infinity", -(2**63)), (-1e300, -(2**63)), ("nan", -(2**63))])
+def test_a_number_no_int64_holds_saturates(value: object, expected: int) -> None:
+    assert completions._go_int(value) == expected
     assert completions._go_int("7") == 7 and completions._go_int(7.9) == 7

@@ -19,8 +19,10 @@ def test_text_of(value, text) -> None:
 
 @pytest.mark.parametrize(("value", "number"), [
     (7, 7), (7.9, 7), (-7.9, -7), ("42", 42), ("4.5", 4), ("x", 0), (True, 1), (None, 0), ([1], 0),
-    # An integer string parses exactly; infinities and NaN (lenient bodies can hold them) are 0.
-    ("12345678901234567890", 12345678901234567890), (float("inf"), 0), (float("nan"), 0), ("1e999", 0),
+    # An integer string parses exactly; infinities and NaN (lenient bodies can hold them) are 0;
+    # beyond int64 the value saturates (gjson's f2i).
+    ("1234567890123456789", 1234567890123456789), ("12345678901234567890", 2**63 - 1),
+    (-(2**70), -(2**63)), (1e20, 2**63 - 1), (float("inf"), 0), (float("nan"), 0), ("1e999", 0),
 ])
 def test_int_of(value, number) -> None:
     assert int_of(value) == number
