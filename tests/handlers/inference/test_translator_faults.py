@@ -14,25 +14,21 @@ from handlers.inference.translate import StreamTranslator, TranslateInput, Trans
 from handlers.providers.base import StreamEvent
 from handlers.translation.model import Format
 from tests.fakes.llm_upstream import FakeLLM
-from tests.handlers.inference.test_pipeline import body, config
+from tests.handlers.inference.test_pipeline import _Echo, body, config
 
 
 @dataclass
-class _FailsAt:
+class _FailsAt(_Echo):
     """Echoes Claude events and raises at the ``at``-th one (counting from 1)."""
 
-    at: int
+    at: int = 1
     seen: int = 0
 
     def feed(self, item: StreamEvent | bytes) -> list[bytes]:
         self.seen += 1
         if self.seen == self.at:
             raise RecursionError("maximum recursion depth exceeded")
-        assert isinstance(item, StreamEvent)
-        return [f"event: {item.event}\ndata: {item.data}\n\n".encode()]
-
-    def close(self) -> list[bytes]:
-        return []
+        return super().feed(item)
 
 
 @dataclass
