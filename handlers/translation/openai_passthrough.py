@@ -27,7 +27,9 @@ def openai_chunk(data: str) -> bytes | None:
     text = data.strip()
     if not text or text == OPENAI_DONE_DATA:
         return None
-    return b"data: " + text.encode() + b"\n\n"
+    # An event whose data came on several ``data:`` lines goes out on as many, so the client's
+    # SSE reader joins it back (one prefix before joined lines would split the JSON).
+    return b"data: " + text.encode().replace(b"\n", b"\ndata: ") + b"\n\n"
 
 
 def claude_request(body: dict[str, Any], model: str) -> dict[str, Any]:

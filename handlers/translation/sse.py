@@ -71,7 +71,8 @@ def encode_responses_event(event: str, payload: Any) -> bytes:
 def encode_gemini_chunk(payload: Any, alt: str = "") -> bytes:
     body = payload if isinstance(payload, bytes) else dumps(payload)
     if normalise_alt(alt) == "":
-        return b"data: " + body + b"\n\n"
+        # Relayed data that came on several ``data:`` lines goes out on as many (see openai_chunk).
+        return b"data: " + body.replace(b"\n", b"\ndata: ") + b"\n\n"
     return body
 
 
