@@ -20,11 +20,10 @@ connection instead of returning it to the pool, so the upstream stops generating
 from __future__ import annotations
 
 import asyncio
-import json
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Generic, Self, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -34,7 +33,7 @@ from aiohttp_socks import ProxyConnector
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from handlers.translation.sse import SSEEvent, SSEParser
+from handlers.translation.sse import SSEEvent, SSEParser, json_text
 
 from .base import PreparedRequest, StreamEvent, UpstreamError, UpstreamResult, transport_error
 from .direct_http import DirectClient, DirectError, DirectResponse, eligible, request_head
@@ -508,21 +507,14 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
         if self._usage_stops is not None and isinstance(payload, dict):
             filtered = filter_usage_metadata(payload, self._usage_stops)
             if filtered is not None:
-                payload, data = filtered, _json_text(filtered)
+                # ``json_text`` falls back to the standard encoder where orjson refuses (nesting
+                # beyond its 254 levels, which it reads up to 1024).
+                payload, data = filtered, json_text(filtered)
         event = StreamEvent(raw.event, data, payload)
         error = self._executor.inband_error(event)
         if error is not None:
             event = StreamEvent(raw.event, data, payload, error)
         return event
-
-
-def _json_text(value: Any) -> str:
-    # orjson writes at most 254 levels of nesting though it reads 1024; a deeper chunk (an
-    # upstream's tool arguments, say) goes through the standard encoder instead.
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _finish(response: Response, complete: bool) -> None:

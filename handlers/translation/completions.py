@@ -20,6 +20,7 @@ import math
 from typing import Any
 
 from handlers.translation.gjson_values import array_of, text_of
+from handlers.translation.openai_chat_request import go_number
 
 DEFAULT_PROMPT = "Complete this:"
 
@@ -36,8 +37,7 @@ def _go_float(value: Any) -> float | int:
             number = 0.0
     else:
         number = 0.0
-    # Go writes a float64 without a fraction as an integer literal (within int64; beyond, a float).
-    return int(number) if number.is_integer() and -(2**63) <= number < 2**63 else number
+    return go_number(number)
 
 
 def _go_int(value: Any) -> int:

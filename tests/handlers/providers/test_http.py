@@ -18,7 +18,6 @@ from handlers.providers import (
     UpstreamError,
     UpstreamRequest,
 )
-from handlers.providers import http as http_module
 
 CHUNK = {"choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None}]}
 
@@ -313,12 +312,3 @@ async def test_an_upstream_cookie_is_never_sent_back(upstream, client: UpstreamC
     await OpenAICompatExecutor(client).execute(cred(by_name), req(False))
     await OpenAICompatExecutor(client).execute(cred(by_name), req(False))
     assert [r.headers.get("Cookie") for r in upstream.requests] == [None, None]
-
-
-def test_json_text_writes_what_orjson_refuses_to_nest() -> None:
-    deep: object = 0
-    for _ in range(300):
-        deep = [deep]
-    value = {"functionCall": {"args": {"a": deep}}}
-    assert orjson.loads(http_module._json_text(value)) == value
-    assert http_module._json_text({"a": "é"}) == '{"a":"é"}'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from handlers.translation.sse import (
     encode_gemini_error,
     encode_openai_chunk,
     encode_responses_event,
+    json_text,
 )
 from quotio_gateway import sse as shared_sse
 from tests.quotio_gateway.test_sse import parse_all
@@ -83,3 +85,12 @@ def test_encoded_frames_parse_back_to_the_same_payload(name: str, payload: objec
     wire = encode_claude_event(name, payload) + encode_openai_chunk(payload) + encode_responses_event(name, payload)
     events = parse_all(*(wire[i : i + step] for i in range(0, len(wire), step)))
     assert [(e.event, orjson.loads(e.data)) for e in events] == [(name, payload), ("", payload), (name, payload)]
+
+
+def test_json_text_writes_what_orjson_refuses_to_nest() -> None:
+    deep: object = 0
+    for _ in range(300):
+        deep = [deep]
+    value = {"functionCall": {"args": {"a": deep}}}
+    assert orjson.loads(json_text(value)) == value
+    assert json_text({"a": "é"}) == '{"a":"é"}'
