@@ -20,7 +20,7 @@ from aiohttp import web
 from . import appkeys
 from .access_log import log_access
 from .clientinfo import LazyClientAddress, client_key
-from .errors import error_response
+from .errors import UnreadableBody, error_response, invalid_request, read_request_body
 from .flags.matcher import Decision, canary_bucket
 from .flags.schema import Mode
 from .gin_routes import legacy_serves, redirect_response
@@ -118,11 +118,16 @@ class Dispatcher:
         try:
             result = table.match(request.method, request.path)
             if result.needs_model:
-                body = await request.read()
+                body = await read_request_body(request)
                 result = table.match(request.method, request.path, _model_of(request.path, body),
                                      model_known=True)
         except web.HTTPRequestEntityTooLarge:
             response = error_response(request.path, 413, f"request body exceeds {server.max_body_bytes} bytes")
+            self._finish(request, response, start, "(default)", "legacy", "native")
+            return response
+        except UnreadableBody as exc:
+            # What the native handler answers for the same body, whichever way the table sends it.
+            response = invalid_request(str(exc))
             self._finish(request, response, start, "(default)", "legacy", "native")
             return response
         decision = result.decision

@@ -56,6 +56,29 @@ def error_body(path: str, status: int, message: str) -> dict:
     return {"error": err}
 
 
+class UnreadableBody(Exception):
+    """A request body aiohttp's reader refused: most often one labelled with a Content-Encoding it
+    is not in. The legacy reads bodies raw (``c.GetRawData``) and never meets this."""
+
+
+async def read_request_body(request: web.Request) -> bytes:
+    """``request.read()``, with a body that does not decode raising ``UnreadableBody``."""
+    try:
+        return await request.read()
+    except web.RequestPayloadError as exc:
+        coding = request.headers.get("Content-Encoding", "").strip()
+        detail = (f"the body does not decode as its Content-Encoding ({coding})" if coding
+                  else "the body could not be read")
+        raise UnreadableBody(f"Invalid request: {detail}") from exc
+
+
+def invalid_request(message: str) -> web.Response:
+    """The legacy inference handlers' 400 for a body they cannot start with (their own error
+    shape, without a ``code``, on every protocol's routes)."""
+    detail = {"message": message, "type": "invalid_request_error"}
+    return web.Response(status=400, body=orjson.dumps({"error": detail}), content_type="application/json")
+
+
 def error_response(path: str, status: int, message: str) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(error_body(path, status, message)),
                         content_type="application/json")

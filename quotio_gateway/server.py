@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -62,15 +63,26 @@ def reuse_port_enabled(environ: dict[str, str] | None = None) -> bool:
     return switch(REUSE_PORT_SWITCH, default=False, environ=environ)
 
 
+# Go's net/http reads a request head up to DefaultMaxHeaderBytes (1 MiB) and the legacy sets no
+# other limit; aiohttp's defaults (8190 bytes a line, 128 fields) would refuse a long query or a
+# big cookie the legacy serves.
+GO_MAX_HEADER_BYTES = 1 << 20
+
+# The aiohttp server behind the front door. The drain is ours (``serve``); aiohttp's own shutdown
+# wait applies twice per connection, so it only gets a token timeout for what is left after the grace.
+RUNNER_OPTIONS: dict[str, Any] = {
+    "handler_cancellation": True, "access_log": None, "shutdown_timeout": 0.05,
+    "max_line_size": GO_MAX_HEADER_BYTES, "max_field_size": GO_MAX_HEADER_BYTES, "max_headers": 4096,
+}
+
+
 async def serve(options: GatewayOptions, *, host: str | None = None, port: int | None = None,
                 ready: asyncio.Event | None = None) -> None:
     app = await create_app(options)
     cfg = app[appkeys.CONFIG_STORE].current
     bind_host = host if host is not None else (cfg.host or None)
     bind_port = port if port is not None else (cfg.port or 8317)
-    # The drain is ours (below); aiohttp's own shutdown wait applies twice per connection, so it
-    # only gets a token timeout for what is left after the grace.
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=0.05)
+    runner = web.AppRunner(app, **RUNNER_OPTIONS)
     await runner.setup()
     loop = asyncio.get_running_loop()
     assert runner.server is not None

@@ -21,6 +21,7 @@ from handlers.models.listing import unknown_model_response
 from handlers.models.registry import UnknownModelError
 from handlers.translation.gjson_values import text_of
 from quotio_gateway.appkeys import CONFIG_STORE
+from quotio_gateway.errors import UnreadableBody, invalid_request, read_request_body
 from quotio_gateway.errors import error_response as gateway_error
 from quotio_gateway.management.responses import json_response
 from quotio_gateway.native import NativeRegistry
@@ -42,17 +43,14 @@ class BadRequest(Exception):
         self.answer = answer
 
     def response(self) -> web.Response:
-        if self.answer is not None:
-            return self.answer
-        # The legacy handlers' own error shape for a request they cannot read (no ``code``).
-        detail = {"message": self.message, "type": "invalid_request_error"}
-        return web.Response(status=400, body=orjson.dumps({"error": detail}),
-                            headers={"Content-Type": "application/json"})
+        return self.answer if self.answer is not None else invalid_request(self.message)
 
 
 async def read_json_object(request: web.Request) -> tuple[dict[str, Any], bytes]:
     try:
-        raw = await request.read()
+        raw = await read_request_body(request)
+    except UnreadableBody as exc:
+        raise BadRequest(str(exc)) from exc
     except web.HTTPRequestEntityTooLarge as exc:
         # The same protocol-shaped answer the dispatcher gives when it reads the body itself
         # (model-matching routes), so the flag table never changes what the client sees.
@@ -283,7 +281,9 @@ async def gemini_cli(request: web.Request) -> web.StreamResponse:
     method = request.match_info["method"]
     if method not in ("generateContent", "streamGenerateContent"):
         try:
-            raw = await request.read()
+            raw = await read_request_body(request)
+        except UnreadableBody as exc:
+            return invalid_request(str(exc))
         except web.HTTPRequestEntityTooLarge:
             message = f"request body exceeds {request.client_max_size} bytes"
             return gateway_error(request.path, 413, message)

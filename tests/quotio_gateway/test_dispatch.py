@@ -444,3 +444,20 @@ async def test_a_body_limit_changed_at_run_time_bounds_native_reads(make_gateway
     assert (await client.put("/v0/gateway/flags", json=doc, headers=auth())).status == 200
     resp = await client.post("/v1/chat/completions", json=body, headers=CLIENT)
     assert resp.status == 400  # raised again: read whole
+
+
+async def test_a_body_that_does_not_decode_gets_the_handlers_400_when_a_model_rule_reads_it(
+        legacy, make_gateway, aiohttp_client):
+    """A route with model-conditioned rules is read by the dispatcher to find the model: a body
+    labelled gzip but sent plain gets the same 400 the native handler gives, not aiohttp's 500,
+    and nothing reaches legacy."""
+    app = await make_gateway({"legacy": {"url": legacy.url}, "routes": [
+        {"match": "POST /v1/chat/completions", "model": "gpt-*", "mode": "native"}]})
+    client = await aiohttp_client(app)
+    resp = await client.post("/v1/chat/completions", data=b'{"model":"gpt-x"}',
+                             headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    assert resp.status == 400
+    assert await resp.json() == {"error": {
+        "message": "Invalid request: the body does not decode as its Content-Encoding (gzip)",
+        "type": "invalid_request_error"}}
+    assert legacy.calls == []

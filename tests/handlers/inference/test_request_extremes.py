@@ -94,3 +94,22 @@ def test_go_number_keeps_floats_beyond_int64(value: float, expected: float) -> N
     (2**63 - 1, 2**63 - 1), ("42", 42), (float("inf"), 0)])
 def test_int_of_converts_what_int64_cannot_hold_as_go_does(value: Any, expected: int) -> None:
     assert int_of(value) == expected
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages", "/v1/messages/count_tokens",
+                                  "/v1/responses", "/v1/completions",
+                                  f"/v1beta/models/{CLAUDE_MODEL}:generateContent",
+                                  "/v1internal:generateContent"])
+async def test_a_body_its_content_encoding_does_not_decode_is_a_400(gateway: MakeGateway, fake_llm: FakeLLM,
+                                                                   path: str) -> None:
+    # Labelled gzip but sent plain: aiohttp's reader fails to inflate it. The answer is the legacy
+    # handlers' own for a body they cannot read, not aiohttp's 500 with a logged traceback.
+    client = await gateway(upstreams_config(fake_llm.root))
+    resp = await client.post(path, data=json.dumps({"model": CLAUDE_MODEL, "max_tokens": 5,
+                                                    "messages": [{"role": "user", "content": "hi"}]}),
+                             headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert resp.status == 400
+    assert orjson.loads(await resp.read()) == {"error": {
+        "message": "Invalid request: the body does not decode as its Content-Encoding (gzip)",
+        "type": "invalid_request_error"}}
+    assert fake_llm.requests == []
