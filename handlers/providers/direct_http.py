@@ -443,16 +443,12 @@ class Origin:
         """Write the request and wait for the response head; ``TimeoutError`` when it has not come
         ``within`` seconds (connecting included)."""
         deadline = self.loop.time() + within
-        sock = self._reuse()
-        if sock is not None:
-            try:
-                return await self._exchange(sock, head, body, deadline)
-            except DirectError as exc:
-                # An idle socket the upstream closed meanwhile: nothing was read, so nothing
-                # of ours was processed and one try on a fresh socket is safe.
-                if exc.stage != "closed" or sock.got_bytes:
-                    raise
-        return await self._exchange(await self._connect(deadline), head, body, deadline)
+        # A pooled socket whose close already reached us is dropped by ``_reuse``. One that closes
+        # after the request went out is the caller's failure, not a second write: the upstream may
+        # have read and acted on it (an answer it never sent still spends quota), and Go's
+        # transport, like aiohttp, resends only idempotent requests. The conductor moves on.
+        sock = self._reuse() or await self._connect(deadline)
+        return await self._exchange(sock, head, body, deadline)
 
     async def _exchange(self, sock: _Socket, head: bytes, body: bytes, deadline: float) -> DirectResponse:
         transport = sock.transport

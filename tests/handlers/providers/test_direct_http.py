@@ -444,3 +444,25 @@ async def test_concurrent_calls_started_in_one_turn_all_get_their_answers(raw) -
     assert [r.body for r in results] == [b'{"ok":true}'] * 5
     assert sorted(r.split(b" ")[1] for r in server.requests) == [f"/v1/x{i}".encode() for i in range(5)]
     assert server.connections == 5
+
+
+async def test_a_request_the_upstream_read_and_hung_up_on_is_not_sent_again(raw) -> None:
+    """A reused socket the upstream closes after reading the whole request, without answering:
+    it may have acted on it, so the POST is not written again (Go's transport and aiohttp resend
+    only idempotent requests). The caller gets the failure and decides (the next credential)."""
+    def answer(request: bytes) -> bytes:
+        if len(server.requests) == 2:
+            raise ConnectionResetError  # read whole, then hung up with nothing said
+        return ok()(request)
+
+    server = await raw(answer)
+    client = UpstreamClient()
+    try:
+        assert (await post(f"http://127.0.0.1:{server.port}/v1", client)).body == b'{"ok":true}'
+        with pytest.raises(UpstreamError) as caught:
+            await post(f"http://127.0.0.1:{server.port}/v1", client)
+    finally:
+        await client.close()
+    assert (len(server.requests), server.connections) == (2, 1)
+    assert (caught.value.scope, caught.value.status) == ("transient", None)
+    assert b"closed the connection before answering" in caught.value.body
