@@ -544,12 +544,22 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
         # (gemini-cli_handlers.go:138-162).
         await writer.start(with_body=True)
     retries_left = max(0, int(cfg.streaming.bootstrap_retries))
+    # An in-stream quota or credential error before any payload (a Claude ``rate_limit_error``
+    # event under a 200, a Codex ``response.failed`` for usage) moves on like the same status
+    # would, whatever ``bootstrap-retries`` says; the failing credential is already marked, so
+    # each move reaches a different one.
+    moves_left = len(candidates)
+    moved_for: UpstreamError | None = None
     while True:
         settings = runtime.retry_settings()
         try:
             served = await run_with_failover(candidates, attempt, model=resolved, cfg=settings,
                                              selector=runtime.selector, state=runtime.state, defer_success=True)
         except RotationError as exc:
+            if moved_for is not None:
+                # No other credential could take it: the failure that moved us is the answer, as
+                # the last credential's 429 status would be.
+                return await _stream_failure(writer, moved_for)
             if writer.started:
                 await writer.fail(exc.status, exc.body.decode())
                 return await writer.close()
@@ -576,15 +586,27 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
             return await writer.close()
         # ``sentPayload`` (handlers.go:508-560) counts upstream payload only: keep-alives that the
         # Gemini CLI stream writes before its first chunk do not end the bootstrap window.
+        if not writer.payload_sent and not error.delivered and error.scope in ("quota", "credential") \
+                and moves_left > 0:
+            moves_left -= 1
+            moved_for = error
+            log.info("inference.first_event_failover", model=call.model, status=error.status, scope=error.scope)
+            continue
         if not writer.payload_sent and retries_left > 0 and _bootstrap_retryable(error):
             retries_left -= 1
             log.info("inference.bootstrap_retry", model=call.model, status=error.status, left=retries_left)
             continue
-        if writer.started:
-            if not error.delivered:
-                await writer.fail(error.client_status, error.message)
-            return await writer.close()
-        return upstream_error_response(error)
+        return await _stream_failure(writer, error)
+
+
+async def _stream_failure(writer: _StreamWriter, error: UpstreamError) -> web.StreamResponse:
+    """A stream's last failure: JSON with its status while nothing is out, else the error frame
+    (unless the upstream's own error event already reached the client)."""
+    if writer.started:
+        if not error.delivered:
+            await writer.fail(error.client_status, error.message)
+        return await writer.close()
+    return upstream_error_response(error)
 
 
 def _headers_up_front(call: InferenceCall) -> bool:

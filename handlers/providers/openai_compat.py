@@ -25,6 +25,8 @@ from .base import (
 )
 
 USER_AGENT = "cli-proxy-openai-compat"
+# An in-stream error naming one of these (as its ``type`` or ``code``) is a quota error, a 429.
+_QUOTA_NAMES = frozenset({"rate_limit_error", "insufficient_quota", "rate_limit_exceeded"})
 
 
 class OpenAICompatExecutor(Executor):
@@ -83,6 +85,7 @@ class OpenAICompatExecutor(Executor):
             return None
         code = payload["error"].get("code")
         status = code if isinstance(code, int) and not isinstance(code, bool) else None
-        if status is None and payload["error"].get("type") in ("rate_limit_error", "insufficient_quota"):
+        # OpenAI itself names a quota error by ``code`` (type ``requests``); others by ``type``.
+        if status is None and (payload["error"].get("type") in _QUOTA_NAMES or code in _QUOTA_NAMES):
             status = 429
         return inband_status_error(status, event.data)

@@ -38,7 +38,8 @@ CLAUDE_HEAD = (b'event: message_start\ndata: {"type":"message_start","message":{
 CLAUDE_ERROR = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
 OPENAI_CHUNK = (b'{"id":"c1","object":"chat.completion.chunk","created":1,"model":"upstream-model",'
                 b'"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}')
-OPENAI_ERROR = b'{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}'
+OPENAI_ERROR = b'{"error":{"message":"The server had an error","type":"server_error","code":null}}'
+OPENAI_QUOTA = b'{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}'
 GEMINI_CHUNK = b'{"candidates":[{"content":{"role":"model","parts":[{"text":"hi"}]},"index":0}]}'
 GEMINI_ERROR = b'{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}'
 
@@ -171,4 +172,85 @@ async def test_a_quota_error_event_after_payload_still_cools_the_credential(
     again = await client.post(path, json=body)
     assert again.status == 429
     assert "Retry-After" in again.headers
+    assert upstream.calls == 1
+
+
+RATE_LIMITED = b'{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}'
+
+
+class KeyedErrorStreams(ErrorStreams):
+    """The Claude stream of the keys in ``limited`` (None: the first key called) opens with a
+    ``rate_limit_error`` event; the others answer normally. ``keys`` records each call's key."""
+
+    def __init__(self, limited: set[str] | None) -> None:
+        super().__init__()
+        self.limited = limited
+        self.keys: list[str] = []
+
+    async def claude(self, request: web.Request) -> web.StreamResponse:
+        # Off api.anthropic.com the key goes as a Bearer token (claude_executor.go applyClaudeHeaders).
+        key = request.headers.get("x-api-key") or request.headers.get("Authorization", "").removeprefix("Bearer ")
+        self.keys.append(key)
+        if self.limited is None:
+            self.limited = {key}
+        if key in self.limited:
+            return await self._stream(request, b"", b"event: error\ndata: " + RATE_LIMITED + b"\n\n")
+        tail = (b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+                b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},'
+                b'"usage":{"output_tokens":1}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n')
+        return await self._stream(request, CLAUDE_HEAD, tail)
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/chat/completions"])
+async def test_a_rate_limit_event_before_any_payload_moves_to_the_next_credential(
+        gateway: MakeGateway, path: str) -> None:
+    """A quota error is a credential problem: it does not reach the client while another key can
+    serve, as a 429 status would not, with ``bootstrap-retries`` at its default 0."""
+    upstream = KeyedErrorStreams(None)
+    await upstream.start()
+    try:
+        client = await gateway(upstreams_config(upstream.root, claude_keys=("sk-a", "sk-b")))
+        body = claude(CLAUDE_MODEL, stream=True) if path == "/v1/messages" else chat(CLAUDE_MODEL, stream=True)
+        resp = await client.post(path, json=body)
+        assert resp.status == 200
+        text = await resp.read()
+        assert b"hi" in text and b"error" not in text
+        assert sorted(upstream.keys) == ["sk-a", "sk-b"]
+        # The rate-limited key rests: the next request goes straight to the other one.
+        assert (await client.post(path, json=body)).status == 200
+        assert upstream.keys[2:] == upstream.keys[1:2]
+    finally:
+        assert upstream.runner is not None
+        await upstream.runner.cleanup()
+
+
+async def test_a_rate_limit_event_on_every_credential_is_answered_with_the_upstreams_429(
+        gateway: MakeGateway) -> None:
+    upstream = KeyedErrorStreams({"sk-a", "sk-b"})
+    await upstream.start()
+    try:
+        client = await gateway(upstreams_config(upstream.root, claude_keys=("sk-a", "sk-b")))
+        resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
+        assert resp.status == 429
+        assert resp.headers["Content-Type"].startswith("application/json")
+        assert json.loads(await resp.read()) == json.loads(RATE_LIMITED)
+        assert sorted(upstream.keys) == ["sk-a", "sk-b"]
+    finally:
+        assert upstream.runner is not None
+        await upstream.runner.cleanup()
+
+
+async def test_openais_own_quota_error_event_first_is_a_429(gateway: MakeGateway, upstream: ErrorStreams,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenAI names the rate limit by ``code`` (``type`` is ``requests``): with nothing sent yet
+    the client gets it as JSON with 429, and the key rests."""
+    upstream.with_head = False
+    monkeypatch.setattr(sys.modules[__name__], "OPENAI_ERROR", OPENAI_QUOTA)
+    path, body, _ = CASES["openai-compatible"]
+    client = await gateway(upstreams_config(upstream.root))
+    resp = await client.post(path, json=body)
+    assert resp.status == 429
+    assert json.loads(await resp.read()) == json.loads(OPENAI_QUOTA)
+    again = await client.post(path, json=body)
+    assert again.status == 429 and "Retry-After" in again.headers
     assert upstream.calls == 1
