@@ -396,10 +396,12 @@ class OpenAIChunksToGemini:
     """``chat.completion.chunk`` objects -> Gemini chunks (``ConvertOpenAIResponseToGemini``).
 
     Per choice, the first rule that applies wins: each non-empty reasoning text and the content
-    become one chunk apiece; tool-call deltas are buffered silently; a ``finish_reason`` key, even
-    ``null``, ends the candidate (``STOP`` for null) and flushes the buffered calls; otherwise a
-    top-level ``usage`` gives ``usageMetadata``. A chunk whose ``choices`` is empty reports usage
-    alone. The legacy replays its buffered calls in Go map order; here they come out by tool index.
+    become one chunk apiece; tool-call deltas are buffered silently; a non-null ``finish_reason``
+    ends the candidate and flushes the buffered calls; otherwise a top-level ``usage`` gives
+    ``usageMetadata``. A chunk whose ``choices`` is empty reports usage alone, without a
+    ``candidates`` key (the legacy's ``"candidates": []`` makes the google-genai SDK's stream
+    reader index an empty list). The legacy replays its buffered calls in Go map order; here they
+    come out by tool index.
     """
 
     __slots__ = ("_calls",)
@@ -414,7 +416,7 @@ class OpenAIChunksToGemini:
         if not choices:
             if "usage" not in chunk:
                 return []
-            alone: dict[str, Any] = {"candidates": [], "usageMetadata": _usage_metadata(chunk["usage"])}
+            alone: dict[str, Any] = {"usageMetadata": _usage_metadata(chunk["usage"])}
             if "model" in chunk:
                 alone["model"] = text_of(chunk["model"])
             return [alone]
@@ -444,7 +446,10 @@ class OpenAIChunksToGemini:
         if isinstance(delta.get("tool_calls"), list):
             self._buffer(delta["tool_calls"])
             return []
-        if "finish_reason" in choice:
+        # The legacy ends the candidate on a ``finish_reason`` key even when it is null (gjson
+        # Exists), so OpenAI's opening role chunk told a Gemini client STOP before any text
+        # (compatibility row 19q); only a real reason ends it here.
+        if choice.get("finish_reason") is not None:
             template = self._template(chunk, self._flush())
             template["candidates"][0]["finishReason"] = _gemini_finish(choice["finish_reason"])
             return [template]

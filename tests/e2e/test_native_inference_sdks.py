@@ -270,6 +270,28 @@ async def test_genai_stream(native: Native, up: Upstream) -> None:
     assert_upstream(native, up, stream=True)
 
 
+async def test_genai_stream_survives_a_usage_only_chunk(make_gateway: GatewayFactory) -> None:
+    """An OpenAI-compatible upstream asked for ``stream_options.include_usage`` (here by a payload
+    rule; Qwen and iFlow always are) ends with a chunk of usage alone. The legacy renders it as
+    ``"candidates": []``, on which google-genai's stream reader raises IndexError (row 19r)."""
+    fake = FakeLLM()
+    await fake.start()
+    config = gateway_config(fake)
+    config["payload"] = {"override": [{"models": [{"name": "upstream-model", "protocol": "openai"}],
+                                       "params": {"stream_options.include_usage": True}}]}
+    try:
+        async with serving(await make_gateway({"default": "native"}, config=config)) as pair:
+            client = Native(f"http://127.0.0.1:{pair.fast}", fake).genai()
+            chunks = [c async for c in await client.aio.models.generate_content_stream(
+                model=COMPAT.model, contents="say hello")]
+            assert "".join(c.text or "" for c in chunks) == ANSWER
+            assert chunks[-1].usage_metadata is not None
+            assert chunks[-1].usage_metadata.total_token_count == USAGE["input"] + USAGE["output"]
+            assert fake.requests[-1].body["stream_options"] == {"include_usage": True}
+    finally:
+        await fake.stop()
+
+
 @pytest.mark.parametrize("up", UPSTREAMS, ids=IDS)
 async def test_genai_tools(native: Native, up: Upstream) -> None:
     client = native.genai()  # held: a dropped genai.Client closes its HTTP session

@@ -237,7 +237,15 @@ class FakeLLM:
             frames.append(chunk({"tool_calls": [{"index": 0, **call}]}))
         else:
             frames += [chunk({"content": word}) for word in ANSWER_WORDS]
-        frames.append(chunk({}, finish, usage=usage))
+        options = body.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage") is True:
+            # OpenAI's own shape when asked: the finish without usage, then a chunk of usage alone.
+            frames.append(chunk({}, finish))
+            frames.append(b"data: " + json.dumps({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                                                  "created": 1700000000, "model": model, "choices": [],
+                                                  "usage": usage}).encode() + b"\n\n")
+        else:
+            frames.append(chunk({}, finish, usage=usage))
         frames.append(b"data: [DONE]\n\n")
         return await self._sse(request, frames, fault)
 

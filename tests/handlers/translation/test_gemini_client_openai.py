@@ -254,8 +254,8 @@ def test_stream_text_reasoning_and_finish() -> None:
         renderer.feed(chunk({}, finish_reason="content_filter")),
     ]
     assert out == [
-        # An explicit null finish_reason counts as present (gjson Exists): STOP with no parts.
-        [candidate([], finishReason="STOP")],
+        # A null finish_reason ends nothing (the legacy's gjson Exists sent STOP here, row 19q).
+        [],
         [candidate([{"thought": True, "text": "think"}]), candidate([{"thought": True, "text": "more"}])],
         # Text outputs win over the finish reason of the same choice, which is then lost.
         [candidate([{"thought": True, "text": "r"}]), candidate([{"text": "Hi"}])],
@@ -289,13 +289,12 @@ def test_stream_usage_only_and_trailing_usage() -> None:
     alone = renderer.feed({"id": "c1", "model": "gpt-up", "choices": [], "usage": usage})
     assert alone == [
         {
-            "candidates": [],
             "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15,
                               "thoughtsTokenCount": 2},
             "model": "gpt-up",
         }
     ]
-    assert list(alone[0]) == ["candidates", "usageMetadata", "model"]
+    assert list(alone[0]) == ["usageMetadata", "model"]
     # usage on a choice chunk without finish_reason key
     trailing = renderer.feed({"model": "m", "choices": [{"index": 0, "delta": {}}],
                               "usage": {"prompt_tokens": 1, "output_tokens_details": {"reasoning_tokens": 0}}})
