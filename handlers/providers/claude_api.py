@@ -235,8 +235,13 @@ def claude_code_system(body: dict[str, Any]) -> None:
     """``checkSystemInstructions`` (claude_executor.go:704-721), which the legacy count_tokens call
     applies to every model but ``claude-3-5-haiku*``: the Claude Code line goes first. An array
     whose first entry is that line stays; any other array keeps only its ``text`` entries after
-    it; a string (or missing) system prompt is replaced by the line alone, as the legacy does."""
+    it; a missing system prompt becomes the line alone. A non-empty string follows the line as
+    one text block: the legacy replaces it with the line, losing the prompt of every client that
+    sends ``system="..."`` (compatibility row 19s), where its own comment says it prepends."""
     system = body.get("system")
+    if isinstance(system, str) and system:
+        body["system"] = [{"type": "text", "text": CLAUDE_CODE_LINE}, {"type": "text", "text": system}]
+        return
     if isinstance(system, list):
         first = system[0] if system else None
         if isinstance(first, dict) and first.get("text") == CLAUDE_CODE_LINE:

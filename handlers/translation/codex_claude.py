@@ -156,13 +156,17 @@ def render_request(
 
     system = body.get("system")
     if isinstance(system, list):
-        # Only an array system prompt is carried over; the legacy ignores a string one.
         parts = [
             {"type": "input_text", "text": text_of(s.get("text"))}
             for s in system
             if isinstance(s, dict) and s.get("type") == "text"
         ]
         out["input"].append({"type": "message", "role": "developer", "content": parts})
+    elif isinstance(system, str) and system:
+        # The legacy reads only an array and drops the string form the anthropic SDK sends for
+        # ``system="..."`` (compatibility row 19s): here it is the same developer message.
+        out["input"].append({"type": "message", "role": "developer",
+                             "content": [{"type": "input_text", "text": system}]})
     out["input"].extend(_messages(body, names))
 
     tools = body.get("tools")

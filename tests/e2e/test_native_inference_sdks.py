@@ -194,7 +194,8 @@ async def test_anthropic_messages_non_stream(native: Native, up: Upstream) -> No
     assert message.usage.input_tokens == USAGE["input"]
     assert message.usage.output_tokens == USAGE["output"]
     sent = assert_upstream(native, up, stream=False)
-    assert "say hello" in user_texts(sent, up)
+    # The SDK's string system prompt reaches every upstream (Claude and Codex: row 19s).
+    assert "say hello" in user_texts(sent, up) and "Be brief." in user_texts(sent, up)
 
 
 @pytest.mark.parametrize("up", UPSTREAMS, ids=IDS)

@@ -60,7 +60,8 @@ def test_openai_upstream_count_reads_prompt_tokens() -> None:
 
 def test_codex_upstream_count_reads_response_usage() -> None:
     body, translation = counted(Format.CLAUDE, Format.CODEX, CLAUDE_BODY)
-    assert body["input"][0]["content"][0]["text"] == "say hello"
+    # The string system prompt is the developer message (row 19s), then the user's turn.
+    assert [item["content"][0]["text"] for item in body["input"]] == ["Be brief.", "say hello"]
     usage = b'{"response":{"usage":{"input_tokens":5,"output_tokens":0,"total_tokens":5}}}'
     assert translation.response(usage) == b'{"input_tokens":5}'  # type: ignore[attr-defined]
     _, translation = counted(Format.GEMINI, Format.CODEX, GEMINI_BODY)

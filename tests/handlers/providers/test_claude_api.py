@@ -205,8 +205,9 @@ async def test_count_tokens_puts_the_claude_code_line_first_and_keeps_thinking(u
 
 
 @pytest.mark.parametrize(("model", "system", "expected"), [
-    # A string system prompt is replaced by the line alone, as the legacy does.
-    ("claude-opus-4-1", "be brief", [CC_BLOCK]),
+    # A string system prompt follows the line (the legacy replaces it with the line, row 19s).
+    ("claude-opus-4-1", "be brief", [CC_BLOCK, {"type": "text", "text": "be brief"}]),
+    ("claude-opus-4-1", "", [CC_BLOCK]),
     ("claude-opus-4-1", None, [CC_BLOCK]),
     ("claude-opus-4-1", [CC_BLOCK, {"type": "image"}], [CC_BLOCK, {"type": "image"}]),
     ("claude-3-5-haiku-20241022", "be brief", "be brief"),
@@ -247,7 +248,8 @@ def test_cloaking_for_an_sdk_client_prepends_the_line_and_fakes_the_user_id() ->
 
 @pytest.mark.parametrize(("settings", "headers", "expected_system", "expected_meta"), [
     (CloakSettings("never"), None, "be brief", None),
-    (CloakSettings("always"), CLAUDE_CODE_UA, [CC_BLOCK], {"user_id": FAKE_ID}),
+    # A string prompt follows the line (row 19s); strict mode keeps the line alone.
+    (CloakSettings("always"), CLAUDE_CODE_UA, [CC_BLOCK, {"type": "text", "text": "be brief"}], {"user_id": FAKE_ID}),
     (CloakSettings("AUTO", strict=True), None, [CC_BLOCK], {"user_id": FAKE_ID}),
 ])
 def test_cloak_modes(settings: CloakSettings, headers: CIMultiDict | None, expected_system: object,

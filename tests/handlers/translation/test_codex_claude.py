@@ -97,10 +97,13 @@ def test_request_golden() -> None:
     assert list(out["tools"][0]) == ["name", "description", "type", "parameters", "strict"]
 
 
-def test_string_system_is_ignored_and_missing_tools_add_no_tool_choice() -> None:
+def test_string_system_is_a_developer_message_and_missing_tools_add_no_tool_choice() -> None:
+    # The legacy drops a string system prompt (it reads arrays only); row 19s keeps it.
     out = to_codex({"system": "S", "messages": [{"role": "user", "content": "q"}]})
-    assert out["input"] == [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "q"}]}]
+    assert out["input"] == [{"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "S"}]},
+                            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "q"}]}]
     assert "tools" not in out and "tool_choice" not in out
+    assert to_codex({"system": "", "messages": [{"role": "user", "content": "q"}]})["input"][0]["role"] == "user"
 
 
 def test_tool_use_without_input_and_result_without_content() -> None:
