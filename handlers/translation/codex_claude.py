@@ -2,8 +2,8 @@
 
 This pair reads the Claude body directly instead of going through ``claude.parse_request``: its
 rules are specific enough (image sources with ``base64``/``mime_type`` fallbacks, tool results sent
-as the raw JSON text of their content, the client's tool objects edited in place, a string
-``system`` ignored) that the generic model would lose them.
+as the raw JSON text of their content, the client's tool objects edited in place, only ``text``
+entries of an array ``system``) that the generic model would lose them.
 
 * ``render_request(body, model, rule=…, user_agent=…)`` -> Codex body (always ``stream: true``).
 * ``restore_names(body)`` -> short tool name -> original, for the answers.
