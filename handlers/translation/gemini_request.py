@@ -345,6 +345,15 @@ def _drop_uri_format(value: Any) -> Any:
     return out
 
 
+def _claude_image(part: ImagePart) -> dict[str, Any] | None:
+    if part.data:
+        return {"inlineData": {"mime_type": part.media_type or "application/octet-stream", "data": part.data}}
+    if part.url.startswith("data:"):
+        image = _inline_image(part.url)
+        return {"inlineData": image["inlineData"]} if image is not None else None
+    return None
+
+
 def _render_claude_contents(req: Request, out: dict[str, Any], *, cli: bool) -> None:
     """Claude client -> Gemini messages (A2.5, golden 12); Gemini CLI says ``systemInstruction``."""
     system_key = "systemInstruction" if cli else "system_instruction"
@@ -362,6 +371,13 @@ def _render_claude_contents(req: Request, out: dict[str, Any], *, cli: bool) -> 
         for part in message.parts:
             if isinstance(part, TextPart):
                 parts.append({"text": part.text})
+            elif isinstance(part, ImagePart):
+                # The legacy's Claude -> Gemini translators map no images (A2.5); a base64 or
+                # data-URL image goes as inline data here (compatibility row 19t). Gemini cannot
+                # fetch a remote URL, which stays dropped.
+                image = _claude_image(part)
+                if image is not None:
+                    parts.append(image)
             elif isinstance(part, ToolCallPart):
                 args = json_value(part.arguments) if part.arguments else None
                 if isinstance(args, str):

@@ -336,6 +336,15 @@ async def test_genai_json_schema_tool_keeps_its_schema(native: Native, up: Upstr
         assert declared["function"]["parameters"]["properties"] == SCHEMA["properties"]
 
 
+async def test_anthropic_image_reaches_a_gemini_upstream_inline(native: Native) -> None:
+    """The legacy's Claude -> Gemini translator maps no images (A2.5); row 19t sends them inline."""
+    await native.anthropic().messages.create(model=GEMINI.model, max_tokens=50, messages=[{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+        {"type": "text", "text": "what is this"}]}])
+    parts = assert_upstream(native, GEMINI, stream=False).body["contents"][0]["parts"]
+    assert [p["inlineData"] for p in parts if "inlineData" in p] == [{"mime_type": "image/png", "data": PNG}]
+
+
 async def test_genai_image_and_tool_mode_reach_a_claude_upstream(native: Native) -> None:
     """The SDK sends inlineData / mimeType / toolConfig (camelCase); the legacy Gemini->Claude
     translator reads only snake_case and lost both (docs/compatibility.md row 19f)."""

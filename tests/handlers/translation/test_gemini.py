@@ -1234,3 +1234,17 @@ def test_a_null_text_part_reads_as_empty_text() -> None:
     chunk = gemini.parse_chunk({"candidates": [{"content": {"parts": [{"text": None}, {"text": "a"}]}}]})
     texts = [part.text for part in chunk.candidates[0].parts if hasattr(part, "text")]
     assert "".join(texts) == "a"
+
+
+def test_claude_images_go_to_gemini_as_inline_data() -> None:
+    """The legacy maps no Claude images to Gemini (A2.5); compatibility row 19t sends base64 and
+    data-URL images inline. A remote URL, which Gemini cannot fetch, stays dropped."""
+    body = {"messages": [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}},
+        {"type": "image", "source": {"type": "url", "url": "data:image/jpeg;base64,/9j/4A"}},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},
+        {"type": "text", "text": "what is this"}]}]}
+    assert from_claude(body)["contents"] == [{"role": "user", "parts": [
+        {"inlineData": {"mime_type": "image/png", "data": "iVBOR"}},
+        {"inlineData": {"mime_type": "image/jpeg", "data": "/9j/4A"}},
+        {"text": "what is this"}]}]
