@@ -565,10 +565,7 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
                 return await writer.close()
             return rotation_error_response(exc)
         except UpstreamError as exc:
-            if writer.started:
-                await writer.fail(exc.client_status, exc.message)
-                return await writer.close()
-            return upstream_error_response(exc)
+            return await _stream_failure(writer, exc)
         except Exception as exc:
             # A fault of ours while setting the call up: a JSON 500, or, where the stream head is
             # already committed (Gemini CLI), the protocol's error frame rather than aiohttp's

@@ -46,9 +46,10 @@ class BadRequest(Exception):
         return self.answer if self.answer is not None else invalid_request(self.message)
 
 
-async def read_json_object(request: web.Request) -> tuple[dict[str, Any], bytes]:
+async def read_raw_body(request: web.Request) -> bytes:
+    """The body's bytes; one that does not decode or is over the limit raises ``BadRequest``."""
     try:
-        raw = await read_request_body(request)
+        return await read_request_body(request)
     except UnreadableBody as exc:
         raise BadRequest(str(exc)) from exc
     except web.HTTPRequestEntityTooLarge as exc:
@@ -56,6 +57,10 @@ async def read_json_object(request: web.Request) -> tuple[dict[str, Any], bytes]
         # (model-matching routes), so the flag table never changes what the client sees.
         message = f"request body exceeds {request.client_max_size} bytes"
         raise BadRequest(message, gateway_error(request.path, 413, message)) from exc
+
+
+async def read_json_object(request: web.Request) -> tuple[dict[str, Any], bytes]:
+    raw = await read_raw_body(request)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -281,12 +286,9 @@ async def gemini_cli(request: web.Request) -> web.StreamResponse:
     method = request.match_info["method"]
     if method not in ("generateContent", "streamGenerateContent"):
         try:
-            raw = await read_request_body(request)
-        except UnreadableBody as exc:
-            return invalid_request(str(exc))
-        except web.HTTPRequestEntityTooLarge:
-            message = f"request body exceeds {request.client_max_size} bytes"
-            return gateway_error(request.path, 413, message)
+            raw = await read_raw_body(request)
+        except BadRequest as exc:
+            return exc.response()
         return await forward_cli_method(request, _runtime(request), raw)
     read = await _read_body(request)
     if isinstance(read, web.Response):

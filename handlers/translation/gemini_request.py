@@ -232,14 +232,19 @@ def render_count_tokens(count: int) -> dict[str, Any]:
 # --- internal -> upstream request ------------------------------------------------------------
 
 
-def _inline_image(url: str) -> dict[str, Any] | None:
+def _inline_data(url: str) -> dict[str, Any] | None:
     # A2.3: the URL after "data:" is split once on ";" and "base64," is skipped by position.
     if len(url) <= 5:
         return None
     pieces = url[5:].split(";", 1)
     if len(pieces) != 2 or len(pieces[1]) <= 7:
         return None
-    return {"inlineData": {"mime_type": pieces[0], "data": pieces[1][7:]}, "thoughtSignature": SKIP_SIGNATURE}
+    return {"mime_type": pieces[0], "data": pieces[1][7:]}
+
+
+def _inline_image(url: str) -> dict[str, Any] | None:
+    data = _inline_data(url)
+    return None if data is None else {"inlineData": data, "thoughtSignature": SKIP_SIGNATURE}
 
 
 def _openai_parts(message: Message, *, files: bool, keep_empty: bool) -> list[dict[str, Any]]:
@@ -348,10 +353,8 @@ def _drop_uri_format(value: Any) -> Any:
 def _claude_image(part: ImagePart) -> dict[str, Any] | None:
     if part.data:
         return {"inlineData": {"mime_type": part.media_type or "application/octet-stream", "data": part.data}}
-    if part.url.startswith("data:"):
-        image = _inline_image(part.url)
-        return {"inlineData": image["inlineData"]} if image is not None else None
-    return None
+    data = _inline_data(part.url) if part.url.startswith("data:") else None
+    return None if data is None else {"inlineData": data}
 
 
 def _render_claude_contents(req: Request, out: dict[str, Any], *, cli: bool) -> None:
