@@ -443,17 +443,24 @@ STATIC_MODELS: dict[str, tuple[ModelInfo, ...]] = {
 _LOOKUP_ORDER = (CLAUDE, GEMINI, VERTEX, GEMINI_CLI, AISTUDIO, CODEX, QWEN, IFLOW)
 
 
+def _first_entries() -> dict[str, ModelInfo]:
+    first: dict[str, ModelInfo] = {}
+    for models in _LOOKUP_ORDER:
+        for model in models:
+            first.setdefault(model.id, model)
+    for model_id, (thinking, max_tokens) in ANTIGRAVITY_OVERRIDES.items():
+        first.setdefault(model_id, ModelInfo(id=model_id, object="", thinking=thinking,
+                                             max_completion_tokens=max_tokens))
+    return first
+
+
+# Every request looks its model up here (thinking limits), and a model that is in no list (an
+# alias of an API key, say) walked all of them: a few µs per request. The lists are tuples of
+# frozen entries, so the first hit per ID is fixed at import.
+_FIRST_ENTRY = _first_entries()
+
+
 def lookup_static(model_id: str) -> ModelInfo | None:
     """``LookupStaticModelInfo``: the first catalogue entry with this exact ID, else an
     antigravity override as a bare entry."""
-    if not model_id:
-        return None
-    for models in _LOOKUP_ORDER:
-        for model in models:
-            if model.id == model_id:
-                return model
-    override = ANTIGRAVITY_OVERRIDES.get(model_id)
-    if override is not None:
-        thinking, max_tokens = override
-        return ModelInfo(id=model_id, object="", thinking=thinking, max_completion_tokens=max_tokens)
-    return None
+    return _FIRST_ENTRY.get(model_id) if model_id else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.models import catalog
 from handlers.models.catalog import GITHUB_COPILOT, KIRO, STATIC_MODELS, ModelInfo, Thinking, lookup_static
 from handlers.models.registry import CredentialRecord, build_registry
 from quotio_gateway.config import Config
@@ -65,3 +66,27 @@ def test_fork_lists_stay_out_of_the_v6_lookup() -> None:
     assert lookup_static("raptor-mini") is None
     assert lookup_static("kiro-claude-sonnet-4-5") is None
     assert lookup_static("gpt-4.1") is None
+
+
+def test_static_lookup_takes_the_first_list_in_legacy_order() -> None:
+    # LookupStaticModelInfo walks Claude, Gemini, Vertex, Gemini CLI, AI Studio, Codex, Qwen, iFlow
+    # and returns the first entry with the ID; an ID in several lists gets the earliest one.
+    order = (catalog.CLAUDE, catalog.GEMINI, catalog.VERTEX, catalog.GEMINI_CLI, catalog.AISTUDIO,
+             catalog.CODEX, catalog.QWEN, catalog.IFLOW)
+    seen: set[str] = set()
+    for models in order:
+        for model in models:
+            if model.id not in seen:
+                seen.add(model.id)
+                assert lookup_static(model.id) is model
+    shared = [m.id for m in catalog.GEMINI if any(v.id == m.id for v in catalog.VERTEX)]
+    assert shared and all(lookup_static(i) in catalog.GEMINI for i in shared)
+
+
+def test_static_lookup_falls_back_to_an_antigravity_override() -> None:
+    model_id, (thinking, max_tokens) = next(
+        (k, v) for k, v in catalog.ANTIGRAVITY_OVERRIDES.items()
+        if not any(m.id == k for models in catalog.STATIC_MODELS.values() for m in models))
+    found = lookup_static(model_id)
+    assert found == ModelInfo(id=model_id, object="", thinking=thinking, max_completion_tokens=max_tokens)
+    assert lookup_static("") is None and lookup_static("no-such-model") is None
