@@ -265,12 +265,14 @@ def mentions_finish(value: Any) -> bool:
 
 
 class ClaudeStreamFromCLI:
-    """``{"response": chunk}`` -> Claude SSE frames (``gemini-cli/claude`` stream)."""
+    """``{"response": chunk}`` -> Claude SSE frames (``gemini-cli/claude`` stream). The stop reason
+    is ``tool_use`` when any chunk called a tool, as for the Gemini pair (compatibility row 39)."""
 
-    __slots__ = ("_blocks",)
+    __slots__ = ("_blocks", "_used_tool")
 
     def __init__(self, *, tool_id: Callable[[str], str] = synthetic_tool_id) -> None:
         self._blocks = ClaudeBlocks(tool_id)
+        self._used_tool = False
 
     def feed(self, obj: dict[str, Any]) -> list[ClaudeFrame]:
         blocks = self._blocks
@@ -279,14 +281,13 @@ class ClaudeStreamFromCLI:
         if not blocks.started:
             blocks.started = True
             out.append(blocks.message_start(inner))
-        used_tool = False
         for part in candidate_parts(inner):
             if not isinstance(part, dict):
                 continue
             if "text" in part:
                 blocks.text(out, text_of(part["text"]), thinking=bool_of(part.get("thought")))
             elif "functionCall" in part:
-                used_tool = True
+                self._used_tool = True
                 call = part["functionCall"] if isinstance(part["functionCall"], dict) else {}
                 blocks.tool(out, call)
         meta = inner.get("usageMetadata")
@@ -297,7 +298,7 @@ class ClaudeStreamFromCLI:
                     "input_tokens": int_of(meta.get("promptTokenCount")),
                     "output_tokens": int_of(meta["candidatesTokenCount"]) + int_of(meta.get("thoughtsTokenCount")),
                 }
-                delta = {"stop_reason": "tool_use" if used_tool else "end_turn", "stop_sequence": None}
+                delta = {"stop_reason": "tool_use" if self._used_tool else "end_turn", "stop_sequence": None}
                 out.append(("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}))
         return out
 

@@ -268,15 +268,20 @@ class ClaudeStreamFromGemini:
 
     Only candidate 0 is read. Any change of block type closes the open block; a function call
     always opens a new tool block carrying its whole arguments in one ``input_json_delta``.
+    The stop reason is ``tool_use`` when the answer called a tool in any chunk: the legacy looks
+    only at the chunk that carries the finish, and Gemini often sends the call and the finish in
+    different chunks, so an agent was told ``end_turn`` and never ran the tool (compatibility
+    row 39).
     """
 
-    __slots__ = ("_block", "_has_content", "_index", "_started", "_tool_id")
+    __slots__ = ("_block", "_has_content", "_index", "_started", "_tool_id", "_used_tool")
 
     def __init__(self, *, tool_id: Callable[[str], str] = synthetic_tool_id) -> None:
         self._started = False
         self._block = _NO_BLOCK
         self._index = 0
         self._has_content = False
+        self._used_tool = False
         self._tool_id = tool_id
 
     def _stop(self, out: list[ClaudeFrame]) -> None:
@@ -312,7 +317,6 @@ class ClaudeStreamFromGemini:
                 "usage": {"input_tokens": 0, "output_tokens": 0},
             }
             out.append(("message_start", {"type": "message_start", "message": message}))
-        used_tool = False
         parts = chunk.candidates[0].parts if chunk.candidates else []
         for part in parts:
             if isinstance(part, ThinkingPart):
@@ -326,7 +330,7 @@ class ClaudeStreamFromGemini:
                 self._delta(out, {"type": "text_delta", "text": part.text})
                 self._has_content = True
             elif isinstance(part, ToolCallPart):
-                used_tool = True
+                self._used_tool = True
                 if self._block == _TOOL and not part.name:
                     # A nameless call right after a tool block continues its arguments.
                     if part.arguments is not None:
@@ -342,7 +346,7 @@ class ClaudeStreamFromGemini:
             self._stop(out)
             payload = {
                 "type": "message_delta",
-                "delta": {"stop_reason": "tool_use" if used_tool else "end_turn", "stop_sequence": None},
+                "delta": {"stop_reason": "tool_use" if self._used_tool else "end_turn", "stop_sequence": None},
                 "usage": usage_rules.to_claude(usage),
             }
             out.append(("message_delta", payload))

@@ -112,12 +112,14 @@ class OpenAIChatStreamParser:
 
     def _tool_call_events(self, call: dict[str, Any], events: list[StreamEvent]) -> None:
         index = call.get("index") if isinstance(call.get("index"), int) else 0
-        if "id" in call:
-            # gjson: a present id is read with String(), so a later ``"id": null`` empties it
-            # (openai_claude_response.go:211-213).
+        # Some upstreams repeat ``"id": null`` and ``"name": null`` on every later chunk of a call.
+        # The legacy reads a present key with gjson String() (openai_claude_response.go:211-230), so
+        # each such chunk emptied the id and opened another tool_use block named "" for a Claude
+        # client; a null here names nothing (compatibility row 40). An empty string is still read.
+        if call.get("id") is not None:
             self._tool_ids[index] = text_of(call["id"])
         function = call.get("function") if isinstance(call.get("function"), dict) else {}
-        if "name" in function:
+        if function.get("name") is not None:
             events.append(ToolCallStart(index, self._tool_ids.get(index, ""), text_of(function["name"])))
         arguments = function.get("arguments")
         if isinstance(arguments, str) and arguments:

@@ -256,6 +256,46 @@ def _claude_stream_closed_without_done(legacy: Signature, native: Signature) -> 
                  usage_keys=native.get("usage_keys")), native
 
 
+def _stream_tool_use_stop(legacy: Signature, native: Signature) -> Explained:
+    """Claude client, Gemini-family upstream, stream: the call came in an earlier chunk than the
+    finish. The legacy's stop reason looks only at the finishing chunk (``end_turn``); native's at
+    the whole answer (``tool_use``). The calls themselves are left for the comparison."""
+    if ("events" in native and native.get("tool_calls")
+            and legacy.get("finish_reasons") == ["end_turn"] and native.get("finish_reasons") == ["tool_use"]):
+        return legacy, _with(native, finish_reasons=["end_turn"])
+    return None
+
+
+def _null_tool_continuation(legacy: Signature, native: Signature) -> Explained:
+    """Claude client, OpenAI-compatible upstream, stream: later chunks of a call repeat
+    ``"name": null``. The legacy reopens the call's block with the name "" each time, so the block
+    the signature keeps is nameless; native keeps the call's name. Same calls, same arguments."""
+    calls_l, calls_n = legacy.get("tool_calls"), native.get("tool_calls")
+    if "events" not in native or not isinstance(calls_l, list) or not isinstance(calls_n, list):
+        return None
+    if len(calls_l) != len(calls_n) or not any(c.get("name") == "" for c in calls_l):
+        return None
+    renamed = []
+    for call_l, call_n in zip(calls_l, calls_n, strict=True):
+        if call_l.get("name") == "" and call_n.get("name") and call_l.get("arguments") == call_n.get("arguments"):
+            call_l = call_n
+        renamed.append(call_l)
+    return _with(legacy, tool_calls=renamed), native
+
+
+def _nameless_server_tool_call(legacy: Signature, native: Signature) -> Explained:
+    """Gemini client, Claude upstream: a server tool block (``server_tool_use``: Anthropic's own
+    web search). The legacy turns its input into a ``functionCall`` without a name; native leaves
+    the block out, as it does every block that is not the client's tool."""
+    calls_l, calls_n = legacy.get("tool_calls"), native.get("tool_calls")
+    if not isinstance(calls_l, list) or not isinstance(calls_n, list):
+        return None
+    named = [call for call in calls_l if call.get("name")]
+    if len(named) == len(calls_l) or named != calls_n:
+        return None
+    return _with(legacy, tool_calls=named), native
+
+
 def _reasoning_usage_keys(legacy: Signature, native: Signature) -> Explained:
     """Responses usage: the legacy writes ``output_tokens_details`` only when it has a reasoning
     count (Claude upstream: an estimate above 0; Gemini non-stream: ``thoughtsTokenCount``
@@ -390,6 +430,9 @@ RULES: tuple[ExpectedDifference, ...] = (
     ExpectedDifference("responses-request-echo", _responses_request_echo),
     ExpectedDifference("responses-output-order", _responses_output_order),
     ExpectedDifference("codex-gemini-held-call-once", _held_codex_call_once),
+    ExpectedDifference("claude-stream-tool-use-stop", _stream_tool_use_stop),
+    ExpectedDifference("openai-null-tool-continuation", _null_tool_continuation),
+    ExpectedDifference("nameless-server-tool-call", _nameless_server_tool_call),
 )
 
 

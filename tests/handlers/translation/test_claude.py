@@ -595,22 +595,31 @@ def test_two_tool_calls_get_their_own_blocks_after_text() -> None:
     assert frames[-2][1]["delta"]["stop_reason"] == "tool_use"
 
 
-def test_a_null_id_or_name_in_a_later_tool_chunk_is_read_as_gjson_reads_it() -> None:
-    # openai_claude_response.go:211-229: a present id or name is String()-read (null is ""), and a
-    # present name starts the block again with what the call now holds.
+def test_a_null_id_or_name_in_a_later_tool_chunk_names_nothing() -> None:
+    # Compatibility row 40: the legacy String()-reads a present null (openai_claude_response.go:
+    # 211-229), so each such chunk opened another tool_use block with id and name "". Here a null
+    # is absent: one block, with the whole arguments.
     frames = claude_frames_from_openai(
         openai_sse(
             chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
                                    "function": {"name": "get_weather", "arguments": ""}}]}),
             chunk({"tool_calls": [{"index": 0, "id": None, "type": None,
                                    "function": {"name": None, "arguments": '{"location":"P"}'}}]}),
+            chunk({"tool_calls": [{"index": 0, "id": None, "function": {"name": None, "arguments": ""}}]}),
             chunk({}, "tool_calls"),
             "[DONE]",
         )
     )
     starts = [p["content_block"] for name, p in frames if name == "content_block_start"]
-    assert starts == [{"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {}},
-                      {"type": "tool_use", "id": "", "name": "", "input": {}}]
+    assert starts == [{"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {}}]
+    deltas = [p["delta"] for name, p in frames if name == "content_block_delta"]
+    assert deltas == [{"type": "input_json_delta", "partial_json": '{"location":"P"}'}]
+    # An empty string is still a value, as the legacy reads it: a block named "" opens.
+    frames = claude_frames_from_openai(openai_sse(
+        chunk({"tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": ""}}]}),
+        chunk({"tool_calls": [{"index": 0, "id": "", "function": {"name": "", "arguments": "{}"}}]}), "[DONE]"))
+    assert [(p["content_block"]["id"], p["content_block"]["name"])
+            for name, p in frames if name == "content_block_start"] == [("c", "f"), ("", "")]
     # A number id is its JSON text, as String() gives it.
     frames = claude_frames_from_openai(openai_sse(
         chunk({"tool_calls": [{"index": 0, "id": 7, "function": {"name": "f", "arguments": ""}}]}), "[DONE]"))

@@ -712,6 +712,28 @@ def test_stream_tool_call_and_placeholders() -> None:
     ]
 
 
+def test_stream_call_in_one_chunk_and_finish_in_a_later_one_is_tool_use() -> None:
+    # Compatibility row 39: Gemini streams often put the finish and usage in a chunk after the
+    # functionCall; the legacy then says end_turn and an agent never runs the tool.
+    frames = claude_from_gemini(
+        {"candidates": [{"content": {"parts": [{"functionCall": {"name": "f", "args": {"a": 1}}}]}}]},
+        {"candidates": [{"content": {"parts": [{"text": ""}]}, "finishReason": "STOP"}],
+         "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 2}},
+    )
+    deltas = [payload for name, payload in frames if name == "message_delta"]
+    assert [d["delta"]["stop_reason"] for d in deltas] == ["tool_use"]
+    assert frames[-1] == ("message_stop", {"type": "message_stop"})
+
+
+def test_stream_without_a_call_still_ends_as_end_turn() -> None:
+    frames = claude_from_gemini(
+        {"candidates": [{"content": {"parts": [{"text": "Hi"}]}}]},
+        {"candidates": [{"content": {"parts": []}, "finishReason": "STOP"}],
+         "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 2}},
+    )
+    assert [p["delta"]["stop_reason"] for n, p in frames if n == "message_delta"] == ["end_turn"]
+
+
 def test_stream_without_content_sends_only_message_start() -> None:
     # A2.6: message_delta and message_stop need content
     frames = claude_from_gemini(

@@ -216,8 +216,9 @@ def test_claude_stream_golden() -> None:
             "message_delta",
             {
                 "type": "message_delta",
-                # stop_reason only looks at the finishing chunk, which carried no call
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                # the answer called tools in an earlier chunk: tool_use (the legacy looks only at the
+                # finishing chunk and says end_turn; compatibility row 39)
+                "delta": {"stop_reason": "tool_use", "stop_sequence": None},
                 "usage": {"input_tokens": 7, "output_tokens": 5},
             },
         ),
@@ -231,6 +232,13 @@ def test_claude_stream_tool_use_stop_reason_and_placeholders() -> None:
     frames = machine.feed(parts_chunk({"functionCall": {"name": "f"}}, finish="STOP", usageMetadata=usage))
     assert frames[0] == start_frame("msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "claude-3-5-sonnet-20241022")
     assert frames[-1][1]["delta"]["stop_reason"] == "tool_use"
+
+
+def test_claude_stream_text_only_ends_as_end_turn() -> None:
+    machine = ClaudeStreamFromCLI(tool_id=ids())
+    frames = machine.feed(parts_chunk({"text": "Hi"}))
+    frames += machine.feed(parts_chunk(finish="STOP", usageMetadata={"promptTokenCount": 1, "candidatesTokenCount": 1}))
+    assert frames[-1][1]["delta"]["stop_reason"] == "end_turn"
 
 
 def test_claude_stream_no_final_events_without_content_or_candidates_count() -> None:

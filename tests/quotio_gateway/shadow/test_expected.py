@@ -471,3 +471,57 @@ def test_a_finished_answer_against_native_500_is_still_a_mismatch() -> None:
     partial = json.dumps({"choices": [{"index": 0, "message": {"content": "Hel"}, "finish_reason": None}]}).encode()
     other = b'{"error":{"message":"bad","type":"invalid_request_error"}}'
     assert compare("llm", Captured(200, JSON, partial), Captured(500, JSON, other)).outcome is Outcome.MISMATCH
+
+
+# --- rows 39-41: tool calls the legacy mislabels -------------------------------------------
+
+
+def claude_sse(*events: dict[str, Any]) -> Captured:
+    return Captured(200, SSE, "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events).encode())
+
+
+def tool_stream(stop_reason: str, *starts: dict[str, Any], args: str = '{"city":"Paris"}') -> Captured:
+    return claude_sse(
+        {"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 1, "output_tokens": 0}}},
+        *({"type": "content_block_start", "index": 0, "content_block": start} for start in starts),
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": args}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": stop_reason}, "usage": {"output_tokens": 2}},
+        {"type": "message_stop"},
+    )
+
+
+WEATHER = {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {}}
+NAMELESS = {"type": "tool_use", "id": "", "name": "", "input": {}}
+
+
+def test_tool_use_stop_where_the_legacy_says_end_turn_is_ignored() -> None:
+    result = compare("llm", tool_stream("end_turn", WEATHER), tool_stream("tool_use", WEATHER))
+    assert (result.outcome, result.reason) == (Outcome.IGNORED, "expected:claude-stream-tool-use-stop")
+    # Without a call on the native side the two stop reasons are a real difference.
+    text = claude_sse({"type": "message_start", "message": {"id": "m"}},
+                      {"type": "message_delta", "delta": {"stop_reason": "tool_use"}}, {"type": "message_stop"})
+    legacy = claude_sse({"type": "message_start", "message": {"id": "m"}},
+                        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}}, {"type": "message_stop"})
+    assert compare("llm", legacy, text).outcome is Outcome.MISMATCH
+
+
+def test_a_block_reopened_nameless_by_null_continuations_is_ignored() -> None:
+    legacy = tool_stream("tool_use", WEATHER, NAMELESS, NAMELESS)
+    result = compare("llm", legacy, tool_stream("tool_use", WEATHER))
+    assert (result.outcome, result.reason) == (Outcome.IGNORED, "expected:openai-null-tool-continuation")
+    # Other arguments are still a difference.
+    other = tool_stream("tool_use", WEATHER, args='["x"]')
+    assert compare("llm", legacy, other).outcome is Outcome.MISMATCH
+
+
+def test_a_nameless_call_only_the_legacy_sent_is_ignored() -> None:
+    nameless = {"functionCall": {"name": "", "args": {"query": "x"}}}
+    legacy = stream(gemini_chunk({"text": "found"}), gemini_chunk(nameless, finish="STOP"),
+                    gemini_chunk({"text": "."}, finish="STOP"))
+    native = stream(gemini_chunk({"text": "found"}), gemini_chunk({"text": "."}, finish="STOP"))
+    result = compare("llm", legacy, native)
+    assert (result.outcome, result.reason) == (Outcome.IGNORED, "expected:nameless-server-tool-call")
+    # A named call missing on the native side is not this rule.
+    legacy = stream(gemini_chunk({"text": "found"}), gemini_chunk(CALL, finish="STOP"))
+    assert compare("llm", legacy, stream(gemini_chunk({"text": "found"}, finish="STOP"))).outcome is Outcome.MISMATCH
