@@ -220,6 +220,19 @@ async def test_anthropic_messages_tools(native: Native, up: Upstream) -> None:
     assert_upstream(native, up, stream=False)
 
 
+async def test_anthropic_stream_tool_use_when_gemini_sends_the_finish_apart(native: Native) -> None:
+    """Row 39: the call in one Gemini chunk, the finish in the next. The legacy says end_turn there,
+    and an agent that reads the stop reason never runs the tool."""
+    async with native.anthropic().messages.stream(
+            model=GEMINI.model, max_tokens=100, tools=[WEATHER_TOOL_CLAUDE],  # type: ignore[list-item]
+            messages=[{"role": "user", "content": "what is the weather in Paris (separate finish)"}]) as stream:
+        final = await stream.get_final_message()
+    assert final.stop_reason == "tool_use"
+    [call] = [b for b in final.content if b.type == "tool_use"]
+    assert call.name == "get_weather" and call.input == TOOL_ARGS  # type: ignore[union-attr]
+    assert_upstream(native, GEMINI, stream=True)
+
+
 async def test_anthropic_thinking_reaches_claude_upstream(native: Native) -> None:
     message = await native.anthropic().messages.create(
         model=CLAUDE.model, max_tokens=4096, thinking={"type": "enabled", "budget_tokens": 2048},

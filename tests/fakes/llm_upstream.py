@@ -384,7 +384,11 @@ class FakeLLM:
         chunks: list[dict[str, Any]] = []
         if _wants_thinking(body):
             chunks.append(chunk([{"text": THINKING, "thought": True}]))
-        if tool:
+        if tool and "separate finish" in _last_user_text(body):
+            # As Gemini often streams it: the call, then the finish and usage in a chunk of their own.
+            chunks.append(chunk([{"functionCall": {"name": tool, "args": TOOL_ARGS}}]))
+            chunks.append(chunk([], "STOP"))
+        elif tool:
             chunks.append(chunk([{"functionCall": {"name": tool, "args": TOOL_ARGS}}], "STOP"))
         else:
             chunks += [chunk([{"text": word}]) for word in ANSWER_WORDS[:-1]]
