@@ -303,7 +303,10 @@ def extract_config(body: dict[str, Any], provider: str) -> ThinkingConfig | None
                 return ThinkingConfig(ThinkingMode.NONE)
             if text == "auto":
                 return ThinkingConfig(ThinkingMode.AUTO, budget=-1)
-            return ThinkingConfig(ThinkingMode.LEVEL, level=text) if text else None
+            if text:
+                return ThinkingConfig(ThinkingMode.LEVEL, level=text)
+            # An empty or null level says nothing (read kindly where the legacy answers 400), so a
+            # budget beside it still counts.
         budget = _get(body, (*root, "thinkingBudget"))
         return _budget_config(int_of(budget)) if budget is not _MISSING else None
     if provider == "iflow":

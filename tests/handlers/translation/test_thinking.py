@@ -528,6 +528,21 @@ def test_extract_and_strip() -> None:
     assert strip_config(body, "iflow") == {"chat_template_kwargs": {"x": 1}}
 
 
+def test_an_empty_or_null_gemini_level_leaves_the_budget_beside_it_in_force() -> None:
+    # The legacy answers 400 for such a level (compatibility.md, "read more kindly"); read as no
+    # level, the budget next to it is the setting, and the applied config carries no null key.
+    for root, provider in ((("generationConfig",), "gemini"), (("request", "generationConfig"), "gemini-cli")):
+        for empty in (None, ""):
+            body: dict[str, Any] = {"thinkingConfig": {"thinkingLevel": empty, "thinkingBudget": 2000}}
+            for key in reversed(root):
+                body = {key: body}
+            assert extract_config(body, provider) == budget(2000)
+    body = {"contents": [], "generationConfig": {"thinkingConfig": {"thinkingLevel": None, "thinkingBudget": 2000}}}
+    out = apply_thinking(body, "gemini-budget-model", "gemini", "gemini", REGISTRY["gemini-budget-model"])
+    assert out["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 2000, "includeThoughts": True}
+    assert extract_config({"generationConfig": {"thinkingConfig": {"thinkingLevel": None}}}, "gemini") is None
+
+
 def test_a_space_before_the_suffix_still_finds_the_registered_model() -> None:
     # LookupModelInfo trims the name (model_registry.go:139): the model's own limits apply, so an
     # auto request to Claude gets a budget, not a bare {type: enabled}.
