@@ -126,12 +126,43 @@ def classify(status: int, body: bytes, headers: Mapping[str, str] | None = None,
     """
     scope = scope_for_status(status)
     reason = _CREDENTIAL_REASONS.get(status, "quota" if scope == "quota" else scope)
+    if status == 400 and google_key_refused(body):
+        # Google refuses a bad or expired API key with 400, not 401: the key's fault, not the
+        # request's, so the next credential is tried (compatibility row 3). 400 still cools nothing.
+        scope, reason = "credential", "invalid_api_key"
     hint = google_retry_delay(body) if google_hint and status == 429 else None
     header_hint = None
     if headers is not None and scope == "quota":
         header_hint = parse_retry_after(CIMultiDict(headers).get("Retry-After", ""), now=now)
     return UpstreamError(scope, status, body, reason=reason, retry_after=hint,
                          retry_after_header=header_hint, headers=headers)
+
+
+# ``google.rpc.ErrorInfo`` reasons (and their messages) Google gives a key it will not take, under 400.
+_GOOGLE_KEY_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED"})
+_GOOGLE_KEY_MESSAGES = ("API key not valid", "API key expired")
+
+
+def google_key_refused(body: bytes) -> bool:
+    """Whether a Google error body says the API key itself was refused. The native API sends an
+    object ``{"error": …}``; its OpenAI-compatible endpoint a list holding one."""
+    if b"API_KEY_" not in body and b"API key" not in body:
+        return False
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    if isinstance(doc, list) and doc:
+        doc = doc[0]
+    error = doc.get("error") if isinstance(doc, dict) else None
+    if not isinstance(error, dict):
+        return False
+    details = error.get("details")
+    for detail in details if isinstance(details, list) else ():
+        if isinstance(detail, dict) and text_of(detail.get("reason")) in _GOOGLE_KEY_REASONS:
+            return True
+    message = error.get("message")
+    return isinstance(message, str) and message.startswith(_GOOGLE_KEY_MESSAGES)
 
 
 _GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")

@@ -187,6 +187,39 @@ async def test_bad_request_is_not_retried_and_passes_through(inference_client: A
     assert len(fake_llm.requests) == 1
 
 
+GOOGLE_BAD_KEY = {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                             "status": "INVALID_ARGUMENT",
+                             "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                          "reason": "API_KEY_INVALID"}]}}
+
+
+async def test_a_400_refusing_the_key_moves_to_the_next_credential(inference_client: Any, fake_llm: FakeLLM) -> None:
+    # Google answers a bad API key with 400 (compatibility row 3): another key can serve, and with
+    # no cooldown for a 400 the bad key keeps its turn, costing one call, as in the legacy.
+    client = await inference_client(config(fake_llm, "k1", "k2"), PAIRS)
+    fake_llm.script("k1", status(400, GOOGLE_BAD_KEY), status(400, GOOGLE_BAD_KEY))
+    for _ in range(2):
+        resp = await client.post("/v1/messages", json=body())
+        assert resp.status == 200
+        assert (await resp.json())["content"][0]["text"] == ANSWER
+    keys = [r.key for r in fake_llm.requests]
+    # Each call k1 refused went on to k2 within the same request, and k1 was not cooled: its
+    # turn comes round again (where the rotation starts depends on the selector's cursor).
+    assert keys.count("k2") == 2 and keys.count("k1") >= 1
+    assert all(keys[i + 1] == "k2" for i, key in enumerate(keys) if key == "k1")
+    assert fake_llm.requests and len(keys) == 2 + keys.count("k1")
+
+
+async def test_every_key_refused_gives_the_last_400(inference_client: Any, fake_llm: FakeLLM) -> None:
+    client = await inference_client(config(fake_llm, "k1", "k2"), PAIRS)
+    fake_llm.script("k1", status(400, GOOGLE_BAD_KEY))
+    fake_llm.script("k2", status(400, GOOGLE_BAD_KEY))
+    resp = await client.post("/v1/messages", json=body())
+    assert resp.status == 400
+    assert await resp.json() == GOOGLE_BAD_KEY
+    assert sorted(r.key for r in fake_llm.requests) == ["k1", "k2"]
+
+
 async def test_non_json_upstream_error_is_wrapped(inference_client: Any, fake_llm: FakeLLM) -> None:
     client = await inference_client(config(fake_llm, "k1"), PAIRS)
     fake_llm.script("k1", status(503, b"upstream overloaded"))

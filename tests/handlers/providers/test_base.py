@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -40,6 +41,37 @@ def test_classify_table(status: int, scope: str, reason: str) -> None:
     error = classify(status, b'{"error":"x"}', {})
     assert (error.scope, error.status, error.reason, error.body) == (scope, status, reason, b'{"error":"x"}')
     assert scope_for_status(status) == scope
+
+
+GOOGLE_BAD_KEY = {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                             "status": "INVALID_ARGUMENT",
+                             "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                          "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]}}
+
+
+@pytest.mark.parametrize("body", [
+    GOOGLE_BAD_KEY,
+    [GOOGLE_BAD_KEY],  # Google's OpenAI-compatible endpoint wraps the error in a list
+    {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "x",
+               "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_EXPIRED"}]}},
+    {"error": {"code": 400, "message": "API key expired. Please renew the API key.", "status": "INVALID_ARGUMENT"}},
+])
+def test_google_400_for_a_refused_key_blames_the_credential(body: object) -> None:
+    raw = json.dumps(body).encode()
+    error = classify(400, raw, {})
+    assert (error.scope, error.status, error.reason, error.body) == ("credential", 400, "invalid_api_key", raw)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"error":{"code":400,"message":"Invalid JSON payload received.","status":"INVALID_ARGUMENT"}}',
+    b'{"error":{"code":400,"message":"x","details":[{"reason":"SOMETHING_ELSE"}]}}',
+    b'{"type":"error","error":{"type":"invalid_request_error","message":"the API key field is bad"}}',
+    b"API key not valid",
+])
+def test_other_400s_stay_the_request_s_fault(body: bytes) -> None:
+    assert classify(400, body, {}).scope == "request"
+    # Only a 400 is read this way: Google's 403 for a key is the credential's by its status alone.
+    assert classify(403, json.dumps(GOOGLE_BAD_KEY).encode(), {}).reason == "payment_required"
 
 
 RETRY_INFO = (b'{"error":{"code":429,"message":"quota","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",'
