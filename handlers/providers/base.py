@@ -17,7 +17,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -367,9 +367,10 @@ class UpstreamResult:
         return orjson.loads(self.body)
 
 
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
+class StreamEvent(NamedTuple):
     """One upstream SSE event; ``payload`` is its decoded JSON (``None`` for ``[DONE]``).
+
+    A tuple for the same reason as ``SSEEvent``: one per upstream event, on every stream's hot path.
 
     ``error`` is set when the upstream reported a failure inside the stream (Claude ``event:
     error``, Codex ``response.failed``, an ``{"error": …}`` chunk): the event is still handed over
