@@ -97,9 +97,13 @@ class OpenAIChatStreamParser:
                 self._started = True
                 events.append(MessageStart(self._id, self._model, self._created))
             events.extend(ThinkingDelta(t) for t in reasoning_texts(delta.get("reasoning_content")))
+            # gjson String(), as both legacy stream translators read it (openai_claude_response.go:170,
+            # openai_openai-responses_response.go:197): an array of content parts (Mistral's
+            # Magistral streams them) reaches the client as its JSON text instead of vanishing.
             content = delta.get("content")
-            if isinstance(content, str) and content:
-                events.append(TextDelta(content))
+            text = content if isinstance(content, str) else text_of(content)
+            if text:
+                events.append(TextDelta(text))
             for call in array_of(delta.get("tool_calls")):
                 if isinstance(call, dict):
                     self._tool_call_events(call, events)

@@ -382,6 +382,27 @@ def test_openai_stream_parser_events() -> None:
     assert parser.feed_data("{broken") == []
 
 
+@pytest.mark.parametrize(("content", "text"), [
+    # Mistral's Magistral streams content as an array of parts; the legacy's gjson String() gives
+    # its JSON text (openai_claude_response.go:170), so the client sees it instead of nothing.
+    ([{"type": "text", "text": "pic"}], '[{"type":"text","text":"pic"}]'),
+    (5, "5"),
+    (True, "true"),
+    ([], "[]"),
+])
+def test_stream_content_that_is_not_a_string_is_read_as_gjson_string(content: Any, text: str) -> None:
+    parser = openai_chat.OpenAIChatStreamParser()
+    chunk = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": content}}]}
+    assert parser.feed(chunk) == [MessageStart("", "", 0), TextDelta(text)]
+
+
+@pytest.mark.parametrize("content", [None, ""])
+def test_stream_content_with_no_text_gives_no_delta(content: Any) -> None:
+    parser = openai_chat.OpenAIChatStreamParser()
+    parser.feed({"choices": [{"delta": {"role": "assistant"}}]})
+    assert parser.feed({"choices": [{"delta": {"content": content}}]}) == []
+
+
 # --- Claude upstream -> OpenAI client (A2.2) --------------------------------------------------
 
 
