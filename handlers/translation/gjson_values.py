@@ -68,9 +68,11 @@ def float_of(value: Any) -> float:
 
 
 def int_of(value: Any) -> int:
-    """gjson ``Int()``: floats truncate toward zero, numeric strings parse (an integer exactly),
-    infinities and NaN are 0, anything else is 0; beyond int64 the value saturates at its bounds,
-    as gjson's ``f2i`` does."""
+    """gjson ``Int()``: numbers truncate toward zero, infinities and NaN are 0, beyond int64 a
+    number saturates at its bounds; a string counts only when it is plain decimal digits with an
+    optional leading ``-`` (gjson v1.18.0 ``parseInt``: no spaces, ``+``, point or exponent, so
+    ``"12.5"`` and ``" 12 "`` are 0), and its digits wrap around in int64 as Go's arithmetic does;
+    anything else is 0."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
@@ -78,11 +80,11 @@ def int_of(value: Any) -> int:
     if isinstance(value, float):
         return _int64(int(value)) if math.isfinite(value) else 0
     if isinstance(value, str):
-        try:
-            return _int64(int(value.strip()))
-        except ValueError:
-            number = float_of(value)
-            return _int64(int(number)) if math.isfinite(number) else 0
+        digits = value[1:] if value.startswith("-") else value
+        if not (digits.isascii() and digits.isdigit()):
+            return 0
+        number = -int(digits) if value.startswith("-") else int(digits)
+        return (number + 2**63) % 2**64 - 2**63
     return 0
 
 
@@ -97,5 +99,6 @@ def bool_of(value: Any) -> bool:
     if isinstance(value, int | float):
         return value != 0
     if isinstance(value, str):
-        return value in ("1", "t", "T", "TRUE", "true", "True")
+        # strconv.ParseBool(strings.ToLower(s)): "tRuE" counts too.
+        return value.lower() in ("1", "t", "true")
     return False

@@ -18,10 +18,12 @@ def test_text_of(value, text) -> None:
 
 
 @pytest.mark.parametrize(("value", "number"), [
-    (7, 7), (7.9, 7), (-7.9, -7), ("42", 42), ("4.5", 4), ("x", 0), (True, 1), (None, 0), ([1], 0),
-    # An integer string parses exactly; infinities and NaN (lenient bodies can hold them) are 0;
-    # beyond int64 the value saturates (gjson's f2i).
-    ("1234567890123456789", 1234567890123456789), ("12345678901234567890", 2**63 - 1),
+    (7, 7), (7.9, 7), (-7.9, -7), ("42", 42), ("-42", -42), ("x", 0), (True, 1), (None, 0), ([1], 0),
+    # A string is read only as plain digits (gjson v1.18.0 parseInt): no point, sign, space or exponent.
+    ("4.5", 0), ("12.5", 0), ("+7", 0), (" 12 ", 0), ("1e3", 0), ("-", 0), ("", 0), ("٣", 0),
+    # An integer string parses exactly and wraps in int64 as Go's n*10+d does; infinities and NaN
+    # (lenient bodies can hold them) are 0; a number beyond int64 saturates.
+    ("1234567890123456789", 1234567890123456789), ("12345678901234567890", 12345678901234567890 - 2**64),
     (-(2**70), -(2**63)), (1e20, 2**63 - 1), (float("inf"), 0), (float("nan"), 0), ("1e999", 0),
 ])
 def test_int_of(value, number) -> None:
@@ -29,7 +31,8 @@ def test_int_of(value, number) -> None:
 
 
 @pytest.mark.parametrize(("value", "flag"), [
-    (True, True), (0, False), (0.5, True), ("t", True), ("True", True), ("yes", False), (None, False),
+    (True, True), (0, False), (0.5, True), ("t", True), ("True", True), ("tRuE", True), ("T", True),
+    ("1", True), ("yes", False), ("0", False), (None, False),
 ])
 def test_bool_of(value, flag) -> None:
     assert bool_of(value) is flag
