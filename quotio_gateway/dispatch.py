@@ -219,8 +219,10 @@ class Dispatcher:
             if request.method == "OPTIONS":
                 self._tag(request, decision, "native", route_header)
                 return web.Response(status=204), "native"
-            if fallback or (not self.legacy.configured
-                            and legacy_serves(request.method, request.path, management=management)):
+            # A route the legacy serves and the gateway has no handler for (auth files, usage,
+            # logs, ...) stays the legacy's whatever the table says: a native-wide table must not
+            # turn Quotio's auth-file refresh into a 404. Without a legacy server it is the 503.
+            if fallback or legacy_serves(request.method, request.path, management=management):
                 if fallback:
                     self.metrics.canary_fallbacks.labels(route=decision.label).inc()
                 return await self._legacy(request, decision, body, client, request_id,

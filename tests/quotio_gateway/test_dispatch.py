@@ -271,6 +271,23 @@ async def test_native_without_handler_is_gin_404(legacy, make_gateway, aiohttp_c
     assert resp.status == 204
 
 
+async def test_native_without_handler_on_a_legacy_route_goes_to_legacy(legacy, make_gateway, aiohttp_client):
+    # Routes only the legacy answers (here every one: the registry is empty) keep working when the
+    # table sends everything native.
+    app = await make_gateway({"legacy": {"url": legacy.url}, "default": "native"}, registry=NativeRegistry())
+    client = await aiohttp_client(app)
+    resp = await client.post("/v1/chat/completions", data=b'{"model":"m"}')
+    assert resp.status == 200 and resp.headers["X-Quotio-Route"] == "native/legacy"
+    assert legacy.calls[-1]["path"] == "/v1/chat/completions" and legacy.calls[-1]["body"] == '{"model":"m"}'
+    resp = await client.get("/v1/models")
+    assert resp.status == 200 and resp.headers["X-Quotio-Route"] == "native/legacy"
+    assert len(legacy.calls) == 2
+    # Not a legacy route: still Gin's 404, and legacy is not asked.
+    resp = await client.get("/nope")
+    assert (resp.status, await resp.text()) == (404, "404 page not found")
+    assert len(legacy.calls) == 2
+
+
 async def test_native_raising_is_a_500_or_falls_back(legacy, make_gateway, aiohttp_client):
     registry = registry_with(GET__v1__models=boom, POST__v1__messages=boom)
     app = await make_gateway({"legacy": {"url": legacy.url},
