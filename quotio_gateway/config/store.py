@@ -39,6 +39,10 @@ class ConfigStore:
         self._current = load_config(self.path) if self.path is not None else default_config()
         self._watcher = FileWatcher(self.path, self._on_file_change) if self.path is not None else None
         self.last_error: str | None = None
+        # Set by an empty ``PUT /config.yaml`` until the next config is applied: the legacy's
+        # management handler then holds an empty config (no secret, no remote access) while the
+        # rest of the server keeps the one it had (see ``save_raw``).
+        self.emptied_by_management = False
 
     @property
     def current(self) -> Config:
@@ -86,6 +90,7 @@ class ConfigStore:
             log.exception("config on_reload callback failed")
 
     def _swap(self, new: Config) -> None:
+        self.emptied_by_management = False
         old, self._current = self._current, new
         for listener in list(self._listeners):
             try:
@@ -134,6 +139,13 @@ class ConfigStore:
                 new = parse_config(text, Path("config.yaml"), persist=False)
             else:
                 new = await asyncio.to_thread(self._replace_raw, text)
+            if not text and self.path is not None:
+                # The legacy writes an empty file but only its management handler takes the
+                # empty config: the watcher skips empty files (config_reload.go:49-52), so the
+                # server keeps serving with the keys it had. Swapping here would drop api-keys
+                # and leave inference open to anyone.
+                self.emptied_by_management = True
+                return self.current
             self._swap(new)
             return new
 

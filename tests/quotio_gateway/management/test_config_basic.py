@@ -100,6 +100,26 @@ async def test_put_config_yaml_invalid_yaml(make_harness: MakeHarness) -> None:
     assert h.path.read_bytes() == before
 
 
+async def test_put_config_yaml_empty_writes_the_file_but_keeps_serving_the_old_config(
+        make_harness: MakeHarness) -> None:
+    # The legacy writes the empty file and answers ok, but its watcher skips empty files
+    # (config_reload.go:49-52): inference keeps its api-keys instead of opening to anyone.
+    h = await make_harness()
+    before = h.store.current
+    response = await h.call("PUT", "config.yaml", body=b"")
+    assert response.status == 200
+    assert await response.json() == {"ok": True, "changed": ["config"]}
+    assert h.path.read_bytes() == b""
+    assert h.store.current is before and h.store.current.api_keys == ["k1"]
+    # A config written to the file again (by hand: management refuses every call meanwhile) is
+    # read as usual, and management answers again.
+    text = CONFIG_YAML.replace("  - k1", "  - k2").encode()
+    h.path.write_bytes(text)
+    await h.store._on_file_change(text)
+    assert h.store.current.api_keys == ["k2"] and not h.store.emptied_by_management
+    assert (await h.call("GET", "debug")).status == 200
+
+
 async def test_put_config_yaml_wrong_type_is_invalid_yaml(make_harness: MakeHarness) -> None:
     h = await make_harness()
     response = await h.call("PUT", "config.yaml", body=b"debug: maybe\n")
@@ -301,9 +321,11 @@ async def test_save_failure_is_a_500_with_reason(make_harness: MakeHarness) -> N
 
 
 async def test_put_config_yaml_empty_body_empties_the_config(make_harness: MakeHarness) -> None:
-    # Legacy accepts an empty document; with no secret left the API then disappears (404).
+    # Legacy accepts an empty document; its handler then holds a config with no secret, so every
+    # management call is refused (handler.go:199-201) while its routes stay mounted.
     h = await make_harness()
     response = await h.call("PUT", "config.yaml", body=b"")
     assert (response.status, await response.read()) == (200, b'{"changed":["config"],"ok":true}')
     assert h.path.read_bytes() == b""
-    assert (await h.call("GET", "debug")).status == 404
+    response = await h.call("GET", "debug")
+    assert (response.status, await response.read()) == (403, b'{"error":"remote management key not set"}')
