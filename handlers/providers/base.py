@@ -257,12 +257,19 @@ class APIKeyCredential:
         return f"APIKeyCredential(provider={self.provider!r}, base_url={self.base_url!r})"
 
 
+# Names Go's request writer never takes from ``Request.Header`` (``reqWriteExcludeHeader``; HTTP/2
+# leaves them out too): the host comes from the URL and the framing from the body, so a key's
+# ``headers:`` entry for one of them changes nothing on the wire.
+_WIRE_OWNED = frozenset({"host", "content-length", "transfer-encoding", "trailer"})
+
+
 def custom_headers(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """``extractCustomHeaders``: trimmed names and values, empty ones skipped."""
+    """``extractCustomHeaders``: trimmed names and values, empty ones skipped, and the names Go
+    writes from the request itself left out."""
     out = []
     for name, value in headers.items():
         name, value = go_trim(str(name)), go_trim(str(value))
-        if name and value:
+        if name and value and name.lower() not in _WIRE_OWNED:
             out.append((name, value))
     return tuple(out)
 

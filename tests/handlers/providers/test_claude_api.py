@@ -11,6 +11,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from handlers.providers import APIKeyCredential, ClaudeAPIExecutor, UpstreamClient, UpstreamError, UpstreamRequest
+from handlers.providers.base import custom_headers
 from handlers.providers.claude_api import (
     _USER_ID,
     DEFAULT_BETAS,
@@ -75,6 +76,23 @@ async def test_non_stream_call_on_a_custom_base_uses_bearer_and_every_fixed_head
     # No client User-Agent, so the legacy's default cloak mode (auto) dresses it as Claude Code.
     assert seen.json == body(stream=False) | {"model": "claude-sonnet-4-5", "system": [CC_BLOCK],
                                               "metadata": {"user_id": FAKE_ID}}
+
+
+async def test_header_entries_for_host_and_framing_change_nothing_on_the_wire(upstream, client) -> None:
+    # Go's request writer takes Host, Content-Length, Transfer-Encoding and Trailer from the request
+    # itself, never from Header (header_helpers.go sets them, net/http ignores them).
+    upstream.answer_json(200, MESSAGE)
+    configured = {"Host": "virtual.example.com", "content-length": "5", "Transfer-Encoding": "chunked",
+                  "Trailer": "X-T", "X-Custom": "1"}
+    headers = custom_headers(configured)
+    assert headers == (("X-Custom", "1"),)
+    result = await ClaudeAPIExecutor(client).execute(cred(upstream.url, headers=headers),
+                                                     UpstreamRequest("claude-sonnet-4-5", body(stream=False)))
+    assert result.json() == MESSAGE
+    seen = upstream.last
+    assert seen.headers["Host"] == upstream.url.removeprefix("http://").rstrip("/")
+    assert seen.headers["X-Custom"] == "1" and "Transfer-Encoding" not in seen.headers
+    assert seen.json["messages"] == body()["messages"]
 
 
 def test_api_key_goes_in_x_api_key_only_on_the_anthropic_host() -> None:
