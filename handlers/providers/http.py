@@ -1,7 +1,8 @@
 """Sending upstream calls: pooled sessions, timeouts, cancellation, stream reading.
 
 A call without a proxy goes out on ``direct_http.DirectClient`` (pooled keep-alive sockets per
-origin, the same request bytes aiohttp would write, a fraction of its CPU); a call through a proxy,
+origin, the same request bytes aiohttp would write, a fraction of its CPU); a call through a proxy
+(its ``proxy-url``, or else the one ``HTTPS_PROXY`` / ``HTTP_PROXY`` name, see env_proxy.py),
 or with a framing header of its own, uses one ``aiohttp.ClientSession`` per proxy URL, created on
 first use and kept for the life of the ``UpstreamClient``. Either way keep-alive connections are
 reused across requests and a proxy never carries traffic meant for another.
@@ -20,6 +21,7 @@ connection instead of returning it to the pool, so the upstream stops generating
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -37,6 +39,7 @@ from handlers.translation.sse import SSEEvent, SSEParser, json_text
 
 from .base import PreparedRequest, StreamEvent, UpstreamError, UpstreamResult, transport_error
 from .direct_http import DirectClient, DirectError, DirectResponse, eligible, request_head
+from .env_proxy import EnvProxy
 from .usage_filter import filter_usage_metadata
 
 if TYPE_CHECKING:
@@ -59,8 +62,11 @@ class UpstreamClient:
     shutdown."""
 
     def __init__(self, timeouts: Timeouts | None = None, *, limit_per_host: int = 0,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, environ: Mapping[str, str] | None = None) -> None:
         self._timeouts = timeouts or Timeouts()
+        # A call with no proxy-url goes through the proxy the environment names, as Go's default
+        # transport sends it (env_proxy.py); read once, as Go does.
+        self._env_proxy = EnvProxy.from_environ(os.environ if environ is None else environ)
         self._limit_per_host = limit_per_host
         self._sessions: dict[str, tuple[aiohttp.ClientSession, str | None]] = {}
         # Direct calls skip aiohttp (direct_http.py); a per-host limit is aiohttp's to keep.
@@ -115,6 +121,8 @@ class UpstreamClient:
         """Send the request and wait for the response headers."""
         prepared = with_go_defaults(prepared)
         url = _url(prepared.url)
+        if not proxy_url and self._env_proxy.active:
+            proxy_url = self._env_proxy.proxy_for(url.scheme, url.host or "", url.port)
         if not proxy_url and self._direct is not None and eligible(url):
             head = request_head(prepared.method, url, prepared.headers, prepared.body)
             if head is not None:
