@@ -40,6 +40,7 @@ from handlers.translation.sse import SSEEvent, SSEParser, json_text
 from .base import PreparedRequest, StreamEvent, UpstreamError, UpstreamResult, transport_error
 from .direct_http import DirectClient, DirectError, DirectResponse, eligible, request_head
 from .env_proxy import EnvProxy
+from .redirects import MAX_REDIRECTS, REDIRECT_STATUSES, RedirectChain
 from .usage_filter import filter_usage_metadata
 
 if TYPE_CHECKING:
@@ -118,12 +119,32 @@ class UpstreamClient:
             await session.close()
 
     async def open(self, prepared: PreparedRequest, proxy_url: str) -> Response:
-        """Send the request and wait for the response headers."""
+        """Send the request and wait for the response headers, following redirects as Go's
+        client does (redirects.py)."""
         prepared = with_go_defaults(prepared)
+        response = await self._open_once(prepared, proxy_url)
+        if response.status not in REDIRECT_STATUSES:
+            return response
+        chain = RedirectChain(prepared)
+        while True:
+            following = chain.follow(prepared, response.status, response.headers.get("Location", ""))
+            if following is None:
+                return response
+            response.close()
+            if chain.exhausted:
+                raise transport_error(f"request to {_target(prepared.url)} failed: stopped after "
+                                      f"{MAX_REDIRECTS} redirects")
+            prepared = following
+            response = await self._open_once(prepared, proxy_url)
+
+    async def _open_once(self, prepared: PreparedRequest, proxy_url: str) -> Response:
         url = _url(prepared.url)
         if not proxy_url and self._env_proxy.active:
             proxy_url = self._env_proxy.proxy_for(url.scheme, url.host or "", url.port)
-        if not proxy_url and self._direct is not None and eligible(url):
+        # A GET without a body (a 301/302/303 the call followed) is written as Go writes it, with
+        # no Content-Length or Content-Type: aiohttp does that for data=None, the direct head not.
+        bodyless = not prepared.body and prepared.method in ("GET", "HEAD")
+        if not proxy_url and self._direct is not None and eligible(url) and not bodyless:
             head = request_head(prepared.method, url, prepared.headers, prepared.body)
             if head is not None:
                 return await self._open_direct(prepared, url, head)
@@ -132,7 +153,8 @@ class UpstreamClient:
         try:
             async with asyncio.timeout(self.timeouts.first_byte):
                 return await session.request(prepared.method, url, headers=list(prepared.headers),
-                                             data=prepared.body, proxy=proxy, allow_redirects=False)
+                                             data=None if bodyless else prepared.body, proxy=proxy,
+                                             allow_redirects=False)
         except aiohttp.ConnectionTimeoutError as exc:
             raise transport_error(f"connect to {target} timed out after {self.timeouts.connect:g}s") from exc
         except TimeoutError as exc:

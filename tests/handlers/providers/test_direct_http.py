@@ -117,7 +117,8 @@ PREPARED = [
         ("Host", "example.com"), ("User-Agent", "claude-cli/1.0.83 (external, cli)"), ("Accept", "text/event-stream"),
         ("Accept-Encoding", "identity")), b""),
     PreparedRequest("POST", "/v1/z", (("Host", "a.example"), ("X-K", "1"), ("Host", "b.example:8443")), b"{}"),
-    PreparedRequest("GET", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&$x=%7E", (), b""),
+    # (A GET without a body, which only a followed redirect sends, goes through aiohttp: redirects.py.)
+    PreparedRequest("POST", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&$x=%7E", (), b""),
     PreparedRequest("POST", "/p%C3%A4th/caf\u00e9", (("Content-Type", "application/json"),), b'{"\xc3\xa4":1}'),
 ]
 
