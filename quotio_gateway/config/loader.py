@@ -10,6 +10,7 @@ file holds secrets.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,25 @@ def parse_config(data: bytes | str, path: Path, *, persist: bool) -> Config:
         except (OSError, ValueError) as exc:
             raise ConfigError(path, None, f"failed to persist migrated legacy config: {exc}") from None
     return cfg
+
+
+def resolve_auth_dir(auth_dir: str) -> str:
+    """``util.ResolveAuthDir``: a leading ``~`` (one, without ``~user`` forms) becomes the home
+    directory, then ``filepath.Clean``. The legacy keeps this form in memory from start-up on, so
+    every config it saves carries it."""
+    if not auth_dir:
+        return ""
+    if auth_dir.startswith("~"):
+        home = os.environ.get("HOME") or os.path.expanduser("~")
+        remainder = auth_dir[1:].lstrip("/\\").replace("\\", "/")
+        return _go_clean(os.path.join(home, remainder) if remainder else home)
+    return _go_clean(auth_dir)
+
+
+def _go_clean(path: str) -> str:
+    # posixpath keeps a leading "//" (POSIX allows it a meaning); Go's Clean does not.
+    cleaned = os.path.normpath(path)
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
 
 
 def looks_like_bcrypt(value: str) -> bool:

@@ -18,7 +18,7 @@ import structlog
 
 from ..fileio import atomic_write
 from ..filewatch import FileWatcher
-from .loader import ConfigError, default_config, load_config, normalize_config, parse_config
+from .loader import ConfigError, default_config, load_config, normalize_config, parse_config, resolve_auth_dir
 from .models import Config
 from .writer import save_config_preserving
 
@@ -122,6 +122,10 @@ class ConfigStore:
 
     def _write_and_reload(self, cfg: Config) -> Config:
         assert self.path is not None
+        # The legacy saves its in-memory config, whose auth-dir it resolved when it loaded it.
+        resolved = resolve_auth_dir(cfg.auth_dir)
+        if resolved != cfg.auth_dir:
+            cfg = cfg.model_copy(update={"auth_dir": resolved})
         save_config_preserving(self.path, cfg)
         self._remember_file()
         new = load_config(self.path)

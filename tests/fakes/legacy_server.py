@@ -92,6 +92,17 @@ async def root(request: web.Request) -> web.Response:
     return gin_json(200, ROOT_BODY)
 
 
+def resolve_auth_dir(auth_dir: str) -> str:
+    """util.ResolveAuthDir: one leading "~" is $HOME (no ~user form), then filepath.Clean."""
+    if not auth_dir:
+        return ""
+    if auth_dir.startswith("~"):
+        rest = auth_dir[1:].lstrip("/\\").replace("\\", "/")
+        auth_dir = os.path.join(os.environ["HOME"], rest) if rest else os.environ["HOME"]
+    cleaned = os.path.normpath(auth_dir)
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
+
+
 # --- client API keys ----------------------------------------------------------------------------
 
 
@@ -397,6 +408,7 @@ async def _reload_once(state: LegacyState) -> None:
     except ConfigError as exc:
         print(f"config reload failed, keeping previous config: {exc}", file=sys.stderr)
         return
+    new_cfg["auth-dir"] = resolve_auth_dir(new_cfg["auth-dir"])  # config_reload.go:93-97
     ws_auth_turned_on = new_cfg["ws-auth"] and not state.cfg["ws-auth"]
     state.cfg = new_cfg
     state.reload_count += 1
@@ -446,6 +458,7 @@ def create_legacy_app(
     """Load the config (hashing a plaintext secret into the file) and build the app."""
     path = Path(config_path).resolve()
     cfg = load_config(path)
+    cfg["auth-dir"] = resolve_auth_dir(cfg["auth-dir"])  # main.go:420-425
     if cfg["auth-dir"]:
         # main.go creates the credential directory at startup.
         Path(cfg["auth-dir"]).expanduser().mkdir(parents=True, exist_ok=True)

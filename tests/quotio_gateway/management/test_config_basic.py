@@ -120,6 +120,23 @@ async def test_put_config_yaml_empty_writes_the_file_but_keeps_serving_the_old_c
     assert (await h.call("GET", "debug")).status == 200
 
 
+@pytest.mark.parametrize(("written", "saved"), [
+    # (A bare ~ is YAML's null: the quoted one is the home directory.)
+    ("~/.cli-proxy-api", "{home}/.cli-proxy-api"), ('"~"', "{home}"), ("./auths/", "auths"),
+    ("/srv//auths/x/../", "/srv/auths")])
+async def test_a_save_writes_auth_dir_as_the_legacy_holds_it(make_harness: MakeHarness, tmp_path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              written: str, saved: str) -> None:
+    # ResolveAuthDir runs at start-up and on every reload (main.go:420-425,
+    # config_reload.go:93-97), and the save writes the in-memory value back.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    h = await make_harness(CONFIG_YAML.replace("auth-dir: ~/.cli-proxy-api", f"auth-dir: {written}"))
+    assert f"auth-dir: {written}\n" in h.text()
+    assert (await h.call("PUT", "debug", json={"value": True})).status == 200
+    assert yaml.safe_load(h.text())["auth-dir"] == saved.format(home=tmp_path / "home")
+    assert yaml.safe_load(h.text())["debug"] is True
+
+
 async def test_put_config_yaml_wrong_type_is_invalid_yaml(make_harness: MakeHarness) -> None:
     h = await make_harness()
     response = await h.call("PUT", "config.yaml", body=b"debug: maybe\n")
