@@ -266,7 +266,8 @@ def mentions_finish(value: Any) -> bool:
 
 class ClaudeStreamFromCLI:
     """``{"response": chunk}`` -> Claude SSE frames (``gemini-cli/claude`` stream). The stop reason
-    is ``tool_use`` when any chunk called a tool, as for the Gemini pair (compatibility row 39)."""
+    is ``tool_use`` when any chunk called a tool, and the answer is closed at the finish even
+    without ``candidatesTokenCount``, as for the Gemini pair (compatibility rows 39 and 43)."""
 
     __slots__ = ("_blocks", "_used_tool")
 
@@ -292,11 +293,11 @@ class ClaudeStreamFromCLI:
                 blocks.tool(out, call)
         meta = inner.get("usageMetadata")
         if "usageMetadata" in inner and mentions_finish(obj) and isinstance(meta, dict):
-            if "candidatesTokenCount" in meta and blocks.has_content:
+            if blocks.has_content:
                 blocks.stop(out)
                 usage = {
                     "input_tokens": int_of(meta.get("promptTokenCount")),
-                    "output_tokens": int_of(meta["candidatesTokenCount"]) + int_of(meta.get("thoughtsTokenCount")),
+                    "output_tokens": int_of(meta.get("candidatesTokenCount")) + int_of(meta.get("thoughtsTokenCount")),
                 }
                 delta = {"stop_reason": "tool_use" if self._used_tool else "end_turn", "stop_sequence": None}
                 out.append(("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}))

@@ -271,7 +271,10 @@ class ClaudeStreamFromGemini:
     The stop reason is ``tool_use`` when the answer called a tool in any chunk: the legacy looks
     only at the chunk that carries the finish, and Gemini often sends the call and the finish in
     different chunks, so an agent was told ``end_turn`` and never ran the tool (compatibility
-    row 39).
+    row 39). The answer is closed (block stop, ``message_delta``) at the finish whenever the chunk
+    has usage, as A2.6 describes it; the legacy's code also wants ``candidatesTokenCount``, which
+    Gemini leaves out when thinking used the whole output budget, and then never closes the
+    answer, so the client's message has no stop reason (row 43).
     """
 
     __slots__ = ("_block", "_has_content", "_index", "_started", "_tool_id", "_used_tool")
@@ -342,7 +345,7 @@ class ClaudeStreamFromGemini:
                     self._delta(out, {"type": "input_json_delta", "partial_json": part.arguments})
                 self._has_content = True
         usage = chunk.usage
-        if usage is not None and chunk.has_finish and usage.output_reported and self._has_content:
+        if usage is not None and chunk.has_finish and self._has_content:
             self._stop(out)
             payload = {
                 "type": "message_delta",

@@ -266,6 +266,21 @@ def _stream_tool_use_stop(legacy: Signature, native: Signature) -> Explained:
     return None
 
 
+def _stream_closed_without_output_count(legacy: Signature, native: Signature) -> Explained:
+    """Claude client, Gemini-family upstream, stream: the finishing chunk's usage has no
+    ``candidatesTokenCount`` (thinking used the whole budget). The legacy then sends neither
+    ``content_block_stop`` nor ``message_delta``, so its answer has no stop reason; native closes
+    the answer before ``message_stop`` (row 43). Everything before the close is compared."""
+    events_l, events_n = legacy.get("events"), native.get("events")
+    if not isinstance(events_l, list) or not isinstance(events_n, list):
+        return None
+    if legacy.get("finish_reasons") != [] or len(native.get("finish_reasons") or []) != 1:
+        return None
+    if events_n[-3:] != ["content_block_stop", "message_delta", "message_stop"] or events_l[-1:] != ["message_stop"]:
+        return None
+    return legacy, _with(native, events=[*events_n[:-3], "message_stop"], finish_reasons=[])
+
+
 def _null_tool_continuation(legacy: Signature, native: Signature) -> Explained:
     """Claude client, OpenAI-compatible upstream, stream: later chunks of a call repeat
     ``"name": null``. The legacy reopens the call's block with the name "" each time, so the block
@@ -431,6 +446,7 @@ RULES: tuple[ExpectedDifference, ...] = (
     ExpectedDifference("responses-output-order", _responses_output_order),
     ExpectedDifference("codex-gemini-held-call-once", _held_codex_call_once),
     ExpectedDifference("claude-stream-tool-use-stop", _stream_tool_use_stop),
+    ExpectedDifference("claude-stream-unreported-output", _stream_closed_without_output_count),
     ExpectedDifference("openai-null-tool-continuation", _null_tool_continuation),
     ExpectedDifference("nameless-server-tool-call", _nameless_server_tool_call),
 )

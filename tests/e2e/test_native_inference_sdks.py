@@ -233,6 +233,19 @@ async def test_anthropic_stream_tool_use_when_gemini_sends_the_finish_apart(nati
     assert_upstream(native, GEMINI, stream=True)
 
 
+async def test_anthropic_stream_ends_with_a_stop_reason_when_thinking_used_the_budget(native: Native) -> None:
+    """Row 43: the finishing Gemini chunk has no candidatesTokenCount. The legacy then sends no
+    message_delta and the SDK's final message has stop_reason None."""
+    async with native.anthropic().messages.stream(
+            model=GEMINI.model, max_tokens=100,
+            messages=[{"role": "user", "content": "think hard (budget used up)"}]) as stream:
+        final = await stream.get_final_message()
+    assert final.stop_reason == "end_turn"
+    assert [b.type for b in final.content] == ["thinking"]
+    assert final.usage.output_tokens == USAGE["output"]
+    assert_upstream(native, GEMINI, stream=True)
+
+
 async def test_anthropic_thinking_reaches_claude_upstream(native: Native) -> None:
     message = await native.anthropic().messages.create(
         model=CLAUDE.model, max_tokens=4096, thinking={"type": "enabled", "budget_tokens": 2048},

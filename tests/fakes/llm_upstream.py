@@ -384,7 +384,14 @@ class FakeLLM:
         chunks: list[dict[str, Any]] = []
         if _wants_thinking(body):
             chunks.append(chunk([{"text": THINKING, "thought": True}]))
-        if tool and "separate finish" in _last_user_text(body):
+        if "budget used up" in _last_user_text(body):
+            # Thinking took the whole output budget: Gemini ends with MAX_TOKENS and a usage that
+            # has no candidatesTokenCount.
+            last = chunk([{"text": THINKING, "thought": True}], "MAX_TOKENS")
+            last["usageMetadata"] = {"promptTokenCount": USAGE["input"], "thoughtsTokenCount": USAGE["output"],
+                                     "totalTokenCount": USAGE["input"] + USAGE["output"]}
+            chunks = [last]
+        elif tool and "separate finish" in _last_user_text(body):
             # As Gemini often streams it: the call, then the finish and usage in a chunk of their own.
             chunks.append(chunk([{"functionCall": {"name": tool, "args": TOOL_ARGS}}]))
             chunks.append(chunk([], "STOP"))

@@ -742,20 +742,27 @@ def test_stream_without_content_sends_only_message_start() -> None:
     assert [name for name, _ in frames] == ["message_start"]
 
 
-def test_stream_finish_without_candidates_count_sends_no_delta() -> None:
-    # A2.6: message_delta needs usage with candidatesTokenCount and a finishReason
+def test_stream_finish_without_candidates_count_still_closes_the_answer() -> None:
+    # A2.6: message_delta needs usage and a finishReason. The legacy's code also wants
+    # candidatesTokenCount, which Gemini omits when thinking used the budget, and then leaves the
+    # answer without a stop reason (row 43). Streams still never say max_tokens (A2.6).
     frames = claude_from_gemini(
         {
-            "candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": "STOP"}],
-            "usageMetadata": {"promptTokenCount": 1},
+            "candidates": [{"content": {"parts": [{"text": "x", "thought": True}]}, "finishReason": "MAX_TOKENS"}],
+            "usageMetadata": {"promptTokenCount": 1, "thoughtsTokenCount": 9, "totalTokenCount": 10},
         }
     )
     assert [name for name, _ in frames] == [
         "message_start",
         "content_block_start",
         "content_block_delta",
+        "content_block_stop",
+        "message_delta",
         "message_stop",
     ]
+    delta = next(p for n, p in frames if n == "message_delta")
+    assert delta["delta"]["stop_reason"] == "end_turn"
+    assert delta["usage"] == {"input_tokens": 1, "output_tokens": 9}
 
 
 def test_claude_frames_from_gemini_wire_trailer() -> None:

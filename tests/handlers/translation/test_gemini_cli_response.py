@@ -241,13 +241,23 @@ def test_claude_stream_text_only_ends_as_end_turn() -> None:
     assert frames[-1][1]["delta"]["stop_reason"] == "end_turn"
 
 
-def test_claude_stream_no_final_events_without_content_or_candidates_count() -> None:
+def test_claude_stream_no_final_events_without_content() -> None:
     machine = ClaudeStreamFromCLI()
     assert machine.feed(parts_chunk(finish="STOP", usageMetadata={"candidatesTokenCount": 1}))[1:] == []
     assert machine.done() == []
-    other = ClaudeStreamFromCLI()
-    frames = other.feed(parts_chunk({"text": "a"}, finish="STOP", usageMetadata={"promptTokenCount": 1}))
-    assert [name for name, _ in frames] == ["message_start", "content_block_start", "content_block_delta"]
+
+
+def test_claude_stream_closes_at_the_finish_without_candidates_count() -> None:
+    # Thinking used the whole output budget: Gemini sends no candidatesTokenCount. The legacy then
+    # never sends content_block_stop / message_delta (row 43); A2.6 needs usage and a finish only.
+    machine = ClaudeStreamFromCLI()
+    frames = machine.feed(parts_chunk({"text": "a", "thought": True}, finish="MAX_TOKENS",
+                                      usageMetadata={"promptTokenCount": 3, "thoughtsTokenCount": 7}))
+    assert [name for name, _ in frames] == ["message_start", "content_block_start", "content_block_delta",
+                                            "content_block_stop", "message_delta"]
+    assert frames[-1][1] == {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                             "usage": {"input_tokens": 3, "output_tokens": 7}}
+    assert machine.done() == [("message_stop", {"type": "message_stop"})]
 
 
 def test_claude_non_stream() -> None:

@@ -506,6 +506,27 @@ def test_tool_use_stop_where_the_legacy_says_end_turn_is_ignored() -> None:
     assert compare("llm", legacy, text).outcome is Outcome.MISMATCH
 
 
+def test_an_answer_only_native_closes_without_an_output_count_is_ignored() -> None:
+    opening = ({"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 0, "output_tokens": 0}}},
+               {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+               {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "hm"}})
+    closing = ({"type": "content_block_stop", "index": 0},
+               {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"input_tokens": 3, "output_tokens": 9}})
+    legacy = claude_sse(*opening, {"type": "message_stop"})
+    result = compare("llm", legacy, claude_sse(*opening, *closing, {"type": "message_stop"}))
+    assert (result.outcome, result.reason) == (Outcome.IGNORED, "expected:claude-stream-unreported-output")
+    # Different content before the close is still a difference.
+    other = ({**opening[0]}, {**opening[1], "content_block": {"type": "text", "text": ""}},
+             {**opening[2], "delta": {"type": "text_delta", "text": "hm"}})
+    assert compare("llm", legacy, claude_sse(*other, *closing, {"type": "message_stop"})).outcome is Outcome.MISMATCH
+    # So is a legacy answer that closed too (then the stop reasons are compared).
+    closed = claude_sse(*opening, closing[0], {**closing[1], "delta": {"stop_reason": "tool_use"}},
+                        {"type": "message_stop"})
+    assert compare("llm", closed, claude_sse(*opening, *closing, {"type": "message_stop"})).outcome \
+        is Outcome.MISMATCH
+
+
 def test_a_block_reopened_nameless_by_null_continuations_is_ignored() -> None:
     legacy = tool_stream("tool_use", WEATHER, NAMELESS, NAMELESS)
     result = compare("llm", legacy, tool_stream("tool_use", WEATHER))
