@@ -23,6 +23,28 @@ from .types import Captured
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class _WholeBody(BaseProtocol):
+    """The protocol behind a reader that holds a body already read whole: there is no socket to
+    pause. (BaseProtocol's ``pause_reading`` asserts a parser, so a body past twice the reader's
+    limit, 128 KiB, failed every comparison.)"""
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        pass
+
+
+def whole_body_reader(body: bytes) -> StreamReader:
+    """A request payload reader holding ``body`` and its end, for a request a shadow leg replays."""
+    loop = asyncio.get_running_loop()
+    reader = StreamReader(_WholeBody(loop), 2**16, loop=loop)
+    if body:
+        reader.feed_data(body)
+    reader.feed_eof()
+    return reader
+
+
 class BodyTee:
     """Keeps the head of a body (up to ``max_bytes``) as it streams past; the rest only sets a flag."""
 
@@ -108,12 +130,7 @@ def clone_for_capture(request: web.Request, body: bytes, writer: AbstractStreamW
         # A private reader so ``request.content`` streams the same bytes; its protocol is a detached
         # one so flow control can never pause the client's real connection. (Without a body the
         # clone keeps aiohttp's shared empty reader, so ``body_exists`` stays False as it was.)
-        loop = asyncio.get_running_loop()
-        reader = StreamReader(BaseProtocol(loop), 2**16, loop=loop)
-        if body:
-            reader.feed_data(body)
-        reader.feed_eof()
-        clone._payload = reader
+        clone._payload = whole_body_reader(body)
     clone._payload_writer = writer
     if clone.writer is not writer:
         # Never let a shadow response reach the real client connection.

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from aiohttp.base_protocol import BaseProtocol
 from aiohttp.http import HttpVersion11
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
@@ -26,7 +25,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ..frontdoor_http import aiohttp_text
-from .capture import CapturingWriter, Handler
+from .capture import CapturingWriter, Handler, whole_body_reader
 from .types import Captured
 
 
@@ -84,9 +83,7 @@ def build_request(app: web.Application, match_info: UrlMappingMatchInfo, *, meth
     text of it, as recorded), answering into ``writer``."""
     loop = asyncio.get_running_loop()
     if body:
-        payload: StreamReader = StreamReader(BaseProtocol(loop), 2**16, loop=loop)
-        payload.feed_data(body)
-        payload.feed_eof()
+        payload: StreamReader = whole_body_reader(body)
     else:
         payload = EMPTY_PAYLOAD  # as aiohttp's parser gives a bodiless request (body_exists False)
     path, _, query = target.partition("?")

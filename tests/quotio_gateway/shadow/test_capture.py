@@ -53,6 +53,15 @@ async def test_handler_returning_response(aiohttp_client: ClientFactory) -> None
     assert captured.elapsed > 0
 
 
+async def test_a_body_past_the_readers_pause_mark_is_read_whole(aiohttp_client: ClientFactory) -> None:
+    async def native(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"size": len(await request.read())})
+
+    body = b"x" * 300_000
+    captured, _ = await run_capture(aiohttp_client, native, body=body)
+    assert captured.error is None and captured.body == b'{"size": 300000}'
+
+
 async def test_handler_streaming(aiohttp_client: ClientFactory) -> None:
     async def native(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})

@@ -67,6 +67,17 @@ async def test_handler_sees_the_recorded_request(make_gateway):
                                       "body_exists": True}
 
 
+async def test_a_body_past_the_readers_pause_mark_reaches_the_handler_whole(make_gateway):
+    # A reader pauses its protocol past twice its 64 KiB limit; a coding agent's request is
+    # usually bigger than that, and the replayed request has no socket to pause.
+    app = await gateway_app(make_gateway)
+    body = b'{"x": "' + b"y" * 300_000 + b'"}'
+    got = await run_native(app, method="POST", target="/v1beta/models/gem", headers=[("Host", "h")],
+                           body=body, peer="192.0.2.7", max_bytes=1 << 20)
+    assert got.status == 200 and got.error is None
+    assert orjson.loads(got.body)["body"] == body.decode()
+
+
 async def test_handler_sees_the_head_as_aiohttp_decodes_it(make_gateway):
     # The front door records heads as latin-1 text; aiohttp's own parser reads UTF-8 (invalid
     # bytes as surrogates), so that is what the native leg must see. A bodiless request has no body
