@@ -467,8 +467,17 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
             ended = False
             # The last event said the upstream ends here on purpose (``Executor.ends_answer``).
             said_end = False
+            # The upstream went quiet after its terminal event without closing: the answer is
+            # whole, so the stream ends there instead of in an idle-timeout error (the legacy waits
+            # for the close with no limit and then ends the client's stream cleanly).
+            stalled_after_end = False
             while True:
-                chunk = await client.read_watched(response, watchdog)
+                try:
+                    chunk = await client.read_watched(response, watchdog)
+                except UpstreamError as exc:
+                    if not (ended and isinstance(exc.__cause__, TimeoutError)):
+                        raise
+                    chunk, stalled_after_end = b"", True
                 batch = parser.feed(chunk) if chunk else parser.finish()
                 events, failure = self._decode_batch(batch)
                 left = len(events)
@@ -490,7 +499,8 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
             # Ended by the upstream's own word: a relay ends as after the terminal event, a
             # fold finds no answer (``answerless``).
             self.answerless = not ended
-            self._complete = True
+            # A connection whose body never ended cannot go back to the pool.
+            self._complete = not stalled_after_end
         finally:
             watchdog.close()
             self.close()

@@ -79,6 +79,15 @@ async def test_stall_mid_stream_hits_the_idle_timeout_and_hangs_up(upstream, cli
     await upstream.wait_disconnect()
 
 
+async def test_stall_after_the_terminal_event_ends_the_stream_whole(upstream, client: UpstreamClient) -> None:
+    # The answer is complete ([DONE] came); an upstream that then neither closes nor sends must not
+    # turn it into an idle-timeout error. The connection is closed, not pooled.
+    upstream.answer_sse([upstream.frame(CHUNK), b"data: [DONE]\n\n"], end="stall")
+    events = await collect(client, upstream.url)
+    assert [event.data for event in events] == [orjson.dumps(CHUNK).decode(), "[DONE]"]
+    await upstream.wait_disconnect()
+
+
 async def test_stall_before_headers_hits_the_first_byte_timeout(upstream, client: UpstreamClient) -> None:
     upstream.answer_stall()
     for stream in (True, False):
