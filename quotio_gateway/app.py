@@ -32,6 +32,7 @@ from .management.auth import setup_management_guard
 from .metrics import Metrics
 from .native import NativeRegistry
 from .runtime import Runtime
+from .shadow.redact import remember_secrets, secrets_in
 from .shadow.runner import ShadowRunner
 from .shadow.store import SampleStore
 from .state import StateDB
@@ -126,6 +127,9 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
     app[appkeys.CONFIG_STORE] = config_store
     config_store.on_reload = lambda ok: metrics.config_reloads.labels(
         file="config", result="success" if ok else "failure").inc()
+    # Shadow samples blank the config's own keys, whatever their shape (shadow/redact.py).
+    remember_secrets(secrets_in(config_store.current.model_dump(by_alias=True)))
+    config_store.subscribe(lambda old, new: remember_secrets(secrets_in(new.model_dump(by_alias=True))))
 
     db = StateDB(state_dir / "state.sqlite3")
     await db.open()

@@ -56,6 +56,39 @@ _JSON_LIST = re.compile(r'("(?:[A-Za-z0-9_\-]*api[_-]?keys)"\s*:\s*\[)[^\]]*(\])
 _FORM_PAIR = re.compile(r"(?<![A-Za-z0-9_\-])((?:" + _KEY_ALTERNATION + r")=)[^&\s\"';]+", re.IGNORECASE)
 
 
+# The literal secrets of the running config (its API keys of every kind), so a key an upstream
+# quotes back in an error ("Incorrect API key provided: gsk_…") is blanked whatever it looks like.
+_known_secrets: re.Pattern[str] | None = None
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    """Blank these exact strings from now on (the config's keys; short ones would blank words)."""
+    global _known_secrets
+    secrets = sorted({v for v in values if isinstance(v, str) and len(v) >= 8}, key=len, reverse=True)
+    _known_secrets = re.compile("|".join(re.escape(v) for v in secrets)) if secrets else None
+
+
+def secrets_in(document: Any) -> list[str]:
+    """Every string held under a secret-named key (``api-key``, ``api-keys``, ``secret-key``, …)."""
+    found: list[str] = []
+    if isinstance(document, dict):
+        for key, item in document.items():
+            if is_secret_key(str(key)):
+                found += [v for v in (item if isinstance(item, list) else [item]) if isinstance(v, str)]
+            # ``claude-api-key`` names a list of entries, not a key: look inside as well.
+            found += secrets_in(item)
+    elif isinstance(document, list):
+        for item in document:
+            found += secrets_in(item)
+    return found
+
+
+def _scrub(text: str) -> str:
+    if _known_secrets is not None:
+        text = _known_secrets.sub(REDACTED, text)
+    return _TOKEN_PATTERNS.sub(REDACTED, text)
+
+
 def is_secret_key(name: str) -> bool:
     normalized = name.lower().replace("-", "_")
     return normalized in _SECRET_KEYS or normalized.endswith(_SECRET_SUFFIXES)
@@ -70,7 +103,7 @@ def redact_text(text: str) -> str:
     text = _JSON_PAIR.sub(lambda m: f'{m.group(1)}"{REDACTED}"', text)
     text = _JSON_LIST.sub(lambda m: f'{m.group(1)}"{REDACTED}"{m.group(2)}', text)
     text = _FORM_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
-    return _TOKEN_PATTERNS.sub(REDACTED, text)
+    return _scrub(text)
 
 
 def redact_value(value: Any) -> Any:
@@ -87,7 +120,7 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, list):
         return [redact_value(item) for item in value]
     if isinstance(value, str):
-        return _TOKEN_PATTERNS.sub(REDACTED, value)
+        return _scrub(value)
     return value
 
 

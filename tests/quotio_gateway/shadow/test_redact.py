@@ -78,3 +78,45 @@ def test_lists_of_api_keys_are_redacted_element_by_element() -> None:
     assert redact_body(body, 1000) == '{"api-keys":["[redacted]","[redacted]"],"debug":false}'
     cut = '{"api-keys":["client-key","plainsecretvalue42"],"deb'
     assert "plain" not in redact_text(cut) and "client-key" not in redact_text(cut)
+
+
+def test_the_configs_own_keys_are_blanked_whatever_their_shape() -> None:
+    # An upstream quoting the key it refused: a Groq-style key matches no token pattern.
+    from quotio_gateway.config.models import Config
+    from quotio_gateway.shadow.redact import remember_secrets, secrets_in
+
+    cfg = Config.model_validate({
+        "api-keys": ["client-key-123456"],
+        "claude-api-key": [{"api-key": "plainclaudekey99"}],
+        "openai-compatibility": [{"name": "g", "base-url": "http://x",
+                                  "api-key-entries": [{"api-key": "gsk_native7Hq2LmX9pR4tVw8ZyB3nK6"}]}],
+    })
+    found = secrets_in(cfg.model_dump(by_alias=True))
+    assert {"client-key-123456", "plainclaudekey99", "gsk_native7Hq2LmX9pR4tVw8ZyB3nK6"} <= set(found)
+    remember_secrets(found)
+    try:
+        quoted = b'{"error":{"message":"Incorrect API key provided: gsk_native7Hq2LmX9pR4tVw8ZyB3nK6"}}'
+        assert "gsk_native" not in redact_body(quoted, 10_000)
+        assert "plainclaudekey99" not in redact_text("data: key plainclaudekey99 refused")
+        assert "gsk_native" not in redact_body(b"data: {\"m\": \"gsk_native7Hq2LmX9pR4tVw8ZyB3nK6\"}\n\n", 10_000)
+        # Short values would blank ordinary words: they are left to the key-name rules.
+        remember_secrets(["abc"])
+        assert redact_text("abc def") == "abc def"
+    finally:
+        remember_secrets([])
+
+
+async def test_the_gateway_remembers_its_configs_keys_and_follows_a_reload(make_gateway) -> None:
+    from quotio_gateway import appkeys
+    from quotio_gateway.shadow.redact import remember_secrets
+
+    try:
+        app = await make_gateway({}, config={"claude-api-key": [{"api-key": "first-plain-key-1"}]})
+        assert redact_text("first-plain-key-1") == REDACTED
+        store = app[appkeys.CONFIG_STORE]
+        cfg = store.current.model_copy(deep=True)
+        cfg.claude_api_key[0].api_key = "second-plain-key-2"
+        await store.save(cfg)
+        assert redact_text("second-plain-key-2") == REDACTED
+    finally:
+        remember_secrets([])
