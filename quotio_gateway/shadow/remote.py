@@ -159,13 +159,18 @@ class ShadowWorker:
 
     # --- jobs ------------------------------------------------------------------------------
     def submit(self, *, route: str, request_id: str, method: str, target: str, headers: list[tuple[str, str]],
-               peer: str, comparator: str, body: bytes, legacy: Captured) -> bool:
-        """Queue one comparison; False (the caller counts a skip) when the worker is full or down."""
+               peer: str, comparator: str, body: bytes, legacy: Captured) -> str:
+        """Queue one comparison; "" when queued, else the skip reason the caller counts:
+        ``concurrency`` when ``shadow.max_concurrency`` comparisons are already out (the current
+        table's value, as the in-process runner reads it), ``queue_full`` when the worker is down
+        or its byte budget is spent."""
+        if len(self._pending) >= self.runner.settings.max_concurrency:
+            return "concurrency"
         if not self.ready or self._transport is None or len(self._pending) >= self.max_pending:
-            return False
+            return "queue_full"
         size = len(body) + len(legacy.body)
         if self.pending_bytes + size > self.max_pending_bytes:
-            return False
+            return "queue_full"
         self._next_id += 1
         job_id = self._next_id
         loop = asyncio.get_running_loop()
@@ -182,7 +187,7 @@ class ShadowWorker:
             # Jobs leave in batches: one write and one worker wake-up per FLUSH_DELAY, not per
             # request, keeps the gateway's loop (and the CPU it shares) for its clients.
             self._flush_timer = loop.call_later(FLUSH_DELAY, self._flush)
-        return True
+        return ""
 
     def _flush(self) -> None:
         if self._flush_timer is not None:

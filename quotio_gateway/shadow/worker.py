@@ -61,9 +61,6 @@ class WorkerProtocol(asyncio.Protocol):
         self.app = app
         self.get_settings = get_settings  # the flag table's, read per job so hot reloads apply
         self.closed = closed
-        # Native legs running at once, as shadow.max_concurrency bounds them in process; the rest
-        # wait here in arrival order (the gateway bounds how many are queued).
-        self._slots = asyncio.Semaphore(get_settings().max_concurrency)
         self.reader = FrameReader()
         self.transport: asyncio.Transport | None = None
         self._out: list[Result] = []
@@ -106,18 +103,19 @@ class WorkerProtocol(asyncio.Protocol):
     async def _run(self, job: Job) -> None:
         settings = self.get_settings()
         timeout = settings.timeout_seconds
-        async with self._slots:
-            try:
-                async with asyncio.timeout(timeout):
-                    native = await run_native(self.app, method=job.method, target=job.target,
-                                              headers=job.headers, body=job.body, peer=job.peer,
-                                              max_bytes=settings.max_compare_bytes)
-            except TimeoutError:
-                native = Captured(status=0, headers=[], body=b"", error="TimeoutError", elapsed=timeout)
-                comparison = Comparison(Outcome.ERROR, f"native leg did not finish within {timeout:g}s",
-                                        reason="native_timeout")
-            else:
-                comparison = await compare_legs(job.comparator, job.legacy, native)
+        # No queue here: the gateway sends at most shadow.max_concurrency jobs at a time (the
+        # table it has now) and counts the rest as skipped, as the in-process runner does.
+        try:
+            async with asyncio.timeout(timeout):
+                native = await run_native(self.app, method=job.method, target=job.target,
+                                          headers=job.headers, body=job.body, peer=job.peer,
+                                          max_bytes=settings.max_compare_bytes)
+        except TimeoutError:
+            native = Captured(status=0, headers=[], body=b"", error="TimeoutError", elapsed=timeout)
+            comparison = Comparison(Outcome.ERROR, f"native leg did not finish within {timeout:g}s",
+                                    reason="native_timeout")
+        else:
+            comparison = await compare_legs(job.comparator, job.legacy, native)
         due = False
         if comparison.outcome in _SAMPLED:
             # Samples are rate limited per route in the gateway too; sending the native body only

@@ -158,7 +158,7 @@ async def test_a_dying_worker_is_counted_and_started_again(setup):
     # Queue a job the worker will never answer, then kill it.
     legacy = Captured(status=200, headers=[], body=b"{}")
     assert s.worker.submit(route="GET /v1/models", request_id="r", method="GET", target="/v1/models", headers=[],
-                           peer="127.0.0.1", comparator="models", body=b"", legacy=legacy)
+                           peer="127.0.0.1", comparator="models", body=b"", legacy=legacy) == ""
     os.kill(first, signal.SIGKILL)
     counts = await s.counted("GET /v1/models", 1)
     assert counts["error"] == 1 or counts["mismatch"] == 1  # answered before the kill landed, or lost
@@ -177,16 +177,34 @@ async def test_worker_timeout_is_counted_as_skipped(setup):
     legacy = Captured(status=200, headers=[], body=b"{}")
     s.worker.ready = True
     s.worker._transport = None  # nothing reaches the worker: the job can only time out
-    assert not s.worker.submit(route="r", request_id="x", method="GET", target="/", headers=[], peer="",
-                               comparator="json", body=b"", legacy=legacy)
+    assert s.worker.submit(route="r", request_id="x", method="GET", target="/", headers=[], peer="",
+                           comparator="json", body=b"", legacy=legacy) == "queue_full"
     s.worker._transport = _Sink()  # type: ignore[assignment]
     assert s.worker.submit(route="r", request_id="x", method="GET", target="/", headers=[], peer="",
-                           comparator="json", body=b"", legacy=legacy)
+                           comparator="json", body=b"", legacy=legacy) == ""
     for entry in s.worker._pending.values():
         entry.deadline = 0.0
     s.worker._sweep()
     assert s.runner.skip_reasons() == {"r": {"worker_timeout": 1}}
     assert s.worker.pending == 0 and s.worker.pending_bytes == 0
+
+
+async def test_comparisons_beyond_max_concurrency_are_skipped_and_a_new_limit_applies_at_once(setup):
+    # As the in-process runner does: no queue behind the limit, and the table in force decides.
+    s = await setup()
+    legacy = Captured(status=200, headers=[], body=b"{}")
+    s.worker.ready = True
+    s.worker._transport = _Sink()  # type: ignore[assignment]
+    s.runner.update_settings(s.runner.settings.model_copy(update={"max_concurrency": 1}))
+
+    def submit() -> str:
+        return s.worker.submit(route="r", request_id="x", method="GET", target="/", headers=[], peer="",
+                               comparator="json", body=b"", legacy=legacy)
+
+    assert (submit(), submit()) == ("", "concurrency")
+    s.runner.update_settings(s.runner.settings.model_copy(update={"max_concurrency": 3}))
+    assert (submit(), submit(), submit()) == ("", "", "concurrency")
+    assert s.worker.pending == 3
 
 
 class _Sink:
