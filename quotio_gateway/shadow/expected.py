@@ -88,14 +88,20 @@ def _codex_tool_calls_finish(legacy: Signature, native: Signature) -> Explained:
 
 
 def _truncated_stream_flagged(legacy: Signature, native: Signature) -> Explained:
-    """Legacy ends a stream cut short by the upstream without a word; native adds the protocol's
-    error frame. Everything before that frame must agree, and the legacy must report no error."""
+    """Legacy ends a stream cut short by the upstream without a word (an OpenAI chat or
+    completions client still gets its ``[DONE]``: the handler writes one when the channel closes,
+    openai_handlers.go:668-670); native sends the protocol's error frame instead. Everything before
+    must agree, the legacy must report no error, and a ``[DONE]`` only counts after an answer that
+    never finished (no finish reason), so an error in place of a finished answer still mismatches."""
     events_l, events_n = legacy.get("events"), native.get("events")
-    if not isinstance(events_l, list) or not isinstance(events_n, list):
+    if not isinstance(events_l, list) or not isinstance(events_n, list) or legacy.get("error_type") is not None:
         return None
-    if legacy.get("error_type") is not None or events_n != [*events_l, "error"]:
-        return None
-    return legacy, _with(native, events=events_l, error_type=None)
+    if events_n == [*events_l, "error"]:
+        return legacy, _with(native, events=events_l, error_type=None)
+    if (events_l[-1:] == ["[DONE]"] and events_n == [*events_l[:-1], "error"]
+            and legacy.get("finish_reasons") == [] and native.get("finish_reasons") == []):
+        return legacy, _with(native, events=events_l, error_type=None)
+    return None
 
 
 def _without_close_events(events: list[Any]) -> list[Any]:

@@ -32,6 +32,16 @@ def test_truncated_stream_with_native_error_frame_is_ignored() -> None:
     assert result.reason == "expected:truncated-stream-error-frame"
 
 
+def test_truncated_chat_stream_where_the_legacy_still_sends_done_is_ignored() -> None:
+    # An OpenAI chat or completions client of the legacy gets [DONE] when the channel closes,
+    # finished answer or not (openai_handlers.go:668-670).
+    legacy = stream(chunk("Hel"), chunk("lo"), "data: [DONE]")
+    error = 'data: {"error":{"message":"upstream stream closed before [DONE]","type":"server_error"}}'
+    result = compare("llm", legacy, stream(chunk("Hel"), chunk("lo"), error))
+    assert (result.outcome, result.reason) == (Outcome.IGNORED, "expected:truncated-stream-error-frame")
+    # (After a finished answer the same error frame still mismatches: the test below.)
+
+
 def test_error_frame_instead_of_a_finished_answer_is_still_a_mismatch() -> None:
     finish = "data: " + json.dumps({"object": "chat.completion.chunk",
                                     "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
