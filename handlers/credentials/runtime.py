@@ -97,6 +97,21 @@ def configured_base_urls(config: Any) -> Callable[[str], str]:
     return lookup
 
 
+def configured_fallback_urls(config: Any) -> Callable[[str], tuple[str, ...]]:
+    """The ``inference-fallback-urls`` the operator set beside an inference base override (only
+    Antigravity's table has them); read per call from ``config`` as ``configured_base_urls`` does."""
+
+    def lookup(provider: str) -> tuple[str, ...]:
+        current = config() if callable(config) else config
+        try:
+            endpoints = endpoints_for(provider, current)
+        except KeyError:
+            return ()
+        return tuple(getattr(endpoints, "inference_fallback_urls", ()))
+
+    return lookup
+
+
 def _file_of(credential_id: str) -> str:
     # Virtual Gemini credentials are "<file>::<project>"; file names never contain "::".
     return credential_id.split("::", 1)[0]
@@ -151,6 +166,7 @@ class CredentialRuntime:
         self._registry = registry
         self._config = config
         self._base_url = base_url or configured_base_urls(config)
+        self._fallback_urls = configured_fallback_urls(config)
         self._refresher = refresher
         self._unauthorized = unauthorized
         self._blocked = blocked
@@ -310,7 +326,8 @@ class CredentialRuntime:
             self._models.track(name, views)
 
     def _views(self, credential: Credential) -> list[OAuthCredential]:
-        return build_views(credential, self._token_source, base_url=self._base_url)
+        return build_views(credential, self._token_source, base_url=self._base_url,
+                           fallback_urls=self._fallback_urls)
 
     def _reindex(self) -> None:
         by_id: dict[str, OAuthCredential] = {}

@@ -69,11 +69,13 @@ def virtual_id(file_id: str, project: str) -> str:
 
 
 def build_views(credential: Credential, tokens: Callable[[Credential], TokenSource], *,
-                base_url: Callable[[str], str]) -> list[OAuthCredential]:
+                base_url: Callable[[str], str],
+                fallback_urls: Callable[[str], tuple[str, ...]] = lambda _provider: ()) -> list[OAuthCredential]:
     """The views of one file (empty when its provider has no native executor).
 
     ``tokens`` makes the token source for the file; ``base_url(provider)`` is the configured
-    inference base override ("" when none).
+    inference base override ("" when none) and ``fallback_urls(provider)`` what is configured to
+    follow it.
     """
     provider = credential.provider
     if provider not in SERVABLE:
@@ -97,6 +99,7 @@ def build_views(credential: Credential, tokens: Callable[[Credential], TokenSour
         "disabled": is_disabled(meta),
         "metadata": MappingProxyType(meta),
         "base_url": file_base or configured,
+        "fallback_urls": () if file_base or not configured else fallback_urls(provider),
         "account_id": _text(meta, "account_id"),
         "resource_url": _text(meta, "resource_url"),
         "location": _text(meta, "location"),

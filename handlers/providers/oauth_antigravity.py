@@ -263,7 +263,9 @@ class AntigravityExecutor(OAuthExecutor, GeminiAPIExecutor):
         # One trailing "/" goes here and one more when the URL is built, as in the legacy
         # (antigravity_executor.go:1378-1387 then :1172 and :829): "x///" still leaves "x/".
         custom = credential.base_url.strip().removesuffix("/")
-        return (custom,) if custom else BASE_URLS
+        # A configured base keeps the configured fallbacks after it (provider-endpoints'
+        # inference-fallback-urls); a file's own base_url stands alone, as in the legacy.
+        return (custom, *credential.fallback_urls) if custom else BASE_URLS
 
     def prepare(self, credential: OAuthCredential, request: UpstreamRequest, *,  # type: ignore[override]
                 base: str = "") -> PreparedRequest:

@@ -146,6 +146,33 @@ def test_base_url_override_replaces_the_fallback_list() -> None:
     assert executor.base_urls(custom) == ("http://relay:1",)
 
 
+def test_configured_fallbacks_follow_a_configured_base(tmp_path) -> None:
+    # gateway.provider-endpoints.antigravity: inference-base-url plus inference-fallback-urls is
+    # the list tried in order; a file's own base_url still stands alone.
+    from handlers.auth.credential import new_credential
+    from handlers.credentials.runtime import configured_base_urls, configured_fallback_urls
+    from handlers.credentials.views import build_views
+
+    gateway = {"provider-endpoints": {"antigravity": {"inference-base-url": "http://ag1",
+                                                      "inference-fallback-urls": ["http://ag2", "http://ag3"]}}}
+    executor = AntigravityExecutor(client=None)  # type: ignore[arg-type]
+
+    def views(meta: dict) -> list[OAuthCredential]:
+        credential = new_credential("antigravity-a.json", {"type": "antigravity", "access_token": "t", **meta})
+        return build_views(credential, lambda _c: StaticToken("t"), base_url=configured_base_urls(gateway),
+                           fallback_urls=configured_fallback_urls(gateway))
+
+    [view] = views({})
+    assert executor.base_urls(view) == ("http://ag1", "http://ag2", "http://ag3")
+    [own] = views({"base_url": "http://mine"})
+    assert executor.base_urls(own) == ("http://mine",)
+    only_base = {"provider-endpoints": {"antigravity": {"inference-base-url": "http://ag1"}}}
+    credential = new_credential("antigravity-a.json", {"type": "antigravity", "access_token": "t"})
+    [alone] = build_views(credential, lambda _c: StaticToken("t"), base_url=configured_base_urls(only_base),
+                          fallback_urls=configured_fallback_urls(only_base))
+    assert executor.base_urls(alone) == ("http://ag1",)
+
+
 def test_random_project_and_stable_session_shapes() -> None:
     assert re.fullmatch(r"(useful|bright|swift|calm|bold)-(fuze|wave|spark|flow|core)-[0-9a-f]{5}", random_project_id())
     first = stable_session_id(BODY)
