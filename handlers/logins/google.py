@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -373,22 +374,33 @@ class AntigravityLogin(_GoogleLogin):
 
     async def _project(self, access_token: str) -> str:
         assert isinstance(self.endpoints, AntigravityEndpoints)
-        base = self.endpoints.code_assist_url.rstrip("/")
-        load = await self._json_call("POST", f"{base}/v1internal:loadCodeAssist", access_token,
-                                     _ANTIGRAVITY_HEADERS, {"metadata": _ANTIGRAVITY_METADATA})
-        project = _project_from(load.get("cloudaicompanionProject"))
-        if project:
-            return project
-        body = {"tierId": _default_tier(load), "metadata": _ANTIGRAVITY_METADATA}
-        for attempt in range(self.onboard_attempts):
-            if attempt:
-                await asyncio.sleep(self.onboard_poll_seconds)
-            result = await self._json_call("POST", f"{base}/v1internal:onboardUser", access_token,
-                                           _ANTIGRAVITY_HEADERS, body)
-            if result.get("done") is True:
-                response = result.get("response")
-                found = _project_from(response.get("cloudaicompanionProject")) if isinstance(response, dict) else ""
-                if found:
-                    return found
-                raise _StepFailed("no project_id in response")
-        return ""
+        return await antigravity_project(self._json_call, self.endpoints.code_assist_url, access_token,
+                                         attempts=self.onboard_attempts, poll_seconds=self.onboard_poll_seconds)
+
+
+JsonCall = Callable[[str, str, str, dict[str, str], "dict[str, Any] | None"], Awaitable[dict[str, Any]]]
+
+
+async def antigravity_project(json_call: JsonCall, code_assist_url: str, access_token: str, *,
+                              attempts: int = 5, poll_seconds: float = 2.0) -> str:
+    """``FetchAntigravityProjectID``: ``loadCodeAssist``, then ``onboardUser`` polled until done;
+    "" when onboarding never finished. ``json_call(method, url, token, headers, body)`` answers
+    the JSON body or raises (a failed step). Used at login and when a refresh finds no project."""
+    base = code_assist_url.rstrip("/")
+    load = await json_call("POST", f"{base}/v1internal:loadCodeAssist", access_token,
+                           _ANTIGRAVITY_HEADERS, {"metadata": _ANTIGRAVITY_METADATA})
+    project = _project_from(load.get("cloudaicompanionProject"))
+    if project:
+        return project
+    body = {"tierId": _default_tier(load), "metadata": _ANTIGRAVITY_METADATA}
+    for attempt in range(attempts):
+        if attempt:
+            await asyncio.sleep(poll_seconds)
+        result = await json_call("POST", f"{base}/v1internal:onboardUser", access_token, _ANTIGRAVITY_HEADERS, body)
+        if result.get("done") is True:
+            response = result.get("response")
+            found = _project_from(response.get("cloudaicompanionProject")) if isinstance(response, dict) else ""
+            if found:
+                return found
+            raise _StepFailed("no project_id in response")
+    return ""

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import structlog
 
 from handlers.auth.credential import Credential
 from handlers.logins.device_copilot import CopilotTokenCache
@@ -35,6 +36,7 @@ from handlers.logins.device_http import (
 from handlers.logins.device_poll import as_int, as_str
 from handlers.logins.device_qwen import refresh_qwen
 from handlers.logins.endpoints import IFlowEndpoints, ProviderEndpoints, endpoints_for
+from handlers.logins.google import antigravity_project
 from handlers.logins.kiro import refresh_kiro
 from handlers.logins.vertex_import import VertexTokenMinter
 
@@ -71,6 +73,8 @@ IFLOW_BROWSER_HEADERS = {
     "Origin": "https://platform.iflow.cn",
     "Referer": "https://platform.iflow.cn/",
 }
+
+log = structlog.get_logger("handlers.logins.refresh_providers")
 
 
 @dataclass
@@ -228,7 +232,31 @@ async def refresh_antigravity(ctx: RefreshContext, credential: Credential, now: 
     }
     if new_refresh := as_str(body.get("refresh_token")):
         updates["refresh_token"] = new_refresh
+    if credential.metadata.get("project_id") is None:
+        # ensureAntigravityProjectID (antigravity_executor.go:1121-1165): a file without a project
+        # (its login could not find one) gets it looked up with the new token; without it every
+        # request went up with a made-up project.
+        project = await _antigravity_project(ctx, ep, credential, updates["access_token"])
+        if project:
+            updates["project_id"] = project
     return updates
+
+
+async def _antigravity_project(ctx: RefreshContext, ep: ProviderEndpoints, credential: Credential,
+                               access_token: str) -> str:
+    async def json_call(method: str, url: str, token: str, headers: dict[str, str],
+                        body: dict[str, Any] | None) -> dict[str, Any]:
+        answer = await call_endpoint(ctx.session, method, url, headers={**headers, "Authorization": f"Bearer {token}"},
+                                     proxy=credential.proxy_url, json_body=body)
+        if not answer.ok or answer.body is None:
+            raise TokenEndpointError("bad_response", f"antigravity project lookup failed: status {answer.status}")
+        return answer.body
+
+    try:
+        return await antigravity_project(json_call, getattr(ep, "code_assist_url", ""), access_token)
+    except Exception as exc:  # the refresh itself succeeded; the legacy logs the lookup and goes on
+        log.warning("antigravity.project_lookup_failed", file=credential.file_name, error=type(exc).__name__)
+        return ""
 
 
 def _iflow_endpoints(ctx: RefreshContext) -> IFlowEndpoints:

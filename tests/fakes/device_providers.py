@@ -77,6 +77,8 @@ class DeviceProviderState:
     kiro_thinking: str = ""
     # Kiro: bytes cut off the end of the event stream (a connection that dies inside a frame).
     kiro_truncate: int = 0
+    # What the Antigravity project lookup (loadCodeAssist) finds; None: nothing, then onboarding.
+    assist_project: str | None = "ag-project"
     _waiting: list[asyncio.Future[None]] = field(default_factory=list)
 
     def next_id(self, provider: str) -> int:
@@ -356,6 +358,20 @@ def _verify_assertion(state: DeviceProviderState, assertion: str) -> str:
     return str(claims["iss"])
 
 
+async def load_code_assist(request: web.Request) -> web.Response:
+    await _record(request)
+    project = _state(request).assist_project
+    answer: dict[str, Any] = {"allowedTiers": [{"id": "free-tier", "isDefault": True}]}
+    if project is not None:
+        answer["cloudaicompanionProject"] = {"id": project}
+    return web.json_response(answer)
+
+
+async def onboard_user(request: web.Request) -> web.Response:
+    await _record(request)
+    return web.json_response({"done": True, "response": {"cloudaicompanionProject": {"id": "onboarded-project"}}})
+
+
 async def google_token(request: web.Request) -> web.Response:
     entry = await _record(request)
     state = _state(request)
@@ -541,6 +557,8 @@ def build_app(state: DeviceProviderState) -> web.Application:
     r.add_post("/kiro-social/oauth/token", kiro_social_token)
     r.add_post("/kiro-social/refreshToken", kiro_social_refresh)
     r.add_post("/google/token", google_token)
+    r.add_post("/google/assist/v1internal:loadCodeAssist", load_code_assist)
+    r.add_post("/google/assist/v1internal:onboardUser", onboard_user)
     r.add_post("/claude/token", claude_token)
     r.add_post("/codex/token", codex_token)
     r.add_post("/iflow/token", iflow_token)
@@ -570,7 +588,7 @@ def provider_endpoints(base: str) -> dict[str, dict[str, str]]:
                  "inference-base-url": f"{base}/kiro/api"},
         "vertex": {"token-url": f"{base}/google/token"},
         "gemini-cli": {"token-url": f"{base}/google/token"},
-        "antigravity": {"token-url": f"{base}/google/token"},
+        "antigravity": {"token-url": f"{base}/google/token", "code-assist-url": f"{base}/google/assist"},
         "claude": {"token-url": f"{base}/claude/token"},
         "codex": {"token-url": f"{base}/codex/token"},
         "iflow": {"token-url": f"{base}/iflow/token", "userinfo-url": f"{base}/iflow/userinfo",

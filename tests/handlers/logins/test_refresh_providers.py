@@ -98,13 +98,37 @@ async def test_gemini_cli_updates_the_nested_token(fake, ctx):
 
 async def test_antigravity(fake, ctx):
     fake.issue_refresh("google", "ag-0")
-    cred = new_credential("antigravity-a_b_c.json", {"type": "antigravity", "refresh_token": "ag-0"})
+    cred = new_credential("antigravity-a_b_c.json", {"type": "antigravity", "refresh_token": "ag-0",
+                                                     "project_id": "mine"})
     updates = await refresh_antigravity(ctx, cred, NOW)
     assert updates == {"access_token": "ya29.google-1", "expires_in": 3599, "timestamp": int(NOW.timestamp() * 1000),
                        "expired": "2026-04-01T08:59:59Z", "type": "antigravity"}
+    assert fake.calls("/google/assist/v1internal:loadCodeAssist") == []  # a file with a project keeps it
     call = fake.calls("/google/token")[0]
     assert call["headers"]["User-Agent"] == "antigravity/1.104.0 darwin/arm64"
     assert call["body"]["client_id"] == "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
+
+
+async def test_antigravity_refresh_looks_a_missing_project_up(fake, ctx):
+    # ensureAntigravityProjectID: with the new token, loadCodeAssist (onboardUser when it finds
+    # none); a failed lookup leaves the refresh as it was.
+    fake.issue_refresh("google", "ag-0")
+    cred = new_credential("antigravity-a_b_c.json", {"type": "antigravity", "refresh_token": "ag-0"})
+    updates = await refresh_antigravity(ctx, cred, NOW)
+    assert updates["project_id"] == "ag-project"
+    [lookup] = fake.calls("/google/assist/v1internal:loadCodeAssist")
+    assert lookup["headers"]["Authorization"] == "Bearer ya29.google-1"
+    fake.assist_project = None
+    fake.issue_refresh("google", "ag-1")
+    cred = new_credential("antigravity-a_b_c.json", {"type": "antigravity", "refresh_token": "ag-1"})
+    assert (await refresh_antigravity(ctx, cred, NOW))["project_id"] == "onboarded-project"
+    fake.issue_refresh("google", "ag-2")
+    ctx_broken = RefreshContext(ctx.session, lambda provider: endpoints_for(
+        provider, {"provider-endpoints": {"antigravity": {"token-url": f"{fake.base_url}/google/token",
+                                                          "code-assist-url": f"{fake.base_url}/missing"}}}))
+    cred = new_credential("antigravity-a_b_c.json", {"type": "antigravity", "refresh_token": "ag-2"})
+    updates = await refresh_antigravity(ctx_broken, cred, NOW)
+    assert "project_id" not in updates and updates["access_token"]
 
 
 async def test_iflow_oauth_refresh_fetches_the_api_key(fake, ctx):
