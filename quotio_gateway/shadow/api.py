@@ -34,8 +34,11 @@ async def shadow_handler(request: web.Request) -> web.Response:
             return _bad_request(f"limit must be between 1 and {MAX_LIMIT}")
     counters = runner.counters()
     reasons = runner.skip_reasons()
+    expected = runner.expected_differences()
     if route is not None:
         counters = {route: counters[route]} if route in counters else {}
         reasons = {route: reasons[route]} if route in reasons else {}
+        expected = {route: expected[route]} if route in expected else {}
     samples = await runner.store.list(route=route, limit=limit, outcome=outcome)
-    return web.json_response({"counters": counters, "skip_reasons": reasons, "samples": samples})
+    return web.json_response({"counters": counters, "skip_reasons": reasons, "expected_differences": expected,
+                              "samples": samples})

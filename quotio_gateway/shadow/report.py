@@ -104,6 +104,12 @@ def render_report(data: dict[str, Any]) -> str:
         for route, by_reason in sorted(reasons.items()):
             detail = ", ".join(f"{reason} {n}" for reason, n in sorted(by_reason.items()))
             lines.append(f"  {route}: {detail}")
+    expected: dict[str, dict[str, int]] = data.get("expected_differences") or {}
+    if expected:
+        lines += ["", "ignored as documented differences (docs/compatibility.md):"]
+        for route, by_rule in sorted(expected.items()):
+            detail = ", ".join(f"{rule} {n}" for rule, n in sorted(by_rule.items()))
+            lines.append(f"  {route}: {detail}")
     samples: list[dict[str, Any]] = data.get("samples") or []
     lines += ["", f"latest samples ({len(samples)}):" if samples else "no stored samples"]
     for sample in samples:

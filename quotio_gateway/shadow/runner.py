@@ -79,6 +79,9 @@ class ShadowRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._counts: dict[str, dict[str, int]] = {}
         self._skip_reasons: dict[str, dict[str, int]] = {}
+        # Per route, how often each documented deviation (docs/compatibility.md shadow rules)
+        # explained an answer that differed: the "ignored" outcomes with an ``expected:`` reason.
+        self._expected: dict[str, dict[str, int]] = {}
         self._leg_children: dict[str, tuple[Any, Any]] = {}
         self._outcome_children: dict[tuple[str, str], Any] = {}
 
@@ -108,6 +111,17 @@ class ShadowRunner:
 
     def skip_reasons(self) -> dict[str, dict[str, int]]:
         return {route: dict(reasons) for route, reasons in sorted(self._skip_reasons.items())}
+
+    def expected_differences(self) -> dict[str, dict[str, int]]:
+        return {route: dict(rules) for route, rules in sorted(self._expected.items())}
+
+    def _note_expected(self, route: str, reason: str | None, n: int) -> None:
+        if not reason or not reason.startswith("expected:"):
+            return
+        rules = self._expected.setdefault(route, {})
+        # One answer may show several deviations at once ("a+b"): each is counted.
+        for rule in reason.removeprefix("expected:").split("+"):
+            rules[rule] = rules.get(rule, 0) + n
 
     def submit(self, *, route: str, request_id: str, method: str, path: str,
                legacy: Awaitable[Captured], native: Awaitable[Captured], comparator: str | None = None,
@@ -239,6 +253,8 @@ class ShadowRunner:
             reasons = self._skip_reasons.setdefault(route, {})
             key = reason or "skipped"
             reasons[key] = reasons.get(key, 0) + n
+        elif outcome is Outcome.IGNORED:
+            self._note_expected(route, reason, n)
         self._bump(route, outcome.value, n)
 
     async def _finish(self, route: str, request_id: str, method: str, path: str, kind: str,
@@ -252,6 +268,8 @@ class ShadowRunner:
         if outcome is Outcome.SKIPPED:
             self.skip(route, comparison.reason or "skipped")
         else:
+            if outcome is Outcome.IGNORED:
+                self._note_expected(route, comparison.reason, 1)
             self._record(route, outcome)
         if outcome not in _STORED_OUTCOMES:
             return False

@@ -72,7 +72,24 @@ async def test_filters(client: TestClient[Any, Any]) -> None:
     data = await (await client.get("/v0/gateway/shadow", params={"limit": "1"})).json()
     assert [s["request_id"] for s in data["samples"]] == ["r3"]
     data = await (await client.get("/v0/gateway/shadow", params={"route": "GET /nothing"})).json()
-    assert data == {"counters": {}, "skip_reasons": {}, "samples": []}
+    assert data == {"counters": {}, "skip_reasons": {}, "expected_differences": {}, "samples": []}
+
+
+async def test_documented_deviations_are_counted_by_rule(client: TestClient[Any, Any],
+                                                         runner: ShadowRunner) -> None:
+    # Results from the worker (count) and from the in-process runner (record_result) alike; an
+    # answer explained by two rules counts for both.
+    from quotio_gateway.shadow.types import Comparison, Outcome
+
+    route = "POST /v1/messages"
+    runner.count(route, Outcome.IGNORED, "expected:claude-stream-tool-use-stop", 2)
+    both = Comparison(Outcome.IGNORED, "", reason="expected:a-rule+claude-stream-tool-use-stop")
+    runner.record_result(route=route, request_id="x", method="POST", path="/v1/messages", comparator="llm",
+                         comparison=both, legacy=Captured(200, [], b""), native=None, native_elapsed=None)
+    runner.count(route, Outcome.IGNORED, None, 1)  # volatile fields only: no rule to name
+    data = await (await client.get("/v0/gateway/shadow", params={"route": route})).json()
+    assert data["expected_differences"] == {route: {"claude-stream-tool-use-stop": 3, "a-rule": 1}}
+    assert data["counters"][route]["ignored"] == 4
 
 
 @pytest.mark.parametrize(("query", "message"), [

@@ -22,6 +22,7 @@ DATA: dict[str, Any] = {
         "POST /v1/messages": {"match": 0, "mismatch": 0, "ignored": 0, "error": 0, "skipped": 4},
     },
     "skip_reasons": {"POST /v1/messages": {"write": 3, "concurrency": 1}},
+    "expected_differences": {"GET /v1/models": {"truncated-stream-error-frame": 2}},
     "samples": [{
         "id": 9, "ts": 1764072000.0, "route": "GET /v1/models", "request_id": "abc123", "method": "GET",
         "path": "/v1/models", "outcome": "mismatch", "comparator": "json",
@@ -40,6 +41,9 @@ def test_render_report() -> None:
         "\n"
         "skipped because:\n"
         "  POST /v1/messages: concurrency 1, write 3\n"
+        "\n"
+        "ignored as documented differences (docs/compatibility.md):\n"
+        "  GET /v1/models: truncated-stream-error-frame 2\n"
         "\n"
         "latest samples (1):\n"
         "\n"
