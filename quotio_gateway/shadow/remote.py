@@ -160,12 +160,9 @@ class ShadowWorker:
     # --- jobs ------------------------------------------------------------------------------
     def submit(self, *, route: str, request_id: str, method: str, target: str, headers: list[tuple[str, str]],
                peer: str, comparator: str, body: bytes, legacy: Captured) -> str:
-        """Queue one comparison; "" when queued, else the skip reason the caller counts:
-        ``concurrency`` when ``shadow.max_concurrency`` comparisons are already out (the current
-        table's value, as the in-process runner reads it), ``queue_full`` when the worker is down
-        or its byte budget is spent."""
-        if len(self._pending) >= self.runner.settings.max_concurrency:
-            return "concurrency"
+        """Queue one comparison; "" when queued, else the skip reason the caller counts
+        (``queue_full``: the worker is down, or its queue or byte budget is spent). The worker
+        itself skips a job when ``shadow.max_concurrency`` native legs are running."""
         if not self.ready or self._transport is None or len(self._pending) >= self.max_pending:
             return "queue_full"
         size = len(body) + len(legacy.body)

@@ -66,6 +66,9 @@ class WorkerProtocol(asyncio.Protocol):
         self._out: list[Result] = []
         self._last_sample: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Native legs running now. Beyond shadow.max_concurrency (the table read per job, so a
+        # changed limit applies at once) a job is skipped, as the in-process runner skips it.
+        self._running = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -103,8 +106,10 @@ class WorkerProtocol(asyncio.Protocol):
     async def _run(self, job: Job) -> None:
         settings = self.get_settings()
         timeout = settings.timeout_seconds
-        # No queue here: the gateway sends at most shadow.max_concurrency jobs at a time (the
-        # table it has now) and counts the rest as skipped, as the in-process runner does.
+        if self._running >= settings.max_concurrency:
+            self._send(Result(job.id, Comparison(Outcome.SKIPPED, "", reason="concurrency"), None, None))
+            return
+        self._running += 1
         try:
             async with asyncio.timeout(timeout):
                 native = await run_native(self.app, method=job.method, target=job.target,
@@ -116,6 +121,8 @@ class WorkerProtocol(asyncio.Protocol):
                                     reason="native_timeout")
         else:
             comparison = await compare_legs(job.comparator, job.legacy, native)
+        finally:
+            self._running -= 1
         due = False
         if comparison.outcome in _SAMPLED:
             # Samples are rate limited per route in the gateway too; sending the native body only

@@ -108,6 +108,20 @@ async def test_native_timeout_is_an_error_result(link):
     assert sample is not None and sample[0] == "native leg did not finish within 0.2s"
 
 
+async def test_jobs_beyond_max_concurrency_are_skipped_with_the_limit_in_force(link):
+    # As the in-process runner: no queue behind the limit, and the table read per job decides.
+    conn, settings = link
+    await conn.next_frame()
+    settings.max_concurrency = 1
+    conn.writer.write(job(1, "/slow", b"late", route="GET /slow") + job(2, "/slow", b"late", route="GET /slow"))
+    skipped = await conn.result()
+    assert (skipped[0], skipped[1], skipped[2], skipped[3]) == (2, Outcome.SKIPPED, "concurrency", None)
+    assert (await conn.result())[1] is Outcome.ERROR  # the first ran (and timed out)
+    settings.max_concurrency = 2
+    conn.writer.write(job(3, "/slow", b"late", route="GET /slow") + job(4, "/slow", b"late", route="GET /slow"))
+    assert sorted([(await conn.result())[1] for _ in range(2)]) == [Outcome.ERROR, Outcome.ERROR]
+
+
 async def test_broken_frame_closes_the_worker(link):
     conn, _ = link
     await conn.next_frame()
