@@ -588,11 +588,10 @@ class _Connection(asyncio.Protocol):
         else:
             legacy = tee.result(status, self._answer_headers, elapsed)
         worker = door.worker
-        skipped = "queue_full" if worker is None else worker.submit(
-            route=decision.label, request_id=request_id, method=head.method, target=head.target,
-            headers=head.headers, peer=self.peer, comparator=comparator, body=body or b"", legacy=legacy)
-        if skipped:
-            door.shadow.skip(decision.label, skipped)
+        if worker is None or not worker.submit(route=decision.label, request_id=request_id, method=head.method,
+                                               target=head.target, headers=head.headers, peer=self.peer,
+                                               comparator=comparator, body=body or b"", legacy=legacy):
+            door.shadow.skip(decision.label, "queue_full")
 
     async def _forward(self, head: RequestHead, decision: Decision, body: bytes | None,
                        request_id: str, tee: BodyTee | None = None) -> tuple[int, float, bool]:

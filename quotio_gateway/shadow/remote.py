@@ -159,15 +159,14 @@ class ShadowWorker:
 
     # --- jobs ------------------------------------------------------------------------------
     def submit(self, *, route: str, request_id: str, method: str, target: str, headers: list[tuple[str, str]],
-               peer: str, comparator: str, body: bytes, legacy: Captured) -> str:
-        """Queue one comparison; "" when queued, else the skip reason the caller counts
-        (``queue_full``: the worker is down, or its queue or byte budget is spent). The worker
-        itself skips a job when ``shadow.max_concurrency`` native legs are running."""
+               peer: str, comparator: str, body: bytes, legacy: Captured) -> bool:
+        """Queue one comparison; False (the caller counts a skip) when the worker is full or down.
+        The worker itself skips a job while ``shadow.max_concurrency`` native legs are running."""
         if not self.ready or self._transport is None or len(self._pending) >= self.max_pending:
-            return "queue_full"
+            return False
         size = len(body) + len(legacy.body)
         if self.pending_bytes + size > self.max_pending_bytes:
-            return "queue_full"
+            return False
         self._next_id += 1
         job_id = self._next_id
         loop = asyncio.get_running_loop()
@@ -184,7 +183,7 @@ class ShadowWorker:
             # Jobs leave in batches: one write and one worker wake-up per FLUSH_DELAY, not per
             # request, keeps the gateway's loop (and the CPU it shares) for its clients.
             self._flush_timer = loop.call_later(FLUSH_DELAY, self._flush)
-        return ""
+        return True
 
     def _flush(self) -> None:
         if self._flush_timer is not None:

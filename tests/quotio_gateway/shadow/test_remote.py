@@ -160,7 +160,7 @@ async def test_a_dying_worker_is_counted_and_started_again(setup):
     # Queue a job the worker will never answer, then kill it.
     legacy = Captured(status=200, headers=[], body=b"{}")
     assert s.worker.submit(route="GET /v1/models", request_id="r", method="GET", target="/v1/models", headers=[],
-                           peer="127.0.0.1", comparator="models", body=b"", legacy=legacy) == ""
+                           peer="127.0.0.1", comparator="models", body=b"", legacy=legacy)
     os.kill(first, signal.SIGKILL)
     counts = await s.counted("GET /v1/models", 1)
     assert counts["error"] == 1 or counts["mismatch"] == 1  # answered before the kill landed, or lost
@@ -179,11 +179,11 @@ async def test_worker_timeout_is_counted_as_skipped(setup):
     legacy = Captured(status=200, headers=[], body=b"{}")
     s.worker.ready = True
     s.worker._transport = None  # nothing reaches the worker: the job can only time out
-    assert s.worker.submit(route="r", request_id="x", method="GET", target="/", headers=[], peer="",
-                           comparator="json", body=b"", legacy=legacy) == "queue_full"
+    assert not s.worker.submit(route="r", request_id="x", method="GET", target="/", headers=[], peer="",
+                               comparator="json", body=b"", legacy=legacy)
     s.worker._transport = _Sink()  # type: ignore[assignment]
     assert s.worker.submit(route="r", request_id="x", method="GET", target="/", headers=[], peer="",
-                           comparator="json", body=b"", legacy=legacy) == ""
+                           comparator="json", body=b"", legacy=legacy)
     for entry in s.worker._pending.values():
         entry.deadline = 0.0
     s.worker._sweep()
