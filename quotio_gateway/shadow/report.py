@@ -81,6 +81,16 @@ def _leg(leg: dict[str, Any] | None) -> str:
     return text
 
 
+def _per_route(title: str, tallies: dict[str, dict[str, int]]) -> list[str]:
+    """A titled block of ``route: name n, …`` lines (nothing when there are no tallies)."""
+    if not tallies:
+        return []
+    lines = ["", title]
+    for route, counts in sorted(tallies.items()):
+        lines.append(f"  {route}: " + ", ".join(f"{name} {n}" for name, n in sorted(counts.items())))
+    return lines
+
+
 def render_report(data: dict[str, Any]) -> str:
     counters: dict[str, dict[str, int]] = data.get("counters") or {}
     lines: list[str] = []
@@ -98,18 +108,9 @@ def render_report(data: dict[str, Any]) -> str:
                 lines.append("  ".join("-" * w for w in widths))
     else:
         lines.append("no shadow results yet")
-    reasons: dict[str, dict[str, int]] = data.get("skip_reasons") or {}
-    if reasons:
-        lines += ["", "skipped because:"]
-        for route, by_reason in sorted(reasons.items()):
-            detail = ", ".join(f"{reason} {n}" for reason, n in sorted(by_reason.items()))
-            lines.append(f"  {route}: {detail}")
-    expected: dict[str, dict[str, int]] = data.get("expected_differences") or {}
-    if expected:
-        lines += ["", "ignored as documented differences (docs/compatibility.md):"]
-        for route, by_rule in sorted(expected.items()):
-            detail = ", ".join(f"{rule} {n}" for rule, n in sorted(by_rule.items()))
-            lines.append(f"  {route}: {detail}")
+    lines += _per_route("skipped because:", data.get("skip_reasons") or {})
+    lines += _per_route("ignored as documented differences (docs/compatibility.md):",
+                        data.get("expected_differences") or {})
     samples: list[dict[str, Any]] = data.get("samples") or []
     lines += ["", f"latest samples ({len(samples)}):" if samples else "no stored samples"]
     for sample in samples:
