@@ -275,6 +275,8 @@ class Dispatcher:
         if kind is None:
             if reason is not None:
                 self.shadow.skip(label, reason)
+            else:
+                self.shadow.not_sampled(label)
             return await self._legacy(request, decision, body, client, request_id,
                                       route_header, limit)
         if not self.shadow.try_acquire():

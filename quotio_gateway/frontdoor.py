@@ -233,7 +233,8 @@ class FrontDoor:
         kind, reason, native = planned
         if kind is not None:
             if random.random() >= (route.sample if route is not None else 1.0):
-                return None  # outside the sample: not a skip
+                self.shadow.not_sampled(decision.label)
+                return None
             if not native:
                 kind, reason = None, "no native handler"
             elif (head.content_length or 0) > self.shadow.settings.max_compare_bytes:

@@ -35,10 +35,12 @@ async def shadow_handler(request: web.Request) -> web.Response:
     counters = runner.counters()
     reasons = runner.skip_reasons()
     expected = runner.expected_differences()
+    not_sampled = runner.not_sampled_counts()
     if route is not None:
         counters = {route: counters[route]} if route in counters else {}
         reasons = {route: reasons[route]} if route in reasons else {}
         expected = {route: expected[route]} if route in expected else {}
+        not_sampled = {route: not_sampled[route]} if route in not_sampled else {}
     samples = await runner.store.list(route=route, limit=limit, outcome=outcome)
     return web.json_response({"counters": counters, "skip_reasons": reasons, "expected_differences": expected,
-                              "samples": samples})
+                              "not_sampled": not_sampled, "samples": samples})

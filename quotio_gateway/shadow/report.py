@@ -111,6 +111,10 @@ def render_report(data: dict[str, Any]) -> str:
     lines += _per_route("skipped because:", data.get("skip_reasons") or {})
     lines += _per_route("ignored as documented differences (docs/compatibility.md):",
                         data.get("expected_differences") or {})
+    not_sampled: dict[str, int] = data.get("not_sampled") or {}
+    if not_sampled:
+        lines += ["", "left out by the route's sample (not compared, not counted above):"]
+        lines += [f"  {route}: {n}" for route, n in sorted(not_sampled.items())]
     samples: list[dict[str, Any]] = data.get("samples") or []
     lines += ["", f"latest samples ({len(samples)}):" if samples else "no stored samples"]
     for sample in samples:

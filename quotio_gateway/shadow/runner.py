@@ -82,6 +82,9 @@ class ShadowRunner:
         # Per route, how often each documented deviation (docs/compatibility.md shadow rules)
         # explained an answer that differed: the "ignored" outcomes with an ``expected:`` reason.
         self._expected: dict[str, dict[str, int]] = {}
+        # Requests a route's `sample` left out: not outcomes (nothing was tried), but an operator
+        # reading the counters needs them to know what share the comparisons stand for.
+        self._not_sampled: dict[str, int] = {}
         self._leg_children: dict[str, tuple[Any, Any]] = {}
         self._outcome_children: dict[tuple[str, str], Any] = {}
 
@@ -105,6 +108,12 @@ class ShadowRunner:
         reasons = self._skip_reasons.setdefault(route, {})
         reasons[reason] = reasons.get(reason, 0) + 1
         self._record(route, Outcome.SKIPPED)
+
+    def not_sampled(self, route: str) -> None:
+        self._not_sampled[route] = self._not_sampled.get(route, 0) + 1
+
+    def not_sampled_counts(self) -> dict[str, int]:
+        return dict(sorted(self._not_sampled.items()))
 
     def counters(self) -> dict[str, dict[str, int]]:
         return {route: dict(counts) for route, counts in sorted(self._counts.items())}

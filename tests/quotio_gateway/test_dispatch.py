@@ -342,6 +342,19 @@ async def wait_for_outcome(app, route, outcome, count=1):
     return False
 
 
+async def test_shadow_outside_the_sample_is_counted_apart(legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url},
+                              "routes": [{"match": "GET /v1/models", "mode": "shadow", "sample": 0.0}]},
+                             registry=registry_with(GET__v1__models=models_native))
+    client = await aiohttp_client(app)
+    for _ in range(3):
+        resp = await client.get("/v1/models")
+        assert resp.headers["X-Quotio-Route"] == "shadow/legacy"
+    runner = app[appkeys.SHADOW]
+    assert runner.not_sampled_counts() == {"GET /v1/models": 3}
+    assert runner.counters() == {}
+
+
 async def test_shadow_match_and_mismatch(legacy, make_gateway, aiohttp_client):
     app = await make_gateway({"legacy": {"url": legacy.url},
                               "routes": [{"match": "GET /v1/models", "mode": "shadow"}]},

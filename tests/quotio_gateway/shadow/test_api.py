@@ -40,6 +40,8 @@ async def client(runner: ShadowRunner, aiohttp_client: ClientFactory) -> TestCli
                                comparator="json", diff="@ $.a\n- 1\n+ 2", ts=100.0 + n,
                                legacy=Captured(200, [], b"1"), native=Captured(200, [], b"2"))
     runner.skip("GET /v1/models", "concurrency")
+    runner.not_sampled("GET /v1/models")
+    runner.not_sampled("GET /v1/models")
     assert runner.try_acquire()
     runner.submit(route="GET /v1/models", request_id="r3", method="GET", path="/v1/models",
                   legacy=leg(b'{"a": 1}'), native=leg(b'{"a": 2}'))
@@ -58,6 +60,7 @@ async def test_lists_counters_and_newest_samples(client: TestClient[Any, Any]) -
     assert data["counters"] == {"GET /v1/models": {"match": 0, "mismatch": 1, "ignored": 0, "error": 0,
                                                    "skipped": 1}}
     assert data["skip_reasons"] == {"GET /v1/models": {"concurrency": 1}}
+    assert data["not_sampled"] == {"GET /v1/models": 2}
     assert [s["request_id"] for s in data["samples"]] == ["r3", "r2", "r1", "r0"]
     assert data["samples"][0]["diff"] == "@ $.a\n- 1\n+ 2"
     assert data["samples"][1]["legacy"] == {"status": 200, "headers": [], "body": "1", "truncated": False,
@@ -72,7 +75,8 @@ async def test_filters(client: TestClient[Any, Any]) -> None:
     data = await (await client.get("/v0/gateway/shadow", params={"limit": "1"})).json()
     assert [s["request_id"] for s in data["samples"]] == ["r3"]
     data = await (await client.get("/v0/gateway/shadow", params={"route": "GET /nothing"})).json()
-    assert data == {"counters": {}, "skip_reasons": {}, "expected_differences": {}, "samples": []}
+    assert data == {"counters": {}, "skip_reasons": {}, "expected_differences": {}, "not_sampled": {},
+                    "samples": []}
 
 
 async def test_documented_deviations_are_counted_by_rule(client: TestClient[Any, Any],

@@ -73,11 +73,11 @@ async def setup(make_gateway) -> AsyncIterator:
     legacy_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
     made: list[tuple[web.AppRunner, asyncio.AbstractServer, FrontDoor, ShadowWorker]] = []
 
-    async def build(*, max_pending: int = 8192, start: bool = True) -> Setup:
+    async def build(*, max_pending: int = 8192, start: bool = True, sample: float = 1.0) -> Setup:
         # Room for every job of a test's burst: beyond max_concurrency the worker skips (test_worker.py).
         app = await make_gateway({"legacy": {"url": legacy_url, "health_path": "/v1/models"},
                                   "shadow": {"max_concurrency": 64},
-                                  "routes": [{"match": "GET /v1/models", "mode": "shadow"},
+                                  "routes": [{"match": "GET /v1/models", "mode": "shadow", "sample": sample},
                                              {"match": "POST /v1/models", "mode": "shadow"},
                                              {"match": "GET /v0/management/*", "mode": "shadow"}]})
         runtime = app[appkeys.RUNTIME]
@@ -105,6 +105,14 @@ async def setup(make_gateway) -> AsyncIterator:
         await worker.close(0.5)
         await runner.cleanup()
     await legacy_runner.cleanup()
+
+
+async def test_requests_outside_the_sample_are_counted_apart(setup):
+    s = await setup(sample=0.0)
+    heads = await s.get("/v1/models", n=5)
+    assert all(b"X-Quotio-Route: shadow/legacy" in head for head in heads)
+    assert s.runner.not_sampled_counts() == {"GET /v1/models": 5}
+    assert s.runner.counters() == {} and s.runner.skip_reasons() == {}
 
 
 async def test_every_shadowed_request_is_compared_in_the_worker(setup):

@@ -23,6 +23,7 @@ DATA: dict[str, Any] = {
     },
     "skip_reasons": {"POST /v1/messages": {"write": 3, "concurrency": 1}},
     "expected_differences": {"GET /v1/models": {"truncated-stream-error-frame": 2}},
+    "not_sampled": {"POST /v1/messages": 30},
     "samples": [{
         "id": 9, "ts": 1764072000.0, "route": "GET /v1/models", "request_id": "abc123", "method": "GET",
         "path": "/v1/models", "outcome": "mismatch", "comparator": "json",
@@ -44,6 +45,9 @@ def test_render_report() -> None:
         "\n"
         "ignored as documented differences (docs/compatibility.md):\n"
         "  GET /v1/models: truncated-stream-error-frame 2\n"
+        "\n"
+        "left out by the route's sample (not compared, not counted above):\n"
+        "  POST /v1/messages: 30\n"
         "\n"
         "latest samples (1):\n"
         "\n"
