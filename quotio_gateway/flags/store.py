@@ -126,15 +126,21 @@ class FlagStore:
         model = patch.get("model")
         doc = self.current.table.model_dump(mode="json", exclude_unset=True)
         routes: list[dict[str, Any]] = doc.setdefault("routes", [])
-        index = next((i for i, r in enumerate(routes)
-                      if Route.model_validate({**r, "mode": r.get("mode", "legacy")}).match == probe.match
-                      and r.get("model") == model), None)
+        same_match = [i for i, r in enumerate(routes)
+                      if Route.model_validate({**r, "mode": r.get("mode", "legacy")}).match == probe.match]
+        index = next((i for i in same_match if routes[i].get("model") == model), None)
         if remove:
             if index is None:
                 raise FlagsError("request body", "match", f"no route {probe.match!r} to remove")
             routes.pop(index)
         elif index is None:
-            routes.append(patch)
+            # First match wins: a new model-conditioned route appended below the same match without
+            # a model would never be reached, so it goes just above that catch-all.
+            catch_all = next((i for i in same_match if not routes[i].get("model")), None)
+            if model and catch_all is not None:
+                routes.insert(catch_all, patch)
+            else:
+                routes.append(patch)
         else:
             routes[index] = {**routes[index], **patch}
         return await self.replace(validate_flags(doc, "request body"), actor=actor, source="api")

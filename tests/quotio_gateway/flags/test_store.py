@@ -75,6 +75,24 @@ async def test_patch_adds_and_removes_routes(tmp_path, db):
         await store.patch_route({"match": "POST /v1/messages", "remove": True}, actor="t")
 
 
+async def test_patched_model_route_goes_above_its_catch_all(tmp_path, db):
+    doc = {"default": "legacy", "routes": [{"match": "POST /v1/messages", "mode": "legacy"},
+                                           {"match": "GET /v1/models", "mode": "legacy"}]}
+    store, _, _ = await make_store(tmp_path, db, doc=doc, watch=False)
+    await store.patch_route({"match": "POST /v1/messages", "model": "claude-*", "mode": "native"}, actor="t")
+    assert [(r.match, r.model) for r in store.current.table.routes] == [
+        ("POST /v1/messages", "claude-*"), ("POST /v1/messages", None), ("GET /v1/models", None)]
+    table = store.current
+    assert table.match("POST", "/v1/messages", "claude-opus-4", model_known=True).decision.mode is Mode.NATIVE
+    assert table.match("POST", "/v1/messages", "gpt-5", model_known=True).decision.mode is Mode.LEGACY
+    # A route without a model still goes to the end; changing a listed one keeps its place.
+    await store.patch_route({"match": "POST /v1/chat/completions", "mode": "native"}, actor="t")
+    await store.patch_route({"match": "POST /v1/messages", "model": "claude-*", "mode": "shadow"}, actor="t")
+    assert [(r.match, r.model, r.mode.value) for r in store.current.table.routes] == [
+        ("POST /v1/messages", "claude-*", "shadow"), ("POST /v1/messages", None, "legacy"),
+        ("GET /v1/models", None, "legacy"), ("POST /v1/chat/completions", None, "native")]
+
+
 @pytest.mark.parametrize("patch", [
     {"mode": "native"},
     {"match": "GET /v1/models", "mode": "warp"},
