@@ -31,6 +31,7 @@ from handlers.auth.stores import LoadResult, StoreUnavailable, TokenStore, store
 from handlers.auth.stores.file_store import FileTokenStore
 from handlers.inference.runtime import InferenceRuntime
 from handlers.logins.context import LOGIN_CONTEXT
+from handlers.logins.device_http import token_call_session
 from handlers.logins.refresh import RefreshManager
 from handlers.logins.refresh_metrics import RefreshMetrics
 from handlers.logins.refresh_providers import refresh_context
@@ -102,8 +103,7 @@ def _auth_dir(config_store: ConfigStore) -> Path:
 
 def build_services(app: web.Application, config_store: ConfigStore, inference: InferenceRuntime) -> CredentialServices:
     store = store_from_env(os.environ, _auth_dir(config_store))
-    # No cookie jar: a cookie one account's token call received must not ride on another's.
-    session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+    session = token_call_session()
     context = refresh_context(session, lambda: config_store.current)
     manager = RefreshManager(store, context, metrics=RefreshMetrics(app[METRICS].registry))
     runtime = CredentialRuntime(store, inference.client, registry=registry_for(config_store),

@@ -27,6 +27,7 @@ from quotio_gateway.config.models import DEFAULT_AUTH_DIR
 
 from .browser_flow import DEFAULT_WAIT_SECONDS
 from .callback_server import CallbackServers
+from .device_http import token_call_session
 from .per_app import installed_or_lazy
 
 __all__ = ["LOGIN_CONTEXT", "LoginContext", "login_context", "setup_login_context"]
@@ -58,8 +59,7 @@ class LoginContext:
 
     def client(self) -> aiohttp.ClientSession:
         if self.http is None or self.http.closed:
-            # No cookie jar: one login's provider cookies must not reach the next account's.
-            self.http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+            self.http = token_call_session()
             self._owns_http = True
         return self.http
 

@@ -17,6 +17,20 @@ import aiohttp
 # A login or refresh call that takes longer than this is treated as unreachable.
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
+# What Go's http.Client sends when a call sets none of its own (the legacy's token, device and
+# lookup calls mostly set none): its agent and gzip, and no Accept. Calls with their own agent
+# (iFlow, Antigravity, Copilot, Kiro, Gemini CLI) still pass it per request.
+GO_CLIENT_HEADERS = {"User-Agent": "Go-http-client/1.1", "Accept-Encoding": "gzip"}
+
+
+def token_call_session() -> aiohttp.ClientSession:
+    """The session for login, refresh and account-lookup calls.
+
+    No cookie jar: a cookie one account's token call received must not ride on another's.
+    """
+    return aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), headers=GO_CLIENT_HEADERS,
+                                 skip_auto_headers=("Accept",))
+
 
 class TokenEndpointError(RuntimeError):
     """A token/device/refresh endpoint call that did not give a usable answer.

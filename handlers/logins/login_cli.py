@@ -37,7 +37,7 @@ from .browser_flow import DEFAULT_WAIT_SECONDS, complete_login
 from .callback_server import CallbackServer, CallbackServerError
 from .claude import ClaudeLogin
 from .codex import CodexLogin
-from .device_http import TokenEndpointError
+from .device_http import TokenEndpointError, token_call_session
 from .device_poll import DeviceFlowError, LoginIO
 from .endpoints import EndpointConfigError, IFlowEndpoints, ProviderEndpoints, endpoints_for
 from .google import AntigravityLogin, GeminiCliLogin
@@ -180,7 +180,7 @@ async def run_login(request: LoginRequest, io: LoginIO, *, store: TokenStore | N
     own_store = store is None
     target = store or store_from_env(os.environ, cfg.auth_dir or DEFAULT_AUTH_DIR)
     own_http = http is None
-    client = http or aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+    client = http or token_call_session()
     try:
         if own_store:
             await target.start()

@@ -16,6 +16,7 @@ from handlers.logins.device_http import (
     expiry_after,
     require_token_json,
     rfc3339,
+    token_call_session,
 )
 
 
@@ -23,6 +24,8 @@ async def answer(request: web.Request) -> web.Response:
     kind = request.match_info["kind"]
     if kind == "ok":
         return web.json_response({"access_token": "secret-token", "echo": dict(await request.post())})
+    if kind == "headers":
+        return web.json_response({k.lower(): v for k, v in request.headers.items()})
     if kind == "list":
         return web.json_response(["not", "an", "object"])
     if kind == "html":
@@ -85,3 +88,14 @@ def test_go_rfc3339():
     moment = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
     assert rfc3339(moment) == "2026-01-02T03:04:05Z"
     assert expiry_after(moment, 3600) == "2026-01-02T04:04:05Z"
+
+
+async def test_token_calls_carry_go_client_headers(base):
+    async with token_call_session() as http:
+        async with http.get(f"{base}/headers") as response:
+            bare = await response.json()
+        own = await call_endpoint(http, "GET", f"{base}/headers", headers={"User-Agent": "provider-agent/1"})
+    assert bare["user-agent"] == "Go-http-client/1.1"
+    assert bare["accept-encoding"] == "gzip"
+    assert "accept" not in bare  # Go adds none; calls that want one set it
+    assert own.body["user-agent"] == "provider-agent/1"
