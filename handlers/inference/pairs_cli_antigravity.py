@@ -29,13 +29,9 @@ from handlers.translation.gemini_request import render_cli_request
 from handlers.translation.gemini_response import ClaudeFrame, wrap_cli_response
 from handlers.translation.model import Format, StreamEnd
 from handlers.translation.openai_chat_request import parse_request as parse_openai_request
-from handlers.translation.openai_responses import (
-    GeminiEvents,
-    ResponsesStreamRenderer,
-    fold_events,
-    render_response,
-)
+from handlers.translation.openai_responses import GeminiEvents, ResponsesStreamRenderer
 from handlers.translation.openai_responses import parse_request as parse_responses_request
+from handlers.translation.responses_from_gemini import render_gemini_response
 
 from .pair_parts import FunctionTranslation, Item, item_payload, json_object
 from .pairs_gemini_client import PAIRS as GEMINI_CLIENT_PAIRS
@@ -89,8 +85,9 @@ def _responses_answers(
     inp: TranslateInput, source: Format
 ) -> tuple[Callable[[bytes], bytes], Callable[[], StreamTranslator]]:
     def answer(upstream: bytes) -> bytes:
-        events = gemini_cli_response.responses_events(GeminiEvents(), json_object(upstream), source)
-        return sse.dumps(render_response(fold_events(events), inp.body))
+        obj = json_object(upstream)
+        inner = obj["response"] if isinstance(obj.get("response"), dict) else obj
+        return sse.dumps(render_gemini_response(inner, inp.body, source=source))
 
     def streamer() -> StreamTranslator:
         machine, renderer = GeminiEvents(), ResponsesStreamRenderer(inp.body)

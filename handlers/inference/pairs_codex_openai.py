@@ -57,6 +57,7 @@ from handlers.translation import model as m
 from handlers.translation.gjson_values import text_of
 from handlers.translation.model import Format
 from handlers.translation.openai_responses import ResponsesFrame
+from handlers.translation.responses_from_gemini import render_gemini_response
 from handlers.translation.sse import (
     GEMINI_CLAUDE_TRAILER,
     OPENAI_DONE,
@@ -393,9 +394,7 @@ def make_pairs(
             return _Stream(_objects(frames), lambda: [*_responses_frames(renderer.feed(m.StreamEnd())), RESPONSES_END])
 
         def response(upstream: bytes) -> bytes:
-            chunk = gemini.parse_chunk(json_object(upstream))
-            folded = openai_responses.fold_events(openai_responses.GeminiEvents(call_id=call_id).feed(chunk))
-            return dumps(openai_responses.render_response(folded, inp.body, now=now))
+            return dumps(render_gemini_response(json_object(upstream), inp.body, now=now, call_id=call_id))
 
         return FunctionTranslation(body, inp.stream, response, stream)
 

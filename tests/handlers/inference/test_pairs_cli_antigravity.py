@@ -151,7 +151,7 @@ def test_responses_on_gemini_cli_stream_and_non_stream() -> None:
     assert completed["response"]["instructions"] == "I"
     assert completed["response"]["usage"]["input_tokens"] == 1
     answer = orjson.loads(tr.response(orjson.dumps(chunks[0].payload)))
-    assert answer["id"] == "r" and answer["output"][0]["content"][0]["text"] == "Hi"
+    assert answer["id"] == "resp_r" and answer["output"][0]["content"][0]["text"] == "Hi"
 
 
 # --- Antigravity upstream -----------------------------------------------------------------------
