@@ -130,6 +130,10 @@ def classify(status: int, body: bytes, headers: Mapping[str, str] | None = None,
         # Google refuses a bad or expired API key with 400, not 401: the key's fault, not the
         # request's, so the next credential is tried (compatibility row 3). 400 still cools nothing.
         scope, reason = "credential", "invalid_api_key"
+    elif status == 400 and anthropic_account_refused(body):
+        # Anthropic answers an account without credit, or a disabled organisation, with a 400
+        # invalid_request_error: the account's fault, the same request serves on another key.
+        scope, reason = "credential", "account_refused"
     hint = google_retry_delay(body) if google_hint and status == 429 else None
     header_hint = None
     if headers is not None and scope == "quota":
@@ -163,6 +167,23 @@ def google_key_refused(body: bytes) -> bool:
             return True
     message = error.get("message")
     return isinstance(message, str) and message.startswith(_GOOGLE_KEY_MESSAGES)
+
+
+# Messages of Anthropic's 400 ``invalid_request_error`` answers that refuse the account, not the request.
+_ANTHROPIC_ACCOUNT_MESSAGES = ("Your credit balance is too low", "This organization has been disabled")
+
+
+def anthropic_account_refused(body: bytes) -> bool:
+    """Whether an Anthropic error body says the account cannot be served (no credit, disabled)."""
+    if b"credit balance" not in body and b"organization has been disabled" not in body:
+        return False
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    error = doc.get("error") if isinstance(doc, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return isinstance(message, str) and message.startswith(_ANTHROPIC_ACCOUNT_MESSAGES)
 
 
 _GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")

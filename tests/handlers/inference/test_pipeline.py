@@ -210,6 +210,25 @@ async def test_a_400_refusing_the_key_moves_to_the_next_credential(inference_cli
     assert fake_llm.requests and len(keys) == 2 + keys.count("k1")
 
 
+NO_CREDIT = {"type": "error", "error": {"type": "invalid_request_error",
+                                        "message": "Your credit balance is too low to access the Anthropic API. "
+                                                   "Please go to Plans & Billing to upgrade or purchase credits."}}
+
+
+async def test_an_account_without_credit_moves_to_the_next_credential(inference_client: Any,
+                                                                      fake_llm: FakeLLM) -> None:
+    # Anthropic's 400 for an account without credit is the account's problem, not the request's.
+    client = await inference_client(config(fake_llm, "k1", "k2"), PAIRS)
+    fake_llm.script("k1", status(400, NO_CREDIT), status(400, NO_CREDIT))
+    for _ in range(2):
+        resp = await client.post("/v1/messages", json=body())
+        assert resp.status == 200
+        assert (await resp.json())["content"][0]["text"] == ANSWER
+    keys = [r.key for r in fake_llm.requests]
+    assert keys.count("k2") == 2
+    assert all(keys[i + 1] == "k2" for i, key in enumerate(keys) if key == "k1")
+
+
 async def test_every_key_refused_gives_the_last_400(inference_client: Any, fake_llm: FakeLLM) -> None:
     client = await inference_client(config(fake_llm, "k1", "k2"), PAIRS)
     fake_llm.script("k1", status(400, GOOGLE_BAD_KEY))

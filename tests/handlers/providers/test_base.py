@@ -62,7 +62,19 @@ def test_google_400_for_a_refused_key_blames_the_credential(body: object) -> Non
     assert (error.scope, error.status, error.reason, error.body) == ("credential", 400, "invalid_api_key", raw)
 
 
+@pytest.mark.parametrize("message", [
+    "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade "
+    "or purchase credits.",
+    "This organization has been disabled.",
+])
+def test_anthropic_400_refusing_the_account_blames_the_credential(message: str) -> None:
+    raw = json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": message}}).encode()
+    error = classify(400, raw, {})
+    assert (error.scope, error.status, error.reason, error.body) == ("credential", 400, "account_refused", raw)
+
+
 @pytest.mark.parametrize("body", [
+    b'{"type":"error","error":{"type":"invalid_request_error","message":"messages: the credit balance field"}}',
     b'{"error":{"code":400,"message":"Invalid JSON payload received.","status":"INVALID_ARGUMENT"}}',
     b'{"error":{"code":400,"message":"x","details":[{"reason":"SOMETHING_ELSE"}]}}',
     b'{"type":"error","error":{"type":"invalid_request_error","message":"the API key field is bad"}}',
