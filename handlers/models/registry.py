@@ -532,10 +532,12 @@ class ModelRegistry:
             model = model[len(cred.prefix) + 1:]
         if cred.alias_channel:
             model = self._oauth_upstream(cred.alias_channel, model) or model
-        if cred.kind == APIKEY and cred.alias_models:
+        if cred.kind == APIKEY:
+            # ``applyAPIKeyModelAlias`` trims the name for every API key, listed models or not.
             model = go_trim(model)
-            model = (_api_key_table_upstream(model, cred.alias_table)
-                     or _api_key_upstream(model, cred.alias_models) or model)
+            if cred.alias_models:
+                model = (_api_key_table_upstream(model, cred.alias_table)
+                         or _api_key_upstream(model, cred.alias_models) or model)
         return model
 
     def _oauth_upstream(self, channel: str, requested: str) -> str:

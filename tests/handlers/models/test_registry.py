@@ -236,6 +236,22 @@ gemini-api-key:
     assert registry.upstream_model("no-such-credential", "g25p") == "g25p"
 
 
+def test_api_keys_send_the_model_trimmed_with_or_without_listed_models() -> None:
+    registry = build_registry(cfg("""
+claude-api-key:
+  - api-key: k1
+gemini-api-key:
+  - api-key: k2
+    models:
+      - {name: gemini-2.5-pro, alias: pro}
+"""))
+    gemini, claude = (c.id for c in registry.credentials)
+    assert registry.upstream_model(claude, "  claude-sonnet-4-5-20250929\t") == "claude-sonnet-4-5-20250929"
+    assert registry.upstream_model(claude, " claude-sonnet-4-5-20250929(1024)") == "claude-sonnet-4-5-20250929(1024)"
+    assert registry.upstream_model(gemini, " pro ") == "gemini-2.5-pro"
+    assert registry.upstream_model(gemini, " gemini-2.5-flash ") == "gemini-2.5-flash"
+
+
 def test_api_key_alias_table_comes_before_the_list_scan() -> None:
     """conductor.go:201-239 and 317-360: the per-key table also answers for a listed name's base,
     so a variant with its own suffix stands for the plain model, the config's suffix winning."""
