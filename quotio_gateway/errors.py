@@ -10,6 +10,8 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from .config.gojson import go_json_dumps
+
 _GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                   413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 502: "UNAVAILABLE",
                   503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
@@ -74,9 +76,11 @@ async def read_request_body(request: web.Request) -> bytes:
 
 def invalid_request(message: str) -> web.Response:
     """The legacy inference handlers' 400 for a body they cannot start with (their own error
-    shape, without a ``code``, on every protocol's routes)."""
+    shape, without a ``code``, on every protocol's routes), written as Gin's ``c.JSON`` writes
+    it: HTML-safe escapes and the charset in the Content-Type."""
     detail = {"message": message, "type": "invalid_request_error"}
-    return web.Response(status=400, body=orjson.dumps({"error": detail}), content_type="application/json")
+    return web.Response(status=400, body=go_json_dumps({"error": detail}),
+                        content_type="application/json", charset="utf-8")
 
 
 def error_response(path: str, status: int, message: str) -> web.Response:

@@ -25,6 +25,7 @@ GEMINI_MODEL = "gemini-2.5-flash"
 CODEX_MODEL = "gpt-5"
 COMPAT_MODEL = "compat-model"  # alias of ``upstream-model`` on the openai-compatibility provider
 JSON = "application/json"
+GIN_JSON = "application/json; charset=utf-8"
 
 
 def upstreams_config(root: str, extra: str = "", *, claude_keys: tuple[str, ...] = ("sk-claude",),
@@ -89,7 +90,9 @@ BODY_PATHS = [
 
 async def assert_answer(resp: Any, status: int, body: bytes) -> None:
     assert resp.status == status
-    assert resp.headers["Content-Type"] == JSON
+    # The handlers' own "Invalid request: …" answers are Gin's c.JSON (charset); the rest c.Data.
+    expected = GIN_JSON if b'"Invalid request: ' in body else JSON
+    assert resp.headers["Content-Type"] == expected
     assert await resp.read() == body
 
 

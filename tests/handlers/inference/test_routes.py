@@ -120,7 +120,7 @@ async def test_what_go_refuses_stays_refused(gateway: MakeGateway, fake_llm: Fak
     client = await gateway(upstreams_config(fake_llm.root))
     resp = await client.post("/v1/messages", data=raw, headers={"Content-Type": JSON})
     assert resp.status == 400
-    assert resp.headers["Content-Type"] == JSON
+    assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
     message = orjson.loads(await resp.read())["error"]["message"]
     assert message.startswith("Invalid request: body is not valid JSON (")
     assert fake_llm.requests == []
