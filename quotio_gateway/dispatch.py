@@ -25,6 +25,8 @@ from .flags.matcher import Decision, canary_bucket
 from .flags.schema import Mode
 from .gin_routes import legacy_serves, redirect_response
 from .legacy.forwarder import LEGACY_FAILURE_KEY
+from .legacy.peer_guard import is_cli_route
+from .legacy.peer_guard import refusal as peer_refusal
 from .management.auth import management_enabled
 from .management.responses import gin_not_found
 from .native import Handler
@@ -187,6 +189,13 @@ class Dispatcher:
     async def _legacy(self, request: web.Request, decision: Decision, body: bytes | None, client: LazyClientAddress,
                       request_id: str, route_header: bool, limit: int,
                       tee: BodyTee | None = None) -> web.StreamResponse:
+        refused = peer_refusal(request.method, request.path, client.peer, request.app[appkeys.CONFIG_STORE].current)
+        if refused is not None:
+            # The legacy would see the gateway's 127.0.0.1, never this client: its 403 is given here.
+            self._tag(request, decision, "native", route_header)
+            if not is_cli_route(request.method, request.path):
+                request[BEFORE_MIDDLEWARE_KEY] = True  # Amp's CORS check removed the global headers
+            return refused
         self._tag(request, decision, "legacy", route_header)
         if request.headers.get("Upgrade", "").lower() == "websocket" and request.method == "GET":
             return await self.legacy.forward_websocket(request, route=decision.label, request_id=request_id,

@@ -49,6 +49,7 @@ from .frontdoor_http import (
     response_head,
 )
 from .legacy.headers import client_response_headers, upstream_request_headers
+from .legacy.peer_guard import guarded as peer_guarded
 from .legacy.pool import RequestSpec, UpstreamError, UpstreamResponse
 from .shadow.capture import BodyTee
 from .shadow.offline import resolve_native
@@ -125,6 +126,7 @@ class FrontDoor:
         self.metrics = app[appkeys.METRICS]
         self.flags = app[appkeys.FLAG_STORE]
         self.legacy = app[appkeys.LEGACY]
+        self.config = app[appkeys.CONFIG_STORE]
         self.inflight = app[appkeys.RUNTIME].inflight
         self.supervised = app[appkeys.SUPERVISOR] is not None
         self.own_paths, self.own_prefixes = gateway_owned_paths(app)
@@ -203,6 +205,8 @@ class FrontDoor:
             return None
         if self.supervised and (head.method, path) in _OWN_FILE_ROUTES:
             return None
+        if peer_guarded(head.method, path, self.config.current):
+            return None  # the dispatcher checks the client's address first (legacy/peer_guard.py)
         return result.decision
 
     async def has_native(self, method: str, path: str) -> bool:

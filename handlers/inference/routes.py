@@ -23,6 +23,7 @@ from handlers.translation.gjson_values import text_of
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.errors import UnreadableBody, invalid_request, read_request_body
 from quotio_gateway.errors import error_response as gateway_error
+from quotio_gateway.legacy.peer_guard import cli_peer_allowed, cli_refusal
 from quotio_gateway.management.responses import json_response
 from quotio_gateway.native import NativeRegistry
 
@@ -280,9 +281,8 @@ async def gemini_models_post(request: web.Request) -> web.StreamResponse:
 
 async def gemini_cli(request: web.Request) -> web.StreamResponse:
     peer = request.transport.get_extra_info("peername") if request.transport else None
-    if not peer or peer[0] != "127.0.0.1":
-        # Gin's c.JSON (gemini-cli_handlers.go:53), hence the charset in the Content-Type.
-        return json_response(403, {"error": {"message": "CLI reply only allow local access", "type": "forbidden"}})
+    if not peer or not cli_peer_allowed(peer[0]):
+        return cli_refusal()
     method = request.match_info["method"]
     if method not in ("generateContent", "streamGenerateContent"):
         try:

@@ -67,8 +67,12 @@ def choose_comparator(method: str, path: str) -> str:
         path = "/" + tail
         if "/models/" in path and path.startswith("/v1beta1/"):
             return "llm"
-    if path in _LLM_PATHS or path.startswith("/v1internal:"):
+    if path in _LLM_PATHS:
         return "llm"
+    if path.startswith("/v1internal:"):
+        # Only the three inference methods are served locally; every other method (onboardUser,
+        # loadCodeAssist, …) is relayed to Cloud Code once, a write a shadow leg must not repeat.
+        return "llm" if path.endswith(_GEMINI_ACTIONS) else "json"
     if "/models/" in path and path.endswith(_GEMINI_ACTIONS):
         return "llm"
     return "json"

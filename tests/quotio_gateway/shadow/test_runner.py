@@ -271,6 +271,10 @@ async def test_broken_leg_setup_never_raises(db: StateDB, bad_side: str) -> None
     ("GET", "/v0/management/gemini-cli-auth-url?is_webui=true", False, 0.0, (None, "write")),
     ("GET", "/anthropic/callback?code=c&state=s", False, 0.0, (None, "write")),
     ("GET", "/v0/management/get-auth-status?state=s", False, 0.0, ("json", None)),
+    # Gemini CLI: the inference methods are served locally; the rest are relayed to Cloud Code.
+    ("POST", "/v1internal:streamGenerateContent?alt=sse", True, 0.0, ("llm", None)),
+    ("POST", "/v1internal:onboardUser", True, 0.0, (None, "write")),
+    ("POST", "/v1internal:loadCodeAssist", True, 0.0, (None, "write")),
 ])
 def test_plan_shadow(method: str, path: str, opted: bool, draw: float,
                      expected: tuple[str | None, str | None]) -> None:
