@@ -71,6 +71,9 @@ class InferenceCall:
     stream: bool
     raw: bytes = b""
     alt: str = ""
+    # Whether ``alt`` also goes to a Gemini-family upstream: it does from ``/v1beta``; the Gemini
+    # CLI handler frames its own stream by it but always executes with none (gemini-cli_handlers.go:161,174).
+    alt_upstream: bool = True
     action: str = ""  # Gemini/Vertex upstream action override ("countTokens")
     wrap: TranslationWrapper | None = None
     pairs: PairLookup | None = None  # another view of the pair table (token counting)
@@ -209,7 +212,7 @@ class _Attempt:
             raise UpstreamError("model", 400, str(exc).encode(), reason="request") from exc
         upstream_request = UpstreamRequest(model=model, body=body, stream=translation.upstream_stream,
                                            client_headers=self.request.headers, action=call.action,
-                                           alt=call.alt if upstream.value.startswith("gemini") else "",
+                                           alt=call.alt if call.alt_upstream and upstream.value.startswith("gemini") else "",
                                            prompt_cache_id=self._codex_session(upstream, model),
                                            client_stream=call.stream, shaped=shaped, client_body=client_body)
         return translation, upstream_request

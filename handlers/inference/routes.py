@@ -295,7 +295,7 @@ async def gemini_cli(request: web.Request) -> web.StreamResponse:
         return read
     body, raw = read
     call = InferenceCall(protocols.GEMINI_CLI, body, model_of(body), _GEMINI_METHODS[method], raw,
-                         alt=gemini_alt(request))
+                         alt=gemini_alt(request), alt_upstream=False)
     return await serve(request, _runtime(request), call)
 
 

@@ -255,3 +255,17 @@ async def test_gemini_cli_stream_has_headers_before_the_upstream_answers(gateway
     assert resp.status == 400 and resp.headers["Content-Type"] == JSON
     assert await resp.read() == error_body("unknown provider for model nope")
     assert [r.path for r in fake_llm.requests] == [f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent"] * 2
+    # The CLI handler frames its answer by ``alt`` but executes with none (gemini-cli_handlers.go:161).
+    assert [r.query for r in fake_llm.requests] == [{"alt": "sse"}] * 2
+
+
+async def test_gemini_cli_alt_never_reaches_the_upstream(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    client = await gateway(upstreams_config(fake_llm.root))
+    resp = await client.post("/v1internal:generateContent?alt=json", json=GEMINI_CLI_BODY)
+    assert resp.status == 200
+    resp = await client.post("/v1beta/models/" + GEMINI_MODEL + ":generateContent?alt=json", json=GEMINI_BODY)
+    assert resp.status == 200
+    assert [(r.path, r.query) for r in fake_llm.requests] == [
+        (f"/v1beta/models/{GEMINI_MODEL}:generateContent", {}),
+        (f"/v1beta/models/{GEMINI_MODEL}:generateContent", {"$alt": "json"}),
+    ]
