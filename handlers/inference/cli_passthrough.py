@@ -15,20 +15,21 @@ legacy's ``util.SetProxy`` does.
 
 from __future__ import annotations
 
-import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
 from handlers.logins.endpoints import endpoints_for
+from handlers.providers.base import PreparedRequest, UpstreamError, classify
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.management.responses import json_response
 
 from .runtime import InferenceRuntime
 
-# Not copied either way: connection handling belongs to each hop, and the body is re-framed.
-# Accept-Encoding is dropped so the answer comes back uncompressed and its bytes pass unchanged.
+# Not copied either way: connection handling belongs to each hop, and the body is re-framed. The
+# body was decoded when it was read, so its Content-Encoding no longer describes it. Accept-Encoding
+# is left to the client (Go's gzip, decoded on the way back), so the answer's bytes pass unchanged.
 _NOT_FORWARDED = frozenset({"host", "connection", "keep-alive", "transfer-encoding", "content-length", "te",
-                            "upgrade", "proxy-connection", "accept-encoding"})
+                            "upgrade", "proxy-connection", "accept-encoding", "content-encoding"})
 _NOT_RETURNED = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"})
 
 
@@ -42,18 +43,18 @@ async def forward_cli_method(request: web.Request, runtime: InferenceRuntime, ra
     cfg = request.app[CONFIG_STORE].current
     base = endpoints_for("gemini-cli", cfg).inference_base_url.rstrip("/")
     url = base + request.rel_url.raw_path_qs
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED]
-    session, proxy = runtime.client.session_for(cfg.proxy_url)
+    headers = tuple((k, v) for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED)
+    # The upstream client sends as Go's http.Client does: its default agent and encoding where the
+    # client set none, redirects followed, the environment's proxy when proxy-url is empty.
+    prepared = PreparedRequest("POST", url, headers, raw)
     try:
-        async with session.post(url, data=raw, headers=headers, proxy=proxy, allow_redirects=False) as upstream:
-            body = await upstream.read()
-            if not 200 <= upstream.status < 300:
-                return _bad_request(body.decode("utf-8", errors="replace"))
-            out: CIMultiDict[str] = CIMultiDict()
-            for name in upstream.headers:
-                if name.lower() not in _NOT_RETURNED and name not in out:
-                    out[name] = upstream.headers[name]
-            return web.Response(status=200, body=body, headers=out)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        reason = str(exc) or type(exc).__name__
-        return _bad_request(f'Invalid request: Post "{url}": {reason}')
+        result = await runtime.client.request(prepared, cfg.proxy_url, classify)
+    except UpstreamError as exc:
+        if exc.status is None:
+            return _bad_request(f'Invalid request: Post "{url}": {exc.body.decode("utf-8", errors="replace")}')
+        return _bad_request(exc.body.decode("utf-8", errors="replace"))
+    out: CIMultiDict[str] = CIMultiDict()
+    for name in result.headers:
+        if name.lower() not in _NOT_RETURNED and name not in out:
+            out[name] = result.headers[name]
+    return web.Response(status=200, body=result.body, headers=out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +23,8 @@ async def code_assist() -> AsyncIterator[str]:
         SEEN.append({"path": request.path_qs, "headers": dict(request.headers), "body": await request.read()})
         if request.path.endswith(":loadCodeAssist"):
             return web.json_response({"currentTier": {"id": "free-tier"}}, headers={"X-Upstream": "one"})
+        if request.path.endswith(":moved"):
+            raise web.HTTPTemporaryRedirect(request.path.replace(":moved", ":loadCodeAssist"))
         if request.path.endswith(":htmlErr"):
             return web.Response(status=404, text="<html><b>nope</b> & co</html>", content_type="text/html")
         return web.json_response({"error": {"code": 403, "status": "PERMISSION_DENIED"}}, status=403)
@@ -80,3 +83,21 @@ async def test_an_unreachable_host_is_a_400_naming_the_call(inference_client: An
     error = (await resp.json())["error"]
     assert error["type"] == "invalid_request_error"
     assert error["message"].startswith(f'Invalid request: Post "{base}/v1internal:loadCodeAssist": ')
+
+
+async def test_the_call_goes_as_gos_client_sends_it(inference_client: Any, code_assist: str) -> None:
+    client = await inference_client(config(code_assist))
+    body = b'{"metadata":{"ideType":"IDE_UNSPECIFIED"}}'
+    # A compressed body is decoded on the way in: it goes on plain, without its old label.
+    resp = await client.post("/v1internal:loadCodeAssist", data=gzip.compress(body),
+                             headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+                             skip_auto_headers=["User-Agent"])
+    assert resp.status == 200
+    [seen] = SEEN
+    assert seen["body"] == body and "Content-Encoding" not in seen["headers"]
+    assert seen["headers"]["User-Agent"] == "Go-http-client/1.1"
+    # A 307 is followed with the same POST and body, as Go's http.Client does.
+    resp = await client.post("/v1internal:moved", data=body)
+    assert resp.status == 200 and await resp.json() == {"currentTier": {"id": "free-tier"}}
+    assert [s["path"] for s in SEEN[1:]] == ["/v1internal:moved", "/v1internal:loadCodeAssist"]
+    assert SEEN[2]["body"] == body
