@@ -152,14 +152,8 @@ def google_key_refused(body: bytes) -> bool:
     object ``{"error": …}``; its OpenAI-compatible endpoint a list holding one."""
     if b"API_KEY_" not in body and b"API key" not in body:
         return False
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
-    if isinstance(doc, list) and doc:
-        doc = doc[0]
-    error = doc.get("error") if isinstance(doc, dict) else None
-    if not isinstance(error, dict):
+    error = _error_object(body)
+    if error is None:
         return False
     details = error.get("details")
     for detail in details if isinstance(details, list) else ():
@@ -177,13 +171,22 @@ def anthropic_account_refused(body: bytes) -> bool:
     """Whether an Anthropic error body says the account cannot be served (no credit, disabled)."""
     if b"credit balance" not in body and b"organization has been disabled" not in body:
         return False
+    error = _error_object(body)
+    message = error.get("message") if error is not None else None
+    return isinstance(message, str) and message.startswith(_ANTHROPIC_ACCOUNT_MESSAGES)
+
+
+def _error_object(body: bytes) -> dict[str, Any] | None:
+    """The ``error`` object of a JSON error body (Google's OpenAI-compatible endpoint sends a list
+    holding one), or None."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return False
+        return None
+    if isinstance(doc, list) and doc:
+        doc = doc[0]
     error = doc.get("error") if isinstance(doc, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    return isinstance(message, str) and message.startswith(_ANTHROPIC_ACCOUNT_MESSAGES)
+    return error if isinstance(error, dict) else None
 
 
 _GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
