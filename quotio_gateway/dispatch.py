@@ -52,6 +52,8 @@ SIDE_KEY = "quotio_side"
 HEAD_AT_KEY = "quotio_head_at"
 SHADOW_GO_KEY = "quotio_shadow_go"
 BEFORE_MIDDLEWARE_KEY = "quotio_before_middleware"
+# Set on an answer whose headers are an upstream's, copied as the legacy copies them (its Server too).
+UPSTREAM_SERVER_KEY = "quotio_upstream_server"
 
 
 def new_request_id() -> str:
@@ -379,7 +381,8 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
     headers = response.headers
     # aiohttp adds `Server: Python/… aiohttp/…` before this hook runs; CLIProxyAPI (Go net/http)
     # sends no Server header, and a client must not be able to tell the sides apart by it.
-    headers.popall("Server", None)
+    if not response.get(UPSTREAM_SERVER_KEY):
+        headers.popall("Server", None)
     gate = state.get(SHADOW_GO_KEY)
     if gate is not None:
         asyncio.get_running_loop().call_soon(_release, gate)

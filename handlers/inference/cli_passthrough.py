@@ -21,6 +21,7 @@ from multidict import CIMultiDict
 from handlers.logins.endpoints import endpoints_for
 from handlers.providers.base import PreparedRequest, UpstreamError, classify
 from quotio_gateway.appkeys import CONFIG_STORE
+from quotio_gateway.dispatch import UPSTREAM_SERVER_KEY
 from quotio_gateway.management.responses import json_response
 
 from .runtime import InferenceRuntime
@@ -57,4 +58,6 @@ async def forward_cli_method(request: web.Request, runtime: InferenceRuntime, ra
     for name in result.headers:
         if name.lower() not in _NOT_RETURNED and name not in out:
             out[name] = result.headers[name]
-    return web.Response(status=200, body=result.body, headers=out)
+    response = web.Response(status=200, body=result.body, headers=out)
+    response[UPSTREAM_SERVER_KEY] = "Server" in out
+    return response

@@ -210,9 +210,9 @@ class _Attempt:
             # Checked against this provider's own entry for the model: another credential's may
             # take the same setting, so the next one is tried; with none left this is the answer.
             raise UpstreamError("model", 400, str(exc).encode(), reason="request") from exc
+        alt = call.alt if call.alt_upstream and upstream.value.startswith("gemini") else ""
         upstream_request = UpstreamRequest(model=model, body=body, stream=translation.upstream_stream,
-                                           client_headers=self.request.headers, action=call.action,
-                                           alt=call.alt if call.alt_upstream and upstream.value.startswith("gemini") else "",
+                                           client_headers=self.request.headers, action=call.action, alt=alt,
                                            prompt_cache_id=self._codex_session(upstream, model),
                                            client_stream=call.stream, shaped=shaped, client_body=client_body)
         return translation, upstream_request

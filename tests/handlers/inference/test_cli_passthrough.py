@@ -22,7 +22,8 @@ async def code_assist() -> AsyncIterator[str]:
     async def handle(request: web.Request) -> web.Response:
         SEEN.append({"path": request.path_qs, "headers": dict(request.headers), "body": await request.read()})
         if request.path.endswith(":loadCodeAssist"):
-            return web.json_response({"currentTier": {"id": "free-tier"}}, headers={"X-Upstream": "one"})
+            return web.json_response({"currentTier": {"id": "free-tier"}},
+                                     headers={"X-Upstream": "one", "Server": "ESF"})
         if request.path.endswith(":moved"):
             raise web.HTTPTemporaryRedirect(request.path.replace(":moved", ":loadCodeAssist"))
         if request.path.endswith(":htmlErr"):
@@ -50,6 +51,7 @@ async def test_other_methods_are_forwarded_with_the_clients_headers(inference_cl
     assert resp.status == 200
     assert await resp.json() == {"currentTier": {"id": "free-tier"}}
     assert resp.headers["X-Upstream"] == "one"
+    assert resp.headers.getall("Server") == ["ESF"]  # the legacy copies every upstream header
     [seen] = SEEN
     assert seen["path"] == "/v1internal:loadCodeAssist?alt=x"
     assert seen["body"] == b'{"metadata":{}}'
