@@ -208,7 +208,7 @@ def thinking_field(config: ThinkingConfig | None) -> dict[str, Any] | None:
     else:
         effort = config.level.strip().lower()
         budget = level_to_budget(effort) if effort else None
-    if budget is None or budget < -1:
+    if budget is None:
         return None
     if budget == 0:
         return {"type": "disabled"}

@@ -386,7 +386,7 @@ def apply_thinking(
             converted = level_to_budget(config.level)
             if converted is not None:
                 config = ThinkingConfig(ThinkingMode.BUDGET, budget=converted)
-        return _apply_compatible(body, config, provider, info)
+        return _apply_compatible(body, config, provider, info, source)
     if info.thinking is None:
         return strip_config(body, provider) if extract_config(body, provider) is not None else body
     if config is None:
@@ -447,7 +447,7 @@ def _apply_registered(body: dict[str, Any], config: ThinkingConfig, provider: st
 
 
 def _apply_compatible(
-    body: dict[str, Any], config: ThinkingConfig, provider: str, info: ModelInfo | None
+    body: dict[str, Any], config: ThinkingConfig, provider: str, info: ModelInfo | None, source: str
 ) -> dict[str, Any]:
     """User-defined or unregistered models: write the setting without registry limits."""
     mode = config.mode
@@ -458,6 +458,10 @@ def _apply_compatible(
         elif mode is ThinkingMode.AUTO:
             _set(body, ("thinking", "type"), "enabled")
             _delete(body, ("thinking", "budget_tokens"))
+        elif mode is ThinkingMode.BUDGET and config.budget < -1 and source.startswith("gemini"):
+            # A Gemini client's budget below -1: a registered model clamps it to its minimum, an
+            # unregistered one would send Claude a negative budget it refuses (compatibility row 13).
+            _delete(body, ("thinking",))
         elif mode is ThinkingMode.BUDGET:
             _set(body, ("thinking", "type"), "enabled")
             _set(body, ("thinking", "budget_tokens"), config.budget)

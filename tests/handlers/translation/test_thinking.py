@@ -549,3 +549,20 @@ def test_a_space_before_the_suffix_still_finds_the_registered_model() -> None:
     body = {"model": "claude-sonnet-4-5-20250929 ", "max_tokens": 32000, "messages": []}
     out = apply_thinking(body, "claude-sonnet-4-5-20250929 (auto)", "claude", "claude", None)
     assert out["thinking"]["type"] == "enabled" and "budget_tokens" in out["thinking"]
+
+
+def test_a_gemini_budget_below_minus_one_on_claude() -> None:
+    """Compatibility row 13: the translator carries the budget as the legacy does; a registered
+    model then clamps it to its minimum, an unregistered one sends no thinking (Claude refuses a
+    negative budget), while a Claude client's own negative budget is left as it came."""
+    assert claude.thinking_field(ThinkingConfig(ThinkingMode.BUDGET, budget=-5)) == {
+        "type": "enabled", "budget_tokens": -5}
+
+    def body() -> dict[str, Any]:
+        return {"model": "m", "max_tokens": 32000, "thinking": {"type": "enabled", "budget_tokens": -5},
+                "messages": []}
+
+    registered = apply_thinking(body(), "claude-sonnet-4-5-20250929", "gemini", "claude", None)
+    assert registered["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    assert "thinking" not in apply_thinking(body(), "custom-claude", "gemini", "claude", None)
+    assert apply_thinking(body(), "custom-claude", "claude", "claude", None)["thinking"]["budget_tokens"] == -5
