@@ -249,3 +249,12 @@ def parse_credential(file_name: str, data: bytes, revision: str | None = None) -
 def new_credential(file_name: str, metadata: dict[str, Any]) -> Credential:
     """Build a credential to save (a login result, an upload); validates name and type."""
     return credential_from_metadata(file_name, dict(metadata))
+
+
+def with_default_proxy(credential: Credential, default: str) -> Credential:
+    """The credential as its calls go out: its own ``proxy_url``, else config.yaml's global
+    ``proxy-url`` (the legacy takes the auth's proxy, then the config's: proxy_helpers.go:36-45)."""
+    default = default.strip()
+    if credential.proxy_url or not default:
+        return credential
+    return replace(credential, proxy_url=default)

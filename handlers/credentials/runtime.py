@@ -410,6 +410,9 @@ class CredentialRuntime:
     def _current_config(self) -> Any:
         return self._config() if callable(self._config) else self._config
 
+    def default_proxy(self) -> str:
+        return str(getattr(self._current_config(), "proxy_url", "") or "")
+
     def file_credential(self, file_name: str) -> Credential | None:
         """The current copy of a file. Saves made through the same store object (a refresh
         manager sharing it) reach the watcher without an outside-change event; they are picked

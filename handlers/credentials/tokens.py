@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from handlers.auth.credential import Credential
+from handlers.auth.credential import Credential, with_default_proxy
 from handlers.providers.base import UpstreamError
 
 log = structlog.get_logger("handlers.credentials")
@@ -37,6 +37,8 @@ class CurrentCredential(Protocol):
     """What a token source needs from the runtime."""
 
     def file_credential(self, file_name: str) -> Credential | None: ...
+
+    def default_proxy(self) -> str: ...
 
     async def refresh_file(self, file_name: str) -> Credential | None: ...
 
@@ -114,7 +116,7 @@ class ExchangedToken:
         if cache is None:
             raise self._failed("token exchange not configured")
         try:
-            token = await cache.get(credential)
+            token = await cache.get(with_default_proxy(credential, self.runtime.default_proxy()))
         except UpstreamError:
             raise
         except Exception as exc:

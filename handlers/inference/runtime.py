@@ -26,6 +26,7 @@ from handlers.translation import codex_instructions
 from handlers.translation.model import Format
 from quotio_gateway.config.models import Config
 from quotio_gateway.config.store import ConfigStore
+from quotio_gateway.management.responses import go_trim
 
 from .pair_table import PairLookup, default_pairs
 
@@ -162,6 +163,7 @@ class InferenceRuntime:
             rule = codex_instructions.CodexInstructions(enabled=enabled)
         codex_instructions.configure(rule)
         self.client.timeouts = upstream_timeouts(gateway.get("upstream-timeouts"), self._base_timeouts)
+        self.client.default_proxy = go_trim(cfg.proxy_url)
 
     def _forget_reregistered(self, previous: Config | None, cfg: Config) -> None:
         """A reload re-registers the credentials it changed, and the legacy swaps in a fresh auth

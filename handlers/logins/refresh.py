@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from handlers.auth.credential import Credential, CredentialError
+from handlers.auth.credential import Credential, CredentialError, with_default_proxy
 from handlers.auth.stores import StoreConflict, StoreError, TokenStore
 from handlers.auth.stores.file_store import AuthChange
 from handlers.logins.device_http import TokenEndpointError
@@ -376,7 +376,8 @@ class RefreshManager:
         if refresher is None:
             raise RefreshFailed(file_name, f"no refresher for provider {provider}", permanent=True)
         try:
-            updates = await refresher(self.context, current, datetime.fromtimestamp(now, tz=UTC))
+            updates = await refresher(self.context, with_default_proxy(current, self.context.default_proxy()),
+                                      datetime.fromtimestamp(now, tz=UTC))
         except TokenEndpointError as exc:
             if exc.permanent and (winner := await self._refreshed_meanwhile(current, reason)) is not None:
                 # Providers that rotate refresh tokens refuse the old one once another process

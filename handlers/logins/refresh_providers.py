@@ -85,6 +85,8 @@ class RefreshContext:
     endpoints: Callable[[str], ProviderEndpoints]
     copilot: CopilotTokenCache | None = None
     vertex: VertexTokenMinter | None = None
+    # config.yaml's global proxy-url, for credentials that name none of their own.
+    default_proxy: Callable[[], str] = lambda: ""
 
 
 Refresher = Callable[[RefreshContext, Credential, datetime], Awaitable[dict[str, Any]]]
@@ -98,7 +100,8 @@ def refresh_context(session: aiohttp.ClientSession, config: Callable[[], Any]) -
         return endpoints_for(provider, config())
 
     return RefreshContext(session, endpoints, copilot=CopilotTokenCache(session, endpoints("github-copilot")),
-                          vertex=VertexTokenMinter(session, endpoints("vertex")))
+                          vertex=VertexTokenMinter(session, endpoints("vertex")),
+                          default_proxy=lambda: str(getattr(config(), "proxy_url", "") or ""))
 
 
 def _refresh_token_of(credential: Credential, *nested: str) -> str:

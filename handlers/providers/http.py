@@ -69,6 +69,9 @@ class UpstreamClient:
         # transport sends it (env_proxy.py); read once, as Go does.
         self._env_proxy = EnvProxy.from_environ(os.environ if environ is None else environ)
         self._limit_per_host = limit_per_host
+        # config.yaml's global ``proxy-url``: a call whose credential names no proxy of its own
+        # goes through it (the legacy's auth proxy, then cfg.ProxyURL: proxy_helpers.go:36-45).
+        self.default_proxy = ""
         self._sessions: dict[str, tuple[aiohttp.ClientSession, str | None]] = {}
         # Direct calls skip aiohttp (direct_http.py); a per-host limit is aiohttp's to keep.
         self._direct = DirectClient(self._timeouts.connect, ssl_context) if not limit_per_host else None
@@ -139,6 +142,7 @@ class UpstreamClient:
 
     async def _open_once(self, prepared: PreparedRequest, proxy_url: str) -> Response:
         url = _url(prepared.url)
+        proxy_url = proxy_url or self.default_proxy
         if not proxy_url and self._env_proxy.active:
             proxy_url = self._env_proxy.proxy_for(url.scheme, url.host or "", url.port)
         # A GET without a body (a 301/302/303 the call followed) is written as Go writes it, with

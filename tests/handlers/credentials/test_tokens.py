@@ -45,12 +45,16 @@ def test_on_use_skew_per_provider() -> None:
 
 
 class Runtime:
-    def __init__(self, credential: Credential | None) -> None:
+    def __init__(self, credential: Credential | None, proxy: str = "") -> None:
         self.credential = credential
         self.refreshes = 0
+        self.proxy = proxy
 
     def file_credential(self, file_name: str) -> Credential | None:
         return self.credential
+
+    def default_proxy(self) -> str:
+        return self.proxy
 
     async def refresh_file(self, file_name: str) -> Credential | None:
         self.refreshes += 1
@@ -86,6 +90,22 @@ async def test_exchange_not_configured_and_exchange_failure() -> None:
     with pytest.raises(UpstreamError) as err:
         await ExchangedToken(gone, "c.json", Broken).access_token()
     assert err.value.body == b"credential no longer available"
+
+
+async def test_exchanges_use_the_global_proxy_when_the_file_names_none() -> None:
+    seen: list[str] = []
+
+    class Recording:
+        async def get(self, credential: Credential, *, force: bool = False) -> object:
+            seen.append(credential.proxy_url)
+            return "token"
+
+    plain = new_credential("c.json", {"type": "vertex"})
+    own = new_credential("d.json", {"type": "vertex", "proxy_url": "http://own:1"})
+    for credential in (plain, own):
+        runtime = Runtime(credential, proxy="http://global:3128")
+        assert await ExchangedToken(runtime, credential.file_name, Recording).access_token() == "token"
+    assert seen == ["http://global:3128", "http://own:1"]
 
 
 @pytest.fixture

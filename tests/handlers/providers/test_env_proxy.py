@@ -83,3 +83,18 @@ async def test_loopback_no_proxy_and_a_proxy_url_of_its_own_skip_the_environment
         assert upstream.last.headers["Host"] == "other.invalid"
     finally:
         await client.close()
+
+
+async def test_the_global_proxy_url_serves_calls_that_name_none(upstream) -> None:
+    # config.yaml's proxy-url (set on the client per config) comes before the environment, and a
+    # credential's own proxy before both: an OAuth file without proxy_url goes through it.
+    upstream.answer_json(200, {"ok": True})
+    client = UpstreamClient(environ={"HTTP_PROXY": "http://127.0.0.1:9"})
+    client.default_proxy = upstream.url
+    try:
+        executor = OpenAICompatExecutor(client)
+        bare = APIKeyCredential("compat", "sk-1", "http://upstream.invalid/v1")
+        assert (await executor.execute(bare, UpstreamRequest("m", {"messages": []}))).json() == {"ok": True}
+        assert upstream.last.headers["Host"] == "upstream.invalid"
+    finally:
+        await client.close()
