@@ -21,7 +21,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.emitter import Emitter
+from ruamel.yaml.emitter import RoundTripEmitter
 from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, ScalarString
 from ruamel.yaml.tokens import CommentToken
@@ -388,7 +388,7 @@ def _normalize_styles(node: Any) -> None:
 # --- ruamel I/O -----------------------------------------------------------------------------
 
 
-class _GoStyleEmitter(Emitter):
+class _GoStyleEmitter(RoundTripEmitter):
     """Quote with double quotes where a plain scalar is impossible, as yaml.v3 does."""
 
     def choose_scalar_style(self) -> Any:

@@ -65,6 +65,19 @@ def test_unchanged_config_keeps_comments_quotes_and_order(write_config) -> None:
         "  panel-github-repository: https://github.com/router-for-me/Cli-Proxy-API-Management-Center\n")
 
 
+def test_explicit_tags_survive_a_save(write_config) -> None:
+    # yaml.v3 keeps each scalar's tag on a write; the file must load again with the same values.
+    path = write_config("mystery: !!str 5\napi-keys: [!!str 12345]\npayload:\n  override:\n"
+                        "    - models: [{name: m, protocol: ''}]\n      params:\n        user: !!str 5\n" + ALIAS)
+    cfg = load_config(path)
+    save_config_preserving(path, cfg)
+    text = path.read_text()
+    assert "!!%20" not in text and "mystery: !!str 5" in text
+    again = load_config(path)
+    assert again.api_keys == ["12345"]
+    assert again.payload.model_dump(by_alias=True) == cfg.payload.model_dump(by_alias=True)
+
+
 def test_updates_in_place_and_appends_only_non_zero_keys(write_config) -> None:
     path = write_config("debug: false # dbg\nproxy-url: \"\"\nremote-management:\n  secret-key: ''\n" + ALIAS)
     cfg = load_config(path)
