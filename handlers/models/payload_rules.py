@@ -194,12 +194,29 @@ def _raw_value(value: Any) -> tuple[bool, Any]:
         return False, None
     if isinstance(value, str):
         try:
-            return True, json.loads(value)
+            return True, _encodable(json.loads(value))
         except ValueError:
             # Go would splice the broken text in and send invalid JSON; a dict cannot hold
             # that, so such a rule is skipped (and the upstream never sees a corrupt body).
             return False, None
-    return True, copy.deepcopy(value)
+    return True, _encodable(copy.deepcopy(value))
+
+
+_INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1
+
+
+def _encodable(value: Any) -> Any:
+    """Integers no 64-bit type holds become floats, as yaml.v3 decodes them (and the JSON
+    encoder could not write them: every matching request would fail)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value) if not _INT_MIN <= value <= _UINT_MAX else value
+    if isinstance(value, dict):
+        return {k: _encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    return value
 
 
 # --- applying -------------------------------------------------------------------------------
@@ -225,7 +242,7 @@ def apply_payload_rules(cfg: Config, model: str, protocol: str, payload: dict[st
                 full = build_path(root, path)
                 if not full or full in applied or path_exists(source, full):
                     continue
-                ok, resolved = _raw_value(value) if raw else (True, copy.deepcopy(value))
+                ok, resolved = _raw_value(value) if raw else (True, _encodable(copy.deepcopy(value)))
                 if ok and set_path(payload, full, resolved):
                     applied.add(full)
 
@@ -237,7 +254,7 @@ def apply_payload_rules(cfg: Config, model: str, protocol: str, payload: dict[st
                 full = build_path(root, path)
                 if not full:
                     continue
-                ok, resolved = _raw_value(value) if raw else (True, copy.deepcopy(value))
+                ok, resolved = _raw_value(value) if raw else (True, _encodable(copy.deepcopy(value)))
                 if ok:
                     set_path(payload, full, resolved)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from handlers.models.payload_rules import (
@@ -58,6 +59,22 @@ def test_defaults_overrides_and_raw_values() -> None:
         "tools": [{"googleSearch": {}}],
         "metadata": {"k": [1, 2]},
     }
+
+
+def test_integers_beyond_64_bits_go_out_as_numbers() -> None:
+    rules = cfg("""
+payload:
+  override:
+    - models: [{name: "*"}]
+      params: {seed: 100000000000000000000, fits: 12345678901234567890, nested: {"n": [-99999999999999999999]}}
+  override-raw:
+    - models: [{name: "*"}]
+      params: {big: "123456789012345678901234567890"}
+""")
+    payload = apply_payload_rules(rules, "m", "openai", {"model": "m"})
+    # yaml.v3 reads such an integer as a float64; the body must still encode.
+    assert orjson.loads(orjson.dumps(payload)) == {"model": "m", "seed": 1e20, "fits": 12345678901234567890,
+                                                   "nested": {"n": [-1e20]}, "big": 1.2345678901234568e29}
 
 
 def test_defaults_are_checked_against_the_original_request() -> None:
