@@ -192,8 +192,10 @@ def sign_assertion(service_account: dict[str, Any], audience: str, now: float,
     header: dict[str, Any] = {"alg": "RS256", "typ": "JWT"}
     if key_id := as_str(service_account.get("private_key_id")):
         header["kid"] = key_id
-    issued = int(now)
-    claims = {"iss": email, "scope": scope, "aud": audience, "iat": issued, "exp": issued + ASSERTION_LIFETIME}
+    # golang.org/x/oauth2's jws backdates iat by 10 s for clocks ahead of Google's, and writes
+    # the claims in its struct order (iss, scope, aud, exp, iat).
+    issued = int(now - 10)
+    claims = {"iss": email, "scope": scope, "aud": audience, "exp": issued + ASSERTION_LIFETIME, "iat": issued}
     signing_input = ".".join(_b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims))
     signature = key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{_b64url(signature)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 
@@ -19,6 +20,7 @@ from handlers.logins.vertex_import import (
     import_service_account_file,
     normalise_private_key,
     parse_service_account,
+    sign_assertion,
 )
 from tests.fakes.device_providers import DeviceProviderState, start_device_providers
 
@@ -142,3 +144,12 @@ async def test_a_key_the_token_endpoint_rejects(fake, store):
         with pytest.raises(TokenEndpointError) as caught:
             await VertexTokenMinter(http, ep).get(saved)
     assert caught.value.permanent
+
+
+def test_the_assertion_is_backdated_as_x_oauth2_writes_it():
+    token = sign_assertion(service_account(), "https://oauth2.googleapis.com/token", 1_700_000_000.9)
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    # jws.ClaimSet.encode: iat ten seconds back, exp an hour after it, struct field order.
+    assert list(claims) == ["iss", "scope", "aud", "exp", "iat"]
+    assert (claims["iat"], claims["exp"]) == (1_699_999_990, 1_699_999_990 + 3600)
