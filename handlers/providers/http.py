@@ -110,7 +110,9 @@ class UpstreamClient:
                                         sock_read=None)
         # No cookie jar, like the legacy's Go client: a cookie one credential's call received must not
         # be sent on a later call for another credential to the same host.
-        session = aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar())
+        # Nor an Accept of its own: Go adds none; the calls that want one set it.
+        session = aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar(),
+                                        skip_auto_headers=("Accept",))
         self._sessions[proxy_url] = (session, proxy)
         return session, proxy
 

@@ -96,5 +96,7 @@ async def test_the_global_proxy_url_serves_calls_that_name_none(upstream) -> Non
         bare = APIKeyCredential("compat", "sk-1", "http://upstream.invalid/v1")
         assert (await executor.execute(bare, UpstreamRequest("m", {"messages": []}))).json() == {"ok": True}
         assert upstream.last.headers["Host"] == "upstream.invalid"
+        # Through aiohttp's client as through Go's: no Accept the executor did not set.
+        assert "Accept" not in upstream.last.headers
     finally:
         await client.close()
