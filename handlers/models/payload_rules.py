@@ -205,17 +205,21 @@ def _raw_value(value: Any) -> tuple[bool, Any]:
 _INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1
 
 
-def _encodable(value: Any) -> Any:
+def _encodable(value: Any, *, from_yaml: bool = False) -> Any:
     """Integers no 64-bit type holds become floats, as yaml.v3 decodes them (and the JSON
-    encoder could not write them: every matching request would fail)."""
+    encoder could not write them: every matching request would fail). A YAML float with no
+    fraction is written as Go's sjson writes a float64, without one (``1e3`` -> ``1000``, not
+    ``1000.0``, which an integer field may refuse); raw JSON text keeps its own form."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
         return float(value) if not _INT_MIN <= value <= _UINT_MAX else value
+    if isinstance(value, float):
+        return int(value) if from_yaml and value.is_integer() and abs(value) < 2**63 else value
     if isinstance(value, dict):
-        return {k: _encodable(v) for k, v in value.items()}
+        return {k: _encodable(v, from_yaml=from_yaml) for k, v in value.items()}
     if isinstance(value, list):
-        return [_encodable(v) for v in value]
+        return [_encodable(v, from_yaml=from_yaml) for v in value]
     return value
 
 
@@ -242,7 +246,7 @@ def apply_payload_rules(cfg: Config, model: str, protocol: str, payload: dict[st
                 full = build_path(root, path)
                 if not full or full in applied or path_exists(source, full):
                     continue
-                ok, resolved = _raw_value(value) if raw else (True, _encodable(copy.deepcopy(value)))
+                ok, resolved = _raw_value(value) if raw else (True, _encodable(copy.deepcopy(value), from_yaml=True))
                 if ok and set_path(payload, full, resolved):
                     applied.add(full)
 
@@ -254,7 +258,7 @@ def apply_payload_rules(cfg: Config, model: str, protocol: str, payload: dict[st
                 full = build_path(root, path)
                 if not full:
                     continue
-                ok, resolved = _raw_value(value) if raw else (True, _encodable(copy.deepcopy(value)))
+                ok, resolved = _raw_value(value) if raw else (True, _encodable(copy.deepcopy(value), from_yaml=True))
                 if ok:
                     set_path(payload, full, resolved)
 

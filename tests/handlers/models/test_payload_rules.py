@@ -66,15 +66,20 @@ def test_integers_beyond_64_bits_go_out_as_numbers() -> None:
 payload:
   override:
     - models: [{name: "*"}]
-      params: {seed: 100000000000000000000, fits: 12345678901234567890, nested: {"n": [-99999999999999999999]}}
+      params: {seed: 100000000000000000000, fits: 12345678901234567890, nested: {"n": [-99999999999999999999]},
+               max_tokens: 1e3, temperature: 1.0, top_p: 0.5}
   override-raw:
     - models: [{name: "*"}]
-      params: {big: "123456789012345678901234567890"}
+      params: {big: "123456789012345678901234567890", as_written: "2.0"}
 """)
     payload = apply_payload_rules(rules, "m", "openai", {"model": "m"})
     # yaml.v3 reads such an integer as a float64; the body must still encode.
     assert orjson.loads(orjson.dumps(payload)) == {"model": "m", "seed": 1e20, "fits": 12345678901234567890,
-                                                   "nested": {"n": [-1e20]}, "big": 1.2345678901234568e29}
+                                                   "nested": {"n": [-1e20]}, "max_tokens": 1000, "temperature": 1,
+                                                   "top_p": 0.5, "big": 1.2345678901234568e29, "as_written": 2.0}
+    # A YAML float without a fraction goes out as Go writes a float64; raw text keeps its form.
+    assert b'"max_tokens":1000,"temperature":1,' in orjson.dumps(payload)
+    assert b'"as_written":2.0' in orjson.dumps(payload)
 
 
 def test_defaults_are_checked_against_the_original_request() -> None:
