@@ -341,6 +341,15 @@ class CredentialRuntime:
             views.sort(key=_view_id)
         self._by_id, self._by_provider = by_id, by_provider
 
+    def rebuild_views(self) -> None:
+        """Views carry the inference base URLs the config named when they were built; a change
+        of ``gateway.provider-endpoints`` builds every file's views again."""
+        changed = False
+        for name, credential in list(self._files.items()):
+            changed = self._replace_views(name, self._views(credential)) or changed
+        if changed:
+            self._schedule_registry()
+
     def _replace_views(self, file_name: str, views: list[OAuthCredential]) -> bool:
         """Swap one file's views in the indexes (a few list operations, not a rebuild: a burst
         of outside edits must not cost O(files) each). True when what the model registry

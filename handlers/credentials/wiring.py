@@ -37,7 +37,7 @@ from handlers.logins.refresh_metrics import RefreshMetrics
 from handlers.logins.refresh_providers import refresh_context
 from handlers.models.registry import registry_for
 from quotio_gateway.appkeys import METRICS
-from quotio_gateway.config.models import DEFAULT_AUTH_DIR
+from quotio_gateway.config.models import DEFAULT_AUTH_DIR, Config
 from quotio_gateway.config.store import ConfigStore
 
 from .runtime import CredentialRuntime
@@ -139,10 +139,21 @@ async def _retry(services: CredentialServices, inference: InferenceRuntime) -> N
     log.info("token store reachable again; OAuth credentials loaded", store=services.store.kind)
 
 
+def _endpoints_of(cfg: Config) -> object:
+    gateway = getattr(cfg, "gateway", None) or {}
+    return gateway.get("provider-endpoints") if isinstance(gateway, dict) else None
+
+
 def install_credentials(app: web.Application, config_store: ConfigStore, inference: InferenceRuntime) -> None:
     async def startup(app: web.Application) -> None:
         services = build_services(app, config_store, inference)
         app[CREDENTIALS] = services
+
+        def endpoints_changed(old: Config, new: Config) -> None:
+            if _endpoints_of(old) != _endpoints_of(new):
+                services.runtime.rebuild_views()
+
+        config_store.subscribe(endpoints_changed)
         logins = app.get(LOGIN_CONTEXT)
         if logins is not None and logins.store is None and not isinstance(services.store, FileTokenStore):
             logins.store = NotifyingStore(store_from_env(os.environ, _auth_dir(config_store)), services)

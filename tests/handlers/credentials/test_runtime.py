@@ -23,6 +23,7 @@ from handlers.models.registry import LiveModelRegistry
 from handlers.providers import Timeouts, UpstreamClient, UpstreamError, UpstreamRequest
 from handlers.providers.oauth_claude import ClaudeOAuthExecutor
 from handlers.providers.oauth_openai_chat import CopilotExecutor
+from quotio_gateway.config.models import Config
 from quotio_gateway.config.store import ConfigStore
 from tests.conftest import eventually
 
@@ -171,6 +172,23 @@ async def test_executors_are_shared_per_provider(tmp_path: Path, client) -> None
         assert isinstance(runtime.executor_for(copilot), CopilotExecutor)
         # Without a registry, selection input is by provider only.
         assert [c.id for c in runtime.candidates(["claude"], "anything")] == ["claude-1.json", "claude-2.json"]
+    finally:
+        await runtime.stop()
+
+
+async def test_views_follow_a_changed_inference_base(tmp_path: Path, client) -> None:
+    write(tmp_path, "claude-1.json", {"type": "claude", "access_token": "a"})
+    config = Config()
+    runtime = runtime_for(tmp_path, client, config=lambda: config)
+    await runtime.start()
+    try:
+        before = runtime.get("claude-1.json")
+        assert before is not None and before.base_url == ""  # the executor's own default
+        config = Config.model_validate({"gateway": {"provider-endpoints": {
+            "claude": {"inference-base-url": "http://127.0.0.1:9/relay"}}}})
+        runtime.rebuild_views()
+        after = runtime.get("claude-1.json")
+        assert after is not None and after.base_url == "http://127.0.0.1:9/relay"
     finally:
         await runtime.stop()
 
