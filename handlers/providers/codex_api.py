@@ -132,7 +132,7 @@ class CodexAPIExecutor(Executor):
                 continue
             if isinstance(payload, dict) and payload.get("type") == COMPLETED:
                 return UpstreamResult(result.status, result.headers, data)
-        raise self.truncated_error()
+        raise self._failure_in(result.body) or self.truncated_error()
 
     @property
     def terminal_name(self) -> str:
@@ -153,9 +153,28 @@ class CodexAPIExecutor(Executor):
         payload = event.payload
         if not isinstance(payload, dict) or payload.get("type") not in ("error", "response.failed"):
             return None
-        error: Any = payload
+        error: Any = {k: v for k, v in payload.items() if k not in ("type", "sequence_number")}
         if payload.get("type") == "response.failed":
             response = payload.get("response")
             error = response.get("error") if isinstance(response, dict) else None
         code = error.get("code") if isinstance(error, dict) else None
-        return inband_status_error(429 if code in RATE_LIMIT_CODES else None, event.data)
+        # The failure as an error body (``{"error": {code, message}}``) a client's SDK reads, for
+        # the clients that get it as an answer or an error frame; a Responses stream relays the
+        # event itself.
+        body = orjson.dumps({"error": error}).decode() if isinstance(error, dict) else event.data
+        return inband_status_error(429 if code in RATE_LIMIT_CODES else None, body)
+
+    def _failure_in(self, body: bytes) -> UpstreamError | None:
+        """The ``response.failed`` or ``error`` event of a whole stream read for a non-stream call."""
+        for line in body.split(b"\n"):
+            if not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            try:
+                payload = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                continue
+            failure = self.inband_error(StreamEvent("", data.decode("utf-8", errors="replace"), payload))
+            if failure is not None:
+                return failure
+        return None

@@ -124,3 +124,27 @@ async def test_a_responses_stream_failing_after_payload_gets_the_failure_as_writ
     status, _, raw = await answer(gateway, codex_upstream, FAILED, "/v1/responses", responses(MODEL, stream=True))
     assert (status, raw) == (200, relayed(FAILED))
     assert b"event: error" not in raw
+
+
+FAILURE_BODY = b'{"error":{"code":"server_error","message":"boom"}}'
+
+
+async def test_a_chat_stream_failing_after_payload_gets_an_error_frame_it_can_read(
+        gateway: MakeGateway, codex_upstream: tuple[str, list[bytes]]) -> None:
+    # Compatibility row 50a: the failure's own error object, in the frame the SDKs raise on.
+    status, _, raw = await answer(gateway, codex_upstream, FAILED, "/v1/chat/completions", chat(MODEL, stream=True))
+    assert status == 200 and b"Hel" in raw
+    assert raw.endswith(b"data: " + FAILURE_BODY + b"\n\n")
+    assert b"response.failed" not in raw
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/chat/completions", chat(MODEL)),
+    (f"/v1beta/models/{MODEL}:generateContent", {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
+])
+async def test_a_non_stream_failure_answers_with_the_failure(
+        gateway: MakeGateway, codex_upstream: tuple[str, list[bytes]], path: str, body: dict[str, Any]) -> None:
+    # Every client, the Gemini one included (it reads the whole stream in one call): the
+    # failure, not the 408 for a stream that was cut.
+    status, _, raw = await answer(gateway, codex_upstream, FAILED, path, body)
+    assert (status, raw) == (500, FAILURE_BODY)
