@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import structlog
 
 from handlers.auth.credential import Credential, with_default_proxy
+from handlers.logins.device_http import TokenEndpointError
 from handlers.providers.base import UpstreamError
 
 log = structlog.get_logger("handlers.credentials")
@@ -119,8 +120,11 @@ class ExchangedToken:
             token = await cache.get(with_default_proxy(credential, self.runtime.default_proxy()))
         except UpstreamError:
             raise
+        except TokenEndpointError as exc:
+            # Its message names the host, the status and the OAuth error code, never a body.
+            raise self._failed(str(exc)) from exc
         except Exception as exc:
-            # Only the error class: exchange failures can echo request data.
+            # Only the error class: other exchange failures can echo request data.
             raise self._failed(type(exc).__name__) from exc
         value = getattr(token, "token", token)
         return value if isinstance(value, str) else ""

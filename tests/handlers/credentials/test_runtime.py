@@ -274,7 +274,7 @@ async def test_copilot_exchange_refused_is_a_credential_error(tmp_path: Path, cl
         with pytest.raises(UpstreamError) as err:
             await runtime.executor_for(cred).execute(cred, UpstreamRequest("gpt-4.1", {"messages": []}))
         assert (err.value.scope, err.value.status) == ("credential", 401)
-        assert err.value.body == b"failed to get copilot api token: TokenEndpointError"
+        assert err.value.body == b"failed to get copilot api token: copilot token exchange refused: HTTP 401"
         assert [r.path for r in seen] == ["/copilot_internal/v2/token"]
     finally:
         await runtime.stop()

@@ -144,3 +144,18 @@ async def test_refresh_now_after_a_401(tmp_path: Path, client: UpstreamClient) -
         assert await runtime.refresh_now("missing.json") is False
     finally:
         await runtime.stop()
+
+
+async def test_a_refused_exchange_says_why_without_any_body() -> None:
+    from handlers.logins.device_http import TokenEndpointError
+
+    class Refused:
+        async def get(self, credential: Credential, *, force: bool = False) -> object:
+            raise TokenEndpointError("http_error", "copilot token exchange failed: api.github.com answered 403",
+                                     status=403)
+
+    runtime = Runtime(new_credential("c.json", {"type": "github-copilot", "access_token": "gho_secret"}))
+    with pytest.raises(UpstreamError) as err:
+        await ExchangedToken(runtime, "c.json", Refused, b"failed to get copilot api token").access_token()
+    assert err.value.body == (b"failed to get copilot api token: copilot token exchange failed: "
+                              b"api.github.com answered 403")
