@@ -381,7 +381,8 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
     headers = response.headers
     # aiohttp adds `Server: Python/… aiohttp/…` before this hook runs; CLIProxyAPI (Go net/http)
     # sends no Server header, and a client must not be able to tell the sides apart by it.
-    if not response.get(UPSTREAM_SERVER_KEY):
+    # The response's own dict, for the same reason as the request's above.
+    if not response._state.get(UPSTREAM_SERVER_KEY):
         headers.popall("Server", None)
     gate = state.get(SHADOW_GO_KEY)
     if gate is not None:
