@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -122,17 +122,14 @@ class CodexAPIExecutor(Executor):
 
     async def execute(self, credential: APIKeyCredential, request: UpstreamRequest) -> UpstreamResult:
         result = await super().execute(credential, request)
-        for line in result.body.split(b"\n"):
-            if not line.startswith(b"data:"):
-                continue
-            data = line[5:].strip()
-            try:
-                payload = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                continue
+        events = list(_data_events(result.body))
+        for data, payload in events:
             if isinstance(payload, dict) and payload.get("type") == COMPLETED:
                 return UpstreamResult(result.status, result.headers, data)
-        raise self._failure_in(result.body) or self.truncated_error()
+        # No completion: the upstream's own failure when it sent one, else the legacy's 408.
+        failures = (self.inband_error(StreamEvent("", data.decode("utf-8", errors="replace"), payload))
+                    for data, payload in events)
+        raise next((f for f in failures if f is not None), None) or self.truncated_error()
 
     @property
     def terminal_name(self) -> str:
@@ -164,17 +161,14 @@ class CodexAPIExecutor(Executor):
         body = orjson.dumps({"error": error}).decode() if isinstance(error, dict) else event.data
         return inband_status_error(429 if code in RATE_LIMIT_CODES else None, body)
 
-    def _failure_in(self, body: bytes) -> UpstreamError | None:
-        """The ``response.failed`` or ``error`` event of a whole stream read for a non-stream call."""
-        for line in body.split(b"\n"):
-            if not line.startswith(b"data:"):
-                continue
-            data = line[5:].strip()
-            try:
-                payload = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                continue
-            failure = self.inband_error(StreamEvent("", data.decode("utf-8", errors="replace"), payload))
-            if failure is not None:
-                return failure
-        return None
+
+def _data_events(body: bytes) -> Iterator[tuple[bytes, Any]]:
+    """``(data, decoded JSON)`` of each ``data:`` line of a whole SSE body that holds JSON."""
+    for line in body.split(b"\n"):
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        try:
+            yield data, orjson.loads(data)
+        except orjson.JSONDecodeError:
+            continue
