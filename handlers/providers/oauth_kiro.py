@@ -177,7 +177,9 @@ class KiroStream(OpenStream[StreamEvent]):
                     try:
                         claude_events = translator.feed(message)
                     except KiroError as exc:
-                        error = transport_error(exc.data)
+                        # The executor's error text, as the client gets any upstream error
+                        # without a status (wrapped as a server_error), not the AWS payload.
+                        error = transport_error(str(exc))
                         payload = {"type": "error", "error": {"type": "api_error", "message": str(exc)}}
                         yield StreamEvent("error", orjson.dumps(payload).decode(), payload, error)
                         return

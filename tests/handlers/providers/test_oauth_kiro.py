@@ -123,6 +123,7 @@ async def test_in_band_error_ends_the_stream_with_an_error_event(upstream, clien
     with pytest.raises(UpstreamError) as err:
         await executor(client).execute(cred(upstream.url), UpstreamRequest("m", BODY))
     assert err.value.scope == "transient"
+    assert err.value.body == b"kiro API error: boom"
 
 
 async def test_body_ending_inside_a_frame_is_a_transport_error(upstream, client: UpstreamClient) -> None:
