@@ -243,9 +243,11 @@ class _Attempt:
             return await self._send(candidate, translation, upstream_request)
         except UpstreamError as exc:
             oauth = self.runtime.oauth
-            if exc.status != 401 or oauth is None or isinstance(candidate.credential, APIKeyCredential):
+            keyed = isinstance(candidate.credential, APIKeyCredential)
+            if oauth is None or keyed or not _refused_token(exc, candidate):
                 raise
-            # One refresh after a 401, then the same call once more; a second 401 rotates on.
+            # One refresh after a 401 (or Kiro's token 403), then the same call once more; a
+            # second refusal rotates on.
             if not await oauth.refresh_now(candidate.id):
                 raise
             refreshed = oauth.usable(candidate.id)
@@ -650,3 +652,11 @@ async def _relay(opened: _Opened, writer: _StreamWriter, credential_id: str, mod
         return transport_error(f"cannot translate upstream stream: {type(exc).__name__}")
     mark_result(state, credential_id, model, None, settings)
     return None
+
+
+def _refused_token(exc: UpstreamError, candidate: Candidate) -> bool:
+    """An answer that says the access token was refused: a 401, or for Kiro also a 403 whose
+    body is about the token (reference providers §8.2: it refreshes on both)."""
+    if exc.status == 401:
+        return True
+    return exc.status == 403 and candidate.provider == "kiro" and b"token" in exc.body.lower()

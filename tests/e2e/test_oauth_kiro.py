@@ -193,6 +193,19 @@ async def test_social_login_sends_its_profile_and_refreshes_once_after_401(gatew
     assert read_json(path)["refresh_token"] == "kiro-social-refresh-2"
 
 
+async def test_a_403_about_the_token_also_refreshes_once(gateway: Gateway, fake: DeviceProviderState) -> None:
+    # Reference providers §8.2: the executor refreshes on a 401 or on a 403 that looks token-related.
+    auth_dir = gateway.home.parent / "auths"
+    await social_login(fake, auth_dir)
+    await wait_for_model(gateway, MODEL)
+    assert await ask_claude(gateway) == fake.answer
+    fake.kiro_refused_status = 403
+    fake.revoke("kiro")
+    assert await ask_claude(gateway) == fake.answer
+    assert [jwt_n(c["headers"]["Authorization"]) for c in generations(fake)] == [1, 1, 2]
+    assert len(fake.calls("/kiro-social/refreshToken")) == 1
+
+
 async def test_stream_cut_inside_a_frame_is_a_clean_error(gateway: Gateway, fake: DeviceProviderState) -> None:
     """The event stream ends inside its last frame: the client gets an error answer, not a
     truncated reply, and the credential stays usable."""

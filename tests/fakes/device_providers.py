@@ -77,6 +77,8 @@ class DeviceProviderState:
     kiro_thinking: str = ""
     # Kiro: bytes cut off the end of the event stream (a connection that dies inside a frame).
     kiro_truncate: int = 0
+    # The status a refused Kiro token gets (the service answers 401 or 403 with the same text).
+    kiro_refused_status: int = 401
     # What the Antigravity project lookup (loadCodeAssist) finds; None: nothing, then onboarding.
     assist_project: str | None = "ag-project"
     _waiting: list[asyncio.Future[None]] = field(default_factory=list)
@@ -522,7 +524,8 @@ async def kiro_generate(request: web.Request) -> web.StreamResponse:
     await _record(request)
     state = _state(request)
     if not _bearer_ok(request, "kiro"):
-        return web.json_response({"message": "The bearer token included in the request is invalid."}, status=401)
+        return web.json_response({"message": "The bearer token included in the request is invalid."},
+                                 status=state.kiro_refused_status)
     text = state.answer
     if state.kiro_thinking:
         text = f"<thinking>{state.kiro_thinking}</thinking>{text}"
