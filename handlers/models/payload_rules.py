@@ -19,7 +19,6 @@ appends, and a leading ``:`` forces an object key.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -189,7 +188,10 @@ def set_path(document: dict[str, Any], path: str, value: Any) -> bool:
     return False
 
 
-def _raw_value(value: Any) -> tuple[bool, Any]:
+def _rule_value(value: Any, raw: bool) -> tuple[bool, Any]:
+    """``(usable, the value to set)``: a fresh copy, never the config's own object."""
+    if not raw:
+        return True, _encodable(value, from_yaml=True)
     if value is None:
         return False, None
     if isinstance(value, str):
@@ -199,17 +201,18 @@ def _raw_value(value: Any) -> tuple[bool, Any]:
             # Go would splice the broken text in and send invalid JSON; a dict cannot hold
             # that, so such a rule is skipped (and the upstream never sees a corrupt body).
             return False, None
-    return True, _encodable(copy.deepcopy(value))
+    return True, _encodable(value)
 
 
 _INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1
 
 
 def _encodable(value: Any, *, from_yaml: bool = False) -> Any:
-    """Integers no 64-bit type holds become floats, as yaml.v3 decodes them (and the JSON
-    encoder could not write them: every matching request would fail). A YAML float with no
-    fraction is written as Go's sjson writes a float64, without one (``1e3`` -> ``1000``, not
-    ``1000.0``, which an integer field may refuse); raw JSON text keeps its own form."""
+    """A copy of a rule value (new dicts and lists) as it goes into the body. Integers no 64-bit
+    type holds become floats, as yaml.v3 decodes them (and the JSON encoder could not write them:
+    every matching request would fail). A YAML float with no fraction is written as Go's sjson
+    writes a float64, without one (``1e3`` -> ``1000``, not ``1000.0``, which an integer field
+    may refuse); raw JSON text keeps its own form."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -246,7 +249,7 @@ def apply_payload_rules(cfg: Config, model: str, protocol: str, payload: dict[st
                 full = build_path(root, path)
                 if not full or full in applied or path_exists(source, full):
                     continue
-                ok, resolved = _raw_value(value) if raw else (True, _encodable(copy.deepcopy(value), from_yaml=True))
+                ok, resolved = _rule_value(value, raw)
                 if ok and set_path(payload, full, resolved):
                     applied.add(full)
 
@@ -258,7 +261,7 @@ def apply_payload_rules(cfg: Config, model: str, protocol: str, payload: dict[st
                 full = build_path(root, path)
                 if not full:
                     continue
-                ok, resolved = _raw_value(value) if raw else (True, _encodable(copy.deepcopy(value), from_yaml=True))
+                ok, resolved = _rule_value(value, raw)
                 if ok:
                     set_path(payload, full, resolved)
 

@@ -172,3 +172,19 @@ def test_paths() -> None:
     assert set_path(doc, r"dotted\.key", True) and doc["dotted.key"] is True
     assert path_exists(doc, "list.0") and not path_exists(doc, "list.9") and not path_exists(doc, "list.x")
     assert path_exists(doc, "obj.1") and not path_exists(doc, "obj.1.deeper")
+
+
+def test_bodies_never_share_the_configs_values() -> None:
+    rules = cfg("""
+payload:
+  override:
+    - models: [{name: "*"}]
+      params: {meta: {k: [1, 2]}}
+  override-raw:
+    - models: [{name: "*"}]
+      params: {extra: {k: [3]}}
+""")
+    first = apply_payload_rules(rules, "m", "openai", {})
+    first["meta"]["k"].append(9)
+    first["extra"]["k"].append(9)
+    assert apply_payload_rules(rules, "m", "openai", {}) == {"meta": {"k": [1, 2]}, "extra": {"k": [3]}}
