@@ -61,19 +61,21 @@ def _loopback(peer: str) -> bool:
         return False
 
 
-def guarded(method: str, path: str, cfg: Config) -> bool:
-    """Whether the legacy decides this request by its peer address (so the gateway must)."""
-    if is_cli_route(method, path):
-        return True
+def _amp_guarded(method: str, path: str, cfg: Config) -> bool:
     amp = cfg.ampcode
     return (amp.restrict_management_to_localhost and bool(amp.upstream_url.strip()) and method != "OPTIONS"
             and _is_amp_route(method, path))
+
+
+def guarded(method: str, path: str, cfg: Config) -> bool:
+    """Whether the legacy decides this request by its peer address (so the gateway must)."""
+    return is_cli_route(method, path) or _amp_guarded(method, path, cfg)
 
 
 def refusal(method: str, path: str, peer: str, cfg: Config) -> web.Response | None:
     """The legacy's 403 for this client socket address, or None when the legacy would serve it."""
     if is_cli_route(method, path):
         return None if cli_peer_allowed(peer) else cli_refusal()
-    if guarded(method, path, cfg) and not _loopback(peer):
+    if _amp_guarded(method, path, cfg) and not _loopback(peer):
         return json_response(403, {"error": "Access denied: management routes restricted to localhost"})
     return None

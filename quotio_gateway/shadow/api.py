@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from aiohttp import web
 
 from ..appkeys import SHADOW
@@ -10,10 +12,16 @@ from .types import Outcome
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 _OUTCOMES = frozenset(str(o) for o in Outcome)
+T = TypeVar("T")
 
 
 def _bad_request(message: str) -> web.Response:
     return web.json_response({"error": message}, status=400)
+
+
+def _only(route: str, tally: dict[str, T]) -> dict[str, T]:
+    """One route's entry of a per-route tally (empty when it has none)."""
+    return {route: tally[route]} if route in tally else {}
 
 
 async def shadow_handler(request: web.Request) -> web.Response:
@@ -37,10 +45,8 @@ async def shadow_handler(request: web.Request) -> web.Response:
     expected = runner.expected_differences()
     not_sampled = runner.not_sampled_counts()
     if route is not None:
-        counters = {route: counters[route]} if route in counters else {}
-        reasons = {route: reasons[route]} if route in reasons else {}
-        expected = {route: expected[route]} if route in expected else {}
-        not_sampled = {route: not_sampled[route]} if route in not_sampled else {}
+        counters, reasons = _only(route, counters), _only(route, reasons)
+        expected, not_sampled = _only(route, expected), _only(route, not_sampled)
     samples = await runner.store.list(route=route, limit=limit, outcome=outcome)
     return web.json_response({"counters": counters, "skip_reasons": reasons, "expected_differences": expected,
                               "not_sampled": not_sampled, "samples": samples})
