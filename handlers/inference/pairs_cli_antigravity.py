@@ -85,9 +85,7 @@ def _responses_answers(
     inp: TranslateInput, source: Format
 ) -> tuple[Callable[[bytes], bytes], Callable[[], StreamTranslator]]:
     def answer(upstream: bytes) -> bytes:
-        obj = json_object(upstream)
-        inner = obj["response"] if isinstance(obj.get("response"), dict) else obj
-        return sse.dumps(render_gemini_response(inner, inp.body, source=source))
+        return sse.dumps(render_gemini_response(json_object(upstream), inp.body, source=source))
 
     def streamer() -> StreamTranslator:
         machine, renderer = GeminiEvents(), ResponsesStreamRenderer(inp.body)

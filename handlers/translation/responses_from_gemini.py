@@ -58,7 +58,10 @@ def render_gemini_response(
     now: Callable[[], int] = lambda: int(time.time()),
     call_id: Callable[[], str] = gemini_call_id,
 ) -> dict[str, Any]:
-    """One Gemini answer (already unwrapped from a ``response`` envelope) -> the Responses object."""
+    """One Gemini answer, or its Gemini CLI / Antigravity ``{"response": …}`` envelope -> the
+    Responses object."""
+    if isinstance(payload.get("response"), dict):
+        payload = payload["response"]
     chunk = parse_chunk(payload, source)
     folded = fold_events(GeminiEvents(call_id=call_id).feed(chunk))
     folded.id = response_id(folded.id)

@@ -53,3 +53,9 @@ def test_calls_keep_their_ids_and_a_missing_response_id_is_made_up() -> None:
     assert out["output"] == [{"id": "fc_call_1", "type": "function_call", "status": "completed",
                               "arguments": '{"a":1}', "call_id": "call_1", "name": "f"}]
     assert response_id("") != response_id("")  # one per answer
+
+
+def test_an_envelope_is_read_as_its_answer() -> None:
+    payload = _answer([{"text": "t", "thought": True, "thoughtSignature": "S"}, {"text": "a"}], responseId="r")
+    assert render_gemini_response({"response": payload}, None, now=lambda: 1) == \
+        render_gemini_response(payload, None, now=lambda: 1)
