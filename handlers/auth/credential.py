@@ -251,6 +251,11 @@ def new_credential(file_name: str, metadata: dict[str, Any]) -> Credential:
     return credential_from_metadata(file_name, dict(metadata))
 
 
+def configured_proxy(config: Any) -> str:
+    """config.yaml's global ``proxy-url`` ("" for none, or for a config object without one)."""
+    return str(getattr(config, "proxy_url", "") or "").strip()
+
+
 def with_default_proxy(credential: Credential, default: str) -> Credential:
     """The credential as its calls go out: its own ``proxy_url``, else config.yaml's global
     ``proxy-url`` (the legacy takes the auth's proxy, then the config's: proxy_helpers.go:36-45)."""

@@ -32,7 +32,7 @@ from typing import Any
 
 import structlog
 
-from handlers.auth.credential import Credential
+from handlers.auth.credential import Credential, configured_proxy
 from handlers.auth.stores import LoadResult, TokenStore, store_from_env
 from handlers.auth.stores.file_store import AuthChange, AuthDirWatcher, FileTokenStore
 from handlers.logins.endpoints import default_endpoints, endpoints_for
@@ -420,7 +420,7 @@ class CredentialRuntime:
         return self._config() if callable(self._config) else self._config
 
     def default_proxy(self) -> str:
-        return str(getattr(self._current_config(), "proxy_url", "") or "")
+        return configured_proxy(self._current_config())
 
     def file_credential(self, file_name: str) -> Credential | None:
         """The current copy of a file. Saves made through the same store object (a refresh

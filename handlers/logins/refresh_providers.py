@@ -24,7 +24,7 @@ from urllib.parse import quote
 import aiohttp
 import structlog
 
-from handlers.auth.credential import Credential
+from handlers.auth.credential import Credential, configured_proxy
 from handlers.logins.device_copilot import CopilotTokenCache
 from handlers.logins.device_http import (
     TokenEndpointError,
@@ -101,7 +101,7 @@ def refresh_context(session: aiohttp.ClientSession, config: Callable[[], Any]) -
 
     return RefreshContext(session, endpoints, copilot=CopilotTokenCache(session, endpoints("github-copilot")),
                           vertex=VertexTokenMinter(session, endpoints("vertex")),
-                          default_proxy=lambda: str(getattr(config(), "proxy_url", "") or ""))
+                          default_proxy=lambda: configured_proxy(config()))
 
 
 def _refresh_token_of(credential: Credential, *nested: str) -> str:
