@@ -12,14 +12,17 @@ choice first. A base URL override (tests, relays) keeps the two paths on that ho
 credentials send no ``profileArn``. An error event inside a 200 stream (payload ``type`` error or
 exception, or ``_type``) ends the stream as a transient error event.
 
-Not reproduced: the agentic system prompt of ``-agentic`` models, tool calls embedded in text,
-and the legacy's own 5xx retries (rotation retries).
+A 5xx answer is tried again on the same endpoint, twice, after 1 s and then 2 s, as the legacy
+executor does; the last 5xx goes to the pipeline like any transient error.
+
+Not reproduced: the agentic system prompt of ``-agentic`` models and tool calls embedded in text.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,6 +63,8 @@ CODEWHISPERER = KiroEndpoint("codewhisperer", "https://codewhisperer.us-east-1.a
                              "AI_EDITOR", "AmazonCodeWhispererStreamingService.GenerateAssistantResponse")
 AMAZON_Q = KiroEndpoint("amazonq", "https://q.us-east-1.amazonaws.com/", "CLI",
                         "AmazonQDeveloperStreamingService.SendMessage")
+# kiro_executor.go: maxRetries 2 per endpoint for 5xx, sleeping 1<<attempt seconds in between.
+SERVER_ERROR_RETRIES = 2
 _PREFERENCES = {"codewhisperer": "codewhisperer", "ide": "codewhisperer",
                 "amazonq": "amazonq", "q": "amazonq", "cli": "amazonq"}
 
@@ -81,10 +86,12 @@ class KiroExecutor(OAuthExecutor):
     upstream_format = Format.CLAUDE
 
     def __init__(self, client: UpstreamClient, *, clock: Callable[[], datetime] | None = None,
-                 ids: Callable[[], str] | None = None) -> None:
+                 ids: Callable[[], str] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         super().__init__(client)
         self._clock = clock
         self._ids = ids or (lambda: str(uuid.uuid4()))
+        self._sleep = sleep
 
     def profile_arn(self, credential: OAuthCredential) -> str:
         if credential.meta_str("auth_method") == "builder-id":
@@ -115,18 +122,22 @@ class KiroExecutor(OAuthExecutor):
     async def _open(self, credential: OAuthCredential, request: UpstreamRequest) -> Response:
         endpoints = endpoints_for(credential)
         for index, endpoint in enumerate(endpoints):
-            prepared = self.prepare(credential, request, endpoint=endpoint)
-            response = await self.client.open(prepared, credential.proxy_url)
-            if 200 <= response.status < 300:
-                return response
-            try:
-                body = await self.client.read_body(response)
-            finally:
-                response.close()
-            error = self.error_for(response.status, body, CIMultiDict(response.headers))
-            if response.status == 429 and index + 1 < len(endpoints):
-                continue  # the next endpoint draws on a separate quota
-            raise error
+            for attempt in range(SERVER_ERROR_RETRIES + 1):
+                prepared = self.prepare(credential, request, endpoint=endpoint)
+                response = await self.client.open(prepared, credential.proxy_url)
+                if 200 <= response.status < 300:
+                    return response
+                try:
+                    body = await self.client.read_body(response)
+                finally:
+                    response.close()
+                if 500 <= response.status < 600 and attempt < SERVER_ERROR_RETRIES:
+                    await self._sleep(float(1 << attempt))
+                    continue
+                error = self.error_for(response.status, body, CIMultiDict(response.headers))
+                if response.status == 429 and index + 1 < len(endpoints):
+                    break  # the next endpoint draws on a separate quota
+                raise error
         raise UpstreamError("quota", 429, b"kiro: every endpoint is rate limited", reason="quota")
 
     async def execute(self, credential: OAuthCredential, request: UpstreamRequest) -> UpstreamResult:  # type: ignore[override]

@@ -107,6 +107,37 @@ async def test_429_everywhere_is_quota_and_403_is_final(upstream, client: Upstre
     assert len(upstream.requests) == 3
 
 
+async def test_5xx_is_tried_twice_more_on_the_same_endpoint_after_1_then_2_seconds(
+        upstream, client: UpstreamClient) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    answers = iter([503, 500])
+
+    async def script(request: web.Request) -> web.StreamResponse:
+        status = next(answers, 200)
+        if status != 200:
+            return web.json_response({"message": "busy"}, status=status)
+        return await binary(FRAMES)(request)
+
+    upstream.script = script
+    kiro = KiroExecutor(client, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC), ids=lambda: "id-1", sleep=sleep)
+    result = await kiro.execute(cred(upstream.url), UpstreamRequest("kiro-auto", BODY))
+    assert result.json()["content"] == [{"type": "text", "text": "Hi there"}]
+    assert slept == [1.0, 2.0]
+    assert [r.path_qs for r in upstream.requests] == ["/generateAssistantResponse"] * 3
+
+    slept.clear()
+    upstream.answer_json(502, {"message": "bad gateway"})
+    with pytest.raises(UpstreamError) as err:
+        await kiro.execute(cred(upstream.url), UpstreamRequest("kiro-auto", BODY))
+    assert (err.value.scope, err.value.status, err.value.body) == ("transient", 502, b'{"message":"bad gateway"}')
+    assert slept == [1.0, 2.0]
+    assert len(upstream.requests) == 6  # no move to Amazon Q: only a 429 changes endpoint
+
+
 def test_preferred_endpoint_reorders() -> None:
     assert [e.name for e in endpoints_for(cred("", preferred_endpoint="Q"))] == ["amazonq", "codewhisperer"]
     assert [e.url for e in endpoints_for(cred(""))] == [
