@@ -10,7 +10,8 @@ Endpoints are tried in order, each with its own quota pool, moving on after a 42
 ``CLI``); ``preferred_endpoint`` (``codewhisperer``/``ide`` or ``amazonq``/``q``/``cli``) puts its
 choice first. A base URL override (tests, relays) keeps the two paths on that host. Builder ID
 credentials send no ``profileArn``. An error event inside a 200 stream (payload ``type`` error or
-exception, or ``_type``) ends the stream as a transient error event.
+exception, or ``_type``) ends the stream with a transient error, raised as the legacy sends it on
+its error channel.
 
 A 5xx answer is tried again on the same endpoint, twice, after 1 s and then 2 s, as the legacy
 executor does; the last 5xx goes to the pipeline like any transient error.
@@ -161,9 +162,8 @@ class KiroExecutor(OAuthExecutor):
 class KiroStream(OpenStream[StreamEvent]):
     """An open Kiro answer read as Claude ``StreamEvent`` values (same use as ``UpstreamStream``).
 
-    Raises ``UpstreamError`` (transient) on a broken frame or a body that ends inside a frame;
-    an in-band service error is yielded as a Claude ``error`` event with ``error`` set, then the
-    stream ends.
+    Raises ``UpstreamError`` (transient) on a broken frame, a body that ends inside a frame, or
+    an in-band service error (``kiro API error: ...``).
     """
 
     def __init__(self, client: UpstreamClient, response: Response, model: str) -> None:
@@ -188,12 +188,10 @@ class KiroStream(OpenStream[StreamEvent]):
                     try:
                         claude_events = translator.feed(message)
                     except KiroError as exc:
-                        # The executor's error text, as the client gets any upstream error
-                        # without a status (wrapped as a server_error), not the AWS payload.
-                        error = transport_error(str(exc))
-                        payload = {"type": "error", "error": {"type": "api_error", "message": str(exc)}}
-                        yield StreamEvent("error", orjson.dumps(payload).decode(), payload, error)
-                        return
+                        # The legacy sends this down its chunk channel as an error, not as a
+                        # Claude ``error`` event: clients get their protocol's terminal error
+                        # frame (no ``[DONE]`` after it) with the executor's text.
+                        raise transport_error(str(exc)) from exc
                     for name, payload in claude_events:
                         yield _event(name, payload)
             try:

@@ -25,6 +25,7 @@ from handlers.logins.device_poll import LoginIO
 from handlers.logins.endpoints import endpoints_for
 from handlers.logins.kiro import KiroBuilderIdLogin, KiroSocialLogin, kiro_credential, run_kiro_builder_id_login
 from tests.e2e.oauth_e2e import (
+    CLIENT_KEY,
     Gateway,
     device_fake_fixture,
     device_gateway_fixture,
@@ -220,3 +221,23 @@ async def test_stream_cut_inside_a_frame_is_a_clean_error(gateway: Gateway, fake
         "type": "server_error", "code": "internal_server_error"}}
     fake.kiro_truncate = 0
     assert await ask_claude(gateway) == fake.answer
+
+
+async def test_in_band_error_mid_stream_is_a_terminal_error_chunk_without_done(
+        gateway: Gateway, fake: DeviceProviderState) -> None:
+    """The legacy sends Kiro's in-band error down its error channel: a chat client gets the
+    server_error chunk of handlers.BuildErrorResponseBody and no ``[DONE]`` after it."""
+    await builder_id_login(fake, gateway.home.parent / "auths")
+    await wait_for_model(gateway, MODEL)
+    fake.kiro_error = "Throttled"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(gateway.url + "/v1/chat/completions", headers={"Authorization": "Bearer " + CLIENT_KEY},
+                                json={"model": MODEL, "stream": True,
+                                      "messages": [{"role": "user", "content": "say hello"}]}) as resp:
+            assert resp.status == 200
+            body = (await resp.read()).decode()
+    frames = [f for f in body.split("\n\n") if f]
+    assert frames[-1] == ('data: {"error":{"message":"kiro API error: Throttled","type":"server_error",'
+                          '"code":"internal_server_error"}}')
+    assert "[DONE]" not in body
+    assert any('"content":"hello' in f for f in frames[:-1])  # the first half went out before it

@@ -77,6 +77,8 @@ class DeviceProviderState:
     kiro_thinking: str = ""
     # Kiro: bytes cut off the end of the event stream (a connection that dies inside a frame).
     kiro_truncate: int = 0
+    # Kiro: an in-band error event sent after the first half of the answer (``{"type": "error"}``).
+    kiro_error: str = ""
     # The status a refused Kiro token gets (the service answers 401 or 403 with the same text).
     kiro_refused_status: int = 401
     # What the Antigravity project lookup (loadCodeAssist) finds; None: nothing, then onboarding.
@@ -531,6 +533,8 @@ async def kiro_generate(request: web.Request) -> web.StreamResponse:
         text = f"<thinking>{state.kiro_thinking}</thinking>{text}"
     half = len(text) // 2
     stream = (event_frame("assistantResponseEvent", {"content": text[:half]})
+              + (event_frame("assistantResponseEvent", {"type": "error", "message": state.kiro_error})
+                 if state.kiro_error else b"")
               + event_frame("assistantResponseEvent", {"content": text[half:]}))
     if state.kiro_truncate:
         stream = stream[:-state.kiro_truncate]

@@ -144,13 +144,15 @@ def test_preferred_endpoint_reorders() -> None:
         "https://codewhisperer.us-east-1.amazonaws.com/generateAssistantResponse", "https://q.us-east-1.amazonaws.com/"]
 
 
-async def test_in_band_error_ends_the_stream_with_an_error_event(upstream, client: UpstreamClient) -> None:
+async def test_in_band_error_ends_the_stream_with_a_transient_error(upstream, client: UpstreamClient) -> None:
     upstream.script = binary([FRAMES[0], encode_event("assistantResponseEvent", {"type": "error", "message": "boom"})])
-    async with await executor(client).stream(cred(upstream.url), UpstreamRequest("m", BODY, stream=True)) as stream:
-        events = [event async for event in stream]
-    last = events[-1]
-    assert last.event == "error" and last.error is not None
-    assert last.payload == {"type": "error", "error": {"type": "api_error", "message": "kiro API error: boom"}}
+    seen: list[str] = []
+    with pytest.raises(UpstreamError) as err:
+        async with await executor(client).stream(cred(upstream.url), UpstreamRequest("m", BODY, stream=True)) as stream:
+            async for event in stream:
+                seen.append(event.event)
+    assert seen == ["message_start", "content_block_start", "content_block_delta"]
+    assert (err.value.scope, err.value.status, err.value.body) == ("transient", None, b"kiro API error: boom")
     with pytest.raises(UpstreamError) as err:
         await executor(client).execute(cred(upstream.url), UpstreamRequest("m", BODY))
     assert err.value.scope == "transient"
