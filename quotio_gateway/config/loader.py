@@ -110,12 +110,17 @@ class _GoYamlLoader(yaml.SafeLoader):
         text = raw.replace("_", "")
         sign = -1 if text.startswith("-") else 1
         digits = text.lstrip("+-")
-        if digits[:2] in ("0x", "0o", "0b"):
-            value = sign * int(digits, 0)
-        elif len(digits) > 1 and digits.startswith("0"):
-            value = sign * int(digits, 8)  # yaml.v3 still reads YAML 1.1 octal (0777)
-        else:
-            value = sign * int(digits)
+        try:
+            if digits[:2] in ("0x", "0o", "0b"):
+                value = sign * int(digits, 0)
+            elif len(digits) > 1 and digits.startswith("0"):
+                value = sign * int(digits, 8)  # yaml.v3 still reads YAML 1.1 octal (0777)
+            else:
+                value = sign * int(digits)
+        except ValueError:
+            # Only an explicit ``!!int`` tag gets here with text that is no integer.
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot decode !!int `{raw}` as an integer", node.start_mark) from None
         return YamlInt(value, raw)
 
     def construct_yaml_float(self, node: yaml.ScalarNode) -> float:  # type: ignore[override]

@@ -21,8 +21,11 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.emitter import RoundTripEmitter
 from ruamel.yaml.error import CommentMark, YAMLError
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString, ScalarString
 from ruamel.yaml.tokens import CommentToken
 
@@ -398,8 +401,42 @@ class _GoStyleEmitter(RoundTripEmitter):
         return style
 
 
+class _SourceInt(int):
+    """An integer read from the original file, with the text it was written as.
+
+    yaml.v3 keeps an untouched node's text, so a key the gateway does not know keeps ``-0x1F``,
+    ``-017`` or ``+12`` byte for byte; ruamel's own int types would print ``!!int "0x-1F"`` (which
+    no loader reads back) or drop the sign and the leading zero.
+    """
+
+    text: str
+
+    def __new__(cls, value: int, text: str) -> _SourceInt:
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
+
+
+class _SourceConstructor(RoundTripConstructor):
+    def construct_yaml_int(self, node: ScalarNode) -> Any:  # type: ignore[override]
+        return _SourceInt(int(super().construct_yaml_int(node)), str(node.value))
+
+
+_SourceConstructor.add_constructor("tag:yaml.org,2002:int", _SourceConstructor.construct_yaml_int)
+
+
+class _SourceRepresenter(RoundTripRepresenter):
+    def represent_source_int(self, data: _SourceInt) -> Any:
+        return self.represent_scalar("tag:yaml.org,2002:int", data.text)
+
+
+_SourceRepresenter.add_representer(_SourceInt, _SourceRepresenter.represent_source_int)
+
+
 def _yaml() -> YAML:
     y = YAML(typ="rt")
+    y.Constructor = _SourceConstructor
+    y.Representer = _SourceRepresenter
     y.preserve_quotes = True
     y.indent(mapping=2, sequence=4, offset=2)
     y.width = 1 << 20  # yaml.v3 does not fold long lines

@@ -328,3 +328,11 @@ def test_legacy_keys_migrated_and_persisted(write_config) -> None:
     assert data["gemini-api-key"] == [{"api-key": "g0"}, {"api-key": "lg1"}]
     assert data["ampcode"]["upstream-url"] == "https://amp"
     assert load_config(path).model_dump() == cfg.model_dump()
+
+
+def test_a_tagged_int_that_is_no_integer_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text('port: 8317\nmystery: !!int "0x-10"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"invalid config {path}: line 2: yaml: cannot decode !!int `0x-10` as an integer"

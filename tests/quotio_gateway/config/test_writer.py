@@ -78,6 +78,17 @@ def test_explicit_tags_survive_a_save(write_config) -> None:
     assert again.payload.model_dump(by_alias=True) == cfg.payload.model_dump(by_alias=True)
 
 
+def test_integers_of_unknown_keys_keep_their_text(write_config) -> None:
+    # yaml.v3 leaves an untouched node's text alone: signs, bases and leading zeros survive, and
+    # the file loads again (ruamel would write ``!!int "0x-1F"`` for a negative hex number).
+    odd = "mystery:\n  a: -017\n  b: -0x1F\n  c: +12\n  d: -0o17\n  e: -0b101\n  f: 0777\n  g: 1_000\n"
+    path = write_config("port: 0x1F\n" + odd + ALIAS)
+    save_config_preserving(path, load_config(path))
+    text = path.read_text()
+    assert text.startswith("port: 31\n" + odd)  # a known key is rendered from its value, as Go does
+    assert load_config(path).port == 31
+
+
 def test_updates_in_place_and_appends_only_non_zero_keys(write_config) -> None:
     path = write_config("debug: false # dbg\nproxy-url: \"\"\nremote-management:\n  secret-key: ''\n" + ALIAS)
     cfg = load_config(path)
