@@ -115,6 +115,10 @@ _DECODER = json.JSONDecoder(
     parse_constant=_reject_constant,
 )
 _WS = " \t\r\n"
+# Go's scanner refuses nesting deeper than this with a syntax error; Python's C scanner gives up far
+# earlier (the interpreter's recursion limit) with RecursionError. Either way the body is not one
+# Go would bind, so both become GoJSONError (a 400) rather than escaping as a 500.
+_TOO_DEEP = "exceeded max depth"
 
 
 def parse_first_value(body: bytes) -> Any:
@@ -127,6 +131,8 @@ def parse_first_value(body: bytes) -> Any:
         value, _ = _DECODER.raw_decode(text, start)
     except json.JSONDecodeError as exc:
         raise GoJSONError(str(exc)) from exc
+    except RecursionError:
+        raise GoJSONError(_TOO_DEEP) from None
     return value
 
 
@@ -137,6 +143,8 @@ def parse_whole(body: bytes) -> Any:
         return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise GoJSONError(str(exc)) from exc
+    except RecursionError:
+        raise GoJSONError(_TOO_DEEP) from None
 
 
 # ---------------------------------------------------------------------------------------------

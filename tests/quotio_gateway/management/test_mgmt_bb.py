@@ -1,0 +1,39 @@
+"""Black-box audit corners of the native management API (bb/mgmt), each against the Go handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import MakeHarness
+
+INVALID_BODY = b'{"error":"invalid body"}'
+# Deeper than Python's recursion limit, far below Go's 10000-level scanner limit.
+DEEP = b"[" * 5000 + b"]" * 5000
+
+
+async def expect(h: Any, method: str, path: str, status: int, answer: bytes, **kwargs: Any) -> None:
+    response = await h.call(method, path, **kwargs)
+    assert (response.status, await response.read()) == (status, answer)
+
+
+# Go binds these bodies with json.Decoder / json.Unmarshal, which nest to 10000 levels; the body is
+# then the wrong type for the target (config_lists.go:19-29, 45-48; handler.go:287-290), so every
+# one of them is a 400 "invalid body", never a crash.
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("PUT", "debug", DEEP),
+    ("PUT", "debug", b'{"value":' + DEEP + b"}"),
+    ("PATCH", "request-retry", DEEP),
+    ("PUT", "routing/strategy", DEEP),
+    ("PUT", "api-keys", DEEP),
+    ("PATCH", "api-keys", DEEP),
+    ("PUT", "gemini-api-key", b'{"items":' + DEEP + b"}"),
+    ("PATCH", "claude-api-key", b'{"index":0,"value":' + DEEP + b"}"),
+    ("PUT", "oauth-excluded-models", DEEP),
+    ("PATCH", "oauth-excluded-models", DEEP),
+])
+async def test_deeply_nested_bodies_are_invalid_not_a_crash(make_harness: MakeHarness, method: str, path: str,
+                                                           body: bytes) -> None:
+    h = await make_harness()
+    await expect(h, method, path, 400, INVALID_BODY, body=body)
