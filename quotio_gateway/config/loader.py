@@ -20,6 +20,7 @@ import structlog
 import yaml
 from pydantic import ValidationError
 
+from ..gostrings import go_equal_fold, go_lower, go_trim
 from .models import (
     DEFAULT_AUTH_DIR,
     DEFAULT_PANEL_GITHUB_REPOSITORY,
@@ -297,14 +298,14 @@ def normalize_config(cfg: Config) -> None:
 
 
 def normalize_model_prefix(prefix: str) -> str:
-    trimmed = prefix.strip().strip("/")
+    trimmed = go_trim(prefix).strip("/")
     return "" if "/" in trimmed else trimmed
 
 
 def normalize_headers(headers: dict[str, str]) -> dict[str, str]:
     clean = {}
     for k, v in headers.items():
-        key, val = k.strip(), v.strip()
+        key, val = go_trim(k), go_trim(v)
         if key and val:
             clean[key] = val
     return clean
@@ -313,7 +314,7 @@ def normalize_headers(headers: dict[str, str]) -> dict[str, str]:
 def normalize_excluded_models(models: list[str]) -> list[str]:
     out: list[str] = []
     for raw in models:
-        item = raw.strip().lower()
+        item = go_lower(go_trim(raw))
         if item and item not in out:
             out.append(item)
     return out
@@ -322,7 +323,7 @@ def normalize_excluded_models(models: list[str]) -> list[str]:
 def normalize_oauth_excluded_models(entries: dict[str, list[str]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for provider, models in entries.items():
-        key = provider.strip().lower()
+        key = go_lower(go_trim(provider))
         normalized = normalize_excluded_models(models)
         if key and normalized:
             out[key] = normalized
@@ -345,15 +346,15 @@ def _sanitize_gemini(cfg: Config) -> None:
     seen: set[str] = set()
     out: list[GeminiKey] = []
     for entry in cfg.gemini_api_key:
-        key = entry.api_key.strip()
+        key = go_trim(entry.api_key)
         if not key or key in seen:
             continue
         seen.add(key)
         out.append(entry.model_copy(update={
             "api_key": key,
             "prefix": normalize_model_prefix(entry.prefix),
-            "base_url": entry.base_url.strip(),
-            "proxy_url": entry.proxy_url.strip(),
+            "base_url": go_trim(entry.base_url),
+            "proxy_url": go_trim(entry.proxy_url),
             "headers": normalize_headers(entry.headers),
             "excluded_models": normalize_excluded_models(entry.excluded_models),
         }))
@@ -366,17 +367,17 @@ def _sanitize_vertex(cfg: Config) -> None:
     seen: set[str] = set()
     out: list[VertexCompatKey] = []
     for entry in cfg.vertex_api_key:
-        key, base = entry.api_key.strip(), entry.base_url.strip()
+        key, base = go_trim(entry.api_key), go_trim(entry.base_url)
         if not key or not base or f"{key}|{base}" in seen:
             continue
         seen.add(f"{key}|{base}")
-        models = [m.model_copy(update={"name": m.name.strip(), "alias": m.alias.strip()})
-                  for m in entry.models if m.name.strip() and m.alias.strip()]
+        models = [m.model_copy(update={"name": go_trim(m.name), "alias": go_trim(m.alias)})
+                  for m in entry.models if go_trim(m.name) and go_trim(m.alias)]
         out.append(entry.model_copy(update={
             "api_key": key,
             "prefix": normalize_model_prefix(entry.prefix),
             "base_url": base,
-            "proxy_url": entry.proxy_url.strip(),
+            "proxy_url": go_trim(entry.proxy_url),
             "headers": normalize_headers(entry.headers),
             "models": models,
         }))
@@ -388,7 +389,7 @@ def _sanitize_codex(cfg: Config) -> None:
         return
     out: list[CodexKey] = []
     for entry in cfg.codex_api_key:
-        base = entry.base_url.strip()
+        base = go_trim(entry.base_url)
         if not base:
             continue
         out.append(entry.model_copy(update={
@@ -418,11 +419,11 @@ def _sanitize_openai_compat(cfg: Config) -> None:
         return
     out: list[OpenAICompatibility] = []
     for entry in cfg.openai_compatibility:
-        base = entry.base_url.strip()
+        base = go_trim(entry.base_url)
         if not base:
             continue
         out.append(entry.model_copy(update={
-            "name": entry.name.strip(),
+            "name": go_trim(entry.name),
             "prefix": normalize_model_prefix(entry.prefix),
             "base_url": base,
             "headers": normalize_headers(entry.headers),
@@ -435,16 +436,16 @@ def _sanitize_oauth_model_alias(cfg: Config) -> None:
         return
     out: dict[str, list[OAuthModelAlias]] = {}
     for raw_channel, aliases in cfg.oauth_model_alias.items():
-        channel = raw_channel.strip().lower()
+        channel = go_lower(go_trim(raw_channel))
         if not channel or not aliases:
             continue
         seen: set[str] = set()
         clean: list[OAuthModelAlias] = []
         for entry in aliases:
-            name, alias = entry.name.strip(), entry.alias.strip()
-            if not name or not alias or name.lower() == alias.lower() or alias.lower() in seen:
+            name, alias = go_trim(entry.name), go_trim(entry.alias)
+            if not name or not alias or go_equal_fold(name, alias) or go_lower(alias) in seen:
                 continue
-            seen.add(alias.lower())
+            seen.add(go_lower(alias))
             clean.append(OAuthModelAlias(name=name, alias=alias, fork=entry.fork))
         if clean:
             out[channel] = clean

@@ -31,6 +31,7 @@ from aiohttp import web
 
 from ..appkeys import CONFIG_STORE, FLAG_STORE, RUNTIME
 from ..goduration import format_whole_seconds
+from ..gostrings import go_trim
 from ..native import Handler
 from .responses import error_response, gin_not_found, with_cpa_headers
 
@@ -156,7 +157,7 @@ class ManagementGuard:
     def __init__(self, *, env_secret: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         if env_secret is None:
             env_secret = os.environ.get("MANAGEMENT_PASSWORD", "")
-        self.env_secret = env_secret.strip()
+        self.env_secret = go_trim(env_secret)  # strings.TrimSpace (handler.go reads it once)
         self.clock = clock
         # Whether the legacy would have its management routes mounted: once a secret has existed
         # since start-up they stay, and a later removal is answered by its availability middleware

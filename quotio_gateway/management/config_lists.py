@@ -30,6 +30,7 @@ from ..config.models import (
     VertexCompatKey,
 )
 from ..goquery import query_value
+from ..gostrings import go_lower
 from .config_basic import assign, mutate_config, read_body
 from .responses import (
     Decoder,
@@ -482,7 +483,7 @@ async def patch_oauth_excluded_models(request: web.Request) -> web.StreamRespons
         return error_response(400, "invalid body")
     if body.get("provider") is None:
         return error_response(400, "invalid body")
-    provider = go_trim(body["provider"]).lower()
+    provider = go_lower(go_trim(body["provider"]))
     if not provider:
         return error_response(400, "invalid provider")
     models = normalize_excluded_models(body.get("models") or [])
@@ -502,7 +503,7 @@ async def patch_oauth_excluded_models(request: web.Request) -> web.StreamRespons
 
 
 async def delete_oauth_excluded_models(request: web.Request) -> web.StreamResponse:
-    provider = go_trim(query_value(request, "provider")).lower()
+    provider = go_lower(go_trim(query_value(request, "provider")))
     if not provider:
         return error_response(400, "missing provider")
 

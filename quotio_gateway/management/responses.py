@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from ..config.gojson import go_json_dumps
+from ..gostrings import go_trim as go_trim  # re-exported: the handlers import it from here
 
 # Build identity reported by every management answer, as the v6.7.15 release binary stamps it
 # (goreleaser: Version without the "v", ShortCommit, Date in RFC 3339 UTC). The commit is the
@@ -32,14 +33,6 @@ CPA_HEADERS: Mapping[str, str] = {
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _R = TypeVar("_R", bound=web.StreamResponse)
-# Go's unicode.IsSpace set, which strings.TrimSpace strips (Python's str.strip also strips \x1c-\x1f).
-GO_SPACE = ("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-            "\u2028\u2029\u202f\u205f\u3000")
-
-
-def go_trim(text: str) -> str:
-    """``strings.TrimSpace``."""
-    return text.strip(GO_SPACE)
 
 
 INT64_MIN = -(2**63)
