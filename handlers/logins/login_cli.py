@@ -138,7 +138,12 @@ def _default_io(no_browser: bool) -> LoginIO:
         line = await asyncio.to_thread(sys.stdin.readline)
         return line.strip()
 
-    return LoginIO(say=print, open_browser=webbrowser.open, no_browser=no_browser,
+    def say(text: str) -> None:
+        # Launchers read stdout through a pipe while the login waits (Quotio scrapes the device
+        # code after `enter the code: `); a pipe makes Python buffer it until exit, Go never does.
+        print(text, flush=True)
+
+    return LoginIO(say=say, open_browser=webbrowser.open, no_browser=no_browser,
                    prompt=prompt if sys.stdin.isatty() else None)
 
 
