@@ -65,7 +65,12 @@ async def read_json_object(request: web.Request) -> tuple[dict[str, Any], bytes]
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        body = _lenient_json(raw)
+        try:
+            body = _lenient_json(raw)
+        except RecursionError:
+            # Past orjson's 1024 levels Python's decoder runs out of stack: still JSON, but deeper
+            # than anything the translators could walk, so it is refused as the client's fault.
+            raise BadRequest("Invalid request: body nests too deeply") from None
         if body is _NOT_JSON:
             raise BadRequest(f"Invalid request: body is not valid JSON ({exc.msg})") from exc
     if not isinstance(body, dict):

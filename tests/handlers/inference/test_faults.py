@@ -109,6 +109,16 @@ async def test_invalid_json_is_answered_before_any_upstream_call(gateway: MakeGa
 
 
 @pytest.mark.parametrize("path", BODY_PATHS)
+async def test_json_nested_past_the_decoders_depth_is_a_400(gateway: MakeGateway, fake_llm: FakeLLM,
+                                                            path: str) -> None:
+    client = await gateway(upstreams_config(fake_llm.root))
+    raw = b'{"model": "gpt-5", "messages": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    resp = await client.post(path, data=raw, headers={"Content-Type": JSON})
+    await assert_answer(resp, 400, error_body("Invalid request: body nests too deeply"))
+    assert fake_llm.requests == []
+
+
+@pytest.mark.parametrize("path", BODY_PATHS)
 @pytest.mark.parametrize("raw", [b"[1, 2]", b'"text"', b"42", b"null"])
 async def test_json_that_is_not_an_object(gateway: MakeGateway, fake_llm: FakeLLM, path: str, raw: bytes) -> None:
     client = await gateway(upstreams_config(fake_llm.root))
