@@ -37,6 +37,8 @@ from typing import Any
 
 from aiohttp import web
 
+from quotio_gateway.management.responses import go_trim
+
 from .per_app import installed_or_lazy
 
 __all__ = [
@@ -73,12 +75,16 @@ _PROVIDER_KEYS = {
 
 def normalize_oauth_provider(name: str) -> str | None:
     """The session key for a provider name from a route or request body, None when unsupported."""
-    return _PROVIDER_KEYS.get(name.strip().lower())
+    return _PROVIDER_KEYS.get(go_trim(name).lower())
 
 
 def valid_state(state: str) -> bool:
-    """The legacy's state rules: 1-128 of ``[A-Za-z0-9._-]``, and never ``..``."""
-    value = state.strip()
+    """The legacy's state rules: 1-128 of ``[A-Za-z0-9._-]``, and never ``..``.
+
+    Trimmed as Go's ``strings.TrimSpace``, not ``str.strip``: Python also strips the ASCII
+    separators U+001C-U+001F, so ``%1Cabc`` would pass here where the legacy answers
+    ``invalid state``."""
+    value = go_trim(state)
     return (
         0 < len(value) <= 128
         and ".." not in value
@@ -140,7 +146,7 @@ class LoginSessions:
 
     def get(self, state: str) -> LoginSession | None:
         self._purge()
-        return self._sessions.get(state.strip())
+        return self._sessions.get(go_trim(state))
 
     def is_pending(self, state: str, provider: str | None = None) -> bool:
         session = self.get(state)
@@ -153,7 +159,7 @@ class LoginSessions:
         session = self.get(state)
         if session is None:
             return
-        session.status = message.strip() or DEFAULT_ERROR
+        session.status = go_trim(message) or DEFAULT_ERROR
         session.expires_at = self._clock() + self._ttl
         _cancel(session)
 
@@ -195,7 +201,7 @@ class LoginSessions:
 
     def status_body(self, state: str) -> tuple[int, dict[str, Any]]:
         """``GET /get-auth-status?state=``: (HTTP status, JSON body) exactly as the legacy."""
-        value = state.strip()
+        value = go_trim(state)
         if not value:
             return 200, {"status": "ok"}
         if not valid_state(value):
