@@ -37,17 +37,13 @@ class CallbackServerError(OSError):
     """The callback port could not be bound (usually another program holds it)."""
 
 
-def page(title: str, message: str, *, status: int = 200, close_after: int = 0) -> web.Response:
-    """A small HTML page; ``close_after`` seconds > 0 adds the legacy callback page's self-closing
-    script and says so (server.go:43)."""
+def page(title: str, message: str, *, status: int = 200) -> web.Response:
+    """A small HTML page for the person in the browser."""
     t, m = html.escape(title), html.escape(message)
-    script = f"<script>setTimeout(function(){{window.close();}},{close_after * 1000});</script>" if close_after else ""
-    note = f"<p>This window will close automatically in {close_after} seconds.</p>" if close_after else ""
     body = (
-        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{t.rstrip("!") if close_after else t}</title>'
-        f"{script}</head>"
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{t}</title></head>'
         f'<body style="font-family:sans-serif;text-align:center;margin-top:4em">'
-        f"<h1>{t}</h1><p>{m}</p>{note}</body></html>"
+        f"<h1>{t}</h1><p>{m}</p></body></html>"
     )
     return web.Response(status=status, text=body, content_type="text/html",
                         headers={"Cache-Control": "no-store"})

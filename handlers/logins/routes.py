@@ -23,15 +23,13 @@ refused (409 ``oauth flow is not pending``) instead of overwriting the first; no
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import structlog
 from aiohttp import web
 
 from quotio_gateway.appkeys import CONFIG_STORE
-from quotio_gateway.goquery import query_value
+from quotio_gateway.goquery import go_query_first, query_value
 from quotio_gateway.management.auth import guarded
 from quotio_gateway.management.responses import (
     Field,
@@ -47,13 +45,14 @@ from quotio_gateway.native import NativeRegistry
 
 from .authcode import AuthCodeLogin, LoginFailed
 from .browser_flow import complete_login
-from .callback_server import CallbackServer, CallbackServerError, page
+from .callback_server import CallbackServer, CallbackServerError
 from .claude import ClaudeLogin
 from .codex import CodexLogin
 from .context import LoginContext, login_context
 from .endpoints import EndpointConfigError, IFlowEndpoints, endpoints_for
 from .google import AntigravityLogin, GeminiCliLogin
 from .iflow import CookieLoginError, IFlowLogin, cookie_login
+from .redirect_url import redirect_query
 from .sessions import CallbackRejected, LoginSessions, normalize_oauth_provider, sessions_for, valid_state
 
 log = structlog.get_logger("handlers.logins.routes")
@@ -62,8 +61,6 @@ __all__ = ["setup_login_routes"]
 
 PREFIX = "/v0/management"
 _WEBUI_TRUE = frozenset({"1", "true", "yes", "on"})
-# Go's url.Parse refuses ASCII control characters and malformed percent escapes.
-_BAD_URL = re.compile(r"[\x00-\x1f\x7f]|%(?![0-9A-Fa-f]{2})")
 
 _CALLBACK_BODY = Struct(
     Field("provider", as_str),
@@ -73,6 +70,14 @@ _CALLBACK_BODY = Struct(
     Field("error", as_str),
 )
 _COOKIE_BODY = Struct(Field("cookie", as_str))
+# The main-server callback routes answer these bytes, the legacy's oauthCallbackSuccessHTML
+# (internal/api/server.go:43), whatever the callback held.
+_CALLBACK_PAGE = (
+    b'<html><head><meta charset="utf-8"><title>Authentication successful</title>'
+    b"<script>setTimeout(function(){window.close();},5000);</script></head><body>"
+    b"<h1>Authentication successful!</h1><p>You can close this window.</p>"
+    b"<p>This window will close automatically in 5 seconds.</p></body></html>"
+)
 
 
 def _error(status: int, message: str, *, with_status: bool) -> web.Response:
@@ -184,25 +189,15 @@ async def iflow_cookie_auth(request: web.Request) -> web.StreamResponse:
                                     expired=credential.metadata.get("expired", ""), type="iflow"))
 
 
-def _parse_redirect(raw: str) -> dict[str, list[str]] | None:
-    if _BAD_URL.search(raw):
-        return None
-    try:
-        parts = urlsplit(raw)
-    except ValueError:
-        return None
-    return parse_qs(parts.query, keep_blank_values=True)
-
-
 async def oauth_callback(request: web.Request) -> web.StreamResponse:
     body = await request.read()
     try:
         decoded = decode_body(body, _CALLBACK_BODY, whole=False)
     except GoJSONError:
         return _error(400, "invalid body", with_status=True)
-    if decoded is None:
-        # Gin's binder refuses a bare ``null`` body.
-        return _error(400, "invalid body", with_status=True)
+    # A bare ``null`` binds as the zero struct in Gin (json.Decoder leaves it unset, the validator
+    # finds nothing to check), so it ends at the provider check like ``{}`` does.
+    decoded = decoded or {}
     provider = normalize_oauth_provider(decoded.get("provider", ""))
     if provider is None:
         return _error(400, "unsupported provider", with_status=True)
@@ -211,12 +206,12 @@ async def oauth_callback(request: web.Request) -> web.StreamResponse:
     error = go_trim(decoded.get("error", ""))
     redirect = go_trim(decoded.get("redirect_url", ""))
     if redirect:
-        query = _parse_redirect(redirect)
+        query = redirect_query(redirect)
         if query is None:
             return _error(400, "invalid redirect_url", with_status=True)
 
         def first(name: str) -> str:
-            return go_trim(query.get(name, [""])[0])
+            return go_trim(go_query_first(query, name))
 
         state = state or first("state")
         code = code or first("code")
@@ -241,17 +236,17 @@ async def get_auth_status(request: web.Request) -> web.StreamResponse:
 
 def _main_server_callback(session_key: str) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
-        query = request.query
-        state = go_trim(query.get("state", ""))
-        code = go_trim(query.get("code", ""))
-        error = go_trim(query.get("error", "")) or go_trim(query.get("error_description", ""))
+        # Gin's c.Query: Go drops pairs holding ``;`` or a bad escape, aiohttp keeps them.
+        state = go_trim(query_value(request, "state"))
+        code = go_trim(query_value(request, "code"))
+        error = go_trim(query_value(request, "error")) or go_trim(query_value(request, "error_description"))
         if state and (code or error):
             try:
                 sessions_for(request.app).deliver(state, session_key, code=code, error=error)
             except CallbackRejected as exc:
                 log.warning("main-server oauth callback ignored", provider=session_key, reason=exc.message)
         # The legacy shows this page whatever happened; the outcome is in get-auth-status.
-        return page("Authentication successful!", "You can close this window.", close_after=5)
+        return web.Response(status=200, body=_CALLBACK_PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
 
     return handler
 

@@ -148,10 +148,10 @@ async def test_oauth_callback_refusals(tmp_path: Path) -> None:
         state = body["state"]
         cases = [
             ({"data": b"{not json"}, 400, "invalid body"),
-            ({"data": b"null"}, 400, "invalid body"),
+            ({"data": b"null"}, 400, "unsupported provider"),  # Gin binds null as {}
             ({"json": {"provider": 5}}, 400, "invalid body"),
             ({"json": {"provider": "kiro", "state": state, "code": "c"}}, 400, "unsupported provider"),
-            ({"json": {"provider": "claude", "redirect_url": "http://x/cb?code=%zz"}}, 400, "invalid redirect_url"),
+            ({"json": {"provider": "claude", "redirect_url": "http://x/c%zz?code=c"}}, 400, "invalid redirect_url"),
             ({"json": {"provider": "claude", "code": "c"}}, 400, "state is required"),
             ({"json": {"provider": "claude", "state": "a/b", "code": "c"}}, 400, "invalid state"),
             ({"json": {"provider": "claude", "state": state}}, 400, "code or error is required"),
