@@ -42,6 +42,9 @@ _BROWSER_HEADERS = {
     "User-Agent": ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
                    "Chrome/91.0.4472.124 Safari/537.36"),
     "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8",
+    # The legacy's browser imitation asks for these three; aiohttp decodes each (brotli is a
+    # dependency).
+    "Accept-Encoding": "gzip, deflate, br",
     "Connection": "keep-alive",
 }
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_@.\-]")
@@ -199,8 +202,12 @@ async def find_duplicate_bxauth(store: TokenStore, bxauth: str) -> str:
     return ""
 
 
-async def _api_key_call(http: aiohttp.ClientSession, method: str, url: str, cookie: str, what: str,
+async def _api_key_call(http: aiohttp.ClientSession, method: str, url: str, cookie: str, prefix: str,
                         proxy: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One platform API-key call; ValueError texts are the legacy's (``<prefix>: <METHOD> request
+    failed with status N``, ``<prefix>: decode <METHOD> response failed`` ...) without the
+    response body or Go's JSON error detail they end with there."""
+    what = f"{prefix}: {method}"
     headers = dict(_BROWSER_HEADERS)
     headers["Cookie"] = cookie
     if body is not None:
@@ -216,7 +223,7 @@ async def _api_key_call(http: aiohttp.ClientSession, method: str, url: str, cook
     if answer.status != 200:
         raise ValueError(f"{what} request failed with status {answer.status}")
     if answer.body is None:
-        raise ValueError(f"decode {what} response failed")
+        raise ValueError(f"{prefix}: decode {method} response failed")
     if answer.body.get("success") is not True:
         raise ValueError(f"{what} request not successful: {_str(answer.body.get('message'))}")
     data = answer.body.get("data")
@@ -239,7 +246,7 @@ async def cookie_login(http: aiohttp.ClientSession, endpoints: IFlowEndpoints, s
         raise CookieLoginError(409, "duplicate BXAuth found", existing_file=existing)
     url = endpoints.cookie_api_key_url
     try:
-        info = await _api_key_call(http, "GET", url, cookie, "iflow cookie: GET", proxy)
+        info = await _api_key_call(http, "GET", url, cookie, "iflow cookie", proxy)
     except ValueError as exc:
         raise CookieLoginError(400, f"iflow cookie authentication: fetch initial API key info failed: {exc}") from None
     name = _str(info.get("name"))
@@ -247,7 +254,7 @@ async def cookie_login(http: aiohttp.ClientSession, endpoints: IFlowEndpoints, s
         raise CookieLoginError(400, "iflow cookie authentication: refresh API key failed: "
                                     "iflow cookie refresh: name is empty")
     try:
-        key = await _api_key_call(http, "POST", url, cookie, "iflow cookie refresh: POST", proxy, {"name": name})
+        key = await _api_key_call(http, "POST", url, cookie, "iflow cookie refresh", proxy, {"name": name})
     except ValueError as exc:
         raise CookieLoginError(400, f"iflow cookie authentication: refresh API key failed: {exc}") from None
     email = _str(key.get("name"))
