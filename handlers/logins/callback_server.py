@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 import structlog
 from aiohttp import web
 
+from quotio_gateway.goquery import query_value
+from quotio_gateway.management.responses import go_trim
+
 from .sessions import CallbackRejected, LoginSessions
 
 log = structlog.get_logger("handlers.logins.callback_server")
@@ -88,10 +91,11 @@ class CallbackServer:
             await runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        query = request.query
-        state = query.get("state", "").strip()
-        code = query.get("code", "").strip()
-        error = query.get("error", "").strip() or query.get("error_description", "").strip()
+        # Read as Go's URL.Query() (the legacy's servers and Gin's c.Query): a pair holding ";"
+        # or a malformed escape is dropped, where aiohttp would keep it.
+        state = go_trim(query_value(request, "state"))
+        code = go_trim(query_value(request, "code"))
+        error = go_trim(query_value(request, "error")) or go_trim(query_value(request, "error_description"))
         if not state:
             return self._refuse(400, "The callback carries no state parameter.")
         if not code and not error:
