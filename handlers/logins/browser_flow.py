@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from handlers.auth.credential import Credential
+from handlers.auth.credential import Credential, CredentialError
 from handlers.auth.stores import TokenStore
 
 from .authcode import AuthCodeLogin, LoginFailed
@@ -66,6 +66,14 @@ async def complete_login(login: AuthCodeLogin, sessions: LoginSessions, store: S
         sessions.set_error(state, exc.message)
         log.warning("login failed", provider=login.provider, reason=exc.message, detail=exc.detail)
         raise
+    except CredentialError as exc:
+        # A file name the store refuses (an e-mail or project id holding "/" or "\"): the
+        # legacy would write it somewhere and answer ok; we save nothing and say so. Left
+        # uncaught, the session would read "wait" and then, once expired, "ok".
+        sessions.set_error(state, login.save_failed_message)
+        log.error("the login's credential cannot be saved", provider=login.provider, reason=exc.reason,
+                  error=str(exc))
+        raise LoginFailed(login.save_failed_message, str(exc)) from None
     try:
         target = store if isinstance(store, TokenStore) else await store()
         saved = await target.save(credential)
