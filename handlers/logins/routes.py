@@ -129,6 +129,11 @@ async def _run_login(app: web.Application, ctx: LoginContext, login: AuthCodeLog
         await complete_login(login, sessions, lambda: ctx.token_store(app), wait_seconds=ctx.wait_seconds)
     except LoginFailed:
         pass  # already recorded in the session and logged
+    except Exception:
+        # A bug must not leave the session pending: it would read "wait" and, once it expires,
+        # "ok" although nothing was saved.
+        log.exception("login task failed unexpectedly", provider=login.provider)
+        sessions.set_error(login.state, "Authentication failed")
     finally:
         if server is not None:
             await ctx.servers.release(server)
