@@ -26,7 +26,7 @@ from handlers.translation import codex_instructions
 from handlers.translation.model import Format
 from quotio_gateway.config.models import Config
 from quotio_gateway.config.store import ConfigStore
-from quotio_gateway.management.responses import go_trim
+from quotio_gateway.gostrings import go_trim
 
 from .pair_table import PairLookup, default_pairs
 

@@ -27,7 +27,7 @@ import structlog
 from aiohttp import web
 
 from quotio_gateway.goquery import query_value
-from quotio_gateway.management.responses import go_trim
+from quotio_gateway.gostrings import go_trim
 
 from .sessions import CallbackRejected, LoginSessions
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
-from quotio_gateway.management.responses import go_trim
+from quotio_gateway.gostrings import go_trim
 
 from .per_app import installed_or_lazy
 

@@ -15,7 +15,8 @@ from aiohttp import web
 
 from quotio_gateway.config.gojson import go_json_dumps
 from quotio_gateway.errors import openai_error_type
-from quotio_gateway.management.responses import go_trim, json_response
+from quotio_gateway.gostrings import go_trim
+from quotio_gateway.management.responses import json_response
 
 from .catalog import ModelInfo
 

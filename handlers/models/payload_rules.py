@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from quotio_gateway.config.models import Config, PayloadRule
-from quotio_gateway.management.responses import go_trim
+from quotio_gateway.gostrings import go_trim
 
 _MISSING = object()
 

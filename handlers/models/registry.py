@@ -29,7 +29,7 @@ import structlog
 
 from quotio_gateway.config.models import Config, ModelAlias, OAuthModelAlias
 from quotio_gateway.config.store import ConfigStore
-from quotio_gateway.management.responses import go_trim
+from quotio_gateway.gostrings import go_trim
 
 from .catalog import CLAUDE, CODEX, GEMINI, STATIC_MODELS, VERTEX, ModelInfo, lookup_static
 

@@ -26,7 +26,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from handlers.models.registry import config_credential_ids, split_thinking_suffix
 from handlers.translation.gjson_values import member_of, text_of
 from quotio_gateway.config.models import Config
-from quotio_gateway.management.responses import go_trim
+from quotio_gateway.gostrings import go_trim
 
 if TYPE_CHECKING:
     from .http import UpstreamClient, UpstreamStream

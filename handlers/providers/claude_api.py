@@ -26,7 +26,7 @@ from aiohttp import compression_utils
 
 from handlers.translation.gjson_values import text_of
 from quotio_gateway.config.models import Config
-from quotio_gateway.management.responses import go_trim
+from quotio_gateway.gostrings import go_trim
 
 from .base import (
     APIKeyCredential,

@@ -19,6 +19,7 @@ from ..config.gojson import config_to_go_json
 from ..config.loader import ConfigError
 from ..config.models import Config
 from ..config.writer import left_align_comments
+from ..gostrings import go_trim
 from .responses import (
     Decoder,
     Field,
@@ -30,7 +31,6 @@ from .responses import (
     decode_body,
     error_response,
     gin_h,
-    go_trim,
     json_response,
     status_ok,
 )

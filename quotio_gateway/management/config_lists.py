@@ -30,7 +30,7 @@ from ..config.models import (
     VertexCompatKey,
 )
 from ..goquery import query_value
-from ..gostrings import go_lower
+from ..gostrings import go_lower, go_trim
 from .config_basic import assign, mutate_config, read_body
 from .responses import (
     Decoder,
@@ -42,7 +42,6 @@ from .responses import (
     as_str,
     decode_body,
     error_response,
-    go_trim,
     json_response,
     list_of,
     list_or_items,

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from ..config.gojson import go_json_dumps
-from ..gostrings import go_trim as go_trim  # re-exported: the handlers import it from here
 
 # Build identity reported by every management answer, as the v6.7.15 release binary stamps it
 # (goreleaser: Version without the "v", ShortCommit, Date in RFC 3339 UTC). The commit is the
