@@ -71,7 +71,10 @@ def base_urls(credential: OAuthCredential) -> tuple[str, ...]:
     # One trailing "/" goes, and the path is appended to what is left with no second trim
     # (antigravity_executor.go:1378-1387 and :946): "x//" asks "x//v1internal:fetchAvailableModels".
     custom = credential.base_url.strip().removesuffix("/")
-    return (custom,) if custom else BASE_URLS
+    # The same order as inference (AntigravityExecutor.base_urls): the legacy asks for models
+    # across the very list it sends chats to (antigravityBaseURLFallbackOrder, :942), so a
+    # configured base keeps its configured inference-fallback-urls here too.
+    return (custom, *credential.fallback_urls) if custom else BASE_URLS
 
 
 def _refused(status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamError:
