@@ -112,5 +112,10 @@ def build_views(credential: Credential, tokens: Callable[[Credential], TokenSour
                                        "label": f"{label} [{project}]", "project_id": project})
                     for project in projects]
         return [OAuthCredential(id=credential.file_name, project_id=projects[0] if projects else "", **common)]
-    project = _text(meta, "project_id", "project") if provider in ("vertex", "antigravity") else ""
+    # Only Vertex falls back to ``project`` (gemini_vertex_executor.go:944-945); Antigravity reads
+    # ``project_id`` alone (antigravity_executor.go:1196-1201) and sends a made-up project without it.
+    if provider == "vertex":
+        project = _text(meta, "project_id", "project")
+    else:
+        project = _text(meta, "project_id") if provider == "antigravity" else ""
     return [OAuthCredential(id=credential.file_name, project_id=project, **common)]
