@@ -30,6 +30,7 @@ from aiohttp import web
 
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.goquery import go_query_first, query_value
+from quotio_gateway.gostrings import go_trim
 from quotio_gateway.management.auth import guarded
 from quotio_gateway.management.responses import (
     Field,
@@ -38,7 +39,6 @@ from quotio_gateway.management.responses import (
     as_str,
     decode_body,
     gin_h,
-    go_trim,
     json_response,
 )
 from quotio_gateway.native import NativeRegistry
