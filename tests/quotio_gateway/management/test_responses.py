@@ -17,7 +17,6 @@ from quotio_gateway.management.responses import (
     gin_h,
     gin_not_found,
     go_json_dumps,
-    go_trim,
     json_response,
     list_of,
     list_or_items,
@@ -144,8 +143,3 @@ def test_list_or_items_accepts_array_or_nonempty_items(body: bytes, expected: ob
 def test_list_or_items_rejects(body: bytes) -> None:
     with pytest.raises(GoJSONError):
         list_or_items(body, as_str)
-
-
-def test_go_trim_keeps_python_only_whitespace() -> None:
-    assert go_trim("\u3000 a\t\n") == "a"
-    assert go_trim("\x1ca\x1f") == "\x1ca\x1f"  # Go's unicode.IsSpace excludes these separators
