@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import GatewayFactory
+from tests.fakes.llm_upstream import FakeLLM
 
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -64,3 +66,41 @@ async def test_main_server_callback_page_is_the_legacy_bytes(native: Gateway, pr
     assert "Cache-Control" not in headers  # the legacy sets none
     for name, value in CORS.items():
         assert headers[name] == value
+
+
+@pytest.fixture
+async def with_gemini(make_gateway: GatewayFactory) -> AsyncIterator[Gateway]:
+    fake = FakeLLM()
+    await fake.start()
+    config = {"api-keys": ["client-key"], "gemini-api-key": [{"api-key": "sk-gemini", "base-url": fake.root}]}
+    app = await make_gateway({"default": "native"}, config=config)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    session = aiohttp.ClientSession()
+    try:
+        yield Gateway(str(server.make_url("")).rstrip("/"), session)
+    finally:
+        await session.close()
+        await server.close()
+        await fake.stop()
+
+
+# code_handlers.go:80-85: /v1/messages streams unless `stream` is absent or JSON false, so null, 0,
+# a string or an object all ask for a stream (the OpenAI routes want JSON true).
+@pytest.mark.parametrize(("stream", "streams"), [
+    (None, True), (0, True), ("false", True), ({}, True), (False, False), ("absent", False)])
+async def test_claude_messages_stream_decision(with_gemini: Gateway, stream: Any, streams: bool) -> None:
+    body: dict[str, Any] = {"model": "gemini-2.5-flash", "max_tokens": 16,
+                            "messages": [{"role": "user", "content": "hi"}]}
+    if stream != "absent":
+        body["stream"] = stream
+    async with with_gemini.session.post(with_gemini.url + "/v1/messages", json=body,
+                                        headers={"x-api-key": "client-key"}) as resp:
+        text = await resp.text()
+        assert resp.status == 200, text
+        if streams:
+            assert resp.headers["Content-Type"] == "text/event-stream"
+            assert text.startswith("event: message_start\n") and "event: message_stop\n" in text
+        else:
+            assert resp.headers["Content-Type"] == "application/json"
+            assert '"type":"message"' in text.replace(" ", "")
