@@ -1,4 +1,4 @@
-"""Antigravity's model list follows the same base order as its chats (oauthexec audit).
+"""Antigravity's model list follows the same base order as its chats.
 
 The legacy asks ``fetchAvailableModels`` across ``antigravityBaseURLFallbackOrder`` (the list its
 chats use, antigravity_executor.go:942-987). With ``gateway.provider-endpoints.antigravity``

@@ -1,4 +1,5 @@
-"""Black-box audit corners of the native management API (bb/mgmt), each against the Go handler."""
+"""Corners of the native management API against the Go handlers: bodies nested past the
+decoder, and Go's string trimming and lower-casing."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""Byte-level corners of the native client surface found by the `surface` black-box audit, through
-the whole gateway (flags, dispatch, middlewares) with default ``native``. Facts cite CLIProxyAPI at
-9b72ea9ef.
+"""Byte-level corners of the native client surface, through the whole gateway (flags, dispatch,
+middlewares) with default ``native``. Facts cite CLIProxyAPI at 9b72ea9ef.
 """
 
 from __future__ import annotations

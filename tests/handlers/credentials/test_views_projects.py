@@ -1,4 +1,4 @@
-"""Which file field names the project an executor sends (oauthexec audit).
+"""Which file field names the project an executor sends.
 
 The legacy's Antigravity executor reads ``project_id`` only (antigravity_executor.go:1196-1201)
 and puts a made-up ``<adj>-<noun>-<hex>`` project in the envelope without it; only the Vertex
