@@ -94,6 +94,7 @@ def build_native_registry() -> NativeRegistry:
     from handlers.logins.routes import setup_login_routes
     from handlers.models.routes import setup_model_routes
     from handlers.root import setup_root
+    from handlers.usage.routes import setup_usage_routes
 
     from .management.routes import setup_management
 
@@ -104,6 +105,7 @@ def build_native_registry() -> NativeRegistry:
     setup_inference_routes(registry)
     setup_login_routes(registry)
     setup_device_login_routes(registry)
+    setup_usage_routes(registry)
     return registry
 
 

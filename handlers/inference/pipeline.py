@@ -41,6 +41,7 @@ from handlers.rotation import RetrySettings, RotationError, mark_client_gone, ma
 from handlers.translation.gjson_values import text_of
 from handlers.translation.model import Format
 from handlers.translation.thinking import ThinkingError, apply_thinking
+from handlers.usage.reporter import CLIENT_KEY, UsageReporter, usage_api
 
 from .pair_table import PairLookup
 from .protocols import ClientProtocol
@@ -100,6 +101,7 @@ class _Opened:
     stream: UpstreamStream | None  # an open upstream stream (stream client)
     # A whole stream's decoded payloads, for a pair that folds them itself (``respond_payloads``).
     payloads: list[Any] | None = None
+    usage: UsageReporter | None = None  # the open stream's usage record, while it runs
 
     def client_answer(self) -> bytes:
         """The non-stream client's body (translation errors raise, for the caller's 500)."""
@@ -123,13 +125,16 @@ def _sse_bytes(event: StreamEvent) -> bytes:
     return head + b"data: " + event.data.encode() + b"\n\n"
 
 
-async def _drain(stream: UpstreamStream) -> list[StreamEvent | bytes]:
+async def _drain(stream: UpstreamStream, usage: UsageReporter | None) -> list[StreamEvent | bytes]:
     """Every item of a whole stream; an in-band error raises, so the call can still rotate."""
     items: list[StreamEvent | bytes] = []
     async with stream:
         async for item in stream:
-            if not isinstance(item, bytes) and item.error is not None:
-                raise item.error
+            if not isinstance(item, bytes):
+                if item.error is not None:
+                    raise item.error
+                if usage is not None:
+                    usage.observe(item.payload)
             items.append(item)
     if getattr(stream, "answerless", False):  # wrapping streams (OAuth mappers) end only one way
         # Codex non-stream: no response.completed, the legacy's 408 (codex_executor.go:183).
@@ -257,6 +262,18 @@ class _Attempt:
             retry = Candidate(candidate.id, candidate.priority, candidate.provider, refreshed)
             return await self._send(retry, translation, upstream_request)
 
+    def _usage(self, candidate: Candidate, executor: Executor, upstream_request: UpstreamRequest,
+               ) -> UsageReporter | None:
+        """A usage record for this call while ``usage-statistics-enabled`` is on (token counts
+        are not records: the legacy's CountTokens paths report none)."""
+        stats = self.runtime.usage
+        if upstream_request.action == "countTokens" or not stats.enabled():
+            return None
+        key = self.request.get(CLIENT_KEY) or ""
+        return UsageReporter(stats, api=key or usage_api(self.request.method, self.request.path),
+                             model=split_thinking_suffix(upstream_request.model).name, executor=executor.name,
+                             credential=candidate.credential, client_key=key)
+
     async def _send(self, candidate: Candidate, translation: Translation,
                     upstream_request: UpstreamRequest) -> _Opened:
         executor = self.runtime.executor_for(candidate)
@@ -264,14 +281,25 @@ class _Attempt:
             local = await executor.count_locally(upstream_request)
             if local is not None:
                 return _Opened(translation, local, None)
-        if not upstream_request.stream:
-            result = await executor.execute(candidate.credential, upstream_request)
-            return _Opened(translation, result.body, None)
-        stream = await executor.stream(candidate.credential, upstream_request)
-        if self.call.stream:
-            return _Opened(translation, None, stream)
-        # A non-stream client on a stream-only upstream: fold it here, so a failure still rotates.
-        return _fold(translation, await _drain(stream))
+        usage = self._usage(candidate, executor, upstream_request)
+        try:
+            if not upstream_request.stream:
+                result = await executor.execute(candidate.credential, upstream_request)
+                if usage is not None:
+                    usage.whole(result.body)
+                return _Opened(translation, result.body, None)
+            stream = await executor.stream(candidate.credential, upstream_request)
+            if self.call.stream:
+                return _Opened(translation, None, stream, usage=usage)
+            # A non-stream client on a stream-only upstream: fold it here, so a failure still rotates.
+            opened = _fold(translation, await _drain(stream, usage))
+        except (UpstreamError, asyncio.CancelledError):
+            if usage is not None:
+                usage.failed()
+            raise
+        if usage is not None:
+            usage.succeeded()
+        return opened
 
 
 async def serve(request: web.Request, runtime: InferenceRuntime, call: InferenceCall) -> web.StreamResponse:
@@ -487,8 +515,8 @@ class _StreamWriter:
         return self.response
 
 
-async def _pump(translator: StreamTranslator, stream: UpstreamStream,
-                writer: _StreamWriter) -> AsyncIterator[None]:
+async def _pump(translator: StreamTranslator, stream: UpstreamStream, writer: _StreamWriter,
+                usage: UsageReporter | None = None) -> AsyncIterator[None]:
     """Feed upstream items through the translator to the client; yields after each write so the
     caller can see whether bytes went out."""
     # Frames of events parsed from one upstream chunk go out in one write: each write is a send
@@ -510,6 +538,8 @@ async def _pump(translator: StreamTranslator, stream: UpstreamStream,
                         await writer.write(frames)
                         item.error.delivered = True
                     raise item.error
+                if usage is not None and not isinstance(item, bytes):
+                    usage.observe(item.payload)
                 held += translator.feed(item)
                 if not held and not writer.started and getattr(translator, "committed", False):
                     # The answer is a stream from here on though nothing is written yet (the
@@ -624,13 +654,16 @@ async def _relay(opened: _Opened, writer: _StreamWriter, credential_id: str, mod
     """Run one opened stream to its end; returns the error that ended it early, if any."""
     assert opened.stream is not None
     translator = opened.translation.stream()
+    usage = opened.usage
     try:
-        async for _ in _pump(translator, opened.stream, writer):
+        async for _ in _pump(translator, opened.stream, writer, usage):
             pass
     except (asyncio.CancelledError, ConnectionError):
         # The client hung up: its handler is cancelled, or a write to it fails first. The legacy
         # records that as a status-less failure of the serving credential (conductor.go:708-720).
         mark_client_gone(state, credential_id, model, settings)
+        if usage is not None:
+            usage.failed()
         raise
     except UpstreamError as exc:
         # A clean early end is the credential's success for the legacy (its stream readers report
@@ -639,6 +672,9 @@ async def _relay(opened: _Opened, writer: _StreamWriter, credential_id: str, mod
         # still cools the credential here, since its next call would fail the same way.
         succeeded = exc.truncated or (exc.after_payload and exc.status != 429)
         mark_result(state, credential_id, model, None if succeeded else exc, settings)
+        if usage is not None:
+            # The legacy's reporter, too, sees a failure only where its reader failed.
+            usage.succeeded() if exc.truncated or exc.after_payload else usage.failed()
         log.info("inference.stream_failed", status=exc.status, scope=exc.scope, started=writer.started)
         return exc
     except (TranslationError, ValueError) as exc:
@@ -651,6 +687,8 @@ async def _relay(opened: _Opened, writer: _StreamWriter, credential_id: str, mod
         log.exception("inference.translate_stream_crashed", error_type=type(exc).__name__)
         return transport_error(f"cannot translate upstream stream: {type(exc).__name__}")
     mark_result(state, credential_id, model, None, settings)
+    if usage is not None:
+        usage.succeeded()
     return None
 
 

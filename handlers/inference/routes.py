@@ -20,6 +20,7 @@ from handlers.client_auth import authenticate, go_query_first
 from handlers.models.listing import unknown_model_response
 from handlers.models.registry import UnknownModelError
 from handlers.translation.gjson_values import text_of
+from handlers.usage.reporter import CLIENT_KEY
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.errors import UnreadableBody, invalid_request, read_request_body
 from quotio_gateway.errors import error_response as gateway_error
@@ -129,7 +130,11 @@ _BodyHandler = Callable[[web.Request, dict[str, Any], bytes], Awaitable[web.Stre
 
 def _authorised(request: web.Request) -> web.Response | None:
     verdict = authenticate(request, request.app[CONFIG_STORE].current.api_keys)
-    return verdict if isinstance(verdict, web.Response) else None
+    if isinstance(verdict, web.Response):
+        return verdict
+    if verdict:
+        request[CLIENT_KEY] = verdict  # the usage statistics' bucket (the legacy's ``apiKey``)
+    return None
 
 
 def _runtime(request: web.Request) -> InferenceRuntime:

@@ -24,6 +24,8 @@ from handlers.providers.claude_api import ClaudeAPIExecutor, CloakSettings, cloa
 from handlers.rotation import LegacySelector, RetrySettings, RotationState
 from handlers.translation import codex_instructions
 from handlers.translation.model import Format
+from handlers.usage.routes import USAGE
+from handlers.usage.statistics import RequestStatistics
 from quotio_gateway.config.models import Config
 from quotio_gateway.config.store import ConfigStore
 from quotio_gateway.gostrings import go_trim
@@ -109,6 +111,8 @@ class InferenceRuntime:
         self.oauth = oauth
         self.selector = LegacySelector(store.current.routing.effective_strategy)
         self.state = RotationState()
+        # Every upstream call's record for /v0/management/usage, kept while the setting is on.
+        self.usage = RequestStatistics(enabled=lambda: bool(store.current.usage_statistics_enabled))
         self._executors: dict[str, Executor] = {}
         self._keyed: tuple[Config | None, dict[str, APIKeyCredential]] = (None, {})
         self._synced: Config | None = None
@@ -289,6 +293,7 @@ def install(app: web.Application, store: ConfigStore, *,
         configure(runtime)
     app[INFERENCE] = runtime
     app[STANDING] = runtime.state
+    app[USAGE] = runtime.usage
 
     async def _close(_: web.Application) -> None:
         await runtime.close()

@@ -1,0 +1,110 @@
+"""One upstream call's usage record, published once, as the legacy's ``usageReporter`` does
+(``internal/runtime/executor/usage_helpers.go``).
+
+A call publishes the first token counts it sees that are not all zero, or its failure, whichever
+comes first; a success that saw no counts is recorded only for the executors whose legacy
+counterpart calls ``ensurePublished`` (``tokens.ALWAYS_RECORDED``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from handlers.providers.base import APIKeyCredential
+
+from .statistics import RequestDetail, RequestStatistics, Timestamp, UsageRecord
+from .tokens import ALWAYS_RECORDED, EXECUTOR_KINDS, TokenStats, stream_event_usage, whole_answer_usage
+
+# Where the inference endpoints keep the client key that authenticated the request.
+CLIENT_KEY = "quotio.client_key"
+
+
+def usage_api(method: str, path: str) -> str:
+    """The bucket without client keys: the method and Gin's route pattern (``FullPath``)."""
+    if path.startswith("/v1beta/models/"):
+        path = "/v1beta/models/*action"
+    elif path.startswith("/v1internal:"):
+        path = "/v1internal:method"
+    return f"{method} {path}"
+
+
+def _index(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def credential_identity(credential: Any, client_key: str) -> tuple[str, str]:
+    """``(source, auth_index)`` for a credential: ``resolveUsageSource`` and ``EnsureIndex``."""
+    if isinstance(credential, APIKeyCredential):
+        key = credential.api_key.strip()
+        return key or client_key.strip(), _index("api_key:" + key) if key else _index("id:" + credential.id)
+    provider = credential.provider.lower()
+    virtual = "::" in credential.id  # a Gemini CLI project of a multi-project file: no file name
+    index = _index(("id:" if virtual else "file:") + credential.id.strip())
+    meta = credential.metadata
+    if provider == "gemini-cli":
+        return credential.id.strip(), index
+    if provider == "vertex":
+        for key in ("project_id", "project"):
+            value = meta.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip(), index
+    email = meta.get("email")
+    if isinstance(email, str) and email.strip():
+        return email.strip(), index
+    return client_key.strip(), index
+
+
+class UsageReporter:
+    __slots__ = ("_always", "_api", "_auth_index", "_done", "_kind", "_model", "_source", "_started", "_stats")
+
+    def __init__(self, stats: RequestStatistics, *, api: str, model: str, executor: str, credential: Any,
+                 client_key: str) -> None:
+        self._stats = stats
+        self._api = api
+        self._model = model
+        self._kind = EXECUTOR_KINDS.get(executor, "")
+        self._always = executor in ALWAYS_RECORDED
+        self._source, self._auth_index = credential_identity(credential, client_key)
+        self._started = Timestamp.now_local()
+        self._done = False
+
+    def _publish(self, tokens: TokenStats, failed: bool) -> None:
+        if not tokens.total_tokens:
+            total = tokens.input_tokens + tokens.output_tokens + tokens.reasoning_tokens
+            if total:
+                tokens = TokenStats(tokens.input_tokens, tokens.output_tokens, tokens.reasoning_tokens,
+                                    tokens.cached_tokens, total)
+        if self._done or (tokens.is_zero() and not failed):
+            return
+        self._done = True
+        self._stats.record(UsageRecord(self._api, self._model,
+                                       RequestDetail(self._started, self._source, self._auth_index, tokens, failed)))
+
+    def observe(self, payload: Any) -> None:
+        """One decoded stream event (the legacy reads every line for usage until it publishes)."""
+        if not self._done:
+            tokens = stream_event_usage(self._kind, payload)
+            if tokens is not None:
+                self._publish(tokens, False)
+
+    def whole(self, body: bytes) -> None:
+        """A whole answer: its usage, then, for the always-recorded executors, the request itself."""
+        try:
+            payload = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            payload = None
+        self._publish(whole_answer_usage(self._kind, payload), False)
+        self.succeeded()
+
+    def succeeded(self) -> None:
+        if self._always and not self._done:
+            self._done = True
+            self._stats.record(UsageRecord(self._api, self._model,
+                                           RequestDetail(self._started, self._source, self._auth_index,
+                                                         TokenStats(), False)))
+
+    def failed(self) -> None:
+        self._publish(TokenStats(), True)

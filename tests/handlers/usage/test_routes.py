@@ -1,0 +1,143 @@
+"""/v0/management/usage, /usage/export and /usage/import on the whole gateway, fed by native
+inference through the fake upstreams (usage.go, logger_plugin.go, usage_helpers.go)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import SECRET, GatewayFactory, auth
+from tests.fakes.llm_upstream import FakeLLM, status
+
+CLAUDE = "claude-sonnet-4-5-20250929"
+COMPAT = "compat-model"
+
+
+def upstreams(root: str) -> dict[str, Any]:
+    return {
+        "usage-statistics-enabled": True,
+        "claude-api-key": [{"api-key": "sk-claude", "base-url": root}],
+        "openai-compatibility": [{"name": "compat", "base-url": f"{root}/v1",
+                                  "api-key-entries": [{"api-key": "sk-compat"}],
+                                  "models": [{"name": "upstream-model", "alias": COMPAT}]}],
+    }
+
+
+class Gateway:
+    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+        self.url, self.session = url, session
+
+    async def chat(self, model: str, *, stream: bool = False, key: str = "client-key") -> int:
+        body = {"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
+        async with self.session.post(self.url + "/v1/chat/completions", json=body,
+                                     headers={"Authorization": f"Bearer {key}"}) as resp:
+            await resp.read()
+            return resp.status
+
+    async def management(self, method: str, path: str, body: bytes | None = None) -> tuple[int, Any, str]:
+        async with self.session.request(method, self.url + "/v0/management/" + path, data=body,
+                                        headers=auth(SECRET)) as resp:
+            raw = await resp.read()
+            return resp.status, json.loads(raw), resp.headers["Content-Type"]
+
+
+async def start(make_gateway: GatewayFactory, config: dict[str, Any]) -> tuple[TestServer, Gateway]:
+    app = await make_gateway({"default": "native"}, config=config)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server, Gateway(str(server.make_url("")).rstrip("/"), aiohttp.ClientSession())
+
+
+@pytest.fixture
+async def gateway(make_gateway: GatewayFactory, fake_llm: FakeLLM) -> AsyncIterator[Gateway]:
+    server, gw = await start(make_gateway, {"api-keys": ["client-key", "other-key"], **upstreams(fake_llm.root)})
+    yield gw
+    await gw.session.close()
+    await server.close()
+
+
+def index(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+async def test_native_requests_are_counted_per_key_model_and_credential(gateway: Gateway, fake_llm: FakeLLM) -> None:
+    assert await gateway.chat(CLAUDE) == 200
+    assert await gateway.chat(CLAUDE, stream=True, key="other-key") == 200
+    assert await gateway.chat(COMPAT, stream=True) == 200
+    fake_llm.script("sk-compat", status(500))  # the only credential for the model: the client gets it
+    assert await gateway.chat(COMPAT) == 500
+    code, body, content_type = await gateway.management("GET", "usage")
+    assert (code, content_type) == (200, "application/json; charset=utf-8")
+    assert list(body) == ["failed_requests", "usage"]
+    usage = body["usage"]
+    assert (usage["total_requests"], usage["success_count"], usage["failure_count"]) == (4, 3, 1)
+    assert body["failed_requests"] == 1
+    client = usage["apis"]["client-key"]["models"]
+    assert list(client) == [CLAUDE, "upstream-model"]  # an alias is filed under the upstream name
+    [served] = client[CLAUDE]["details"]
+    assert served["failed"] is False
+    assert served["tokens"] == {"input_tokens": 11, "output_tokens": 5, "reasoning_tokens": 0,
+                                "cached_tokens": 0, "total_tokens": 16}
+    assert (served["source"], served["auth_index"]) == ("sk-claude", index("api_key:sk-claude"))
+    streamed, failed = client["upstream-model"]["details"]
+    assert streamed["failed"] is False and streamed["tokens"]["total_tokens"] == 16
+    assert failed["failed"] is True and failed["tokens"]["total_tokens"] == 0
+    assert (failed["source"], failed["auth_index"]) == ("sk-compat", index("api_key:sk-compat"))
+    # The Claude stream's usage comes from message_delta, as parseClaudeStreamUsage reads it.
+    [claude_stream] = usage["apis"]["other-key"]["models"][CLAUDE]["details"]
+    assert claude_stream["failed"] is False and claude_stream["tokens"]["output_tokens"] == 5
+    assert usage["total_tokens"] == sum(d["tokens"]["total_tokens"] for api in usage["apis"].values()
+                                        for m in api["models"].values() for d in m["details"])
+    assert sum(usage["requests_by_day"].values()) == 4 and sum(usage["requests_by_hour"].values()) == 4
+
+
+async def test_export_then_import_skips_every_detail_and_bad_imports_are_400(gateway: Gateway) -> None:
+    assert await gateway.chat(CLAUDE) == 200
+    code, exported, _ = await gateway.management("GET", "usage/export")
+    assert code == 200 and list(exported) == ["version", "exported_at", "usage"]
+    assert exported["version"] == 1 and exported["exported_at"].endswith("Z")
+    raw = json.dumps({"version": 1, "usage": exported["usage"]}).encode()
+    assert await gateway.management("POST", "usage/import", raw) == (
+        200, {"added": 0, "failed_requests": 0, "skipped": 1, "total_requests": 1}, "application/json; charset=utf-8")
+    details = {"Details": [{"timestamp": "2026-01-20T10:00:00.5+08:00", "source": "s", "auth_index": "i",
+                            "tokens": {"input_tokens": 2, "output_tokens": 1}, "failed": True}, None]}
+    fresh = json.dumps({"usage": {"apis": {"imported": {"models": {"": details}}}}}).encode()
+    code, result, _ = await gateway.management("POST", "usage/import", fresh)
+    assert (code, result) == (200, {"added": 2, "failed_requests": 1, "skipped": 0, "total_requests": 3})
+    _, body, _ = await gateway.management("GET", "usage")
+    imported = body["usage"]["apis"]["imported"]["models"]["unknown"]["details"]
+    assert imported[0]["timestamp"] == "2026-01-20T10:00:00.5+08:00"
+    assert imported[0]["tokens"]["total_tokens"] == 3
+    assert body["usage"]["requests_by_day"]["2026-01-20"] == 1
+    for bad, message in ((b"{", "invalid json"), (b'{"version": 2}', "unsupported version"),
+                         (b'{"version": 1.0}', "invalid json"), (b'{"usage": {"total_requests": "1"}}', "invalid json"),
+                         (b'{"usage": {"apis": {"a": {"models": {"m": {"details": [{"timestamp": "now"}]}}}}}}',
+                          "invalid json"), (b"[]", "invalid json")):
+        assert await gateway.management("POST", "usage/import", bad) == (
+            400, {"error": message}, "application/json; charset=utf-8"), bad
+    assert (await gateway.management("GET", "usage"))[1]["usage"]["total_requests"] == 3
+
+
+async def test_nothing_is_recorded_while_the_setting_is_off_and_without_keys_the_route_is_the_bucket(
+        make_gateway: GatewayFactory, fake_llm: FakeLLM) -> None:
+    server, gw = await start(make_gateway, {**upstreams(fake_llm.root), "usage-statistics-enabled": False})
+    try:
+        assert await gw.chat(CLAUDE) == 200
+        assert (await gw.management("GET", "usage"))[1]["usage"]["total_requests"] == 0
+    finally:
+        await gw.session.close()
+        await server.close()
+    server, gw = await start(make_gateway, {**upstreams(fake_llm.root), "api-keys": []})
+    try:
+        assert await gw.chat(CLAUDE) == 200
+        _, body, _ = await gw.management("GET", "usage")
+        assert list(body["usage"]["apis"]) == ["POST /v1/chat/completions"]
+    finally:
+        await gw.session.close()
+        await server.close()
