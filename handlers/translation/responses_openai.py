@@ -9,8 +9,9 @@
 * ``render_response(completion, body)``: a ``chat.completion`` -> the non-stream Responses object.
 
 Rules read from the Go source (the reference does not tabulate this pair): text parts of a message
-are joined with ``\\n`` into one string; images and other non-text parts are dropped; every
-``function_call`` item becomes its own assistant message with one tool call; sampling fields
+are joined with ``\\n`` into one string; images and other non-text parts are dropped; a run of
+``function_call`` items becomes one assistant message with a tool call each (compatibility row
+19u: the legacy sends one message per call, which OpenAI refuses); sampling fields
 other than ``max_output_tokens`` are not forwarded; ``reasoning.effort`` becomes a lower-cased
 ``reasoning_effort``.
 """
@@ -165,7 +166,14 @@ def render_request(body: dict[str, Any], model: str, *, stream: bool) -> dict[st
             if kind in ("message", ""):
                 messages.append(_message(item))
             elif kind == "function_call":
-                messages.append(_function_call(item))
+                call = _function_call(item)
+                last = messages[-1] if messages else None
+                if last is not None and last.keys() == {"role", "tool_calls"} and last["role"] == "assistant":
+                    # Parallel calls (Codex CLI) share one assistant turn: OpenAI takes tool
+                    # messages only after the message that made their calls.
+                    last["tool_calls"] += call["tool_calls"]
+                else:
+                    messages.append(call)
             elif kind == "function_call_output":
                 messages.append(_tool_output(item))
     elif isinstance(raw_input, str):

@@ -312,3 +312,25 @@ def test_non_stream_fallbacks() -> None:
         "error": None, "incomplete_details": None, "model": "up", "usage": {"foo": 1},
     }
     assert responses_openai.fallback_response_id().startswith("resp_")
+
+
+def test_parallel_function_calls_share_one_assistant_message() -> None:
+    # Codex CLI sends both calls, then both outputs; OpenAI accepts tool messages only right after
+    # the message holding their calls (row 19u; the legacy writes one message per call).
+    body = {"input": [
+        {"type": "message", "role": "assistant", "content": "reading both"},
+        {"type": "function_call", "call_id": "a", "name": "read", "arguments": '{"p":"x"}'},
+        {"type": "function_call", "call_id": "b", "name": "read", "arguments": '{"p":"y"}'},
+        {"type": "function_call_output", "call_id": "a", "output": "X"},
+        {"type": "function_call_output", "call_id": "b", "output": "Y"},
+        {"type": "function_call", "call_id": "c", "name": "read", "arguments": "{}"},
+    ]}
+    messages = responses_openai.render_request(body, "m", stream=False)["messages"]
+    call = lambda i, a: {"id": i, "type": "function", "function": {"name": "read", "arguments": a}}  # noqa: E731
+    assert messages == [
+        {"role": "assistant", "content": "reading both"},
+        {"role": "assistant", "tool_calls": [call("a", '{"p":"x"}'), call("b", '{"p":"y"}')]},
+        {"role": "tool", "tool_call_id": "a", "content": "X"},
+        {"role": "tool", "tool_call_id": "b", "content": "Y"},
+        {"role": "assistant", "tool_calls": [call("c", "{}")]},
+    ]
