@@ -121,6 +121,15 @@ def _view_id(view: OAuthCredential) -> str:
     return view.id
 
 
+# Providers whose tokens the legacy refreshes in memory only: the Gemini CLI executor's oauth2 token
+# source puts the new token into the request's copy of the auth or the multi-project file's shared
+# credential (gemini_cli_executor.go:561-638, geminicli/state.go), its Refresh does nothing
+# (gemini_cli_executor.go:557-559) and the background refresher skips it (sdk/auth/gemini.go:26-28).
+# The file never changes there, so a refresh never registers it again; the gateway writes the token
+# back, and that own write must not wipe the projects' cooldowns either.
+_IN_MEMORY_REFRESH = frozenset({"gemini-cli"})
+
+
 def _content_changed(before: Credential | None, after: Credential | None) -> bool:
     """Whether the legacy would register this file again: it appeared, went, or its JSON differs."""
     if before is None or after is None:
@@ -295,8 +304,10 @@ class CredentialRuntime:
             except Exception:
                 log.exception("auth change listener failed", file=change.file_name)
 
-    def apply(self, credential: Credential) -> None:
-        """Take a new copy of one file (outside edit, refresh, login); no I/O."""
+    def apply(self, credential: Credential, *, own_refresh: bool = False) -> None:
+        """Take a new copy of one file (outside edit, refresh, login); no I/O. ``own_refresh``: the
+        copy is this runtime's own token refresh, which re-registers the file only for providers
+        the legacy refreshes by rewriting it (not ``_IN_MEMORY_REFRESH``)."""
         previous = self._files.get(credential.file_name)
         old_views = self._views_by_file.get(credential.file_name, [])
         self._files[credential.file_name] = credential
@@ -305,6 +316,8 @@ class CredentialRuntime:
         if self._replace_views(credential.file_name, views):
             self._schedule_registry()
         self._track_models({credential.file_name: views})
+        if own_refresh and credential.provider in _IN_MEMORY_REFRESH:
+            return
         if self._reregistered and _content_changed(previous, credential):
             self._announce([*old_views, *views], credential.file_name)
 
@@ -487,7 +500,7 @@ class CredentialRuntime:
             retried = await self._unauthorized(current.file_name, before)
             if retried is None:
                 return False
-            self.apply(retried)
+            self.apply(retried, own_refresh=True)
             return file_token(retried) not in ("", before)
         refreshed = await self.refresh_file(current.file_name)
         return refreshed is not None and file_token(refreshed) not in ("", before)
@@ -502,7 +515,7 @@ class CredentialRuntime:
             return self._files.get(current.file_name)
         if self._files.get(current.file_name) is None:
             return None  # deleted while refreshing: do not bring it back
-        self.apply(refreshed)
+        self.apply(refreshed, own_refresh=True)
         return refreshed
 
     # --- queries (no I/O) -------------------------------------------------------------------
