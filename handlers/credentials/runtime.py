@@ -266,9 +266,9 @@ class CredentialRuntime:
 
     def follow_reregistration(self, listener: Callable[[Iterable[str]], object]) -> None:
         """Call ``listener`` with the view ids of every file that registers again: one whose
-        content changed (an outside edit, a login, a refreshed token written back), one that came
-        back after a removal, and one removed (it may only come back as new). Adding the same
-        listener twice keeps one.
+        content changed (an outside edit, a login, a refreshed token written back, except a Gemini
+        CLI token refreshed here: see ``_IN_MEMORY_REFRESH``), one that came back after a removal,
+        and one removed (it may only come back as new). Adding the same listener twice keeps one.
 
         The legacy watcher turns each such change into a fresh auth that replaces the old one
         with no per-model state (watcher/dispatcher.go:117-127, service.go:271-293,
