@@ -30,6 +30,8 @@ LOCK_NAME = ".quotio-gateway-auth.lock"
 # atomic replace shows up as a rename; the same path is not removed twice within the window.
 REPLACE_CHECK_DELAY = 0.05
 REMOVE_DEBOUNCE_WINDOW = 1.0
+# How often the auth-dir's own stat is checked for files created, renamed over or deleted.
+DIR_CHECK_INTERVAL = 0.05
 
 StatKey = tuple[int, int, int]
 
@@ -203,10 +205,13 @@ class AuthDirWatcher:
         self._digests: dict[str, str] = {}
         self._removed_at: dict[str, float] = {}
         self._pending_removals: set[str] = set()
+        self._dir_seen: StatKey | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> LoadResult:
         """Load everything once, then watch; returns the initial load (with skipped files)."""
+        # Taken before the scan, so that a file created during the load is noticed at once.
+        self._dir_seen = self._dir_key()
         try:
             self._stats = await asyncio.to_thread(self._stat_all)
         except FileNotFoundError:
@@ -247,9 +252,27 @@ class AuthDirWatcher:
                 stats[entry.name] = (st.st_mtime_ns, st.st_size, st.st_ino)
         return stats
 
+    def _dir_key(self) -> StatKey | None:
+        try:
+            st = os.stat(self.store.auth_dir)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
     async def _run(self) -> None:
+        # CLIProxyAPI's fsnotify watcher takes a created, replaced or deleted file at once (a
+        # removal after 50 ms: internal/watcher/events.go:67-125). Those change the directory's
+        # own mtime, so one stat() of the directory every DIR_CHECK_INTERVAL finds them; the full
+        # scan every ``interval`` is still needed for files rewritten in place.
+        loop = asyncio.get_running_loop()
+        dir_key = self._dir_seen
+        scanned = loop.time()
         while True:
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(min(DIR_CHECK_INTERVAL, self._interval))
+            key = self._dir_key()
+            if key == dir_key and loop.time() - scanned < self._interval:
+                continue
+            dir_key, scanned = key, loop.time()
             try:
                 await self.poll_once()
             except asyncio.CancelledError:
