@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.agents.harness import AGENTS, NO_PROXY, Agent
+from tests.agents.harness import AGENTS, NO_PROXY, Agent, AgentResult
 from tests.agents.upstream import FakeUpstream, Recorded
 from tests.e2e.conftest import free_port, wait_http
 
@@ -222,3 +222,40 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, upstream: ThreadedUpstream
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
+
+
+# The upstream kinds of gateway_config, and the fake's protocol (and so its answer) behind each.
+KINDS = ("claude", "codex", "gemini", "openai")
+FAKE_PROTOCOL = {"claude": "claude", "codex": "responses", "gemini": "gemini", "openai": "openai"}
+
+
+@dataclass(frozen=True)
+class KindRun:
+    """One CLI run against one upstream kind: its result, the upstream requests it caused, the
+    connections that went around the proxy probe, and the gateway's log."""
+
+    result: AgentResult
+    requests: list[Recorded]
+    escaped: list[tuple[str, int]]
+    gateway_log: str
+
+    def context(self) -> str:
+        return f"{self.result.describe()}\n--- gateway log (tail) ---\n{self.gateway_log[-3000:]}"
+
+
+async def run_every_kind(agent: Agent, gateway: GatewayProcess, upstream: ThreadedUpstream, probe: ProxyProbe, *,
+                         prompt: str, workdirs: dict[str, Path], time_limit: float) -> dict[str, KindRun]:
+    """Run ``agent`` against all four kinds at once. Each kind has its own fake protocol, so every
+    recorded request belongs to exactly one run; a request of no known protocol is charged to
+    every run, so it fails them all."""
+    mark, probed = upstream.mark(), len(probe.peers)
+    results = await asyncio.gather(*(
+        agent.run(gateway.url, model=CLIENT_MODELS[each], key=GATEWAY_KEY, prompt=prompt, workdir=workdirs[each],
+                  proxy=probe.url, time_limit=time_limit)
+        for each in KINDS))
+    seen, escaped, log = upstream.since(mark), probe.peers[probed:], gateway.output()
+    runs: dict[str, KindRun] = {}
+    for each, result in zip(KINDS, results, strict=True):
+        mine = [r for r in seen if r.kind == FAKE_PROTOCOL[each]] + [r for r in seen if r.kind == "other"]
+        runs[each] = KindRun(result, mine, escaped, log)
+    return runs

@@ -15,7 +15,6 @@ prompt in the right place, and how the CLI's own peculiarities were carried over
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,23 +23,22 @@ from typing import Any
 import pytest
 
 from tests.agents.conftest import (
-    CLIENT_MODELS,
+    FAKE_PROTOCOL,
     GATEWAY_KEY,
+    KINDS,
     UPSTREAM_KEYS,
     UPSTREAM_MODELS,
     GatewayProcess,
+    KindRun,
     ProxyProbe,
     ThreadedUpstream,
     require,
+    run_every_kind,
 )
-from tests.agents.harness import AgentResult
 from tests.agents.upstream import Recorded, answer_text
 
 PROMPT = "say hello"
 CLIS = ("claude", "codex", "gemini")
-KINDS = ("claude", "codex", "gemini", "openai")
-# The fake's protocol (and so its answer text) behind each upstream kind of config.yaml.
-FAKE_PROTOCOL = {"claude": "claude", "codex": "responses", "gemini": "gemini", "openai": "openai"}
 # Where the gateway must send each kind (base-url of conftest.gateway_config + executor path).
 UPSTREAM_ROUTE = {
     "claude": ("/v1/messages", {"beta": "true"}),
@@ -210,17 +208,9 @@ CLIENT_CHECKS: dict[str, Callable[[str, dict[str, Any]], None]] = {
 }
 
 
-@dataclass
-class Case:
+@dataclass(frozen=True)
+class Case(KindRun):
     """One CLI run through the gateway and what reached the upstream meanwhile."""
-
-    result: AgentResult
-    requests: list[Recorded]
-    escaped: list[tuple[str, int]]
-    gateway_log: str
-
-    def context(self) -> str:
-        return f"{self.result.describe()}\n--- gateway log (tail) ---\n{self.gateway_log[-3000:]}"
 
     def request(self) -> Recorded:
         assert self.result.exit_code == 0, self.context()
@@ -246,17 +236,11 @@ class Matrix:
     async def case(self, cli: str, kind: str) -> Case:
         agent = require(cli)
         if (cli, kind) not in self.done:
-            mark, probed = self.upstream.mark(), len(self.probe.peers)
-            results = await asyncio.gather(*(
-                agent.run(self.gateway.url, model=CLIENT_MODELS[each], key=GATEWAY_KEY, prompt=PROMPT,
-                          workdir=self.tmp.mktemp(f"{cli}-{each}"), proxy=self.probe.url, time_limit=60)
-                for each in KINDS))
-            seen, escaped, log = self.upstream.since(mark), self.probe.peers[probed:], self.gateway.output()
-            for each, result in zip(KINDS, results, strict=True):
-                mine = [r for r in seen if r.kind == FAKE_PROTOCOL[each]]
-                # A request of no known protocol is charged to every run: it must fail them all.
-                mine += [r for r in seen if r.kind == "other"]
-                self.done[(cli, each)] = Case(result, mine, escaped, log)
+            workdirs = {each: self.tmp.mktemp(f"{cli}-{each}") for each in KINDS}
+            runs = await run_every_kind(agent, self.gateway, self.upstream, self.probe, prompt=PROMPT,
+                                        workdirs=workdirs, time_limit=60)
+            for each, run in runs.items():
+                self.done[(cli, each)] = Case(run.result, run.requests, run.escaped, run.gateway_log)
         return self.done[(cli, kind)]
 
 

@@ -12,7 +12,6 @@ upstream with the call and its result paired the way that upstream's format pair
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,22 +22,20 @@ import pytest
 from aiohttp import web
 
 from tests.agents.conftest import (
-    CLIENT_MODELS,
-    GATEWAY_KEY,
+    FAKE_PROTOCOL,
+    KINDS,
     GatewayProcess,
+    KindRun,
     ProxyProbe,
     ThreadedUpstream,
     require,
+    run_every_kind,
 )
-from tests.agents.harness import AgentResult
 from tests.agents.upstream import FakeUpstream, Recorded, _event, _sse, answer_text
 
 SECRET = "the code is SECRET-42"
 PROMPT = "Read the file secret.txt in the current directory and tell me what it says."
 CLIS = ("claude", "codex", "gemini")
-KINDS = ("claude", "codex", "gemini", "openai")
-# The fake's protocol behind each upstream kind of conftest.gateway_config.
-FAKE_PROTOCOL = {"claude": "claude", "codex": "responses", "gemini": "gemini", "openai": "openai"}
 CALL_ID = "call_loop_0"
 
 
@@ -222,25 +219,14 @@ def _pairs(protocol: str, body: dict[str, Any]) -> tuple[list[tuple[str, str]], 
 
 
 @dataclass
-class LoopCase:
-    result: AgentResult
-    requests: list[Recorded]
-    escaped: list[tuple[str, int]]
-    gateway_log: str
-
-    def context(self) -> str:
-        return f"{self.result.describe()}\n--- gateway log (tail) ---\n{self.gateway_log[-3000:]}"
-
-
-@dataclass
 class LoopMatrix:
     gateway: GatewayProcess
     upstream: ToolLoopThreaded
     probe: ProxyProbe
     tmp: pytest.TempPathFactory
-    done: dict[tuple[str, str], LoopCase] = field(default_factory=dict)
+    done: dict[tuple[str, str], KindRun] = field(default_factory=dict)
 
-    async def case(self, cli: str, kind: str) -> LoopCase:
+    async def case(self, cli: str, kind: str) -> KindRun:
         agent = require(cli)
         if (cli, kind) not in self.done:
             workdirs = {each: self.tmp.mktemp(f"loop-{cli}-{each}") for each in KINDS}
@@ -248,15 +234,9 @@ class LoopMatrix:
                 (workdir / "cwd").mkdir()
                 (workdir / "cwd" / "secret.txt").write_text(SECRET + "\n")
                 self.upstream.server.cwd[FAKE_PROTOCOL[each]] = workdir / "cwd"
-            mark, probed = self.upstream.mark(), len(self.probe.peers)
-            results = await asyncio.gather(*(
-                agent.run(self.gateway.url, model=CLIENT_MODELS[each], key=GATEWAY_KEY, prompt=PROMPT,
-                          workdir=workdirs[each], proxy=self.probe.url, time_limit=90)
-                for each in KINDS))
-            seen, escaped, log = self.upstream.since(mark), self.probe.peers[probed:], self.gateway.output()
-            for each, result in zip(KINDS, results, strict=True):
-                mine = [r for r in seen if r.kind in (FAKE_PROTOCOL[each], "other")]
-                self.done[(cli, each)] = LoopCase(result, mine, escaped, log)
+            runs = await run_every_kind(agent, self.gateway, self.upstream, self.probe, prompt=PROMPT,
+                                        workdirs=workdirs, time_limit=90)
+            self.done.update({(cli, each): run for each, run in runs.items()})
         return self.done[(cli, kind)]
 
 
