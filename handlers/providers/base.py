@@ -76,6 +76,10 @@ class UpstreamError(Exception):
         # Set on an in-band error event that came after payload had gone to the client: the
         # legacy reads it as one more line of a stream that succeeded (conductor.go:709-725).
         self.after_payload = False
+        # Set on a failure while reading a body whose status line and headers had arrived (a
+        # reset or silence mid-body): the upstream took the request, which is not the same as
+        # never reaching it (Antigravity falls back to its next base only for the latter).
+        self.mid_body = False
 
     @property
     def client_status(self) -> int:

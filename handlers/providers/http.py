@@ -226,10 +226,13 @@ class UpstreamClient:
     def _body_error(self, exc: BaseException) -> UpstreamError:
         """What a failed body read becomes, for ``read_chunk`` and ``read_watched`` alike."""
         if isinstance(exc, TimeoutError):
-            return transport_error(f"upstream sent nothing for {self.timeouts.idle:g}s")
-        if isinstance(exc, aiohttp.ClientPayloadError | DirectError):
-            return transport_error("upstream connection broke mid-body")
-        return transport_error(f"reading the upstream body failed: {type(exc).__name__}")
+            error = transport_error(f"upstream sent nothing for {self.timeouts.idle:g}s")
+        elif isinstance(exc, aiohttp.ClientPayloadError | DirectError):
+            error = transport_error("upstream connection broke mid-body")
+        else:
+            error = transport_error(f"reading the upstream body failed: {type(exc).__name__}")
+        error.mid_body = True
+        return error
 
     async def read_body(self, response: Response) -> bytes:
         parts: list[bytes] = []

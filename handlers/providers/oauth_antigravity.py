@@ -295,7 +295,7 @@ class AntigravityExecutor(OAuthExecutor, GeminiAPIExecutor):
         return PreparedRequest("POST", url, headers.items(), json_bytes(body), raw_stream=stream and bool(alt))
 
     async def _each_base(self, credential: OAuthCredential, request: UpstreamRequest,
-                         send: Callable[[PreparedRequest], Any]) -> Any:
+                         send: Callable[[PreparedRequest], Any], *, body_read_falls_back: bool) -> Any:
         bases = self.base_urls(credential)
         for index, base in enumerate(bases):
             more = index + 1 < len(bases)
@@ -303,7 +303,12 @@ class AntigravityExecutor(OAuthExecutor, GeminiAPIExecutor):
                 return await send(self.prepare(credential, request, base=base))
             except UpstreamError as err:
                 # Another base has its own quota pool and may be reachable; anything else is final.
-                if more and (err.status is None or err.status == 429):
+                # A body that broke after the headers came is final for a whole-answer call, which
+                # reads every body before looking at the status (antigravity_executor.go:179-187,
+                # :883-890); a stream call reads only an error body, and falls back when that
+                # breaks (:297-318, :662-684).
+                reachable = err.status is None and (body_read_falls_back or not err.mid_body)
+                if more and (reachable or err.status == 429):
                     continue
                 raise
         raise UpstreamError("transient", 503, b"antigravity executor: no base url available", reason="transient")
@@ -321,7 +326,8 @@ class AntigravityExecutor(OAuthExecutor, GeminiAPIExecutor):
                         events.append(event)
             return UpstreamResult(stream.status, stream.headers, orjson.dumps(merge_stream(events)))
         return await self._each_base(
-            authorized, request, lambda prepared: self.client.request(prepared, credential.proxy_url, self.error_for))
+            authorized, request, lambda prepared: self.client.request(prepared, credential.proxy_url, self.error_for),
+            body_read_falls_back=False)
 
     async def stream(self, credential: OAuthCredential, request: UpstreamRequest) -> UpstreamStream:  # type: ignore[override]
         return await self._open_stream(await self.authorize(credential), request)
@@ -329,7 +335,8 @@ class AntigravityExecutor(OAuthExecutor, GeminiAPIExecutor):
     async def _open_stream(self, credential: OAuthCredential, request: UpstreamRequest) -> UpstreamStream:
         return await self._each_base(
             credential, request,
-            lambda prepared: self.client.stream(prepared, credential.proxy_url, self.error_for, executor=self))
+            lambda prepared: self.client.stream(prepared, credential.proxy_url, self.error_for, executor=self),
+            body_read_falls_back=True)
 
     def terminal(self, event: StreamEvent) -> bool:
         return GeminiAPIExecutor.terminal(self, unwrap(event))
