@@ -89,6 +89,7 @@ def _state_dir(options: GatewayOptions, table: FlagTable) -> Path:
 
 
 def build_native_registry() -> NativeRegistry:
+    from handlers.credentials.auth_files import setup_auth_file_routes
     from handlers.inference.routes import setup_inference_routes
     from handlers.logins.device_routes import setup_device_login_routes
     from handlers.logins.routes import setup_login_routes
@@ -106,6 +107,7 @@ def build_native_registry() -> NativeRegistry:
     setup_login_routes(registry)
     setup_device_login_routes(registry)
     setup_usage_routes(registry)
+    setup_auth_file_routes(registry)
     return registry
 
 

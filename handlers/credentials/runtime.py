@@ -520,6 +520,10 @@ class CredentialRuntime:
 
     # --- queries (no I/O) -------------------------------------------------------------------
 
+    def files(self) -> list[Credential]:
+        """Every credential file held now (the management list reads these)."""
+        return list(self._files.values())
+
     def get(self, credential_id: str) -> OAuthCredential | None:
         return self._by_id.get(credential_id)
 

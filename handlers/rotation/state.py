@@ -107,6 +107,10 @@ class RotationState:
         """The credentials with any state on record."""
         return {credential for credential, _ in self._states}
 
+    def models_of(self, credential_id: str) -> list[str]:
+        """The models this credential has a state for."""
+        return [model for credential, model in self._states if credential == credential_id]
+
     def get(self, credential_id: str, model: str) -> ModelState | None:
         """The recorded state, or None for a credential that is in good standing. Read-only."""
         return self._states.get((credential_id, model))

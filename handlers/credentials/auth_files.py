@@ -1,0 +1,325 @@
+"""``/v0/management/auth-files``: list, models, download, upload and delete, answered from the
+gateway's own credential services (``internal/api/handlers/management/auth_files.go``).
+
+The list is built as ``buildAuthFileEntry`` builds it from the legacy's auth manager: one entry per
+credential file, and for a Gemini CLI file with several projects the file itself (disabled) plus
+one runtime-only entry per project. ``status`` and ``unavailable`` come from the rotation state as
+the legacy's ``MarkResult`` sets them; ``status_message`` stays empty (the rotation state keeps no
+upstream error text, see docs/compatibility.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from handlers.auth.credential import Credential, CredentialError, parse_credential
+from handlers.auth.stores import StoreError
+from handlers.auth.stores.file_store import FileTokenStore
+from handlers.inference.runtime import INFERENCE
+from handlers.usage.statistics import Timestamp
+from quotio_gateway.appkeys import CONFIG_STORE
+from quotio_gateway.goquery import query_value
+from quotio_gateway.management.auth import guarded
+from quotio_gateway.management.responses import error_response, gin_h, json_response
+from quotio_gateway.native import NativeRegistry
+
+from .views import gemini_projects, is_disabled, virtual_id
+from .wiring import CREDENTIALS, CredentialServices, NotifyingStore
+
+PREFIX = "/v0/management"
+
+
+def _index(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def _go_time(seconds: float) -> str:
+    """A ``time.Time`` as Go marshals it, in local time."""
+    ns = int(seconds * 1_000_000_000)
+    offset = datetime.fromtimestamp(seconds).astimezone().utcoffset()
+    return Timestamp(ns, int(offset.total_seconds()) if offset else 0).rfc3339_nano()
+
+
+def _inner_store(services: CredentialServices) -> Any:
+    return getattr(services.store, "inner", services.store)
+
+
+def _auth_dir(request: web.Request) -> Path:
+    services = request.app.get(CREDENTIALS)
+    store = _inner_store(services) if services is not None else None
+    if isinstance(store, FileTokenStore):
+        return store.auth_dir
+    from quotio_gateway.config.loader import resolve_auth_dir
+
+    return Path(resolve_auth_dir(request.app[CONFIG_STORE].current.auth_dir))
+
+
+def _standing(request: web.Request, credential_id: str) -> tuple[str, bool]:
+    """``(status, unavailable)`` from the rotation state, as ``MarkResult`` leaves the auth: an
+    error while any model holds one, unavailable while every model it failed on is cooling."""
+    runtime = request.app.get(INFERENCE)
+    if runtime is None:
+        return "active", False
+    state = runtime.state
+    now = state.now()
+    models = state.models_of(credential_id)
+    if not any((s := state.get(credential_id, model)) is not None and s.status == "error" for model in models):
+        return "active", False
+    return "error", all(state.block(credential_id, model, now).blocked for model in models)
+
+
+def _codex_claims(metadata: dict[str, Any]) -> dict[str, Any] | None:
+    token = metadata.get("id_token")
+    if not isinstance(token, str) or not token.strip():
+        return None
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    info = claims.get("https://api.openai.com/auth") if isinstance(claims, dict) else None
+    if not isinstance(info, dict):
+        return None
+    out: dict[str, Any] = {}
+    for key, name in (("chatgpt_account_id", "chatgpt_account_id"), ("chatgpt_plan_type", "plan_type")):
+        value = info.get(key)
+        if isinstance(value, str) and value.strip():
+            out[name] = value.strip()
+    for key in ("chatgpt_subscription_active_start", "chatgpt_subscription_active_until"):
+        if info.get(key) is not None:
+            out[key] = info[key]
+    return gin_h(**out) if out else None
+
+
+def _entry(request: web.Request, credential: Credential, path: Path | None, *, ident: str, name: str,
+           label: str, runtime_only: bool, disabled: bool, project: str = "") -> dict[str, Any]:
+    meta = credential.metadata
+    status, unavailable = ("disabled", False) if disabled else _standing(request, ident)
+    entry: dict[str, Any] = {
+        "id": ident, "auth_index": _index(("id:" + ident) if runtime_only else ("file:" + credential.file_name)),
+        "name": name, "type": credential.provider, "provider": credential.provider, "label": label,
+        "status": status, "status_message": "", "disabled": disabled, "unavailable": unavailable,
+        "runtime_only": runtime_only, "source": "memory", "size": 0,
+    }
+    email = meta.get("email")
+    if isinstance(email, str) and email.strip():
+        entry["email"] = email.strip()
+        account = email.strip()
+        if credential.provider == "gemini-cli":
+            projects = [project] if project else gemini_projects(meta)
+            if len(projects) == 1 or project:
+                account = f"{account} ({projects[0]})" if projects else account
+        entry["account_type"], entry["account"] = "oauth", account
+    if credential.last_refresh is not None:
+        entry["last_refresh"] = _go_time(credential.last_refresh.timestamp())
+    if path is not None:
+        entry["path"] = str(path)
+        try:
+            stat = path.stat()
+        except OSError:
+            pass
+        else:
+            entry["source"], entry["size"] = "file", stat.st_size
+            entry["created_at"] = entry["updated_at"] = entry["modtime"] = _go_time(stat.st_mtime)
+    if credential.provider == "codex" and (claims := _codex_claims(meta)) is not None:
+        entry["id_token"] = claims
+    return gin_h(**entry)
+
+
+def _entries(request: web.Request, services: CredentialServices) -> list[dict[str, Any]]:
+    store = _inner_store(services)
+    files = services.runtime.files()
+    out: list[dict[str, Any]] = []
+    for credential in files:
+        path = store.path_for(credential.file_name) if isinstance(store, FileTokenStore) else None
+        disabled = is_disabled(credential.metadata)
+        projects = gemini_projects(credential.metadata) if credential.provider == "gemini-cli" else []
+        if len(projects) > 1:
+            # The file stands for its projects: itself disabled, one runtime-only entry each.
+            out.append(_entry(request, credential, path, ident=credential.file_name, name=credential.file_name,
+                              label=credential.label, runtime_only=False, disabled=True))
+            if disabled:
+                continue  # runtime-only entries of a disabled file are hidden
+            for project in projects:
+                ident = virtual_id(credential.file_name, project)
+                out.append(_entry(request, credential, path, ident=ident, name=ident, project=project,
+                                  label=f"{credential.label} [{project}]", runtime_only=True, disabled=False))
+            continue
+        out.append(_entry(request, credential, path, ident=credential.file_name, name=credential.file_name,
+                          label=credential.label, runtime_only=False, disabled=disabled))
+    out.sort(key=lambda e: e["name"].lower())
+    return out
+
+
+def _disk_entries(auth_dir: Path) -> list[dict[str, Any]] | web.Response:
+    """``listAuthFilesFromDisk``: what the legacy lists without an auth manager."""
+    try:
+        names = sorted(os.listdir(auth_dir))
+    except OSError as exc:
+        return error_response(500, f"failed to read auth dir: {exc.strerror}")
+    files = []
+    for name in names:
+        full = auth_dir / name
+        if not name.lower().endswith(".json") or full.is_dir():
+            continue
+        try:
+            stat = full.stat()
+            data = json.loads(full.read_bytes())
+        except (OSError, ValueError):
+            continue
+        meta = data if isinstance(data, dict) else {}
+        files.append(gin_h(name=name, size=stat.st_size, modtime=_go_time(stat.st_mtime),
+                           type=str(meta.get("type") or ""), email=str(meta.get("email") or "")))
+    return files
+
+
+async def list_auth_files(request: web.Request) -> web.StreamResponse:
+    services = request.app.get(CREDENTIALS)
+    if services is None:
+        files = _disk_entries(_auth_dir(request))
+        return files if isinstance(files, web.Response) else json_response(200, {"files": files})
+    return json_response(200, {"files": _entries(request, services)})
+
+
+async def auth_file_models(request: web.Request) -> web.StreamResponse:
+    name = query_value(request, "name")
+    if not name:
+        return error_response(400, "name is required")
+    runtime = request.app.get(INFERENCE)
+    registered = runtime.registry.current.credential(name) if runtime is not None else None
+    models = []
+    for model in registered.models if registered is not None else ():
+        entry: dict[str, Any] = {"id": model.id}
+        if model.display_name:
+            entry["display_name"] = model.display_name
+        if model.type:
+            entry["type"] = model.type
+        if model.owned_by:
+            entry["owned_by"] = model.owned_by
+        models.append(gin_h(**entry))
+    return json_response(200, {"models": models})
+
+
+def _checked_name(name: str) -> web.Response | None:
+    if not name or os.sep in name:
+        return error_response(400, "invalid name")
+    if not name.lower().endswith(".json"):
+        return error_response(400, "name must end with .json")
+    return None
+
+
+async def download_auth_file(request: web.Request) -> web.StreamResponse:
+    name = query_value(request, "name")
+    if (refused := _checked_name(name)) is not None:
+        return refused
+    services = request.app.get(CREDENTIALS)
+    store = _inner_store(services) if services is not None else None
+    if store is not None and not isinstance(store, FileTokenStore):
+        credential = await store.get(name)
+        if credential is None:
+            return error_response(404, "file not found")
+        data = credential.to_bytes()
+    else:
+        try:
+            data = (_auth_dir(request) / name).read_bytes()
+        except FileNotFoundError:
+            return error_response(404, "file not found")
+        except OSError as exc:
+            return error_response(500, f"failed to read file: {exc.strerror}")
+    return web.Response(body=data, headers={"Content-Type": "application/json",
+                                            "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+async def _save(services: CredentialServices, name: str, data: bytes) -> web.Response:
+    try:
+        credential = parse_credential(name, data)
+    except CredentialError as exc:
+        return error_response(500, f"invalid auth file: {exc.detail}")
+    except ValueError as exc:  # a name the store refuses (hidden file, padded)
+        return error_response(400, str(exc))
+    try:
+        # Through the notifying store: the list and routing have it at once, as registerAuthFromFile does.
+        await NotifyingStore(services.store, services).save(credential)
+    except (StoreError, ValueError, OSError) as exc:
+        return error_response(500, f"failed to write file: {exc}")
+    return json_response(200, {"status": "ok"})
+
+
+async def upload_auth_file(request: web.Request) -> web.StreamResponse:
+    services = request.app.get(CREDENTIALS)
+    if services is None:
+        return error_response(503, "core auth manager unavailable")
+    if request.content_type.startswith("multipart/"):
+        try:
+            form = await request.post()
+        except ValueError:
+            form = None
+        upload = form.get("file") if form is not None else None
+        if isinstance(upload, web.FileField):
+            name = os.path.basename(upload.filename or "")
+            if not name.lower().endswith(".json"):
+                return error_response(400, "file must be .json")
+            return await _save(services, name, upload.file.read())
+    name = query_value(request, "name")
+    if (refused := _checked_name(name)) is not None:
+        return refused
+    try:
+        data = await request.read()
+    except (ConnectionError, web.HTTPException):
+        return error_response(400, "failed to read body")
+    return await _save(services, os.path.basename(name), data)
+
+
+async def delete_auth_files(request: web.Request) -> web.StreamResponse:
+    services = request.app.get(CREDENTIALS)
+    if services is None:
+        return error_response(503, "core auth manager unavailable")
+    if query_value(request, "all") in ("true", "1", "*"):
+        # Every top-level *.json of the auth-dir, loaded or not, as the legacy removes them.
+        store = _inner_store(services)
+        if isinstance(store, FileTokenStore):
+            try:
+                names = [n for n in os.listdir(store.auth_dir)
+                         if n.lower().endswith(".json") and not (store.auth_dir / n).is_dir()]
+            except OSError as exc:
+                return error_response(500, f"failed to read auth dir: {exc.strerror}")
+        else:
+            names = [c.file_name for c in services.runtime.files()]
+        deleted = 0
+        notifying = NotifyingStore(services.store, services)
+        for name in names:
+            try:
+                if await notifying.delete(name):
+                    deleted += 1
+            except StoreError as exc:
+                return error_response(500, str(exc))
+        return json_response(200, gin_h(status="ok", deleted=deleted))
+    name = query_value(request, "name")
+    if not name or os.sep in name:
+        return error_response(400, "invalid name")
+    try:
+        removed = await NotifyingStore(services.store, services).delete(os.path.basename(name))
+    except StoreError as exc:
+        return error_response(500, f"failed to remove file: {exc}")
+    if not removed:
+        return error_response(404, "file not found")
+    return json_response(200, {"status": "ok"})
+
+
+def setup_auth_file_routes(registry: NativeRegistry) -> None:
+    registry.add("GET", f"{PREFIX}/auth-files", guarded(list_auth_files))
+    registry.add("GET", f"{PREFIX}/auth-files/models", guarded(auth_file_models))
+    registry.add("GET", f"{PREFIX}/auth-files/download", guarded(download_auth_file))
+    registry.add("POST", f"{PREFIX}/auth-files", guarded(upload_auth_file))
+    registry.add("DELETE", f"{PREFIX}/auth-files", guarded(delete_auth_files))
+

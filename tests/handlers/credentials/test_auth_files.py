@@ -1,0 +1,148 @@
+"""/v0/management/auth-files on the whole gateway, from its own credential services
+(auth_files.go: ListAuthFiles, GetAuthFileModels, DownloadAuthFile, UploadAuthFile, DeleteAuthFile)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import SECRET, GatewayFactory, auth
+
+CLAUDE = {"type": "claude", "email": "ann@example.com", "access_token": "at-ann", "refresh_token": "rt",
+          "expired": "2099-01-01T00:00:00Z", "last_refresh": "2026-01-20T10:00:00Z"}
+GEMINI = {"type": "gemini", "email": "bob@example.com", "project_id": "p1,p2",
+          "token": {"access_token": "at-bob", "refresh_token": "rt", "expiry": "2099-01-01T00:00:00Z"}}
+
+
+def jwt(claims: dict[str, Any]) -> str:
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+    return f"{part({'alg': 'none'})}.{part(claims)}.sig"
+
+
+CODEX = {"type": "codex", "email": "cy@example.com", "access_token": "at-cy", "refresh_token": "rt",
+         "expired": "2099-01-01T00:00:00Z",
+         "id_token": jwt({"https://api.openai.com/auth": {"chatgpt_account_id": "acct-1",
+                                                          "chatgpt_plan_type": "plus"}})}
+
+
+class Gateway:
+    def __init__(self, url: str, auths: Path) -> None:
+        self.url, self.auths = url, auths
+        self.session = aiohttp.ClientSession()
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
+        async with self.session.request(method, self.url + "/v0/management/" + path, headers=auth(SECRET),
+                                        **kwargs) as resp:
+            return resp.status, dict(resp.headers), await resp.read()
+
+    async def files(self) -> list[dict[str, Any]]:
+        status, _, body = await self.call("GET", "auth-files")
+        assert status == 200
+        return json.loads(body)["files"]
+
+
+@pytest.fixture
+async def gateway(make_gateway: GatewayFactory, tmp_path: Path) -> AsyncIterator[Gateway]:
+    auths = tmp_path / "auths"
+    auths.mkdir()
+    for name, data in (("claude-ann@example.com.json", CLAUDE), ("gemini-bob@example.com-all.json", GEMINI),
+                       ("codex-cy@example.com.json", CODEX)):
+        (auths / name).write_text(json.dumps(data))
+    app = await make_gateway({"default": "native"})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    gw = Gateway(str(server.make_url("")).rstrip("/"), auths)
+    try:
+        yield gw
+    finally:
+        await gw.session.close()
+        await server.close()
+
+
+def index(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+async def test_list_has_every_file_and_gemini_projects_as_runtime_only_entries(gateway: Gateway) -> None:
+    files = await gateway.files()
+    assert [f["name"] for f in files] == [
+        "claude-ann@example.com.json", "codex-cy@example.com.json", "gemini-bob@example.com-all.json",
+        "gemini-bob@example.com-all.json::p1", "gemini-bob@example.com-all.json::p2"]
+    claude = files[0]
+    assert list(claude) == sorted(claude)  # gin.H: keys sorted
+    path = gateway.auths / "claude-ann@example.com.json"
+    assert {k: claude[k] for k in ("id", "auth_index", "type", "provider", "label", "status", "status_message",
+                                   "disabled", "unavailable", "runtime_only", "source", "size", "email",
+                                   "account_type", "account", "path")} == {
+        "id": "claude-ann@example.com.json", "auth_index": index("file:claude-ann@example.com.json"),
+        "type": "claude", "provider": "claude", "label": "ann@example.com", "status": "active",
+        "status_message": "", "disabled": False, "unavailable": False, "runtime_only": False,
+        "source": "file", "size": path.stat().st_size, "email": "ann@example.com", "account_type": "oauth",
+        "account": "ann@example.com", "path": str(path)}
+    assert claude["last_refresh"].startswith("2026-01-20T")
+    assert isinstance(claude["modtime"], str) and isinstance(claude["created_at"], str)
+    assert files[1]["id_token"] == {"chatgpt_account_id": "acct-1", "plan_type": "plus"}
+    primary, p1 = files[2], files[3]
+    assert (primary["provider"], primary["disabled"], primary["status"]) == ("gemini-cli", True, "disabled")
+    assert (p1["runtime_only"], p1["label"], p1["account"]) == (True, "bob@example.com [p1]", "bob@example.com (p1)")
+    assert p1["auth_index"] == index("id:gemini-bob@example.com-all.json::p1")
+
+
+async def test_models_download_and_bad_names(gateway: Gateway) -> None:
+    status, _, body = await gateway.call("GET", "auth-files/models", params={"name": "claude-ann@example.com.json"})
+    models = json.loads(body)["models"]
+    assert status == 200 and models and all("id" in m for m in models)
+    status, _, body = await gateway.call("GET", "auth-files/models", params={"name": "nobody.json"})
+    assert (status, body) == (200, b'{"models":[]}')
+    status, _, body = await gateway.call("GET", "auth-files/models")
+    assert (status, body) == (400, b'{"error":"name is required"}')
+    status, headers, body = await gateway.call("GET", "auth-files/download",
+                                               params={"name": "claude-ann@example.com.json"})
+    assert status == 200 and json.loads(body) == CLAUDE
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Content-Disposition"] == 'attachment; filename="claude-ann@example.com.json"'
+    for name, answer in (("", (400, b'{"error":"invalid name"}')), ("a/b.json", (400, b'{"error":"invalid name"}')),
+                         ("x.txt", (400, b'{"error":"name must end with .json"}')),
+                         ("none.json", (404, b'{"error":"file not found"}'))):
+        status, _, body = await gateway.call("GET", "auth-files/download", params={"name": name})
+        assert (status, body) == answer, name
+
+
+async def test_upload_raw_and_multipart_then_delete_one_and_all(gateway: Gateway) -> None:
+    new = {"type": "claude", "email": "dee@example.com", "access_token": "at-dee", "expired": "2099-01-01T00:00:00Z"}
+    status, _, body = await gateway.call("POST", "auth-files", params={"name": "claude-dee@example.com.json"},
+                                         data=json.dumps(new).encode())
+    assert (status, body) == (200, b'{"status":"ok"}')
+    stored = gateway.auths / "claude-dee@example.com.json"
+    assert json.loads(stored.read_bytes()) == new and stored.stat().st_mode & 0o777 == 0o600
+    form = aiohttp.FormData()
+    form.add_field("file", json.dumps({**new, "email": "eve@example.com"}), filename="claude-eve.json")
+    assert (await gateway.call("POST", "auth-files", data=form))[0] == 200
+    assert (gateway.auths / "claude-eve.json").exists()
+    names = [f["name"] for f in await gateway.files()]
+    assert {"claude-dee@example.com.json", "claude-eve.json"} <= set(names)
+    bad_form = aiohttp.FormData()
+    bad_form.add_field("file", "{}", filename="x.txt")
+    assert (await gateway.call("POST", "auth-files", data=bad_form))[2] == b'{"error":"file must be .json"}'
+    status, _, body = await gateway.call("POST", "auth-files", params={"name": "bad.json"}, data=b"[1]")
+    assert status == 500 and body.startswith(b'{"error":"invalid auth file: ')
+    assert not (gateway.auths / "bad.json").exists()
+    status, _, body = await gateway.call("DELETE", "auth-files", params={"name": "claude-eve.json"})
+    assert (status, body) == (200, b'{"status":"ok"}')
+    assert not (gateway.auths / "claude-eve.json").exists()
+    status, _, body = await gateway.call("DELETE", "auth-files", params={"name": "claude-eve.json"})
+    assert (status, body) == (404, b'{"error":"file not found"}')
+    (gateway.auths / "broken.json").write_text("{not json")
+    status, _, body = await gateway.call("DELETE", "auth-files", params={"all": "true"})
+    assert (status, json.loads(body)) == (200, {"deleted": 5, "status": "ok"})
+    assert sorted(p.name for p in gateway.auths.glob("*.json")) == []
+    assert await gateway.files() == []
