@@ -29,6 +29,8 @@ from .types import Captured, Comparison, Outcome
 # and auth-file lists the id is the very thing being compared.
 DEFAULT_IGNORE_PATHS: tuple[str, ...] = (
     "$.id", "created", "created_at", "timestamp", "exported_at", "request_id", "system_fingerprint",
+    # Auth-file times: each side reports when it loaded or last saw the file.
+    "modtime", "updated_at",
 )
 # Decompressed bodies beyond this are not compared (guards against compression bombs).
 DEFAULT_MAX_DECODED = 16 * 1024 * 1024
