@@ -95,6 +95,17 @@ def test_json_ignorable_only_differences_are_ignored() -> None:
                            '~ $.request_id (ignored)\n- "r1"\n+ "r2"')
 
 
+def test_auth_file_times_are_ignored_but_their_status_is_compared() -> None:
+    entry = {"name": "a.json", "status": "active", "created_at": "t1", "modtime": "t1", "updated_at": "t1"}
+    legacy = {"files": [entry]}
+    native = {"files": [dict(entry, created_at="t2", modtime="t2", updated_at="t2")]}
+    result = compare("json", cap(legacy), cap(native))
+    assert result.outcome is Outcome.IGNORED
+    assert result.ignored_paths == ["$.files[0].created_at", "$.files[0].modtime", "$.files[0].updated_at"]
+    native["files"][0]["status"] = "error"
+    assert compare("json", cap(legacy), cap(native)).outcome is Outcome.MISMATCH
+
+
 def test_json_ignorable_key_missing_on_one_side_is_a_mismatch() -> None:
     native = {"object": "list", "data": [{"object": "model", "created": 1, "owned_by": "openai"}]}
     result = compare("json", cap(MODELS), cap(native))
