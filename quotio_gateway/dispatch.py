@@ -27,6 +27,7 @@ from .gin_routes import legacy_serves, redirect_response
 from .legacy.forwarder import LEGACY_FAILURE_KEY
 from .legacy.peer_guard import is_cli_route
 from .legacy.peer_guard import refusal as peer_refusal
+from .logging import bind_request_id
 from .management.auth import management_enabled
 from .management.responses import gin_not_found
 from .native import Handler
@@ -111,7 +112,7 @@ class Dispatcher:
         request_id = supplied if supplied and _REQUEST_ID.match(supplied) else new_request_id()
         request[REQUEST_ID_KEY] = request_id
         # Every log line written while this request runs carries its id (one task per request).
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        bind_request_id(request_id)
         table = self.flags.current
         server = table.table.server
         # aiohttp bounds a read by the size the app was made with; the operator's current limit

@@ -51,6 +51,7 @@ from .frontdoor_http import (
 from .legacy.headers import client_response_headers, upstream_request_headers
 from .legacy.peer_guard import guarded as peer_guarded
 from .legacy.pool import RequestSpec, UpstreamError, UpstreamResponse
+from .logging import bind_request_id
 from .shadow.capture import BodyTee
 from .shadow.offline import resolve_native
 from .shadow.remote import ShadowWorker
@@ -542,7 +543,7 @@ class _Connection(asyncio.Protocol):
         supplied = head.request_id
         request_id = supplied if supplied and _REQUEST_ID.match(supplied) else f"{random.getrandbits(64):016x}"
         # Log lines written while this request runs carry its id (this task is the request's).
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        bind_request_id(request_id)
         door.inflight.enter()
         status = 499
         head_at = 0.0

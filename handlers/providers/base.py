@@ -418,12 +418,17 @@ class StreamEvent(NamedTuple):
     error: UpstreamError | None = None
 
 
-# (name, lower-cased name, default already trimmed) rows for HeaderSet.ensure_all.
-EnsureTable = tuple[tuple[str, str, str], ...]
+class EnsureTable(tuple[tuple[str, str, str], ...]):
+    """(name, lower-cased name, default already trimmed) rows for HeaderSet.ensure_all, with the
+    set of lower-cased names, so a client's headers are read in one pass."""
+
+    names: frozenset[str]
 
 
 def ensure_table(defaults: Iterable[tuple[str, str]]) -> EnsureTable:
-    return tuple((name, name.lower(), go_trim(default)) for name, default in defaults)
+    table = EnsureTable((name, name.lower(), go_trim(default)) for name, default in defaults)
+    table.names = frozenset(lowered for _, lowered, _ in table)
+    return table
 
 
 class HeaderSet:
@@ -453,15 +458,25 @@ class HeaderSet:
 
     def ensure(self, client: Mapping[str, str], name: str, default: str) -> None:
         """``misc.EnsureHeader``: the client's non-blank value, else keep ours, else the default."""
-        self.ensure_all(client, ((name, name.lower(), go_trim(default)),))
+        self.ensure_all(client, ensure_table(((name, default),)))
 
     def ensure_all(self, client: Mapping[str, str], table: EnsureTable) -> None:
         """``ensure`` for each row of a table built once by ``ensure_table``: the Claude executor
         ensures a dozen identity headers per request, most of them absent from the client's."""
         items = self._items
-        direct = isinstance(client, CIMultiDict | CIMultiDictProxy)
+        if isinstance(client, CIMultiDict | CIMultiDictProxy):
+            # One pass over the client's few headers instead of a lookup per row (a dozen for
+            # Claude); the first value of a name wins, as ``get`` gives it.
+            wanted = table.names
+            given: dict[str, str] = {}
+            for key, value in client.items():
+                lowered_key = key.lower()
+                if lowered_key in wanted and lowered_key not in given:
+                    given[lowered_key] = value
+        else:
+            given = {lowered: header_value(client, name) for name, lowered, _ in table}
         for name, lowered, default in table:
-            incoming = client.get(name, "") if direct else header_value(client, name)
+            incoming = given.get(lowered, "")
             if incoming and (incoming := go_trim(incoming)):
                 items.pop(lowered, None)
                 items[lowered] = (name, incoming)

@@ -52,6 +52,10 @@ class Role(StrEnum):
     TOOL = "tool"
 
 
+# ``Role(value)`` goes through EnumType.__call__; the parsers look roles up once per message.
+ROLES: dict[str, Role] = {role.value: role for role in Role}
+
+
 @dataclass(slots=True)
 class TextPart:
     text: str

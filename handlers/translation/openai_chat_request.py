@@ -13,6 +13,7 @@ from typing import Any
 
 from handlers.translation.gjson_values import array_of, int_of, member_of, text_of
 from handlers.translation.model import (
+    ROLES,
     FilePart,
     Format,
     ImagePart,
@@ -162,12 +163,12 @@ def parse_request(body: dict[str, Any]) -> Request:
         plain = isinstance(content, str)
         if role in ("system", "developer"):
             parts = [p for p in _content_parts(content) if isinstance(p, TextPart)]
-            req.messages.append(Message(Role(role), list(parts), plain=plain, system_texts=_system_texts(content)))
+            req.messages.append(Message(ROLES[role], list(parts), plain=plain, system_texts=_system_texts(content)))
         elif role in ("user", "assistant"):
             parts = _content_parts(content)
             if role == "assistant" and isinstance(raw.get("tool_calls"), list):
                 parts.extend(c for c in map(_tool_call, filter(_is_dict, raw["tool_calls"])) if c)
-            req.messages.append(Message(Role(role), parts, plain=plain))
+            req.messages.append(Message(ROLES[role], parts, plain=plain))
         elif role == "tool":
             result = ToolResultPart(str(raw.get("tool_call_id") or ""), content)
             req.messages.append(Message(Role.TOOL, [result], plain=plain))

@@ -26,6 +26,7 @@ from handlers.translation import usage as usage_rules
 from handlers.translation.gemini_response import GeminiChunk
 from handlers.translation.gjson_values import int_of, text_of
 from handlers.translation.model import (
+    ROLES,
     FilePart,
     Finish,
     Format,
@@ -142,7 +143,7 @@ def _message(item: dict[str, Any]) -> Message:
     # ``text`` of each entry: "" where there is none), so chat-style ``{"type":"text"}`` parts count.
     system_texts = ([text_of(p.get("text")) if isinstance(p, dict) else "" for p in content]
                     if role == "system" and isinstance(content, list) else None)
-    return Message(Role(role), parts, plain=isinstance(content, str), system_texts=system_texts)
+    return Message(ROLES[role], parts, plain=isinstance(content, str), system_texts=system_texts)
 
 
 def _reasoning(item: dict[str, Any]) -> Message:

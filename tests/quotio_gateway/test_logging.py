@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -13,6 +14,7 @@ from multidict import CIMultiDict
 
 from quotio_gateway.logging import (
     REDACTED,
+    bind_request_id,
     is_sensitive_name,
     redact_event,
     redact_headers,
@@ -293,6 +295,22 @@ def test_context_variables_reach_every_line() -> None:
     structlog.get_logger().info("one")
     logging.getLogger("asyncio").error("two")
     assert [line["request_id"] for line in lines(stream)] == ["req-1", "req-1"]
+
+
+def test_the_request_id_bound_per_request_reaches_every_line_of_its_task() -> None:
+    stream = io.StringIO()
+    setup_logging(stream=stream)
+
+    async def request(request_id: str) -> None:
+        bind_request_id(request_id)
+        await asyncio.sleep(0)
+        structlog.get_logger().info("answered")
+
+    async def both() -> None:
+        await asyncio.gather(request("req-a"), request("req-b"))
+
+    asyncio.run(both())
+    assert sorted(line["request_id"] for line in lines(stream)) == ["req-a", "req-b"]
 
 
 def test_reconfiguring_replaces_the_stdlib_handler_and_the_stream() -> None:
