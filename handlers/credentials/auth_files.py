@@ -1,5 +1,6 @@
-"""``/v0/management/auth-files``: list, models, download, upload and delete, answered from the
-gateway's own credential services (``internal/api/handlers/management/auth_files.go``).
+"""``/v0/management/auth-files``: list, models, download, upload and delete, and
+``/v0/management/vertex/import``, answered from the gateway's own credential services
+(``internal/api/handlers/management/auth_files.go``, ``vertex_import.go``).
 
 The list is built as ``buildAuthFileEntry`` builds it from the legacy's auth manager: one entry per
 credential file, and for a Gemini CLI file with several projects the file itself (disabled) plus
@@ -24,6 +25,7 @@ from handlers.auth.credential import Credential, CredentialError, parse_credenti
 from handlers.auth.stores import StoreError
 from handlers.auth.stores.file_store import FileTokenStore
 from handlers.inference.runtime import INFERENCE
+from handlers.logins.vertex_import import ServiceAccountError, parse_service_account, vertex_credential
 from handlers.usage.statistics import Timestamp
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.goquery import query_value
@@ -316,10 +318,41 @@ async def delete_auth_files(request: web.Request) -> web.StreamResponse:
     return json_response(200, {"status": "ok"})
 
 
+async def import_vertex(request: web.Request) -> web.StreamResponse:
+    """A service-account key uploaded as the multipart ``file``, saved as ``vertex-<project>.json``."""
+    services = request.app.get(CREDENTIALS)
+    if services is None:
+        return error_response(503, "config unavailable")
+    try:
+        form = await request.post() if request.content_type.startswith("multipart/") else None
+    except ValueError:
+        form = None
+    upload = form.get("file") if form is not None else None
+    if not isinstance(upload, web.FileField):
+        return error_response(400, "file required")
+    try:
+        service_account = parse_service_account(upload.file.read())
+    except ServiceAccountError as exc:
+        if exc.error == "project_id missing":
+            return error_response(400, exc.error)
+        return json_response(400, gin_h(error=exc.error, message=str(exc)))
+    location = str(form.get("location") or "").strip() or query_value(request, "location").strip()
+    try:
+        saved = await NotifyingStore(services.store, services).save(vertex_credential(service_account, location))
+    except (StoreError, ValueError, OSError) as exc:
+        return json_response(500, gin_h(error="save_failed", message=str(exc)))
+    store = _inner_store(services)
+    path = str(store.path_for(saved.file_name)) if isinstance(store, FileTokenStore) else saved.file_name
+    meta = saved.metadata
+    return json_response(200, gin_h(**{"status": "ok", "auth-file": path, "project_id": meta["project_id"],
+                                       "email": meta["email"], "location": meta["location"]}))
+
+
 def setup_auth_file_routes(registry: NativeRegistry) -> None:
     registry.add("GET", f"{PREFIX}/auth-files", guarded(list_auth_files))
     registry.add("GET", f"{PREFIX}/auth-files/models", guarded(auth_file_models))
     registry.add("GET", f"{PREFIX}/auth-files/download", guarded(download_auth_file))
     registry.add("POST", f"{PREFIX}/auth-files", guarded(upload_auth_file))
     registry.add("DELETE", f"{PREFIX}/auth-files", guarded(delete_auth_files))
+    registry.add("POST", f"{PREFIX}/vertex/import", guarded(import_vertex))
 

@@ -15,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import SECRET, GatewayFactory, auth
+from tests.handlers.logins.test_vertex_import import service_account
 
 CLAUDE = {"type": "claude", "email": "ann@example.com", "access_token": "at-ann", "refresh_token": "rt",
           "expired": "2099-01-01T00:00:00Z", "last_refresh": "2026-01-20T10:00:00Z"}
@@ -146,3 +147,40 @@ async def test_upload_raw_and_multipart_then_delete_one_and_all(gateway: Gateway
     assert (status, json.loads(body)) == (200, {"deleted": 5, "status": "ok"})
     assert sorted(p.name for p in gateway.auths.glob("*.json")) == []
     assert await gateway.files() == []
+
+
+async def test_vertex_import_saves_the_key_and_answers_as_the_legacy(gateway: Gateway) -> None:
+    def form(data: str | None, **fields: str) -> aiohttp.FormData:
+        out = aiohttp.FormData()
+        for name, value in fields.items():
+            out.add_field(name, value)
+        if data is not None:
+            out.add_field("file", data, filename="key.json", content_type="application/json")
+        return out
+
+    status, _, body = await gateway.call("POST", "vertex/import", data=form(json.dumps(service_account()),
+                                                                           location="europe-west4"))
+    path = gateway.auths / "vertex-my-proj_eu-west.json"
+    assert status == 200
+    assert json.loads(body) == {"auth-file": str(path), "email": "sa@my-proj.iam.gserviceaccount.com",
+                                "location": "europe-west4", "project_id": "my-proj:eu west", "status": "ok"}
+    assert list(json.loads(body)) == ["auth-file", "email", "location", "project_id", "status"]
+    stored = json.loads(path.read_bytes())
+    assert (stored["type"], stored["location"], stored["project_id"]) == ("vertex", "europe-west4", "my-proj:eu west")
+    assert "vertex-my-proj_eu-west.json" in [f["name"] for f in await gateway.files()]
+    status, _, body = await gateway.call("POST", "vertex/import", params={"location": "asia-east1"},
+                                         data=form(json.dumps(service_account(project_id="p2"))))
+    assert status == 200 and json.loads(body)["location"] == "asia-east1"
+    for data, answer in ((None, {"error": "file required"}),
+                         ("{not json", None),
+                         (json.dumps(service_account(private_key=None)),
+                          {"error": "invalid service account", "message": "service account missing private_key"}),
+                         (json.dumps(service_account(project_id=None)), {"error": "project_id missing"})):
+        status, _, body = await gateway.call("POST", "vertex/import", data=form(data))
+        assert status == 400, data
+        if answer is None:
+            assert json.loads(body)["error"] == "invalid json" and "message" in json.loads(body)
+        else:
+            assert json.loads(body) == answer
+    assert sorted(p.name for p in gateway.auths.glob("vertex-*.json")) == ["vertex-my-proj_eu-west.json",
+                                                                          "vertex-p2.json"]
