@@ -118,9 +118,12 @@ def _entry(request: web.Request, credential: Credential, path: Path | None, *, i
         entry["email"] = email.strip()
         account = email.strip()
         if credential.provider == "gemini-cli":
-            projects = [project] if project else gemini_projects(meta)
-            if len(projects) == 1 or project:
-                account = f"{account} ({projects[0]})" if projects else account
+            # AccountInfo: the email and the file's project_id as written ("p1,p2" for the file
+            # itself; a project's entry carries its own, as its metadata copy does).
+            raw = meta.get("project_id")
+            shown = project or (raw.strip() if isinstance(raw, str) else "")
+            if shown:
+                account = f"{account} ({shown})"
         entry["account_type"], entry["account"] = "oauth", account
     if credential.last_refresh is not None:
         entry["last_refresh"] = _go_time(credential.last_refresh.timestamp())

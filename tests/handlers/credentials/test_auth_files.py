@@ -94,6 +94,7 @@ async def test_list_has_every_file_and_gemini_projects_as_runtime_only_entries(g
     assert files[1]["id_token"] == {"chatgpt_account_id": "acct-1", "plan_type": "plus"}
     primary, p1 = files[2], files[3]
     assert (primary["provider"], primary["disabled"], primary["status"]) == ("gemini-cli", True, "disabled")
+    assert primary["account"] == "bob@example.com (p1,p2)"
     assert (p1["runtime_only"], p1["label"], p1["account"]) == (True, "bob@example.com [p1]", "bob@example.com (p1)")
     assert p1["auth_index"] == index("id:gemini-bob@example.com-all.json::p1")
 
