@@ -175,7 +175,14 @@ async def import_service_account_file(store: TokenStore, path: str | Path, locat
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ServiceAccountError("invalid json", f"cannot read {raw_path}: {reason}") from None
-    return await import_service_account(store, data, location)
+    try:
+        return await import_service_account(store, data, location)
+    except ServiceAccountError as exc:
+        if exc.error != "invalid json":
+            raise
+        # A bare parser position ("Expecting value at line 1 column 1") does not tell someone at a
+        # terminal what is wrong; name it as the legacy command does (cmd/vertex_import.go:42).
+        raise ServiceAccountError(exc.error, f"invalid service account json: {exc}") from None
 
 
 def _b64url(data: bytes) -> str:
