@@ -124,3 +124,18 @@ async def test_forged_state_and_missing_code_are_refused_then_the_real_callback_
         assert seen == [400, 400, 200, 409]
         assert out.endswith("Claude authentication successful; saved claude-user@example.com.json\n")
         assert len(env.fake.seen("/claude/token")) == 1
+
+
+async def test_read_only_auth_dir_fails_the_login_and_keeps_the_existing_file(tmp_path: Path) -> None:
+    from tests.handlers.auth.stores.test_file_store import read_only_dir
+
+    async with browser_env(tmp_path) as env:
+        (env.auth_dir / "claude-user@example.com.json").write_bytes(OLD)
+        with read_only_dir(env.auth_dir):
+            code, _, err = await _cli(env, tmp_path, ["login", "claude", "--no-browser", "--config", "CFG",
+                                                      "--callback-port", "0"])
+        assert code == 1
+        assert _last_line(err).startswith("quotio-gateway: claude login failed: Failed to save authentication "
+                                          f"tokens (file store: auth dir {env.auth_dir} is not writable: ")
+        assert sorted(p.name for p in env.auth_dir.iterdir()) == ["claude-user@example.com.json"]
+        assert (env.auth_dir / "claude-user@example.com.json").read_bytes() == OLD
