@@ -66,6 +66,12 @@ class ProtocolView:
 
     __slots__ = ("_conn", "_loop", "_reading_paused", "peername", "sockname", "ssl_context", "transport")
 
+    # Request.multipart() reads these parser limits off the protocol for each part's headers;
+    # they are the runner's (server.RUNNER_OPTIONS: Go's 1 MiB head, 4096 fields), so a multipart
+    # body (auth-file upload, Vertex import) parses on the lane as it does on aiohttp's server.
+    max_field_size = 1 << 20
+    max_headers = 4096
+
     def __init__(self, conn: _Connection, transport: asyncio.Transport) -> None:
         self._conn = conn
         self._loop = conn.loop
