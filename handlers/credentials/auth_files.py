@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers.auth.credential import Credential, CredentialError, parse_credential
+from handlers.auth.credential import Credential, CredentialError, parse_credential, validate_file_name
 from handlers.auth.stores import StoreError
 from handlers.auth.stores.file_store import FileTokenStore
 from handlers.inference.runtime import INFERENCE
@@ -215,6 +215,15 @@ async def auth_file_models(request: web.Request) -> web.StreamResponse:
     return json_response(200, {"models": models})
 
 
+def _credential_name(name: str) -> bool:
+    """Whether the token store can hold a file of this name (it raises ValueError otherwise)."""
+    try:
+        validate_file_name(name)
+    except ValueError:
+        return False
+    return True
+
+
 def _checked_name(name: str) -> web.Response | None:
     if not name or os.sep in name:
         return error_response(400, "invalid name")
@@ -294,8 +303,9 @@ async def delete_auth_files(request: web.Request) -> web.StreamResponse:
         store = _inner_store(services)
         if isinstance(store, FileTokenStore):
             try:
-                names = [n for n in os.listdir(store.auth_dir)
-                         if n.lower().endswith(".json") and not (store.auth_dir / n).is_dir()]
+                # Dot files are the gateway's own (temporary writes) and never credentials here.
+                names = [n for n in os.listdir(store.auth_dir) if _credential_name(n)
+                         and not (store.auth_dir / n).is_dir()]
             except OSError as exc:
                 return error_response(500, f"failed to read auth dir: {exc.strerror}")
         else:
@@ -312,8 +322,13 @@ async def delete_auth_files(request: web.Request) -> web.StreamResponse:
     name = query_value(request, "name")
     if not name or os.sep in name:
         return error_response(400, "invalid name")
+    name = os.path.basename(name)
+    if not _credential_name(name):
+        # No credential file can have this name (not *.json, a dot file, or a Gemini project's
+        # runtime-only "file::project" id): the legacy's os.Remove finds no such file, 404.
+        return error_response(404, "file not found")
     try:
-        removed = await NotifyingStore(services.store, services).delete(os.path.basename(name))
+        removed = await NotifyingStore(services.store, services).delete(name)
     except StoreError as exc:
         return error_response(500, f"failed to remove file: {exc}")
     if not removed:
