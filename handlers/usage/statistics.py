@@ -59,7 +59,12 @@ class Timestamp:
         return self._wall().hour
 
 
-_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))")
+# Time.UnmarshalJSON is time.Parse(time.RFC3339, …) (parseStrictRFC3339's strict checks are dead
+# code, "case true: return t, nil"): a one- or two-digit hour, a fraction after "." or "," with any
+# number of digits (the first nine count), an offset with 60 minutes. Time.IsZero is about the
+# instant, whatever offset wrote it.
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))")
+_GO_ZERO_SECONDS = -62135596800  # 0001-01-01T00:00:00Z, Go's zero time, in Unix seconds
 
 
 def parse_rfc3339(text: str) -> Timestamp | None:
@@ -69,16 +74,22 @@ def parse_rfc3339(text: str) -> Timestamp | None:
     if match is None:
         raise ValueError(f"parsing time {text!r} as RFC 3339")
     year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
-    fraction = int((match.group(7) or "").ljust(9, "0") or "0")
-    offset = 0 if match.group(8) else (1 if match.group(9) == "+" else -1) * (
-        int(match.group(10)) * 3600 + int(match.group(11)) * 60)
-    if year == 1 and month == 1 and day == 1 and not (hour or minute or second or fraction) and offset == 0:
-        return None
+    fraction = int((match.group(7) or "")[:9].ljust(9, "0"))
+    offset = 0
+    if not match.group(8):
+        offset_hours, offset_minutes = int(match.group(10)), int(match.group(11))
+        # Go's Parse takes up to 24:60, but an offset of a whole day or more then fails
+        # Time.MarshalJSON, so the legacy's /usage answers 500 from then on: refused here.
+        if offset_hours * 60 + offset_minutes >= 24 * 60 or offset_minutes > 60:
+            raise ValueError(f"parsing time {text!r}: timezone offset out of range")
+        offset = (1 if match.group(9) == "+" else -1) * (offset_hours * 3600 + offset_minutes * 60)
     try:
         wall = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         raise ValueError(f"parsing time {text!r}: out of range") from None
     seconds = int((wall - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) - offset
+    if seconds == _GO_ZERO_SECONDS and fraction == 0:
+        return None
     return Timestamp(seconds * _NS + fraction, offset)
 
 
