@@ -16,6 +16,11 @@ from aiohttp.web_response import REASON_PHRASES
 
 # Bigger heads are aiohttp's to judge (it answers 431/400 per its own line and field limits).
 MAX_HEAD = 8190
+# Go's net/http reads a request head up to DefaultMaxHeaderBytes (1 MiB) and the legacy sets no
+# other limit; aiohttp's defaults (8190 bytes a line, 128 fields) would refuse a long query or a
+# big cookie the legacy serves. The aiohttp server and the native lane's multipart reads share these.
+GO_MAX_HEADER_BYTES = 1 << 20
+MAX_HEADER_FIELDS = 4096
 # Request bodies up to this size are read whole and sent to legacy with the head in one write,
 # as the dispatcher does; bigger or unframed bodies take the aiohttp lane, which streams them.
 MAX_INLINE_BODY = 64 * 1024

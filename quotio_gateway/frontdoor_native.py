@@ -28,7 +28,7 @@ from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 from multidict import CIMultiDict, CIMultiDictProxy, istr
 from yarl import URL
 
-from .frontdoor_http import RequestHead, aiohttp_text
+from .frontdoor_http import GO_MAX_HEADER_BYTES, MAX_HEADER_FIELDS, RequestHead, aiohttp_text
 
 log = structlog.get_logger("quotio_gateway.frontdoor")
 
@@ -67,10 +67,10 @@ class ProtocolView:
     __slots__ = ("_conn", "_loop", "_reading_paused", "peername", "sockname", "ssl_context", "transport")
 
     # Request.multipart() reads these parser limits off the protocol for each part's headers;
-    # they are the runner's (server.RUNNER_OPTIONS: Go's 1 MiB head, 4096 fields), so a multipart
-    # body (auth-file upload, Vertex import) parses on the lane as it does on aiohttp's server.
-    max_field_size = 1 << 20
-    max_headers = 4096
+    # they are the runner's (server.RUNNER_OPTIONS), so a multipart body (auth-file upload,
+    # Vertex import) parses on the lane as it does on aiohttp's server.
+    max_field_size = GO_MAX_HEADER_BYTES
+    max_headers = MAX_HEADER_FIELDS
 
     def __init__(self, conn: _Connection, transport: asyncio.Transport) -> None:
         self._conn = conn

@@ -15,6 +15,7 @@ from . import appkeys
 from .app import GatewayOptions, create_app
 from .envswitch import switch
 from .frontdoor import FrontDoor, frontdoor_enabled
+from .frontdoor_http import GO_MAX_HEADER_BYTES, MAX_HEADER_FIELDS
 from .logging import access_sink
 from .shadow.remote import ShadowWorker, worker_enabled
 
@@ -63,16 +64,11 @@ def reuse_port_enabled(environ: dict[str, str] | None = None) -> bool:
     return switch(REUSE_PORT_SWITCH, default=False, environ=environ)
 
 
-# Go's net/http reads a request head up to DefaultMaxHeaderBytes (1 MiB) and the legacy sets no
-# other limit; aiohttp's defaults (8190 bytes a line, 128 fields) would refuse a long query or a
-# big cookie the legacy serves.
-GO_MAX_HEADER_BYTES = 1 << 20
-
 # The aiohttp server behind the front door. The drain is ours (``serve``); aiohttp's own shutdown
 # wait applies twice per connection, so it only gets a token timeout for what is left after the grace.
 RUNNER_OPTIONS: dict[str, Any] = {
     "handler_cancellation": True, "access_log": None, "shutdown_timeout": 0.05,
-    "max_line_size": GO_MAX_HEADER_BYTES, "max_field_size": GO_MAX_HEADER_BYTES, "max_headers": 4096,
+    "max_line_size": GO_MAX_HEADER_BYTES, "max_field_size": GO_MAX_HEADER_BYTES, "max_headers": MAX_HEADER_FIELDS,
 }
 
 
