@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -77,8 +78,10 @@ async def test_run_login_vertex_needs_a_file(tmp_path: Path) -> None:
                             store=env.store, http=env.http)
 
 
-async def _cli_login(env: BrowserEnv, args: list[str]) -> tuple[int, str, str]:
-    """Run the real command, act as the user's browser on the URL it prints, return its outcome."""
+async def _cli_login(env: BrowserEnv, args: list[str],
+                     browser: Callable[[BrowserEnv, str], Awaitable[None]] | None = None) -> tuple[int, str, str]:
+    """Run the real command, act as the user's browser on the URL it prints (consenting, unless
+    ``browser`` does something else with it), return its outcome."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "quotio_gateway", *args, cwd=str(ROOT),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -94,7 +97,7 @@ async def _cli_login(env: BrowserEnv, args: list[str]) -> tuple[int, str, str]:
                 lines.append(line)
                 if line.startswith("http"):
                     break
-            await env.consent(line.strip())
+            await (browser(env, line.strip()) if browser is not None else env.consent(line.strip()))
             rest = await proc.stdout.read()
             err = await proc.stderr.read()
             code = await proc.wait()

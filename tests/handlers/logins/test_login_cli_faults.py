@@ -3,10 +3,7 @@ user reads, and the credential file already on disk."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import pytest
 import yaml
 
 from tests.handlers.logins.browser_env import BrowserEnv, browser_env
+from tests.handlers.logins.test_login_cli import _cli_login
 
 ROOT = Path(__file__).resolve().parents[3]
 OLD = b'{"type":"claude","access_token":"old-but-valid"}'
@@ -28,30 +26,7 @@ async def _consent(env: BrowserEnv, url: str) -> None:
 async def _cli(env: BrowserEnv, tmp_path: Path, args: list[str], browser: Browser = _consent) -> tuple[int, str, str]:
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"port": 8317, "auth-dir": str(env.auth_dir), "gateway": env.gateway}))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "quotio_gateway", *[str(config) if a == "CFG" else a for a in args], cwd=str(ROOT),
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    lines: list[str] = []
-    try:
-        async with asyncio.timeout(20):
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                assert line, f"process ended before printing a URL: {lines}"
-                lines.append(line)
-                if line.startswith("http"):
-                    break
-            await browser(env, line.strip())
-            rest = await proc.stdout.read()
-            err = await proc.stderr.read()
-            code = await proc.wait()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    return code, "".join(lines) + rest.decode(), err.decode()
+    return await _cli_login(env, [str(config) if a == "CFG" else a for a in args], browser)
 
 
 def _last_line(err: str) -> str:
