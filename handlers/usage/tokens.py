@@ -131,6 +131,10 @@ def stream_event_usage(kind: str, payload: Any) -> TokenStats | None:
     reader = _STREAM.get(kind)
     if reader is None or not isinstance(payload, dict):
         return None
+    if kind == "codex" and payload.get("type") != "response.completed":
+        # The legacy reads Codex usage only off response.completed (codex_executor.go:170,288):
+        # the usage of a response.incomplete or response.failed is never recorded.
+        return None
     node = _first(payload, reader[0])
     return None if node is _MISSING else reader[1](node)
 

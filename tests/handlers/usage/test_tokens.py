@@ -26,8 +26,8 @@ def test_openai_and_codex_read_their_details() -> None:
         "input_tokens": 6, "output_tokens": 4, "total_tokens": 10,
         "input_tokens_details": {"cached_tokens": 2}, "output_tokens_details": {"reasoning_tokens": 3}}}}
     assert stream_event_usage("codex", done) == TokenStats(6, 4, 3, 2, 10)
-    # response.created carries "usage": null: it exists, and reads as zero.
-    assert stream_event_usage("codex", {"response": {"usage": None}}) == TokenStats()
+    # Only response.completed is read (codex_executor.go:288): response.created's null usage is none.
+    assert stream_event_usage("codex", {"type": "response.created", "response": {"usage": None}}) is None
 
 
 def test_gemini_family_paths_and_total() -> None:
