@@ -26,7 +26,8 @@ PROVIDER_RENAMES = {"gemini": "gemini-cli"}
 # Lookup order of conductor.go / types.go `expireKeys`; a nested `token`/`Token` object is tried
 # after the top level, as Go does for Gemini's oauth2 token.
 EXPIRY_KEYS = ("expired", "expire", "expires_at", "expiresAt", "expiry", "expires")
-LAST_REFRESH_KEYS = ("last_refresh", "lastRefresh", "last_refreshed_at")
+# conductor.go:2077 authLastRefreshTimestamp and auth_files.go:41 lastRefreshKeys, in that order.
+LAST_REFRESH_KEYS = ("last_refresh", "lastRefresh", "last_refreshed_at", "lastRefreshedAt")
 
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"

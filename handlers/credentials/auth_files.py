@@ -15,7 +15,7 @@ import base64
 import hashlib
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +37,24 @@ from .views import gemini_projects, is_disabled, virtual_id
 from .wiring import CREDENTIALS, CredentialServices, NotifyingStore
 
 PREFIX = "/v0/management"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _index(seed: str) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
-def _go_time(seconds: float) -> str:
-    """A ``time.Time`` as Go marshals it, in local time."""
-    ns = int(seconds * 1_000_000_000)
-    offset = datetime.fromtimestamp(seconds).astimezone().utcoffset()
+def _go_time(ns: int) -> str:
+    """A ``time.Time`` as Go marshals it, in local time. Integer nanoseconds, never a float: a
+    float epoch (``st_mtime``, ``datetime.timestamp()``) has no room for nanoseconds, so a
+    last_refresh of ``...20.123`` came out as ``...20.122999808``."""
+    offset = datetime.fromtimestamp(ns // 1_000_000_000).astimezone().utcoffset()
     return Timestamp(ns, int(offset.total_seconds()) if offset else 0).rfc3339_nano()
+
+
+def _datetime_ns(moment: datetime) -> int:
+    """Exact epoch nanoseconds of an aware datetime (microsecond resolution, as Python keeps it)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1_000
 
 
 def _inner_store(services: CredentialServices) -> Any:
@@ -126,7 +133,7 @@ def _entry(request: web.Request, credential: Credential, path: Path | None, *, i
                 account = f"{account} ({shown})"
         entry["account_type"], entry["account"] = "oauth", account
     if credential.last_refresh is not None:
-        entry["last_refresh"] = _go_time(credential.last_refresh.timestamp())
+        entry["last_refresh"] = _go_time(_datetime_ns(credential.last_refresh))
     if path is not None:
         entry["path"] = str(path)
         try:
@@ -135,7 +142,7 @@ def _entry(request: web.Request, credential: Credential, path: Path | None, *, i
             pass
         else:
             entry["source"], entry["size"] = "file", stat.st_size
-            entry["created_at"] = entry["updated_at"] = entry["modtime"] = _go_time(stat.st_mtime)
+            entry["created_at"] = entry["updated_at"] = entry["modtime"] = _go_time(stat.st_mtime_ns)
     if credential.provider == "codex" and (claims := _codex_claims(meta)) is not None:
         entry["id_token"] = claims
     return gin_h(**entry)
@@ -183,7 +190,7 @@ def _disk_entries(auth_dir: Path) -> list[dict[str, Any]] | web.Response:
         except (OSError, ValueError):
             continue
         meta = data if isinstance(data, dict) else {}
-        files.append(gin_h(name=name, size=stat.st_size, modtime=_go_time(stat.st_mtime),
+        files.append(gin_h(name=name, size=stat.st_size, modtime=_go_time(stat.st_mtime_ns),
                            type=str(meta.get("type") or ""), email=str(meta.get("email") or "")))
     return files
 
