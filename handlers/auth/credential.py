@@ -34,6 +34,7 @@ _RFC3339 = re.compile(
 )
 _PLAIN_LAYOUTS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 _MILLIS_THRESHOLD = 1_000_000_000_000
+_KIRO_UNTYPED_METHODS = ("builder-id", "social")
 
 
 class CredentialError(ValueError):
@@ -179,6 +180,12 @@ class Credential:
 
     @property
     def label(self) -> str:
+        # CLIProxyAPIPlus watcher.go SnapshotCoreAuths: a Kiro file with a `provider` string
+        # ("Google", "AWS", ...) is labelled kiro-<provider>, ahead of its email.
+        if self.provider == "kiro":
+            kiro_provider = self.metadata.get("provider")
+            if isinstance(kiro_provider, str) and kiro_provider:
+                return f"kiro-{kiro_provider.lower()}"
         return self.email or self.provider
 
     def is_expired(self, now: datetime | None = None) -> bool:
@@ -209,6 +216,10 @@ def credential_from_metadata(file_name: str, metadata: dict[str, Any]) -> Creden
     except ValueError as exc:
         raise CredentialError(file_name, "bad_name", str(exc)) from None
     raw_type = metadata.get("type")
+    if (not isinstance(raw_type, str) or not raw_type) and metadata.get("auth_method") in _KIRO_UNTYPED_METHODS:
+        # CLIProxyAPIPlus watcher.go SnapshotCoreAuths: Kiro token files carry no `type`; one with
+        # auth_method builder-id or social is a Kiro credential.
+        raw_type = "kiro"
     if not isinstance(raw_type, str) or not raw_type.strip():
         raise CredentialError(file_name, "missing_type", "no string field 'type'")
     type_value = raw_type.strip().lower()
