@@ -33,6 +33,7 @@ from quotio_gateway.management.auth import guarded
 from quotio_gateway.management.responses import error_response, gin_h, json_response
 from quotio_gateway.native import NativeRegistry
 
+from .api_call import api_call
 from .views import gemini_projects, is_disabled, virtual_id
 from .wiring import CREDENTIALS, CredentialServices, NotifyingStore
 
@@ -380,4 +381,5 @@ def setup_auth_file_routes(registry: NativeRegistry) -> None:
     registry.add("POST", f"{PREFIX}/auth-files", guarded(upload_auth_file))
     registry.add("DELETE", f"{PREFIX}/auth-files", guarded(delete_auth_files))
     registry.add("POST", f"{PREFIX}/vertex/import", guarded(import_vertex))
+    registry.add("POST", f"{PREFIX}/api-call", guarded(api_call))
 

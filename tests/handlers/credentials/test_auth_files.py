@@ -3,70 +3,13 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import aiohttp
-import pytest
-from aiohttp.test_utils import TestServer
 
-from tests.conftest import SECRET, GatewayFactory, auth
+from tests.handlers.credentials.auth_files_gateway import CLAUDE, Gateway
 from tests.handlers.logins.test_vertex_import import service_account
-
-CLAUDE = {"type": "claude", "email": "ann@example.com", "access_token": "at-ann", "refresh_token": "rt",
-          "expired": "2099-01-01T00:00:00Z", "last_refresh": "2026-01-20T10:00:00Z"}
-GEMINI = {"type": "gemini", "email": "bob@example.com", "project_id": "p1,p2",
-          "token": {"access_token": "at-bob", "refresh_token": "rt", "expiry": "2099-01-01T00:00:00Z"}}
-
-
-def jwt(claims: dict[str, Any]) -> str:
-    def part(obj: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
-    return f"{part({'alg': 'none'})}.{part(claims)}.sig"
-
-
-CODEX = {"type": "codex", "email": "cy@example.com", "access_token": "at-cy", "refresh_token": "rt",
-         "expired": "2099-01-01T00:00:00Z",
-         "id_token": jwt({"https://api.openai.com/auth": {"chatgpt_account_id": "acct-1",
-                                                          "chatgpt_plan_type": "plus"}})}
-
-
-class Gateway:
-    def __init__(self, url: str, auths: Path) -> None:
-        self.url, self.auths = url, auths
-        self.session = aiohttp.ClientSession()
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
-        async with self.session.request(method, self.url + "/v0/management/" + path, headers=auth(SECRET),
-                                        **kwargs) as resp:
-            return resp.status, dict(resp.headers), await resp.read()
-
-    async def files(self) -> list[dict[str, Any]]:
-        status, _, body = await self.call("GET", "auth-files")
-        assert status == 200
-        return json.loads(body)["files"]
-
-
-@pytest.fixture
-async def gateway(make_gateway: GatewayFactory, tmp_path: Path) -> AsyncIterator[Gateway]:
-    auths = tmp_path / "auths"
-    auths.mkdir()
-    for name, data in (("claude-ann@example.com.json", CLAUDE), ("gemini-bob@example.com-all.json", GEMINI),
-                       ("codex-cy@example.com.json", CODEX)):
-        (auths / name).write_text(json.dumps(data))
-    app = await make_gateway({"default": "native"})
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    gw = Gateway(str(server.make_url("")).rstrip("/"), auths)
-    try:
-        yield gw
-    finally:
-        await gw.session.close()
-        await server.close()
 
 
 def index(seed: str) -> str:

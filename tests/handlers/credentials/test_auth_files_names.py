@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from tests.handlers.credentials.test_auth_files import CLAUDE, GEMINI, Gateway, gateway  # noqa: F401 - fixture
+from tests.handlers.credentials.auth_files_gateway import CLAUDE, GEMINI, Gateway
 
 
-async def test_delete_of_a_name_no_credential_can_have_is_not_found(gateway: Gateway) -> None:  # noqa: F811
+async def test_delete_of_a_name_no_credential_can_have_is_not_found(gateway: Gateway) -> None:
     (gateway.auths / ".hidden.json").write_text(json.dumps(CLAUDE))
     # A Gemini project's runtime-only id (as listed), a non-JSON name, a dot file: the legacy's
     # os.Remove of <auth-dir>/<name> finds no credential there.
@@ -18,7 +18,7 @@ async def test_delete_of_a_name_no_credential_can_have_is_not_found(gateway: Gat
     assert (gateway.auths / "gemini-bob@example.com-all.json").exists()
 
 
-async def test_delete_all_leaves_dot_files_and_deletes_the_rest(gateway: Gateway) -> None:  # noqa: F811
+async def test_delete_all_leaves_dot_files_and_deletes_the_rest(gateway: Gateway) -> None:
     (gateway.auths / ".hidden.json").write_text(json.dumps(GEMINI))
     status, _, body = await gateway.call("DELETE", "auth-files", params={"all": "true"})
     assert (status, json.loads(body)) == (200, {"deleted": 3, "status": "ok"})

@@ -9,12 +9,12 @@ import re
 from pathlib import Path
 
 from handlers.auth.credential import parse_credential
-from tests.handlers.credentials.test_auth_files import Gateway, gateway  # noqa: F401  (fixture)
+from tests.handlers.credentials.auth_files_gateway import Gateway
 
 MTIME_NS = 1_764_200_000_123_456_789
 
 
-async def test_last_refresh_in_milliseconds_is_not_float_rounded(gateway: Gateway) -> None:  # noqa: F811
+async def test_last_refresh_in_milliseconds_is_not_float_rounded(gateway: Gateway) -> None:
     data = {"type": "claude", "email": "ms@example.com", "access_token": "at", "refresh_token": "rt",
             "expired": "2099-01-01T00:00:00Z", "last_refresh": 1_764_200_000_123}
     status, _, _ = await gateway.call("POST", "auth-files?name=claude-ms.json", data=json.dumps(data))
@@ -24,7 +24,7 @@ async def test_last_refresh_in_milliseconds_is_not_float_rounded(gateway: Gatewa
     assert re.search(r":20\.123(Z|[+-]\d\d:\d\d)$", entry["last_refresh"]), entry["last_refresh"]
 
 
-async def test_file_times_are_the_exact_mtime_nanoseconds(gateway: Gateway) -> None:  # noqa: F811
+async def test_file_times_are_the_exact_mtime_nanoseconds(gateway: Gateway) -> None:
     path = gateway.auths / "claude-ann@example.com.json"
     os.utime(path, ns=(MTIME_NS, MTIME_NS))
     entry = next(f for f in await gateway.files() if f["name"] == path.name)

@@ -1,0 +1,173 @@
+"""``POST /v0/management/api-call``: an HTTP call made for the management caller with a chosen
+credential's token (``internal/api/handlers/management/api_tools.go``). The Quotio app warms
+Antigravity accounts up with it.
+
+The credential is picked by ``auth_index`` (as ``GET /auth-files`` lists it, or an API key's);
+``$TOKEN$`` in a header value becomes its token: for Gemini CLI and Antigravity a current access
+token (refreshed when due), for the others what the file holds (``accessToken``, ``access_token``,
+``token``, ``id_token``, ``cookie``) or the API key. The call goes through the credential's proxy,
+else config.yaml's ``proxy-url``, else directly (environment proxies are not used).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from handlers.providers.base import APIKeyCredential, credentials_from_config
+from quotio_gateway.appkeys import CONFIG_STORE
+from quotio_gateway.gostrings import go_trim
+from quotio_gateway.management.responses import (
+    Field,
+    GoJSONError,
+    Struct,
+    as_str,
+    decode_body,
+    error_response,
+    json_response,
+    map_of,
+)
+
+from .wiring import CREDENTIALS
+
+__all__ = ["api_call"]
+
+TIMEOUT = aiohttp.ClientTimeout(total=60)  # defaultAPICallTimeout
+_REFRESHED = frozenset({"gemini-cli", "antigravity"})
+_BODY = Struct(Field("auth_index", as_str), Field("authIndex", as_str), Field("AuthIndex", as_str),
+               Field("method", as_str), Field("url", as_str), Field("header", map_of(as_str), nilable=True),
+               Field("data", as_str))
+
+
+def _index(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def _metadata_token(meta: Mapping[str, Any]) -> str:
+    """``tokenValueFromMetadata``."""
+    for key in ("accessToken", "access_token"):
+        value = meta.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    nested = meta.get("token")
+    if isinstance(nested, dict):
+        for key in ("access_token", "accessToken"):
+            value = nested.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    for key in ("token", "id_token", "cookie"):
+        value = meta.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+class _Picked:
+    """The credential an ``auth_index`` names: how to get its token, and its proxy."""
+
+    def __init__(self, proxy: str, token: Any) -> None:
+        self.proxy = proxy
+        self.token = token  # async () -> str
+
+
+def _pick(request: web.Request, auth_index: str) -> _Picked | None:
+    if not auth_index:
+        return None
+    services = request.app.get(CREDENTIALS)
+    if services is not None:
+        runtime = services.runtime
+        for credential in runtime.files():
+            ids = [(credential.file_name, "file:" + credential.file_name)]
+            for view in runtime.credentials():
+                if view.id.startswith(credential.file_name + "::"):
+                    ids.append((view.id, "id:" + view.id))
+            for ident, seed in ids:
+                if _index(seed) != auth_index:
+                    continue
+                view = runtime.get(ident)
+                if credential.provider in _REFRESHED and view is not None:
+                    return _Picked(view.proxy_url or credential.proxy_url, view.tokens.access_token)
+                meta = credential.metadata
+
+                async def from_file(meta: Mapping[str, Any] = meta) -> str:
+                    return _metadata_token(meta)
+                return _Picked(credential.proxy_url, from_file)
+    for keyed in credentials_from_config(request.app[CONFIG_STORE].current):
+        if isinstance(keyed, APIKeyCredential) and keyed.api_key and _index("api_key:" + keyed.api_key) == auth_index:
+            key = keyed.api_key
+
+            async def from_key(key: str = key) -> str:
+                return key
+            return _Picked(keyed.proxy_url, from_key)
+    return None
+
+
+def _canonical(name: str) -> str:
+    """Go's ``CanonicalMIMEHeaderKey`` for the answer's header names."""
+    if not name or any(not (c.isalnum() or c in "-!#$%&'*+.^_`|~") for c in name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+async def api_call(request: web.Request) -> web.StreamResponse:
+    try:
+        body = decode_body(await request.read(), _BODY, whole=False) or {}
+    except GoJSONError:
+        return error_response(400, "invalid body")
+    method = go_trim(body.get("method", "")).upper()
+    if not method:
+        return error_response(400, "missing method")
+    raw_url = go_trim(body.get("url", ""))
+    if not raw_url:
+        return error_response(400, "missing url")
+    try:
+        url = URL(raw_url, encoded=True)
+    except ValueError:
+        url = None
+    if url is None or not url.scheme or not url.host:
+        return error_response(400, "invalid url")
+    auth_index = next((go_trim(body[k]) for k in ("auth_index", "authIndex", "AuthIndex")
+                       if go_trim(body.get(k, ""))), "")
+    picked = _pick(request, auth_index)
+    headers: dict[str, str] = dict(body.get("header") or {})
+    token: str | None = None
+    for name, value in list(headers.items()):
+        if "$TOKEN$" not in value:
+            continue
+        if token is None:
+            try:
+                token = await picked.token() if picked is not None else ""
+            except Exception:
+                return error_response(400, "auth token refresh failed")
+        if picked is not None and not token:
+            return error_response(400, "auth token not found")
+        if token:
+            headers[name] = value.replace("$TOKEN$", token)
+    host = next((go_trim(v) for k, v in headers.items() if k.lower() == "host"), "")
+    out_headers = {k: v for k, v in headers.items() if k.lower() != "host"}
+    if host:
+        out_headers["Host"] = host
+    proxy = (picked.proxy if picked is not None else "") or str(
+        getattr(request.app[CONFIG_STORE].current, "proxy_url", "") or "")
+    data = body.get("data") or None
+    try:
+        async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False, auto_decompress=True) as session, \
+                session.request(method, url, headers=out_headers, data=data.encode() if data else None,
+                                proxy=go_trim(proxy) or None, allow_redirects=True) as resp:
+            try:
+                answer = await resp.read()
+            except (aiohttp.ClientError, TimeoutError):
+                return error_response(502, "failed to read response")
+            grouped: dict[str, list[str]] = {}
+            for name, value in resp.headers.items():
+                grouped.setdefault(_canonical(name), []).append(value)
+            # Go marshals the header map with its keys sorted.
+            return json_response(200, {"status_code": resp.status, "header": {k: grouped[k] for k in sorted(grouped)},
+                                       "body": answer.decode("utf-8", errors="replace")})
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return error_response(502, "request failed")
