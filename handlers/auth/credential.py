@@ -60,9 +60,15 @@ def validate_file_name(name: str) -> str:
     return name
 
 
+def stable_index(seed: str) -> str:
+    """CLIProxyAPI's ``stableAuthIndex``: 8 bytes of SHA-256 of the seed, hex. ``EnsureIndex``
+    seeds it with ``file:<name>``, else ``api_key:<key>``, else ``id:<id>``."""
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
 def auth_index(file_name: str) -> str:
-    """CLIProxyAPI's `Auth.EnsureIndex` for file credentials: 8 bytes of SHA-256, hex."""
-    return hashlib.sha256(f"file:{file_name.strip()}".encode()).hexdigest()[:16]
+    """CLIProxyAPI's `Auth.EnsureIndex` for file credentials."""
+    return stable_index(f"file:{file_name.strip()}")
 
 
 def normalise_provider(type_value: str) -> str:

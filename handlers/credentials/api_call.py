@@ -11,15 +11,16 @@ else config.yaml's ``proxy-url``, else directly (environment proxies are not use
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from handlers.providers.base import APIKeyCredential, credentials_from_config
+from handlers.auth.credential import stable_index
+from handlers.providers.base import credentials_from_config
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.gostrings import go_trim
 from quotio_gateway.management.responses import (
@@ -33,6 +34,7 @@ from quotio_gateway.management.responses import (
     map_of,
 )
 
+from .views import auth_entries
 from .wiring import CREDENTIALS
 
 __all__ = ["api_call"]
@@ -42,10 +44,6 @@ _REFRESHED = frozenset({"gemini-cli", "antigravity"})
 _BODY = Struct(Field("auth_index", as_str), Field("authIndex", as_str), Field("AuthIndex", as_str),
                Field("method", as_str), Field("url", as_str), Field("header", map_of(as_str), nilable=True),
                Field("data", as_str))
-
-
-def _index(seed: str) -> str:
-    return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
 def _metadata_token(meta: Mapping[str, Any]) -> str:
@@ -67,41 +65,37 @@ def _metadata_token(meta: Mapping[str, Any]) -> str:
     return ""
 
 
+@dataclass(frozen=True, slots=True)
 class _Picked:
-    """The credential an ``auth_index`` names: how to get its token, and its proxy."""
+    """The credential an ``auth_index`` names: its proxy, and how to get its token."""
 
-    def __init__(self, proxy: str, token: Any) -> None:
-        self.proxy = proxy
-        self.token = token  # async () -> str
+    proxy: str
+    token: Callable[[], Awaitable[str]]
 
 
 def _pick(request: web.Request, auth_index: str) -> _Picked | None:
+    """``authByIndex``: the file or project entry (as ``GET /auth-files`` lists them), else a
+    config API key, whose index matches."""
     if not auth_index:
         return None
     services = request.app.get(CREDENTIALS)
     if services is not None:
         runtime = services.runtime
         for credential in runtime.files():
-            ids = [(credential.file_name, "file:" + credential.file_name)]
-            for view in runtime.credentials():
-                if view.id.startswith(credential.file_name + "::"):
-                    ids.append((view.id, "id:" + view.id))
-            for ident, seed in ids:
-                if _index(seed) != auth_index:
+            for entry in auth_entries(credential):
+                if entry.auth_index != auth_index:
                     continue
-                view = runtime.get(ident)
+                view = runtime.get(entry.id)
                 if credential.provider in _REFRESHED and view is not None:
                     return _Picked(view.proxy_url or credential.proxy_url, view.tokens.access_token)
-                meta = credential.metadata
 
-                async def from_file(meta: Mapping[str, Any] = meta) -> str:
+                async def from_file(meta: Mapping[str, Any] = credential.metadata) -> str:
                     return _metadata_token(meta)
                 return _Picked(credential.proxy_url, from_file)
     for keyed in credentials_from_config(request.app[CONFIG_STORE].current):
-        if isinstance(keyed, APIKeyCredential) and keyed.api_key and _index("api_key:" + keyed.api_key) == auth_index:
-            key = keyed.api_key
+        if keyed.api_key and stable_index("api_key:" + keyed.api_key) == auth_index:
 
-            async def from_key(key: str = key) -> str:
+            async def from_key(key: str = keyed.api_key) -> str:
                 return key
             return _Picked(keyed.proxy_url, from_key)
     return None

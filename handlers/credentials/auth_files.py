@@ -12,7 +12,6 @@ upstream error text, see docs/compatibility.md).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -21,28 +20,23 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers.auth.credential import Credential, CredentialError, parse_credential, validate_file_name
+from handlers.auth.credential import CredentialError, parse_credential, validate_file_name
 from handlers.auth.stores import StoreError
 from handlers.auth.stores.file_store import FileTokenStore
 from handlers.inference.runtime import INFERENCE
 from handlers.logins.vertex_import import ServiceAccountError, parse_service_account, vertex_credential
 from handlers.usage.statistics import Timestamp
-from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.goquery import query_value
 from quotio_gateway.management.auth import guarded
 from quotio_gateway.management.responses import error_response, gin_h, json_response
 from quotio_gateway.native import NativeRegistry
 
 from .api_call import api_call
-from .views import gemini_projects, is_disabled, virtual_id
-from .wiring import CREDENTIALS, CredentialServices, NotifyingStore
+from .views import AuthEntry, auth_entries, is_disabled
+from .wiring import CREDENTIALS, CredentialServices
 
 PREFIX = "/v0/management"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _index(seed: str) -> str:
-    return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
 def _go_time(ns: int) -> str:
@@ -56,20 +50,6 @@ def _go_time(ns: int) -> str:
 def _datetime_ns(moment: datetime) -> int:
     """Exact epoch nanoseconds of an aware datetime (microsecond resolution, as Python keeps it)."""
     return (moment - _EPOCH) // timedelta(microseconds=1) * 1_000
-
-
-def _inner_store(services: CredentialServices) -> Any:
-    return getattr(services.store, "inner", services.store)
-
-
-def _auth_dir(request: web.Request) -> Path:
-    services = request.app.get(CREDENTIALS)
-    store = _inner_store(services) if services is not None else None
-    if isinstance(store, FileTokenStore):
-        return store.auth_dir
-    from quotio_gateway.config.loader import resolve_auth_dir
-
-    return Path(resolve_auth_dir(request.app[CONFIG_STORE].current.auth_dir))
 
 
 def _standing(request: web.Request, credential_id: str) -> tuple[str, bool]:
@@ -111,15 +91,16 @@ def _codex_claims(metadata: dict[str, Any]) -> dict[str, Any] | None:
     return gin_h(**out) if out else None
 
 
-def _entry(request: web.Request, credential: Credential, path: Path | None, *, ident: str, name: str,
-           label: str, runtime_only: bool, disabled: bool, project: str = "") -> dict[str, Any]:
+def _entry(request: web.Request, auth: AuthEntry, path: Path | None, *, label: str,
+           disabled: bool) -> dict[str, Any]:
+    credential, project = auth.credential, auth.project
     meta = credential.metadata
-    status, unavailable = ("disabled", False) if disabled else _standing(request, ident)
+    status, unavailable = ("disabled", False) if disabled else _standing(request, auth.id)
     entry: dict[str, Any] = {
-        "id": ident, "auth_index": _index(("id:" + ident) if runtime_only else ("file:" + credential.file_name)),
-        "name": name, "type": credential.provider, "provider": credential.provider, "label": label,
-        "status": status, "status_message": "", "disabled": disabled, "unavailable": unavailable,
-        "runtime_only": runtime_only, "source": "memory", "size": 0,
+        "id": auth.id, "auth_index": auth.auth_index, "name": auth.id, "type": credential.provider,
+        "provider": credential.provider, "label": label, "status": status, "status_message": "",
+        "disabled": disabled, "unavailable": unavailable, "runtime_only": bool(project), "source": "memory",
+        "size": 0,
     }
     email = meta.get("email")
     if isinstance(email, str) and email.strip():
@@ -150,57 +131,26 @@ def _entry(request: web.Request, credential: Credential, path: Path | None, *, i
 
 
 def _entries(request: web.Request, services: CredentialServices) -> list[dict[str, Any]]:
-    store = _inner_store(services)
-    files = services.runtime.files()
+    store = services.store
     out: list[dict[str, Any]] = []
-    for credential in files:
+    for credential in services.runtime.files():
         path = store.path_for(credential.file_name) if isinstance(store, FileTokenStore) else None
         disabled = is_disabled(credential.metadata)
-        projects = gemini_projects(credential.metadata) if credential.provider == "gemini-cli" else []
-        if len(projects) > 1:
-            # The file stands for its projects: itself disabled, one runtime-only entry each.
-            out.append(_entry(request, credential, path, ident=credential.file_name, name=credential.file_name,
-                              label=credential.label, runtime_only=False, disabled=True))
-            if disabled:
-                continue  # runtime-only entries of a disabled file are hidden
-            for project in projects:
-                ident = virtual_id(credential.file_name, project)
-                out.append(_entry(request, credential, path, ident=ident, name=ident, project=project,
-                                  label=f"{credential.label} [{project}]", runtime_only=True, disabled=False))
-            continue
-        out.append(_entry(request, credential, path, ident=credential.file_name, name=credential.file_name,
-                          label=credential.label, runtime_only=False, disabled=disabled))
+        file_entry, *projects = auth_entries(credential)
+        # A file with several projects stands for them: itself disabled, one runtime-only entry
+        # each, and those are hidden while the file is disabled.
+        out.append(_entry(request, file_entry, path, label=credential.label, disabled=disabled or bool(projects)))
+        if not disabled:
+            out += [_entry(request, project, path, label=f"{credential.label} [{project.project}]", disabled=False)
+                    for project in projects]
     out.sort(key=lambda e: e["name"].lower())
     return out
-
-
-def _disk_entries(auth_dir: Path) -> list[dict[str, Any]] | web.Response:
-    """``listAuthFilesFromDisk``: what the legacy lists without an auth manager."""
-    try:
-        names = sorted(os.listdir(auth_dir))
-    except OSError as exc:
-        return error_response(500, f"failed to read auth dir: {exc.strerror}")
-    files = []
-    for name in names:
-        full = auth_dir / name
-        if not name.lower().endswith(".json") or full.is_dir():
-            continue
-        try:
-            stat = full.stat()
-            data = json.loads(full.read_bytes())
-        except (OSError, ValueError):
-            continue
-        meta = data if isinstance(data, dict) else {}
-        files.append(gin_h(name=name, size=stat.st_size, modtime=_go_time(stat.st_mtime_ns),
-                           type=str(meta.get("type") or ""), email=str(meta.get("email") or "")))
-    return files
 
 
 async def list_auth_files(request: web.Request) -> web.StreamResponse:
     services = request.app.get(CREDENTIALS)
     if services is None:
-        files = _disk_entries(_auth_dir(request))
-        return files if isinstance(files, web.Response) else json_response(200, {"files": files})
+        return error_response(503, "core auth manager unavailable")
     return json_response(200, {"files": _entries(request, services)})
 
 
@@ -245,15 +195,17 @@ async def download_auth_file(request: web.Request) -> web.StreamResponse:
     if (refused := _checked_name(name)) is not None:
         return refused
     services = request.app.get(CREDENTIALS)
-    store = _inner_store(services) if services is not None else None
-    if store is not None and not isinstance(store, FileTokenStore):
+    if services is None:
+        return error_response(503, "core auth manager unavailable")
+    store = services.store
+    if not isinstance(store, FileTokenStore):
         credential = await store.get(name)
         if credential is None:
             return error_response(404, "file not found")
         data = credential.to_bytes()
     else:
         try:
-            data = (_auth_dir(request) / name).read_bytes()
+            data = (store.auth_dir / name).read_bytes()
         except FileNotFoundError:
             return error_response(404, "file not found")
         except OSError as exc:
@@ -270,8 +222,7 @@ async def _save(services: CredentialServices, name: str, data: bytes) -> web.Res
     except ValueError as exc:  # a name the store refuses (hidden file, padded)
         return error_response(400, str(exc))
     try:
-        # Through the notifying store: the list and routing have it at once, as registerAuthFromFile does.
-        await NotifyingStore(services.store, services).save(credential)
+        await services.notifying().save(credential)
     except (StoreError, ValueError, OSError) as exc:
         return error_response(500, f"failed to write file: {exc}")
     return json_response(200, {"status": "ok"})
@@ -308,7 +259,7 @@ async def delete_auth_files(request: web.Request) -> web.StreamResponse:
         return error_response(503, "core auth manager unavailable")
     if query_value(request, "all") in ("true", "1", "*"):
         # Every top-level *.json of the auth-dir, loaded or not, as the legacy removes them.
-        store = _inner_store(services)
+        store = services.store
         if isinstance(store, FileTokenStore):
             try:
                 # Dot files are the gateway's own (temporary writes) and never credentials here.
@@ -319,7 +270,7 @@ async def delete_auth_files(request: web.Request) -> web.StreamResponse:
         else:
             names = [c.file_name for c in services.runtime.files()]
         deleted = 0
-        notifying = NotifyingStore(services.store, services)
+        notifying = services.notifying()
         for name in names:
             try:
                 if await notifying.delete(name):
@@ -336,7 +287,7 @@ async def delete_auth_files(request: web.Request) -> web.StreamResponse:
         # runtime-only "file::project" id): the legacy's os.Remove finds no such file, 404.
         return error_response(404, "file not found")
     try:
-        removed = await NotifyingStore(services.store, services).delete(name)
+        removed = await services.notifying().delete(name)
     except StoreError as exc:
         return error_response(500, f"failed to remove file: {exc}")
     if not removed:
@@ -364,10 +315,10 @@ async def import_vertex(request: web.Request) -> web.StreamResponse:
         return json_response(400, gin_h(error=exc.error, message=str(exc)))
     location = str(form.get("location") or "").strip() or query_value(request, "location").strip()
     try:
-        saved = await NotifyingStore(services.store, services).save(vertex_credential(service_account, location))
+        saved = await services.notifying().save(vertex_credential(service_account, location))
     except (StoreError, ValueError, OSError) as exc:
         return json_response(500, gin_h(error="save_failed", message=str(exc)))
-    store = _inner_store(services)
+    store = services.store
     path = str(store.path_for(saved.file_name)) if isinstance(store, FileTokenStore) else saved.file_name
     meta = saved.metadata
     return json_response(200, gin_h(**{"status": "ok", "auth-file": path, "project_id": meta["project_id"],

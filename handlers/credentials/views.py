@@ -20,10 +20,11 @@ auth-dir; that id is also what the model registry registers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from handlers.auth.credential import Credential
+from handlers.auth.credential import Credential, stable_index
 from handlers.providers.oauth_base import OAuthCredential, TokenSource
 
 # Providers with a native executor. ``aistudio`` is a websocket relay: nothing to call natively.
@@ -66,6 +67,37 @@ def virtual_id(file_id: str, project: str) -> str:
     for char in ("/", "\\", " "):
         cleaned = cleaned.replace(char, "_")
     return f"{file_id}::{cleaned}"
+
+
+def view_auth_index(view_id: str) -> str:
+    """``EnsureIndex`` of a view: its file's (``file:`` + name), or, for a project of a
+    multi-project file, which has no file name of its own, ``id:`` + its id."""
+    return stable_index(("id:" if "::" in view_id else "file:") + view_id.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class AuthEntry:
+    """One auth the legacy's manager holds for a file: the file itself, or (``project`` set, a
+    runtime-only auth) one project of a multi-project Gemini CLI file."""
+
+    credential: Credential
+    id: str
+    project: str = ""
+
+    @property
+    def auth_index(self) -> str:
+        return view_auth_index(self.id)
+
+
+def auth_entries(credential: Credential) -> list[AuthEntry]:
+    """The file, then for a Gemini CLI file with several projects one entry per project (the
+    synthesizer's primary and virtual auths)."""
+    entries = [AuthEntry(credential, credential.file_name)]
+    if credential.provider == "gemini-cli":
+        projects = gemini_projects(credential.metadata)
+        if len(projects) > 1:
+            entries += [AuthEntry(credential, virtual_id(credential.file_name, p), p) for p in projects]
+    return entries
 
 
 def build_views(credential: Credential, tokens: Callable[[Credential], TokenSource], *,

@@ -57,6 +57,11 @@ class CredentialServices:
     started: asyncio.Event = field(default_factory=asyncio.Event)
     retry_task: asyncio.Task[None] | None = None
 
+    def notifying(self) -> NotifyingStore:
+        """The store, with each save and delete reaching the runtime and the refresh manager at
+        once (management uploads and deletes, as the legacy's registerAuthFromFile does)."""
+        return NotifyingStore(self.store, self)
+
 
 CREDENTIALS = web.AppKey("quotio_credentials", CredentialServices)
 

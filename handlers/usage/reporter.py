@@ -8,11 +8,12 @@ counterpart calls ``ensurePublished`` (``tokens.ALWAYS_RECORDED``).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import orjson
 
+from handlers.auth.credential import stable_index
+from handlers.credentials.views import view_auth_index
 from handlers.providers.base import APIKeyCredential
 
 from .statistics import RequestDetail, RequestStatistics, Timestamp, UsageRecord
@@ -31,18 +32,13 @@ def usage_api(method: str, path: str) -> str:
     return f"{method} {path}"
 
 
-def _index(seed: str) -> str:
-    return hashlib.sha256(seed.encode()).hexdigest()[:16]
-
-
 def credential_identity(credential: Any, client_key: str) -> tuple[str, str]:
     """``(source, auth_index)`` for a credential: ``resolveUsageSource`` and ``EnsureIndex``."""
     if isinstance(credential, APIKeyCredential):
         key = credential.api_key.strip()
-        return key or client_key.strip(), _index("api_key:" + key) if key else _index("id:" + credential.id)
+        return key or client_key.strip(), stable_index("api_key:" + key) if key else stable_index("id:" + credential.id)
     provider = credential.provider.lower()
-    virtual = "::" in credential.id  # a Gemini CLI project of a multi-project file: no file name
-    index = _index(("id:" if virtual else "file:") + credential.id.strip())
+    index = view_auth_index(credential.id)
     meta = credential.metadata
     if provider == "gemini-cli":
         return credential.id.strip(), index
