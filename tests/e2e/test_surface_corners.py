@@ -4,6 +4,7 @@ middlewares) with default ``native``. Facts cite CLIProxyAPI at 9b72ea9ef.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,9 +33,10 @@ class Gateway:
             return resp.status, resp.headers, await resp.read()
 
 
-@pytest.fixture
-async def native(make_gateway: GatewayFactory) -> AsyncIterator[Gateway]:
-    app = await make_gateway({"default": "native"}, config={"api-keys": ["client-key"]})
+@contextlib.asynccontextmanager
+async def serving(make_gateway: GatewayFactory, config: dict[str, Any]) -> AsyncIterator[Gateway]:
+    """The whole gateway, every route native, on a loopback port, with a client session."""
+    app = await make_gateway({"default": "native"}, config=config)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     session = aiohttp.ClientSession()
@@ -43,6 +45,12 @@ async def native(make_gateway: GatewayFactory) -> AsyncIterator[Gateway]:
     finally:
         await session.close()
         await server.close()
+
+
+@pytest.fixture
+async def native(make_gateway: GatewayFactory) -> AsyncIterator[Gateway]:
+    async with serving(make_gateway, {"api-keys": ["client-key"]}) as gateway:
+        yield gateway
 
 
 # internal/api/server.go:43 (oauthCallbackSuccessHTML), served by the five routes at server.go:355-423
@@ -72,15 +80,10 @@ async def with_gemini(make_gateway: GatewayFactory) -> AsyncIterator[Gateway]:
     fake = FakeLLM()
     await fake.start()
     config = {"api-keys": ["client-key"], "gemini-api-key": [{"api-key": "sk-gemini", "base-url": fake.root}]}
-    app = await make_gateway({"default": "native"}, config=config)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    session = aiohttp.ClientSession()
     try:
-        yield Gateway(str(server.make_url("")).rstrip("/"), session)
+        async with serving(make_gateway, config) as gateway:
+            yield gateway
     finally:
-        await session.close()
-        await server.close()
         await fake.stop()
 
 

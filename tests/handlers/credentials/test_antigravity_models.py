@@ -21,6 +21,7 @@ from handlers.credentials.antigravity_models import (
 )
 from handlers.models.catalog import ANTIGRAVITY_OVERRIDES
 from handlers.providers.http import Timeouts, UpstreamClient
+from handlers.providers.oauth_antigravity import AntigravityExecutor
 from handlers.providers.oauth_base import OAuthCredential, StaticToken
 
 
@@ -64,9 +65,9 @@ async def client() -> AsyncIterator[UpstreamClient]:
     await pool.close()
 
 
-def view(base_url: str = "", *, token: str = "at-1", **meta: Any) -> OAuthCredential:
+def view(base_url: str = "", *, token: str = "at-1", fallbacks: tuple[str, ...] = (), **meta: Any) -> OAuthCredential:
     return OAuthCredential(id="antigravity-a.json", provider="antigravity", tokens=StaticToken(token),
-                           base_url=base_url, metadata=meta)
+                           base_url=base_url, fallback_urls=fallbacks, metadata=meta)
 
 
 def test_parse_takes_the_keys_minus_the_skipped_ids() -> None:
@@ -234,3 +235,22 @@ async def test_at_most_a_few_fetches_at_once(upstream: tuple[str, dict[str, Base
 ])
 def test_a_custom_base_loses_one_trailing_slash(configured: str, expected: tuple[str, ...]) -> None:
     assert base_urls(view(configured)) == expected
+
+
+# The legacy asks fetchAvailableModels across antigravityBaseURLFallbackOrder, the list its chats
+# use (antigravity_executor.go:942-987): with ``inference-base-url`` plus ``inference-fallback-urls``
+# a 429 on the first base must not leave the credential with no models while its chats would serve.
+def test_models_use_the_executors_base_order() -> None:
+    configured = view("http://ag1/", fallbacks=("http://ag2", "http://ag3"))
+    assert base_urls(configured) == ("http://ag1", "http://ag2", "http://ag3")
+    assert base_urls(configured) == AntigravityExecutor(client=None).base_urls(configured)
+
+
+async def test_a_429_on_the_configured_base_moves_to_its_fallback(upstream: tuple[str, dict[str, Base]],
+                                                                  client: UpstreamClient) -> None:
+    url, bases = upstream
+    bases.update(ag1=Base(status=429, body={"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}), ag2=Base(),
+                 ag3=Base())
+    models = await fetch_models(client, view(f"{url}/ag1", fallbacks=(f"{url}/ag2", f"{url}/ag3")))
+    assert models is not None and [m.id for m in models] == ["gemini-2.5-flash"]
+    assert [len(bases[name].calls) for name in ("ag1", "ag2", "ag3")] == [1, 1, 0]
