@@ -43,8 +43,7 @@ def _go_time(ns: int) -> str:
     """A ``time.Time`` as Go marshals it, in local time. Integer nanoseconds, never a float: a
     float epoch (``st_mtime``, ``datetime.timestamp()``) has no room for nanoseconds, so a
     last_refresh of ``...20.123`` came out as ``...20.122999808``."""
-    offset = datetime.fromtimestamp(ns // 1_000_000_000).astimezone().utcoffset()
-    return Timestamp(ns, int(offset.total_seconds()) if offset else 0).rfc3339_nano()
+    return Timestamp.local(ns).rfc3339_nano()
 
 
 def _datetime_ns(moment: datetime) -> int:

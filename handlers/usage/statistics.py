@@ -32,9 +32,13 @@ class Timestamp:
 
     @classmethod
     def now_local(cls) -> Timestamp:
-        ns = time.time_ns()
-        offset = datetime.fromtimestamp(ns // _NS).astimezone().utcoffset() or timedelta(0)
-        return cls(ns, int(offset.total_seconds()))
+        return cls.local(time.time_ns())
+
+    @classmethod
+    def local(cls, epoch_ns: int) -> Timestamp:
+        """That instant in the server's local time zone, as Go's ``time.Local`` shows it."""
+        offset = datetime.fromtimestamp(epoch_ns // _NS).astimezone().utcoffset() or timedelta(0)
+        return cls(epoch_ns, int(offset.total_seconds()))
 
     def _wall(self) -> datetime:
         tz = UTC if self.offset_s == 0 else timezone(timedelta(seconds=self.offset_s))
