@@ -10,7 +10,9 @@ import orjson
 import structlog
 
 from .logging import access_sink, redact_query
+from .mainlog import access_message, format_line, main_log
 
+MANAGEMENT_PREFIX = "/v0/management"
 # A lazy proxy, so it follows setup_logging() even when that runs after this import.
 _log = structlog.get_logger("quotio_gateway.access")
 _LEVEL_NAMES = {logging.INFO: "info", logging.WARNING: "warning", logging.ERROR: "error"}
@@ -54,6 +56,13 @@ def log_access(
     ``duration_ms``; ``path_qs`` is the raw request target, logged as ``path`` with sensitive
     query values masked.
     """
+    file = main_log()
+    # Management calls stay out of main.log: the Quotio app polls GET /logs every few seconds, and
+    # each poll would otherwise add a line to the log it reads (the legacy's does; compatibility.md).
+    if file is not None and not path_qs.startswith(MANAGEMENT_PREFIX):
+        level = "error" if status >= 500 else "warn" if status >= 400 else "info"
+        file.write(format_line(time.time(), request_id, level,
+                               access_message(status, duration, peer or "", method, redact_query(path_qs))))
     sink = access_sink()
     if sink is not None:
         levelno = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from handlers.credentials.wiring import install_credentials
 from handlers.inference.runtime import install as install_inference
+from handlers.logfiles.wiring import install_log_files
 from handlers.logins.context import setup_login_context
 from handlers.models.registry import registry_for
 
@@ -91,6 +92,7 @@ def _state_dir(options: GatewayOptions, table: FlagTable) -> Path:
 def build_native_registry() -> NativeRegistry:
     from handlers.credentials.auth_files import setup_auth_file_routes
     from handlers.inference.routes import setup_inference_routes
+    from handlers.logfiles.routes import setup_log_routes
     from handlers.logins.device_routes import setup_device_login_routes
     from handlers.logins.routes import setup_login_routes
     from handlers.models.routes import setup_model_routes
@@ -107,6 +109,7 @@ def build_native_registry() -> NativeRegistry:
     setup_login_routes(registry)
     setup_device_login_routes(registry)
     setup_usage_routes(registry)
+    setup_log_routes(registry)
     setup_auth_file_routes(registry)
     return registry
 
@@ -129,6 +132,7 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
     # Without a config file the embedded defaults are served and edits stay in memory.
     config_store = ConfigStore(options.config_path)
     app[appkeys.CONFIG_STORE] = config_store
+    app[appkeys.ANSWERED] = []
     config_store.on_reload = lambda ok: metrics.config_reloads.labels(
         file="config", result="success" if ok else "failure").inc()
     # Shadow samples blank the config's own keys, whatever their shape (shadow/redact.py).
@@ -224,4 +228,5 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
     app.on_cleanup.append(cleanup)
     # After the config store started: the token store lives where its auth-dir says.
     install_credentials(app, config_store, inference)
+    install_log_files(app)
     return app

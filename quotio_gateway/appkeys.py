@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -26,3 +27,7 @@ SUPERVISOR = web.AppKey["LegacySupervisor | None"]("legacy_supervisor")
 SHADOW = web.AppKey["ShadowRunner"]("shadow_runner")
 RUNTIME = web.AppKey["Runtime"]("runtime")
 KEEPALIVE = web.AppKey["KeepAlive | None"]("keepalive")
+# Called after each answer is on the wire, with the request, the response and the side that
+# answered ("native" or "legacy"): the per-request log files hook in here.
+AnswerHook = Callable[[web.Request, web.StreamResponse, str], None]
+ANSWERED = web.AppKey["list[AnswerHook]"]("answered_hooks")

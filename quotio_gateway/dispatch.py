@@ -87,6 +87,7 @@ class Dispatcher:
         # Built inside the serving loop (create_app). Kept, because asyncio.get_running_loop() costs
         # a getpid() system call per call on Python 3.11.
         self.loop = asyncio.get_running_loop()
+        self.answered = app.get(appkeys.ANSWERED, [])
         # Label children looked up once per (route, mode, side, status): .labels() is costly per call.
         self._children: dict[tuple[str, str, str, int], tuple[Any, Any, Any]] = {}
 
@@ -351,6 +352,8 @@ class Dispatcher:
         log_access(request_id=request.get(REQUEST_ID_KEY, ""), method=request.method, path_qs=request.raw_path,
                    status=status, duration=elapsed, route=route, mode=mode, side=side,
                    peer=request.remote or "")
+        for hook in self.answered:
+            hook(request, response, side)
 
 
 def client_gone(request: web.Request) -> bool:

@@ -12,6 +12,7 @@ import contextvars
 import logging
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any, TextIO
@@ -20,6 +21,8 @@ from urllib.parse import unquote_plus
 import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
+
+from .mainlog import format_line, main_log
 
 REDACTED = "***"
 
@@ -236,6 +239,27 @@ def redact_event(logger: WrappedLogger, method_name: str, event_dict: EventDict)
     return event_dict
 
 
+# Keys a main.log line shows in its own brackets, or not at all.
+_MAIN_LOG_SKIP = frozenset({"event", "level", "timestamp", "logger", "request_id", "exception", "stack"})
+
+
+def tee_main_log(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """structlog processor (after redaction): the event as a CLIProxyAPI line in ``main.log``
+    while ``logging-to-file`` is on."""
+    sink = main_log()
+    # The access logger's events have their own line in the legacy's access format (access_log.py).
+    if sink is not None and event_dict.get("logger") != "quotio_gateway.access":
+        message = " ".join([str(event_dict.get("event", "")),
+                            *(f"{k}={v}" for k, v in event_dict.items() if k not in _MAIN_LOG_SKIP)])
+        trace = event_dict.get("exception")
+        if trace:
+            message = f"{message}\n{trace}"
+        request_id = event_dict.get("request_id")
+        sink.write(format_line(time.time(), request_id if isinstance(request_id, str) else None,
+                               str(event_dict.get("level", method_name)), message))
+    return event_dict
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", "replace")
@@ -364,6 +388,7 @@ def setup_logging(*, json: bool | None = None, level: str = "info", stream: Text
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
         redact_event,
+        tee_main_log,
     ]
     renderer = _renderer(as_json, out)
     global _access_sink

@@ -1,0 +1,91 @@
+"""Writing the per-request log files (``logging/request_logger.go``): every non-GET call of the
+client API while ``request-log`` is on, and, while it is off, only the ones answered with an
+error, as ``error-…`` files of which the newest ten are kept."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from quotio_gateway import __version__
+from quotio_gateway.logging import redact_headers, redact_query
+
+from .request_logs import ERROR_PREFIX, is_error_log
+
+KEEP_ERROR_LOGS = 10
+_UNSAFE = re.compile(r'[<>:"|?*\s]')
+_DASHES = re.compile(r"-+")
+
+
+def should_log(method: str, path: str) -> bool:
+    """GETs and the management API are never logged; under ``/api`` only ``/api/provider``."""
+    if method == "GET":
+        return False
+    if path.startswith("/v0/management") or path.startswith("/management"):
+        return False
+    if path.startswith("/api"):
+        return path.startswith("/api/provider")
+    return True
+
+
+def sanitize_for_filename(path: str) -> str:
+    path = path.split("?", 1)[0]
+    if path.startswith("/"):
+        path = path[1:]
+    cleaned = _DASHES.sub("-", _UNSAFE.sub("-", path.replace("/", "-").replace(":", "-"))).strip("-")
+    return cleaned or "root"
+
+
+def file_name(path: str, request_id: str, local_stamp: str, *, error: bool) -> str:
+    """``v1-chat-completions-2026-01-20T101112-<request id>.log``, ``error-`` first for a forced one."""
+    name = f"{sanitize_for_filename(path)}-{local_stamp}-{request_id}.log"
+    return ERROR_PREFIX + name if error else name
+
+
+def render(*, url: str, method: str, headers: Iterable[tuple[str, str]], body: bytes, timestamp: str,
+           status: int, response_headers: Iterable[tuple[str, str]], response_body: bytes | None) -> bytes:
+    """The file: request info, headers (secrets masked), body, then the answer."""
+    parts: list[bytes] = [
+        b"=== REQUEST INFO ===\n",
+        f"Version: {__version__}\nURL: {redact_query(url)}\nMethod: {method}\nTimestamp: {timestamp}\n\n".encode(),
+        b"=== HEADERS ===\n",
+    ]
+    parts += [f"{name}: {value}\n".encode("utf-8", "replace") for name, value in redact_headers(list(headers)).items()]
+    parts += [b"\n=== REQUEST BODY ===\n", body, b"\n\n", b"=== RESPONSE ===\n", f"Status: {status}\n".encode()]
+    parts += [f"{name}: {value}\n".encode("utf-8", "replace") for name, value in response_headers]
+    parts.append(b"\n")
+    parts.append(response_body if response_body is not None else b"[streamed body not recorded]")
+    parts.append(b"\n")
+    return b"".join(parts)
+
+
+def write_log(directory: Path, name: str, content: bytes) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / name, "wb") as handle:
+        handle.write(content)
+
+
+def prune_error_logs(directory: Path, keep: int = KEEP_ERROR_LOGS) -> int:
+    """Delete all but the ``keep`` newest ``error-*.log`` files; how many went."""
+    found: list[tuple[float, str]] = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False) or not is_error_log(entry.name):
+                continue
+            try:
+                found.append((entry.stat().st_mtime, entry.name))
+            except OSError:
+                continue
+    if len(found) <= keep:
+        return 0
+    found.sort(reverse=True)
+    removed = 0
+    for _, name in found[keep:]:
+        try:
+            (directory / name).unlink()
+            removed += 1
+        except OSError:
+            continue
+    return removed

@@ -1,0 +1,178 @@
+"""``/v0/management/logs``, ``/request-error-logs`` and ``/request-log-by-id``, answered from the
+log directory (``internal/api/handlers/management/logs.go``)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from aiohttp import web
+
+from quotio_gateway.appkeys import CONFIG_STORE
+from quotio_gateway.goquery import query_value
+from quotio_gateway.management.auth import guarded
+from quotio_gateway.management.responses import error_response, gin_h, json_response
+from quotio_gateway.native import NativeRegistry
+
+from .mainlog import ClearError, LogWindow, clear_logs, log_files
+from .request_logs import error_logs, find_by_request_id, inside, is_error_log
+
+PREFIX = "/v0/management"
+LOG_DIR = web.AppKey("quotio_log_dir", Path)
+
+
+def log_dir(request: web.Request) -> Path:
+    return request.app[LOG_DIR]
+
+
+def _cutoff(raw: str) -> int:
+    """``after``: Unix seconds; anything else, or ≤ 0, means no cut-off (never an error)."""
+    value = raw.strip()
+    if not _is_go_int(value):
+        return 0
+    number = int(value)
+    return number if 0 < number < 2**63 else 0
+
+
+def _is_go_int(text: str) -> bool:
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    return digits.isascii() and digits.isdigit()
+
+
+def _limit(raw: str) -> int | str:
+    """``limit``: 0 (absent) or a positive count; an error message otherwise."""
+    value = raw.strip()
+    if not value:
+        return 0
+    if not _is_go_int(value) or not -2**63 <= int(value) < 2**63:
+        return "invalid limit: must be a positive integer"
+    number = int(value)
+    return number if number > 0 else "invalid limit: must be greater than zero"
+
+
+def _logging_to_file(request: web.Request) -> bool:
+    return request.app[CONFIG_STORE].current.logging_to_file
+
+
+async def get_logs(request: web.Request) -> web.StreamResponse:
+    if not _logging_to_file(request):
+        return error_response(400, "logging to file disabled")
+    directory = log_dir(request)
+    try:
+        files = log_files(directory)
+    except FileNotFoundError:
+        return json_response(200, {"lines": [], "line-count": 0,
+                                   "latest-timestamp": _cutoff(query_value(request, "after"))})
+    except OSError as exc:
+        return error_response(500, f"failed to list log files: {_os_error(exc)}")
+    limit = _limit(query_value(request, "limit"))
+    if isinstance(limit, str):
+        return error_response(400, limit)
+    cutoff = _cutoff(query_value(request, "after"))
+    window = LogWindow(cutoff, limit)
+    for path in files:
+        try:
+            window.consume(path)
+        except OSError as exc:
+            return error_response(500, f"failed to read log file {path}: {_os_error(exc)}")
+    latest = window.latest if window.latest >= cutoff else cutoff
+    return json_response(200, gin_h(lines=window.lines, **{"line-count": window.total,
+                                                           "latest-timestamp": latest}))
+
+
+async def delete_logs(request: web.Request) -> web.StreamResponse:
+    if not _logging_to_file(request):
+        return error_response(400, "logging to file disabled")
+    try:
+        removed = clear_logs(log_dir(request))
+    except FileNotFoundError:
+        return error_response(404, "log directory not found")
+    except ClearError as exc:
+        return error_response(500, str(exc))
+    except OSError as exc:
+        return error_response(500, f"failed to list log directory: {_os_error(exc)}")
+    return json_response(200, gin_h(success=True, message="Logs cleared successfully", removed=removed))
+
+
+async def get_request_error_logs(request: web.Request) -> web.StreamResponse:
+    if request.app[CONFIG_STORE].current.request_log:
+        return json_response(200, {"files": []})
+    try:
+        files = error_logs(log_dir(request))
+    except FileNotFoundError:
+        return json_response(200, {"files": []})
+    except OSError as exc:
+        return error_response(500, f"failed to list request error logs: {_os_error(exc)}")
+    return json_response(200, {"files": [info.as_json() for info in files]})
+
+
+async def download_request_error_log(request: web.Request) -> web.StreamResponse:
+    name = request.match_info.get("name", "").strip()
+    if not name or "/" in name or "\\" in name:
+        return error_response(400, "invalid log file name")
+    if not is_error_log(name):
+        return error_response(404, "log file not found")
+    return _attachment(log_dir(request), name, missing="log file not found")
+
+
+async def request_log_by_id(request: web.Request) -> web.StreamResponse:
+    request_id = request.match_info.get("id", "").strip() or query_value(request, "id").strip()
+    if not request_id:
+        return error_response(400, "missing request ID")
+    if "/" in request_id or "\\" in request_id:
+        return error_response(400, "invalid request ID")
+    directory = log_dir(request)
+    try:
+        name = find_by_request_id(directory, request_id)
+    except FileNotFoundError:
+        return error_response(404, "log directory not found")
+    except OSError as exc:
+        return error_response(500, f"failed to list log directory: {_os_error(exc)}")
+    if name is None:
+        return error_response(404, "log file not found for the given request ID")
+    return _attachment(directory, name, missing="log file not found")
+
+
+def _attachment(directory: Path, name: str, *, missing: str) -> web.StreamResponse:
+    path = inside(directory, name)
+    if path is None:
+        return error_response(400, "invalid log file path")
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return error_response(404, missing)
+    except OSError as exc:
+        return error_response(500, f"failed to read log file: {_os_error(exc)}")
+    if stat.S_ISDIR(info.st_mode):
+        return error_response(400, "invalid log file")
+    response = web.FileResponse(path)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Content-Type"] = _sniffed_type(path)
+    return response
+
+
+# Bytes that make Go's http.DetectContentType call content binary.
+_BINARY = frozenset([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)])
+
+
+def _sniffed_type(path: Path) -> str:
+    """What Go's ServeContent sends for a ``.log`` file (an extension it has no type for): the
+    sniffed type of the first 512 bytes, text for a request log."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        head = b""
+    return "application/octet-stream" if any(byte in _BINARY for byte in head) else "text/plain; charset=utf-8"
+
+
+def _os_error(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def setup_log_routes(registry: NativeRegistry) -> None:
+    registry.add("GET", f"{PREFIX}/logs", guarded(get_logs))
+    registry.add("DELETE", f"{PREFIX}/logs", guarded(delete_logs))
+    registry.add("GET", f"{PREFIX}/request-error-logs", guarded(get_request_error_logs))
+    registry.add("GET", f"{PREFIX}/request-error-logs/{{name}}", guarded(download_request_error_log))
+    registry.add("GET", f"{PREFIX}/request-log-by-id/{{id}}", guarded(request_log_by_id))

@@ -1,0 +1,117 @@
+"""Putting the log files into the app: the directory, ``main.log`` following ``logging-to-file``,
+the size limit, and the per-request logs of natively answered calls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from handlers.usage.statistics import Timestamp
+from quotio_gateway import appkeys
+from quotio_gateway.config.models import Config
+from quotio_gateway.dispatch import REQUEST_ID_KEY
+from quotio_gateway.mainlog import MAIN_LOG, close_main_log, main_log, open_main_log
+
+from .cleaner import INTERVAL_SECONDS, enforce_size_limit
+from .directory import resolve_log_dir
+from .request_log_writer import file_name, prune_error_logs, render, should_log, write_log
+from .routes import LOG_DIR
+
+log = structlog.get_logger(__name__)
+
+
+def _apply(directory: Path, cfg: Config) -> None:
+    if cfg.logging_to_file:
+        if main_log() is None:
+            try:
+                open_main_log(directory)
+            except OSError as exc:
+                log.warning("cannot open main.log", directory=str(directory), error=str(exc))
+    else:
+        close_main_log()
+
+
+def _clean(directory: Path, cfg: Config) -> None:
+    limit = cfg.logs_max_total_size_mb
+    if limit > 0:
+        protected = directory / MAIN_LOG if cfg.logging_to_file else None
+        deleted = enforce_size_limit(directory, limit * 1024 * 1024, protected)
+        if deleted:
+            log.info("log directory over its size limit: oldest files deleted", deleted=deleted)
+
+
+class RequestLogger:
+    """Called once per answered request (after the answer is out): writes the request's log
+    file when ``request-log`` is on, or an ``error-…`` one for an error answer when it is off."""
+
+    def __init__(self, directory: Path, config: Callable[[], Config]) -> None:
+        self.directory = directory
+        self.config = config
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __call__(self, request: web.Request, response: web.StreamResponse, side: str) -> None:
+        if side != "native" or not should_log(request.method, request.path):
+            return
+        enabled = self.config().request_log
+        if not enabled and response.status < 400:
+            return
+        task = asyncio.get_running_loop().create_task(self._write(request, response, error=not enabled))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _write(self, request: web.Request, response: web.StreamResponse, *, error: bool) -> None:
+        body = b""
+        with contextlib.suppress(Exception):
+            body = await request.read()  # already read by the handler: the cached bytes
+        answer = response.body if isinstance(response, web.Response) and isinstance(response.body, bytes) else None
+        now = time.time()
+        name = file_name(request.path, request.get(REQUEST_ID_KEY, "") or "0",
+                         time.strftime("%Y-%m-%dT%H%M%S", time.localtime(now)), error=error)
+        content = render(url=request.raw_path, method=request.method, headers=request.headers.items(), body=body,
+                         timestamp=Timestamp.now_local().rfc3339_nano(), status=response.status,
+                         response_headers=response.headers.items(), response_body=answer)
+        try:
+            write_log(self.directory, name, content)
+            if error:
+                prune_error_logs(self.directory)
+        except OSError as exc:
+            log.warning("cannot write the request log", file=name, error=str(exc))
+
+
+def install_log_files(app: web.Application) -> None:
+    config_store = app[appkeys.CONFIG_STORE]
+    directory = resolve_log_dir(config_store.current.auth_dir, os.environ, Path.cwd())
+    app[LOG_DIR] = directory
+    app[appkeys.ANSWERED].append(RequestLogger(directory, lambda: config_store.current))
+    cleaner: list[asyncio.Task[None]] = []
+
+    async def clean_every_minute() -> None:
+        while True:
+            await asyncio.sleep(INTERVAL_SECONDS)
+            _clean(directory, config_store.current)
+
+    def changed(old: Config, new: Config) -> None:
+        if (old.logging_to_file, old.logs_max_total_size_mb) != (new.logging_to_file, new.logs_max_total_size_mb):
+            _apply(directory, new)
+            _clean(directory, new)
+
+    async def startup(app: web.Application) -> None:
+        _apply(directory, config_store.current)
+        _clean(directory, config_store.current)
+        config_store.subscribe(changed)
+        cleaner.append(asyncio.get_running_loop().create_task(clean_every_minute()))
+
+    async def cleanup(app: web.Application) -> None:
+        for task in cleaner:
+            task.cancel()
+        close_main_log()
+
+    app.on_startup.append(startup)
+    app.on_cleanup.append(cleanup)

@@ -1,0 +1,161 @@
+"""Per-request log files written for native answers (request_logger.go, request_logging.go):
+``error-…`` files while ``request-log`` is off, every non-GET call while it is on."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from handlers.logfiles.request_log_writer import file_name, prune_error_logs, sanitize_for_filename, should_log
+from tests.conftest import SECRET, GatewayFactory, auth, eventually
+from tests.fakes.llm_upstream import FakeLLM, status
+
+CLAUDE = "claude-sonnet-4-5-20250929"
+CHAT = {"model": CLAUDE, "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("/v1/chat/completions", "v1-chat-completions"),
+    ("/v1beta/models/gemini-2.5-pro:generateContent?alt=sse", "v1beta-models-gemini-2.5-pro-generateContent"),
+    ("/", "root"),
+    ('/a b/c"d|e*f', "a-b-c-d-e-f"),
+    ("//x//", "x"),
+])
+def test_sanitize_for_filename(path: str, expected: str) -> None:
+    assert sanitize_for_filename(path) == expected
+
+
+def test_file_names() -> None:
+    assert file_name("/v1/messages", "abc", "2026-01-20T101112", error=False) == "v1-messages-2026-01-20T101112-abc.log"
+    assert file_name("/v1/messages", "abc", "2026-01-20T101112", error=True) == \
+        "error-v1-messages-2026-01-20T101112-abc.log"
+
+
+@pytest.mark.parametrize(("method", "path", "logged"), [
+    ("POST", "/v1/chat/completions", True),
+    ("GET", "/v1/models", False),
+    ("POST", "/v0/management/api-call", False),
+    ("PUT", "/management.html", False),
+    ("POST", "/api/provider/openai/v1/chat/completions", True),
+    ("POST", "/api/other", False),
+])
+def test_which_requests_are_logged(method: str, path: str, logged: bool) -> None:
+    assert should_log(method, path) is logged
+
+
+def test_prune_keeps_the_ten_newest_error_logs(tmp_path: Path) -> None:
+    for i in range(13):
+        path = tmp_path / f"error-x-{i:02d}.log"
+        path.write_text("e")
+        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+    (tmp_path / "x-00.log").write_text("a request log, not an error log")
+    assert prune_error_logs(tmp_path) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == [*(f"error-x-{i:02d}.log" for i in range(3, 13)), "x-00.log"]
+
+
+class Gateway:
+    def __init__(self, server: TestServer, logs: Path) -> None:
+        self.server, self.logs = server, logs
+        self.url = str(server.make_url("")).rstrip("/")
+        self.session = aiohttp.ClientSession()
+
+    async def chat(self, body: bytes, *, request_id: str, stream: bool = False) -> int:
+        async with self.session.post(self.url + "/v1/chat/completions", data=body,
+                                     headers={"Authorization": "Bearer client-key",
+                                              "Content-Type": "application/json",
+                                              "X-Request-Id": request_id}) as resp:
+            await resp.read()
+            return resp.status
+
+    async def close(self) -> None:
+        await self.session.close()
+        await self.server.close()
+
+
+@pytest.fixture
+def logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WRITABLE_PATH", str(tmp_path / "writable"))
+    return tmp_path / "writable" / "logs"
+
+
+async def start(make_gateway: GatewayFactory, fake_llm: FakeLLM, logs: Path, *, request_log: bool) -> Gateway:
+    app = await make_gateway({"default": "native"}, config={
+        "api-keys": ["client-key"], "request-log": request_log,
+        "claude-api-key": [{"api-key": "sk-claude-upstream", "base-url": fake_llm.root}]})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return Gateway(server, logs)
+
+
+@pytest.fixture
+async def errors_only(make_gateway: GatewayFactory, fake_llm: FakeLLM, logs: Path) -> AsyncIterator[Gateway]:
+    gw = await start(make_gateway, fake_llm, logs, request_log=False)
+    yield gw
+    await gw.close()
+
+
+def files(logs: Path) -> list[str]:
+    return sorted(p.name for p in logs.iterdir()) if logs.is_dir() else []
+
+
+async def test_an_error_answer_leaves_an_error_log_listed_by_the_api(errors_only: Gateway, fake_llm: FakeLLM) -> None:
+    assert await errors_only.chat(json.dumps(CHAT).encode(), request_id="okreq") == 200
+    fake_llm.script("sk-claude-upstream", status(500, {"type": "error", "error": {"type": "api_error",
+                                                                                  "message": "boom"}}))
+    assert await errors_only.chat(json.dumps(CHAT).encode(), request_id="badreq") == 500
+    await eventually(lambda: len(files(errors_only.logs)) == 1)
+    [name] = files(errors_only.logs)
+    assert re.fullmatch(r"error-v1-chat-completions-\d{4}-\d\d-\d\dT\d{6}-badreq\.log", name)
+    text = (errors_only.logs / name).read_text()
+    assert text.startswith("=== REQUEST INFO ===\nVersion: ")
+    assert "URL: /v1/chat/completions\nMethod: POST\n" in text
+    assert json.dumps(CHAT) in text
+    assert "Status: 500\n" in text and "boom" in text
+    # The client's key is masked in the stored headers, the upstream's never appears.
+    assert "client-key" not in text and "sk-claude-upstream" not in text
+    async with errors_only.session.get(errors_only.url + "/v0/management/request-error-logs",
+                                       headers=auth(SECRET)) as resp:
+        listed = await resp.json()
+    assert [f["name"] for f in listed["files"]] == [name]
+    async with errors_only.session.get(errors_only.url + "/v0/management/request-log-by-id/badreq",
+                                       headers=auth(SECRET)) as resp:
+        assert (resp.status, await resp.text()) == (200, text)
+
+
+async def test_a_bad_request_is_logged_as_an_error(errors_only: Gateway) -> None:
+    assert await errors_only.chat(b"{not json", request_id="r400") == 400
+    await eventually(lambda: len(files(errors_only.logs)) == 1)
+    assert files(errors_only.logs)[0].endswith("-r400.log")
+
+
+async def test_only_the_ten_newest_error_logs_stay(errors_only: Gateway) -> None:
+    for i in range(12):
+        assert await errors_only.chat(b"{", request_id=f"e{i}") == 400
+        await eventually(lambda i=i: any(n.endswith(f"-e{i}.log") for n in files(errors_only.logs)))
+    await eventually(lambda: len(files(errors_only.logs)) == 10)
+
+
+async def test_request_log_on_writes_every_call_without_error_prefix(make_gateway: GatewayFactory, fake_llm: FakeLLM,
+                                                                     logs: Path) -> None:
+    gw = await start(make_gateway, fake_llm, logs, request_log=True)
+    try:
+        assert await gw.chat(json.dumps(CHAT).encode(), request_id="plain") == 200
+        assert await gw.chat(json.dumps({**CHAT, "stream": True}).encode(), request_id="streamed") == 200
+        assert await gw.chat(b"{", request_id="broken") == 400
+        async with gw.session.get(gw.url + "/v1/models", headers={"Authorization": "Bearer client-key"}) as resp:
+            assert resp.status == 200
+        await eventually(lambda: len(files(logs)) == 3)
+        names = files(logs)
+        assert all(n.startswith("v1-chat-completions-") for n in names)
+        assert {n.rsplit("-", 1)[1] for n in names} == {"plain.log", "streamed.log", "broken.log"}
+        plain = next(n for n in names if n.endswith("-plain.log"))
+        assert "Status: 200\n" in (logs / plain).read_text()
+    finally:
+        await gw.close()
