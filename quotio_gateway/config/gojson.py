@@ -78,6 +78,12 @@ def config_to_go_json(cfg: Config) -> dict[str, Any]:
     return _model(cfg)
 
 
+def go_json_value(value: Any) -> Any:
+    """Any config value (a nested struct, a list of them, a map) as ``encoding/json`` shapes it,
+    for handlers that answer with one part of the config rather than the whole of it."""
+    return _plain(value)
+
+
 def go_float_f(value: float) -> str:
     """``strconv.FormatFloat(n, 'f', -1, 64)`` of a finite float: the shortest digits that read
     back, never in exponent form (``1.0`` -> ``1``, ``1e-7`` -> ``0.0000001``)."""

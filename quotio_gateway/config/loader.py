@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -434,8 +435,15 @@ def _sanitize_openai_compat(cfg: Config) -> None:
 def _sanitize_oauth_model_alias(cfg: Config) -> None:
     if not cfg.oauth_model_alias:
         return
+    cfg.oauth_model_alias = sanitize_oauth_model_alias(cfg.oauth_model_alias)
+
+
+def sanitize_oauth_model_alias(
+        entries: Mapping[str, list[OAuthModelAlias]]) -> dict[str, list[OAuthModelAlias]]:
+    """``SanitizeOAuthModelAlias``: channels trimmed and lower-cased, entries trimmed, entries with
+    a blank side or naming themselves dropped, the first of each alias (case-insensitive) kept."""
     out: dict[str, list[OAuthModelAlias]] = {}
-    for raw_channel, aliases in cfg.oauth_model_alias.items():
+    for raw_channel, aliases in entries.items():
         channel = go_lower(go_trim(raw_channel))
         if not channel or not aliases:
             continue
@@ -449,7 +457,7 @@ def _sanitize_oauth_model_alias(cfg: Config) -> None:
             clean.append(OAuthModelAlias(name=name, alias=alias, fork=entry.fork))
         if clean:
             out[channel] = clean
-    cfg.oauth_model_alias = out
+    return out
 
 
 def _raw_json_ok(value: Any) -> bool:

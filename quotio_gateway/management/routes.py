@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..native import Handler, NativeRegistry
 from . import config_basic as basic
 from . import config_lists as lists
+from . import config_model_alias as alias
 from .auth import guarded
 
 PREFIX = "/v0/management"
@@ -43,3 +44,8 @@ def setup_management(registry: NativeRegistry) -> None:
     add("PUT", "oauth-excluded-models", lists.put_oauth_excluded_models)
     add("PATCH", "oauth-excluded-models", lists.patch_oauth_excluded_models)
     add("DELETE", "oauth-excluded-models", lists.delete_oauth_excluded_models)
+
+    add("GET", "oauth-model-alias", alias.get_oauth_model_alias)
+    add("PUT", "oauth-model-alias", alias.put_oauth_model_alias)
+    add("PATCH", "oauth-model-alias", alias.patch_oauth_model_alias)
+    add("DELETE", "oauth-model-alias", alias.delete_oauth_model_alias)

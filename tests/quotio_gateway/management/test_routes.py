@@ -12,7 +12,7 @@ SETTERS = ["debug", "logging-to-file", "logs-max-total-size-mb", "usage-statisti
            "quota-exceeded/switch-preview-model", "force-model-prefix", "routing/strategy", "ws-auth",
            "request-log"]
 LISTS = ["api-keys", "gemini-api-key", "claude-api-key", "codex-api-key", "vertex-api-key",
-         "openai-compatibility", "oauth-excluded-models"]
+         "openai-compatibility", "oauth-excluded-models", "oauth-model-alias"]
 
 
 def expected_routes() -> set[tuple[str, str]]:
