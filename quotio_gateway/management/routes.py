@@ -7,6 +7,7 @@ from . import config_basic as basic
 from . import config_lists as lists
 from . import config_model_alias as alias
 from .auth import guarded
+from .config_ampcode import ampcode_routes
 
 PREFIX = "/v0/management"
 
@@ -49,3 +50,6 @@ def setup_management(registry: NativeRegistry) -> None:
     add("PUT", "oauth-model-alias", alias.put_oauth_model_alias)
     add("PATCH", "oauth-model-alias", alias.patch_oauth_model_alias)
     add("DELETE", "oauth-model-alias", alias.delete_oauth_model_alias)
+
+    for method, path, handler in ampcode_routes():
+        add(method, path, handler)
