@@ -357,6 +357,18 @@ def _prune_to_generated(root: CommentedMap, gen: YamlMap, key: str) -> None:
     _prune_missing_keys(dst, src)
 
 
+def _prune_emptied_child(root: CommentedMap, gen: YamlMap, key: str, child: str) -> None:
+    """Drop ``key.child`` from the file when the config no longer has it. The legacy's merge skips
+    an emptied (omitempty) list, so clearing Amp's upstream-api-keys was answered ok and undone
+    by the reload (compatibility.md)."""
+    section = root.get(key)
+    if not isinstance(section, CommentedMap) or not section.get(child):
+        return  # absent, or already empty: an explicit [] in the file stays as written
+    generated = dict(gen.items).get(key)
+    if not isinstance(generated, YamlMap) or child not in dict(generated.items):
+        _remove_key(section, child)
+
+
 def _remove_legacy_blocks(root: CommentedMap) -> None:
     for key in _LEGACY_ROOT_KEYS:
         _remove_key(root, key)
@@ -511,6 +523,7 @@ def render_preserving(original: CommentedMap, cfg: Config) -> bytes:
     gen = render_config_for_persist(cfg)
     _remove_legacy_blocks(original)
     _prune_to_generated(original, gen, "oauth-excluded-models")
+    _prune_emptied_child(original, gen, "ampcode", "upstream-api-keys")
     _merge_mapping(original, gen)
     if cfg.gateway is not None:
         _sync_mapping_key(original, "gateway", cfg.gateway)

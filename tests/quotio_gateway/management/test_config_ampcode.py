@@ -220,13 +220,11 @@ async def test_upstream_api_keys_refusals_leave_the_file_alone(make_harness: Mak
     await refused(h, method, "ampcode/upstream-api-keys", 400, INVALID, body=payload)
 
 
-async def test_upstream_api_keys_clearing_is_answered_but_the_file_keeps_them(make_harness: MakeHarness) -> None:
-    # The legacy sets an empty (omitempty) list, which its merge-into-the-file writer skips, so the
-    # entries written before stay: the same holds for a delete that removes the last entry.
-    h = await make_harness(AMP_CONFIG)
-    kept = b'{"upstream-api-keys":[{"upstream-api-key":"u0","api-keys":["k0"]}]}'
-    await expect(h, "DELETE", "ampcode/upstream-api-keys", 200, OK, json={"value": []})
-    assert await get(h, "ampcode/upstream-api-keys") == kept
-    await expect(h, "DELETE", "ampcode/upstream-api-keys", 200, OK, json={"value": ["u0"]})
-    await expect(h, "PUT", "ampcode/upstream-api-keys", 200, OK, json={"value": []})
-    assert await get(h, "ampcode/upstream-api-keys") == kept
+async def test_upstream_api_keys_clearing_empties_the_file_too(make_harness: MakeHarness) -> None:
+    # The legacy at 9b72ea9ef sets an empty (omitempty) list, which its merge-into-the-file writer
+    # skips, so the entries came back on the reload; here clearing sticks (compatibility.md).
+    for how, payload in (("DELETE", {"value": []}), ("DELETE", {"value": ["u0"]}), ("PUT", {"value": []})):
+        h = await make_harness(AMP_CONFIG)
+        await expect(h, how, "ampcode/upstream-api-keys", 200, OK, json=payload)
+        assert await get(h, "ampcode/upstream-api-keys") == b'{"upstream-api-keys":null}'
+        assert "upstream-api-keys" not in amp_on_disk(h)
