@@ -44,6 +44,7 @@ import structlog
 from handlers.auth.credential import Credential, CredentialError, with_default_proxy
 from handlers.auth.stores import StoreConflict, StoreError, TokenStore
 from handlers.auth.stores.file_store import AuthChange
+from handlers.credentials.views import is_disabled
 from handlers.logins.device_http import TokenEndpointError
 from handlers.logins.device_poll import as_str
 from handlers.logins.refresh_metrics import RefreshMetrics
@@ -498,9 +499,11 @@ class RefreshManager:
 
     def due_names(self, now: float | None = None) -> list[str]:
         moment = self.clock() if now is None else now
+        # A disabled credential serves nothing, and the legacy's shouldRefresh skips it: refreshing
+        # it would only spend (and, for rotating refresh tokens, replace) its grant.
         return sorted(name for name, cred in self._credentials.items()
-                      if name not in self._in_flight and not self._backing_off(name, moment)
-                      and self.is_due(cred, moment))
+                      if name not in self._in_flight and not is_disabled(cred.metadata)
+                      and not self._backing_off(name, moment) and self.is_due(cred, moment))
 
     async def run_due(self) -> list[str]:
         """One pass of the loop: refresh every due credential; returns the names that succeeded."""

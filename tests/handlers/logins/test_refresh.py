@@ -87,6 +87,20 @@ async def qwen_file(env: Env, *, expires_in: timedelta = timedelta(hours=4), ref
     }))
 
 
+async def test_a_disabled_credential_is_not_refreshed_in_the_background(env):
+    manager = env.manager()
+    credential = await qwen_file(env)
+    disabled = await env.store.save(new_credential(NAME, {**credential.metadata, "disabled": True}))
+    manager.load([disabled])
+    env.clock.advance(4 * 3600)  # long expired
+    assert manager.due_names() == []
+    assert await manager.run_due() == []
+    assert env.on_disk()["access_token"] == "qwen-access-0"
+    enabled = await env.store.save(new_credential(NAME, {**credential.metadata, "disabled": "false"}))
+    manager.load([enabled])
+    assert manager.due_names() == [NAME]
+
+
 async def test_expiry_approaching_refreshes_and_persists(env):
     manager = env.manager()
     manager.load([await qwen_file(env)])
