@@ -4,9 +4,9 @@
 
 The list is built as ``buildAuthFileEntry`` builds it from the legacy's auth manager: one entry per
 credential file, and for a Gemini CLI file with several projects the file itself (disabled) plus
-one runtime-only entry per project. ``status`` and ``unavailable`` come from the rotation state as
-the legacy's ``MarkResult`` sets them; ``status_message`` stays empty (the rotation state keeps no
-upstream error text, see docs/compatibility.md).
+one runtime-only entry per project. ``status``, ``unavailable`` and ``status_message`` (the last
+failure's error text, the upstream body) come from the rotation state as the legacy's
+``MarkResult`` sets them.
 """
 
 from __future__ import annotations
@@ -51,18 +51,20 @@ def _datetime_ns(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1) * 1_000
 
 
-def _standing(request: web.Request, credential_id: str) -> tuple[str, bool]:
-    """``(status, unavailable)`` from the rotation state, as ``MarkResult`` leaves the auth: an
-    error while any model holds one, unavailable while every model it failed on is cooling."""
+def _standing(request: web.Request, credential_id: str) -> tuple[str, bool, str]:
+    """``(status, unavailable, status_message)`` from the rotation state, as ``MarkResult`` leaves
+    the auth: an error while any model holds one, unavailable while every model it failed on is
+    cooling, and the last failure's error text (the upstream body) while it is in error."""
     runtime = request.app.get(INFERENCE)
     if runtime is None:
-        return "active", False
+        return "active", False, ""
     state = runtime.state
     now = state.now()
     models = state.models_of(credential_id)
     if not any((s := state.get(credential_id, model)) is not None and s.status == "error" for model in models):
-        return "active", False
-    return "error", all(state.block(credential_id, model, now).blocked for model in models)
+        return "active", False, ""
+    unavailable = all(state.block(credential_id, model, now).blocked for model in models)
+    return "error", unavailable, state.message_of(credential_id)
 
 
 def _codex_claims(metadata: dict[str, Any]) -> dict[str, Any] | None:
@@ -94,10 +96,10 @@ def _entry(request: web.Request, auth: AuthEntry, path: Path | None, *, label: s
            disabled: bool) -> dict[str, Any]:
     credential, project = auth.credential, auth.project
     meta = credential.metadata
-    status, unavailable = ("disabled", False) if disabled else _standing(request, auth.id)
+    status, unavailable, message = ("disabled", False, "") if disabled else _standing(request, auth.id)
     entry: dict[str, Any] = {
         "id": auth.id, "auth_index": auth.auth_index, "name": auth.id, "type": credential.provider,
-        "provider": credential.provider, "label": label, "status": status, "status_message": "",
+        "provider": credential.provider, "label": label, "status": status, "status_message": message,
         "disabled": disabled, "unavailable": unavailable, "runtime_only": bool(project), "source": "memory",
         "size": 0,
     }

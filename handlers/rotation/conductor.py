@@ -86,7 +86,8 @@ def mark_result(state: RotationState, credential_id: str, model: str, error: Ups
     if retry_after is None and settings.honour_retry_after_header:
         retry_after = error.retry_after_header
     state.mark_failure(credential_id, model, error.status, reason=error.reason, retry_after=retry_after,
-                       disable_cooling=settings.disable_cooling)
+                       disable_cooling=settings.disable_cooling,
+                       message=error.body.decode("utf-8", errors="replace"))
 
 
 # The least top-up sleep after a cooldown wait that ended early: a timer shorter than the loop's
@@ -107,7 +108,8 @@ def mark_client_gone(state: RotationState, credential_id: str, model: str, setti
     the state turns unavailable with no cooldown, so the credential stays pickable, while quota
     marks, backoff level and any suspension are kept rather than cleared as a success would.
     """
-    state.mark_failure(credential_id, model, None, reason=CLIENT_GONE, disable_cooling=settings.disable_cooling)
+    state.mark_failure(credential_id, model, None, reason=CLIENT_GONE, disable_cooling=settings.disable_cooling,
+                       message="context canceled")
 
 
 def _abandon_pass(model: str, candidates: Sequence[C], selector: Selector, state: RotationState,

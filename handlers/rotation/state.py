@@ -95,6 +95,9 @@ class RotationState:
     def __init__(self, clock: Clock = time.time) -> None:
         self.clock = clock
         self._states: dict[tuple[str, str], ModelState] = {}
+        # The auth's StatusMessage: the last failure's error text, kept while any model of the
+        # credential still holds a failure (MarkResult, hasModelError).
+        self._messages: dict[str, str] = {}
 
     def now(self) -> float:
         return self.clock()
@@ -148,15 +151,24 @@ class RotationState:
         keys = [key for key in self._states if key[0] in gone]
         for key in keys:
             del self._states[key]
+        for credential_id in gone:
+            self._messages.pop(credential_id, None)
         return len(keys)
+
+    def message_of(self, credential_id: str) -> str:
+        """The error text of the credential's last failure while it still has one on record."""
+        return self._messages.get(credential_id, "")
 
     def mark_success(self, credential_id: str, model: str) -> None:
         """A served request wipes the state: cooldown, quota and backoff level all reset. A reset
         state blocks nothing, so it is dropped rather than kept (the table only grows on errors)."""
-        self._states.pop((credential_id, model), None)
+        if self._states.pop((credential_id, model), None) is not None and credential_id in self._messages \
+                and not any(key[0] == credential_id for key in self._states):
+            del self._messages[credential_id]
 
     def mark_failure(self, credential_id: str, model: str, status: int | None, *, reason: str = "",
-                     retry_after: float | None = None, disable_cooling: bool = False) -> ModelState:
+                     retry_after: float | None = None, disable_cooling: bool = False,
+                     message: str | None = None) -> ModelState:
         """``MarkResult`` for a failed attempt (the B6 table).
 
         401/402/403 cool for 30 min, 404 for 12 h, 408/500/502/503/504 for 1 min. 429 marks the
@@ -172,6 +184,8 @@ class RotationState:
         state.updated_at = now
         state.last_status = status
         state.last_reason = reason
+        if message is not None:
+            self._messages[credential_id] = message
         if status in (401, 402, 403):
             state.next_retry_after = now + AUTH_COOLDOWN
         elif status == 404:

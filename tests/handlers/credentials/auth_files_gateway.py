@@ -33,6 +33,7 @@ CODEX = {"type": "codex", "email": "cy@example.com", "access_token": "at-cy", "r
 class Gateway:
     def __init__(self, url: str, auths: Path) -> None:
         self.url, self.auths = url, auths
+        self.app: Any = None  # the aiohttp app, for tests that look at its state
         self.session = aiohttp.ClientSession()
 
     async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:

@@ -24,6 +24,7 @@ async def gateway(make_gateway: GatewayFactory, tmp_path: Path) -> AsyncIterator
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     gw = Gateway(str(server.make_url("")).rstrip("/"), auths)
+    gw.app = app
     try:
         yield gw
     finally:

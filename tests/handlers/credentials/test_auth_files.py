@@ -8,6 +8,9 @@ import json
 
 import aiohttp
 
+from handlers.inference.runtime import INFERENCE
+from handlers.providers.base import UpstreamError
+from handlers.rotation.conductor import RetrySettings, mark_result
 from tests.handlers.credentials.auth_files_gateway import CLAUDE, Gateway
 from tests.handlers.logins.test_vertex_import import service_account
 
@@ -128,3 +131,15 @@ async def test_vertex_import_saves_the_key_and_answers_as_the_legacy(gateway: Ga
             assert json.loads(body) == answer
     assert sorted(p.name for p in gateway.auths.glob("vertex-*.json")) == ["vertex-my-proj_eu-west.json",
                                                                           "vertex-p2.json"]
+
+
+async def test_a_failing_credential_shows_the_upstream_error_as_status_message(gateway: Gateway) -> None:
+    app_state = gateway.app[INFERENCE].state
+    body = b'{"type":"error","error":{"type":"api_error","message":"Internal server error"}}'
+    mark_result(app_state, "claude-ann@example.com.json", "claude-sonnet-4-5-20250929",
+                UpstreamError("transient", 503, body), RetrySettings())
+    claude = next(f for f in await gateway.files() if f["name"] == "claude-ann@example.com.json")
+    assert (claude["status"], claude["status_message"], claude["unavailable"]) == ("error", body.decode(), True)
+    mark_result(app_state, "claude-ann@example.com.json", "claude-sonnet-4-5-20250929", None, RetrySettings())
+    claude = next(f for f in await gateway.files() if f["name"] == "claude-ann@example.com.json")
+    assert (claude["status"], claude["status_message"], claude["unavailable"]) == ("active", "", False)

@@ -178,3 +178,20 @@ def test_bad_request_after_quota_clears_the_cooldown_but_keeps_the_level(state: 
 ])
 def test_next_quota_cooldown(level: int, disabled: bool, result: tuple[float, int]) -> None:
     assert next_quota_cooldown(level, disabled=disabled) == result
+
+
+def test_status_message_follows_the_last_failure_until_every_model_succeeds() -> None:
+    state = RotationState(clock=lambda: 1000.0)
+    assert state.message_of("a") == ""
+    state.mark_failure("a", "m1", 429, message='{"error":{"message":"slow down"}}')
+    state.mark_failure("a", "m2", 500, message="boom")
+    assert state.message_of("a") == "boom"
+    state.mark_failure("a", "m2", 500)  # no text given: the last one stays
+    assert state.message_of("a") == "boom"
+    state.mark_success("a", "m2")
+    assert state.message_of("a") == "boom"  # m1 still holds a failure (hasModelError)
+    state.mark_success("a", "m1")
+    assert state.message_of("a") == ""
+    state.mark_failure("a", "m1", 401, message="expired")
+    assert state.forget(["a"]) == 1
+    assert state.message_of("a") == ""
