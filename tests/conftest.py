@@ -6,7 +6,7 @@ import asyncio
 import gzip
 import hashlib
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,17 @@ from quotio_gateway.native import NativeRegistry
 from tests.fakes.llm_upstream import FakeLLM
 
 SECRET = "s3cret-management-key"
+# Port 9 has no listener: the control panel checks every gateway starts (and latest-version) fail
+# at once instead of trying the internet; tests that want GitHub point these at tests/fakes/github.py.
+NO_GITHUB = "http://127.0.0.1:9"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_github() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QUOTIO_GATEWAY_GITHUB_API_URL", NO_GITHUB)
+        patch.setenv("QUOTIO_GATEWAY_PANEL_FALLBACK_URL", NO_GITHUB + "/")
+        yield
 
 
 def free_port() -> int:

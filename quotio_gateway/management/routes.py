@@ -8,6 +8,7 @@ from . import config_lists as lists
 from . import config_model_alias as alias
 from .auth import guarded
 from .config_ampcode import ampcode_routes
+from .latest_version import get_latest_version
 
 PREFIX = "/v0/management"
 
@@ -21,6 +22,7 @@ def setup_management(registry: NativeRegistry) -> None:
     add("GET", "config", basic.get_config)
     add("GET", "config.yaml", basic.get_config_yaml)
     add("PUT", "config.yaml", basic.put_config_yaml)
+    add("GET", "latest-version", get_latest_version)
 
     for scalar in basic.SCALARS:
         add("GET", scalar.path, scalar.get)
