@@ -30,6 +30,7 @@ from .legacy.forwarder import LegacyForwarder
 from .legacy.health import LegacyHealth
 from .legacy.supervisor import LegacySupervisor
 from .management.auth import setup_management_guard
+from .management.panel_asset import install_panel_updater
 from .metrics import Metrics
 from .native import NativeRegistry
 from .runtime import Runtime
@@ -50,6 +51,8 @@ class GatewayOptions:
     state_dir: Path | None = None
     local_password: str | None = None
     start_legacy: bool = True
+    # The control panel checks GitHub from the serving process only (not from the shadow worker).
+    panel_updates: bool = True
 
 
 def default_state_dir() -> Path:
@@ -99,11 +102,13 @@ def build_native_registry() -> NativeRegistry:
     from handlers.root import setup_root
     from handlers.usage.routes import setup_usage_routes
 
+    from .management.panel import setup_panel_route
     from .management.routes import setup_management
 
     registry = NativeRegistry()
     setup_root(registry)
     setup_management(registry)
+    setup_panel_route(registry)
     setup_model_routes(registry)
     setup_inference_routes(registry)
     setup_login_routes(registry)
@@ -187,6 +192,7 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
     inference = install_inference(app, config_store)
     setup_login_context(app)
     setup_management_guard(app)
+    install_panel_updater(app, config_store, active=options.panel_updates)
     setup_admin(app)
     app[appkeys.KEEPALIVE] = setup_keepalive(app, options.local_password)
     dispatcher = Dispatcher(app)

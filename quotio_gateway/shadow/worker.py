@@ -142,7 +142,8 @@ def _options_from_env() -> Any:
     raw = orjson.loads(os.environ.get(OPTIONS_ENV, "{}"))
     return GatewayOptions(config_path=Path(raw["config"]) if raw.get("config") else None,
                           flags_path=Path(raw["flags"]) if raw.get("flags") else None,
-                          local_password=raw.get("password"), start_legacy=False)
+                          local_password=raw.get("password"), start_legacy=False,
+                          panel_updates=False)
 
 
 async def serve_worker(fd: int) -> None:
