@@ -9,8 +9,6 @@ the failure in the gateway's words, not Go's (docs/compatibility.md).
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 from aiohttp import web
 
@@ -34,7 +32,7 @@ def _failure(status: int, error: str, message: str) -> web.Response:
 
 def _request_failed_message(url: str, exc: BaseException) -> str:
     # Go's *url.Error reads `Get "<url>": <cause>`; the cause is described as aiohttp saw it.
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError):
         cause = "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
     else:
         cause = str(exc) or type(exc).__name__
