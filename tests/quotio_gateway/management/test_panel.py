@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from quotio_gateway.management.panel_asset import CHECK_INTERVAL, PANEL_UPDATER, PanelUpdater
-from tests.conftest import GatewayFactory, auth
+from tests.conftest import GatewayFactory, auth, eventually
 from tests.fakes.github import PANEL_REPO, Answer, FakeGitHub, free_port_in_range
 from tests.quotio_gateway.management.conftest import FakeClock
 
@@ -189,3 +189,16 @@ async def test_the_management_api_is_unaffected(start: Start) -> None:
     gw = await start()
     async with gw.session.get(gw.url + "/v0/management/debug", headers=auth()) as resp:
         assert resp.status == 200
+
+
+async def test_enabling_the_panel_in_config_yaml_fetches_it(start: Start, github: FakeGitHub,
+                                                            tmp_path: Path) -> None:
+    github.asset_release(PAGE)
+    gw = await start({"remote-management": {"secret-key": "k", "disable-control-panel": True}})
+    assert github.requests == []
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace("disable-control-panel: true", "disable-control-panel: false"))
+    await eventually(lambda: gw.panel.exists(), within=10)
+    await gw.updater.settled()
+    assert github.paths() == [RELEASE, "/download/management.html"]
+    assert (await gw.get())[::2] == (200, PAGE)
