@@ -11,6 +11,8 @@ else config.yaml's ``proxy-url``, else directly (environment proxies are not use
 
 from __future__ import annotations
 
+import re
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +42,9 @@ from .wiring import CREDENTIALS
 __all__ = ["api_call"]
 
 TIMEOUT = aiohttp.ClientTimeout(total=60)  # defaultAPICallTimeout
+# net/http refuses a method that is not an HTTP token before anything is sent.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_ESCAPED = re.compile("[\udc80-\udcff]")
 _REFRESHED = frozenset({"gemini-cli", "antigravity"})
 _BODY = Struct(Field("auth_index", as_str), Field("authIndex", as_str), Field("AuthIndex", as_str),
                Field("method", as_str), Field("url", as_str), Field("header", map_of(as_str), nilable=True),
@@ -108,6 +113,23 @@ def _canonical(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
+def _go_string(raw: bytes) -> str:
+    """``string(respBody)`` through Go's JSON encoder: each byte of invalid UTF-8 becomes U+FFFD."""
+    return _ESCAPED.sub("\ufffd", raw.decode("utf-8", "surrogateescape"))
+
+
+def _gunzip(raw: bytes) -> bytes:
+    """Go's gzip reader: gzip framing only, members read one after another until the end."""
+    out: list[bytes] = []
+    while raw:
+        unpacker = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out.append(unpacker.decompress(raw))
+        if not unpacker.eof:
+            raise zlib.error("unexpected EOF")
+        raw = unpacker.unused_data
+    return b"".join(out)
+
+
 async def api_call(request: web.Request) -> web.StreamResponse:
     try:
         body = decode_body(await request.read(), _BODY, whole=False) or {}
@@ -148,20 +170,33 @@ async def api_call(request: web.Request) -> web.StreamResponse:
         out_headers["Host"] = host
     proxy = (picked.proxy if picked is not None else "") or str(
         getattr(request.app[CONFIG_STORE].current, "proxy_url", "") or "")
+    if not _TOKEN.match(method):
+        return error_response(400, "failed to build request")
+    # Go's transport asks for gzip itself only when the caller did not name an encoding (nor a
+    # Range, nor HEAD), and only then unpacks the answer and drops its encoding and length.
+    added_gzip = method != "HEAD" and not any(k.lower() in ("accept-encoding", "range") for k in out_headers)
+    if added_gzip:
+        out_headers["Accept-Encoding"] = "gzip"
     data = body.get("data") or None
     try:
-        async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False, auto_decompress=True) as session, \
+        async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False, auto_decompress=False) as session, \
                 session.request(method, url, headers=out_headers, data=data.encode() if data else None,
-                                proxy=go_trim(proxy) or None, allow_redirects=True) as resp:
+                                proxy=go_trim(proxy) or None, allow_redirects=True,
+                                skip_auto_headers=("Accept-Encoding",)) as resp:
+            unpack = added_gzip and resp.headers.get("Content-Encoding", "").lower() == "gzip"
             try:
                 answer = await resp.read()
-            except (aiohttp.ClientError, TimeoutError):
+                if unpack:
+                    answer = _gunzip(answer)
+            except (aiohttp.ClientError, TimeoutError, zlib.error):
                 return error_response(502, "failed to read response")
             grouped: dict[str, list[str]] = {}
             for name, value in resp.headers.items():
+                if unpack and name.lower() in ("content-encoding", "content-length"):
+                    continue
                 grouped.setdefault(_canonical(name), []).append(value)
             # Go marshals the header map with its keys sorted.
             return json_response(200, {"status_code": resp.status, "header": {k: grouped[k] for k in sorted(grouped)},
-                                       "body": answer.decode("utf-8", errors="replace")})
+                                       "body": _go_string(answer)})
     except (aiohttp.ClientError, TimeoutError, ValueError):
         return error_response(502, "request failed")

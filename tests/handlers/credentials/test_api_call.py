@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -30,6 +32,14 @@ async def upstream() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     await server.start_server()
     yield str(server.make_url("")).rstrip("/"), seen
     await server.close()
+
+
+def _one_replacement_per_byte(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    return "\ufffd" * (error.end - error.start), error.end
+
+
+codecs.register_error("go-replace", _one_replacement_per_byte)
 
 
 def index(seed: str) -> str:
@@ -69,3 +79,55 @@ async def test_refusals(gateway: Gateway) -> None:
         assert await call(gateway, body) == (400, {"error": answer}), body
     status, answer = await call(gateway, {"method": "GET", "url": "http://127.0.0.1:9/"})
     assert (status, answer) == (502, {"error": "request failed"})
+
+
+async def test_a_method_net_http_would_refuse_is_not_sent(gateway: Gateway,
+                                                          upstream: tuple[str, list[dict[str, Any]]]) -> None:
+    root, seen = upstream
+    for method in ("G T", "GET/", "G(ET"):
+        assert await call(gateway, {"method": method, "url": root + "/x"}) == (
+            400, {"error": "failed to build request"}), method
+    assert seen == []
+
+
+PACKED = gzip.compress(b'{"x":1}', mtime=0) + gzip.compress(b'{"y":2}\xff', mtime=0)
+
+
+@pytest.fixture
+async def gzip_upstream() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
+    """Answers gzip (two members) whatever was asked for, as some upstreams do."""
+    seen: list[dict[str, str]] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.Response(body=PACKED, headers={"Content-Encoding": "gzip", "X-Trace": "t"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield str(server.make_url("")).rstrip("/"), seen
+    await server.close()
+
+
+async def test_gzip_is_asked_for_and_unpacked_as_go_transport_does(
+        gateway: Gateway, gzip_upstream: tuple[str, list[dict[str, str]]]) -> None:
+    root, seen = gzip_upstream
+    status, answer = await call(gateway, {"method": "GET", "url": root + "/z"})
+    assert seen[-1]["Accept-Encoding"] == "gzip"
+    # Go's transport unpacked it (both members) and so dropped the encoding and the length.
+    assert (status, answer["body"]) == (200, '{"x":1}{"y":2}\ufffd')
+    assert "Content-Encoding" not in answer["header"] and "Content-Length" not in answer["header"]
+    assert answer["header"]["X-Trace"] == ["t"]
+
+
+async def test_a_caller_named_encoding_gets_the_bytes_as_sent(
+        gateway: Gateway, gzip_upstream: tuple[str, list[dict[str, str]]]) -> None:
+    root, seen = gzip_upstream
+    for extra in ({"Accept-Encoding": "gzip"}, {"Range": "bytes=0-"}):
+        status, answer = await call(gateway, {"method": "GET", "url": root + "/z", "header": extra})
+        assert status == 200
+        assert seen[-1].get("Accept-Encoding") == extra.get("Accept-Encoding")
+        assert answer["header"]["Content-Encoding"] == ["gzip"] and "Content-Length" in answer["header"]
+        # string(respBody) in Go's JSON: every byte that is not UTF-8 is one U+FFFD.
+        assert answer["body"] == PACKED.decode("utf-8", "go-replace")
