@@ -1,5 +1,5 @@
-"""``/v0/management/auth-files``: list, models, download, upload and delete, and
-``/v0/management/vertex/import``, answered from the gateway's own credential services
+"""``/v0/management/auth-files``: list, models, download, upload, delete and the status switch,
+and ``/v0/management/vertex/import``, answered from the gateway's own credential services
 (``internal/api/handlers/management/auth_files.go``, ``vertex_import.go``).
 
 The list is built as ``buildAuthFileEntry`` builds it from the legacy's auth manager: one entry per
@@ -21,14 +21,24 @@ from typing import Any
 from aiohttp import web
 
 from handlers.auth.credential import CredentialError, parse_credential, validate_file_name
-from handlers.auth.stores import StoreError
+from handlers.auth.stores import StoreConflict, StoreError
 from handlers.auth.stores.file_store import FileTokenStore
 from handlers.inference.runtime import INFERENCE
 from handlers.logins.vertex_import import ServiceAccountError, parse_service_account, vertex_credential
 from handlers.usage.statistics import Timestamp
 from quotio_gateway.goquery import query_value
 from quotio_gateway.management.auth import guarded
-from quotio_gateway.management.responses import error_response, gin_h, json_response
+from quotio_gateway.management.responses import (
+    Field,
+    GoJSONError,
+    Struct,
+    as_bool,
+    as_str,
+    decode_body,
+    error_response,
+    gin_h,
+    json_response,
+)
 from quotio_gateway.native import NativeRegistry
 
 from .api_call import api_call
@@ -296,6 +306,50 @@ async def delete_auth_files(request: web.Request) -> web.StreamResponse:
     return json_response(200, {"status": "ok"})
 
 
+_STATUS_BODY = Struct(Field("name", as_str), Field("disabled", as_bool, nilable=True))
+# A refresh may save the same file between our read and our write; read again and retry.
+_STATUS_ATTEMPTS = 3
+
+
+async def patch_auth_file_status(request: web.Request) -> web.StreamResponse:
+    """``PATCH /auth-files/status`` ``{"name", "disabled"}``: the Quotio app's account switch.
+
+    CLIProxyAPI v6.7.15 has no such route; this is v6.8's handler (the first version whose file
+    store keeps the switch): ``disabled`` is written into the credential file, so the runtime drops
+    or takes back the credential at once and the choice survives a restart.
+    """
+    services = request.app.get(CREDENTIALS)
+    if services is None:
+        return error_response(503, "core auth manager unavailable")
+    try:
+        body = decode_body(await request.read(), _STATUS_BODY, whole=False) or {}
+    except GoJSONError:
+        return error_response(400, "invalid request body")
+    name = str(body.get("name", "")).strip()
+    if not name:
+        return error_response(400, "name is required")
+    disabled = body.get("disabled")
+    if disabled is None:
+        return error_response(400, "disabled is required")
+    # A Gemini project's runtime-only entry ("file::project") has no file of its own to switch.
+    if not _credential_name(name):
+        return error_response(404, "auth file not found")
+    store = services.notifying()
+    for attempt in range(_STATUS_ATTEMPTS):
+        try:
+            credential = await store.get(name)
+            if credential is None:
+                return error_response(404, "auth file not found")
+            await store.save(credential.with_metadata(disabled=disabled), if_revision=credential.revision)
+            break
+        except StoreConflict:
+            if attempt == _STATUS_ATTEMPTS - 1:
+                return error_response(500, f"failed to update auth: {name} changed while being updated")
+        except (StoreError, ValueError, OSError) as exc:
+            return error_response(500, f"failed to update auth: {exc}")
+    return json_response(200, gin_h(status="ok", disabled=disabled))
+
+
 async def import_vertex(request: web.Request) -> web.StreamResponse:
     """A service-account key uploaded as the multipart ``file``, saved as ``vertex-<project>.json``."""
     services = request.app.get(CREDENTIALS)
@@ -332,6 +386,7 @@ def setup_auth_file_routes(registry: NativeRegistry) -> None:
     registry.add("GET", f"{PREFIX}/auth-files/download", guarded(download_auth_file))
     registry.add("POST", f"{PREFIX}/auth-files", guarded(upload_auth_file))
     registry.add("DELETE", f"{PREFIX}/auth-files", guarded(delete_auth_files))
+    registry.add("PATCH", f"{PREFIX}/auth-files/status", guarded(patch_auth_file_status))
     registry.add("POST", f"{PREFIX}/vertex/import", guarded(import_vertex))
     registry.add("POST", f"{PREFIX}/api-call", guarded(api_call))
 
