@@ -340,6 +340,10 @@ async def patch_auth_file_status(request: web.Request) -> web.StreamResponse:
             credential = await store.get(name)
             if credential is None:
                 return error_response(404, "auth file not found")
+            # The app re-sends its disabled accounts after every start; an unchanged file is left
+            # alone (as v6.8's store skips equal metadata), so its mtime means a real change.
+            if credential.metadata.get("disabled") is disabled:
+                break
             await store.save(credential.with_metadata(disabled=disabled), if_revision=credential.revision)
             break
         except StoreConflict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any
 
 from tests.handlers.credentials.auth_files_gateway import CLAUDE, Gateway
@@ -43,6 +44,12 @@ async def test_disable_and_enable_reach_the_list_the_file_and_routing(gateway: G
     # Kept in the file (as v6.8's store keeps it), every other field as it was.
     assert json.loads((gateway.auths / CLAUDE_FILE).read_text()) == {**CLAUDE, "disabled": True}
     await models_become(gateway, False)
+
+    # Quotio re-applies its disabled accounts after every start: the same switch again writes nothing.
+    written = (gateway.auths / CLAUDE_FILE).stat().st_mtime_ns
+    os.utime(gateway.auths / CLAUDE_FILE, ns=(written - 10**9, written - 10**9))
+    assert await patch(gateway, {"name": CLAUDE_FILE, "disabled": True}) == (200, {"disabled": True, "status": "ok"})
+    assert (gateway.auths / CLAUDE_FILE).stat().st_mtime_ns == written - 10**9
 
     assert await patch(gateway, {"name": f"  {CLAUDE_FILE} ", "disabled": False}) == (
         200, {"disabled": False, "status": "ok"})
