@@ -354,25 +354,39 @@ async def patch_auth_file_status(request: web.Request) -> web.StreamResponse:
     return json_response(200, gin_h(status="ok", disabled=disabled))
 
 
+async def _vertex_key(request: web.Request) -> tuple[bytes | None, str]:
+    """The uploaded key and the form's ``location``. The legacy takes only the multipart ``file``;
+    the Quotio app posts the key itself as an ``application/json`` body, so that is taken too."""
+    if request.content_type == "application/json":
+        return (await request.read()) or None, ""
+    if not request.content_type.startswith("multipart/"):
+        return None, ""
+    try:
+        form = await request.post()
+    except ValueError:
+        return None, ""
+    upload = form.get("file")
+    if not isinstance(upload, web.FileField):
+        return None, ""
+    return upload.file.read(), str(form.get("location") or "")
+
+
 async def import_vertex(request: web.Request) -> web.StreamResponse:
-    """A service-account key uploaded as the multipart ``file``, saved as ``vertex-<project>.json``."""
+    """A service-account key uploaded as the multipart ``file`` (or the raw JSON body), saved as
+    ``vertex-<project>.json``."""
     services = request.app.get(CREDENTIALS)
     if services is None:
         return error_response(503, "config unavailable")
-    try:
-        form = await request.post() if request.content_type.startswith("multipart/") else None
-    except ValueError:
-        form = None
-    upload = form.get("file") if form is not None else None
-    if not isinstance(upload, web.FileField):
+    key, form_location = await _vertex_key(request)
+    if key is None:
         return error_response(400, "file required")
     try:
-        service_account = parse_service_account(upload.file.read())
+        service_account = parse_service_account(key)
     except ServiceAccountError as exc:
         if exc.error == "project_id missing":
             return error_response(400, exc.error)
         return json_response(400, gin_h(error=exc.error, message=str(exc)))
-    location = str(form.get("location") or "").strip() or query_value(request, "location").strip()
+    location = form_location.strip() or query_value(request, "location").strip()
     try:
         saved = await services.notifying().save(vertex_credential(service_account, location))
     except (StoreError, ValueError, OSError) as exc:

@@ -36,9 +36,10 @@ class Gateway:
         self.app: Any = None  # the aiohttp app, for tests that look at its state
         self.session = aiohttp.ClientSession()
 
-    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
-        async with self.session.request(method, self.url + "/v0/management/" + path, headers=auth(SECRET),
-                                        **kwargs) as resp:
+    async def call(self, method: str, path: str, headers: dict[str, str] | None = None,
+                   **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
+        async with self.session.request(method, self.url + "/v0/management/" + path,
+                                        headers={**auth(SECRET), **(headers or {})}, **kwargs) as resp:
             return resp.status, dict(resp.headers), await resp.read()
 
     async def files(self) -> list[dict[str, Any]]:

@@ -143,3 +143,29 @@ async def test_a_failing_credential_shows_the_upstream_error_as_status_message(g
     mark_result(app_state, "claude-ann@example.com.json", "claude-sonnet-4-5-20250929", None, RetrySettings())
     claude = next(f for f in await gateway.files() if f["name"] == "claude-ann@example.com.json")
     assert (claude["status"], claude["status_message"], claude["unavailable"]) == ("active", "", False)
+
+
+async def test_vertex_import_takes_the_key_as_a_raw_json_body_as_quotio_sends_it(gateway: Gateway) -> None:
+    """The app posts the key file's bytes with Content-Type: application/json (contract §1.1 #34)."""
+    raw = json.dumps(service_account()).encode()
+    status, _, body = await gateway.call("POST", "vertex/import", params={"location": "europe-west4"}, data=raw,
+                                         headers={"Content-Type": "application/json"})
+    path = gateway.auths / "vertex-my-proj_eu-west.json"
+    assert (status, json.loads(body)) == (200, {"auth-file": str(path), "email": "sa@my-proj.iam.gserviceaccount.com",
+                                                "location": "europe-west4", "project_id": "my-proj:eu west",
+                                                "status": "ok"})
+    assert json.loads(path.read_bytes())["type"] == "vertex"
+    # The legacy's answers for what is not a usable key; nothing more is written.
+    for data, content_type, answer in (
+            (b"", "application/json", {"error": "file required"}),
+            (raw, "text/plain", {"error": "file required"}),
+            (json.dumps(service_account(project_id="p3", private_key=None)).encode(), "application/json",
+             {"error": "invalid service account", "message": "service account missing private_key"}),
+            (json.dumps(service_account(project_id=None)).encode(), "application/json",
+             {"error": "project_id missing"})):
+        status, _, body = await gateway.call("POST", "vertex/import", data=data, headers={"Content-Type": content_type})
+        assert (status, json.loads(body)) == (400, answer), (data, content_type)
+    status, _, body = await gateway.call("POST", "vertex/import", data=b"{not json",
+                                         headers={"Content-Type": "application/json"})
+    assert status == 400 and json.loads(body)["error"] == "invalid json"
+    assert [p.name for p in gateway.auths.glob("vertex-*.json")] == ["vertex-my-proj_eu-west.json"]
