@@ -8,6 +8,7 @@ flags.yaml next to it that supervises the stand-in as legacy and answers the set
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import socket
@@ -38,7 +39,7 @@ from tests.e2e.conftest import (
 GATEWAY_BINARY = Path(sys.executable).parent / "quotio-gateway"
 # Native for the settings Quotio drives; auth files and usage stay with legacy.
 NATIVE = ["config", "debug", "routing/strategy", "api-keys", "proxy-url", "request-retry", "max-retry-interval",
-          "logging-to-file", "request-log", "quota-exceeded/*"]
+          "logging-to-file", "request-log", "quota-exceeded/*", "auth-files/status"]
 
 
 def quotio_config(port: int, auth_dir: Path, api_key: str, secret: str) -> str:
@@ -120,6 +121,10 @@ async def eventually(session: aiohttp.ClientSession, method: str, url: str, head
         await asyncio.sleep(0.1)
 
 
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
 def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -189,6 +194,12 @@ async def test_quotio_launch_refresh_settings_and_stop(tmp_path: Path, processes
     assert status == 200
     check_usage(usage)
     assert await call(http, "GET", f"{base}/api-keys", app.mgmt()) == (200, {"api-keys": [app.api_key]})
+
+    # After start the app re-applies the accounts it keeps disabled (v6.7.15 has no such route).
+    switch = {"name": "codex-user@example.com.json", "disabled": True}
+    assert await call(http, "PATCH", f"{base}/auth-files/status", app.mgmt(), switch) == (
+        200, {"disabled": True, "status": "ok"})
+    assert read_json(app.config.parent.parent / ".cli-proxy-api" / "codex-user@example.com.json")["disabled"] is True
 
     # Settings panel: both reads must succeed together.
     status, cfg = await call(http, "GET", f"{base}/config", app.mgmt())
