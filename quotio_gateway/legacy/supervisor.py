@@ -23,12 +23,13 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import structlog
 
 from ..flags.schema import LegacySettings
+from ..management.panel_asset import panel_file
 from ..metrics import Metrics
 from ..tasks import cancel_and_wait
 from .derived_config import ConfigMirror
@@ -104,6 +105,18 @@ def _check_port_free(port: int) -> None:
                 "another process would answer in place of the supervised binary") from exc
 
 
+def child_environment(environ: Mapping[str, str], config_path: Path | None) -> dict[str, str]:
+    """The child's environment: ours, with the control panel file pinned to the one the gateway
+    serves. The child reads its derived config in the state dir, so on its own it would look for
+    (and download) ``<state dir>/static/management.html`` and serve another copy than ours."""
+    env = dict(environ)
+    if not (env.get("MANAGEMENT_STATIC_PATH") or "").strip():
+        panel = panel_file(config_path, environ)
+        if panel is not None:
+            env["MANAGEMENT_STATIC_PATH"] = str(panel)
+    return env
+
+
 class LegacySupervisor:
     def __init__(self, settings: LegacySettings, config_path: Path | None, state_dir: Path,
                  metrics: Metrics, *, health_interval: float = 2.0) -> None:
@@ -116,6 +129,7 @@ class LegacySupervisor:
         self.restarts = 0
         self._metrics = metrics
         self._mirror = ConfigMirror(config_path, self.derived_path, settings.port)
+        self._config_path = config_path
         self._binary: Path | None = None
         self._proc: asyncio.subprocess.Process | None = None
         self._spawned_at = 0.0
@@ -158,7 +172,8 @@ class LegacySupervisor:
         argv = [str(self._binary), *self.settings.args, "-config", str(self.derived_path)]
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, preexec_fn=_child_setup(os.getpid()))
+            stderr=asyncio.subprocess.PIPE, preexec_fn=_child_setup(os.getpid()),
+            env=child_environment(os.environ, self._config_path))
         self._proc = proc
         self._spawned_at = time.monotonic()
         assert proc.stdout is not None and proc.stderr is not None

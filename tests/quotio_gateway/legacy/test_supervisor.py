@@ -20,7 +20,12 @@ from structlog.testing import capture_logs
 
 from quotio_gateway.flags.schema import LegacySettings
 from quotio_gateway.legacy.derived_config import atomic_write
-from quotio_gateway.legacy.supervisor import DERIVED_CONFIG_NAME, LegacyBinaryError, LegacySupervisor
+from quotio_gateway.legacy.supervisor import (
+    DERIVED_CONFIG_NAME,
+    LegacyBinaryError,
+    LegacySupervisor,
+    child_environment,
+)
 from quotio_gateway.metrics import Metrics
 
 FAKE = Path(__file__).resolve().parents[2] / "fakes" / "fake_binary.py"
@@ -435,3 +440,14 @@ async def test_start_twice_is_refused(binary: Path, tmp_path: Path) -> None:
 def test_supervisor_needs_a_binary(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"^LegacySupervisor needs legacy.binary$"):
         LegacySupervisor(LegacySettings(url="http://127.0.0.1:1"), None, tmp_path, Metrics())
+
+
+def test_the_child_serves_the_gateways_control_panel_file(tmp_path: Path) -> None:
+    config = tmp_path / "conf" / "config.yaml"
+    env = child_environment({"PATH": "/bin"}, config)
+    assert env == {"PATH": "/bin", "MANAGEMENT_STATIC_PATH": str(tmp_path / "conf" / "static" / "management.html")}
+    assert child_environment({"WRITABLE_PATH": "/w"}, config)["MANAGEMENT_STATIC_PATH"] == \
+        "/w/static/management.html"
+    # The operator's own choice is passed on as it is; without a config file there is nothing to pin.
+    assert child_environment({"MANAGEMENT_STATIC_PATH": "/p"}, config) == {"MANAGEMENT_STATIC_PATH": "/p"}
+    assert child_environment({"PATH": "/bin"}, None) == {"PATH": "/bin"}
