@@ -35,7 +35,7 @@ import structlog
 from handlers.auth.credential import Credential, configured_proxy
 from handlers.auth.stores import LoadResult, TokenStore, store_from_env
 from handlers.auth.stores.file_store import AuthChange, AuthDirWatcher, FileTokenStore
-from handlers.logins.endpoints import default_endpoints, endpoints_for
+from handlers.logins.endpoints import KiroEndpoints, default_endpoints, endpoints_for
 from handlers.models.catalog import ModelInfo
 from handlers.models.registry import CredentialRecord, LiveModelRegistry, split_thinking_suffix
 from handlers.providers.http import UpstreamClient
@@ -98,8 +98,9 @@ def configured_base_urls(config: Any) -> Callable[[str], str]:
 
 
 def configured_fallback_urls(config: Any) -> Callable[[str], tuple[str, ...]]:
-    """The ``inference-fallback-urls`` the operator set beside an inference base override (only
-    Antigravity's table has them); read per call from ``config`` as ``configured_base_urls`` does."""
+    """The ``inference-fallback-urls`` the operator set beside an inference base override
+    (Antigravity), or Kiro's ``amazonq-url`` when set; read per call from ``config`` as
+    ``configured_base_urls`` does."""
 
     def lookup(provider: str) -> tuple[str, ...]:
         current = config() if callable(config) else config
@@ -107,6 +108,12 @@ def configured_fallback_urls(config: Any) -> Callable[[str], tuple[str, ...]]:
             endpoints = endpoints_for(provider, current)
         except KeyError:
             return ()
+        if isinstance(endpoints, KiroEndpoints):
+            # Kiro's second endpoint (Amazon Q) has its own key; only an explicit override counts,
+            # so the executor keeps deriving it from a base override when none is given.
+            default = default_endpoints(provider)
+            unchanged = isinstance(default, KiroEndpoints) and default.amazonq_url == endpoints.amazonq_url
+            return () if unchanged else (endpoints.amazonq_url,)
         return tuple(getattr(endpoints, "inference_fallback_urls", ()))
 
     return lookup

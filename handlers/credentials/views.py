@@ -131,7 +131,8 @@ def build_views(credential: Credential, tokens: Callable[[Credential], TokenSour
         "disabled": is_disabled(meta),
         "metadata": MappingProxyType(meta),
         "base_url": file_base or configured,
-        "fallback_urls": () if file_base or not configured else fallback_urls(provider),
+        # Kiro's configured Amazon Q URL stands on its own, with or without a base override.
+        "fallback_urls": () if file_base or not (configured or provider == "kiro") else fallback_urls(provider),
         "account_id": _text(meta, "account_id"),
         "resource_url": _text(meta, "resource_url"),
         "location": _text(meta, "location"),

@@ -67,7 +67,8 @@ class OAuthCredential:
     resource_url: str = ""
     location: str = ""
     base_url: str = ""  # inference base URL override ("" = the provider's default)
-    # Configured fallbacks after ``base_url`` (Antigravity's ``inference-fallback-urls``).
+    # Configured fallbacks after ``base_url`` (Antigravity's ``inference-fallback-urls``; Kiro's
+    # ``amazonq-url``, its second endpoint).
     fallback_urls: tuple[str, ...] = ()
     proxy_url: str = ""
     prefix: str = ""

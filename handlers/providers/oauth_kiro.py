@@ -76,6 +76,9 @@ def endpoints_for(credential: OAuthCredential) -> list[KiroEndpoint]:
     if base:
         order = [KiroEndpoint(e.name, base + ("/generateAssistantResponse" if e is CODEWHISPERER else "/"),
                               e.origin, e.target) for e in order]
+    if credential.fallback_urls:
+        # ``amazonq-url`` under gateway.provider-endpoints: the configured Amazon Q endpoint, used as given.
+        order[1] = KiroEndpoint(AMAZON_Q.name, credential.fallback_urls[0], AMAZON_Q.origin, AMAZON_Q.target)
     preferred = _PREFERENCES.get(credential.meta_str("preferred_endpoint").lower())
     if preferred:
         order.sort(key=lambda e: e.name != preferred)

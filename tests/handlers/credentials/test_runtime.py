@@ -193,6 +193,23 @@ async def test_views_follow_a_changed_inference_base(tmp_path: Path, client) -> 
         await runtime.stop()
 
 
+async def test_kiro_views_carry_a_configured_amazon_q_url(tmp_path: Path, client) -> None:
+    write(tmp_path, "kiro-google-a.json", {"type": "kiro", "access_token": "a", "auth_method": "social"})
+    config = Config()
+    runtime = runtime_for(tmp_path, client, config=lambda: config)
+    await runtime.start()
+    try:
+        before = runtime.get("kiro-google-a.json")
+        assert before is not None and before.fallback_urls == ()  # the executor's own two endpoints
+        config = Config.model_validate({"gateway": {"provider-endpoints": {
+            "kiro": {"amazonq-url": "http://127.0.0.1:9/q"}}}})
+        runtime.rebuild_views()
+        after = runtime.get("kiro-google-a.json")
+        assert after is not None and (after.base_url, after.fallback_urls) == ("", ("http://127.0.0.1:9/q",))
+    finally:
+        await runtime.stop()
+
+
 async def test_expired_token_is_refreshed_once_for_concurrent_requests(tmp_path: Path, client) -> None:
     past = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     write(tmp_path, "qwen-a.json", {"type": "qwen", "access_token": "stale", "expired": past})

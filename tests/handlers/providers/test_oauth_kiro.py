@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -142,6 +143,20 @@ def test_preferred_endpoint_reorders() -> None:
     assert [e.name for e in endpoints_for(cred("", preferred_endpoint="Q"))] == ["amazonq", "codewhisperer"]
     assert [e.url for e in endpoints_for(cred(""))] == [
         "https://codewhisperer.us-east-1.amazonaws.com/generateAssistantResponse", "https://q.us-east-1.amazonaws.com/"]
+
+
+def test_configured_amazon_q_url_is_the_second_endpoint() -> None:
+    # gateway.provider-endpoints.kiro.amazonq-url reaches the view as its one fallback URL; it was
+    # accepted by the config and then ignored (the Q call went to "<base>/" or the real host).
+    relayed = replace(cred("http://relay/cw"), fallback_urls=("http://relay/q",))
+    assert [(e.name, e.url, e.origin) for e in endpoints_for(relayed)] == [
+        ("codewhisperer", "http://relay/cw/generateAssistantResponse", "AI_EDITOR"),
+        ("amazonq", "http://relay/q", "CLI")]
+    only_q = replace(cred(""), fallback_urls=("http://relay/q",))
+    assert [e.url for e in endpoints_for(only_q)] == [
+        "https://codewhisperer.us-east-1.amazonaws.com/generateAssistantResponse", "http://relay/q"]
+    preferred = replace(cred("", preferred_endpoint="cli"), fallback_urls=("http://relay/q",))
+    assert endpoints_for(preferred)[0].url == "http://relay/q"
 
 
 async def test_in_band_error_ends_the_stream_with_a_transient_error(upstream, client: UpstreamClient) -> None:
