@@ -92,9 +92,14 @@ async def call_endpoint(
     headers: dict[str, str] | None = None,
     params: dict[str, str] | None = None,
     proxy: str | None = None,
+    accept: str | None = "application/json",
 ) -> EndpointAnswer:
-    """Send one request and parse the answer; only transport failures raise here."""
-    sent_headers = {"Accept": "application/json"}
+    """Send one request and parse the answer; only transport failures raise here.
+
+    ``accept=None`` sends no ``Accept``, as the Google client library (golang.org/x/oauth2) does
+    for the legacy's Google refresh and service-account grants.
+    """
+    sent_headers = {"Accept": accept} if accept else {}
     if form is not None:
         sent_headers["Content-Type"] = "application/x-www-form-urlencoded"
     if json_body is not None:
@@ -102,7 +107,8 @@ async def call_endpoint(
     sent_headers.update(headers or {})
     data: Any = None
     if form is not None:
-        data = aiohttp.FormData(form)
+        # Go's url.Values.Encode, which writes every legacy form body, orders the fields by name.
+        data = aiohttp.FormData(sorted(form.items()))
     elif json_body is not None:
         data = json.dumps(json_body, separators=(",", ":")).encode()
     try:

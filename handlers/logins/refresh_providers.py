@@ -130,14 +130,16 @@ def jwt_claims(token: str) -> dict[str, Any]:
 
 
 async def _refresh_grant(ctx: RefreshContext, ep: ProviderEndpoints, provider: str, credential: Credential, *,
-                         headers: dict[str, str] | None = None, **payload: Any) -> dict[str, Any]:
+                         headers: dict[str, str] | None = None, accept: str | None = "application/json",
+                         **payload: Any) -> dict[str, Any]:
     """POST a refresh grant (``payload`` is ``form=`` or ``json_body=``) to the provider's refresh URL.
 
     The answer's JSON, which holds an ``access_token``; every fault is a :class:`TokenEndpointError`
     whose text starts with "<provider> token refresh".
     """
     url = ep.refresh_url or ep.token_url
-    answer = await call_endpoint(ctx.session, "POST", url, headers=headers, proxy=credential.proxy_url, **payload)
+    answer = await call_endpoint(ctx.session, "POST", url, headers=headers, proxy=credential.proxy_url, accept=accept,
+                                 **payload)
     body = require_token_json(answer, url, f"{provider} token refresh")
     if not as_str(body.get("access_token")):
         raise TokenEndpointError("bad_response", f"{provider} token refresh failed: no access_token in the answer")
@@ -194,7 +196,8 @@ async def refresh_codex(ctx: RefreshContext, credential: Credential, now: dateti
 async def _google_refresh(ctx: RefreshContext, ep: ProviderEndpoints, provider: str, credential: Credential,
                           client_id: str, client_secret: str, refresh_token: str,
                           headers: dict[str, str] | None = None) -> dict[str, Any]:
-    return await _refresh_grant(ctx, ep, provider, credential, headers=headers, form={
+    # Neither golang.org/x/oauth2 (Gemini CLI) nor antigravity_executor.go's refreshToken sets an Accept.
+    return await _refresh_grant(ctx, ep, provider, credential, headers=headers, accept=None, form={
         "client_id": client_id,
         "client_secret": client_secret,
         "grant_type": "refresh_token",
@@ -249,8 +252,9 @@ async def _antigravity_project(ctx: RefreshContext, ep: ProviderEndpoints, crede
                                access_token: str) -> str:
     async def json_call(method: str, url: str, token: str, headers: dict[str, str],
                         body: dict[str, Any] | None) -> dict[str, Any]:
+        # fetchAntigravityProjectID sets no Accept either.
         answer = await call_endpoint(ctx.session, method, url, headers={**headers, "Authorization": f"Bearer {token}"},
-                                     proxy=credential.proxy_url, json_body=body)
+                                     proxy=credential.proxy_url, json_body=body, accept=None)
         if not answer.ok or answer.body is None:
             raise TokenEndpointError("bad_response", f"antigravity project lookup failed: status {answer.status}")
         return answer.body

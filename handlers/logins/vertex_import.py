@@ -225,8 +225,9 @@ async def mint_access_token(session: aiohttp.ClientSession, endpoints: ProviderE
                             service_account: dict[str, Any], *, now: float, proxy: str = "") -> VertexAccessToken:
     url = token_url_for(service_account, endpoints)
     assertion = sign_assertion(service_account, url, now)
+    # golang.org/x/oauth2's token request, as the legacy's google.CredentialsFromJSON sends it: no Accept.
     answer = await call_endpoint(session, "POST", url, form={"grant_type": JWT_BEARER_GRANT, "assertion": assertion},
-                                 proxy=proxy)
+                                 proxy=proxy, accept=None)
     body = require_token_json(answer, url, "vertex service-account token")
     token = as_str(body.get("access_token"))
     if not token:

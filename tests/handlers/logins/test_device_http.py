@@ -26,6 +26,8 @@ async def answer(request: web.Request) -> web.Response:
         return web.json_response({"access_token": "secret-token", "echo": dict(await request.post())})
     if kind == "headers":
         return web.json_response({k.lower(): v for k, v in request.headers.items()})
+    if kind == "raw":
+        return web.json_response({"raw": (await request.read()).decode()})
     if kind == "list":
         return web.json_response(["not", "an", "object"])
     if kind == "html":
@@ -99,3 +101,21 @@ async def test_token_calls_carry_go_client_headers(base):
     assert bare["accept-encoding"] == "gzip"
     assert "accept" not in bare  # Go adds none; calls that want one set it
     assert own.body["user-agent"] == "provider-agent/1"
+
+
+async def test_form_fields_go_out_in_name_order(base):
+    # Every legacy form body is url.Values.Encode(), which sorts by field name: qwen's and iflow's
+    # refresh grants were sent in the order the dict was written.
+    async with token_call_session() as http:
+        got = await call_endpoint(http, "POST", f"{base}/raw", form={
+            "grant_type": "refresh_token", "refresh_token": "r 1", "client_id": "c:id"})
+    assert got.body == {"raw": "client_id=c%3Aid&grant_type=refresh_token&refresh_token=r+1"}
+
+
+async def test_accept_can_be_left_out(base):
+    async with token_call_session() as http:
+        default = await call_endpoint(http, "POST", f"{base}/headers", form={"a": "1"})
+        none = await call_endpoint(http, "POST", f"{base}/headers", form={"a": "1"}, accept=None)
+    assert default.body["accept"] == "application/json"
+    assert "accept" not in none.body
+    assert none.body["content-type"] == "application/x-www-form-urlencoded"

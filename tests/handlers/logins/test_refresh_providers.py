@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from handlers.auth.credential import new_credential
-from handlers.logins.device_http import TokenEndpointError
+from handlers.logins.device_http import TokenEndpointError, token_call_session
 from handlers.logins.endpoints import endpoints_for
 from handlers.logins.refresh_providers import (
     REFRESH_LEADS,
@@ -107,6 +107,27 @@ async def test_antigravity(fake, ctx):
     call = fake.calls("/google/token")[0]
     assert call["headers"]["User-Agent"] == "antigravity/1.104.0 darwin/arm64"
     assert call["body"]["client_id"] == "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
+
+
+async def test_google_grants_send_no_accept_and_the_others_ask_for_json(fake):
+    # golang.org/x/oauth2 (Gemini CLI, Vertex) and antigravity_executor.go's refreshToken set no
+    # Accept; the Claude, Codex, Qwen and iFlow refreshes ask for application/json.
+    table = provider_endpoints(fake.base_url)
+    async with token_call_session() as http:
+        def endpoints(provider: str):
+            return endpoints_for(provider, {"provider-endpoints": table})
+        go_ctx = RefreshContext(http, endpoints)
+        fake.issue_refresh("google", "g-0")
+        token = {"refresh_token": "g-0", "client_id": "cid", "client_secret": "cs"}
+        await refresh_gemini_cli(go_ctx, new_credential("a@b.c-p.json", {"type": "gemini", "token": token}), NOW)
+        fake.issue_refresh("google", "ag-0")
+        await refresh_antigravity(go_ctx, new_credential("antigravity-a.json", {
+            "type": "antigravity", "refresh_token": "ag-0", "project_id": "p"}), NOW)
+        fake.issue_refresh("claude", "ort-0")
+        await refresh_claude(go_ctx, new_credential("claude-a.json", {"type": "claude", "refresh_token": "ort-0"}), NOW)
+    google = fake.calls("/google/token")
+    assert len(google) == 2 and all("Accept" not in call["headers"] for call in google)
+    assert fake.calls("/claude/token")[0]["headers"]["Accept"] == "application/json"
 
 
 async def test_antigravity_refresh_looks_a_missing_project_up(fake, ctx):
