@@ -311,10 +311,16 @@ async def refresh_iflow(ctx: RefreshContext, credential: Credential, now: dateti
     info_url = f"{ep.userinfo_url}?accessToken={quote(access, safe='')}"
     info = require_token_json(await call_endpoint(ctx.session, "GET", info_url, proxy=credential.proxy_url),
                               ep.userinfo_url, "iflow user info")
+    # The refresh runs the login's checks (iflow_auth.go doTokenRequest/FetchUserInfo): an answer
+    # without success:true, an API key, or an email or phone fails it and the file keeps its key.
+    if info.get("success") is not True:
+        raise TokenEndpointError("bad_response", "iflow token refresh failed: user info request not successful")
     data = info.get("data")
     api_key = as_str(data.get("apiKey")) if isinstance(data, dict) else ""
     if not api_key:
         raise TokenEndpointError("bad_response", "iflow token refresh failed: empty api key returned")
+    if not (as_str(data.get("email")) or as_str(data.get("phone"))):
+        raise TokenEndpointError("bad_response", "iflow token refresh failed: missing account email/phone in user info")
     # ``with_metadata`` appends keys new to the file in this order: api_key stays second.
     return {"access_token": access, "api_key": api_key} | _renewed_tokens(body, now, "iflow")
 

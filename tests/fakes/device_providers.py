@@ -83,6 +83,8 @@ class DeviceProviderState:
     kiro_refused_status: int = 401
     # What the Antigravity project lookup (loadCodeAssist) finds; None: nothing, then onboarding.
     assist_project: str | None = "ag-project"
+    # iFlow getUserInfo: replaces the usual success answer when set (the key is still per token).
+    iflow_user_info: dict[str, Any] | None = None
     _waiting: list[asyncio.Future[None]] = field(default_factory=list)
 
     def next_id(self, provider: str) -> int:
@@ -445,6 +447,9 @@ async def iflow_token(request: web.Request) -> web.Response:
 async def iflow_userinfo(request: web.Request) -> web.Response:
     await _record(request)
     token = request.query.get("accessToken", "")
+    state = _state(request)
+    if state.iflow_user_info is not None:
+        return web.json_response(state.iflow_user_info)
     return web.json_response({"success": True, "data": {"apiKey": f"sk-iflow-{token}", "email": "i@example.com"}})
 
 

@@ -163,6 +163,24 @@ async def test_iflow_oauth_refresh_fetches_the_api_key(fake, ctx):
     assert fake.calls("/iflow/token")[0]["headers"]["Authorization"] == f"Basic {basic}"
 
 
+@pytest.mark.parametrize(("user_info", "why"), [
+    ({"success": False, "data": {"apiKey": "sk-new", "email": "a@b.c"}}, "user info request not successful"),
+    ({"success": True, "data": {"apiKey": "sk-new"}}, "missing account email/phone in user info"),
+    ({"success": True, "data": {"apiKey": "", "email": "a@b.c"}}, "empty api key returned"),
+])
+async def test_iflow_oauth_refresh_refuses_the_user_info_the_legacy_refuses(fake, ctx, user_info, why):
+    fake.issue_refresh("iflow", "if-0")
+    fake.iflow_user_info = user_info
+    cred = new_credential("iflow-a-1.json", {"type": "iflow", "refresh_token": "if-0", "api_key": "old"})
+    with pytest.raises(TokenEndpointError) as err:
+        await refresh_iflow(ctx, cred, NOW)
+    assert (err.value.reason, str(err.value)) == ("bad_response", f"iflow token refresh failed: {why}")
+    fake.issue_refresh("iflow", "if-1")
+    fake.iflow_user_info = {"success": True, "data": {"apiKey": "sk-new", "phone": "+86 1"}}  # a phone will do
+    cred = new_credential("iflow-a-1.json", {"type": "iflow", "refresh_token": "if-1", "api_key": "old"})
+    assert (await refresh_iflow(ctx, cred, NOW))["api_key"] == "sk-new"
+
+
 async def test_iflow_cookie_key_refreshes_only_inside_48_hours(fake, ctx):
     cred = new_credential("iflow-me-1.json", {"type": "iflow", "cookie": "BXAuth=abc;", "email": "me",
                                               "api_key": "old", "expired": "2026-04-05 08:00"})
