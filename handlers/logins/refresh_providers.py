@@ -70,6 +70,10 @@ IFLOW_BROWSER_HEADERS = {
                    "Chrome/91.0.4472.124 Safari/537.36"),
     "Accept": "application/json, text/plain, */*",
     "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8",
+    # Asked for by the legacy's browser imitation (iflow_auth.go RefreshAPIKey); aiohttp decodes
+    # all three (brotli is a dependency).
+    "Accept-Encoding": "gzip, deflate, br",
+    "Connection": "keep-alive",
     "Origin": "https://platform.iflow.cn",
     "Referer": "https://platform.iflow.cn/",
 }
@@ -293,7 +297,11 @@ async def refresh_iflow(ctx: RefreshContext, credential: Credential, now: dateti
         url = ep.cookie_api_key_url
         answer = await call_endpoint(ctx.session, "POST", url, json_body={"name": email},
                                      headers={**IFLOW_BROWSER_HEADERS, "Cookie": cookie}, proxy=credential.proxy_url)
-        data = require_token_json(answer, url, "iflow api key refresh").get("data")
+        answered = require_token_json(answer, url, "iflow api key refresh")
+        if answered.get("success") is not True:
+            # RefreshAPIKey refuses an answer without success:true whatever its data holds.
+            raise TokenEndpointError("bad_response", "iflow api key refresh failed: request not successful")
+        data = answered.get("data")
         api_key = as_str(data.get("apiKey")) if isinstance(data, dict) else ""
         if not api_key or not isinstance(data, dict):
             raise TokenEndpointError("bad_response", "iflow api key refresh failed: no apiKey in the answer")

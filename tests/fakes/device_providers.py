@@ -85,6 +85,8 @@ class DeviceProviderState:
     assist_project: str | None = "ag-project"
     # iFlow getUserInfo: replaces the usual success answer when set (the key is still per token).
     iflow_user_info: dict[str, Any] | None = None
+    # iFlow cookie API-key POST: replaces the usual success answer (status 200) when set.
+    iflow_key_answer: dict[str, Any] | None = None
     _waiting: list[asyncio.Future[None]] = field(default_factory=list)
 
     def next_id(self, provider: str) -> int:
@@ -457,6 +459,8 @@ async def iflow_apikey(request: web.Request) -> web.Response:
     entry = await _record(request)
     if "BXAuth=" not in request.headers.get("Cookie", ""):
         return web.json_response({"success": False, "message": "login required"}, status=401)
+    if _state(request).iflow_key_answer is not None:
+        return web.json_response(_state(request).iflow_key_answer)
     n = _state(request).next_id("iflow-key")
     return web.json_response({"success": True, "code": "200", "data": {
         "hasExpired": False, "expireTime": "2099-01-01 00:00", "name": entry["body"].get("name"),

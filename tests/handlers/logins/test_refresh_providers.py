@@ -194,6 +194,22 @@ async def test_iflow_cookie_key_refreshes_only_inside_48_hours(fake, ctx):
     assert call["body"] == {"name": "me"}
     assert call["headers"]["Cookie"] == "BXAuth=abc;"
     assert call["headers"]["Origin"] == "https://platform.iflow.cn"
+    assert call["headers"]["Referer"] == "https://platform.iflow.cn/"
+    assert call["headers"]["Accept"] == "application/json, text/plain, */*"
+    # iflow_auth.go RefreshAPIKey asks for these two as a browser would; the gateway sent gzip alone.
+    assert call["headers"]["Accept-Encoding"] == "gzip, deflate, br"
+    assert call["headers"]["Connection"] == "keep-alive"
+
+
+async def test_iflow_cookie_refresh_needs_success_true(fake, ctx):
+    fake.iflow_key_answer = {"success": False, "message": "cookie expired",
+                             "data": {"apiKey": "sk-stale", "expireTime": "2099-01-01 00:00"}}
+    cred = new_credential("iflow-me-1.json", {"type": "iflow", "cookie": "BXAuth=abc;", "email": "me",
+                                              "api_key": "old", "expired": "2026-04-02 08:00"})
+    with pytest.raises(TokenEndpointError) as err:
+        await refresh_iflow(ctx, cred, NOW)
+    assert err.value.reason == "bad_response"
+    assert str(err.value) == "iflow api key refresh failed: request not successful"
 
 
 @pytest.mark.parametrize(("fault", "reason"), [("malformed", "bad_response"), ("http500", "http_error"),
