@@ -96,12 +96,13 @@ class QwenDeviceLogin(DeviceLogin[ProviderEndpoints]):
 
     async def _poll_once(self, authorization: DeviceAuthorization) -> PollOutcome:
         ep = self.endpoints
+        # PollForToken posts with http.PostForm, which sets no Accept (the device request does).
         answer = await call_endpoint(self.session, "POST", ep.token_url, form={
             "grant_type": DEVICE_GRANT,
             "client_id": ep.client_id,
             "device_code": authorization.device_code,
             "code_verifier": authorization.code_verifier,
-        })
+        }, accept=None)
         return poll_verdict(answer, ep.token_url, "qwen device token poll")
 
     async def wait(self, authorization: DeviceAuthorization) -> QwenToken:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from handlers.logins.device_http import TokenEndpointError
+from handlers.logins.device_http import TokenEndpointError, token_call_session
 from handlers.logins.device_poll import DeviceFlowError, LoginIO
 from handlers.logins.device_qwen import QwenDeviceLogin, QwenToken, qwen_credential, refresh_qwen, run_qwen_login
 from handlers.logins.endpoints import endpoints_for
@@ -59,6 +59,18 @@ async def test_login_writes_the_legacy_qwen_file(fake, http, store, tmp_path):
     assert poll["grant_type"] == "urn:ietf:params:oauth:grant-type:device_code"
     assert any("qwen/verify?user_code=QW-0001" in line for line in said)
     assert not any("qwen-access" in line for line in said)
+
+
+async def test_the_poll_sends_no_accept_as_postform_does(fake, store):
+    # qwen_auth.go: the device request sets Accept: application/json, PollForToken's http.PostForm none.
+    fake.polls["qwen"] = ["token"]
+    clock = FakeTime()
+    async with token_call_session() as session:
+        login = QwenDeviceLogin(session, qwen_endpoints(fake), sleep=clock.sleep, clock=clock.clock)
+        await run_qwen_login(session, qwen_endpoints(fake), store, quiet_io("me@example.com")[0], login=login)
+    assert fake.calls("/qwen/device/code")[0]["headers"]["Accept"] == "application/json"
+    poll = fake.calls("/qwen/token")[0]["headers"]
+    assert "Accept" not in poll and poll["Content-Type"] == "application/x-www-form-urlencoded"
 
 
 async def test_slow_down_grows_the_interval_by_half_up_to_ten_seconds(fake, http):
