@@ -24,6 +24,7 @@ import orjson
 import structlog
 from aiohttp import web
 
+from handlers.logfiles.request_log_writer import STREAMED_BODY_KEY
 from handlers.models.listing import error_response, unknown_model_response
 from handlers.models.payload_rules import apply_payload_rules
 from handlers.models.registry import ModelRegistry, UnknownModelError, split_thinking_suffix
@@ -430,10 +431,15 @@ class _HeadWithBodyResponse(web.StreamResponse):
 class _StreamWriter:
     """The client side of a stream: headers with the first bytes, keep-alives, error frames."""
 
-    def __init__(self, request: web.Request, call: InferenceCall, keepalive_seconds: float) -> None:
+    def __init__(self, request: web.Request, call: InferenceCall, keepalive_seconds: float, *,
+                 record: bool = False) -> None:
         self.request = request
         self.call = call
         self.response: web.StreamResponse | None = None
+        # With request-log on, the bytes sent are kept for the request's log file (logfiles/wiring.py).
+        self.sent: bytearray | None = None
+        if record:
+            self.sent = request[STREAMED_BODY_KEY] = bytearray()
         self.payload_sent = False  # translated upstream bytes went out (not keep-alives, not errors)
         self._lock = asyncio.Lock()
         self._keepalive_seconds = keepalive_seconds if call.protocol.keepalive_allowed(call.alt) else 0.0
@@ -480,6 +486,8 @@ class _StreamWriter:
             await self.start(with_body=True)
         assert self.response is not None
         data = frames[0] if len(frames) == 1 else b"".join(frames)
+        if self.sent is not None:
+            self.sent += data
         send = self.response.write_eof if last else self.response.write
         if self._keepalive is None:
             # Nothing else writes to this response, so the lock (taken per chunk) is not needed.
@@ -561,7 +569,8 @@ async def _pump(translator: StreamTranslator, stream: UpstreamStream, writer: _S
 
 async def _serve_stream(request: web.Request, runtime: InferenceRuntime, call: InferenceCall,
                         candidates: list[Candidate], attempt: _Attempt, resolved: str) -> web.StreamResponse:
-    writer = _StreamWriter(request, call, float(runtime.config.streaming.keepalive_seconds))
+    config = runtime.config
+    writer = _StreamWriter(request, call, float(config.streaming.keepalive_seconds), record=config.request_log)
     try:
         return await _serve_stream_with(writer, runtime, call, candidates, attempt, resolved)
     finally:

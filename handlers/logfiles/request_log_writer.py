@@ -15,6 +15,8 @@ from quotio_gateway.logging import redact_headers, redact_query
 from .request_logs import ERROR_PREFIX, is_error_log
 
 KEEP_ERROR_LOGS = 10
+# Where a native stream leaves the bytes it sent while request-log is on (a request state key).
+STREAMED_BODY_KEY = "quotio_streamed_body"
 _UNSAFE = re.compile(r'[<>:"|?*\s]')
 _DASHES = re.compile(r"-+")
 
@@ -56,7 +58,7 @@ def render(*, url: str, method: str, headers: Iterable[tuple[str, str]], body: b
     parts += [b"\n=== REQUEST BODY ===\n", body, b"\n\n", b"=== RESPONSE ===\n", f"Status: {status}\n".encode()]
     parts += [f"{name}: {value}\n".encode("utf-8", "replace") for name, value in response_headers]
     parts.append(b"\n")
-    parts.append(response_body if response_body is not None else b"[streamed body not recorded]")
+    parts.append(response_body if response_body is not None else b"[body not recorded]")
     parts.append(b"\n")
     return b"".join(parts)
 

@@ -21,7 +21,7 @@ from quotio_gateway.mainlog import MAIN_LOG, close_main_log, main_log, open_main
 
 from .cleaner import INTERVAL_SECONDS, enforce_size_limit
 from .directory import resolve_log_dir
-from .request_log_writer import file_name, prune_error_logs, render, should_log, write_log
+from .request_log_writer import STREAMED_BODY_KEY, file_name, prune_error_logs, render, should_log, write_log
 from .routes import LOG_DIR
 
 log = structlog.get_logger(__name__)
@@ -71,6 +71,8 @@ class RequestLogger:
         with contextlib.suppress(Exception):
             body = await request.read()  # already read by the handler: the cached bytes
         answer = response.body if isinstance(response, web.Response) and isinstance(response.body, bytes) else None
+        if answer is None and (streamed := request.get(STREAMED_BODY_KEY)) is not None:
+            answer = bytes(streamed)
         now = time.time()
         name = file_name(request.path, request.get(REQUEST_ID_KEY, "") or "0",
                          time.strftime("%Y-%m-%dT%H%M%S", time.localtime(now)), error=error)

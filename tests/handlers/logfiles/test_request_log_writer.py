@@ -157,5 +157,10 @@ async def test_request_log_on_writes_every_call_without_error_prefix(make_gatewa
         assert {n.rsplit("-", 1)[1] for n in names} == {"plain.log", "streamed.log", "broken.log"}
         plain = next(n for n in names if n.endswith("-plain.log"))
         assert "Status: 200\n" in (logs / plain).read_text()
+        # A stream's file holds the SSE the client received, to its last frame.
+        streamed = (logs / next(n for n in names if n.endswith("-streamed.log"))).read_text()
+        assert "Content-Type: text/event-stream" in streamed
+        assert streamed.rstrip().endswith("data: [DONE]")
+        assert '"object":"chat.completion.chunk"' in streamed
     finally:
         await gw.close()
