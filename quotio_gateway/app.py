@@ -10,6 +10,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from handlers.amp.state import install_amp
 from handlers.credentials.wiring import install_credentials
 from handlers.inference.runtime import install as install_inference
 from handlers.logfiles.wiring import install_log_files
@@ -93,6 +94,7 @@ def _state_dir(options: GatewayOptions, table: FlagTable) -> Path:
 
 
 def build_native_registry() -> NativeRegistry:
+    from handlers.amp.routes import setup_amp_provider_routes
     from handlers.credentials.auth_files import setup_auth_file_routes
     from handlers.inference.routes import setup_inference_routes
     from handlers.logfiles.routes import setup_log_routes
@@ -111,6 +113,7 @@ def build_native_registry() -> NativeRegistry:
     setup_panel_route(registry)
     setup_model_routes(registry)
     setup_inference_routes(registry)
+    setup_amp_provider_routes(registry)
     setup_login_routes(registry)
     setup_device_login_routes(registry)
     setup_usage_routes(registry)
@@ -190,6 +193,7 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
     flag_store.subscribe(legacy_changed)
 
     inference = install_inference(app, config_store)
+    install_amp(app)
     setup_login_context(app)
     setup_management_guard(app)
     install_panel_updater(app, config_store, active=options.panel_updates)

@@ -49,6 +49,12 @@ from .protocols import ClientProtocol
 from .runtime import Candidate, InferenceRuntime, upstream_format
 from .translate import StreamTranslator, TranslateInput, Translation, TranslationError
 
+# Request-state keys a wrapper sets to serve a request under changed terms (the Amp provider
+# routes): the client headers the executors see instead of the request's own, and a rewrite
+# applied to every stream write the client gets. Both read once per request.
+CLIENT_HEADERS = "quotio.client_headers"
+STREAM_REWRITE = "quotio.stream_rewrite"
+
 log = structlog.get_logger("handlers.inference")
 
 # Upstream failures before the first payload byte that ``streaming.bootstrap-retries`` retries
@@ -164,6 +170,7 @@ class _Attempt:
         self.call = call
         self.resolved = resolved
         self._translated = False
+        self.client_headers = request.get(CLIENT_HEADERS, request.headers)
 
     def translate(self, candidate: Candidate) -> tuple[Translation, UpstreamRequest]:
         call = self.call
@@ -218,14 +225,14 @@ class _Attempt:
             raise UpstreamError("model", 400, str(exc).encode(), reason="request") from exc
         alt = call.alt if call.alt_upstream and upstream.value.startswith("gemini") else ""
         upstream_request = UpstreamRequest(model=model, body=body, stream=translation.upstream_stream,
-                                           client_headers=self.request.headers, action=call.action, alt=alt,
+                                           client_headers=self.client_headers, action=call.action, alt=alt,
                                            prompt_cache_id=self._codex_session(upstream, model),
                                            client_stream=call.stream, shaped=shaped, client_body=client_body)
         return translation, upstream_request
 
     def _before_payload(self, executor: Executor, candidate: Candidate, body: dict[str, Any], base: str,
                         stream: bool) -> bool:
-        return bool(executor.before_payload(candidate.credential, body, base, self.request.headers, stream))
+        return bool(executor.before_payload(candidate.credential, body, base, self.client_headers, stream))
 
     def _payload(self, body: dict[str, Any], base: str, upstream: Format,
                  original: dict[str, Any] | None) -> dict[str, Any]:
@@ -444,6 +451,7 @@ class _StreamWriter:
         self._lock = asyncio.Lock()
         self._keepalive_seconds = keepalive_seconds if call.protocol.keepalive_allowed(call.alt) else 0.0
         self._keepalive: asyncio.Task[None] | None = None
+        self._rewrite: Callable[[bytes], bytes] | None = request.get(STREAM_REWRITE)
 
     @property
     def started(self) -> bool:
@@ -486,6 +494,8 @@ class _StreamWriter:
             await self.start(with_body=True)
         assert self.response is not None
         data = frames[0] if len(frames) == 1 else b"".join(frames)
+        if self._rewrite is not None:
+            data = self._rewrite(data)
         if self.sent is not None:
             self.sent += data
         send = self.response.write_eof if last else self.response.write

@@ -1,0 +1,7 @@
+"""The Amp CLI module of CLIProxyAPI v6.7.15 (``internal/api/modules/amp/``), native.
+
+``routes`` mounts the provider aliases (``/api/provider/<provider>/...``) over the native
+inference and model-list handlers; ``fallback`` decides per request whether a local provider,
+an ``ampcode.model-mappings`` target or the Amp upstream answers; ``upstream`` is the reverse
+proxy to ``ampcode.upstream-url``; ``secret`` finds the key sent there.
+"""

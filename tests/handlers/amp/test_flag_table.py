@@ -1,0 +1,53 @@
+"""The Amp provider aliases behind the dispatcher: they follow the flag table like every native
+route, and the Amp routes still without a native handler stay the legacy's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.handlers.amp.test_routes import CORS
+
+CHAT = "/api/provider/openai/v1/chat/completions"
+BODY = {"model": "nobody-serves-this", "messages": [{"role": "user", "content": "hi"}]}
+AUTH = {"Authorization": "Bearer client-key"}
+NATIVE_PROVIDER = {"match": "* /api/provider/*", "mode": "native"}
+LEGACY_API = {"match": "* /api/*", "mode": "legacy"}
+
+
+async def test_packaged_order_keeps_the_aliases_on_legacy(legacy: Any, make_gateway: Any,
+                                                          aiohttp_client: Any) -> None:
+    app = await make_gateway({"legacy": {"url": legacy.url}, "routes": [LEGACY_API]})
+    client = await aiohttp_client(app)
+    resp = await client.post(CHAT, json=BODY, headers=AUTH)
+    assert (await resp.json())["legacy"] is True
+    assert resp.headers["X-Quotio-Route"] == "legacy/legacy"
+
+
+async def test_a_native_rule_serves_them_natively(legacy: Any, make_gateway: Any, aiohttp_client: Any) -> None:
+    app = await make_gateway({"legacy": {"url": legacy.url}, "routes": [NATIVE_PROVIDER, LEGACY_API]})
+    client = await aiohttp_client(app)
+    resp = await client.post(CHAT, json=BODY)
+    assert resp.status == 401
+    assert await resp.read() == b'{"error":"Missing API key"}'
+    assert resp.headers["X-Quotio-Route"] == "native/native"
+    for name, value in CORS.items():
+        assert resp.headers[name] == value
+    resp = await client.post(CHAT, json=BODY, headers=AUTH)
+    assert resp.status == 400
+    assert (await resp.json())["error"]["message"] == "unknown provider for model nobody-serves-this"
+    # The control plane has no native handler yet: the legacy keeps it even under a native rule.
+    app = await make_gateway({"legacy": {"url": legacy.url}, "routes": [{"match": "* /api/*", "mode": "native"}]})
+    client = await aiohttp_client(app)
+    resp = await client.get("/api/user", headers=AUTH)
+    assert (await resp.json())["legacy"] is True
+    assert [call["path"] for call in legacy.calls][-1] == "/api/user"
+
+
+async def test_without_a_legacy_server_the_aliases_are_native(make_gateway: Any, aiohttp_client: Any) -> None:
+    app = await make_gateway({"routes": [LEGACY_API]})
+    client = await aiohttp_client(app)
+    resp = await client.get("/api/provider/anthropic/models")
+    assert resp.status == 401
+    assert resp.headers["X-Quotio-Route"] == "native/native"
+    resp = await client.get("/api/provider/anthropic/models", headers=AUTH)
+    assert resp.status == 200 and set(await resp.json()) == {"data"}
