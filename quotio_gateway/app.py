@@ -94,6 +94,7 @@ def _state_dir(options: GatewayOptions, table: FlagTable) -> Path:
 
 
 def build_native_registry() -> NativeRegistry:
+    from handlers.amp.control_plane import setup_amp_control_plane_routes
     from handlers.amp.routes import setup_amp_provider_routes
     from handlers.credentials.auth_files import setup_auth_file_routes
     from handlers.inference.routes import setup_inference_routes
@@ -114,6 +115,7 @@ def build_native_registry() -> NativeRegistry:
     setup_model_routes(registry)
     setup_inference_routes(registry)
     setup_amp_provider_routes(registry)
+    setup_amp_control_plane_routes(registry)
     setup_login_routes(registry)
     setup_device_login_routes(registry)
     setup_usage_routes(registry)

@@ -48,23 +48,28 @@ def cli_refusal() -> web.Response:
     return json_response(403, {"error": {"message": "CLI reply only allow local access", "type": "forbidden"}})
 
 
-def _is_amp_route(method: str, path: str) -> bool:
+def is_amp_control_route(method: str, path: str) -> bool:
+    """The Amp control-plane passthrough routes (not the provider aliases)."""
     if _AMP_API.fullmatch(path) or _AMP_ROOT_ANY.fullmatch(path):
         return True
     return method == "GET" and _AMP_ROOT_GET.fullmatch(path) is not None
 
 
-def _loopback(peer: str) -> bool:
+def loopback_peer(peer: str) -> bool:
+    """``net.IP.IsLoopback`` of a socket peer (127.0.0.0/8, ::1); an unparsable one is not."""
     try:
-        return ipaddress.ip_address(peer.partition("%")[0]).is_loopback
+        address = ipaddress.ip_address(peer.partition("%")[0])
     except ValueError:
         return False
+    # Go sees a v4 client of a dual-stack socket as its v4 address.
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
 
 
 def _amp_guarded(method: str, path: str, cfg: Config) -> bool:
     amp = cfg.ampcode
     return (amp.restrict_management_to_localhost and bool(amp.upstream_url.strip()) and method != "OPTIONS"
-            and _is_amp_route(method, path))
+            and is_amp_control_route(method, path))
 
 
 def guarded(method: str, path: str, cfg: Config) -> bool:
@@ -76,6 +81,6 @@ def refusal(method: str, path: str, peer: str, cfg: Config) -> web.Response | No
     """The legacy's 403 for this client socket address, or None when the legacy would serve it."""
     if is_cli_route(method, path):
         return None if cli_peer_allowed(peer) else cli_refusal()
-    if _amp_guarded(method, path, cfg) and not _loopback(peer):
+    if _amp_guarded(method, path, cfg) and not loopback_peer(peer):
         return json_response(403, {"error": "Access denied: management routes restricted to localhost"})
     return None

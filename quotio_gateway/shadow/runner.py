@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from ..flags.schema import ShadowSettings
+from ..legacy.peer_guard import is_amp_control_route
 from ..metrics import Metrics
 from .comparators import DEFAULT_IGNORE_PATHS, choose_comparator, compare
 from .store import SampleStore
@@ -44,6 +45,9 @@ def plan_shadow(method: str, path: str, *, shadow_llm: bool, sample: float,
     kind = choose_comparator(method, path)
     if _starts_or_ends_a_login(method, path):
         return None, "write"
+    if is_amp_control_route(method.upper(), path):
+        # Both legs would call the Amp control plane (logins, threads, telemetry), GETs included.
+        return None, "amp_upstream"
     if method.upper() not in ("GET", "HEAD"):
         if kind != "llm":
             return None, "write"

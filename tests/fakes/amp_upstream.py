@@ -83,14 +83,14 @@ class FakeAmp:
         return response
 
 
-def free_port() -> int:
-    """A port of ``PORT_RANGE`` nothing listens on right now (for a server started next)."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port of ``PORT_RANGE`` nothing listens on at ``host`` right now (for a server started next)."""
     import socket
 
     for port in PORT_RANGE:
         with socket.socket() as probe:
             try:
-                probe.bind(("127.0.0.1", port))
+                probe.bind((host, port))
             except OSError:
                 continue
             return port

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from quotio_gateway.shadow.runner import plan_shadow
 from tests.handlers.amp.test_routes import CORS
 
 CHAT = "/api/provider/openai/v1/chat/completions"
@@ -35,12 +38,16 @@ async def test_a_native_rule_serves_them_natively(legacy: Any, make_gateway: Any
     resp = await client.post(CHAT, json=BODY, headers=AUTH)
     assert resp.status == 400
     assert (await resp.json())["error"]["message"] == "unknown provider for model nobody-serves-this"
-    # The control plane has no native handler yet: the legacy keeps it even under a native rule.
+    # The Gemini v1beta1 bridge has no native handler yet: the legacy keeps it under a native rule.
     app = await make_gateway({"legacy": {"url": legacy.url}, "routes": [{"match": "* /api/*", "mode": "native"}]})
     client = await aiohttp_client(app)
-    resp = await client.get("/api/user", headers=AUTH)
+    bridge = "/api/provider/google/v1beta1/publishers/google/models/m:generateContent"
+    resp = await client.post(bridge, json={}, headers=AUTH)
     assert (await resp.json())["legacy"] is True
-    assert [call["path"] for call in legacy.calls][-1] == "/api/user"
+    assert [call["path"] for call in legacy.calls][-1] == bridge
+    # The control plane is native now: without an Amp upstream that is the module's 503.
+    resp = await client.get("/api/user", headers=AUTH)
+    assert resp.status == 503 and resp.headers["X-Quotio-Route"] == "native/native"
 
 
 async def test_without_a_legacy_server_the_aliases_are_native(make_gateway: Any, aiohttp_client: Any) -> None:
@@ -51,3 +58,16 @@ async def test_without_a_legacy_server_the_aliases_are_native(make_gateway: Any,
     assert resp.headers["X-Quotio-Route"] == "native/native"
     resp = await client.get("/api/provider/anthropic/models", headers=AUTH)
     assert resp.status == 200 and set(await resp.json()) == {"data"}
+
+
+@pytest.mark.parametrize(("method", "path", "expected"), [
+    ("GET", "/api/user", (None, "amp_upstream")),
+    ("GET", "/auth/cli-login", (None, "amp_upstream")),
+    ("GET", "/news.rss", (None, "amp_upstream")),
+    ("GET", "/api/provider/openai/models", ("json", None)),
+])
+def test_the_control_plane_is_never_shadowed(method: str, path: str, expected: tuple[Any, Any]) -> None:
+    """Both legs would call the Amp upstream (a login started twice, telemetry sent twice)."""
+    kind, reason = plan_shadow(method, path, shadow_llm=True, sample=1.0, draw=0.0)
+    assert (kind if expected[0] is None else kind is not None, reason) == (
+        expected[0] if expected[0] is None else True, expected[1])
