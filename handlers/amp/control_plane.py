@@ -10,12 +10,19 @@ is a 503, still with the CORS headers; from there on the CORS headers are blanke
 403; then the client key, except on the root ``/threads``, ``/auth``, ``/docs`` and ``/settings``
 trees (the two feeds are not exempt: ``/threads.rss`` is not under ``/threads/``); then the request
 goes to the Amp upstream.
+
+``/api/provider/google/v1beta1/*path`` (the Amp CLI's Gemini paths, such as
+``/publishers/google/models/<model>:streamGenerateContent``) sits in the same group, so the same
+checks apply, 503 included; a POST whose path holds ``/models/`` is then served like a Gemini
+``/v1beta/models/<model>:<method>`` call behind the fallback wrapper (a local provider, a mapping,
+else the upstream), and anything else goes upstream.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from handlers.inference import routes as inference
 from handlers.usage.reporter import CLIENT_KEY
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.clientinfo import peer_address
@@ -24,6 +31,7 @@ from quotio_gateway.legacy.peer_guard import loopback_peer
 from quotio_gateway.management.responses import gin_not_found, json_response
 from quotio_gateway.native import Handler, NativeRegistry
 
+from .fallback import MAPPED_MODEL, serve_with_fallback
 from .routes import authorise
 from .state import AMP, upstream_base
 from .upstream import proxy_request
@@ -45,7 +53,7 @@ def _key_exempt(path: str) -> bool:
     return any(path == prefix or path.startswith(prefix + "/") for prefix in _NO_KEY_PREFIXES)
 
 
-def _passthrough(*, key_exempt_paths: bool) -> Handler:
+def _passthrough(*, key_exempt_paths: bool, bridge: bool = False) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         if request.method not in GIN_ANY_METHODS:
             return gin_not_found()
@@ -62,12 +70,27 @@ def _passthrough(*, key_exempt_paths: bool) -> Handler:
             denied = authorise(request)
             if denied is not None:
                 return denied
+        if bridge and request.method == "POST" and "/models/" in "/" + request.match_info["path"]:
+            return await serve_with_fallback(request, _gemini_bridge, cors=False)
         client_key = request.get(CLIENT_KEY) or ""
         upstream_key = request.app[AMP].secret.key_for(settings.ampcode, client_key)
         body = await request.read() if request.body_exists else None
         return await proxy_request(request, base, upstream_key, client_key, body, cors=False)
 
     return handler
+
+
+async def _gemini_bridge(request: web.Request) -> web.StreamResponse:
+    """``createGeminiBridgeHandler``: the part after ``/models/`` becomes the Gemini action (its
+    model replaced by a mapped one), which the Gemini handler reads with one leading "/" trimmed."""
+    path = "/" + request.match_info["path"]
+    action = path[path.index("/models/") + len("/models/"):]
+    mapped = request.get(MAPPED_MODEL)
+    colon = action.find(":")
+    if mapped and colon > 0:
+        action = mapped + action[colon:]
+    request.match_info["action"] = action.removeprefix("/")
+    return await inference.gemini_models_post(request)
 
 
 def setup_amp_control_plane_routes(registry: NativeRegistry) -> None:
@@ -77,6 +100,7 @@ def setup_amp_control_plane_routes(registry: NativeRegistry) -> None:
         registry.add("*", f"/api/{tree}", api)
         registry.add("*", f"/api/{tree}/{{path:.*}}", api)
     registry.add("*", "/api/ads", api)
+    registry.add("*", "/api/provider/google/v1beta1/{path:.*}", _passthrough(key_exempt_paths=False, bridge=True))
     for tree in ROOT_GET_TREES:
         registry.get(f"/{tree}", root)
         registry.get(f"/{tree}/{{path:.*}}", root)

@@ -37,12 +37,15 @@ Endpoint = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Authorise = Callable[[web.Request], web.Response | None]
 
 _CONTEXT_1M = "context-1m-2025-08-07"
+# The mapped model, for a handler that names its model outside the body (the Gemini bridge).
+MAPPED_MODEL = "quotio.amp_mapped_model"
 _MODEL_PATHS = (("model",), ("modelVersion",), ("response", "modelVersion"), ("message", "model"))
 
 
 def model_in_request(body: bytes, request: web.Request) -> str:
     """``extractModelFromRequest``: the body's ``model`` when it is a JSON string (even ""), else
-    the model part of a Gemini action, else ""."""
+    the model part of a Gemini action, else the ``<model>`` of a bridge path's
+    ``/models/<model>:<method>``, else ""."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -52,6 +55,14 @@ def model_in_request(body: bytes, request: web.Request) -> str:
     action = request.match_info.get("action")
     if action is not None:
         return ("/" + action).split(":")[0]
+    path = request.match_info.get("path")
+    if path is not None:
+        at = ("/" + path).find("/models/")
+        if at >= 0:
+            rest = ("/" + path)[at + len("/models/"):]
+            colon = rest.find(":")
+            if colon > 0:
+                return rest[:colon]
     return ""
 
 
@@ -140,55 +151,61 @@ def _rewritten(response: web.StreamResponse, requested: str) -> web.StreamRespon
 
 
 def with_amp_fallback(handler: Endpoint, authorise: Authorise) -> Endpoint:
+    """A provider-alias POST: the client key check, then ``serve_with_fallback``."""
     async def endpoint(request: web.Request) -> web.StreamResponse:
         if (denied := authorise(request)) is not None:
             return denied
-        try:
-            body = await read_raw_body(request)
-        except BadRequest as exc:
-            return exc.response()
-        requested = model_in_request(body, request)
-        if not requested:
-            return await handler(request)
-        settings = request.app[CONFIG_STORE].current.ampcode
-        registry = request.app[INFERENCE].registry.current
-        providers = registry.providers
-        mapper = request.app[AMP].mapper(settings)
-        split = split_thinking_suffix(requested)
-        normalized = split.name
-
-        def mapped_target() -> str:
-            target = mapper.map(requested, providers) or mapper.map(normalized, providers)
-            target = go_trim(target)
-            if not target:
-                return ""
-            if split.suffix is not None and split_thinking_suffix(target).suffix is None:
-                target += f"({split.suffix})"
-            return target if providers(split_thinking_suffix(target).name) else ""
-
-        target = ""
-        found: list[str] = []
-        if settings.force_model_mappings:
-            target = mapped_target()
-            if not target:
-                found = providers(normalized) if normalized else []
-        else:
-            found = providers(normalized) if normalized else []
-            if not found:
-                target = mapped_target()
-        if not target and not found:
-            base = upstream_base(settings)
-            if base:
-                log.warning("amp.fallback.upstream", model=requested, path=request.path)
-                client_key = request.get(CLIENT_KEY) or ""
-                upstream_key = request.app[AMP].secret.key_for(settings, client_key)
-                return await proxy_request(request, base, upstream_key, client_key, body, cors=True)
-            return await handler(request)
-        _local_headers(request)
-        if not target:
-            return await handler(request)
-        request._read_bytes = rewrite_request_model(body, target)  # what the handler's read() returns
-        request[STREAM_REWRITE] = lambda chunk: rewrite_stream_chunk(chunk, requested)
-        return _rewritten(await handler(request), requested)
+        return await serve_with_fallback(request, handler, cors=True)
 
     return endpoint
+
+
+async def serve_with_fallback(request: web.Request, handler: Endpoint, *, cors: bool) -> web.StreamResponse:
+    """``FallbackHandler.WrapHandler`` after the key check. ``cors``: whether an answer proxied to
+    the Amp upstream carries the gateway's CORS headers (not under the control-plane group)."""
+    try:
+        body = await read_raw_body(request)
+    except BadRequest as exc:
+        return exc.response()
+    requested = model_in_request(body, request)
+    if not requested:
+        return await handler(request)
+    settings = request.app[CONFIG_STORE].current.ampcode
+    providers = request.app[INFERENCE].registry.current.providers
+    mapper = request.app[AMP].mapper(settings)
+    split = split_thinking_suffix(requested)
+    normalized = split.name
+
+    def mapped_target() -> str:
+        target = go_trim(mapper.map(requested, providers) or mapper.map(normalized, providers))
+        if not target:
+            return ""
+        if split.suffix is not None and split_thinking_suffix(target).suffix is None:
+            target += f"({split.suffix})"
+        return target if providers(split_thinking_suffix(target).name) else ""
+
+    target = ""
+    found: list[str] = []
+    if settings.force_model_mappings:
+        target = mapped_target()
+        if not target:
+            found = providers(normalized) if normalized else []
+    else:
+        found = providers(normalized) if normalized else []
+        if not found:
+            target = mapped_target()
+    if not target and not found:
+        base = upstream_base(settings)
+        if base:
+            log.warning("amp.fallback.upstream", model=requested, path=request.path)
+            client_key = request.get(CLIENT_KEY) or ""
+            upstream_key = request.app[AMP].secret.key_for(settings, client_key)
+            return await proxy_request(request, base, upstream_key, client_key, body, cors=cors)
+        return await handler(request)
+    _local_headers(request)
+    if not target:
+        return await handler(request)
+    request._read_bytes = rewrite_request_model(body, target)  # what the handler's read() returns
+    request[MAPPED_MODEL] = target
+    request[STREAM_REWRITE] = lambda chunk: rewrite_stream_chunk(chunk, requested)
+    return _rewritten(await handler(request), requested)

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from tests.e2e.test_quotio_launch import non_loopback_ipv4
 from tests.fakes.amp_upstream import AmpAnswer, FakeAmp, free_port
+from tests.fakes.llm_upstream import ANSWER, FakeLLM
 from tests.handlers.amp.test_routes import CORS
 
 GIN_JSON = "application/json; charset=utf-8"
@@ -35,8 +36,9 @@ Serve = Callable[..., Awaitable[TestClient[Any, Any]]]
 async def serve(make_gateway: Any, amp_home: Any) -> AsyncIterator[Serve]:
     clients: list[TestClient[Any, Any]] = []
 
-    async def start(ampcode: dict[str, Any], host: str = "127.0.0.1") -> TestClient[Any, Any]:
-        app = await make_gateway({"routes": [{"match": "* /api/*", "mode": "legacy"}]}, config={"ampcode": ampcode})
+    async def start(ampcode: dict[str, Any], host: str = "127.0.0.1", **config: Any) -> TestClient[Any, Any]:
+        app = await make_gateway({"routes": [{"match": "* /api/*", "mode": "legacy"}]},
+                                 config={"ampcode": ampcode, **config})
         client: TestClient[Any, Any] = TestClient(TestServer(app, host=host, port=free_port(host)))
         await client.start_server()
         clients.append(client)
@@ -164,3 +166,73 @@ async def test_unreachable_upstream(serve: Serve) -> None:
     assert (resp.status, resp.headers["Content-Type"]) == (502, "application/json")
     assert await resp.read() == b'{"error":"amp_upstream_proxy_error","message":"Failed to reach Amp upstream"}'
     assert_no_cors(resp)
+
+
+# --- the Gemini bridge (/api/provider/google/v1beta1/*path) ----------------------------------------
+
+BRIDGE = "/api/provider/google/v1beta1/publishers/google/models"
+GEMINI_MODEL = "gemini-2.5-flash"
+GEMINI_BODY = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+
+
+def gemini_keys(llm: FakeLLM) -> dict[str, Any]:
+    return {"gemini-api-key": [{"api-key": "sk-gemini", "base-url": llm.root}]}
+
+
+async def test_bridge_is_in_the_management_group(serve: Serve, fake_llm: FakeLLM) -> None:
+    client = await serve({}, **gemini_keys(fake_llm))
+    resp = await client.post(f"{BRIDGE}/{GEMINI_MODEL}:generateContent", json=GEMINI_BODY, headers=AUTH)
+    assert resp.status == 503  # even for a model served locally: no upstream, no bridge
+    assert await resp.read() == b'{"error":"amp upstream proxy not available"}'
+    assert fake_llm.requests == []
+
+
+async def test_bridge_serves_local_models_and_forwards_the_rest(serve: Serve, fake_llm: FakeLLM,
+                                                                fake_amp: FakeAmp) -> None:
+    client = await serve({"upstream-url": fake_amp.url}, **gemini_keys(fake_llm))
+    path = f"{BRIDGE}/{GEMINI_MODEL}:generateContent"
+    resp = await client.post(path, json=GEMINI_BODY)
+    assert resp.status == 401 and await resp.read() == b'{"error":"Missing API key"}'
+    resp = await client.post(path, json=GEMINI_BODY, headers=AUTH)
+    assert resp.status == 200
+    assert (await resp.json())["candidates"][0]["content"]["parts"][0]["text"] == ANSWER
+    assert_no_cors(resp)
+    assert fake_llm.requests[0].path == f"/v1beta/models/{GEMINI_MODEL}:generateContent"
+    resp = await client.post(f"{BRIDGE}/{GEMINI_MODEL}:streamGenerateContent?alt=sse", json=GEMINI_BODY,
+                             headers=AUTH)
+    assert resp.headers["Content-Type"] == "text/event-stream"
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"  # the stream's own header, as in the legacy
+    assert "Access-Control-Allow-Methods" not in resp.headers
+    assert b"data: " in await resp.read()
+    assert fake_amp.requests == []
+    # A model nobody serves here, a GET, and a POST without /models/ go to Amp as they came.
+    for method, target in [("POST", f"{BRIDGE}/gemini-9-ultra:generateContent?alt=sse"),
+                           ("GET", f"{BRIDGE}/{GEMINI_MODEL}"), ("POST", "/api/provider/google/v1beta1/x")]:
+        resp = await client.request(method, target, json=GEMINI_BODY, headers=AUTH)
+        assert resp.status == 200 and await resp.read() == b'{"amp":"ok"}'
+        assert_no_cors(resp)
+        assert (fake_amp.requests[-1].method, fake_amp.requests[-1].path_qs) == (method, target)
+    assert len(fake_llm.requests) == 2
+
+
+async def test_bridge_maps_models_in_the_path(serve: Serve, fake_llm: FakeLLM, fake_amp: FakeAmp) -> None:
+    mapping = {"upstream-url": fake_amp.url, "model-mappings": [{"from": "amp-gemini", "to": GEMINI_MODEL}]}
+    client = await serve(mapping, **gemini_keys(fake_llm))
+    resp = await client.post(f"{BRIDGE}/amp-gemini:generateContent", json=GEMINI_BODY, headers=AUTH)
+    assert resp.status == 200
+    assert fake_llm.requests[0].path == f"/v1beta/models/{GEMINI_MODEL}:generateContent"
+    doc = await resp.json()
+    if "modelVersion" in doc:
+        assert doc["modelVersion"] == "amp-gemini"
+    assert fake_amp.requests == []
+
+
+async def test_bridge_bad_action_is_the_gemini_handlers_404(serve: Serve, fake_llm: FakeLLM,
+                                                            fake_amp: FakeAmp) -> None:
+    client = await serve({"upstream-url": fake_amp.url}, **gemini_keys(fake_llm))
+    path = f"{BRIDGE}/{GEMINI_MODEL}:generateContent:extra"
+    resp = await client.post(path, json=GEMINI_BODY, headers=AUTH)
+    assert (resp.status, resp.headers["Content-Type"]) == (404, GIN_JSON)
+    assert await resp.read() == (b'{"error":{"message":"' + path.encode()
+                                 + b' not found.","type":"invalid_request_error"}}')
+    assert fake_amp.requests == [] and fake_llm.requests == []

@@ -1,5 +1,4 @@
-"""The Amp provider aliases behind the dispatcher: they follow the flag table like every native
-route, and the Amp routes still without a native handler stay the legacy's."""
+"""The Amp routes behind the dispatcher: they follow the flag table like every native route."""
 
 from __future__ import annotations
 
@@ -38,16 +37,17 @@ async def test_a_native_rule_serves_them_natively(legacy: Any, make_gateway: Any
     resp = await client.post(CHAT, json=BODY, headers=AUTH)
     assert resp.status == 400
     assert (await resp.json())["error"]["message"] == "unknown provider for model nobody-serves-this"
-    # The Gemini v1beta1 bridge has no native handler yet: the legacy keeps it under a native rule.
+    # Under a native rule the control plane and the Gemini bridge are native too: without an
+    # Amp upstream that is the module's 503, and nothing reaches the legacy server.
     app = await make_gateway({"legacy": {"url": legacy.url}, "routes": [{"match": "* /api/*", "mode": "native"}]})
     client = await aiohttp_client(app)
+    calls = len(legacy.calls)
     bridge = "/api/provider/google/v1beta1/publishers/google/models/m:generateContent"
     resp = await client.post(bridge, json={}, headers=AUTH)
-    assert (await resp.json())["legacy"] is True
-    assert [call["path"] for call in legacy.calls][-1] == bridge
-    # The control plane is native now: without an Amp upstream that is the module's 503.
+    assert resp.status == 503 and resp.headers["X-Quotio-Route"] == "native/native"
     resp = await client.get("/api/user", headers=AUTH)
     assert resp.status == 503 and resp.headers["X-Quotio-Route"] == "native/native"
+    assert len(legacy.calls) == calls
 
 
 async def test_without_a_legacy_server_the_aliases_are_native(make_gateway: Any, aiohttp_client: Any) -> None:
