@@ -170,7 +170,10 @@ class _Attempt:
         self.call = call
         self.resolved = resolved
         self._translated = False
-        self.client_headers = request.get(CLIENT_HEADERS, request.headers)
+        # The request's own dict: ``request.get`` goes through Mapping.get, which raises and
+        # catches a KeyError for an absent key, on every request.
+        replaced = request._state.get(CLIENT_HEADERS)
+        self.client_headers = replaced if replaced is not None else request.headers
 
     def translate(self, candidate: Candidate) -> tuple[Translation, UpstreamRequest]:
         call = self.call
@@ -451,7 +454,7 @@ class _StreamWriter:
         self._lock = asyncio.Lock()
         self._keepalive_seconds = keepalive_seconds if call.protocol.keepalive_allowed(call.alt) else 0.0
         self._keepalive: asyncio.Task[None] | None = None
-        self._rewrite: Callable[[bytes], bytes] | None = request.get(STREAM_REWRITE)
+        self._rewrite: Callable[[bytes], bytes] | None = request._state.get(STREAM_REWRITE)
 
     @property
     def started(self) -> bool:
