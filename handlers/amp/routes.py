@@ -14,13 +14,9 @@ from handlers.client_auth import authenticate
 from handlers.inference import routes as inference
 from handlers.models.availability import STANDING, listed_models
 from handlers.models.catalog import ModelInfo
-from handlers.models.listing import (
-    claude_models_body,
-    gemini_model_response,
-    gemini_models_response,
-    openai_models_body,
-)
+from handlers.models.listing import claude_models_body, gemini_models_response, openai_models_body
 from handlers.models.registry import registry_for
+from handlers.models.routes import get_gemini_model, get_gemini_models
 from handlers.usage.reporter import CLIENT_KEY
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.gostrings import go_lower
@@ -60,20 +56,6 @@ async def provider_models(request: web.Request) -> web.StreamResponse:
     return json_response(200, openai_models_body(models))
 
 
-async def gemini_models(request: web.Request) -> web.StreamResponse:
-    models = _models(request)
-    if isinstance(models, web.Response):
-        return models
-    return gemini_models_response(models)
-
-
-async def gemini_model(request: web.Request) -> web.StreamResponse:
-    models = _models(request)
-    if isinstance(models, web.Response):
-        return models
-    return gemini_model_response(models, "/" + request.match_info["action"])
-
-
 def setup_amp_provider_routes(registry: NativeRegistry) -> None:
     for prefix in (PROVIDER, PROVIDER + "/v1"):
         registry.get(f"{prefix}/models", provider_models)
@@ -83,6 +65,7 @@ def setup_amp_provider_routes(registry: NativeRegistry) -> None:
     registry.post(f"{PROVIDER}/v1/messages", with_amp_fallback(inference.claude_messages, authorise))
     registry.post(f"{PROVIDER}/v1/messages/count_tokens",
                   with_amp_fallback(inference.claude_count_tokens, authorise))
-    registry.get(f"{PROVIDER}/v1beta/models", gemini_models)
+    # The Gemini lists are the plain routes' own handlers: same key check, same answers.
+    registry.get(f"{PROVIDER}/v1beta/models", get_gemini_models)
     registry.post(f"{PROVIDER}/v1beta/models/{{action:.*}}", with_amp_fallback(inference.gemini_models_post, authorise))
-    registry.get(f"{PROVIDER}/v1beta/models/{{action:.*}}", gemini_model)
+    registry.get(f"{PROVIDER}/v1beta/models/{{action:.*}}", get_gemini_model)
