@@ -16,6 +16,7 @@ from handlers.inference.runtime import install as install_inference
 from handlers.logfiles.wiring import install_log_files
 from handlers.logins.context import setup_login_context
 from handlers.models.registry import registry_for
+from handlers.wsrelay.wiring import install_wsrelay
 
 from . import appkeys
 from .admin import setup_admin
@@ -104,6 +105,7 @@ def build_native_registry() -> NativeRegistry:
     from handlers.models.routes import setup_model_routes
     from handlers.root import setup_root
     from handlers.usage.routes import setup_usage_routes
+    from handlers.wsrelay.routes import setup_wsrelay_routes
 
     from .management.panel import setup_panel_route
     from .management.routes import setup_management
@@ -121,6 +123,7 @@ def build_native_registry() -> NativeRegistry:
     setup_usage_routes(registry)
     setup_log_routes(registry)
     setup_auth_file_routes(registry)
+    setup_wsrelay_routes(registry)
     return registry
 
 
@@ -195,6 +198,7 @@ async def create_app(options: GatewayOptions, *, registry: NativeRegistry | None
     flag_store.subscribe(legacy_changed)
 
     inference = install_inference(app, config_store)
+    install_wsrelay(app, config_store, inference)
     install_amp(app)
     setup_login_context(app)
     setup_management_guard(app)

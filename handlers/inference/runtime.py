@@ -109,6 +109,8 @@ class InferenceRuntime:
         self._base_timeouts = timeouts or (client.timeouts if client is not None else Timeouts())
         self.client = client or UpstreamClient(self._base_timeouts)
         self.oauth = oauth
+        # The /v1/ws relay channels (``aistudio``), set by handlers.wsrelay.wiring.
+        self.relay: CredentialSource | None = None
         self.selector = LegacySelector(store.current.routing.effective_strategy)
         self.state = RotationState()
         # Every upstream call's record for /v0/management/usage, kept while the setting is on.
@@ -230,6 +232,8 @@ class InferenceRuntime:
             credential = keyed.get(entry.id)
             if credential is None and self.oauth is not None:
                 credential = self.oauth.usable(entry.id)
+            if credential is None and self.relay is not None:
+                credential = self.relay.usable(entry.id)
             if credential is None or getattr(credential, "disabled", False):
                 continue
             out.append(Candidate(entry.id, int(getattr(credential, "priority", 0) or 0), entry.provider,
@@ -274,6 +278,8 @@ class InferenceRuntime:
                     # A key's ``cloak`` block, read from the config current at each call.
                     executor.cloak_resolver = self._cloak
             return executor
+        if self.relay is not None and candidate.provider == "aistudio":
+            return self.relay.executor_for(candidate.credential, self.client)
         if self.oauth is None:
             raise LookupError(f"no executor for credential {candidate.id}")
         return self.oauth.executor_for(candidate.credential, self.client)

@@ -659,6 +659,8 @@ class LiveModelRegistry:
     def __init__(self, store: ConfigStore,
                  credentials: Callable[[], Iterable[CredentialInput]] | None = None) -> None:
         self._credentials = credentials
+        # Runtime-only credentials registered next to the auth-dir ones (the /v1/ws relay channels).
+        self._extra: list[Callable[[], Iterable[CredentialInput]]] = []
         self._current = build_registry(store.current, self._records())
         store.subscribe(self._on_config)
 
@@ -675,8 +677,16 @@ class LiveModelRegistry:
         cfg = config if config is not None else self._current.config
         self._current = build_registry(cfg, self._records(), previous=self._current)
 
+    def add_source(self, records: Callable[[], Iterable[CredentialInput]]) -> None:
+        """Register ``records()`` after the auth-dir credentials, now and on every rebuild."""
+        self._extra.append(records)
+        self.refresh()
+
     def _records(self) -> Iterable[CredentialInput]:
-        return self._credentials() if self._credentials is not None else ()
+        own = list(self._credentials()) if self._credentials is not None else []
+        for extra in self._extra:
+            own.extend(extra())
+        return own
 
     def _on_config(self, old: Config, new: Config) -> None:
         self.refresh(new)

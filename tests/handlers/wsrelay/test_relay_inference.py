@@ -1,0 +1,180 @@
+"""Client requests served by a relay client connected at /v1/ws (real sockets both ways)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from tests.handlers.wsrelay.conftest import FakeRelay, MakeGateway, eventually, json_answer
+
+MODEL = "gemini-pro-latest"  # only the AI Studio catalogue has it
+BASE = "https://generativelanguage.googleapis.com/v1beta/models"
+ANSWER = {"candidates": [{"content": {"role": "model", "parts": [{"text": "hello from the relay"}]},
+                          "finishReason": "STOP", "index": 0}],
+          "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 4, "totalTokenCount": 7},
+          "modelVersion": MODEL}
+GEMINI_BODY = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+               "generationConfig": {"temperature": 0.5, "maxOutputTokens": 64, "responseMimeType": "text/plain"}}
+
+
+def sse_chunks() -> list[tuple[str, dict[str, Any] | None]]:
+    first = {"candidates": [{"content": {"role": "model", "parts": [{"text": "hel"}]}, "index": 0}]}
+    last = {"candidates": [{"content": {"role": "model", "parts": [{"text": "lo"}]}, "finishReason": "STOP",
+                            "index": 0}],
+            "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5}}
+    text = f"data: {orjson.dumps(first).decode()}\r\n\r\ndata: {orjson.dumps(last).decode()}\r\n\r\n"
+    # Split inside an event: the relay forwards fetch() body chunks wherever they fall.
+    cut = len(text) // 2 + 3
+    return [("stream_start", {"status": 200, "headers": {"Content-Type": ["text/event-stream"]}}),
+            ("stream_chunk", {"data": text[:cut]}), ("stream_chunk", {"data": text[cut:]}),
+            ("stream_end", None)]
+
+
+async def test_generate_content_goes_to_the_relay_as_an_http_request(relay_gateway: MakeGateway) -> None:
+    gw = await relay_gateway()
+    relay = await gw.connect(json_answer(ANSWER))
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:generateContent", json=GEMINI_BODY)
+    assert resp.status == 200
+    assert (await resp.json())["candidates"][0]["content"]["parts"][0]["text"] == "hello from the relay"
+    [sent] = relay.requests
+    payload = sent["payload"]
+    assert payload["method"] == "POST"
+    assert payload["url"] == f"{BASE}/{MODEL}:generateContent"
+    assert payload["headers"] == {"Content-Type": ["application/json"]}
+    body = orjson.loads(payload["body"])
+    # aistudio_executor.go drops these three and sends no model field.
+    assert body["generationConfig"] == {"temperature": 0.5}
+    assert "model" not in body
+    assert body["contents"] == GEMINI_BODY["contents"]
+    assert isinstance(payload["sent_at"], str) and payload["sent_at"].endswith("Z")
+
+
+async def test_stream_chunks_reach_the_client_as_sse(relay_gateway: MakeGateway) -> None:
+    gw = await relay_gateway()
+    relay = await gw.connect(lambda _: sse_chunks())
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", json=GEMINI_BODY)
+    assert resp.status == 200
+    text = (await resp.read()).decode()
+    events = [orjson.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+    assert "".join(e["candidates"][0]["content"]["parts"][0]["text"] for e in events) == "hello"
+    assert relay.requests[0]["payload"]["url"] == f"{BASE}/{MODEL}:streamGenerateContent?alt=sse"
+
+
+async def test_a_non_stream_request_folds_stream_frames(relay_gateway: MakeGateway) -> None:
+    # Manager.NonStream: a relay that answers with stream frames still gives one whole answer.
+    gw = await relay_gateway()
+    await gw.connect(lambda _: [("stream_start", {"status": 200}),
+                                ("stream_chunk", {"data": orjson.dumps(ANSWER).decode()[:20]}),
+                                ("stream_chunk", {"data": orjson.dumps(ANSWER).decode()[20:]}),
+                                ("stream_end", None)])
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:generateContent", json=GEMINI_BODY)
+    assert resp.status == 200
+    assert (await resp.json())["candidates"][0]["content"]["parts"][0]["text"] == "hello from the relay"
+
+
+async def test_openai_chat_is_translated_to_gemini_and_back(relay_gateway: MakeGateway) -> None:
+    gw = await relay_gateway()
+    relay = await gw.connect(json_answer(ANSWER))
+    resp = await gw.client.post("/v1/chat/completions",
+                                json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})
+    assert resp.status == 200
+    answer = await resp.json()
+    assert answer["object"] == "chat.completion"
+    assert answer["choices"][0]["message"]["content"] == "hello from the relay"
+    assert answer["usage"]["total_tokens"] == 7
+    body = orjson.loads(relay.requests[0]["payload"]["body"])
+    assert body["contents"][0]["parts"][0]["text"] == "hi"
+
+
+async def test_openai_chat_stream_is_translated(relay_gateway: MakeGateway) -> None:
+    gw = await relay_gateway()
+    await gw.connect(lambda _: sse_chunks())
+    resp = await gw.client.post("/v1/chat/completions", json={
+        "model": MODEL, "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    assert resp.status == 200
+    lines = [line[6:] for line in (await resp.read()).decode().splitlines() if line.startswith("data: ")]
+    assert lines[-1] == "[DONE]"
+    chunks = [orjson.loads(line) for line in lines[:-1]]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c.get("choices"))
+    assert text == "hello"
+
+
+async def test_count_tokens_drops_generation_fields_and_reads_total(relay_gateway: MakeGateway) -> None:
+    gw = await relay_gateway()
+    relay = await gw.connect(json_answer({"totalTokens": 9}))
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:countTokens", json=GEMINI_BODY)
+    assert resp.status == 200
+    assert (await resp.json())["totalTokens"] == 9
+    payload = relay.requests[0]["payload"]
+    assert payload["url"] == f"{BASE}/{MODEL}:countTokens"
+    assert "generationConfig" not in orjson.loads(payload["body"])
+
+
+async def test_an_upstream_error_status_passes_through(relay_gateway: MakeGateway) -> None:
+    error = {"error": {"code": 400, "message": "bad field", "status": "INVALID_ARGUMENT"}}
+    gw = await relay_gateway()
+    await gw.connect(json_answer(error, status=400))
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:generateContent", json=GEMINI_BODY)
+    assert resp.status == 400
+    assert await resp.json() == error
+
+
+async def test_a_stream_whose_first_frame_fails_answers_that_status(relay_gateway: MakeGateway) -> None:
+    error = {"error": {"code": 429, "message": "quota", "status": "RESOURCE_EXHAUSTED"}}
+    text = orjson.dumps(error).decode()
+    gw = await relay_gateway()
+    await gw.connect(lambda _: [("stream_start", {"status": 429}), ("stream_chunk", {"data": text[:10]}),
+                                ("stream_chunk", {"data": text[10:]}), ("stream_end", None)])
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", json=GEMINI_BODY)
+    assert resp.status == 429
+    assert await resp.json() == error
+
+
+async def test_an_error_frame_fails_the_request(relay_gateway: MakeGateway) -> None:
+    gw = await relay_gateway()
+    await gw.connect(lambda _: [("error", {"error": "fetch failed", "status": 502})])
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:generateContent", json=GEMINI_BODY)
+    assert resp.status == 500
+    assert "fetch failed (status=502)" in (await resp.text())
+
+
+async def test_a_json_ping_gets_a_pong_with_its_id(relay_gateway: MakeGateway) -> None:
+    gw = await relay_gateway()
+    relay = await gw.connect(json_answer(ANSWER))
+    await relay.ws.send_str('{"id":"p-1","type":"ping"}')
+    await eventually(lambda: bool(relay.frames), "a pong")
+    assert relay.frames == [{"id": "p-1", "type": "pong"}]
+
+
+async def test_disconnect_removes_the_provider(relay_gateway: MakeGateway) -> None:
+    gw = await relay_gateway()
+    path = f"/v1beta/models/{MODEL}:generateContent"
+    before = await gw.client.post(path, json=GEMINI_BODY)
+    unknown = (before.status, await before.read())
+    assert unknown == (400, orjson.dumps({"error": {"message": f"unknown provider for model {MODEL}",
+                                                    "type": "invalid_request_error"}}))
+    relay = await gw.connect(json_answer(ANSWER))
+    models = await (await gw.client.get("/v1/models")).json()
+    assert MODEL in {m["id"] for m in models["data"]}
+    await relay.close()
+    await eventually(lambda: not gw.manager.channels, "the session ended")
+    after = await gw.client.post(path, json=GEMINI_BODY)
+    assert (after.status, await after.read()) == unknown
+    models = await (await gw.client.get("/v1/models")).json()
+    assert MODEL not in {m["id"] for m in models["data"]}
+
+
+async def test_a_request_in_flight_fails_when_the_relay_goes(relay_gateway: MakeGateway) -> None:
+    gw = await relay_gateway()
+    relay: FakeRelay = await gw.connect(json_answer(ANSWER))
+    relay.hold = True
+    pending = gw.client.post(f"/v1beta/models/{MODEL}:generateContent", json=GEMINI_BODY)
+    import asyncio
+
+    task = asyncio.ensure_future(pending)
+    await eventually(lambda: bool(relay.requests), "the request reached the relay")
+    await relay.close()
+    resp = await task
+    assert resp.status == 500
+    assert "websocket session closed" in await resp.text()
