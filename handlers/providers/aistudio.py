@@ -78,14 +78,17 @@ class RelayStream(UpstreamStream):
     non-SSE ``alt``), ended by ``stream_end`` or a whole ``http_response``."""
 
     def __init__(self, client: UpstreamClient, answer: _RelayAnswer, executor: AIStudioExecutor,
-                 inbox: Inbox, first: list[bytes], *, raw: bool) -> None:
+                 inbox: Inbox, first: list[bytes], *, raw: bool, done: bool = False) -> None:
         super().__init__(client, answer, executor, raw=raw)  # type: ignore[arg-type]
         self._inbox = inbox
         self._first = first
+        self._done = done  # the first frame was already the last (a whole answer, or the end)
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         for chunk in self._first:
             yield chunk
+        if self._done:
+            return
         while True:
             message = await _next(self._inbox, self._client.timeouts.idle)
             if message is None:
@@ -240,19 +243,17 @@ class AIStudioExecutor(GeminiAPIExecutor):
             if message.type == m.ERROR:
                 raise transport_error(f"wsrelay: {m.decode_error(message.payload)}")
             status, headers, first = 200, {}, []
+            done = message.type in m.TERMINAL
             if message.type in (m.STREAM_START, m.HTTP_RESPONSE):
                 answer = m.decode_response(message.payload)
                 status, headers = answer.status, answer.header_map()
                 if message.type == m.HTTP_RESPONSE:
                     first = [answer.body]
-                    inbox.put_nowait(m.Message(ident, m.STREAM_END))
             elif message.type == m.STREAM_CHUNK:
                 first = [m.decode_chunk(message.payload)]
-            elif message.type == m.STREAM_END:
-                inbox.put_nowait(message)
             if status > 0 and status != 200:
                 body = b"".join(first)
-                if message.type not in (m.STREAM_END, m.HTTP_RESPONSE):
+                if not done:
                     body += await self._rest(inbox)
                 raise self.error_for(status, body, headers)
         except BaseException:
@@ -260,7 +261,7 @@ class AIStudioExecutor(GeminiAPIExecutor):
             raise
         answer_head = _RelayAnswer(session, ident, status, headers)
         raw = request.stream and bool(normalise_alt(request.alt))
-        return RelayStream(self.client, answer_head, self, inbox, first, raw=raw)
+        return RelayStream(self.client, answer_head, self, inbox, first, raw=raw, done=done)
 
     async def _rest(self, inbox: Inbox) -> bytes:
         """The body of a failed stream: chunks up to the end, or an error's text when none came."""

@@ -36,7 +36,8 @@ def random_channel_name() -> str:
     return "aistudio-" + "".join(secrets.choice(_ALPHABET) for _ in range(16))
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: identity equality and hashing (the metadata dict would make a field hash fail).
+@dataclass(frozen=True, slots=True, eq=False)
 class RelayCredential:
     """The runtime-only auth the legacy registers per channel (no file, no key, no refresh)."""
 

@@ -178,3 +178,34 @@ async def test_a_request_in_flight_fails_when_the_relay_goes(relay_gateway: Make
     resp = await task
     assert resp.status == 500
     assert "websocket session closed" in await resp.text()
+
+
+async def test_a_stream_answered_with_one_whole_response_is_one_event(relay_gateway: MakeGateway) -> None:
+    # ExecuteStream passes an http_response's body to the translator as the stream's one chunk.
+    gw = await relay_gateway()
+    await gw.connect(json_answer(ANSWER))
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", json=GEMINI_BODY)
+    assert resp.status == 200
+    lines = [line for line in (await resp.read()).decode().splitlines() if line.startswith("data: ")]
+    assert [orjson.loads(line[6:])["candidates"][0]["content"]["parts"][0]["text"] for line in lines] == [
+        "hello from the relay"]
+
+
+async def test_a_stream_that_ends_at_once_is_no_answer(relay_gateway: MakeGateway) -> None:
+    # Compatibility row 4a: an empty 200 stream is an error, not a silent empty answer.
+    gw = await relay_gateway()
+    await gw.connect(lambda _: [("stream_end", None)])
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", json=GEMINI_BODY)
+    assert resp.status == 500
+    assert "upstream stream closed before a finishReason" in await resp.text()
+
+
+async def test_a_raw_alt_stream_is_relayed_as_it_came(relay_gateway: MakeGateway) -> None:
+    gw = await relay_gateway()
+    whole = orjson.dumps([ANSWER]).decode()
+    relay = await gw.connect(lambda _: [("stream_start", {"status": 200}), ("stream_chunk", {"data": whole[:15]}),
+                                        ("stream_chunk", {"data": whole[15:]}), ("stream_end", None)])
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:streamGenerateContent?alt=json", json=GEMINI_BODY)
+    assert resp.status == 200
+    assert orjson.loads(await resp.read()) == [ANSWER]
+    assert relay.requests[0]["payload"]["url"] == f"{BASE}/{MODEL}:streamGenerateContent?$alt=json"
