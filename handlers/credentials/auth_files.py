@@ -26,6 +26,7 @@ from handlers.auth.stores.file_store import FileTokenStore
 from handlers.inference.runtime import INFERENCE
 from handlers.logins.vertex_import import ServiceAccountError, parse_service_account, vertex_credential
 from handlers.usage.statistics import Timestamp
+from handlers.wsrelay.manager import RELAY, RelayCredential
 from quotio_gateway.goquery import query_value
 from quotio_gateway.management.auth import guarded
 from quotio_gateway.management.responses import (
@@ -154,8 +155,22 @@ def _entries(request: web.Request, services: CredentialServices) -> list[dict[st
         if not disabled:
             out += [_entry(request, project, path, label=f"{credential.label} [{project.project}]", disabled=False)
                     for project in projects]
+    relay = request.app.get(RELAY)
+    if relay is not None:
+        out += [_relay_entry(request, credential) for credential in relay.credentials()]
     out.sort(key=lambda e: e["name"].lower())
     return out
+
+
+def _relay_entry(request: web.Request, credential: RelayCredential) -> dict[str, Any]:
+    """A /v1/ws channel: the runtime-only auth ``wsOnConnected`` registers (no file, no path)."""
+    status, unavailable, message = _standing(request, credential.id)
+    when = _go_time(credential.connected_ns)
+    return gin_h(id=credential.id, auth_index=credential.auth_index, name=credential.id, type=credential.provider,
+                 provider=credential.provider, label=credential.label, status=status, status_message=message,
+                 disabled=False, unavailable=unavailable, runtime_only=True, source="memory", size=0,
+                 email=credential.id, account_type="oauth", account=credential.id, created_at=when,
+                 modtime=when, updated_at=when)
 
 
 async def list_auth_files(request: web.Request) -> web.StreamResponse:

@@ -38,7 +38,9 @@ def credential_identity(credential: Any, client_key: str) -> tuple[str, str]:
         key = credential.api_key.strip()
         return key or client_key.strip(), stable_index("api_key:" + key) if key else stable_index("id:" + credential.id)
     provider = credential.provider.lower()
-    index = view_auth_index(credential.id)
+    # A relay channel has no file: EnsureIndex falls back to its id (``RelayCredential.auth_index``).
+    index = getattr(credential, "auth_index", "") if provider == "aistudio" else ""
+    index = index or view_auth_index(credential.id)
     meta = credential.metadata
     if provider == "gemini-cli":
         return credential.id.strip(), index

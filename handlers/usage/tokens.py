@@ -143,7 +143,7 @@ def stream_event_usage(kind: str, payload: Any) -> TokenStats | None:
 EXECUTOR_KINDS: dict[str, str] = {
     "claude": "claude", "codex": "codex", "gemini": "gemini", "vertex": "gemini",
     "gemini-cli": "gemini-cli", "antigravity": "antigravity", "openai-compatibility": "openai",
-    "qwen": "openai", "iflow": "openai", "github-copilot": "openai",
+    "qwen": "openai", "iflow": "openai", "github-copilot": "openai", "aistudio": "gemini",
 }
 # Executors whose legacy counterpart records a request even when the answer had no usage
 # (``ensurePublished``); the others record nothing for a success without token counts.

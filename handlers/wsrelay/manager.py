@@ -11,6 +11,7 @@ waiting requests fail with ``replaced by new connection``; the credential stays.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from handlers.auth.credential import stable_index
 from handlers.models.registry import CredentialRecord
 from handlers.providers.aistudio import AIStudioExecutor
 from handlers.providers.http import UpstreamClient
@@ -49,6 +51,12 @@ class RelayCredential:
     disabled: bool = False
     proxy_url: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    connected_ns: int = 0  # the legacy's CreatedAt / UpdatedAt
+
+    @property
+    def auth_index(self) -> str:
+        """``EnsureIndex`` of an auth with neither file nor key: ``id:`` + its id."""
+        return stable_index("id:" + self.id)
 
 
 class RelayManager:
@@ -74,7 +82,8 @@ class RelayManager:
             replaced.close_soon(REPLACED)
         # Only channels named like the legacy's own become credentials (wsOnConnected).
         if name.startswith("aistudio-") and name not in self._credentials:
-            self._credentials[name] = RelayCredential(id=name, label=name, metadata={"email": name})
+            self._credentials[name] = RelayCredential(id=name, label=name, metadata={"email": name},
+                                                      connected_ns=time.time_ns())
             log.info("websocket provider connected", channel=name)
             self._changed()
         return session
@@ -113,6 +122,9 @@ class RelayManager:
 
     def records(self) -> list[CredentialRecord]:
         return [CredentialRecord(provider=PROVIDER, id=name) for name in sorted(self._credentials)]
+
+    def credentials(self) -> list[RelayCredential]:
+        return [self._credentials[name] for name in sorted(self._credentials)]
 
     def usable(self, credential_id: str) -> RelayCredential | None:
         return self._credentials.get(credential_id)
