@@ -209,3 +209,13 @@ async def test_a_raw_alt_stream_is_relayed_as_it_came(relay_gateway: MakeGateway
     assert resp.status == 200
     assert orjson.loads(await resp.read()) == [ANSWER]
     assert relay.requests[0]["payload"]["url"] == f"{BASE}/{MODEL}:streamGenerateContent?$alt=json"
+
+
+async def test_oauth_excluded_models_apply_to_the_channel(relay_gateway: MakeGateway) -> None:
+    gw = await relay_gateway(f"oauth-excluded-models:\n  aistudio: [\"{MODEL}\"]\n")
+    relay = await gw.connect(json_answer(ANSWER))
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:generateContent", json=GEMINI_BODY)
+    assert resp.status == 400
+    assert relay.requests == []
+    resp = await gw.client.post("/v1beta/models/gemini-flash-latest:generateContent", json=GEMINI_BODY)
+    assert resp.status == 200

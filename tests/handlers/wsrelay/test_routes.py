@@ -70,3 +70,16 @@ async def test_the_packaged_table_keeps_v1_ws_on_legacy(legacy: Any, make_gatewa
         assert app[RELAY].channels == []
     finally:
         await client.close()
+
+
+async def test_shutdown_ends_open_relay_sessions(legacy: Any, make_gateway: GatewayFactory) -> None:
+    app = await make_gateway({"legacy": {"url": legacy.url}, "routes": NATIVE})
+    client = await serve(app)
+    # Its own session: closing the test client must not be what closes the socket.
+    async with aiohttp.ClientSession() as own:
+        relay = FakeRelay(await own.ws_connect(client.make_url("/v1/ws")), json_answer(ANSWER))
+        await eventually(lambda: len(app[RELAY].channels) == 1, "the relay registered")
+        await client.close()
+        await relay.task  # the gateway closed the socket as it stopped
+        assert relay.ws.closed
+        assert app[RELAY].channels == []
