@@ -103,9 +103,11 @@ async def test_a_client_that_never_answers_pings_is_dropped(relay_gateway: MakeG
 
 
 async def test_a_client_that_answers_pings_stays(relay_gateway: MakeGateway) -> None:
-    gw = await relay_gateway(manager=RelayManager(heartbeat=0.05, read_timeout=0.5))
+    # A pong every 50 ms against a 1 s deadline: only a stall of most of a second on a loaded
+    # machine could end the session, where without pongs it would end after 1 s.
+    gw = await relay_gateway(manager=RelayManager(heartbeat=0.05, read_timeout=1.0))
     relay = await gw.connect(json_answer(ANSWER))  # aiohttp's client answers pings itself
-    await asyncio.sleep(1.2)  # past two read deadlines, each moved on by the pongs
+    await asyncio.sleep(2.5)  # past two read deadlines, each moved on by the pongs
     assert not relay.ws.closed
     resp = await gw.client.post(f"/v1beta/models/{MODEL}:generateContent", json=GEMINI_BODY)
     assert resp.status == 200
