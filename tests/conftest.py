@@ -209,12 +209,15 @@ async def fake_llm() -> AsyncIterator[FakeLLM]:
     await fake.stop()
 
 
-async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
+async def eventually(check: Callable[[], bool], within: float = 5.0, *, what: str = "") -> None:
     """Wait until ``check()`` holds, polling; bounded, so a condition that never comes fails the
-    test (TimeoutError) instead of hanging it."""
-    async with asyncio.timeout(within):
-        while not check():  # noqa: ASYNC110 - what is waited for (a watcher, a socket) has no event
-            await asyncio.sleep(0.02)
+    test (TimeoutError, naming ``what``) instead of hanging it."""
+    try:
+        async with asyncio.timeout(within):
+            while not check():  # noqa: ASYNC110 - what is waited for (a watcher, a socket) has no event
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise TimeoutError(f"never happened within {within:g} s: {what or check}") from None
 
 
 async def serve_inference(app: web.Application) -> TestClient[Any, Any]:

@@ -5,13 +5,11 @@ request (method, raw path and query, headers, body) and answers what the test sc
 from __future__ import annotations
 
 import asyncio
-import errno
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 # Ports this suite's helpers may bind (the test machine's agreed range for this area).
-PORT_RANGE = range(21700, 21800)
 
 
 @dataclass
@@ -51,17 +49,9 @@ class FakeAmp:
         app.router.add_route("*", "/{tail:.*}", self._serve)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
-        for port in PORT_RANGE:
-            site = web.TCPSite(self.runner, "127.0.0.1", port)
-            try:
-                await site.start()
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    continue
-                raise
-            self.port = port
-            return
-        raise RuntimeError("no free port in 21700-21799")
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
         if self.runner is not None:
@@ -81,17 +71,3 @@ class FakeAmp:
             await asyncio.sleep(0)
         await response.write_eof()
         return response
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port of ``PORT_RANGE`` nothing listens on at ``host`` right now (for a server started next)."""
-    import socket
-
-    for port in PORT_RANGE:
-        with socket.socket() as probe:
-            try:
-                probe.bind((host, port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 21700-21799")

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-PORT_RANGE = range(21100, 21200)
 PANEL_REPO = "router-for-me/Cli-Proxy-API-Management-Center"
 GATEWAY_REPO = "router-for-me/CLIProxyAPI"
 
@@ -40,18 +38,6 @@ class Recorded:
     method: str
     path: str
     headers: dict[str, str]
-
-
-def free_port_in_range() -> int:
-    """A port of the helper's range nobody listens on right now."""
-    for port in PORT_RANGE:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 21100-21199")
 
 
 class FakeGitHub:
@@ -103,16 +89,9 @@ class FakeGitHub:
         app.router.add_route("*", "/{tail:.*}", self.handle)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
-        for _ in range(5):
-            port = free_port_in_range()
-            site = web.TCPSite(self.runner, "127.0.0.1", port)
-            try:
-                await site.start()
-            except OSError:  # taken between the probe and the bind
-                continue
-            self.port = port
-            return
-        raise RuntimeError("could not bind the fake GitHub")
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
         if self.runner is not None:

@@ -19,7 +19,7 @@ from handlers.models.routes import setup_model_routes
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.config import ConfigStore
 from quotio_gateway.native import NativeRegistry
-from tests.fakes.amp_upstream import FakeAmp, free_port
+from tests.fakes.amp_upstream import FakeAmp
 
 MakeAmpGateway = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -66,8 +66,7 @@ async def amp_gateway(tmp_path: Path, amp_home: Path) -> AsyncIterator[MakeAmpGa
             setup(registry)
         for route in registry.routes:
             app.router.add_route(route.method, route.path, route.handler)
-        client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", port=free_port(),
-                                                             handler_cancellation=True))
+        client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", handler_cancellation=True))
         await client.start_server()
         clients.append(client)
         return client

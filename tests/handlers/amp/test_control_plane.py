@@ -16,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.e2e.test_quotio_launch import non_loopback_ipv4
-from tests.fakes.amp_upstream import AmpAnswer, FakeAmp, free_port
+from tests.fakes.amp_upstream import AmpAnswer, FakeAmp
 from tests.fakes.llm_upstream import ANSWER, FakeLLM
 from tests.handlers.amp.test_routes import CORS
 
@@ -39,7 +39,7 @@ async def serve(make_gateway: Any, amp_home: Any) -> AsyncIterator[Serve]:
     async def start(ampcode: dict[str, Any], host: str = "127.0.0.1", **config: Any) -> TestClient[Any, Any]:
         app = await make_gateway({"routes": [{"match": "* /api/*", "mode": "legacy"}]},
                                  config={"ampcode": ampcode, **config})
-        client: TestClient[Any, Any] = TestClient(TestServer(app, host=host, port=free_port(host)))
+        client: TestClient[Any, Any] = TestClient(TestServer(app, host=host))
         await client.start_server()
         clients.append(client)
         return client

@@ -4,7 +4,6 @@ client (what the AI Studio browser page does) that answers the gateway's ``http_
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,31 +23,10 @@ from handlers.wsrelay.wiring import install_wsrelay
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.config import ConfigStore
 from quotio_gateway.native import NativeRegistry
-
-PORTS = range(21800, 21900)
+from tests.conftest import eventually
 
 # What the fake relay sends for one request: a list of (type, payload) frames.
 Script = Callable[[dict[str, Any]], list[tuple[str, dict[str, Any] | None]]]
-
-
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 21800-21899")
-
-
-async def eventually(check: Callable[[], bool], what: str) -> None:
-    """Wait for something another task does (no timing is asserted: the bound only stops a hang)."""
-    for _ in range(2000):
-        if check():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"never happened: {what}")
 
 
 class FakeRelay:
@@ -109,7 +87,7 @@ class RelayGateway:
         relay = FakeRelay(ws, script)
         self.relays.append(relay)
         await eventually(lambda: set(self.manager.channels) != before or len(self.manager.channels) == 1,
-                         "the relay registered")
+                         within=10.0, what="the relay registered")
         return relay
 
 
@@ -135,8 +113,7 @@ async def relay_gateway(tmp_path: Path) -> AsyncIterator[MakeGateway]:
         setup_wsrelay_routes(registry)
         for route in registry.routes:
             app.router.add_route(route.method, route.path, route.handler)
-        client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", port=free_port(),
-                                                             handler_cancellation=True))
+        client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", handler_cancellation=True))
         await client.start_server()
         gateway = RelayGateway(client, store, path)
         made.append(gateway)

@@ -6,7 +6,8 @@ from typing import Any
 
 import orjson
 
-from tests.handlers.wsrelay.conftest import FakeRelay, MakeGateway, eventually, json_answer
+from tests.conftest import eventually
+from tests.handlers.wsrelay.conftest import FakeRelay, MakeGateway, json_answer
 
 MODEL = "gemini-pro-latest"  # only the AI Studio catalogue has it
 BASE = "https://generativelanguage.googleapis.com/v1beta/models"
@@ -143,7 +144,7 @@ async def test_a_json_ping_gets_a_pong_with_its_id(relay_gateway: MakeGateway) -
     gw = await relay_gateway()
     relay = await gw.connect(json_answer(ANSWER))
     await relay.ws.send_str('{"id":"p-1","type":"ping"}')
-    await eventually(lambda: bool(relay.frames), "a pong")
+    await eventually(lambda: bool(relay.frames), within=10.0, what="a pong")
     assert relay.frames == [{"id": "p-1", "type": "pong"}]
 
 
@@ -158,7 +159,7 @@ async def test_disconnect_removes_the_provider(relay_gateway: MakeGateway) -> No
     models = await (await gw.client.get("/v1/models")).json()
     assert MODEL in {m["id"] for m in models["data"]}
     await relay.close()
-    await eventually(lambda: not gw.manager.channels, "the session ended")
+    await eventually(lambda: not gw.manager.channels, within=10.0, what="the session ended")
     after = await gw.client.post(path, json=GEMINI_BODY)
     assert (after.status, await after.read()) == unknown
     models = await (await gw.client.get("/v1/models")).json()
@@ -173,7 +174,7 @@ async def test_a_request_in_flight_fails_when_the_relay_goes(relay_gateway: Make
     import asyncio
 
     task = asyncio.ensure_future(pending)
-    await eventually(lambda: bool(relay.requests), "the request reached the relay")
+    await eventually(lambda: bool(relay.requests), within=10.0, what="the request reached the relay")
     await relay.close()
     resp = await task
     assert resp.status == 500

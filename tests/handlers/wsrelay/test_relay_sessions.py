@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from handlers.wsrelay.manager import RelayManager
-from tests.handlers.wsrelay.conftest import FakeRelay, MakeGateway, eventually, json_answer
+from tests.conftest import eventually
+from tests.handlers.wsrelay.conftest import FakeRelay, MakeGateway, json_answer
 from tests.handlers.wsrelay.test_relay_inference import ANSWER, GEMINI_BODY, MODEL
 
 KEYED = "api-keys: [client-key]\n"
@@ -49,7 +50,7 @@ async def test_ws_auth_accepts_the_client_key(relay_gateway: MakeGateway, how: s
     else:
         ws = await gw.client.session.ws_connect(gw.url("/v1/ws"), headers={"Authorization": "Bearer client-key"})
         gw.relays.append(FakeRelay(ws, json_answer(ANSWER)))
-        await eventually(lambda: len(gw.manager.channels) == 1, "the relay registered")
+        await eventually(lambda: len(gw.manager.channels) == 1, within=10.0, what="the relay registered")
     resp = await gw.client.post(f"/v1beta/models/{MODEL}:generateContent", json=GEMINI_BODY,
                                 headers={"Authorization": "Bearer client-key"})
     assert resp.status == 200
@@ -60,7 +61,7 @@ async def test_turning_ws_auth_on_ends_open_sessions_and_off_keeps_them(relay_ga
     relay = await gw.connect(json_answer(ANSWER))
     await gw.store.save_raw((KEYED + "ws-auth: true\n").encode())
     await relay.task  # the gateway closed the socket
-    await eventually(lambda: not gw.manager.channels and not gw.manager.records(), "sessions ended")
+    await eventually(lambda: not gw.manager.channels and not gw.manager.records(), within=10.0, what="sessions ended")
     again = await gw.connect(json_answer(ANSWER), query="?key=client-key")
     await gw.store.save_raw(KEYED.encode())
     resp = await gw.client.post(f"/v1beta/models/{MODEL}:generateContent", json=GEMINI_BODY,
@@ -75,7 +76,7 @@ async def test_a_second_connection_with_the_same_name_replaces_the_first(relay_g
     first = await gw.connect(json_answer(ANSWER))
     first.hold = True
     waiting = asyncio.ensure_future(gw.client.post(f"/v1beta/models/{MODEL}:generateContent", json=GEMINI_BODY))
-    await eventually(lambda: bool(first.requests), "the first relay got the request")
+    await eventually(lambda: bool(first.requests), within=10.0, what="the first relay got the request")
     second = FakeRelay(await gw.client.session.ws_connect(gw.url("/v1/ws")), json_answer(ANSWER))
     gw.relays.append(second)
     await first.task  # the old socket is closed by the gateway
@@ -92,14 +93,14 @@ async def test_a_second_connection_with_the_same_name_replaces_the_first(relay_g
 async def test_a_client_that_never_answers_pings_is_dropped(relay_gateway: MakeGateway) -> None:
     gw = await relay_gateway(manager=RelayManager(heartbeat=0.02, read_timeout=0.1))
     ws = await gw.client.session.ws_connect(gw.url("/v1/ws"), autoping=False)
-    await eventually(lambda: len(gw.manager.channels) == 1, "connected")
+    await eventually(lambda: len(gw.manager.channels) == 1, within=10.0, what="connected")
     pings = 0
     async for frame in ws:
         if frame.type is aiohttp.WSMsgType.PING:
             pings += 1
             assert frame.data == b"ping"
     assert pings >= 1
-    await eventually(lambda: not gw.manager.channels and not gw.manager.records(), "dropped")
+    await eventually(lambda: not gw.manager.channels and not gw.manager.records(), within=10.0, what="dropped")
 
 
 async def test_a_client_that_answers_pings_stays(relay_gateway: MakeGateway) -> None:
@@ -119,7 +120,7 @@ async def test_a_frame_the_legacy_cannot_decode_ends_the_session(relay_gateway: 
     relay = await gw.connect(json_answer(ANSWER))
     await relay.ws.send_str(frame)
     await relay.task
-    await eventually(lambda: not gw.manager.channels, "session ended")
+    await eventually(lambda: not gw.manager.channels, within=10.0, what="session ended")
 
 
 async def test_frames_for_unknown_ids_are_ignored(relay_gateway: MakeGateway) -> None:

@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from handlers.wsrelay.manager import RELAY
 from quotio_gateway.flags.loader import packaged_flags_path
-from tests.conftest import GatewayFactory
-from tests.handlers.wsrelay.conftest import FakeRelay, eventually, free_port, json_answer
+from tests.conftest import GatewayFactory, eventually
+from tests.handlers.wsrelay.conftest import FakeRelay, json_answer
 from tests.handlers.wsrelay.test_relay_inference import ANSWER, GEMINI_BODY, MODEL
 
 NATIVE = [{"match": "GET /v1/ws", "mode": "native"}, {"match": "POST /v1beta/models/*", "mode": "native"}]
@@ -20,7 +20,7 @@ CLIENT = {"Authorization": "Bearer client-key"}
 
 
 async def serve(app: Any) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1", port=free_port()))
+    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     return client
 
@@ -33,7 +33,7 @@ async def test_native_relay_serves_requests_through_the_dispatcher(legacy: Any, 
     try:
         query = "?key=client-key" if ws_auth else ""
         relay = FakeRelay(await client.ws_connect("/v1/ws" + query), json_answer(ANSWER))
-        await eventually(lambda: len(app[RELAY].channels) == 1, "the relay registered")
+        await eventually(lambda: len(app[RELAY].channels) == 1, within=10.0, what="the relay registered")
         resp = await client.post(f"/v1beta/models/{MODEL}:generateContent", json=GEMINI_BODY, headers=CLIENT)
         assert resp.status == 200
         assert resp.headers["X-Quotio-Route"] == "native/native"
@@ -78,7 +78,7 @@ async def test_shutdown_ends_open_relay_sessions(legacy: Any, make_gateway: Gate
     # Its own session: closing the test client must not be what closes the socket.
     async with aiohttp.ClientSession() as own:
         relay = FakeRelay(await own.ws_connect(client.make_url("/v1/ws")), json_answer(ANSWER))
-        await eventually(lambda: len(app[RELAY].channels) == 1, "the relay registered")
+        await eventually(lambda: len(app[RELAY].channels) == 1, within=10.0, what="the relay registered")
         await client.close()
         await relay.task  # the gateway closed the socket as it stopped
         assert relay.ws.closed

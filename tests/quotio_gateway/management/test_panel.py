@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from quotio_gateway.management.panel_asset import CHECK_INTERVAL, PANEL_UPDATER, PanelUpdater
 from tests.conftest import GatewayFactory, auth, eventually
-from tests.fakes.github import PANEL_REPO, Answer, FakeGitHub, free_port_in_range
+from tests.fakes.github import PANEL_REPO, Answer, FakeGitHub
 from tests.quotio_gateway.management.conftest import FakeClock
 
 PAGE = b"<!doctype html><title>Management Center</title>"
@@ -63,7 +63,7 @@ async def start(make_gateway: GatewayFactory, tmp_path: Path, github: FakeGitHub
         app = await make_gateway({"default": "native"}, config=config)
         if clock is not None:
             app[PANEL_UPDATER].clock = clock
-        server = TestServer(app, host="127.0.0.1", port=free_port_in_range())
+        server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         servers.append(server)
         # The start-up check has gone out once the server runs; let it finish.
