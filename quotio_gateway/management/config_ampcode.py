@@ -9,6 +9,7 @@ DELETE refuses one; upstream-api-keys entries are trimmed and blank ones dropped
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -114,24 +115,25 @@ async def patch_model_mappings(request: web.Request) -> web.StreamResponse:
     incoming = _mappings(body.get("value")) or []
 
     def change(cfg: Config) -> None:
-        current = list(cfg.ampcode.model_mappings)
-        # Later duplicates of a ``from`` win the index, as Go's map assignment does.
-        where = {go_trim(m.from_): i for i, m in enumerate(current)}
-        for mapping in incoming:
-            key = go_trim(mapping.from_)
-            if key in where:
-                current[where[key]] = mapping
-            else:
-                where[key] = len(current)
-                current.append(mapping)
-        _set_mappings(cfg.ampcode, current)
+        _upsert(cfg.ampcode, "model_mappings", incoming, lambda m: go_trim(m.from_))
 
     return await mutate_config(request, change)
 
 
-def _set_mappings(amp: AmpCode, mappings: list[AmpModelMapping]) -> None:
+def _upsert(amp: AmpCode, attr: str, incoming: list[Any], key: Callable[[Any], str]) -> None:
+    """PATCH of an Amp list: an entry whose trimmed key is already there replaces it in place,
+    any other is appended. Later duplicates of a key win the index, as Go's map assignment does."""
+    current = list(getattr(amp, attr))
+    where = {key(item): i for i, item in enumerate(current)}
+    for item in incoming:
+        k = key(item)
+        if k in where:
+            current[where[k]] = item
+        else:
+            where[k] = len(current)
+            current.append(item)
     # append() onto a nil slice with nothing to add leaves it nil.
-    assign(amp, "model_mappings", mappings if mappings or not amp.is_nil("model_mappings") else None)
+    assign(amp, attr, current if current or not amp.is_nil(attr) else None)
 
 
 async def delete_model_mappings(request: web.Request) -> web.StreamResponse:
@@ -194,16 +196,7 @@ async def patch_upstream_api_keys(request: web.Request) -> web.StreamResponse:
     incoming = _key_entries(body.get("value"))
 
     def change(cfg: Config) -> None:
-        amp = cfg.ampcode
-        current = list(amp.upstream_api_keys)
-        where = {go_trim(e.upstream_api_key): i for i, e in enumerate(current)}
-        for entry in incoming:
-            if entry.upstream_api_key in where:
-                current[where[entry.upstream_api_key]] = entry
-            else:
-                where[entry.upstream_api_key] = len(current)
-                current.append(entry)
-        assign(amp, "upstream_api_keys", current if current or not amp.is_nil("upstream_api_keys") else None)
+        _upsert(cfg.ampcode, "upstream_api_keys", incoming, lambda e: go_trim(e.upstream_api_key))
 
     return await mutate_config(request, change)
 
