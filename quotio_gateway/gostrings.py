@@ -14,6 +14,13 @@ def go_trim(text: str) -> str:
     return text.strip(GO_SPACE)
 
 
+def go_decimal(text: str) -> int | None:
+    """The value ``strconv.Atoi``/``ParseInt(text, 10, …)`` reads from a spelling they accept (an
+    optional sign, then ASCII digits only), else None; the bit-size range is left to the caller."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    return int(text) if digits.isascii() and digits.isdigit() else None
+
+
 def go_lower(text: str) -> str:
     """``strings.ToLower``: each code point through ``unicode.ToLower`` (simple mapping)."""
     if text.isascii():

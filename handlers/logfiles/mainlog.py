@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-MAIN_LOG = "main.log"
+from quotio_gateway.gostrings import go_decimal
+from quotio_gateway.mainlog import MAIN_LOG
+
 # bufio.Scanner's limit in the legacy reader: a longer line fails the whole read.
 MAX_LINE_BYTES = 8 * 1024 * 1024
 _INT64_MAX = 2**63 - 1
@@ -45,11 +47,7 @@ def rotation_order(name: str) -> int | None:
     """Sort key of a rotated main log (larger is older): ``main.log.<N>`` or lumberjack's
     ``main-<2006-01-02T15-04-05>[.<ms>].log[.gz]``; None for any other file."""
     if name.startswith(MAIN_LOG + "."):
-        suffix = name[len(MAIN_LOG) + 1:]
-        # Go's Atoi: an optional sign, then ASCII digits only.
-        if re.fullmatch(r"[+-]?[0-9]+", suffix):
-            return int(suffix)
-        return None
+        return go_decimal(name[len(MAIN_LOG) + 1:])
     if not name.startswith("main-"):
         return None
     clean = name[len("main-"):]

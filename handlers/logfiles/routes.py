@@ -10,6 +10,7 @@ from aiohttp import web
 
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.goquery import query_value
+from quotio_gateway.gostrings import go_decimal
 from quotio_gateway.management.auth import guarded
 from quotio_gateway.management.responses import error_response, gin_h, json_response
 from quotio_gateway.native import NativeRegistry
@@ -27,16 +28,8 @@ def log_dir(request: web.Request) -> Path:
 
 def _cutoff(raw: str) -> int:
     """``after``: Unix seconds; anything else, or ≤ 0, means no cut-off (never an error)."""
-    value = raw.strip()
-    if not _is_go_int(value):
-        return 0
-    number = int(value)
-    return number if 0 < number < 2**63 else 0
-
-
-def _is_go_int(text: str) -> bool:
-    digits = text[1:] if text[:1] in ("+", "-") else text
-    return digits.isascii() and digits.isdigit()
+    number = go_decimal(raw.strip())
+    return number if number is not None and 0 < number < 2**63 else 0
 
 
 def _limit(raw: str) -> int | str:
@@ -44,9 +37,9 @@ def _limit(raw: str) -> int | str:
     value = raw.strip()
     if not value:
         return 0
-    if not _is_go_int(value) or not -2**63 <= int(value) < 2**63:
+    number = go_decimal(value)
+    if number is None or not -2**63 <= number < 2**63:
         return "invalid limit: must be a positive integer"
-    number = int(value)
     return number if number > 0 else "invalid limit: must be greater than zero"
 
 
