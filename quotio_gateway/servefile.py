@@ -8,7 +8,6 @@ bytes and their modification time, and sends the ``web.Response`` built here.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,10 +16,11 @@ from email.utils import format_datetime
 
 from aiohttp import web
 
+from .gostrings import go_decimal
+
 __all__ = ["open_error", "serve_content"]
 
 _HTTP_TIME_FORMATS = ("%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y")
-_INT64 = re.compile(r"[+-]?[0-9]+\Z")
 _INT64_MAX = 2**63 - 1
 _OWS = " \t\r\n"  # textproto.TrimString
 
@@ -84,9 +84,10 @@ def _star_in_list(value: str) -> bool:
 
 
 def _int64(text: str) -> int:
-    if not _INT64.match(text) or abs(int(text)) > _INT64_MAX:
+    value = go_decimal(text)
+    if value is None or abs(value) > _INT64_MAX:
         raise _RangeError("invalid range")
-    return int(text)
+    return value
 
 
 def _parse_ranges(header: str, size: int) -> list[_Range]:
