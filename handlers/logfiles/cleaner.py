@@ -7,11 +7,13 @@ import os
 import stat
 from pathlib import Path
 
+from quotio_gateway.gostrings import go_lower, go_trim
+
 INTERVAL_SECONDS = 60.0
 
 
 def _is_log_name(name: str) -> bool:
-    lowered = name.strip().lower()
+    lowered = go_lower(go_trim(name))
     return bool(lowered) and (lowered.endswith(".log") or lowered.endswith(".log.gz"))
 
 

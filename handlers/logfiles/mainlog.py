@@ -17,7 +17,7 @@ from quotio_gateway.mainlog import MAIN_LOG
 MAX_LINE_BYTES = 8 * 1024 * 1024
 _INT64_MAX = 2**63 - 1
 _STAMP = re.compile(rb"\A(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})")
-_ROTATED_STAMP = re.compile(r"\A(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})\Z")
+_ROTATED_STAMP = re.compile(r"\A([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2})-([0-9]{2})-([0-9]{2})\Z")
 
 
 class LineTooLong(OSError):

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from urllib.parse import quote_plus
 
 from aiohttp import web
 
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.goquery import query_value
-from quotio_gateway.gostrings import go_decimal
+from quotio_gateway.gostrings import go_decimal, go_trim
 from quotio_gateway.management.auth import guarded
 from quotio_gateway.management.responses import error_response, gin_h, json_response
 from quotio_gateway.native import NativeRegistry
+from quotio_gateway.servefile import open_error, serve_content
 
 from .mainlog import ClearError, LogWindow, clear_logs, log_files
 from .request_logs import error_logs, find_by_request_id, inside, is_error_log
@@ -28,13 +30,13 @@ def log_dir(request: web.Request) -> Path:
 
 def _cutoff(raw: str) -> int:
     """``after``: Unix seconds; anything else, or ≤ 0, means no cut-off (never an error)."""
-    number = go_decimal(raw.strip())
+    number = go_decimal(go_trim(raw))
     return number if number is not None and 0 < number < 2**63 else 0
 
 
 def _limit(raw: str) -> int | str:
     """``limit``: 0 (absent) or a positive count; an error message otherwise."""
-    value = raw.strip()
+    value = go_trim(raw)
     if not value:
         return 0
     number = go_decimal(value)
@@ -100,16 +102,16 @@ async def get_request_error_logs(request: web.Request) -> web.StreamResponse:
 
 
 async def download_request_error_log(request: web.Request) -> web.StreamResponse:
-    name = request.match_info.get("name", "").strip()
+    name = go_trim(request.match_info.get("name", ""))
     if not name or "/" in name or "\\" in name:
         return error_response(400, "invalid log file name")
     if not is_error_log(name):
         return error_response(404, "log file not found")
-    return _attachment(log_dir(request), name, missing="log file not found")
+    return _attachment(request, log_dir(request), name, missing="log file not found")
 
 
 async def request_log_by_id(request: web.Request) -> web.StreamResponse:
-    request_id = request.match_info.get("id", "").strip() or query_value(request, "id").strip()
+    request_id = go_trim(request.match_info.get("id", "")) or go_trim(query_value(request, "id"))
     if not request_id:
         return error_response(400, "missing request ID")
     if "/" in request_id or "\\" in request_id:
@@ -123,10 +125,10 @@ async def request_log_by_id(request: web.Request) -> web.StreamResponse:
         return error_response(500, f"failed to list log directory: {_os_error(exc)}")
     if name is None:
         return error_response(404, "log file not found for the given request ID")
-    return _attachment(directory, name, missing="log file not found")
+    return _attachment(request, directory, name, missing="log file not found")
 
 
-def _attachment(directory: Path, name: str, *, missing: str) -> web.StreamResponse:
+def _attachment(request: web.Request, directory: Path, name: str, *, missing: str) -> web.StreamResponse:
     path = inside(directory, name)
     if path is None:
         return error_response(400, "invalid log file path")
@@ -138,25 +140,33 @@ def _attachment(directory: Path, name: str, *, missing: str) -> web.StreamRespon
         return error_response(500, f"failed to read log file: {_os_error(exc)}")
     if stat.S_ISDIR(info.st_mode):
         return error_response(400, "invalid log file")
-    response = web.FileResponse(path)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Content-Type"] = _sniffed_type(path)
+    # Gin's c.FileAttachment: the disposition header first, then http.ServeFile, whose conditional
+    # and range handling (and its plain-text errors) keep that header.
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        response = open_error(exc)
+    else:
+        response = serve_content(request.method, request.headers, data, info.st_mtime, _sniffed_type(data))
+    response.headers["Content-Disposition"] = _disposition(name)
     return response
+
+
+def _disposition(name: str) -> str:
+    if name.isascii():
+        escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'attachment; filename="{escaped}"'
+    return "attachment; filename*=UTF-8''" + quote_plus(name, safe="")
 
 
 # Bytes that make Go's http.DetectContentType call content binary.
 _BINARY = frozenset([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)])
 
 
-def _sniffed_type(path: Path) -> str:
+def _sniffed_type(data: bytes) -> str:
     """What Go's ServeContent sends for a ``.log`` file (an extension it has no type for): the
     sniffed type of the first 512 bytes, text for a request log."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(512)
-    except OSError:
-        head = b""
-    return "application/octet-stream" if any(byte in _BINARY for byte in head) else "text/plain; charset=utf-8"
+    return "application/octet-stream" if any(byte in _BINARY for byte in data[:512]) else "text/plain; charset=utf-8"
 
 
 def _os_error(exc: OSError) -> str:

@@ -44,6 +44,9 @@ def test_parse_timestamp(line: bytes, expected: str | None) -> None:
     ("main-2026-01-19.log", None),
     ("main-2026-01-19T09-00-00.txt", None),
     ("error-main.log", None),
+    # time.Parse reads ASCII digits only; Arabic-Indic or full-width digits are not a stamp.
+    ("main-\u0662026-01-19T09-00-00.log", None),
+    ("main-2026-01-19T09-00-\uff10\uff10.log", None),
 ])
 def test_rotation_order(name: str, order: int | None) -> None:
     assert rotation_order(name) == order

@@ -194,6 +194,49 @@ async def test_download_request_error_log(quiet: Gateway) -> None:
     assert resp.headers["Content-Type"] == "text/plain; charset=utf-8"
 
 
+async def test_downloads_answer_as_go_serve_file(quiet: Gateway) -> None:
+    """Gin's FileAttachment over http.ServeFile: Last-Modified and no ETag, byte ranges,
+    If-Modified-Since, and the disposition header kept on every such answer."""
+    quiet.logs.mkdir(parents=True)
+    name = "error-v1-messages-2026-01-20T101112-0f.log"
+    path = quiet.logs / name
+    path.write_bytes(b"0123456789")
+    os.utime(path, (1_768_900_000, 1_768_900_000))
+    url = f"/v0/management/request-error-logs/{name}"
+    disposition = f'attachment; filename="{name}"'
+    status, raw, resp = await quiet.call("GET", url)
+    assert status == 200 and "ETag" not in resp.headers
+    assert resp.headers["Last-Modified"] == "Tue, 20 Jan 2026 09:06:40 GMT"
+    assert resp.headers["Accept-Ranges"] == "bytes"
+    status, raw, resp = await quiet.call("GET", url, headers={"Range": "bytes=2-4"})
+    assert (status, raw, resp.headers["Content-Range"]) == (206, b"234", "bytes 2-4/10")
+    assert resp.headers["Content-Disposition"] == disposition
+    status, raw, resp = await quiet.call("GET", url, headers={"If-Modified-Since": "Tue, 20 Jan 2026 09:06:40 GMT"})
+    assert (status, raw, resp.headers["Content-Disposition"]) == (304, b"", disposition)
+    status, raw, resp = await quiet.call("GET", url, headers={"Range": "bytes=20-"})
+    assert (status, raw) == (416, b"invalid range: failed to overlap\n")
+    assert resp.headers["Content-Range"] == "bytes */10"
+    assert resp.headers["Content-Disposition"] == disposition
+
+
+async def test_download_names_outside_ascii_use_the_rfc5987_form(quiet: Gateway) -> None:
+    quiet.logs.mkdir(parents=True)
+    name = "error-ä b.log"
+    (quiet.logs / name).write_bytes(b"\x00\x01binary")
+    status, raw, resp = await quiet.call("GET", "/v0/management/request-error-logs/error-%C3%A4%20b.log")
+    assert (status, raw) == (200, b"\x00\x01binary")
+    assert resp.headers["Content-Disposition"] == "attachment; filename*=UTF-8''error-%C3%A4+b.log"
+    assert resp.headers["Content-Type"] == "application/octet-stream"
+
+
+async def test_download_name_with_a_quote_is_escaped(quiet: Gateway) -> None:
+    quiet.logs.mkdir(parents=True)
+    (quiet.logs / 'error-"q".log').write_bytes(b"x")
+    status, _, resp = await quiet.call("GET", "/v0/management/request-error-logs/error-%22q%22.log")
+    assert status == 200
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="error-\\"q\\".log"'
+
+
 @pytest.mark.parametrize(("name", "status", "error"), [
     ("foo.log", 404, "log file not found"),
     ("error-missing.log", 404, "log file not found"),
