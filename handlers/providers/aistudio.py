@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from handlers.translation.model import Format
-from handlers.translation.sse import SSEParser, normalise_alt
+from handlers.translation.sse import normalise_alt
 from handlers.wsrelay import messages as m
 from handlers.wsrelay.session import Inbox, RelaySession, SessionClosed
 
 from .base import (
     PreparedRequest,
-    StreamEvent,
     UpstreamError,
     UpstreamRequest,
     UpstreamResult,
@@ -84,73 +83,52 @@ class RelayStream(UpstreamStream):
         self._first = first
         self._done = done  # the first frame was already the last (a whole answer, or the end)
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        for chunk in self._first:
-            yield chunk
-        if self._done:
-            return
-        while True:
-            message = await _next(self._inbox, self._client.timeouts.idle)
-            if message is None:
-                raise transport_error("wsrelay: stream closed")
-            if message.type == m.STREAM_CHUNK:
-                yield m.decode_chunk(message.payload)
-            elif message.type == m.HTTP_RESPONSE:
-                yield m.decode_response(message.payload).body
-                return
-            elif message.type == m.STREAM_END:
-                return
-            elif message.type == m.ERROR:
-                raise transport_error(f"wsrelay: {m.decode_error(message.payload)}")
+    def _reader(self) -> tuple[Callable[[], Awaitable[bytes]], Callable[[], None]]:
+        return self._read, _nothing
 
-    async def _iterate(self) -> AsyncIterator[StreamEvent | bytes]:
-        try:
-            if self._raw:
-                async for chunk in self._chunks():
-                    if chunk:
-                        yield chunk
-                self._complete = True
-                return
-            parser = SSEParser()
-            ended = said_end = False
-            async for chunk in self._chunks():
-                if not chunk:
-                    continue
-                if chunk.lstrip()[:1] in (b"{", b"["):
-                    # A whole JSON answer (an ``http_response`` body) rather than SSE lines.
-                    chunk = b"data: " + chunk.strip() + b"\n\n"
-                events, failure = self._decode_batch(parser.feed(chunk))
-                for left, event in enumerate(events, 1):
-                    self.pending = len(events) - left
-                    yield event
-                    if event.error is not None:
-                        return
-                    ended = ended or self._executor.terminal(event)
-                    said_end = self._executor.ends_answer(event)
-                if failure is not None:
-                    raise failure
-            events, failure = self._decode_batch(parser.finish())
-            for event in events:
-                yield event
-                if event.error is not None:
-                    return
-                ended = ended or self._executor.terminal(event)
-            if failure is not None:
-                raise failure
-            if not ended and not said_end:
-                raise self.truncated_error()
-            self.answerless = not ended
-            self._complete = True
-        finally:
-            self.close()
+    async def _read(self) -> bytes:
+        """The next non-empty relay chunk, ``b""`` once the relay ended the answer."""
+        while True:
+            if self._first:
+                chunk = self._first.pop(0)
+            elif self._done:
+                return b""
+            else:
+                chunk = self._frame_body(await _next(self._inbox, self._client.timeouts.idle))
+            if chunk and not self._raw and chunk.lstrip()[:1] in (b"{", b"["):
+                # A whole JSON answer (an ``http_response`` body) rather than SSE lines.
+                chunk = b"data: " + chunk.strip() + b"\n\n"
+            if chunk:
+                return chunk
+
+    def _frame_body(self, message: Any) -> bytes:
+        if message is None:
+            raise transport_error("wsrelay: stream closed")
+        if message.type == m.STREAM_CHUNK:
+            return m.decode_chunk(message.payload)
+        if message.type == m.HTTP_RESPONSE:
+            self._done = True
+            return m.decode_response(message.payload).body
+        if message.type == m.STREAM_END:
+            self._done = True
+            return b""
+        if message.type == m.ERROR:
+            raise transport_error(f"wsrelay: {m.decode_error(message.payload)}")
+        return b""  # a frame kind that carries no body
+
+
+def _nothing() -> None:
+    return None
 
 
 async def _next(inbox: Inbox, wait: float) -> Any:
     try:
         async with asyncio.timeout(wait):
             return await inbox.get()
-    except TimeoutError:
-        raise transport_error(f"wsrelay: relay client sent nothing for {wait:g}s") from None
+    except TimeoutError as exc:
+        # Caused by the timeout, so a relay gone quiet after its terminal event ends the stream
+        # as an HTTP upstream's does (``UpstreamStream``).
+        raise transport_error(f"wsrelay: relay client sent nothing for {wait:g}s") from exc
 
 
 class AIStudioExecutor(GeminiAPIExecutor):

@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Generic, Self, TypeVar
 from urllib.parse import urlsplit
 
@@ -457,13 +458,19 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
         # (``Executor.ends_answer``): whole as a stream, but with no answer in it to fold.
         self.answerless = False
 
+    def _reader(self) -> tuple[Callable[[], Awaitable[bytes]], Callable[[], None]]:
+        """How this stream's bytes are read: a call giving the next chunk (``b""`` at the end,
+        an ``UpstreamError`` caused by ``TimeoutError`` when the upstream goes quiet) and the
+        call that stops reading. A partial, not a method, so a chunk costs no extra frame."""
+        watchdog = _IdleWatchdog(self._response.content, self._client.timeouts.idle)
+        return partial(self._client.read_watched, self._response, watchdog), watchdog.close
+
     async def _iterate(self) -> AsyncIterator[StreamEvent | bytes]:
-        client, response = self._client, self._response
-        watchdog = _IdleWatchdog(response.content, client.timeouts.idle)
+        read, stop = self._reader()
         try:
             if self._raw:
                 empty = True
-                while chunk := await client.read_watched(response, watchdog):
+                while chunk := await read():
                     empty = False
                     yield chunk
                 if empty:
@@ -482,7 +489,7 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
             stalled_after_end = False
             while True:
                 try:
-                    chunk = await client.read_watched(response, watchdog)
+                    chunk = await read()
                 except UpstreamError as exc:
                     if not (ended and isinstance(exc.__cause__, TimeoutError)):
                         raise
@@ -511,7 +518,7 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
             # A connection whose body never ended cannot go back to the pool.
             self._complete = not stalled_after_end
         finally:
-            watchdog.close()
+            stop()
             self.close()
 
     def truncated_error(self) -> UpstreamError:

@@ -220,3 +220,29 @@ async def test_oauth_excluded_models_apply_to_the_channel(relay_gateway: MakeGat
     assert relay.requests == []
     resp = await gw.client.post("/v1beta/models/gemini-flash-latest:generateContent", json=GEMINI_BODY)
     assert resp.status == 200
+
+
+QUIET = "gateway:\n  upstream-timeouts:\n    idle: 0.3\n"
+
+
+async def test_a_relay_quiet_after_its_last_event_ends_the_stream_whole(relay_gateway: MakeGateway) -> None:
+    # The relay never sends stream_end: the answer already ended, so the idle wait ends the
+    # stream cleanly, as for an HTTP upstream that keeps its connection open.
+    gw = await relay_gateway(QUIET)
+    await gw.connect(lambda _: sse_chunks()[:-1])
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", json=GEMINI_BODY)
+    assert resp.status == 200
+    lines = [line for line in (await resp.read()).decode().splitlines() if line.startswith("data: ")]
+    texts = [orjson.loads(line[6:])["candidates"][0]["content"]["parts"][0]["text"] for line in lines]
+    assert texts == ["hel", "lo"]
+
+
+async def test_a_relay_quiet_mid_answer_fails_with_the_relay_timeout(relay_gateway: MakeGateway) -> None:
+    gw = await relay_gateway(QUIET)
+    await gw.connect(lambda _: sse_chunks()[:2])  # the head and half an event, then nothing
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", json=GEMINI_BODY)
+    assert resp.status == 200
+    first, error = (await resp.read()).decode().split("\n\n")[:2]
+    assert first.startswith('data: {"candidates":[{"content":{"role":"model","parts":[{"text":"hel"}]}')
+    assert error == ('event: error\ndata: {"error":{"message":"wsrelay: relay client sent nothing for 0.3s",'
+                     '"type":"server_error","code":"internal_server_error"}}')
