@@ -24,7 +24,7 @@ import orjson
 import structlog
 from aiohttp import web
 
-from handlers.logfiles.request_log_writer import STREAMED_BODY_KEY
+from handlers.logfiles.request_log_writer import ERROR_ANSWER_KEY, STREAMED_BODY_KEY, UPSTREAM_LOG_KEY
 from handlers.models.listing import error_response, unknown_model_response
 from handlers.models.payload_rules import apply_payload_rules
 from handlers.models.registry import ModelRegistry, UnknownModelError, split_thinking_suffix
@@ -38,6 +38,7 @@ from handlers.providers.base import (
 )
 from handlers.providers.codex_api import CLAUDE_CLIENT_SESSIONS
 from handlers.providers.http import UpstreamStream
+from handlers.providers.upstream_log import UPSTREAM_LOG, UpstreamLog
 from handlers.rotation import RetrySettings, RotationError, mark_client_gone, mark_result, run_with_failover
 from handlers.translation.gjson_values import text_of
 from handlers.translation.model import Format
@@ -314,6 +315,36 @@ class _Attempt:
 
 
 async def serve(request: web.Request, runtime: InferenceRuntime, call: InferenceCall) -> web.StreamResponse:
+    if not runtime.config.request_log:
+        answer = await _serve(request, runtime, call)
+        if answer.status >= 400 and isinstance(answer, web.Response):
+            answer[ERROR_ANSWER_KEY] = True
+        return answer
+    # request-log on: the upstream calls made for this request go into its log file.
+    upstream_log = UpstreamLog()
+    request[UPSTREAM_LOG_KEY] = upstream_log
+    token = UPSTREAM_LOG.set(upstream_log)
+    try:
+        answer = await _serve(request, runtime, call)
+    finally:
+        UPSTREAM_LOG.reset(token)
+    if answer.status >= 400 and isinstance(answer, web.Response) and isinstance(answer.body, bytes):
+        upstream_log.error_answer(_error_message(answer.body), answer.body)
+    return answer
+
+
+def _error_message(body: bytes) -> str:
+    """The message an error answer was built from (``error.message``, else the whole text)."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.decode("utf-8", "replace")
+    error = payload.get("error") if isinstance(payload, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else body.decode("utf-8", "replace")
+
+
+async def _serve(request: web.Request, runtime: InferenceRuntime, call: InferenceCall) -> web.StreamResponse:
     registry = runtime.registry.current
     try:
         providers, resolved = registry.resolve(call.model, runtime.pick_auto)

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from handlers.providers.upstream_log import api_section
 from quotio_gateway import __version__
 from quotio_gateway.logging import redact_headers, redact_query
 
@@ -17,6 +18,11 @@ from .request_logs import ERROR_PREFIX, is_error_log
 KEEP_ERROR_LOGS = 10
 # Where a native stream leaves the bytes it sent while request-log is on (a request state key).
 STREAMED_BODY_KEY = "quotio_streamed_body"
+# The request's ``UpstreamLog`` while request-log is on (a request state key).
+UPSTREAM_LOG_KEY = "quotio_upstream_log"
+# Set on an error answer built from a failed call (the legacy's WriteErrorResponse): with
+# request-log off, its body is the only upstream-side section an error log file has.
+ERROR_ANSWER_KEY = "quotio_error_answer"
 _UNSAFE = re.compile(r'[<>:"|?*\s]')
 _DASHES = re.compile(r"-+")
 
@@ -47,15 +53,19 @@ def file_name(path: str, request_id: str, local_stamp: str, *, error: bool) -> s
 
 
 def render(*, url: str, method: str, headers: Iterable[tuple[str, str]], body: bytes, timestamp: str,
-           status: int, response_headers: Iterable[tuple[str, str]], response_body: bytes | None) -> bytes:
-    """The file: request info, headers (secrets masked), body, then the answer."""
+           status: int, response_headers: Iterable[tuple[str, str]], response_body: bytes | None,
+           api_request: bytes = b"", api_response: bytes = b"") -> bytes:
+    """The file: request info, headers (secrets masked), body, the upstream calls, then the answer."""
     parts: list[bytes] = [
         b"=== REQUEST INFO ===\n",
         f"Version: {__version__}\nURL: {redact_query(url)}\nMethod: {method}\nTimestamp: {timestamp}\n\n".encode(),
         b"=== HEADERS ===\n",
     ]
     parts += [f"{name}: {value}\n".encode("utf-8", "replace") for name, value in redact_headers(list(headers)).items()]
-    parts += [b"\n=== REQUEST BODY ===\n", body, b"\n\n", b"=== RESPONSE ===\n", f"Status: {status}\n".encode()]
+    parts += [b"\n=== REQUEST BODY ===\n", body, b"\n\n",
+              api_section("=== API REQUEST ===\n", "=== API REQUEST", api_request),
+              api_section("=== API RESPONSE ===\n", "=== API RESPONSE", api_response),
+              b"=== RESPONSE ===\n", f"Status: {status}\n".encode()]
     parts += [f"{name}: {value}\n".encode("utf-8", "replace") for name, value in response_headers]
     parts.append(b"\n")
     parts.append(response_body if response_body is not None else b"[body not recorded]")

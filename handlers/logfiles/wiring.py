@@ -21,7 +21,16 @@ from quotio_gateway.mainlog import MAIN_LOG, close_main_log, main_log, open_main
 
 from .cleaner import INTERVAL_SECONDS, enforce_size_limit
 from .directory import resolve_log_dir
-from .request_log_writer import STREAMED_BODY_KEY, file_name, prune_error_logs, render, should_log, write_log
+from .request_log_writer import (
+    ERROR_ANSWER_KEY,
+    STREAMED_BODY_KEY,
+    UPSTREAM_LOG_KEY,
+    file_name,
+    prune_error_logs,
+    render,
+    should_log,
+    write_log,
+)
 from .routes import LOG_DIR
 
 log = structlog.get_logger(__name__)
@@ -76,9 +85,15 @@ class RequestLogger:
         now = time.time()
         name = file_name(request.path, request.get(REQUEST_ID_KEY, "") or "0",
                          time.strftime("%Y-%m-%dT%H%M%S", time.localtime(now)), error=error)
+        upstream = request.get(UPSTREAM_LOG_KEY)
+        if upstream is not None:
+            api_request, api_response = upstream.api_request(), upstream.api_response()
+        else:
+            api_request, api_response = b"", (answer or b"") if response.get(ERROR_ANSWER_KEY) else b""
         content = render(url=request.raw_path, method=request.method, headers=request.headers.items(), body=body,
                          timestamp=Timestamp.now_local().rfc3339_nano(), status=response.status,
-                         response_headers=response.headers.items(), response_body=answer)
+                         response_headers=response.headers.items(), response_body=answer,
+                         api_request=api_request, api_response=api_response)
         try:
             write_log(self.directory, name, content)
             if error:

@@ -28,6 +28,8 @@ from handlers.translation.gjson_values import member_of, text_of
 from quotio_gateway.config.models import Config
 from quotio_gateway.gostrings import go_trim
 
+from .upstream_log import note_request
+
 if TYPE_CHECKING:
     from .http import UpstreamClient, UpstreamStream
 
@@ -601,6 +603,7 @@ class Executor(ABC):
         """A non-stream call: the whole 2xx answer, or ``UpstreamError``."""
         self.precheck(credential, request)
         prepared = self.prepare(credential, request)
+        note_request(prepared, self.name, credential)
         return await self.client.request(prepared, credential.proxy_url, self.error_for)
 
     async def stream(self, credential: APIKeyCredential, request: UpstreamRequest) -> UpstreamStream:
@@ -608,4 +611,5 @@ class Executor(ABC):
         failures rotate credentials like non-stream ones). Use the result with ``async with``."""
         self.precheck(credential, request)
         prepared = self.prepare(credential, request)
+        note_request(prepared, self.name, credential)
         return await self.client.stream(prepared, credential.proxy_url, self.error_for, executor=self)

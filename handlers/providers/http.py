@@ -42,6 +42,7 @@ from .base import PreparedRequest, StreamEvent, UpstreamError, UpstreamResult, t
 from .direct_http import DirectClient, DirectError, DirectResponse, eligible, request_head
 from .env_proxy import EnvProxy
 from .redirects import MAX_REDIRECTS, REDIRECT_STATUSES, RedirectChain
+from .upstream_log import UPSTREAM_LOG, UpstreamLog
 from .usage_filter import filter_usage_metadata
 
 if TYPE_CHECKING:
@@ -241,15 +242,34 @@ class UpstreamClient:
             parts.append(chunk)
         return b"".join(parts)
 
+    async def open_logged(self, prepared: PreparedRequest, proxy_url: str) -> tuple[Response, UpstreamLog | None]:
+        """``open``, with the answer's head (or the failure) in the request log when one is kept."""
+        log = UPSTREAM_LOG.get()
+        if log is None:
+            return await self.open(prepared, proxy_url), None
+        try:
+            response = await self.open(prepared, proxy_url)
+        except UpstreamError as exc:
+            log.error(exc.message)
+            raise
+        log.response_head(response.status, response.headers.items())
+        return response, log
+
     async def request(self, prepared: PreparedRequest, proxy_url: str, error_for: ErrorFactory) -> UpstreamResult:
         """A whole call: 2xx gives the result, anything else the classified error."""
-        response = await self.open(prepared, proxy_url)
+        response, log = await self.open_logged(prepared, proxy_url)
         complete = False
         try:
             body = await self.read_body(response)
             complete = True
+        except UpstreamError as exc:
+            if log is not None:
+                log.error(exc.message)
+            raise
         finally:
             _finish(response, complete)
+        if log is not None:
+            log.chunk(body)
         headers = CIMultiDictProxy(CIMultiDict(response.headers))
         if not 200 <= response.status < 300:
             raise error_for(response.status, body, headers)
@@ -257,15 +277,17 @@ class UpstreamClient:
 
     async def stream(self, prepared: PreparedRequest, proxy_url: str, error_for: ErrorFactory, *,
                      executor: Executor) -> UpstreamStream:
-        response = await self.open(prepared, proxy_url)
+        response, log = await self.open_logged(prepared, proxy_url)
         try:
             if not 200 <= response.status < 300:
                 body = await self.read_body(response)
+                if log is not None:
+                    log.chunk(body)
                 raise error_for(response.status, body, CIMultiDict(response.headers))
         except BaseException:
             response.close()
             raise
-        return UpstreamStream(self, response, executor, raw=prepared.raw_stream)
+        return UpstreamStream(self, response, executor, raw=prepared.raw_stream, log=log)
 
 
 class AnswerStream:
@@ -436,7 +458,7 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
     """
 
     def __init__(self, client: UpstreamClient, response: Response, executor: Executor, *,
-                 raw: bool = False) -> None:
+                 raw: bool = False, log: UpstreamLog | None = None) -> None:
         self.status = response.status
         headers = response.headers
         # Both kinds of response hold their headers in a read-only view of a dict nothing changes
@@ -451,6 +473,7 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
         self._usage_stops: set[str] | None = set() if executor.filters_usage_metadata else None
         self._complete = False
         self._iterator: AsyncIterator[StreamEvent | bytes] | None = None
+        self._log = log  # the request log's upstream half, while request-log is on
         # Events already parsed from the last chunk and not yet yielded: a consumer may hold its
         # output until this is zero and send one write per upstream chunk instead of one per event.
         self.pending = 0
@@ -465,8 +488,27 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
         watchdog = _IdleWatchdog(self._response.content, self._client.timeouts.idle)
         return partial(self._client.read_watched, self._response, watchdog), watchdog.close
 
-    async def _iterate(self) -> AsyncIterator[StreamEvent | bytes]:
+    def _logged_reader(self) -> tuple[Callable[[], Awaitable[bytes]], Callable[[], None]]:
         read, stop = self._reader()
+        log = self._log
+        if log is None:
+            return read, stop
+        carry = b""
+
+        async def read_and_log() -> bytes:
+            nonlocal carry
+            try:
+                chunk = await read()
+            except UpstreamError as exc:
+                log.error(exc.message)
+                raise
+            carry = log.stream_lines(chunk, carry) if chunk else log.stream_lines(b"\n", carry)
+            return chunk
+
+        return read_and_log, stop
+
+    async def _iterate(self) -> AsyncIterator[StreamEvent | bytes]:
+        read, stop = self._logged_reader()
         try:
             if self._raw:
                 empty = True

@@ -43,6 +43,7 @@ from .gemini_api import GeminiAPIExecutor
 from .http import UpstreamStream
 from .oauth_base import OAuthCredential, OAuthExecutor
 from .oauth_gemini_cli import unwrap
+from .upstream_log import note_request
 
 BASE_URLS = (
     "https://daily-cloudcode-pa.sandbox.googleapis.com",
@@ -326,7 +327,8 @@ class AntigravityExecutor(OAuthExecutor, GeminiAPIExecutor):
                         events.append(event)
             return UpstreamResult(stream.status, stream.headers, orjson.dumps(merge_stream(events)))
         return await self._each_base(
-            authorized, request, lambda prepared: self.client.request(prepared, credential.proxy_url, self.error_for),
+            authorized, request, lambda prepared: self.client.request(
+                _noted(prepared, self.name, authorized), credential.proxy_url, self.error_for),
             body_read_falls_back=False)
 
     async def stream(self, credential: OAuthCredential, request: UpstreamRequest) -> UpstreamStream:  # type: ignore[override]
@@ -335,7 +337,8 @@ class AntigravityExecutor(OAuthExecutor, GeminiAPIExecutor):
     async def _open_stream(self, credential: OAuthCredential, request: UpstreamRequest) -> UpstreamStream:
         return await self._each_base(
             credential, request,
-            lambda prepared: self.client.stream(prepared, credential.proxy_url, self.error_for, executor=self),
+            lambda prepared: self.client.stream(_noted(prepared, self.name, credential), credential.proxy_url,
+                                                self.error_for, executor=self),
             body_read_falls_back=True)
 
     def terminal(self, event: StreamEvent) -> bool:
@@ -343,3 +346,9 @@ class AntigravityExecutor(OAuthExecutor, GeminiAPIExecutor):
 
     def inband_error(self, event: StreamEvent) -> UpstreamError | None:
         return GeminiAPIExecutor.inband_error(self, unwrap(event))
+
+
+def _noted(prepared: PreparedRequest, provider: str, credential: OAuthCredential) -> PreparedRequest:
+    """Each base URL tried is its own upstream call in the request log."""
+    note_request(prepared, provider, credential)
+    return prepared

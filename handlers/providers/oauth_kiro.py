@@ -47,6 +47,7 @@ from .http import OpenStream, Response, UpstreamClient
 from .kiro_eventstream import EventStreamDecoder, EventStreamError
 from .oauth_base import OAuthCredential, OAuthExecutor
 from .oauth_kiro_translate import ClaudeEvent, KiroClaudeEvents, KiroError, fold_claude_events, kiro_payload
+from .upstream_log import note_request
 
 USER_AGENT = "aws-sdk-rust/1.3.9 os/macos lang/rust/1.87.0"
 AMZ_USER_AGENT = "aws-sdk-rust/1.3.9 ua/2.1 api/ssooidc/1.88.0 os/macos lang/rust/1.87.0 m/E app/AmazonQ-For-CLI"
@@ -128,13 +129,16 @@ class KiroExecutor(OAuthExecutor):
         for index, endpoint in enumerate(endpoints):
             for attempt in range(SERVER_ERROR_RETRIES + 1):
                 prepared = self.prepare(credential, request, endpoint=endpoint)
-                response = await self.client.open(prepared, credential.proxy_url)
+                note_request(prepared, self.name, credential)
+                response, log = await self.client.open_logged(prepared, credential.proxy_url)
                 if 200 <= response.status < 300:
                     return response
                 try:
                     body = await self.client.read_body(response)
                 finally:
                     response.close()
+                if log is not None:
+                    log.chunk(body)
                 if 500 <= response.status < 600 and attempt < SERVER_ERROR_RETRIES:
                     await self._sleep(float(1 << attempt))
                     continue

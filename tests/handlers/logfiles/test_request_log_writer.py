@@ -164,3 +164,79 @@ async def test_request_log_on_writes_every_call_without_error_prefix(make_gatewa
         assert '"object":"chat.completion.chunk"' in streamed
     finally:
         await gw.close()
+
+
+def section(text: str, heading: str) -> str:
+    """The text from ``heading`` up to the next top-level section."""
+    start = text.index(heading)
+    following = [text.find(h, start + len(heading)) for h in ("=== API RESPONSE", "=== RESPONSE ===")]
+    ends = [i for i in following if i != -1]
+    return text[start:min(ends) if ends else len(text)]
+
+
+async def test_request_log_on_records_each_upstream_call(make_gateway: GatewayFactory, fake_llm: FakeLLM,
+                                                         logs: Path) -> None:
+    """logging_helpers.go: the call as sent upstream (URL, method, auth kind, masked headers, body)
+    and its answer (status, headers, body lines), numbered per attempt."""
+    gw = await start(make_gateway, fake_llm, logs, request_log=True)
+    try:
+        assert await gw.chat(json.dumps(CHAT).encode(), request_id="one") == 200
+        assert await gw.chat(json.dumps({**CHAT, "stream": True}).encode(), request_id="two") == 200
+        await eventually(lambda: len(files(logs)) == 2)
+        names = files(logs)
+        whole = (logs / next(n for n in names if n.endswith("-one.log"))).read_text()
+        streamed = (logs / next(n for n in names if n.endswith("-two.log"))).read_text()
+    finally:
+        await gw.close()
+    for text in (whole, streamed):
+        order = [text.index(h) for h in ("=== REQUEST BODY ===", "=== API REQUEST 1 ===",
+                                          "=== API RESPONSE 1 ===", "=== RESPONSE ===")]
+        assert order == sorted(order)
+        request = section(text, "=== API REQUEST 1 ===")
+        assert re.search(r"\nTimestamp: \d{4}-\d\d-\d\dT[^\n]+\n", request)
+        assert f"Upstream URL: {fake_llm.root}/v1/messages?beta=true\n" in request
+        assert "HTTP Method: POST\n" in request
+        assert re.search(r"Auth: provider=claude, auth_id=[^,\n]+, type=api_key value=\*+\n", request)
+        assert "\nHeaders:\n" in request and "Anthropic-Version: 2023-06-01\n" in request
+        assert '"model":"claude-sonnet-4-5-20250929"' in request.split("\nBody:\n", 1)[1]
+        assert "sk-claude-upstream" not in text and "client-key" not in text
+        response = section(text, "=== API RESPONSE 1 ===")
+        assert "\nStatus: 200\nHeaders:\n" in response and "Content-Type: text/event-stream" in response
+        # The legacy asks Claude for a stream either way; each SSE line is one body piece.
+        body = response.split("\nBody:\n", 1)[1]
+        assert body.startswith("event: message_start\n\ndata: {")
+        assert "\n\nevent: message_stop\n\ndata: " in body
+
+
+async def test_an_upstream_failure_is_in_the_request_log_once(make_gateway: GatewayFactory, fake_llm: FakeLLM,
+                                                              logs: Path) -> None:
+    """The upstream's error body is recorded as its answer; the client's error body, already held
+    there by message, is not appended again (WriteErrorResponse)."""
+    gw = await start(make_gateway, fake_llm, logs, request_log=True)
+    try:
+        fake_llm.script("sk-claude-upstream", status(400, {"type": "error", "error": {
+            "type": "invalid_request_error", "message": "prompt is too long"}}))
+        assert await gw.chat(json.dumps(CHAT).encode(), request_id="bad") == 400
+        await eventually(lambda: len(files(logs)) == 1)
+        text = (logs / files(logs)[0]).read_text()
+    finally:
+        await gw.close()
+    response = section(text, "=== API RESPONSE 1 ===")
+    assert "\nStatus: 400\n" in response
+    assert response.count("prompt is too long") == 1
+    assert text.count("=== API REQUEST") == 1
+
+
+async def test_error_logs_without_request_log_carry_the_error_answer(errors_only: Gateway) -> None:
+    """With request-log off nothing upstream is recorded, but a failed call's error answer is
+    the log's API RESPONSE; a bad request's is not (its handler writes it directly)."""
+    body = json.dumps({**CHAT, "model": "no-such-model"}).encode()
+    assert await errors_only.chat(body, request_id="unknown") == 400
+    assert await errors_only.chat(b"{", request_id="broken") == 400
+    await eventually(lambda: len(files(errors_only.logs)) == 2)
+    unknown = (errors_only.logs / next(n for n in files(errors_only.logs) if n.endswith("-unknown.log"))).read_text()
+    broken = (errors_only.logs / next(n for n in files(errors_only.logs) if n.endswith("-broken.log"))).read_text()
+    assert "=== API REQUEST" not in unknown
+    answer = section(unknown, "=== API RESPONSE ===\n").split("\n", 1)[1]
+    assert answer.startswith('{"error":{"message":"unknown provider for model no-such-model"')
+    assert "=== API" not in broken
