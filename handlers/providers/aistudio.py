@@ -35,6 +35,7 @@ from .base import (
 )
 from .gemini_api import API_VERSION, DEFAULT_BASE_URL, GeminiAPIExecutor, gemini_body
 from .http import UpstreamClient, UpstreamStream
+from .upstream_log import UPSTREAM_LOG, note_request
 
 if TYPE_CHECKING:
     from handlers.wsrelay.manager import RelayManager
@@ -81,6 +82,9 @@ class RelayStream(UpstreamStream):
         super().__init__(client, answer, executor, raw=raw)  # type: ignore[arg-type]
         self._inbox = inbox
         self._first = first
+        # The request log gets each relay frame's bytes as one piece (aistudio_executor.go), not
+        # the SSE lines an HTTP stream is recorded by.
+        self._frames_log = UPSTREAM_LOG.get()
         self._done = done  # the first frame was already the last (a whole answer, or the end)
 
     def _reader(self) -> tuple[Callable[[], Awaitable[bytes]], Callable[[], None]]:
@@ -94,7 +98,14 @@ class RelayStream(UpstreamStream):
             elif self._done:
                 return b""
             else:
-                chunk = self._frame_body(await _next(self._inbox, self._client.timeouts.idle))
+                try:
+                    chunk = self._frame_body(await _next(self._inbox, self._client.timeouts.idle))
+                except UpstreamError as exc:
+                    if self._frames_log is not None:
+                        self._frames_log.error(exc.message)
+                    raise
+                if self._frames_log is not None:
+                    self._frames_log.chunk(chunk)
             if chunk and not self._raw and chunk.lstrip()[:1] in (b"{", b"["):
                 # A whole JSON answer (an ``http_response`` body) rather than SSE lines.
                 chunk = b"data: " + chunk.strip() + b"\n\n"
@@ -157,6 +168,7 @@ class AIStudioExecutor(GeminiAPIExecutor):
         if session is None:
             raise transport_error(f"wsrelay: provider {credential.id} not connected")
         ident = str(uuid.uuid4())
+        note_request(prepared, self.name, credential)
         relay_request = m.RelayRequest(prepared.method, prepared.url,
                                      {name: [value] for name, value in prepared.headers}, prepared.body)
         try:
@@ -168,10 +180,18 @@ class AIStudioExecutor(GeminiAPIExecutor):
     async def execute(self, credential: Any, request: UpstreamRequest) -> UpstreamResult:
         """``Manager.NonStream``: a whole ``http_response``, or stream frames gathered into one."""
         session, ident, inbox = await self._send(credential, request)
+        log = UPSTREAM_LOG.get()
         try:
             status, headers, body = await self._gather(inbox)
+        except UpstreamError as exc:
+            if log is not None:
+                log.error(exc.message)
+            raise
         finally:
             session.forget(ident)
+        if log is not None:
+            log.response_head(status, headers.items())
+            log.chunk(body)
         if not 200 <= status < 300:
             raise self.error_for(status, body, headers)
         if request.action == "countTokens":
@@ -214,6 +234,7 @@ class AIStudioExecutor(GeminiAPIExecutor):
         """``Manager.Stream`` read as ``ExecuteStream`` does: a first frame with a status other than
         200 makes the whole call fail with that status and the body gathered after it."""
         session, ident, inbox = await self._send(credential, request)
+        log = UPSTREAM_LOG.get()
         try:
             message = await _next(inbox, self.client.timeouts.first_byte)
             if message is None:
@@ -229,11 +250,23 @@ class AIStudioExecutor(GeminiAPIExecutor):
                     first = [answer.body]
             elif message.type == m.STREAM_CHUNK:
                 first = [m.decode_chunk(message.payload)]
+            if log is not None:
+                log.response_head(status, headers.items())
+                for chunk in first:
+                    log.chunk(chunk)
             if status > 0 and status != 200:
                 body = b"".join(first)
                 if not done:
-                    body += await self._rest(inbox)
+                    rest = await self._rest(inbox)
+                    if log is not None:
+                        log.chunk(rest)
+                    body += rest
                 raise self.error_for(status, body, headers)
+        except UpstreamError as exc:
+            if log is not None and exc.status is None:
+                log.error(exc.message)
+            session.forget(ident)
+            raise
         except BaseException:
             session.forget(ident)
             raise

@@ -98,12 +98,13 @@ MakeGateway = Callable[..., Awaitable[RelayGateway]]
 async def relay_gateway(tmp_path: Path) -> AsyncIterator[MakeGateway]:
     made: list[RelayGateway] = []
 
-    async def make(config_text: str = "", *, manager: RelayManager | None = None) -> RelayGateway:
+    async def make(config_text: str = "", *, manager: RelayManager | None = None,
+                   middlewares: tuple[Any, ...] = ()) -> RelayGateway:
         path = tmp_path / f"config-{len(made)}.yaml"
         path.write_text(config_text)
         store = ConfigStore(path)
         await store.start()
-        app = web.Application()
+        app = web.Application(middlewares=middlewares)
         app[CONFIG_STORE] = store
         inference = install(app, store)
         install_wsrelay(app, store, inference, manager)

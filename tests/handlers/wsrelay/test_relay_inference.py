@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from aiohttp import web
 
+from handlers.logfiles.request_log_writer import UPSTREAM_LOG_KEY
 from tests.conftest import eventually
 from tests.handlers.wsrelay.conftest import FakeRelay, MakeGateway, json_answer
 
@@ -246,3 +248,30 @@ async def test_a_relay_quiet_mid_answer_fails_with_the_relay_timeout(relay_gatew
     assert first.startswith('data: {"candidates":[{"content":{"role":"model","parts":[{"text":"hel"}]}')
     assert error == ('event: error\ndata: {"error":{"message":"wsrelay: relay client sent nothing for 0.3s",'
                      '"type":"server_error","code":"internal_server_error"}}')
+
+
+async def test_request_log_records_the_relay_call_and_each_frame(relay_gateway: MakeGateway) -> None:
+    """aistudio_executor.go records the relayed call like an HTTP one, and each frame's bytes as
+    one piece of the answer's body."""
+    kept: list[Any] = []
+
+    @web.middleware
+    async def keep_log(request: web.Request, handler: Any) -> web.StreamResponse:
+        response = await handler(request)
+        kept.append(request.get(UPSTREAM_LOG_KEY))
+        return response
+
+    gw = await relay_gateway("request-log: true\n", middlewares=(keep_log,))
+    await gw.connect(lambda _: sse_chunks())
+    resp = await gw.client.post(f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", json=GEMINI_BODY)
+    assert resp.status == 200
+    await resp.read()
+    [log] = kept
+    request = log.api_request().decode()
+    assert request.startswith("=== API REQUEST 1 ===\n")
+    assert f"Upstream URL: {BASE}/{MODEL}:streamGenerateContent?alt=sse\n" in request
+    assert "Headers:\nContent-Type: application/json\n" in request
+    response = log.api_response().decode()
+    assert "Status: 200\nHeaders:\nContent-Type: text/event-stream\n" in response
+    halves = [frame[1]["data"].strip() for frame in sse_chunks() if frame[0] == "stream_chunk"]
+    assert response.rstrip().endswith("Body:\n" + "\n\n".join(halves))
