@@ -136,6 +136,8 @@ def _sse_bytes(event: StreamEvent) -> bytes:
 async def _drain(stream: UpstreamStream, usage: UsageReporter | None) -> list[StreamEvent | bytes]:
     """Every item of a whole stream; an in-band error raises, so the call can still rotate."""
     items: list[StreamEvent | bytes] = []
+    if (upstream_log := UPSTREAM_LOG.get()) is not None:
+        upstream_log.whole_bodies = True
     async with stream:
         async for item in stream:
             if not isinstance(item, bytes):

@@ -494,15 +494,26 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
         if log is None:
             return read, stop
         carry = b""
+        # A stream read whole for a non-stream client is one piece, as the legacy's ReadAll gives
+        # it; one a client streams is recorded line by line, as its scanner reads it.
+        whole = log.whole_bodies
 
         async def read_and_log() -> bytes:
             nonlocal carry
             try:
                 chunk = await read()
             except UpstreamError as exc:
+                if whole:
+                    log.chunk(carry)
                 log.error(exc.message)
                 raise
-            carry = log.stream_lines(chunk, carry) if chunk else log.stream_lines(b"\n", carry)
+            if whole and chunk:
+                carry += chunk
+            elif whole:
+                log.chunk(carry)
+                carry = b""
+            else:
+                carry = log.stream_lines(chunk, carry) if chunk else log.stream_lines(b"\n", carry)
             return chunk
 
         return read_and_log, stop

@@ -76,6 +76,8 @@ class UpstreamLog:
         # The legacy keeps the response section as one value that every attempt update rebuilds
         # and that error answers append to; ``_appended`` is what was added since the last rebuild.
         self._appended = b""
+        # Set while the call's stream is read whole for a non-stream client (``_drain``).
+        self.whole_bodies = False
 
     # -- the executors' side (recordAPIRequest and friends) --
 
