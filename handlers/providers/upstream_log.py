@@ -42,7 +42,7 @@ def _auth(provider: str, credential: Any) -> str:
     """``formatAuthInfo``: provider, credential id and label, and the credential's kind."""
     parts: list[str] = []
     for key, value in (("provider", provider), ("auth_id", getattr(credential, "id", "")),
-                       ("label", getattr(credential, "label", ""))):
+                       ("label", _label(credential))):
         if go_trim(value or ""):
             parts.append(f"{key}={go_trim(value)}")
     if getattr(credential, "api_key", ""):
@@ -50,6 +50,14 @@ def _auth(provider: str, credential: Any) -> str:
     elif hasattr(credential, "tokens"):
         parts.append("type=oauth")
     return ", ".join(parts)
+
+
+def _label(credential: Any) -> str:
+    """The credential's label as the legacy's synthesizer gives it: a file's own label, an
+    openai-compatibility entry's name, ``<provider>-apikey`` for the other config keys."""
+    if getattr(credential, "api_key", ""):
+        return getattr(credential, "compat_name", "") or f"{getattr(credential, 'provider', '')}-apikey"
+    return getattr(credential, "label", "") or ""
 
 
 @dataclass(slots=True)

@@ -196,7 +196,8 @@ async def test_request_log_on_records_each_upstream_call(make_gateway: GatewayFa
         assert re.search(r"\nTimestamp: \d{4}-\d\d-\d\dT[^\n]+\n", request)
         assert f"Upstream URL: {fake_llm.root}/v1/messages?beta=true\n" in request
         assert "HTTP Method: POST\n" in request
-        assert re.search(r"Auth: provider=claude, auth_id=[^,\n]+, type=api_key value=\*+\n", request)
+        auth_line = r"Auth: provider=claude, auth_id=[^,\n]+, label=claude-apikey, type=api_key value=\*+\n"
+        assert re.search(auth_line, request)
         assert "\nHeaders:\n" in request and "Anthropic-Version: 2023-06-01\n" in request
         assert '"model":"claude-sonnet-4-5-20250929"' in request.split("\nBody:\n", 1)[1]
         assert "sk-claude-upstream" not in text and "client-key" not in text

@@ -13,7 +13,7 @@ STAMP = re.compile(r"Timestamp: [^\n]+\n")
 @dataclass
 class KeyCredential:
     id: str = "claude:apikey:1"
-    label: str = ""
+    provider: str = "claude"
     api_key: str = "sk-secret-value"
 
 
@@ -37,11 +37,11 @@ def test_two_attempts_are_numbered_and_separated() -> None:
     assert plain(log.api_request()) == (
         "=== API REQUEST 1 ===\nTimestamp: T\n"
         "Upstream URL: https://api.example/v1/messages?key=***\nHTTP Method: POST\n"
-        "Auth: provider=claude, auth_id=claude:apikey:1, type=api_key value=***\n\n"
+        "Auth: provider=claude, auth_id=claude:apikey:1, label=claude-apikey, type=api_key value=***\n\n"
         "Headers:\nContent-Type: application/json\nX-Api-Key: ***\n\nBody:\n{\"a\":1}\n\n"
         "=== API REQUEST 2 ===\nTimestamp: T\n"
         "Upstream URL: https://api.example/v1/messages\nHTTP Method: POST\n"
-        "Auth: provider=claude, auth_id=claude:apikey:2, type=api_key value=***\n\n"
+        "Auth: provider=claude, auth_id=claude:apikey:2, label=claude-apikey, type=api_key value=***\n\n"
         "Headers:\n<none>\n\nBody:\n<empty>\n\n")
     assert plain(log.api_response()) == (
         "=== API RESPONSE 1 ===\nTimestamp: T\n\nStatus: 429\nHeaders:\nRetry-After: 3\n\n"
