@@ -8,6 +8,7 @@ import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -166,7 +167,7 @@ async def test_request_log_on_writes_every_call_without_error_prefix(make_gatewa
         await gw.close()
 
 
-def section(text: str, heading: str) -> str:
+def section_of(text: str, heading: str) -> str:
     """The text from ``heading`` up to the next top-level section."""
     start = text.index(heading)
     following = [text.find(h, start + len(heading)) for h in ("=== API RESPONSE", "=== RESPONSE ===")]
@@ -192,7 +193,7 @@ async def test_request_log_on_records_each_upstream_call(make_gateway: GatewayFa
         order = [text.index(h) for h in ("=== REQUEST BODY ===", "=== API REQUEST 1 ===",
                                           "=== API RESPONSE 1 ===", "=== RESPONSE ===")]
         assert order == sorted(order)
-        request = section(text, "=== API REQUEST 1 ===")
+        request = section_of(text, "=== API REQUEST 1 ===")
         assert re.search(r"\nTimestamp: \d{4}-\d\d-\d\dT[^\n]+\n", request)
         assert f"Upstream URL: {fake_llm.root}/v1/messages?beta=true\n" in request
         assert "HTTP Method: POST\n" in request
@@ -201,7 +202,7 @@ async def test_request_log_on_records_each_upstream_call(make_gateway: GatewayFa
         assert "\nHeaders:\n" in request and "Anthropic-Version: 2023-06-01\n" in request
         assert '"model":"claude-sonnet-4-5-20250929"' in request.split("\nBody:\n", 1)[1]
         assert "sk-claude-upstream" not in text and "client-key" not in text
-        response = section(text, "=== API RESPONSE 1 ===")
+        response = section_of(text, "=== API RESPONSE 1 ===")
         assert "\nStatus: 200\nHeaders:\n" in response and "Content-Type: text/event-stream" in response
         body = response.split("\nBody:\n", 1)[1]
         if text is whole:
@@ -228,7 +229,7 @@ async def test_an_upstream_failure_is_in_the_request_log_once(make_gateway: Gate
         text = (logs / files(logs)[0]).read_text()
     finally:
         await gw.close()
-    response = section(text, "=== API RESPONSE 1 ===")
+    response = section_of(text, "=== API RESPONSE 1 ===")
     assert "\nStatus: 400\n" in response
     assert response.count("prompt is too long") == 1
     assert text.count("=== API REQUEST") == 1
@@ -244,6 +245,38 @@ async def test_error_logs_without_request_log_carry_the_error_answer(errors_only
     unknown = (errors_only.logs / next(n for n in files(errors_only.logs) if n.endswith("-unknown.log"))).read_text()
     broken = (errors_only.logs / next(n for n in files(errors_only.logs) if n.endswith("-broken.log"))).read_text()
     assert "=== API REQUEST" not in unknown
-    answer = section(unknown, "=== API RESPONSE ===\n").split("\n", 1)[1]
+    answer = section_of(unknown, "=== API RESPONSE ===\n").split("\n", 1)[1]
     assert answer.startswith('{"error":{"message":"unknown provider for model no-such-model"')
     assert "=== API" not in broken
+
+
+@pytest.mark.parametrize(("section", "model", "path"), [
+    ({"gemini-api-key": [{"api-key": "g-key-1234", "base-url": "{root}"}]},
+     "gemini-2.5-flash", "/v1beta/models/gemini-2.5-flash:"),
+    ({"codex-api-key": [{"api-key": "c-key-1234", "base-url": "{root}/v1"}]}, "gpt-5", "/v1/responses"),
+    ({"openai-compatibility": [{"name": "compat", "base-url": "{root}/v1",
+                                "api-key-entries": [{"api-key": "o-key-1234"}],
+                                "models": [{"name": "upstream-model", "alias": "compat-model"}]}]},
+     "compat-model", "/v1/chat/completions"),
+])
+@pytest.mark.parametrize("stream", [False, True])
+async def test_every_upstream_kind_is_recorded(make_gateway: GatewayFactory, fake_llm: FakeLLM, logs: Path,
+                                               section: dict[str, Any], model: str, path: str, stream: bool) -> None:
+    rooted = json.loads(json.dumps(section).replace("{root}", fake_llm.root))
+    app = await make_gateway({"default": "native"}, config={"api-keys": ["client-key"], "request-log": True,
+                                                             **rooted})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    gw = Gateway(server, logs)
+    try:
+        assert await gw.chat(json.dumps({**CHAT, "model": model, "stream": stream}).encode(), request_id="kind") == 200
+        await eventually(lambda: len(files(logs)) == 1)
+        text = (logs / files(logs)[0]).read_text()
+    finally:
+        await gw.close()
+    request = section_of(text, "=== API REQUEST 1 ===")
+    assert f"Upstream URL: {fake_llm.root}{path}" in request
+    assert "type=api_key value=***\n" in request
+    response = section_of(text, "=== API RESPONSE 1 ===")
+    assert "\nStatus: 200\n" in response and "\nBody:\n" in response
+    assert "key-1234" not in text  # the upstream key is masked wherever it was sent
