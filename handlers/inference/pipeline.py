@@ -317,7 +317,8 @@ class _Attempt:
 
 
 async def serve(request: web.Request, runtime: InferenceRuntime, call: InferenceCall) -> web.StreamResponse:
-    if not runtime.config.request_log:
+    config = runtime.config
+    if not config.request_log or config.commercial_mode:
         answer = await _serve(request, runtime, call)
         if answer.status >= 400 and isinstance(answer, web.Response):
             answer[ERROR_ANSWER_KEY] = True
@@ -616,7 +617,8 @@ async def _pump(translator: StreamTranslator, stream: UpstreamStream, writer: _S
 async def _serve_stream(request: web.Request, runtime: InferenceRuntime, call: InferenceCall,
                         candidates: list[Candidate], attempt: _Attempt, resolved: str) -> web.StreamResponse:
     config = runtime.config
-    writer = _StreamWriter(request, call, float(config.streaming.keepalive_seconds), record=config.request_log)
+    writer = _StreamWriter(request, call, float(config.streaming.keepalive_seconds),
+                           record=config.request_log and not config.commercial_mode)
     try:
         return await _serve_stream_with(writer, runtime, call, candidates, attempt, resolved)
     finally:

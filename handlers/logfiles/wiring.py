@@ -107,7 +107,10 @@ def install_log_files(app: web.Application) -> None:
     config_store = app[appkeys.CONFIG_STORE]
     directory = resolve_log_dir(config_store.current.auth_dir, os.environ, Path.cwd())
     app[LOG_DIR] = directory
-    app[appkeys.ANSWERED].append(RequestLogger(directory, lambda: config_store.current))
+    # ``commercial-mode`` leaves the request-logging middleware out at start-up (server.go:214):
+    # no request or error log files for the life of the process, whatever request-log says.
+    if not config_store.current.commercial_mode:
+        app[appkeys.ANSWERED].append(RequestLogger(directory, lambda: config_store.current))
     cleaner: list[asyncio.Task[None]] = []
 
     async def clean_every_minute() -> None:

@@ -15,6 +15,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from handlers.logfiles.request_log_writer import file_name, prune_error_logs, sanitize_for_filename, should_log
+from handlers.logfiles.wiring import RequestLogger
+from quotio_gateway.appkeys import ANSWERED
 from tests.conftest import SECRET, GatewayFactory, auth, eventually
 from tests.fakes.llm_upstream import FakeLLM, status
 
@@ -280,3 +282,23 @@ async def test_every_upstream_kind_is_recorded(make_gateway: GatewayFactory, fak
     response = section_of(text, "=== API RESPONSE 1 ===")
     assert "\nStatus: 200\n" in response and "\nBody:\n" in response
     assert "key-1234" not in text  # the upstream key is masked wherever it was sent
+
+
+async def test_commercial_mode_writes_no_request_logs(make_gateway: GatewayFactory, fake_llm: FakeLLM,
+                                                      logs: Path) -> None:
+    """server.go:214: with commercial-mode the request-logging middleware is never installed."""
+    app = await make_gateway({"default": "native"}, config={
+        "api-keys": ["client-key"], "request-log": True, "commercial-mode": True,
+        "claude-api-key": [{"api-key": "sk-claude-upstream", "base-url": fake_llm.root}]})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    gw = Gateway(server, logs)
+    try:
+        # Nothing is hooked to write them (the files are written after the answer, so their
+        # absence alone would prove nothing).
+        assert not any(isinstance(hook, RequestLogger) for hook in app[ANSWERED])
+        assert await gw.chat(json.dumps({**CHAT, "stream": True}).encode(), request_id="s") == 200
+        assert await gw.chat(b"{", request_id="bad") == 400
+    finally:
+        await gw.close()
+    assert files(logs) == []
