@@ -490,33 +490,7 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
 
     def _logged_reader(self) -> tuple[Callable[[], Awaitable[bytes]], Callable[[], None]]:
         read, stop = self._reader()
-        log = self._log
-        if log is None:
-            return read, stop
-        carry = b""
-        # A stream read whole for a non-stream client is one piece, as the legacy's ReadAll gives
-        # it; one a client streams is recorded line by line, as its scanner reads it.
-        whole = log.whole_bodies
-
-        async def read_and_log() -> bytes:
-            nonlocal carry
-            try:
-                chunk = await read()
-            except UpstreamError as exc:
-                if whole:
-                    log.chunk(carry)
-                log.error(exc.message)
-                raise
-            if whole and chunk:
-                carry += chunk
-            elif whole:
-                log.chunk(carry)
-                carry = b""
-            else:
-                carry = log.stream_lines(chunk, carry) if chunk else log.stream_lines(b"\n", carry)
-            return chunk
-
-        return read_and_log, stop
+        return (read if self._log is None else self._log.recording(read)), stop
 
     async def _iterate(self) -> AsyncIterator[StreamEvent | bytes]:
         read, stop = self._logged_reader()

@@ -12,7 +12,7 @@ first-and-last-four-characters form. No I/O here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,6 +150,35 @@ class UpstreamLog:
         for line in lines[:-1]:
             self.chunk(line)
         return lines[-1]
+
+    def recording(self, read: Callable[[], Awaitable[bytes]]) -> Callable[[], Awaitable[bytes]]:
+        """``read`` (a stream's next chunk, ``b""`` at its end) with every chunk recorded: one
+        piece for a stream read whole for a non-stream client, as the legacy's ReadAll gives it,
+        else one piece per line, as its scanner reads a stream a client gets."""
+        carry = b""
+        whole = self.whole_bodies
+
+        async def read_and_record() -> bytes:
+            nonlocal carry
+            try:
+                chunk = await read()
+            except Exception as exc:
+                # Stream readers raise UpstreamError, whose ``message`` is its text (base.py
+                # imports this module, so the class is not imported here).
+                if whole:
+                    self.chunk(carry)
+                self.error(getattr(exc, "message", None) or str(exc))
+                raise
+            if whole and chunk:
+                carry += chunk
+            elif whole:
+                self.chunk(carry)
+                carry = b""
+            else:
+                carry = self.stream_lines(chunk or b"\n", carry)
+            return chunk
+
+        return read_and_record
 
     # -- the handlers' side (WriteErrorResponse) --
 
