@@ -84,6 +84,9 @@ class UpstreamLog:
         # The legacy keeps the response section as one value that every attempt update rebuilds
         # and that error answers append to; ``_appended`` is what was added since the last rebuild.
         self._appended = b""
+        # A value a handler set outright (``c.Set("API_RESPONSE", …)``), until an attempt's update
+        # rebuilds the section from the attempts again.
+        self._set: bytes | None = None
         # Set while the call's stream is read whole for a non-stream client (``_drain``).
         self.whole_bodies = False
 
@@ -111,7 +114,7 @@ class UpstreamLog:
         if not attempt.headers_written:
             attempt.response += ["Headers:\n", _headers(headers), "\n"]
             attempt.headers_written = True
-        self._appended = b""
+        self._rebuilt()
 
     def error(self, text: str) -> None:
         attempt = self._current()
@@ -122,7 +125,7 @@ class UpstreamLog:
             attempt.response.append("\n")
         attempt.response.append(f"Error: {text}\n")
         attempt.error_written = True
-        self._appended = b""
+        self._rebuilt()
 
     def chunk(self, data: bytes) -> None:
         """One upstream body piece (a whole body, or one line of a stream); blank ones are skipped."""
@@ -141,7 +144,7 @@ class UpstreamLog:
             attempt.response.append("\n\n")
         attempt.response.append(data.decode("utf-8", "replace"))
         attempt.body_has_content = True
-        self._appended = b""
+        self._rebuilt()
 
     def stream_lines(self, chunk: bytes, carry: bytes) -> bytes:
         """Record the complete lines of ``carry + chunk`` (the legacy reads streams line by line);
@@ -180,7 +183,16 @@ class UpstreamLog:
 
         return read_and_record
 
-    # -- the handlers' side (WriteErrorResponse) --
+    def _rebuilt(self) -> None:
+        self._appended = b""
+        self._set = None
+
+    # -- the handlers' side (WriteErrorResponse, c.Set) --
+
+    def set_response(self, data: bytes) -> None:
+        """The section replaced by a handler's own value (the Gemini CLI pass-through's answer)."""
+        self._set = data
+        self._appended = b""
 
     def error_answer(self, message: str, body: bytes) -> None:
         """An error answer's body joins the response section unless the upstream's own answer
@@ -199,6 +211,8 @@ class UpstreamLog:
         return "".join(attempt.request for attempt in self._attempts).encode()
 
     def api_response(self) -> bytes:
+        if self._set is not None:
+            return self._set + self._appended
         pieces: list[str] = []
         last = len(self._attempts) - 1
         for position, attempt in enumerate(self._attempts):

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from handlers.logfiles.request_log_writer import file_name, prune_error_logs, sanitize_for_filename, should_log
@@ -302,3 +303,33 @@ async def test_commercial_mode_writes_no_request_logs(make_gateway: GatewayFacto
     finally:
         await gw.close()
     assert files(logs) == []
+
+
+async def test_the_gemini_cli_pass_through_answer_is_the_api_response(make_gateway: GatewayFactory, logs: Path) -> None:
+    """gemini-cli_handlers.go:128 sets the forwarded answer as API_RESPONSE."""
+    async def code_assist(request: web.Request) -> web.Response:
+        return web.json_response({"currentTier": {"id": "free-tier"}})
+
+    upstream = web.Application()
+    upstream.router.add_post("/{tail:.*}", code_assist)
+    fake = TestServer(upstream, host="127.0.0.1")
+    await fake.start_server()
+    base = str(fake.make_url("")).rstrip("/")
+    app = await make_gateway({"default": "native"}, config={
+        "request-log": True,
+        "gateway": {"provider-endpoints": {"gemini-cli": {"inference-base-url": base}}}})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    gw = Gateway(server, logs)
+    try:
+        async with gw.session.post(gw.url + "/v1internal:loadCodeAssist", data=b"{}",
+                                   headers={"X-Request-Id": "cli"}) as resp:
+            assert resp.status == 200
+        await eventually(lambda: len(files(logs)) == 1)
+        text = (logs / files(logs)[0]).read_text()
+    finally:
+        await gw.close()
+        await fake.close()
+    answer = json.dumps({"currentTier": {"id": "free-tier"}})  # as web.json_response wrote it
+    assert f"=== API RESPONSE ===\n{answer}\n\n=== RESPONSE ===" in text
+    assert "=== API REQUEST" not in text
