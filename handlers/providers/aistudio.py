@@ -79,16 +79,18 @@ class RelayStream(UpstreamStream):
 
     def __init__(self, client: UpstreamClient, answer: _RelayAnswer, executor: AIStudioExecutor,
                  inbox: Inbox, first: list[bytes], *, raw: bool, done: bool = False) -> None:
-        super().__init__(client, answer, executor, raw=raw)  # type: ignore[arg-type]
+        super().__init__(client, answer, executor, raw=raw, log=UPSTREAM_LOG.get())  # type: ignore[arg-type]
         self._inbox = inbox
         self._first = first
-        # The request log gets each relay frame's bytes as one piece (aistudio_executor.go), not
-        # the SSE lines an HTTP stream is recorded by.
-        self._frames_log = UPSTREAM_LOG.get()
         self._done = done  # the first frame was already the last (a whole answer, or the end)
 
     def _reader(self) -> tuple[Callable[[], Awaitable[bytes]], Callable[[], None]]:
         return self._read, _nothing
+
+    def _logged_reader(self) -> tuple[Callable[[], Awaitable[bytes]], Callable[[], None]]:
+        # The request log gets each relay frame's bytes as one piece (``_read``, as
+        # aistudio_executor.go), not the SSE lines an HTTP stream is recorded by.
+        return self._reader()
 
     async def _read(self) -> bytes:
         """The next non-empty relay chunk, ``b""`` once the relay ended the answer."""
@@ -98,14 +100,9 @@ class RelayStream(UpstreamStream):
             elif self._done:
                 return b""
             else:
-                try:
-                    chunk = self._frame_body(await _next(self._inbox, self._client.timeouts.idle))
-                except UpstreamError as exc:
-                    if self._frames_log is not None:
-                        self._frames_log.error(exc.message)
-                    raise
-                if self._frames_log is not None:
-                    self._frames_log.chunk(chunk)
+                chunk = self._frame_body(await _next(self._inbox, self._client.timeouts.idle))
+                if self._log is not None:
+                    self._log.chunk(chunk)
             if chunk and not self._raw and chunk.lstrip()[:1] in (b"{", b"["):
                 # A whole JSON answer (an ``http_response`` body) rather than SSE lines.
                 chunk = b"data: " + chunk.strip() + b"\n\n"

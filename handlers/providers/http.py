@@ -492,14 +492,24 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
         read, stop = self._reader()
         return (read if self._log is None else self._log.recording(read)), stop
 
+    def _note_failure(self, exc: UpstreamError) -> None:
+        """A read failure that ends the stream goes into the request log (one that only follows
+        the answer's end does not: the answer was whole)."""
+        if self._log is not None:
+            self._log.error(exc.message)
+
     async def _iterate(self) -> AsyncIterator[StreamEvent | bytes]:
         read, stop = self._logged_reader()
         try:
             if self._raw:
                 empty = True
-                while chunk := await read():
-                    empty = False
-                    yield chunk
+                try:
+                    while chunk := await read():
+                        empty = False
+                        yield chunk
+                except UpstreamError as exc:
+                    self._note_failure(exc)
+                    raise
                 if empty:
                     # A raw relay has no terminal event to wait for, but an answer with no bytes
                     # at all is no answer (compatibility row 4a), as for an SSE stream.
@@ -519,6 +529,7 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
                     chunk = await read()
                 except UpstreamError as exc:
                     if not (ended and isinstance(exc.__cause__, TimeoutError)):
+                        self._note_failure(exc)
                         raise
                     chunk, stalled_after_end = b"", True
                 batch = parser.feed(chunk) if chunk else parser.finish()

@@ -165,12 +165,12 @@ class UpstreamLog:
             nonlocal carry
             try:
                 chunk = await read()
-            except Exception as exc:
-                # Stream readers raise UpstreamError, whose ``message`` is its text (base.py
-                # imports this module, so the class is not imported here).
+            except BaseException:
+                # What came before a failure is kept; the failure itself is noted by the stream,
+                # which alone knows whether it ended the answer.
                 if whole:
                     self.chunk(carry)
-                self.error(getattr(exc, "message", None) or str(exc))
+                    carry = b""
                 raise
             if whole and chunk:
                 carry += chunk

@@ -250,9 +250,8 @@ async def test_a_relay_quiet_mid_answer_fails_with_the_relay_timeout(relay_gatew
                      '"type":"server_error","code":"internal_server_error"}}')
 
 
-async def test_request_log_records_the_relay_call_and_each_frame(relay_gateway: MakeGateway) -> None:
-    """aistudio_executor.go records the relayed call like an HTTP one, and each frame's bytes as
-    one piece of the answer's body."""
+def log_keeper() -> tuple[list[Any], Any]:
+    """A middleware keeping each request's upstream log (the request-log file's API sections)."""
     kept: list[Any] = []
 
     @web.middleware
@@ -261,6 +260,13 @@ async def test_request_log_records_the_relay_call_and_each_frame(relay_gateway: 
         kept.append(request.get(UPSTREAM_LOG_KEY))
         return response
 
+    return kept, keep_log
+
+
+async def test_request_log_records_the_relay_call_and_each_frame(relay_gateway: MakeGateway) -> None:
+    """aistudio_executor.go records the relayed call like an HTTP one, and each frame's bytes as
+    one piece of the answer's body."""
+    kept, keep_log = log_keeper()
     gw = await relay_gateway("request-log: true\n", middlewares=(keep_log,))
     await gw.connect(lambda _: sse_chunks())
     resp = await gw.client.post(f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", json=GEMINI_BODY)
@@ -275,3 +281,16 @@ async def test_request_log_records_the_relay_call_and_each_frame(relay_gateway: 
     assert "Status: 200\nHeaders:\nContent-Type: text/event-stream\n" in response
     halves = [frame[1]["data"].strip() for frame in sse_chunks() if frame[0] == "stream_chunk"]
     assert response.rstrip().endswith("Body:\n" + "\n\n".join(halves))
+
+
+async def test_request_log_notes_a_failure_only_when_it_cut_the_answer(relay_gateway: MakeGateway) -> None:
+    kept, keep_log = log_keeper()
+    gw = await relay_gateway("request-log: true\n" + QUIET, middlewares=(keep_log,))
+    await gw.connect(lambda request: sse_chunks()[:-1] if len(kept) == 0 else sse_chunks()[:2])
+    for _ in range(2):
+        resp = await gw.client.post(f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", json=GEMINI_BODY)
+        await resp.read()
+    whole, cut = (log.api_response().decode() for log in kept)
+    assert "Error:" not in whole  # quiet after the finishReason: the answer was whole
+    # Right after the body's last bytes, as recordAPIResponseError appends it.
+    assert cut.endswith('"parts"Error: wsrelay: relay client sent nothing for 0.3s\n')
