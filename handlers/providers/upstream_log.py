@@ -79,6 +79,8 @@ class _Attempt:
 
 
 class UpstreamLog:
+    """The API REQUEST / API RESPONSE sections of one client request, built as the calls go."""
+
     def __init__(self) -> None:
         self._attempts: list[_Attempt] = []
         # The legacy keeps the response section as one value that every attempt update rebuilds
@@ -239,7 +241,6 @@ def api_section(header: str, prefix: str, payload: bytes) -> bytes:
     if payload.startswith(prefix.encode()):
         return payload + (b"" if payload.endswith(b"\n") else b"\n") + b"\n"
     return header.encode() + payload + b"\n\n"
-
 
 
 def note_request(prepared: Any, provider: str, credential: Any) -> None:
