@@ -1,6 +1,7 @@
 """Go's ``strings.TrimSpace`` and ``strings.ToLower``, which Python's ``str.strip``/``str.lower``
 only approximate: ``strip`` also removes U+001C..U+001F, and ``lower`` applies full case mapping
-(U+0130 becomes two code points) and the Greek final-sigma rule, neither of which Go does."""
+(U+0130 becomes two code points) and the Greek final-sigma rule, neither of which Go does. Also
+``strconv.Quote`` (``%q``), for messages the legacy builds with it."""
 
 from __future__ import annotations
 
@@ -44,3 +45,31 @@ def go_equal_fold(a: str, b: str) -> bool:
     if a.isascii() and b.isascii():
         return a.lower() == b.lower()
     return len(a) == len(b) and all(_same_fold(x, y) for x, y in zip(a, b, strict=True))
+
+
+_QUOTE_ESCAPES = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+                  "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
+def go_quote(text: str) -> str:
+    """``strconv.Quote``: double-quoted, printable characters as they are, others escaped."""
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if 0xD800 <= code <= 0xDFFF:
+            # A lone surrogate cannot be in a Go string: gjson decodes its escape to U+FFFD.
+            ch, code = "\ufffd", 0xFFFD
+        if ch in _QUOTE_ESCAPES:
+            out.append(_QUOTE_ESCAPES[ch])
+        elif ch.isprintable():
+            # Python's printable set is Go's unicode.IsPrint: letters, marks, numbers,
+            # punctuation, symbols and the ASCII space.
+            out.append(ch)
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)

@@ -19,6 +19,7 @@ from typing import Any
 from handlers.models.catalog import lookup_static
 from handlers.translation.gjson_values import bool_of, int_of
 from handlers.translation.model import Format, ThinkingConfig, ThinkingMode
+from quotio_gateway.gostrings import go_lower, go_quote, go_trim
 
 LEVEL_TO_BUDGET: dict[str, int] = {
     "none": 0,
@@ -215,8 +216,9 @@ def validate_config(
         if allow_clamp_unsupported:
             level = clamp_level(level, support.levels)
         if not _level_supported(level, support.levels):
-            valid = ", ".join(s.strip().lower() for s in support.levels)
-            raise ThinkingError(f'level "{level.lower()}" not supported, valid levels: {valid}')
+            valid = ", ".join(go_lower(go_trim(s)) for s in support.levels)
+            # %q in the legacy message: a quote or control character in the client's level is escaped.
+            raise ThinkingError(f"level {go_quote(go_lower(level))} not supported, valid levels: {valid}")
 
     if strict_budget and mode is ThinkingMode.BUDGET and not budget_from_level and has_budget:
         if budget < support.min or budget > support.max or (budget == 0 and not support.zero_allowed):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quotio_gateway.gostrings import go_equal_fold, go_lower, go_trim
+from quotio_gateway.gostrings import go_equal_fold, go_lower, go_quote, go_trim
 
 
 def test_go_trim_keeps_python_only_whitespace() -> None:
@@ -19,3 +19,13 @@ def test_go_equal_fold_uses_simple_folding() -> None:
     assert go_equal_fold("K", "\u212a")  # Kelvin sign folds to k
     assert go_equal_fold("s", "\u017f")  # long s folds to s
     assert not go_equal_fold("ss", "\u00df")  # ß is not ss under simple folding
+
+
+def test_go_quote_escapes_as_strconv_quote() -> None:
+    assert go_quote('hi"gh') == '"hi\\"gh"'
+    assert go_quote("a\\b\n\t") == '"a\\\\b\\n\\t"'
+    assert go_quote("\x01\x7f") == '"\\x01\\x7f"'
+    assert go_quote("\u00a0\u00ad") == '"\\u00a0\\u00ad"'  # no-break space, soft hyphen: not IsPrint
+    assert go_quote("\U000e0001") == '"\\U000e0001"'
+    assert go_quote("é 高") == '"é 高"'
+    assert go_quote("\ud800") == '"\ufffd"'

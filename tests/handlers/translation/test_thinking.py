@@ -196,6 +196,19 @@ def test_unsupported_level_is_an_error() -> None:
         validate_config(level("xhigh"), GEMINI_MIXED, Format.OPENAI, Format.GEMINI, from_suffix=True)
 
 
+@pytest.mark.parametrize(
+    ("requested", "shown"),
+    [('hi"gh', '"hi\\"gh"'), ("A\\B", '"a\\\\b"'), ("x\ny", '"x\\ny"'), ("Ultra", '"ultra"')],
+)
+def test_unsupported_level_is_quoted_as_go_does(requested: str, shown: str) -> None:
+    # validate.go:115 formats the lowered level with %q: quotes, backslashes and control
+    # characters from a client's body come back escaped.
+    message = f"level {shown} not supported, valid levels: minimal, low, medium, high"
+    with pytest.raises(ThinkingError) as caught:
+        validate_config(level(requested), LEVEL_MODEL, Format.OPENAI, Format.OPENAI, from_suffix=False)
+    assert str(caught.value) == message
+
+
 def test_budget_source_level_target_clamps_unsupported_level() -> None:
     # A4.3 gemini->codex level-model(64000): xhigh is clamped to high instead of failing.
     assert validate_config(budget(64000), LEVEL_MODEL, Format.GEMINI, Format.CODEX, from_suffix=True) == level("high")
