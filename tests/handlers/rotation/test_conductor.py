@@ -369,3 +369,60 @@ def test_settings_from_config() -> None:
     assert settings == RetrySettings(request_retry=3, max_retry_interval=30.0, disable_cooling=True)
     assert settings.passes == 4
     assert RetrySettings(request_retry=-2).passes == 1
+
+
+async def test_failures_without_a_cooldown_never_start_another_pass() -> None:
+    # shouldRetryAfterError (conductor.go:1222-1237) waits only for a blocked credential: a pass
+    # that failed on transport errors and statuses outside the cooldown table leaves nothing
+    # blocked, so request-retry does not replay it, however large max-retry-interval is.
+    h = Harness(FILL_FIRST, request_retry=3, max_retry_interval=600)
+    last = err(501)
+    script = Script({"a": [transport_error("connection reset")], "b": [last]})
+    with pytest.raises(UpstreamError) as caught:
+        await h.run(KEYS[:2], script)
+    assert caught.value is last
+    assert script.calls == ["a", "b"]
+    assert h.clock.slept == []
+
+
+async def test_another_cooling_credential_replays_the_whole_pass() -> None:
+    # The same failures with a third credential cooling within the window: the loop sleeps until
+    # that one recovers and the new pass, with a fresh tried set, calls every credential again.
+    h = Harness(FILL_FIRST, request_retry=1, max_retry_interval=600)
+    h.state.mark_failure("c", MODEL, 503)
+    script = Script({"a": [transport_error("connection reset")], "b": [err(501)], "c": [err(500)]})
+    with pytest.raises(UpstreamError) as caught:
+        await h.run(KEYS, script)
+    assert caught.value.status == 500
+    assert h.clock.slept == [60.0]
+    assert script.calls == ["a", "b", "a", "b", "c"]
+
+
+async def test_an_error_with_status_200_is_never_retried() -> None:
+    # conductor.go:1229: an error whose status is exactly 200 ends the request after its pass.
+    h = Harness(FILL_FIRST, request_retry=2, max_retry_interval=600)
+    h.state.mark_failure("b", MODEL, 500)
+    odd = UpstreamError("transient", 200, b"stream error")
+    script = Script({"a": [odd]})
+    with pytest.raises(UpstreamError) as caught:
+        await h.run(KEYS[:2], script)
+    assert caught.value is odd
+    assert script.calls == ["a"]
+    assert h.clock.slept == []
+
+
+async def test_a_hint_beyond_max_retry_interval_answers_at_once() -> None:
+    # The wait is the nearest recovery; a Google hint longer than the window is not waited for,
+    # and the next request meets the local cooldown answer for the rest of it.
+    h = Harness(request_retry=3, max_retry_interval=30)
+    body = b'{"error":{"code":429,"message":"Your quota will reset after 31s."}}'
+    script = Script({"a": [classify(429, body, google_hint=True)]})
+    with pytest.raises(UpstreamError) as caught:
+        await h.run(KEYS[:1], script)
+    assert caught.value.status == 429
+    assert h.clock.slept == []
+    h.clock.t += 0.5
+    with pytest.raises(ModelCooldownError) as cooled:
+        await h.run(KEYS[:1], script)
+    assert (cooled.value.reset_seconds, cooled.value.headers["Retry-After"]) == (31, "31")
+    assert script.calls == ["a"]

@@ -142,3 +142,33 @@ def test_named_provider_appears_in_cooldown_body(state: RotationState) -> None:
         available(MODEL, [Cred("a")], state, T0, provider="codex")
     assert caught.value.provider == "codex"
     assert b'"provider":"codex"' in caught.value.body
+
+
+def test_a_failed_pick_leaves_the_cursor_where_it_was(state: RotationState, clock: Clock) -> None:
+    # selector.go:184-187: getAvailableAuths fails before the cursor is read or moved, so a
+    # request answered model_cooldown or auth_unavailable does not shift later round-robin picks.
+    selector = LegacySelector(ROUND_ROBIN)
+    creds = [Cred("a"), Cred("b"), Cred("c")]
+    assert picks(selector, creds, state, 1) == ["a"]
+    for cred in creds:
+        state.mark_failure(cred.id, MODEL, 429)
+    for _ in range(3):
+        with pytest.raises(ModelCooldownError):
+            selector.pick(MODEL, creds, state, state.now())
+    state.mark_failure("d", MODEL, 401)
+    state.mark_failure("e", MODEL, 500)
+    with pytest.raises(AuthUnavailableError):
+        selector.pick(MODEL, [Cred("d"), Cred("e")], state, state.now())
+    assert selector._cursors == {"mixed:" + MODEL: 1}
+    clock.t = T0 + 1  # the quota cooldowns are over
+    assert picks(selector, creds, state, 2) == ["b", "c"]
+
+
+def test_the_cursor_is_shared_by_every_candidate_set_of_a_model(state: RotationState) -> None:
+    # The key is "mixed:" + model whatever credentials the pick sees (selector.go:188): a request
+    # whose candidates differ (another provider set, a narrower list) still moves the same cursor.
+    selector = LegacySelector(ROUND_ROBIN)
+    assert picks(selector, [Cred("a"), Cred("b")], state, 1) == ["a"]
+    assert picks(selector, [Cred("x"), Cred("y"), Cred("z")], state, 1) == ["y"]
+    assert picks(selector, [Cred("a"), Cred("b")], state, 1) == ["a"]
+    assert selector._cursors == {"mixed:" + MODEL: 3}

@@ -195,3 +195,19 @@ def test_status_message_follows_the_last_failure_until_every_model_succeeds() ->
     state.mark_failure("a", "m1", 401, message="expired")
     assert state.forget(["a"]) == 1
     assert state.message_of("a") == ""
+
+
+def test_success_resets_only_its_own_model(state: RotationState, clock: Clock) -> None:
+    # MarkResult's success branch resets ModelStates[result.Model] alone (conductor.go:1305-1317):
+    # the same credential stays cooling, and keeps its backoff level, for every other model.
+    for _ in range(2):
+        state.mark_failure("k1", MODEL, 429)
+        state.mark_failure("k1", "other", 429)
+    state.mark_failure("k1", "third", 401)
+    state.mark_success("k1", MODEL)
+    assert state.get("k1", MODEL) is None
+    assert state.block("k1", "other") == Block("cooldown", T0 + 2)
+    assert state.block("k1", "third") == Block("other", T0 + 1800)
+    clock.t = T0 + 2
+    assert state.mark_failure("k1", "other", 429).next_retry_after == T0 + 2 + 4
+    assert state.mark_failure("k1", MODEL, 429).next_retry_after == T0 + 2 + 1
