@@ -64,18 +64,17 @@ def _datetime_ns(moment: datetime) -> int:
 
 def _standing(request: web.Request, credential_id: str) -> tuple[str, bool, str]:
     """``(status, unavailable, status_message)`` from the rotation state, as ``MarkResult`` leaves
-    the auth: an error while any model holds one, unavailable while every model it failed on is
-    cooling, and the last failure's error text (the upstream body) while it is in error."""
+    the auth: an error while any model holds one, the aggregate ``Unavailable`` flag as of the
+    credential's last result, and the last failure's error text (the upstream body) while it is
+    in error."""
     runtime = request.app.get(INFERENCE)
     if runtime is None:
         return "active", False, ""
     state = runtime.state
-    now = state.now()
     models = state.models_of(credential_id)
     if not any((s := state.get(credential_id, model)) is not None and s.status == "error" for model in models):
         return "active", False, ""
-    unavailable = all(state.block(credential_id, model, now).blocked for model in models)
-    return "error", unavailable, state.message_of(credential_id)
+    return "error", state.unavailable(credential_id), state.message_of(credential_id)
 
 
 def _codex_claims(metadata: dict[str, Any]) -> dict[str, Any] | None:

@@ -98,6 +98,13 @@ class RotationState:
         # The auth's StatusMessage: the last failure's error text, kept while any model of the
         # credential still holds a failure (MarkResult, hasModelError).
         self._messages: dict[str, str] = {}
+        # Models whose last result was a success. The legacy keeps their reset ModelState, and one
+        # such model keeps the whole auth available (updateAggregatedAvailability); here the
+        # state itself is dropped, so only the name is remembered.
+        self._served: dict[str, set[str]] = {}
+        # The auth's Unavailable flag: credentials every model of which was out of use at their
+        # last MarkResult. Like the legacy's, it is only recomputed by the next result.
+        self._unavailable: set[str] = set()
 
     def now(self) -> float:
         return self.clock()
@@ -107,8 +114,8 @@ class RotationState:
         return bool(self._states)
 
     def credential_ids(self) -> set[str]:
-        """The credentials with any state on record."""
-        return {credential for credential, _ in self._states}
+        """The credentials with anything on record: a failure, or a model that has succeeded."""
+        return {credential for credential, _ in self._states} | {c for c, models in self._served.items() if models}
 
     def models_of(self, credential_id: str) -> list[str]:
         """The models this credential has a state for."""
@@ -146,25 +153,54 @@ class RotationState:
         levels and suspensions all start over. Round-robin cursors are per model and stay.
         """
         gone = set(credential_ids)
-        if not gone or not self._states:
+        if not gone:
+            return 0
+        for credential_id in gone:
+            # A fresh auth has no reset model states either.
+            self._served.pop(credential_id, None)
+        if not self._states:
             return 0
         keys = [key for key in self._states if key[0] in gone]
         for key in keys:
             del self._states[key]
         for credential_id in gone:
             self._messages.pop(credential_id, None)
+        self._unavailable -= gone
         return len(keys)
 
     def message_of(self, credential_id: str) -> str:
         """The error text of the credential's last failure while it still has one on record."""
         return self._messages.get(credential_id, "")
 
+    def unavailable(self, credential_id: str) -> bool:
+        """The auth-level ``Unavailable`` flag as the legacy's last ``MarkResult`` on this
+        credential left it (``updateAggregatedAvailability``, conductor.go:1435-1482): true when,
+        at that moment, no model had succeeded since its last failure and every failed one was
+        cooling or had failed without a cooldown. Later expiry of a cooldown does not clear it;
+        the credential's next result does."""
+        return credential_id in self._unavailable
+
     def mark_success(self, credential_id: str, model: str) -> None:
         """A served request wipes the state: cooldown, quota and backoff level all reset. A reset
         state blocks nothing, so it is dropped rather than kept (the table only grows on errors)."""
+        self._served.setdefault(credential_id, set()).add(model)
+        self._unavailable.discard(credential_id)
         if self._states.pop((credential_id, model), None) is not None and credential_id in self._messages \
                 and not any(key[0] == credential_id for key in self._states):
             del self._messages[credential_id]
+
+    def _aggregate(self, credential_id: str, now: float) -> None:
+        """``updateAggregatedAvailability`` after a failure. A state counts as out of use while it
+        is unavailable with no retry time or one still ahead; an expired one counts as usable."""
+        if self._served.get(credential_id):
+            self._unavailable.discard(credential_id)
+            return
+        for (credential, _), state in self._states.items():
+            if credential == credential_id and not (
+                    state.unavailable and (state.next_retry_after is None or state.next_retry_after > now)):
+                self._unavailable.discard(credential_id)
+                return
+        self._unavailable.add(credential_id)
 
     def mark_failure(self, credential_id: str, model: str, status: int | None, *, reason: str = "",
                      retry_after: float | None = None, disable_cooling: bool = False,
@@ -209,4 +245,8 @@ class RotationState:
             # (model_registry.go:638), and the model lists read it: a key suspended for quota that
             # then answers 401 still leaves its models listed, and the other way round hides them.
             state.suspend_reason = _SUSPEND_REASONS[status]
+        served = self._served.get(credential_id)
+        if served:
+            served.discard(model)
+        self._aggregate(credential_id, now)
         return state

@@ -145,6 +145,29 @@ async def test_a_failing_credential_shows_the_upstream_error_as_status_message(g
     assert (claude["status"], claude["status_message"], claude["unavailable"]) == ("active", "", False)
 
 
+async def test_unavailable_is_the_auth_aggregate_of_its_last_result(gateway: Gateway) -> None:
+    # auth.Unavailable comes from updateAggregatedAvailability at each MarkResult
+    # (conductor.go:1435-1482): a model that succeeded keeps the auth available while another
+    # cools, and a cooldown that ran out does not clear the flag before the next result.
+    app_state = gateway.app[INFERENCE].state
+    name = "claude-ann@example.com.json"
+    body = b'{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}'
+
+    async def entry() -> tuple[str, bool]:
+        claude = next(f for f in await gateway.files() if f["name"] == name)
+        return claude["status"], claude["unavailable"]
+
+    mark_result(app_state, name, "claude-haiku-4-5-20251001", None, RetrySettings())
+    mark_result(app_state, name, "claude-sonnet-4-5-20250929", UpstreamError("credential", 401, body), RetrySettings())
+    assert await entry() == ("error", False)
+    mark_result(app_state, name, "claude-haiku-4-5-20251001", UpstreamError("transient", 503, b"busy"),
+                RetrySettings())
+    assert await entry() == ("error", True)
+    now = app_state.clock
+    app_state.clock = lambda: now() + 3600  # every cooldown has run out; no result since
+    assert await entry() == ("error", True)
+
+
 async def test_vertex_import_takes_the_key_as_a_raw_json_body_as_quotio_sends_it(gateway: Gateway) -> None:
     """The app posts the key file's bytes with Content-Type: application/json (contract §1.1 #34)."""
     raw = json.dumps(service_account()).encode()

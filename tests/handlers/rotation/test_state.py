@@ -211,3 +211,46 @@ def test_success_resets_only_its_own_model(state: RotationState, clock: Clock) -
     clock.t = T0 + 2
     assert state.mark_failure("k1", "other", 429).next_retry_after == T0 + 2 + 4
     assert state.mark_failure("k1", MODEL, 429).next_retry_after == T0 + 2 + 1
+
+
+def test_unavailable_is_the_aggregate_as_of_the_last_result(state: RotationState, clock: Clock) -> None:
+    # updateAggregatedAvailability (conductor.go:1435-1482) runs on every MarkResult: the auth is
+    # unavailable when every model state is unavailable with no retry time or one still ahead.
+    assert state.unavailable("k1") is False
+    state.mark_failure("k1", MODEL, 503)
+    assert state.unavailable("k1") is True
+    clock.t = T0 + 120  # the cooldown is over, but nothing recomputed the flag
+    assert not state.block("k1", MODEL).blocked
+    assert state.unavailable("k1") is True
+    state.mark_failure("k1", "other", 400)  # no retry time: out of use; the expired 503 is not
+    assert state.unavailable("k1") is False
+    state.mark_failure("k1", MODEL, 500)
+    assert state.unavailable("k1") is True
+    state.mark_success("k1", "other")
+    assert state.unavailable("k1") is False
+
+
+def test_one_model_that_succeeded_keeps_the_credential_available(state: RotationState) -> None:
+    # The legacy keeps a succeeded model's reset state, which is never unavailable.
+    state.mark_success("k1", "served")
+    state.mark_failure("k1", MODEL, 401)
+    assert state.unavailable("k1") is False
+    state.mark_failure("k1", "served", 429)  # its last result is a failure now
+    assert state.unavailable("k1") is True
+
+
+def test_a_retry_time_that_is_already_due_leaves_the_credential_available(state: RotationState) -> None:
+    # A zero hint sets NextRetryAfter to now, which is not after now: usable at once.
+    state.mark_failure("k1", MODEL, 429, retry_after=0.0)
+    assert state.unavailable("k1") is False
+
+
+def test_registration_again_starts_the_aggregate_over(state: RotationState) -> None:
+    state.mark_success("k1", "served")
+    assert state.credential_ids() == {"k1"}
+    assert state.forget(["k1"]) == 0
+    assert state.credential_ids() == set()
+    state.mark_failure("k1", MODEL, 401)  # a fresh auth: no reset state keeps it available
+    assert state.unavailable("k1") is True
+    assert state.forget(["k1"]) == 1
+    assert state.unavailable("k1") is False
