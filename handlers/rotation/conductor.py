@@ -179,7 +179,12 @@ async def _one_pass(model: str, candidates: Sequence[C], attempt: Attempt[C, T],
             log.info("rotation.client_gone", credential=credential.id, model=model)
             raise
         except UpstreamError as error:
-            mark_result(state, credential.id, model, error, settings)
+            # A stream folded for a non-stream client that ended before its terminal event (row
+            # 4a) is tried on the next credential here, but for the credential it is what the
+            # legacy saw: its Execute read the partial answer and reported a success. Codex's
+            # early end keeps its 408, which the legacy's Execute returns and cools.
+            folded_early_end = error.truncated and error.status is None
+            mark_result(state, credential.id, model, None if folded_early_end else error, settings)
             log.info("rotation.attempt_failed", credential=credential.id, model=model,
                      status=error.status, scope=error.scope)
             if error.scope == "request":

@@ -82,3 +82,4 @@ async def test_hang_up_before_the_first_byte_marks_the_whole_pass(gateway: MakeG
     assert resp.status == 200
     assert [r.key for r in fake_llm.requests] == [first_key, first_key]
     assert runtime_of(client).state.get(first_id, CLAUDE_MODEL) is None
+
