@@ -7,7 +7,8 @@ back into ``text_completion`` objects (``sdk/api/handlers/openai/openai_handlers
 * ``chat_request(body)``: completions request -> chat request (``prompt`` -> the user message,
   ``"Complete this:"`` when empty; ``max_tokens``, ``temperature``, ``top_p``,
   ``frequency_penalty``, ``presence_penalty``, ``stop``, ``stream``, ``logprobs``,
-  ``top_logprobs``, ``echo`` copied with Go's number/boolean coercions).
+  ``top_logprobs``, ``echo`` copied with gjson's number/boolean coercions; ``n``, ``suffix``,
+  ``user``, ``stream_options`` and the rest are dropped).
 * ``completion_from_chat(completion)``: ``chat.completion`` -> ``text_completion``.
 * ``completion_chunk_from_chat(chunk)``: one ``chat.completion.chunk`` -> a ``text_completion``
   chunk, or None for chunks with neither content nor a finish reason (role-only and usage-only
@@ -19,44 +20,50 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from handlers.translation.gjson_values import array_of, text_of
+from handlers.translation.gjson_values import array_of, bool_of, int_of, text_of
 from handlers.translation.openai_chat_request import go_number
 
 DEFAULT_PROMPT = "Complete this:"
 
 
+def _parse_float(text: str) -> float:
+    """``strconv.ParseFloat(s, 64)``, 0 where Go reports a syntax error (gjson drops the error).
+
+    Python's ``float`` is laxer: it trims whitespace, reads ``_`` separators, non-ASCII digits and
+    a signed ``nan``, all of which Go refuses; Go reads a hexadecimal float when it has its ``p``
+    exponent, which ``float`` never does. Out of range both answer the infinity."""
+    if not text.isascii() or "_" in text or text != text.strip():
+        return 0.0
+    sign = text[:1] if text[:1] in ("+", "-") else ""
+    unsigned = text[len(sign):]
+    if unsigned[:2].lower() == "0x":
+        if "p" not in unsigned.lower():
+            return 0.0
+        try:
+            return float.fromhex(text)
+        except OverflowError:
+            return -math.inf if sign == "-" else math.inf
+        except ValueError:
+            return 0.0
+    if sign and unsigned.lower() == "nan":
+        return 0.0
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
+
+
 def _go_float(value: Any) -> float | int:
+    """gjson ``Float()`` as sjson then writes it."""
     if isinstance(value, bool):
         number = float(value)
     elif isinstance(value, int | float):
         number = float(value)
     elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            number = 0.0
+        number = _parse_float(value)
     else:
         number = 0.0
     return go_number(number)
-
-
-def _go_int(value: Any) -> int:
-    number = _go_float(value)
-    # gjson's f2i: beyond int64 the value saturates at its bounds; NaN converts as Go does on
-    # amd64, to the minimum.
-    if math.isnan(number) or number < -(2**63):
-        return -(2**63)
-    if number >= 2**63:
-        return 2**63 - 1
-    return int(number)
-
-
-def _go_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.lower() in ("true", "1", "t")
-    if isinstance(value, int | float):
-        return bool(value)
-    return False
 
 
 _FLOAT_FIELDS = ("temperature", "top_p", "frequency_penalty", "presence_penalty")
@@ -68,20 +75,20 @@ def chat_request(body: dict[str, Any]) -> dict[str, Any]:
     if "model" in body:
         out["model"] = text_of(body["model"])
     if "max_tokens" in body:
-        out["max_tokens"] = _go_int(body["max_tokens"])
+        out["max_tokens"] = int_of(body["max_tokens"])
     for key in _FLOAT_FIELDS:
         if key in body:
             out[key] = _go_float(body[key])
     if "stop" in body:
         out["stop"] = body["stop"]
     if "stream" in body:
-        out["stream"] = _go_bool(body["stream"])
+        out["stream"] = bool_of(body["stream"])
     if "logprobs" in body:
-        out["logprobs"] = _go_bool(body["logprobs"])
+        out["logprobs"] = bool_of(body["logprobs"])
     if "top_logprobs" in body:
-        out["top_logprobs"] = _go_int(body["top_logprobs"])
+        out["top_logprobs"] = int_of(body["top_logprobs"])
     if "echo" in body:
-        out["echo"] = _go_bool(body["echo"])
+        out["echo"] = bool_of(body["echo"])
     return out
 
 
@@ -90,7 +97,7 @@ def _head(chat: dict[str, Any]) -> dict[str, Any]:
     if "id" in chat:
         out["id"] = text_of(chat["id"])
     if "created" in chat:
-        out["created"] = _go_int(chat["created"])
+        out["created"] = int_of(chat["created"])
     if "model" in chat:
         out["model"] = text_of(chat["model"])
     return out
@@ -111,7 +118,7 @@ def completion_from_chat(chat: dict[str, Any]) -> dict[str, Any]:
         item: dict[str, Any] = {}
         if "finish_reason" in choice:
             item["finish_reason"] = text_of(choice["finish_reason"])
-        item["index"] = _go_int(choice.get("index"))
+        item["index"] = int_of(choice.get("index"))
         if "logprobs" in choice:
             item["logprobs"] = choice["logprobs"]
         source = choice.get("message") if "message" in choice else choice.get("delta")
@@ -151,7 +158,7 @@ def completion_chunk_from_chat(chunk: dict[str, Any]) -> dict[str, Any] | None:
             # as "finish_reason": "" on every content chunk.
             if reason != "null":
                 item["finish_reason"] = reason
-        item["index"] = _go_int(choice.get("index"))
+        item["index"] = int_of(choice.get("index"))
         if "logprobs" in choice:
             item["logprobs"] = choice["logprobs"]
         delta = choice.get("delta")

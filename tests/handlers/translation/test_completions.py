@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from handlers.translation import completions
@@ -113,8 +115,42 @@ def test_stream_chunks_without_content_or_finish_are_dropped() -> None:
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("inf", 2**63 - 1), ("1e400", 2**63 - 1), (1e300, 2**63 - 1), (2**63, 2**63 - 1),
-    ("-Infinity", -(2**63)), (-1e300, -(2**63)), ("nan", -(2**63))])
-def test_a_number_no_int64_holds_saturates(value: object, expected: int) -> None:
-    assert completions._go_int(value) == expected
-    assert completions._go_int("7") == 7 and completions._go_int(7.9) == 7
+    (1e300, 2**63 - 1), (2**63, 2**63 - 1), (-1e300, -(2**63)), (7.9, 7), ("7", 7), ("-7", -7),
+    (True, 1), (None, 0)])
+def test_integer_fields_read_as_gjson_int(value: object, expected: int) -> None:
+    assert completions.chat_request({"max_tokens": value})["max_tokens"] == expected
+    assert completions.chat_request({"top_logprobs": value})["top_logprobs"] == expected
+
+
+# gjson v1.18.0 ``Int()`` reads a string with its ``parseInt``: an optional "-" and ASCII digits,
+# nothing else, so "16.7", "1e3", " 5", "+5" and "inf" are all 0 (Go's strconv is never asked).
+@pytest.mark.parametrize("value", ["16.7", "1e3", " 5", "5 ", "+5", "inf", "nan", "1e400", "", "５"])
+def test_integer_fields_from_strings_other_than_plain_digits_are_zero(value: str) -> None:
+    out = completions.chat_request({"max_tokens": value, "top_logprobs": value})
+    assert (out["max_tokens"], out["top_logprobs"]) == (0, 0)
+
+
+# gjson ``Float()`` is strconv.ParseFloat with the error dropped: what Go refuses is 0.
+@pytest.mark.parametrize(("value", "expected"), [
+    ("0.25", 0.25), ("1e-1", 0.1), (".5", 0.5), ("2", 2), ("-Inf", -math.inf), ("infinity", math.inf),
+    ("0x1p-2", 0.25), ("-0X1P1", -2),
+    (" 0.5", 0), ("0.5 ", 0), ("0_5", 0), ("1_000", 0), ("０.５", 0), ("0x10", 0), ("+nan", 0), ("-NaN", 0),
+    ("0.5x", 0), ("", 0)])
+def test_float_fields_from_strings_read_as_go_parse_float(value: str, expected: float) -> None:
+    out = completions.chat_request({key: value for key in ("temperature", "top_p", "frequency_penalty",
+                                                           "presence_penalty")})
+    assert [out[key] for key in ("temperature", "top_p", "frequency_penalty", "presence_penalty")] == [expected] * 4
+
+
+def test_answer_numbers_read_as_gjson_int() -> None:
+    chat = {"id": 5, "created": "1.7e9", "model": None,
+            "choices": [{"index": "1", "message": {"content": "a"}}, {"index": 2.9, "message": {"content": "b"}}]}
+    assert completions.completion_from_chat(chat) == {
+        "id": "5", "object": "text_completion", "created": 0, "model": "",
+        "choices": [{"index": 1, "text": "a"}, {"index": 2, "text": "b"}],
+    }
+    chunk = {"created": "12", "choices": [{"index": "0.0", "delta": {"content": "x"}}]}
+    assert completions.completion_chunk_from_chat(chunk) == {
+        "id": "", "object": "text_completion", "created": 12, "model": "",
+        "choices": [{"index": 0, "text": "x"}],
+    }
