@@ -9,7 +9,8 @@ back into ``text_completion`` objects (``sdk/api/handlers/openai/openai_handlers
   ``frequency_penalty``, ``presence_penalty``, ``stop``, ``stream``, ``logprobs``,
   ``top_logprobs``, ``echo`` copied with gjson's number/boolean coercions; ``n``, ``suffix``,
   ``user``, ``stream_options`` and the rest are dropped).
-* ``completion_from_chat(completion)``: ``chat.completion`` -> ``text_completion``.
+* ``completion_from_chat(completion)``: ``chat.completion`` -> ``text_completion`` (a choice's
+  ``logprobs`` goes out as Go re-encodes it: keys sorted, numbers as float64).
 * ``completion_chunk_from_chat(chunk)``: one ``chat.completion.chunk`` -> a ``text_completion``
   chunk, or None for chunks with neither content nor a finish reason (role-only and usage-only
   chunks are dropped, so usage never reaches a streaming completions client).
@@ -103,6 +104,21 @@ def _head(chat: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _go_value(value: Any) -> Any:
+    """gjson ``Value()`` as ``json.Marshal`` writes it: objects become Go maps, whose keys the
+    encoder sorts, and every number a float64."""
+    if isinstance(value, dict):
+        return {key: _go_value(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_go_value(item) for item in value]
+    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) <= _MAX_FLOAT:
+        return go_number(value)
+    return value
+
+
+_MAX_FLOAT = 1.7976931348623157e308  # an integer beyond this has no float64 (a stdlib-parsed body)
+
+
 def _choices(chat: dict[str, Any], convert: Any) -> list[dict[str, Any]]:
     choices = chat.get("choices")
     return [convert(c if isinstance(c, dict) else {}) for c in choices] if isinstance(choices, list) else []
@@ -120,7 +136,7 @@ def completion_from_chat(chat: dict[str, Any]) -> dict[str, Any]:
             item["finish_reason"] = text_of(choice["finish_reason"])
         item["index"] = int_of(choice.get("index"))
         if "logprobs" in choice:
-            item["logprobs"] = choice["logprobs"]
+            item["logprobs"] = _go_value(choice["logprobs"])
         source = choice.get("message") if "message" in choice else choice.get("delta")
         if isinstance(source, dict) and "content" in source:
             item["text"] = text_of(source["content"])
@@ -160,7 +176,7 @@ def completion_chunk_from_chat(chunk: dict[str, Any]) -> dict[str, Any] | None:
                 item["finish_reason"] = reason
         item["index"] = int_of(choice.get("index"))
         if "logprobs" in choice:
-            item["logprobs"] = choice["logprobs"]
+            item["logprobs"] = _go_value(choice["logprobs"])
         delta = choice.get("delta")
         item["text"] = text_of(delta.get("content")) if isinstance(delta, dict) else ""
         return item

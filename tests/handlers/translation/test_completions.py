@@ -7,6 +7,7 @@ import math
 import pytest
 
 from handlers.translation import completions
+from handlers.translation.sse import dumps
 
 
 def test_request_golden_with_go_coercions() -> None:
@@ -154,3 +155,25 @@ def test_answer_numbers_read_as_gjson_int() -> None:
         "id": "", "object": "text_completion", "created": 12, "model": "",
         "choices": [{"index": 0, "text": "x"}],
     }
+
+
+# openai_handlers.go:305-307 and :399-401 copy a choice's logprobs with gjson Value(), which makes
+# objects Go maps; json.Marshal then writes their keys sorted, and every number as a float64.
+CHAT_LOGPROBS = {"content": [{"token": "Hi", "logprob": -0.25, "bytes": [72, 105],
+                              "top_logprobs": [{"token": "Hi", "logprob": -0.25, "bytes": [72, 105]}]}],
+                 "refusal": None}
+GO_LOGPROBS = b'{"content":[{"bytes":[72,105],"logprob":-0.25,"token":"Hi",' \
+              b'"top_logprobs":[{"bytes":[72,105],"logprob":-0.25,"token":"Hi"}]}],"refusal":null}'
+
+
+def test_logprobs_go_out_as_go_re_encodes_them() -> None:
+    chat = {"choices": [{"index": 0, "message": {"content": "Hi"}, "finish_reason": "stop", "logprobs": CHAT_LOGPROBS}]}
+    out = completions.completion_from_chat(chat)
+    assert dumps(out["choices"][0]["logprobs"]) == GO_LOGPROBS
+    chunk = {"choices": [{"index": 0, "delta": {"content": "Hi"}, "logprobs": CHAT_LOGPROBS}]}
+    streamed = completions.completion_chunk_from_chat(chunk)
+    assert streamed is not None and dumps(streamed["choices"][0]["logprobs"]) == GO_LOGPROBS
+    # A whole float64 has no fraction in Go's encoding; an integer past 2**53 is rounded to one.
+    odd = {"choices": [{"message": {}, "logprobs": {"b": 1.0, "a": [2**53 + 1, None, True, "x"]}}]}
+    assert dumps(completions.completion_from_chat(odd)["choices"][0]["logprobs"]) == \
+        b'{"a":[9007199254740992,null,true,"x"],"b":1}'
