@@ -177,3 +177,36 @@ def test_logprobs_go_out_as_go_re_encodes_them() -> None:
     odd = {"choices": [{"message": {}, "logprobs": {"b": 1.0, "a": [2**53 + 1, None, True, "x"]}}]}
     assert dumps(completions.completion_from_chat(odd)["choices"][0]["logprobs"]) == \
         b'{"a":[9007199254740992,null,true,"x"],"b":1}'
+
+
+def test_stream_chunks_without_text_are_dropped_whatever_else_they_carry() -> None:
+    """Only delta content or a finish reason counts (openai_handlers.go:334-352): reasoning and
+    tool-call deltas go nowhere; a finish chunk goes out without its tool calls or usage."""
+    reasoning = {"choices": [{"index": 0, "delta": {"reasoning_content": "hmm"}, "finish_reason": None}]}
+    call = {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}}]}
+    assert completions.completion_chunk_from_chat(reasoning) is None
+    assert completions.completion_chunk_from_chat(call) is None
+    finish = {"id": "c", "created": 3, "model": "m", "usage": {"total_tokens": 4},
+              "choices": [{"index": 0, "delta": {"tool_calls": []}, "finish_reason": "tool_calls"}]}
+    assert completions.completion_chunk_from_chat(finish) == {
+        "id": "c", "object": "text_completion", "created": 3, "model": "m",
+        "choices": [{"finish_reason": "tool_calls", "index": 0, "text": ""}],
+    }
+
+
+def test_one_choice_with_output_carries_every_choice_of_the_chunk() -> None:
+    chunk = {"choices": [{"index": 0, "delta": {"role": "assistant"}}, "odd",
+                         {"index": 1, "delta": {"content": 7}, "finish_reason": None}]}
+    assert completions.completion_chunk_from_chat(chunk) == {
+        "id": "", "object": "text_completion", "created": 0, "model": "",
+        "choices": [{"index": 0, "text": ""}, {"index": 0, "text": ""},
+                    {"finish_reason": "", "index": 1, "text": "7"}],
+    }
+
+
+def test_non_stream_text_comes_from_message_else_delta() -> None:
+    """openai_handlers.go:286-297: a ``message`` that exists (even null) is the only source."""
+    chat = {"choices": [{"delta": {"content": "d"}}, {"message": None, "delta": {"content": "d"}},
+                        {"message": {"content": ["p"]}}, {"message": {"role": "assistant"}}]}
+    assert completions.completion_from_chat(chat)["choices"] == [
+        {"index": 0, "text": "d"}, {"index": 0}, {"index": 0, "text": '["p"]'}, {"index": 0}]
