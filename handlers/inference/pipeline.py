@@ -24,6 +24,7 @@ import orjson
 import structlog
 from aiohttp import web
 
+from handlers.inference.body_json import load_body
 from handlers.logfiles.request_log_writer import ERROR_ANSWER_KEY, STREAMED_BODY_KEY, UPSTREAM_LOG_KEY
 from handlers.models.listing import error_response, unknown_model_response
 from handlers.models.payload_rules import apply_payload_rules
@@ -98,7 +99,9 @@ class InferenceCall:
         retries; without them (a request built in process) a deep copy is all there is."""
         if not self.raw:
             return copy.deepcopy(self.body)
-        body = orjson.loads(self.raw)
+        # The endpoint may have needed the lenient reader (a lone surrogate escape, bytes that
+        # are not UTF-8); orjson alone would fail the retry of a body the first attempt took.
+        body = load_body(self.raw)
         return self.derive(body) if self.derive is not None else body
 
 

@@ -8,8 +8,6 @@ with the legacy's per-protocol rule (surface §6) and hands an ``InferenceCall``
 from __future__ import annotations
 
 import functools
-import json
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +27,7 @@ from quotio_gateway.management.responses import json_response
 from quotio_gateway.native import NativeRegistry
 
 from . import protocols
+from .body_json import NOT_JSON, lenient_json
 from .cli_passthrough import forward_cli_method
 from .count_tokens import count_pairs
 from .pairs_codex_openai import COMPLETIONS, chat_body_from_responses
@@ -67,46 +66,16 @@ async def read_json_object(request: web.Request) -> tuple[dict[str, Any], bytes]
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         try:
-            body = _lenient_json(raw)
+            body = lenient_json(raw)
         except RecursionError:
             # Past orjson's 1024 levels Python's decoder runs out of stack: still JSON, but deeper
             # than anything the translators could walk, so it is refused as the client's fault.
             raise BadRequest("Invalid request: body nests too deeply") from None
-        if body is _NOT_JSON:
+        if body is NOT_JSON:
             raise BadRequest(f"Invalid request: body is not valid JSON ({exc.msg})") from exc
     if not isinstance(body, dict):
         raise BadRequest("Invalid request: body must be a JSON object")
     return body, raw
-
-
-_NOT_JSON = object()
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
-
-
-def _replace_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_replace_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_replace_surrogates(key): _replace_surrogates(item) for key, item in value.items()}
-    return value
-
-
-def _lenient_json(raw: bytes) -> Any:
-    """The body Go's JSON readers still accept where orjson refuses it: a lone UTF-16 surrogate
-    escape (a JS client cutting a string inside an emoji) or bytes that are not UTF-8. The
-    grammar is the same; the text becomes U+FFFD, as Go's decoder and gjson make it. Anything
-    else (NaN, truncation) stays ``_NOT_JSON``."""
-    try:
-        parsed = json.loads(raw.decode("utf-8", "replace"), parse_constant=_reject_constant)
-    except ValueError:
-        return _NOT_JSON
-    return _replace_surrogates(parsed)
 
 
 def model_of(body: dict[str, Any]) -> str:

@@ -66,3 +66,31 @@ def test_the_pristine_body_is_made_again_the_way_the_endpoint_made_it() -> None:
     call = InferenceCall(protocols.OPENAI_CHAT, body, "m", False)
     copy = call.pristine_body()
     assert copy == body and copy["messages"] is not body["messages"]
+
+
+async def test_a_body_read_leniently_is_read_so_again_for_the_next_credential(gateway: MakeGateway,
+                                                                               fake_llm: FakeLLM) -> None:
+    """A lone surrogate escape or bytes that are not UTF-8 take the endpoint's lenient reader; the
+    next attempt reads the bytes the same way (it was aiohttp's bare 500 when only orjson tried)."""
+    config = (f"claude-api-key:\n  - api-key: k1\n    base-url: {fake_llm.root}\n"
+              f"  - api-key: k2\n    base-url: {fake_llm.root}\n")
+    for path, raw in [("/v1/completions", b'{"model":"%s","prompt":"a\\ud83d"}'),
+                      ("/v1/chat/completions", b'{"model":"%s","messages":[{"role":"user","content":"a\xff"}]}')]:
+        client = await gateway(config)  # a fresh gateway: the last request left both cooling down
+        fake_llm.requests.clear()
+        fake_llm.script("k1", status(429))
+        fake_llm.script("k2", status(429))
+        resp = await client.post(path, data=raw.replace(b"%s", MODEL.encode()),
+                                 headers={"Content-Type": "application/json"})
+        # Both credentials were tried, the second with the bytes read again: the last 429 is the answer.
+        assert (resp.status, await resp.read()) == (429, b'{"error": {"message": "fake 429"}}')
+        assert len(fake_llm.requests) == 2
+        texts = [r.body["messages"][0]["content"][0]["text"] for r in fake_llm.requests]
+        assert texts == ["a\ufffd", "a\ufffd"]
+
+
+def test_the_pristine_body_of_a_lenient_read() -> None:
+    raw = b'{"model":"m","prompt":"a\\udc00b"}'
+    call = InferenceCall(protocols.OPENAI_COMPLETIONS, _completions_chat({"prompt": "x"}), "m", False, raw,
+                         derive=_completions_chat)
+    assert call.pristine_body()["messages"] == [{"role": "user", "content": "a\ufffdb"}]
