@@ -204,23 +204,26 @@ class _Attempt:
             # Defaults look at the translated client body before thinking edits it (the legacy
             # executors pass ``originalTranslated``), so a default can replace a suffix-made value.
             # Thinking edits in place, hence the copy, made only when a default rule exists.
-            # A count request gets no payload rules on any upstream, and no thinking on Claude's
-            # (every legacy CountTokens; claude_executor.go:384-415 applies neither).
+            # A count request gets no payload rules but on AI Studio, and no thinking on Claude's
+            # (claude_executor.go:384-415 applies neither); no executor shapes a count's body.
             counting = call.action == "countTokens"
-            original = copy.deepcopy(body) if not counting and (cfg.payload.default or cfg.payload.default_raw) \
+            rules = not counting or executor.payload_on_count
+            original = copy.deepcopy(body) if rules and (cfg.payload.default or cfg.payload.default_raw) \
                 else None
             payload_first = executor.payload_before_thinking
             shaped = False
-            if not counting and payload_first:
-                shaped = self._before_payload(executor, candidate, body, base, translation.upstream_stream)
+            if rules and payload_first:
+                shaped = not counting and self._before_payload(executor, candidate, body, base,
+                                                               translation.upstream_stream)
                 body = self._payload(body, base, upstream, original)
             if not (counting and (upstream is Format.CLAUDE or not executor.thinking_on_count)):
                 # LookupModelInfo trims the name (model_registry.go:139): "name (high)" is registered.
                 info = self.registry.get(base.strip(), candidate.provider)
                 body = apply_thinking(body, model, call.protocol.format.value,
                                       executor.thinking_target or upstream.value, info)
-            if not counting and not payload_first:
-                shaped = self._before_payload(executor, candidate, body, base, translation.upstream_stream)
+            if rules and not payload_first:
+                shaped = not counting and self._before_payload(executor, candidate, body, base,
+                                                               translation.upstream_stream)
                 body = self._payload(body, base, upstream, original)
         except TranslationError as exc:
             raise UpstreamError("request", 400, str(exc).encode(), reason="request") from exc

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from handlers.translation.gjson_values import int_of
 from handlers.translation.model import Format
 from handlers.translation.sse import normalise_alt
 from handlers.wsrelay import messages as m
@@ -143,6 +144,7 @@ class AIStudioExecutor(GeminiAPIExecutor):
     name = "aistudio"
     format = Format.GEMINI
     filters_usage_metadata = True  # aistudio_executor.go runs FilterSSEUsageMetadata on chunks
+    payload_on_count = True
 
     def __init__(self, client: UpstreamClient, relay: RelayManager) -> None:
         super().__init__(client)
@@ -291,11 +293,13 @@ class AIStudioExecutor(GeminiAPIExecutor):
 
 
 def _total_tokens(body: bytes) -> int:
+    # gjson Int() (aistudio_executor.go:366), as the count translator reads it after this check:
+    # a numeric string or ``true`` is a count there too.
     try:
-        value = orjson.loads(body).get("totalTokens")
-    except (orjson.JSONDecodeError, AttributeError):
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
         return 0
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+    return int_of(answer.get("totalTokens")) if isinstance(answer, dict) else 0
 
 
 __all__ = ["AIStudioExecutor", "RelayStream", "UpstreamError", "aistudio_body"]

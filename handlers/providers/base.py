@@ -543,6 +543,9 @@ class Executor(ABC):
     # Token counting applies the thinking step too (a bad suffix is a 400 before any count), except
     # where the legacy's CountTokens skips it: Claude, Qwen and iFlow.
     thinking_on_count = True
+    # Token counting runs the payload rules only where the legacy's CountTokens shares the generate
+    # call's body builder: AI Studio's ``translateRequest`` (aistudio_executor.go:321, :401).
+    payload_on_count = False
     # Stream chunks get FilterSSEUsageMetadata (usage_filter.py): the legacy Gemini API-key,
     # Antigravity and AI Studio executors run it, the Gemini CLI and Vertex ones do not.
     filters_usage_metadata = False
