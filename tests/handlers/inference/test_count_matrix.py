@@ -1,0 +1,82 @@
+"""Both counting endpoints against every API-key upstream kind: the exact answer bytes, and what
+went upstream (or that nothing did, where the legacy counts locally).
+
+The answers are the count translators' fixed forms (``ClaudeTokenCount`` / ``GeminiTokenCount``
+in every ``internal/translator/<upstream>/<client>``), except Claude -> Claude, which has no
+translator and hands the upstream's body on as it came (claude_executor.go:468-470).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.fakes.llm_upstream import FakeLLM, status
+from tests.handlers.inference.test_faults import (
+    CLAUDE_MODEL,
+    CODEX_MODEL,
+    COMPAT_MODEL,
+    GEMINI_BODY,
+    GEMINI_MODEL,
+    MakeGateway,
+    claude,
+    upstreams_config,
+)
+
+
+def gemini_answer(count: int) -> bytes:
+    return (b'{"totalTokens":%d,"promptTokensDetails":[{"modality":"TEXT","tokenCount":%d}]}'
+            % (count, count))
+
+
+# (model, answer to a Claude client, answer to a Gemini client, the upstream path or None).
+# The fake answers 11 where it counts. The local counts are o200k_base: OpenAI-format upstreams
+# count roles too, and the Claude translation always opens with a system message (content [],
+# openai_claude_request.go:91-110), so "system\nuser\nhi" is 5 tokens and a Gemini client's
+# "user\nhi" 3; Codex counts texts only, "hi" is 1.
+CASES: list[tuple[str, bytes, bytes, str | None]] = [
+    # web.json_response's own spacing: the Claude body reaches a Claude client untouched.
+    (CLAUDE_MODEL, b'{"input_tokens": 11}', gemini_answer(11), "/v1/messages/count_tokens"),
+    (GEMINI_MODEL, b'{"input_tokens":11}', gemini_answer(11), f"/v1beta/models/{GEMINI_MODEL}:countTokens"),
+    (CODEX_MODEL, b'{"input_tokens":1}', gemini_answer(1), None),
+    (COMPAT_MODEL, b'{"input_tokens":5}', gemini_answer(3), None),
+]
+
+
+@pytest.mark.parametrize(("model", "for_claude", "for_gemini", "path"), CASES)
+async def test_count_answers(gateway: MakeGateway, fake_llm: FakeLLM, model: str, for_claude: bytes,
+                             for_gemini: bytes, path: str | None) -> None:
+    client = await gateway(upstreams_config(fake_llm.root))
+    calls: list[tuple[str, bytes, dict[str, Any]]] = [
+        ("/v1/messages/count_tokens", for_claude, claude(model)),
+        (f"/v1beta/models/{model}:countTokens", for_gemini, dict(GEMINI_BODY)),
+    ]
+    for url, expected, body in calls:
+        resp = await client.post(url, json=body)
+        assert resp.status == 200, await resp.text()
+        assert resp.headers["Content-Type"] == "application/json"
+        assert await resp.read() == expected
+    assert [r.path for r in fake_llm.requests] == ([path, path] if path else [])
+
+
+async def test_claude_upstream_gets_the_stream_translation_from_a_gemini_client(gateway: MakeGateway,
+                                                                                fake_llm: FakeLLM) -> None:
+    # claude_executor.go:391-394: "Use streaming translation to preserve function calling".
+    client = await gateway(upstreams_config(fake_llm.root))
+    resp = await client.post(f"/v1beta/models/{CLAUDE_MODEL}:countTokens?alt=json", json=GEMINI_BODY)
+    assert resp.status == 200
+    [sent] = fake_llm.requests
+    assert sent.query == {"beta": "true"}
+    assert sent.body["stream"] is True and sent.body["model"] == CLAUDE_MODEL
+    assert sent.headers["Accept"] == "application/json"
+
+
+async def test_a_failed_upstream_count_is_answered_with_its_status_and_body(gateway: MakeGateway,
+                                                                            fake_llm: FakeLLM) -> None:
+    client = await gateway(upstreams_config(fake_llm.root))
+    error = b'{"error":{"code":403,"message":"denied","status":"PERMISSION_DENIED"}}'
+    fake_llm.script("sk-gemini", status(403, error))
+    resp = await client.post("/v1/messages/count_tokens", json=claude(GEMINI_MODEL))
+    assert resp.status == 403
+    assert await resp.read() == error
