@@ -6,6 +6,7 @@ import base64
 import struct
 import zlib
 
+import orjson
 import pytest
 
 from handlers.providers import APIKeyCredential, GeminiAPIExecutor, UpstreamClient, UpstreamError, UpstreamRequest
@@ -143,6 +144,19 @@ async def test_image_preview_aspect_ratio_becomes_a_white_canvas(upstream, clien
     pixels = zlib.decompress(png[png.index(b"IDAT") + 4:png.index(b"IEND") - 8])
     assert set(pixels[1:1 + 1344 * 3]) == {0xFF}
     assert DRAW["contents"][0]["parts"] == [{"text": "a cat"}]  # the caller's body is untouched
+
+
+def test_a_count_keeps_the_canvas_and_drops_the_generation_config() -> None:
+    # gemini_executor.go:346-351: the canvas fix runs before the count drops generationConfig, so
+    # the white canvas and its instruction are counted while the modalities it set are not sent.
+    body = {**DRAW, "tools": [{"functionDeclarations": [{"name": "f"}]}], "safetySettings": [{"category": "x"}]}
+    prepared = GeminiAPIExecutor(client=None).prepare(  # type: ignore[arg-type]
+        cred(""), UpstreamRequest(f"{IMAGE_MODEL}(low)", body, action="countTokens"))
+    assert prepared.url.endswith(f"/v1beta/models/{IMAGE_MODEL}:countTokens")
+    sent = orjson.loads(prepared.body)
+    assert sent == {"contents": [{"role": "user", "parts": [
+        {"text": CANVAS_PROMPT}, {"inlineData": {"mime_type": "image/png", "data": white_png_base64("16:9")}},
+        {"text": "a cat"}]}], "model": IMAGE_MODEL}
 
 
 @pytest.mark.parametrize(("model", "body", "expected"), [
