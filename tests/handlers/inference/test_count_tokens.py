@@ -34,6 +34,17 @@ def test_envelope_upstreams_count_without_safety_settings(upstream: Format) -> N
     assert translation.response(b'{"totalTokens": 7}') == b'{"input_tokens":7}'  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("upstream", [Format.GEMINI_CLI, Format.ANTIGRAVITY])
+def test_envelope_counts_keep_tools_and_generation_config(upstream: Format) -> None:
+    # gemini_cli_executor.go:487-489 and antigravity_executor.go:810-812 delete only project, model
+    # and request.safetySettings; the Gemini API-key count's tools/generationConfig drop is its own.
+    tools = [{"functionDeclarations": [{"name": "f", "description": "d"}]}]
+    body, _ = counted(Format.GEMINI, upstream, {**GEMINI_BODY, "tools": tools})
+    assert body["request"]["tools"] == tools
+    assert body["request"]["generationConfig"] == {"temperature": 0.5}
+    assert "safetySettings" not in body["request"]
+
+
 def test_gemini_upstream_count_answer() -> None:
     # The fields ``:countTokens`` does not take are dropped by the executor, after the thinking
     # step (tests/handlers/providers/test_gemini_api.py).
