@@ -80,3 +80,30 @@ async def test_a_failed_upstream_count_is_answered_with_its_status_and_body(gate
     resp = await client.post("/v1/messages/count_tokens", json=claude(GEMINI_MODEL))
     assert resp.status == 403
     assert await resp.read() == error
+
+
+async def test_a_refused_count_moves_to_the_next_credential_and_cools_the_first(gateway: MakeGateway,
+                                                                                fake_llm: FakeLLM) -> None:
+    # conductor.go:617-664 (executeCountMixedOnce): the same pick / MarkResult / next-credential
+    # loop as Execute, so a 429 on a count cools that key down for the model like any other call.
+    client = await gateway(upstreams_config(fake_llm.root, gemini_keys=("sk-g1", "sk-g2")))
+    first = await client.post(f"/v1beta/models/{GEMINI_MODEL}:countTokens", json=GEMINI_BODY)
+    assert first.status == 200
+    starter = fake_llm.requests[0].key
+    other = "sk-g2" if starter == "sk-g1" else "sk-g1"
+    fake_llm.requests.clear()
+    fake_llm.script(starter, status(429, {"error": {"code": 429, "message": "quota"}}))
+    fake_llm.script(other, status(429, {"error": {"code": 429, "message": "quota"}}))
+    resp = await client.post("/v1/messages/count_tokens", json=claude(GEMINI_MODEL))
+    # Round-robin starts on the other key now; both refuse, so the last refusal is the answer.
+    assert resp.status == 429
+    assert await resp.read() == b'{"error": {"code": 429, "message": "quota"}}'
+    assert sorted(r.key for r in fake_llm.requests) == ["sk-g1", "sk-g2"]
+    fake_llm.requests.clear()
+    resp = await client.post("/v1/messages/count_tokens", json=claude(GEMINI_MODEL))
+    # Both keys are cooling down for the model: no upstream call.
+    assert resp.status == 429
+    answer = await resp.json()
+    assert (answer["error"]["code"], answer["error"]["message"]) == (
+        "model_cooldown", f"All credentials for model {GEMINI_MODEL} are cooling down")
+    assert fake_llm.requests == []
