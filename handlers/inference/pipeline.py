@@ -500,9 +500,10 @@ class _StreamWriter:
     def started(self) -> bool:
         return self.response is not None
 
-    async def start(self, *, with_body: bool = False) -> None:
+    async def start(self, *, with_body: bool = False, ticking: bool = True) -> None:
         """Commit 200 and the stream headers. ``with_body``: bytes are written right after, so the
-        head goes out with them instead of in a send of its own."""
+        head goes out with them instead of in a send of its own. ``ticking``: keep-alives start
+        now; else at ``tick``."""
         if self.response is not None:
             return
         response_type = _HeadWithBodyResponse if with_body else web.StreamResponse
@@ -511,7 +512,12 @@ class _StreamWriter:
             headers.pop("Connection", None)
         self.response = response_type(status=200, headers=headers)
         await self.response.prepare(self.request)
-        if self._keepalive_seconds > 0:
+        if ticking:
+            self.tick()
+
+    def tick(self) -> None:
+        """Start the keep-alive ticker on a started response, once."""
+        if self.response is not None and self._keepalive is None and self._keepalive_seconds > 0:
             self._keepalive = asyncio.get_running_loop().create_task(self._tick())
 
     async def _tick(self) -> None:
@@ -639,8 +645,9 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
     if _headers_up_front(call):
         # Committed now (the Gemini CLI handler sets its SSE headers before asking upstream), but
         # sent with the first bytes, a keep-alive or an error frame, as Gin sends a head
-        # (gemini-cli_handlers.go:138-162).
-        await writer.start(with_body=True)
+        # (gemini-cli_handlers.go:138-162). Its keep-alives wait for an open upstream stream:
+        # ForwardStream, which ticks, runs only once ExecuteStreamWithAuthManager has returned.
+        await writer.start(with_body=True, ticking=False)
     retries_left = max(0, int(cfg.streaming.bootstrap_retries))
     # An in-stream quota or credential error before any payload (a Claude ``rate_limit_error``
     # event under a 200, a Codex ``response.failed`` for usage) moves on like the same status
@@ -676,6 +683,8 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
             return error_response(500, text)
         opened = served.value
         assert opened.stream is not None
+        # From the first open stream on, bootstrap retries included (they run inside ForwardStream).
+        writer.tick()
         error = await _relay(opened, writer, served.credential.id, resolved, runtime.state, settings)
         if error is None:
             return await writer.close()

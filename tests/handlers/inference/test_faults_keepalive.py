@@ -176,3 +176,80 @@ async def test_gemini_cli_keepalive_before_the_first_chunk_leaves_bootstrap_retr
     assert [a["response"]["candidates"][0]["content"]["parts"] for a in answers] == [
         [{"text": "Hello"}], [{"text": " later"}]]
     assert answers[-1]["response"]["candidates"][0]["finishReason"] == "STOP"
+
+
+class _HeadHeldBack:
+    """A Gemini upstream whose first stream request gets no response head until ``go``; every
+    later one gets its head at once and its chunks after ``go``."""
+
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+        self.arrived: asyncio.Queue[int] = asyncio.Queue()
+        self.requests = 0
+        self.runner: web.AppRunner | None = None
+        self.root = ""
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1beta/models/{action}", self.gemini)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.root = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        self.go.set()
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def gemini(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        self.requests += 1
+        number = self.requests
+        self.arrived.put_nowait(number)
+        if number == 1:
+            await self.go.wait()
+        response = web.StreamResponse(headers={"Content-Type": SSE})
+        await response.prepare(request)
+        await self.go.wait()
+        for chunk in (gemini_chunk("Hello"), gemini_chunk(" later", finish=True)):
+            await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        await response.write_eof()
+        return response
+
+
+def _cli_parts(raw: bytes) -> list[Any]:
+    frames = raw.split(b"\n\n")
+    assert frames[-1] == b""
+    return [json.loads(f.removeprefix(b"data: "))["response"]["candidates"][0]["content"]["parts"]
+            for f in frames[:-1]]
+
+
+async def test_gemini_cli_keepalives_start_once_the_upstream_stream_is_open(gateway: MakeGateway) -> None:
+    """The Gemini CLI handler's ForwardStream, and with it the keep-alive ticker, starts only once
+    ExecuteStreamWithAuthManager has returned, i.e. once an upstream answered with its head
+    (gemini-cli_handlers.go:160-162, conductor.go ExecuteStream): a client whose upstream has not
+    answered yet gets nothing, though the SSE headers were set up front. The second request,
+    whose upstream answered at once and which started later, shows an interval went by."""
+    upstream = _HeadHeldBack()
+    await upstream.start()
+    try:
+        client = await gateway(f"gemini-api-key:\n  - api-key: sk-g\n    base-url: {upstream.root}\n"
+                               "streaming:\n  keepalive-seconds: 1\n")
+        body = {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY}
+        held = asyncio.ensure_future(client.post("/v1internal:streamGenerateContent", json=body))
+        assert await upstream.arrived.get() == 1
+        witness = await client.post("/v1internal:streamGenerateContent", json=body)
+        assert await upstream.arrived.get() == 2
+        assert await read_until(witness, b": keep-alive\n\n") == b": keep-alive\n\n"
+        assert not held.done()  # no head either: nothing was written on the held request
+        upstream.go.set()
+        resp = await held
+        assert resp.status == 200 and resp.headers["Content-Type"] == SSE
+        # Its stream opened and ended at once: no interval passed since, so no keep-alive.
+        assert _cli_parts(await resp.read()) == [[{"text": "Hello"}], [{"text": " later"}]]
+        rest = (await witness.read()).replace(b": keep-alive\n\n", b"")
+        assert _cli_parts(rest) == [[{"text": "Hello"}], [{"text": " later"}]]
+    finally:
+        await upstream.stop()
