@@ -27,6 +27,8 @@ from tests.handlers.inference.test_faults_stream import (
     GEMINI_STREAM,
     SSE,
     GatedUpstream,
+    _event,
+    claude_frames,
     gated_config,
     gemini_chunk,
     read_until,
@@ -37,6 +39,9 @@ from tests.handlers.inference.test_faults_stream import (
     ("/v1/messages", claude(CLAUDE_MODEL, stream=True), b"event: content_block_delta"),
     ("/v1/chat/completions", chat(CLAUDE_MODEL, stream=True), b'"content":"Hello"'),
     ("/v1/responses", responses(CLAUDE_MODEL, stream=True), b"response.output_text.delta"),
+    ("/v1/completions", completions(CLAUDE_MODEL, stream=True), b'"text":"Hello"'),
+    (GEMINI_STREAM, GEMINI_BODY, b'"text": "Hello"'),
+    (f"{GEMINI_STREAM}?alt=sse", GEMINI_BODY, b'"text": "Hello"'),
 ])
 async def test_stream_keepalive_comments_between_chunks(gateway: MakeGateway, gated: GatedUpstream, path: str,
                                                         body: dict[str, Any], first: bytes) -> None:
@@ -219,6 +224,11 @@ class _HeadHeldBack:
         return response
 
 
+def claude_text_delta(text: str) -> bytes:
+    return _event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                          "delta": {"type": "text_delta", "text": text}})
+
+
 def _cli_parts(raw: bytes) -> list[Any]:
     frames = raw.split(b"\n\n")
     assert frames[-1] == b""
@@ -253,3 +263,73 @@ async def test_gemini_cli_keepalives_start_once_the_upstream_stream_is_open(gate
         assert _cli_parts(rest) == [[{"text": "Hello"}], [{"text": " later"}]]
     finally:
         await upstream.stop()
+
+
+class _DripUpstream:
+    """A Claude upstream whose stream sends its opening events and ``Hello``, then one ``.`` text
+    delta per item put on ``drips`` (``None`` ends the message)."""
+
+    def __init__(self) -> None:
+        self.drips: asyncio.Queue[str | None] = asyncio.Queue()
+        self.runner: web.AppRunner | None = None
+        self.root = ""
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/messages", self.messages)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.root = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        self.drips.put_nowait(None)
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def messages(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        frames = claude_frames(body["model"])
+        response = web.StreamResponse(headers={"Content-Type": SSE})
+        await response.prepare(request)
+        for item in frames[:3]:
+            await response.write(item)
+        while (text := await self.drips.get()) is not None:
+            await response.write(claude_text_delta(text))
+        for item in frames[4:]:
+            await response.write(item)
+        await response.write_eof()
+        return response
+
+
+async def test_stream_keepalives_tick_on_a_fixed_period_that_chunks_do_not_reset(gateway: MakeGateway) -> None:
+    """ForwardStream's ticker (stream_forwarder.go:56-62, 116-118) is a plain time.Ticker: a chunk
+    does not push the next keep-alive back, so one comes every interval even while chunks arrive
+    more often than that. Here a chunk comes every 0.3 s against a 1 s interval; a ticker reset by
+    each chunk would never fire."""
+    upstream = _DripUpstream()
+    await upstream.start()
+    try:
+        client = await gateway(f"claude-api-key:\n  - api-key: sk-d\n    base-url: {upstream.root}\n"
+                               "streaming:\n  keepalive-seconds: 1\n")
+        resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
+        seen = await read_until(resp, b'"text": "Hello"')
+        for drip in range(1, 21):
+            if b": keep-alive\n\n" in seen:
+                break
+            upstream.drips.put_nowait(".")
+            while seen.count(b'"text": "."') < drip:
+                chunk = await resp.content.readany()
+                assert chunk
+                seen += chunk
+            await asyncio.sleep(0.3)
+        assert b": keep-alive\n\n" in seen
+        upstream.drips.put_nowait(None)
+        seen += await resp.read()
+    finally:
+        await upstream.stop()
+    # The comment came between two chunks, each frame whole.
+    head, tail = seen.split(b": keep-alive\n\n", 1)
+    assert head.endswith(b"\n\n") and tail.startswith(b"event: content_block_delta\n")
+    assert seen.endswith(b'event: message_stop\ndata: {"type": "message_stop"}\n\n')
