@@ -84,24 +84,31 @@ async def test_nonstream_keepalive_then_an_error_keeps_status_200(gateway: MakeG
     assert rest == b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}'
 
 
-async def test_chat_completions_get_no_nonstream_keepalive(gateway: MakeGateway, gated: GatedUpstream) -> None:
-    """Surface §6: the chat endpoint has no blank-line keep-alive. A Claude request alongside it
-    (which has one) shows the time went by: once it got two newlines, a ticker on the chat
-    request, started before that request reached the upstream, would have fired."""
+@pytest.mark.parametrize(("path", "body", "start"), [
+    ("/v1/chat/completions", chat(CLAUDE_MODEL), b'{"id":"msg_gated"'),
+    ("/v1internal:generateContent", {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY},
+     b'{"response": {"candidates": ['),
+])
+async def test_chat_completions_and_gemini_cli_get_no_nonstream_keepalive(
+        gateway: MakeGateway, gated: GatedUpstream, path: str, body: dict[str, Any], start: bytes) -> None:
+    """Surface §6: the chat endpoint and the Gemini CLI's generateContent have no blank-line
+    keep-alive (openai_handlers.go:423-436, gemini-cli_handlers.go:168-182 never start one). A
+    Claude request alongside (which has one) shows the time went by: once it got two newlines, a
+    ticker on the quiet request, started before that request reached the upstream, would have fired."""
     client = await gateway(gated_config(gated, "nonstream-keepalive-interval: 1\n"))
     pending = asyncio.ensure_future(client.post("/v1/messages", json=claude(CLAUDE_MODEL)))
-    quiet = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL)))
+    quiet = asyncio.ensure_future(client.post(path, json=body))
     for _ in range(2):
         await gated.arrived.get()  # both requests are waiting at the upstream
     ticking = await pending  # its headers came with its first "\n"
     newlines = b""
     while newlines.count(b"\n") < 2:
         newlines += await ticking.content.readany()
-    assert not quiet.done()  # nothing, not even headers, went out on the chat request
+    assert not quiet.done()  # nothing, not even headers, went out on the quiet request
     gated.gate.set()
     resp = await quiet
     assert resp.status == 200
-    assert (await resp.read()).startswith(b'{"id":"msg_gated"')
+    assert (await resp.read()).startswith(start)
     assert (await ticking.read()).lstrip(b"\n").startswith(b'{"id"')
 
 
