@@ -340,3 +340,47 @@ async def test_stream_keepalives_tick_on_a_fixed_period_that_chunks_do_not_reset
     head, tail = seen.split(b": keep-alive\n\n", 1)
     assert head.endswith(b"\n\n") and tail.startswith(b"event: content_block_delta\n")
     assert seen.endswith(b'event: message_stop\ndata: {"type": "message_stop"}\n\n')
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "0.5"])
+async def test_stream_keepalive_off_at_zero_negative_or_a_fraction(gateway: MakeGateway, gated: GatedUpstream,
+                                                                  value: str) -> None:
+    """StreamingKeepAliveInterval (handlers.go:107-116): ``<= 0`` is off; yaml.v3 truncates a
+    float into the int field, so 0.5 is 0. The non-stream request beside it, with its own 1 s
+    newlines, shows two intervals went by while the stream sat after its first chunks."""
+    client = await gateway(gated_config(gated, f"streaming:\n  keepalive-seconds: {value}\n"
+                                               "nonstream-keepalive-interval: 1\n"))
+    stream = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
+    seen = await read_until(stream, b"Hello")
+    ticking = await client.post("/v1/messages", json=claude(CLAUDE_MODEL))
+    newlines = b""
+    while newlines.count(b"\n") < 2:
+        newlines += await ticking.content.readany()
+    gated.gate.set()
+    seen += await stream.read()
+    assert b"keep-alive" not in seen
+    assert seen.endswith(b'event: message_stop\ndata: {"type": "message_stop"}\n\n')
+    assert (await ticking.read()).lstrip(b"\n").startswith(b'{"id"')
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "0.5"])
+async def test_nonstream_keepalive_off_at_zero_negative_or_a_fraction(gateway: MakeGateway, gated: GatedUpstream,
+                                                                     value: str) -> None:
+    """NonStreamingKeepAliveInterval (handlers.go:120-129): ``<= 0`` is off. The stream beside it,
+    with its own 1 s keep-alives, shows two intervals went by."""
+    client = await gateway(gated_config(gated, f"nonstream-keepalive-interval: {value}\n"
+                                               "streaming:\n  keepalive-seconds: 1\n"))
+    quiet = asyncio.ensure_future(client.post("/v1/messages", json=claude(CLAUDE_MODEL)))
+    await gated.arrived.get()
+    stream = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
+    seen = await read_until(stream, b"Hello")
+    while seen.count(b": keep-alive\n\n") < 2:
+        chunk = await stream.content.readany()
+        assert chunk
+        seen += chunk
+    assert not quiet.done()  # not even a head went out
+    gated.gate.set()
+    resp = await quiet
+    assert resp.status == 200 and resp.headers["Content-Type"] == JSON
+    assert (await resp.read()).startswith(b'{"id": "msg_gated", "type": "message"')
+    await stream.read()

@@ -361,9 +361,24 @@ async def test_bootstrap_retry_reissues_a_stream_that_broke_before_any_payload(g
     assert [r.key for r in fake_llm.requests] == ["sk-claude", "sk-claude"]
 
 
-async def test_without_bootstrap_retries_an_early_break_is_a_plain_error(gateway: MakeGateway,
-                                                                        fake_llm: FakeLLM) -> None:
-    client = await gateway(upstreams_config(fake_llm.root))
+async def test_bootstrap_retries_are_counted_and_the_last_failure_is_the_answer(gateway: MakeGateway,
+                                                                              fake_llm: FakeLLM) -> None:
+    """``bootstrapRetries < maxBootstrapRetries`` (handlers.go:542): N re-issues after the first
+    attempt, then the last early failure is the client's plain JSON error."""
+    client = await gateway(upstreams_config(fake_llm.root, "streaming:\n  bootstrap-retries: 2\n"))
+    fake_llm.script("sk-claude", *[Fault("reset", after=0)] * 4)
+    resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
+    assert resp.status == 500 and resp.headers["Content-Type"] == JSON
+    assert await resp.read() == error_body("upstream connection broke mid-body", "server_error",
+                                           "internal_server_error")
+    assert [r.key for r in fake_llm.requests] == ["sk-claude"] * 3
+
+
+@pytest.mark.parametrize("extra", ["", "streaming:\n  bootstrap-retries: 0\n", "streaming:\n  bootstrap-retries: -2\n"])
+async def test_without_bootstrap_retries_an_early_break_is_a_plain_error(gateway: MakeGateway, fake_llm: FakeLLM,
+                                                                        extra: str) -> None:
+    # Missing, 0 and negative are all no retry (StreamingBootstrapRetries, handlers.go:132-141).
+    client = await gateway(upstreams_config(fake_llm.root, extra))
     fake_llm.script("sk-claude", Fault("reset", after=0))
     resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
     assert resp.status == 500 and resp.headers["Content-Type"] == JSON
