@@ -21,6 +21,7 @@ from tests.handlers.inference.test_faults import (
     chat,
     claude,
     completions,
+    error_body,
     responses,
 )
 from tests.handlers.inference.test_faults_stream import (
@@ -189,6 +190,28 @@ async def test_gemini_cli_keepalive_before_the_first_chunk_leaves_bootstrap_retr
         [{"text": "Hello"}], [{"text": " later"}]]
     assert answers[-1]["response"]["candidates"][0]["finishReason"] == "STOP"
 
+
+
+async def test_gemini_cli_keepalive_then_an_early_break_ends_with_the_error_frame(gateway: MakeGateway) -> None:
+    """Without bootstrap retries, the same early break is ForwardStream's terminal error: under
+    the 200 and SSE head the keep-alive already sent, ``event: error`` with the OpenAI-shaped body
+    (gemini-cli_handlers.go:209-227), and nothing after it."""
+    upstream = _SilentThenBroken()
+    await upstream.start()
+    try:
+        client = await gateway(f"gemini-api-key:\n  - api-key: sk-g\n    base-url: {upstream.root}\n"
+                               "streaming:\n  keepalive-seconds: 1\n")
+        body = {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY}
+        resp = await client.post("/v1internal:streamGenerateContent", json=body)
+        assert resp.status == 200 and resp.headers["Content-Type"] == SSE
+        text = await resp.read()
+    finally:
+        assert upstream.runner is not None
+        await upstream.runner.cleanup()
+    assert upstream.requests == 1
+    assert text == (b": keep-alive\n\nevent: error\ndata: "
+                    + error_body("upstream connection broke mid-body", "server_error", "internal_server_error")
+                    + b"\n\n")
 
 class _HeadHeldBack:
     """A Gemini upstream whose first stream request gets no response head until ``go``; every
