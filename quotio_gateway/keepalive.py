@@ -77,7 +77,8 @@ def setup_keepalive(app: web.Application, password: str | None, **options: objec
     if not password:
         return None
     keepalive = KeepAlive(password, **options)  # type: ignore[arg-type]
-    app.router.add_get("/keep-alive", keepalive.handle)
+    # GET only, as Gin routes it: aiohttp would also answer HEAD here.
+    app.router.add_get("/keep-alive", keepalive.handle, allow_head=False)
 
     async def startup(_: web.Application) -> None:
         keepalive.start()

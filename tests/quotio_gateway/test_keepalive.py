@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from quotio_gateway import appkeys
 from quotio_gateway.app import GatewayOptions, create_app
 from quotio_gateway.keepalive import setup_keepalive
 from tests.conftest import write_config, write_flags
@@ -53,3 +54,12 @@ async def test_an_idle_server_stops_and_heartbeats_keep_it(aiohttp_client) -> No
     await client.get("/keep-alive", headers={"X-Local-Password": "nope"})
     await asyncio.sleep(0.5)
     assert len(stopped) == 1 and stopped[0] - started >= 0.6 + 0.3 - 0.05
+
+
+async def test_head_is_no_heartbeat(tmp_path, aiohttp_client) -> None:
+    """The route is Gin's ``GET`` only (server.go:675): a ``HEAD`` finds no route there (404) and
+    beats nothing, where aiohttp's ``add_get`` would answer it as a GET."""
+    client = await aiohttp_client(await gateway_with_password(tmp_path, "lpw"))
+    resp = await client.head("/keep-alive", headers={"X-Local-Password": "lpw"})
+    assert resp.status == 404
+    assert client.app[appkeys.KEEPALIVE]._beat.is_set() is False
