@@ -1,6 +1,7 @@
-"""Keep-alives through the native pipeline (surface §6): SSE comments on streams after the first
-chunk (never on Gemini ``alt=json``), blank lines on the non-stream endpoints that have them (not
-chat completions). The gated upstream from ``test_faults_stream.py`` waits until the test has
+"""Keep-alives through the native pipeline (surface §6): SSE comments on a fixed period, on
+streams after the first chunk (the Gemini CLI stream: once its upstream stream is open; never on
+Gemini ``alt=json``), blank lines on the non-stream endpoints that have them (not chat
+completions, not the Gemini CLI). The gated upstream from ``test_faults_stream.py`` waits until the test has
 seen what it needs, so no assertion depends on timing beyond the settings' own one-second unit."""
 
 from __future__ import annotations
