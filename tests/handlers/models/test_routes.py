@@ -8,8 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers.models.catalog import GEMINI
+from handlers.models.availability import STANDING
+from handlers.models.catalog import CLAUDE, GEMINI, GEMINI_CLI
+from handlers.models.registry import CredentialRecord, registry_for
 from handlers.models.routes import get_gemini_model, get_gemini_models, get_v1_models, setup_model_routes
+from handlers.rotation.state import RotationState
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.config import ConfigStore
 from quotio_gateway.config.models import ClaudeKey, ModelAlias
@@ -30,7 +33,8 @@ INVALID = b'{"error":"Invalid API key"}'
 NOT_FOUND = b'{"error":{"message":"Not Found","type":"not_found"}}'
 
 
-async def _client(aiohttp_client: Any, tmp_path: Path, text: str) -> tuple[Any, ConfigStore]:
+async def _client(aiohttp_client: Any, tmp_path: Path, text: str,
+                  standing: RotationState | None = None) -> tuple[Any, ConfigStore]:
     path = tmp_path / "config.yaml"
     path.write_text(text)
     store = ConfigStore(path)
@@ -38,6 +42,8 @@ async def _client(aiohttp_client: Any, tmp_path: Path, text: str) -> tuple[Any, 
     setup_model_routes(registry)
     app = web.Application()
     app[CONFIG_STORE] = store
+    if standing is not None:
+        app[STANDING] = standing
     for route in registry.routes:
         app.router.add_route(route.method, route.path, route.handler)
     return await aiohttp_client(app), store
@@ -135,3 +141,103 @@ async def test_config_changes_apply_at_once(aiohttp_client: Any, tmp_path: Path)
     body = json.loads(await response.read())
     assert [item["id"] for item in body["data"]] == ["opus"]
     assert body["data"][0]["owned_by"] == "anthropic"
+
+
+SONNET = "claude-sonnet-4-5-20250929"
+ONE_CLAUDE_KEY = "claude-api-key:\n  - api-key: c-upstream\n"
+
+
+async def _lists(client: Any) -> tuple[list[str], list[str], list[str]]:
+    """The IDs of the OpenAI and Claude lists and the names of the Gemini list."""
+    openai = json.loads(await (await client.get("/v1/models")).read())
+    claude = json.loads(await (await client.get("/v1/models", headers={"User-Agent": "claude-cli/2"})).read())
+    gemini = json.loads(await (await client.get("/v1beta/models")).read())
+    return ([m["id"] for m in openai["data"]], [m["id"] for m in claude["data"]],
+            [m["name"] for m in gemini["models"]])
+
+
+async def test_a_model_whose_only_key_answered_401_leaves_every_list(aiohttp_client: Any, tmp_path: Path) -> None:
+    """``GetAvailableModels`` (model_registry.go:704-751) feeds all three handlers and the Gemini
+    get-model lookup, so a model nobody else serves disappears from each, and its get answers 404."""
+    state = RotationState(lambda: 1_000_000.0)
+    client, store = await _client(aiohttp_client, tmp_path, ONE_CLAUDE_KEY, state)
+    every = [m.id for m in CLAUDE]
+    assert await _lists(client) == (every, every, [f"models/{i}" for i in every])
+
+    [key] = registry_for(store).current.clients(SONNET)
+    state.mark_failure(key, SONNET, 401)
+    rest = [i for i in every if i != SONNET]
+    assert await _lists(client) == (rest, rest, [f"models/{i}" for i in rest])
+    response = await client.get(f"/v1beta/models/{SONNET}")
+    assert (response.status, await response.read()) == (404, NOT_FOUND)
+
+    # A quota answer never hides a model (only-quota-cooling clients keep it listed).
+    state.mark_success(key, SONNET)
+    state.mark_failure(key, SONNET, 429)
+    assert await _lists(client) == (every, every, [f"models/{i}" for i in every])
+    response = await client.get(f"/v1beta/models/{SONNET}")
+    assert response.status == 200
+    assert json.loads(await response.read())["name"] == f"models/{SONNET}"
+
+
+async def test_a_suspended_bare_id_is_still_found_by_its_prefixed_twins_gemini_name(
+        aiohttp_client: Any, tmp_path: Path) -> None:
+    """The registry suspends one ID; ``teamA/gemini-2.5-pro`` is another registration whose Gemini
+    name is still ``models/gemini-2.5-pro`` (applyModelPrefixes copies the ModelInfo and changes only
+    the ID), so the Gemini list keeps one entry of that name and the get still answers it."""
+    state = RotationState(lambda: 1_000_000.0)
+    client, store = await _client(aiohttp_client, tmp_path, CONFIG, state)
+    pro = "gemini-2.5-pro"
+    [key] = registry_for(store).current.clients(pro)
+    _, _, names = await _lists(client)
+    assert names.count(f"models/{pro}") == 2
+    state.mark_failure(key, pro, 403)
+    openai, claude, names = await _lists(client)
+    assert pro not in openai and pro not in claude
+    assert f"teamA/{pro}" in openai and f"teamA/{pro}" in claude
+    assert names.count(f"models/{pro}") == 1
+    response = await client.get(f"/v1beta/models/{pro}")
+    assert response.status == 200
+    assert json.loads(await response.read())["name"] == f"models/{pro}"
+
+
+async def test_forced_prefix_lists_only_prefixed_ids_but_gemini_names_stay_bare(
+        aiohttp_client: Any, tmp_path: Path) -> None:
+    client, _ = await _client(aiohttp_client, tmp_path, "force-model-prefix: true\n" + CONFIG)
+    openai, claude, names = await _lists(client)
+    assert openai == claude == [f"teamA/{m.id}" for m in GEMINI] + ["teamA/m1"]
+    assert names == [m.name for m in GEMINI] + ["models/teamA/m1"]
+    response = await client.get("/v1beta/models/gemini-2.5-pro")
+    assert response.status == 200
+    response = await client.get("/v1beta/models/teamA/gemini-2.5-pro")
+    assert (response.status, await response.read()) == (404, NOT_FOUND)
+    response = await client.get("/v1beta/models/m1")
+    assert (response.status, await response.read()) == (404, NOT_FOUND)
+
+
+async def test_oauth_credentials_list_with_exclusions_aliases_and_prefix(aiohttp_client: Any, tmp_path: Path) -> None:
+    """service.go:679-863: an OAuth record gets ``oauth-excluded-models[provider]``, then
+    ``oauth-model-alias`` (renaming the Gemini ``name`` too), then its prefix; the API key beside it
+    keeps the catalogue and ignores both OAuth sections."""
+    text = """
+oauth-excluded-models:
+  gemini-cli: ["*flash*"]
+oauth-model-alias:
+  gemini-cli:
+    - {name: gemini-2.5-pro, alias: g-pro}
+"""
+    client, store = await _client(aiohttp_client, tmp_path, text)
+    registry_for(store).set_credentials(lambda: [CredentialRecord(provider="gemini-cli", prefix="me", id="a.json")])
+    kept = [m for m in GEMINI_CLI if "flash" not in m.id]
+    ids = [("g-pro" if m.id == "gemini-2.5-pro" else m.id) for m in kept]
+    openai, claude, names = await _lists(client)
+    assert openai == claude == [i for base in ids for i in (base, f"me/{base}")]
+    assert names[:2] == ["models/g-pro", "models/g-pro"]
+    body = json.loads(await (await client.get("/v1/models", headers={"User-Agent": "claude-cli/2"})).read())
+    assert body["data"][0] == {"created": 1750118400, "display_name": "Gemini 2.5 Pro", "id": "g-pro",
+                               "object": "model", "owned_by": "google", "type": "gemini"}
+    response = await client.get("/v1beta/models/g-pro")
+    item = json.loads(await response.read())
+    assert (item["name"], item["displayName"]) == ("models/g-pro", "Gemini 2.5 Pro")
+    response = await client.get("/v1beta/models/gemini-2.5-pro")
+    assert response.status == 404
