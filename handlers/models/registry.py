@@ -29,7 +29,7 @@ import structlog
 
 from quotio_gateway.config.models import Config, ModelAlias, OAuthModelAlias
 from quotio_gateway.config.store import ConfigStore
-from quotio_gateway.gostrings import go_trim
+from quotio_gateway.gostrings import go_lower, go_trim
 
 from .catalog import CLAUDE, CODEX, GEMINI, STATIC_MODELS, VERTEX, ModelInfo, lookup_static
 
@@ -262,6 +262,36 @@ def credential_digest(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
+# A fingerprint changes exactly when the legacy would register the credential again: when the auth
+# the synthesizer makes differs (dispatcher.go:117-121 ``authEqual``), or when the reload forces
+# every auth (config_reload.go:130). Its ``created`` restarts then and only then.
+
+
+def _pairs_digest(models: Sequence[ModelAlias]) -> list[str]:
+    """``models_hash`` (diff/model_hash.go): the set of lower-cased ``name|alias`` pairs, blind to
+    order, case and repeats."""
+    return sorted({f"{go_lower(go_trim(m.name))}|{go_lower(go_trim(m.alias))}"
+                   for m in models if go_trim(m.name) or go_trim(m.alias)})
+
+
+def _excluded_digest(excluded: Iterable[str]) -> list[str]:
+    """``excluded_models_hash`` (synthesizer/helpers.go:56-94): the set of lower-cased patterns."""
+    return sorted({go_lower(go_trim(p)) for p in excluded if go_trim(p)})
+
+
+def _attributes_digest(headers: Mapping[str, str], priority: int, proxy_url: str) -> tuple[object, ...]:
+    """The rest of a config auth: ``header:*`` and ``priority`` attributes and its proxy."""
+    shown = sorted((go_trim(k), go_trim(v)) for k, v in headers.items() if go_trim(k) and go_trim(v))
+    return shown, priority, go_trim(proxy_url)
+
+
+def _forced_refresh_digest(cfg: Config) -> tuple[object, ...]:
+    """What refreshes every auth at once: ``force-model-prefix`` and the whole ``oauth-model-alias``."""
+    aliases = sorted((channel, [(a.name, a.alias, a.fork) for a in entries])
+                     for channel, entries in cfg.oauth_model_alias.items())
+    return cfg.force_model_prefix, aliases
+
+
 class StableIds:
     """``StableIDGenerator``, one per reading of the config: ``kind:`` and the first 12 hex digits
     of sha256(kind, then NUL and each trimmed part), with ``-N`` on the Nth repeat of the same ID.
@@ -314,6 +344,7 @@ def config_credential_ids(cfg: Config) -> dict[ConfigSlot, str]:
 
 def _api_key_sources(cfg: Config) -> list[_Source]:
     force = cfg.force_model_prefix
+    refresh = _forced_refresh_digest(cfg)
     sources: list[_Source] = []
     ids = config_credential_ids(cfg)
     sections = (
@@ -328,31 +359,34 @@ def _api_key_sources(cfg: Config) -> list[_Source]:
                 continue
             sources.append(_keyed_source(ids[(provider, i, 0)], provider, key, go_trim(entry.base_url),
                                          go_trim(entry.prefix), force, entry.models, catalogue, owner, mtype,
-                                         tuple(entry.excluded_models)))
-    sources.extend(_compat_sources(cfg, ids))
+                                         tuple(entry.excluded_models), refresh,
+                                         _attributes_digest(entry.headers, entry.priority, entry.proxy_url)))
+    sources.extend(_compat_sources(cfg, ids, refresh))
     for i, vertex in enumerate(cfg.vertex_api_key):
         # Vertex keys carry no exclusion list; a key-less entry still registers (no alias lookup).
         sources.append(_keyed_source(ids[("vertex", i, 0)], "vertex", go_trim(vertex.api_key),
                                      go_trim(vertex.base_url), go_trim(vertex.prefix), force, vertex.models, VERTEX,
-                                     "google", "vertex", ()))
+                                     "google", "vertex", (), refresh,
+                                     _attributes_digest(vertex.headers, vertex.priority, vertex.proxy_url)))
     return sources
 
 
 def _keyed_source(ident: str, provider: str, key: str, base: str, prefix: str, force: bool,
                   models: Sequence[ModelAlias], catalogue: Sequence[ModelInfo], owner: str, mtype: str,
-                  excluded: tuple[str, ...]) -> _Source:
+                  excluded: tuple[str, ...], refresh: tuple[object, ...], attributes: tuple[object, ...]) -> _Source:
     own = tuple(models)
 
     def expand(created: int) -> list[ModelInfo]:
         chosen = config_models(own, owner, mtype, created) if own else list(catalogue)
         return apply_prefix(apply_excluded(chosen, excluded), prefix, force)
 
-    fingerprint = credential_digest(provider, key, base, prefix, force, [(m.name, m.alias) for m in own], excluded)
+    fingerprint = credential_digest(provider, key, base, prefix, refresh, attributes, _pairs_digest(own),
+                                    _excluded_digest(excluded))
     return _Source(id=ident, provider=provider, kind=APIKEY,
                    prefix=prefix, fingerprint=fingerprint, expand=expand, alias_models=own if key else ())
 
 
-def _compat_sources(cfg: Config, ids: dict[ConfigSlot, str]) -> list[_Source]:
+def _compat_sources(cfg: Config, ids: dict[ConfigSlot, str], refresh: tuple[object, ...]) -> list[_Source]:
     sources: list[_Source] = []
     for i, compat in enumerate(cfg.openai_compatibility):
         provider = go_trim(compat.name).lower() or OPENAI_COMPAT
@@ -361,6 +395,7 @@ def _compat_sources(cfg: Config, ids: dict[ConfigSlot, str]) -> list[_Source]:
         prefix = go_trim(compat.prefix)
         base = go_trim(compat.base_url)
         keys = [go_trim(e.api_key) for e in compat.api_key_entries] or [""]
+        proxies = [e.proxy_url for e in compat.api_key_entries] or [""]
         own = tuple(owner.models)
 
         def expand(created: int, own: tuple[ModelAlias, ...] = own, owned_by: str = owner.name,
@@ -371,8 +406,9 @@ def _compat_sources(cfg: Config, ids: dict[ConfigSlot, str]) -> list[_Source]:
             return apply_prefix(models, prefix, cfg.force_model_prefix)
 
         for j, key in enumerate(keys):
-            fingerprint = credential_digest(provider, key, base, prefix, cfg.force_model_prefix,
-                                            owner.name, [(m.name, m.alias) for m in own])
+            fingerprint = credential_digest(provider, key, base, prefix, refresh, compat.name, owner.name,
+                                            _attributes_digest(compat.headers, compat.priority, proxies[j]),
+                                            _pairs_digest(own))
             sources.append(_Source(id=ids[("compat", i, j)], provider=provider, kind=APIKEY, prefix=prefix,
                                    fingerprint=fingerprint, expand=expand, alias_models=own if key else ()))
     return sources

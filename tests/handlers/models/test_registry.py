@@ -328,6 +328,68 @@ def test_created_survives_rebuild_of_unchanged_credentials() -> None:
     assert changed.get("b").created == 300  # type: ignore[union-attr]
 
 
+CLAUDE_ALIAS = """claude-api-key:
+  - api-key: c1
+    base-url: https://up.example
+    models: [{name: claude-opus-4-5-20251101, alias: opus}, {name: claude-haiku-4-5-20251001, alias: haiku}]
+    excluded-models: ["a*", "b*"]
+openai-compatibility:
+  - name: Local
+    base-url: https://local.example
+    api-key-entries: [{api-key: k1}]
+    models: [{name: llama, alias: m1}]
+"""
+
+
+@pytest.mark.parametrize("extra", [
+    # Each changes the auth the synthesizer makes (synthesizer/config.go:94-129) without changing
+    # its ID, so the watcher sends a Modify (dispatcher.go:117-121) and the key registers again.
+    "    headers: {X-Team: a}\n",
+    "    priority: 3\n",
+    "    proxy-url: http://127.0.0.1:3128\n",
+])
+def test_created_restarts_when_a_key_entry_changes_outside_its_models(extra: str) -> None:
+    first = build_registry(cfg(CLAUDE_ALIAS), now=100)
+    text = CLAUDE_ALIAS.replace("    excluded-models", extra + "    excluded-models", 1)
+    again = build_registry(cfg(text), previous=first, now=200)
+    assert again.get("opus").created == 200  # type: ignore[union-attr]
+    assert again.get("m1").created == 100  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("extra", ["    headers: {X-Team: a}\n", "    priority: 3\n"])
+def test_created_restarts_when_a_compat_entry_changes_outside_its_models(extra: str) -> None:
+    """synthesizer/config.go:185-262: priority and headers are attributes of each compat auth."""
+    first = build_registry(cfg(CLAUDE_ALIAS), now=100)
+    text = CLAUDE_ALIAS.replace("    models: [{name: llama", extra + "    models: [{name: llama", 1)
+    again = build_registry(cfg(text), previous=first, now=200)
+    assert again.get("m1").created == 200  # type: ignore[union-attr]
+    assert again.get("opus").created == 100  # type: ignore[union-attr]
+
+
+def test_created_restarts_for_every_credential_when_oauth_model_alias_changes() -> None:
+    """config_reload.go:130: a changed ``oauth-model-alias`` (any channel) or ``force-model-prefix``
+    refreshes every auth, API keys included."""
+    first = build_registry(cfg(CLAUDE_ALIAS), now=100)
+    text = CLAUDE_ALIAS + "oauth-model-alias:\n  qwen: [{name: qwen3-coder-plus, alias: qcp}]\n"
+    again = build_registry(cfg(text), previous=first, now=200)
+    assert [again.get(i).created for i in ("opus", "m1")] == [200, 200]  # type: ignore[union-attr]
+    same = build_registry(cfg(text), previous=again, now=300)
+    assert [same.get(i).created for i in ("opus", "m1")] == [200, 200]  # type: ignore[union-attr]
+
+
+def test_created_survives_edits_the_legacys_hashes_do_not_see() -> None:
+    """``models_hash`` and ``excluded_models_hash`` (diff/model_hash.go) are order- and
+    case-blind, so reordering the lists or re-casing an exclusion leaves the auth equal and
+    unregistered again."""
+    first = build_registry(cfg(CLAUDE_ALIAS), now=100)
+    text = (CLAUDE_ALIAS
+            .replace("[{name: claude-opus-4-5-20251101, alias: opus}, {name: claude-haiku-4-5-20251001, alias: haiku}]",
+                     "[{name: claude-haiku-4-5-20251001, alias: haiku}, {name: claude-opus-4-5-20251101, alias: opus}]")
+            .replace('["a*", "b*"]', '["B*", "a*", "a*"]'))
+    again = build_registry(cfg(text), previous=first, now=200)
+    assert again.get("opus").created == 100  # type: ignore[union-attr]
+
+
 async def test_live_registry_follows_config_store(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("claude-api-key:\n  - api-key: c1\n")
