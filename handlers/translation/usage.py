@@ -181,15 +181,18 @@ def to_claude(usage: Usage) -> dict[str, Any]:
 
 def to_responses(usage: Usage) -> dict[str, Any]:
     """OpenAI Responses ``usage`` (Gemini upstream: cached count is not propagated, reference A3.2)."""
-    cached = 0 if usage.source in (Format.GEMINI, Format.GEMINI_CLI, Format.ANTIGRAVITY) else usage.cache_read_tokens
+    gemini = usage.source in (Format.GEMINI, Format.GEMINI_CLI, Format.ANTIGRAVITY)
+    total = usage.total_tokens
+    if total is None:
+        # Gemini's translator copies totalTokenCount or writes 0 without it
+        # (gemini_openai-responses_response.go:447-451); the others add input and output.
+        total = 0 if gemini else usage.input_tokens + usage.output_tokens
     return {
         "input_tokens": usage.input_tokens,
-        "input_tokens_details": {"cached_tokens": cached},
+        "input_tokens_details": {"cached_tokens": 0 if gemini else usage.cache_read_tokens},
         "output_tokens": usage.output_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-        "total_tokens": usage.total_tokens
-        if usage.total_tokens is not None
-        else usage.input_tokens + usage.output_tokens,
+        "total_tokens": total,
     }
 
 

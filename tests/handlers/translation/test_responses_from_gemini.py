@@ -59,3 +59,13 @@ def test_an_envelope_is_read_as_its_answer() -> None:
     payload = _answer([{"text": "t", "thought": True, "thoughtSignature": "S"}, {"text": "a"}], responseId="r")
     assert render_gemini_response({"response": payload}, None, now=lambda: 1) == \
         render_gemini_response(payload, None, now=lambda: 1)
+
+
+def test_usage_without_total_token_count_reports_a_zero_total() -> None:
+    # gemini_openai-responses_response.go:447-451 writes totalTokenCount or 0; the usage shape
+    # stays the one every Responses answer has here (docs/compatibility.md row 24).
+    payload = {"candidates": [{"content": {"role": "model", "parts": [{"text": "a"}]}, "finishReason": "STOP"}],
+               "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2}, "responseId": "r"}
+    assert render_gemini_response(payload, None, now=lambda: 1)["usage"] == {
+        "input_tokens": 5, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 2,
+        "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 0}

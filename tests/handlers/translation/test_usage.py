@@ -90,6 +90,17 @@ def test_gemini_to_responses_drops_cached() -> None:
     }
 
 
+def test_gemini_to_responses_without_total_writes_zero() -> None:
+    # gemini_openai-responses_response.go:447-451 (the Gemini CLI and Antigravity pairs call it):
+    # no totalTokenCount gives total_tokens 0, not prompt + candidates; other upstreams add them.
+    meta = {"promptTokenCount": 3, "candidatesTokenCount": 2}
+    for source in (Format.GEMINI, Format.GEMINI_CLI, Format.ANTIGRAVITY):
+        assert usage.to_responses(usage.from_gemini(meta, source))["total_tokens"] == 0
+    assert usage.to_responses(usage.from_gemini({**meta, "totalTokenCount": 0}))["total_tokens"] == 0
+    claude = usage.from_claude({"input_tokens": 3, "output_tokens": 2})
+    assert usage.to_responses(claude)["total_tokens"] == 5
+
+
 def test_codex_to_openai() -> None:
     # A2.11: prompt=input, completion=output, reasoning from output_tokens_details
     u = Usage(Format.CODEX, input_tokens=7, output_tokens=3, total_tokens=10, reasoning_tokens=2)
