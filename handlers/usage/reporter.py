@@ -23,13 +23,30 @@ from .tokens import ALWAYS_RECORDED, EXECUTOR_KINDS, TokenStats, stream_event_us
 CLIENT_KEY = "quotio.client_key"
 
 
+_AMP_PROVIDER = "/api/provider/"
+_AMP_GEMINI_BRIDGE = "/api/provider/google/v1beta1/"
+
+
 def usage_api(method: str, path: str) -> str:
     """The bucket without client keys: the method and Gin's route pattern (``FullPath``)."""
-    if path.startswith("/v1beta/models/"):
-        path = "/v1beta/models/*action"
-    elif path.startswith("/v1internal:"):
-        path = "/v1internal:method"
+    if path.startswith(_AMP_GEMINI_BRIDGE):
+        # amp/routes.go:245: a static route beside the :provider group, so it keeps "google".
+        path = _AMP_GEMINI_BRIDGE + "*path"
+    elif path.startswith(_AMP_PROVIDER):
+        # amp/routes.go:287-327: the provider names a parameter, not a route of its own.
+        _, slash, rest = path[len(_AMP_PROVIDER):].partition("/")
+        path = _AMP_PROVIDER + ":provider" + _route_pattern(slash + rest)
+    else:
+        path = _route_pattern(path)
     return f"{method} {path}"
+
+
+def _route_pattern(path: str) -> str:
+    if path.startswith("/v1beta/models/"):
+        return "/v1beta/models/*action"
+    if path.startswith("/v1internal:"):
+        return "/v1internal:method"
+    return path
 
 
 def credential_identity(credential: Any, client_key: str) -> tuple[str, str]:

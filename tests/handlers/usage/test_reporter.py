@@ -11,7 +11,7 @@ import orjson
 
 from handlers.providers.base import APIKeyCredential
 from handlers.providers.oauth_base import OAuthCredential, StaticToken
-from handlers.usage.reporter import UsageReporter, credential_identity
+from handlers.usage.reporter import UsageReporter, credential_identity, usage_api
 from handlers.usage.statistics import RequestStatistics
 
 KEY = APIKeyCredential(provider="openai-compatibility", api_key="sk-up", id="compat:0")
@@ -118,3 +118,17 @@ def test_source_and_auth_index_follow_resolve_usage_source() -> None:
     assert credential_identity(codex, "client") == ("a@b.c", _index("file:codex-a.json"))
     qwen = _oauth("qwen", "qwen-a.json")
     assert credential_identity(qwen, " client ") == ("client", _index("file:qwen-a.json"))
+
+
+def test_without_client_keys_the_bucket_is_gins_route_pattern() -> None:
+    # resolveAPIIdentifier (logger_plugin.go:397-420) names the route by ginCtx.FullPath(): the
+    # Amp aliases are one route per :provider (amp/routes.go:287-327), the Gemini bridge its own.
+    assert usage_api("POST", "/v1/chat/completions") == "POST /v1/chat/completions"
+    assert usage_api("POST", "/v1beta/models/gemini-2.5-pro:generateContent") == "POST /v1beta/models/*action"
+    assert usage_api("POST", "/v1internal:streamGenerateContent") == "POST /v1internal:method"
+    assert usage_api("POST", "/api/provider/anthropic/v1/messages") == "POST /api/provider/:provider/v1/messages"
+    assert usage_api("POST", "/api/provider/groq/chat/completions") == "POST /api/provider/:provider/chat/completions"
+    assert usage_api("POST", "/api/provider/google/v1beta/models/gemini-2.5-pro:streamGenerateContent") == \
+        "POST /api/provider/:provider/v1beta/models/*action"
+    assert usage_api("POST", "/api/provider/google/v1beta1/publishers/google/models/g:generateContent") == \
+        "POST /api/provider/google/v1beta1/*path"
