@@ -123,7 +123,7 @@ class _Opened:
 
 
 def upstream_error_response(error: UpstreamError) -> web.Response:
-    return error_response(error.client_status, error.message)
+    return error_response(error.client_status, error.client_text)
 
 
 def rotation_error_response(error: RotationError) -> web.Response:
@@ -708,7 +708,7 @@ async def _stream_failure(writer: _StreamWriter, error: UpstreamError) -> web.St
     (unless the upstream's own error event already reached the client)."""
     if writer.started:
         if not error.delivered:
-            await writer.fail(error.client_status, error.message)
+            await writer.fail(error.client_status, error.client_text)
         return await writer.close()
     return upstream_error_response(error)
 

@@ -8,6 +8,7 @@ Go marshals ``map[string]any`` with sorted keys, so every object here is built k
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -167,7 +168,58 @@ def _is_json(text: str) -> bool:
         json.loads(text, parse_constant=_reject_constant)
     except ValueError:
         return False
+    except RecursionError:
+        # Python's decoder recurses per nesting level and gives up near 1000; Go's scanner
+        # accepts up to 10000 (encoding/json maxNestingDepth).
+        return _is_deep_json(text)
     return True
+
+
+_JSON_TOKEN = re.compile(r"""[ \t\n\r]*(?:
+    (?P<open>[\[{]) | (?P<close>[\]}]) | (?P<colon>:) | (?P<comma>,)
+    | (?P<string>"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*")
+    | (?P<scalar>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null))""", re.VERBOSE)
+_GO_MAX_DEPTH = 10000  # encoding/json scanner.go maxNestingDepth
+
+
+def _is_deep_json(text: str) -> bool:
+    """``json.Valid`` without recursion, for documents nested past Python's recursion limit."""
+    closers: list[str] = []  # the closing bracket of each open container
+    # value: one is due; first: right after an opening bracket; key, colon: inside an object;
+    # more: a value ended inside a container; end: the top-level value ended.
+    expect = "value"
+    pos = 0
+    while expect != "end":
+        match = _JSON_TOKEN.match(text, pos)
+        if match is None:
+            return False
+        pos = match.end()
+        kind = match.lastgroup
+        in_object = bool(closers) and closers[-1] == "}"
+        if kind == "close" and expect in ("first", "more"):
+            if match.group("close") != closers[-1]:
+                return False
+            closers.pop()
+        elif kind == "comma" and expect == "more":
+            expect = "key" if in_object else "value"
+            continue
+        elif kind == "string" and (expect == "key" or (expect == "first" and in_object)):
+            expect = "colon"
+            continue
+        elif kind == "colon" and expect == "colon":
+            expect = "value"
+            continue
+        elif kind in ("open", "string", "scalar") and (expect == "value" or (expect == "first" and not in_object)):
+            if kind == "open":
+                if len(closers) >= _GO_MAX_DEPTH:
+                    return False
+                closers.append("}" if match.group("open") == "{" else "]")
+                expect = "first"
+                continue
+        else:
+            return False
+        expect = "more" if closers else "end"
+    return text[pos:].strip(" \t\n\r") == ""
 
 
 def build_error_body(status: int, text: str) -> bytes:
@@ -179,7 +231,8 @@ def build_error_body(status: int, text: str) -> bytes:
         text = _STATUS_TEXT.get(status, "")
     trimmed = go_trim(text)
     if trimmed and _is_json(trimmed):
-        return trimmed.encode()
+        # ``surrogateescape``: an upstream body's bytes that are not UTF-8 go back as they came.
+        return trimmed.encode("utf-8", "surrogateescape")
     kind, code = openai_error_type(status)
     detail: dict[str, Any] = {"message": text, "type": kind}
     if code:

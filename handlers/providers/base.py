@@ -96,6 +96,15 @@ class UpstreamError(Exception):
             return f"status {self.status}"
         return self.body.decode("utf-8", errors="replace")
 
+    @property
+    def client_text(self) -> str:
+        """``message`` for the client's answer: bytes that are not UTF-8 stay as lone surrogates
+        (``surrogateescape``), so a JSON body goes back byte for byte and the error encoder can
+        write Go's ``\\ufffd`` once per bad byte (handlers.go:57-67 works on the raw body)."""
+        if not self.body and self.status is not None:
+            return self.message
+        return self.body.decode("utf-8", errors="surrogateescape")
+
     def __repr__(self) -> str:
         return f"UpstreamError(scope={self.scope!r}, status={self.status!r}, reason={self.reason!r})"
 

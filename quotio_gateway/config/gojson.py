@@ -109,7 +109,10 @@ def _go_float(value: float) -> str:
 
 
 _HTML_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                               "\u2028": "\\u2028", "\u2029": "\\u2029"})
+                               "\u2028": "\\u2028", "\u2029": "\\u2029",
+                               # A byte that is not UTF-8, kept by ``surrogateescape``: Go writes
+                               # ``\\ufffd`` for each (encoding/json encodeState.string).
+                               **{chr(0xDC80 + i): "\\ufffd" for i in range(128)}})
 
 
 def _encode(value: Any, out: list[str]) -> None:
