@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from quotio_gateway.config.gojson import go_json_dumps
 from quotio_gateway.sse import SSEEvent as SSEEvent
 from quotio_gateway.sse import SSEParser as SSEParser
 
@@ -59,8 +60,11 @@ def encode_claude_event(event: str, payload: Any, trailer: bytes = b"\n\n") -> b
 
 
 def encode_claude_error(message: str) -> bytes:
-    """Mid-stream error frame of the Claude handler (surface §5)."""
-    return encode_claude_event("error", {"type": "error", "error": {"type": "api_error", "message": message}})
+    """Mid-stream error frame of the Claude handler (surface §5). Go's ``json.Marshal`` writes it
+    (code_handlers.go:286), so ``<``, ``>``, ``&`` are escaped and bytes that are not UTF-8
+    become ``\\ufffd``, unlike the frames relayed from upstream."""
+    body = go_json_dumps({"type": "error", "error": {"type": "api_error", "message": message}})
+    return encode_claude_event("error", body)
 
 
 def encode_responses_event(event: str, payload: Any) -> bytes:

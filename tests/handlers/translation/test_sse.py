@@ -47,6 +47,13 @@ def test_claude_framing_and_error_frame() -> None:
     assert encode_claude_error("boom") == (
         b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"boom"}}\n\n'
     )
+    # json.Marshal writes it (code_handlers.go:286): <, >, & escaped; a byte that is not UTF-8
+    # (kept by surrogateescape) becomes \ufffd.
+    text = b'{"error":{"message":"a < b & c"}} caf\xe9'.decode("utf-8", "surrogateescape")
+    assert encode_claude_error(text) == (
+        b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":'
+        b'"{\\"error\\":{\\"message\\":\\"a \\u003c b \\u0026 c\\"}} caf\\ufffd"}}\n\n'
+    )
 
 
 def test_responses_framing() -> None:
