@@ -193,3 +193,25 @@ async def test_json_nested_past_gos_limit_is_wrapped(gateway: MakeGateway, fake_
     client = await gateway(upstreams_config(fake_llm.root))
     resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL))
     assert (resp.status, await resp.read()) == (500, wrapped(500, too_deep))
+
+
+async def test_the_gemini_cli_stream_frames_the_cooldown_answer_without_its_headers(gateway: MakeGateway,
+                                                                                     fake_llm: FakeLLM) -> None:
+    """Every credential cooling down: the cooldown error's ``Retry-After`` is one of its ``Addon``
+    headers, which only WriteErrorResponse applies (handlers.go:652-662); the CLI stream's
+    WriteTerminalError writes the body alone, under the 200 its head already promised."""
+    client = await gateway(upstreams_config(fake_llm.root))
+    fake_llm.script("sk-gemini", status(429, b"quota"))
+    body = {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY}
+    resp = await client.post(GEMINI_CLI_STREAM, json=body)
+    assert await resp.read() == b"event: error\ndata: " + wrapped(429, b"quota") + b"\n\n"
+    cooldown = (b'{"error":{"code":"model_cooldown","message":"All credentials for model ' + GEMINI_MODEL.encode()
+                + b' are cooling down","model":"' + GEMINI_MODEL.encode() + b'","reset_seconds":1,"reset_time":"1s"}}')
+    resp = await client.post(GEMINI_CLI_STREAM, json=body)
+    assert (resp.status, resp.headers["Content-Type"]) == (200, "text/event-stream")
+    assert "Retry-After" not in resp.headers
+    assert await resp.read() == b"event: error\ndata: " + cooldown + b"\n\n"
+    resp = await client.post("/v1internal:generateContent", json=body)
+    assert (resp.status, resp.headers["Content-Type"], resp.headers["Retry-After"]) == (429, JSON, "1")
+    assert await resp.read() == cooldown
+    assert len(fake_llm.requests) == 1
