@@ -214,20 +214,23 @@ async def test_gemini_cli_keepalive_then_an_early_break_ends_with_the_error_fram
                     + error_body("upstream connection broke mid-body", "server_error", "internal_server_error")
                     + b"\n\n")
 
-class _HeadHeldBack:
-    """A Gemini upstream whose first stream request gets no response head until ``go``; every
-    later one gets its head at once and its chunks after ``go``."""
+class _ScriptedUpstream:
+    """A loopback upstream on a free port: ``routes`` adds the handlers, ``release`` lets any
+    handler still waiting finish before the server goes."""
 
     def __init__(self) -> None:
-        self.go = asyncio.Event()
-        self.arrived: asyncio.Queue[int] = asyncio.Queue()
-        self.requests = 0
         self.runner: web.AppRunner | None = None
         self.root = ""
 
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        return None
+
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_post("/v1beta/models/{action}", self.gemini)
+        self.routes(app)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -235,9 +238,26 @@ class _HeadHeldBack:
         self.root = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
 
     async def stop(self) -> None:
-        self.go.set()
+        self.release()
         if self.runner is not None:
             await self.runner.cleanup()
+
+
+class _HeadHeldBack(_ScriptedUpstream):
+    """A Gemini upstream whose first stream request gets no response head until ``go``; every
+    later one gets its head at once and its chunks after ``go``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = asyncio.Event()
+        self.arrived: asyncio.Queue[int] = asyncio.Queue()
+        self.requests = 0
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1beta/models/{action}", self.gemini)
+
+    def release(self) -> None:
+        self.go.set()
 
     async def gemini(self, request: web.Request) -> web.StreamResponse:
         await request.read()
@@ -296,28 +316,19 @@ async def test_gemini_cli_keepalives_start_once_the_upstream_stream_is_open(gate
         await upstream.stop()
 
 
-class _DripUpstream:
+class _DripUpstream(_ScriptedUpstream):
     """A Claude upstream whose stream sends its opening events and ``Hello``, then one ``.`` text
     delta per item put on ``drips`` (``None`` ends the message)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.drips: asyncio.Queue[str | None] = asyncio.Queue()
-        self.runner: web.AppRunner | None = None
-        self.root = ""
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self.messages)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.root = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
 
-    async def stop(self) -> None:
+    def release(self) -> None:
         self.drips.put_nowait(None)
-        if self.runner is not None:
-            await self.runner.cleanup()
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
