@@ -37,7 +37,7 @@ from handlers.providers.base import (
     UpstreamRequest,
     transport_error,
 )
-from handlers.providers.codex_api import CLAUDE_CLIENT_SESSIONS
+from handlers.providers.codex_api import CLAUDE_CLIENT_SESSIONS, client_cache_key
 from handlers.providers.http import UpstreamStream
 from handlers.providers.upstream_log import UPSTREAM_LOG, UpstreamLog
 from handlers.rotation import RetrySettings, RotationError, mark_client_gone, mark_result, run_with_failover
@@ -193,6 +193,9 @@ class _Attempt:
             raise transport_error(f"no translator from {call.protocol.format} to {upstream}")
         model = self.registry.upstream_model(candidate.id, self.resolved)
         base = split_thinking_suffix(model).name
+        # Read before translating: a pass-through translation hands the client's own dict on, and
+        # the payload rules edit it in place.
+        cache_id = self._codex_session(upstream, model, client_body)
         try:
             translation = factory(TranslateInput(body=client_body, model=model, client_model=call.model,
                                                  stream=call.stream, alt=call.alt, raw=call.raw,
@@ -238,7 +241,7 @@ class _Attempt:
         alt = call.alt if call.alt_upstream and upstream.value.startswith("gemini") else ""
         upstream_request = UpstreamRequest(model=model, body=body, stream=translation.upstream_stream,
                                            client_headers=self.client_headers, action=call.action, alt=alt,
-                                           prompt_cache_id=self._codex_session(upstream, model),
+                                           prompt_cache_id=cache_id,
                                            client_stream=call.stream, shaped=shaped, client_body=client_body)
         return translation, upstream_request
 
@@ -251,16 +254,22 @@ class _Attempt:
         protocol, root = _PAYLOAD_TARGETS.get(upstream, (upstream.value, ""))
         return apply_payload_rules(self.registry.config, base, protocol, body, original=original, root=root)
 
-    def _codex_session(self, upstream: Format, model: str) -> str:
-        """A Claude client's Codex prompt cache: one id per model and ``metadata.user_id``
-        (codex_executor.go:511-523). Other clients leave it to the executor ("" or the Responses
-        client's own ``prompt_cache_key``)."""
-        if upstream is not Format.CODEX or self.call.protocol.format is not Format.CLAUDE:
-            return ""
-        metadata = self.call.body.get("metadata")
-        if not isinstance(metadata, dict) or "user_id" not in metadata:
-            return ""
-        return CLAUDE_CLIENT_SESSIONS.session_id(model, text_of(metadata["user_id"]))
+    def _codex_session(self, upstream: Format, model: str, client_body: dict[str, Any]) -> str | None:
+        """The Codex prompt cache id, taken from the client's own body as ``cacheHelper`` does
+        (codex_executor.go:508-538): a Claude client's one id per model and ``metadata.user_id``,
+        a Responses client's ``prompt_cache_key``, else "". Never the translated body's key, which
+        a payload rule may have written: the legacy overwrites that with this id."""
+        if upstream is not Format.CODEX:
+            return None
+        client_format = self.call.protocol.format
+        if client_format is Format.CLAUDE:
+            metadata = client_body.get("metadata")
+            if not isinstance(metadata, dict) or "user_id" not in metadata:
+                return ""
+            return CLAUDE_CLIENT_SESSIONS.session_id(model, text_of(metadata["user_id"]))
+        if client_format is Format.OPENAI_RESPONSE:
+            return client_cache_key(client_body)
+        return ""
 
     async def __call__(self, candidate: Candidate) -> _Opened:
         translation, upstream_request = self.translate(candidate)

@@ -369,7 +369,9 @@ class UpstreamRequest:
     client_headers: Mapping[str, str] = field(default_factory=dict)
     action: str = ""  # gemini/vertex: "countTokens" instead of (stream)generateContent
     alt: str = ""  # gemini/vertex ``alt``/``$alt`` (``sse`` means the default)
-    prompt_cache_id: str = ""  # codex: Conversation_id / Session_id / prompt_cache_key
+    # codex: Conversation_id / Session_id / prompt_cache_key, as the pipeline read it from the
+    # client's body; None leaves it to the executor (the body's own key).
+    prompt_cache_id: str | None = None
     # Whether the client asked for a stream (the legacy's ExecuteStream rather than Execute); None
     # means the same as ``stream``. A non-stream client folded from an upstream stream differs.
     client_stream: bool | None = None

@@ -74,9 +74,8 @@ CLAUDE_CLIENT_SESSIONS = ClaudeClientSessions()
 
 def client_cache_key(body: dict[str, Any]) -> str:
     """The ``prompt_cache_key`` a Responses client sent, which the legacy ``cacheHelper`` reuses as
-    the body key and both session headers (codex_executor.go:524-538). Only the Responses
-    translation carries the client's key over; the other pairs build bodies without one, so for
-    them this is "" exactly as the legacy's empty cache id."""
+    the body key and both session headers (codex_executor.go:524-538). The pipeline reads it from
+    the client's body; an executor called without one reads the translated body."""
     return text_of(body.get("prompt_cache_key"))
 
 
@@ -94,7 +93,9 @@ class CodexAPIExecutor(Executor):
         for name in DROPPED_FIELDS:
             body.pop(name, None)
         body.setdefault("instructions", "")
-        cache_id = request.prompt_cache_id or client_cache_key(body)
+        cache_id = request.prompt_cache_id
+        if cache_id is None:
+            cache_id = client_cache_key(body)
         body["prompt_cache_key"] = cache_id
 
         headers = HeaderSet()

@@ -141,6 +141,15 @@ def test_pipeline_cache_id_wins_over_the_body_key() -> None:
     assert b'"prompt_cache_key":"from-claude-user"' in prepared.body
 
 
+def test_an_empty_pipeline_cache_id_still_replaces_the_body_key() -> None:
+    # The pipeline passes "" for clients cacheHelper gives no id: a key a payload rule wrote into
+    # the translated body is overwritten with it, not kept (codex_executor.go:524-538).
+    prepared = CodexAPIExecutor(client=None, session_ids=lambda: "fresh").prepare(  # type: ignore[arg-type]
+        APIKeyCredential("codex", "k", ""), UpstreamRequest("m", {"prompt_cache_key": "from-rule"}, prompt_cache_id=""))
+    assert (prepared.header("Conversation_id"), prepared.header("Session_id")) == ("", "fresh")
+    assert b'"prompt_cache_key":""' in prepared.body
+
+
 def test_claude_client_sessions_last_an_hour_per_model_and_user() -> None:
     now = [1000.0]
     ids = iter(["s1", "s2", "s3"])
