@@ -208,7 +208,8 @@ class _Attempt:
             # executors pass ``originalTranslated``), so a default can replace a suffix-made value.
             # Thinking edits in place, hence the copy, made only when a default rule exists.
             # A count request gets no payload rules but on AI Studio, and no thinking on Claude's
-            # (claude_executor.go:384-415 applies neither); no executor shapes a count's body.
+            # (claude_executor.go:384-415 applies neither). Only AI Studio shapes a count's body
+            # before its rules: its count shares the generate call's builder (aistudio_executor.go:400).
             counting = call.action == "countTokens"
             rules = not counting or executor.payload_on_count
             original = copy.deepcopy(body) if rules and (cfg.payload.default or cfg.payload.default_raw) \
@@ -216,8 +217,7 @@ class _Attempt:
             payload_first = executor.payload_before_thinking
             shaped = False
             if rules and payload_first:
-                shaped = not counting and self._before_payload(executor, candidate, body, base,
-                                                               translation.upstream_stream)
+                shaped = self._before_payload(executor, candidate, body, base, translation.upstream_stream)
                 body = self._payload(body, base, upstream, original)
             if not (counting and (upstream is Format.CLAUDE or not executor.thinking_on_count)):
                 # LookupModelInfo trims the name (model_registry.go:139): "name (high)" is registered.
@@ -225,8 +225,7 @@ class _Attempt:
                 body = apply_thinking(body, model, call.protocol.format.value,
                                       executor.thinking_target or upstream.value, info)
             if rules and not payload_first:
-                shaped = not counting and self._before_payload(executor, candidate, body, base,
-                                                               translation.upstream_stream)
+                shaped = self._before_payload(executor, candidate, body, base, translation.upstream_stream)
                 body = self._payload(body, base, upstream, original)
         except TranslationError as exc:
             raise UpstreamError("request", 400, str(exc).encode(), reason="request") from exc

@@ -12,6 +12,7 @@ import base64
 import functools
 import struct
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
 from handlers.translation.sse import normalise_alt
@@ -99,7 +100,10 @@ COUNT_DROPPED = ("tools", "generationConfig", "safetySettings")
 
 def gemini_body(request: UpstreamRequest) -> dict[str, Any]:
     """The request body a Gemini-format executor sends (``generateContent`` or ``countTokens``)."""
-    body: dict[str, Any] = fix_image_aspect_ratio(dict(request.body), request.base_model)
+    body: dict[str, Any] = dict(request.body)
+    if not request.shaped:
+        # A count gets no payload rules, so the canvas fix was not made before them.
+        body = fix_image_aspect_ratio(body, request.base_model)
     body["model"] = request.base_model
     body.pop("session_id", None)
     if request.action == "countTokens":
@@ -122,6 +126,17 @@ class GeminiAPIExecutor(Executor):
         if request.action == "countTokens":
             return "countTokens"
         return "streamGenerateContent" if request.stream else "generateContent"
+
+    def before_payload(self, credential: Any, body: dict[str, Any], base_model: str,
+                       client_headers: Mapping[str, str], stream: bool) -> bool:
+        # fixGeminiImageAspectRatio runs between the thinking step and the payload rules
+        # (gemini_executor.go:128-129, gemini_vertex_executor.go:440-441, 666-667), so a rule may
+        # still set ``imageConfig`` or ``responseModalities`` after the canvas was drawn.
+        fixed = fix_image_aspect_ratio(body, base_model)
+        if fixed is not body:
+            body.clear()
+            body.update(fixed)
+        return True
 
     def request_body(self, request: UpstreamRequest) -> dict[str, Any]:
         return gemini_body(request)

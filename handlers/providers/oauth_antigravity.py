@@ -31,6 +31,7 @@ from handlers.translation.gemini_schema import clean_schema_for_antigravity
 from handlers.translation.model import Format
 
 from .base import (
+    Executor,
     HeaderSet,
     PreparedRequest,
     StreamEvent,
@@ -253,6 +254,8 @@ class AntigravityExecutor(OAuthExecutor, GeminiAPIExecutor):
     filters_usage_metadata = True  # antigravity_executor.go:356, :723
     upstream_format = Format.ANTIGRAVITY
     google_hint = True
+    # antigravity_executor.go makes no canvas fix, so nothing comes before its payload rules.
+    before_payload = Executor.before_payload
 
     def __init__(self, client: Any, *, request_ids: Callable[[], str] | None = None,
                  project_ids: Callable[[], str] | None = None) -> None:

@@ -20,6 +20,7 @@ v6.7.15, so a 429 is final here too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from handlers.translation.model import Format
@@ -50,11 +51,20 @@ class GeminiCLIExecutor(OAuthExecutor, GeminiAPIExecutor):
     upstream_format = Format.GEMINI_CLI
     google_hint = True
 
+    def before_payload(self, credential: Any, body: dict[str, Any], base_model: str,
+                       client_headers: Mapping[str, str], stream: bool) -> bool:
+        # fixGeminiCLIImageAspectRatio, like the Gemini canvas fix, comes before the payload
+        # rules (gemini_cli_executor.go:131-132, 280-281).
+        inner = body.get("request")
+        if isinstance(inner, dict):
+            body["request"] = fix_image_aspect_ratio(inner, base_model)
+        return True
+
     def prepare(self, credential: OAuthCredential, request: UpstreamRequest) -> PreparedRequest:  # type: ignore[override]
         body: dict[str, Any] = dict(request.body)
         inner = body.get("request")
-        if isinstance(inner, dict):
-            # fixGeminiCLIImageAspectRatio: the same canvas fix inside the envelope.
+        if isinstance(inner, dict) and not request.shaped:
+            # fixGeminiCLIImageAspectRatio on a count, which has no payload rules to come first.
             body["request"] = fix_image_aspect_ratio(inner, request.base_model)
         action = self.action(request)
         if action == "countTokens":

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from handlers.providers.gemini_api import CANVAS_PROMPT, white_png_base64
 from tests.fakes.llm_upstream import FakeLLM
 from tests.handlers.inference.test_faults import (
     CLAUDE_MODEL,
@@ -72,3 +73,45 @@ async def test_claude_rules_run_after_cloaking(gateway: MakeGateway, fake_llm: F
     assert body["system"] == "plain"
     assert body["metadata"] == {"user_id": "rule-user"}
     assert body["model"] == CLAUDE_MODEL
+
+
+IMAGE_MODEL = "gemini-2.5-flash-image-preview"
+
+
+def image_config(root: str, params: str) -> str:
+    # The image preview model is only in AI Studio's catalogue: a key names it through an alias.
+    return (f"gemini-api-key:\n  - api-key: sk-gemini\n    base-url: {root}\n"
+            f"    models:\n      - name: {IMAGE_MODEL}\n        alias: drawer\n"
+            f"payload:\n  override:\n    - models:\n        - name: {IMAGE_MODEL}\n          protocol: gemini\n"
+            f"      params:\n{params}")
+
+
+@pytest.mark.parametrize(("client_config", "params", "sent_config", "canvas"), [
+    # The client asked for no ratio: no canvas, and the rule's ratio goes out as written.
+    ({}, '        "generationConfig.imageConfig.aspectRatio": "16:9"\n',
+     {"imageConfig": {"aspectRatio": "16:9"}}, False),
+    # The client's ratio draws the canvas first; the rule's modalities then replace the fix's.
+    ({"imageConfig": {"aspectRatio": "16:9"}}, '        "generationConfig.responseModalities": ["TEXT"]\n',
+     {"responseModalities": ["TEXT"]}, True),
+])
+async def test_the_gemini_canvas_fix_comes_before_the_payload_rules(
+        gateway: MakeGateway, fake_llm: FakeLLM, client_config: dict[str, Any], params: str,
+        sent_config: dict[str, Any], canvas: bool) -> None:
+    """gemini_executor.go:128-129: fixGeminiImageAspectRatio runs after the thinking step and
+    before applyPayloadConfigWithRoot, so it sees the client's ``imageConfig`` only, and a rule
+    has the last word on what the fix wrote."""
+    client = await gateway(image_config(fake_llm.root, params))
+    contents = [{"role": "user", "parts": [{"text": "a cat"}]}]
+    resp = await client.post("/v1beta/models/drawer:generateContent",
+                             json={"contents": contents, "generationConfig": client_config})
+    assert resp.status == 200, await resp.text()
+    sent = fake_llm.requests[-1]
+    assert sent.path == f"/v1beta/models/{IMAGE_MODEL}:generateContent"
+    parts = sent.body["contents"][0]["parts"]
+    if canvas:
+        assert [part.get("text") for part in parts] == [CANVAS_PROMPT, None, "a cat"]
+        assert parts[1] == {"inlineData": {"mime_type": "image/png", "data": white_png_base64("16:9")}}
+    else:
+        assert parts == [{"text": "a cat"}]
+    assert sent.body["generationConfig"] == sent_config
+    assert sent.body["model"] == IMAGE_MODEL

@@ -111,3 +111,19 @@ def test_image_preview_canvas_goes_inside_the_envelope() -> None:
     assert parts[2:] == [{"text": "a cat"}]
     assert sent["request"]["generationConfig"] == {"responseModalities": ["IMAGE", "TEXT"]}
     assert (sent["model"], sent["project"]) == ("gemini-2.5-flash-image-preview", "proj-1")
+
+
+def test_the_envelope_canvas_fix_is_made_before_the_payload_rules() -> None:
+    # gemini_cli_executor.go:131-132: fixGeminiCLIImageAspectRatio, then the payload rules (on
+    # ``request``). The pipeline's order is replayed here: hook, a rule's edit, prepare.
+    executor = GeminiCLIExecutor(client=None)  # type: ignore[arg-type]
+    model = "gemini-2.5-flash-image-preview"
+    envelope = {"model": "x", "request": {"contents": [{"role": "user", "parts": [{"text": "a cat"}]}],
+                                          "generationConfig": {"imageConfig": {"aspectRatio": "3:4"}}}}
+    shaped = executor.before_payload(cred(""), envelope, model, {}, False)
+    envelope["request"]["generationConfig"]["imageConfig"] = {"aspectRatio": "1:1"}  # an override rule
+    prepared = executor.prepare(cred("").with_token("t"), UpstreamRequest(model, envelope, shaped=shaped))
+    sent = orjson.loads(prepared.body)["request"]
+    assert sent["contents"][0]["parts"][1] == {"inlineData": {"mime_type": "image/png",
+                                                              "data": white_png_base64("3:4")}}
+    assert sent["generationConfig"] == {"responseModalities": ["IMAGE", "TEXT"], "imageConfig": {"aspectRatio": "1:1"}}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from handlers.providers import APIKeyCredential, UpstreamClient, UpstreamError, UpstreamRequest, VertexAPIExecutor
+from handlers.providers.gemini_api import CANVAS_PROMPT, white_png_base64
 
 LAST = {"candidates": [{"content": {"role": "model", "parts": [{"text": "ok"}]}, "finishReason": "STOP"}]}
 BODY = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
@@ -130,3 +132,35 @@ async def test_permission_denied_is_credential_scoped(upstream, client: Upstream
         await VertexAPIExecutor(client).stream(cred(upstream.url), UpstreamRequest("gemini-2.5-pro", BODY, stream=True))
     assert (caught.value.scope, caught.value.status, caught.value.reason) == ("credential", 403, "payment_required")
     assert caught.value.body == b'{"error":{"code":403,"message":"API key not valid.","status":"PERMISSION_DENIED"}}'
+
+
+def test_the_canvas_fix_is_made_before_the_payload_rules() -> None:
+    # gemini_vertex_executor.go:440-442 and 666-668: fixGeminiImageAspectRatio, then the payload
+    # rules, then the model. The pipeline's order is replayed here: hook, a rule's edit, prepare.
+    executor = VertexAPIExecutor(client=None)  # type: ignore[arg-type]
+    model = "gemini-2.5-flash-image-preview"
+    body = {"contents": [{"role": "user", "parts": [{"text": "a cat"}]}],
+            "generationConfig": {"imageConfig": {"aspectRatio": "3:2"}}}
+    shaped = executor.before_payload(cred(""), body, model, {}, False)
+    body["generationConfig"]["responseModalities"] = ["TEXT"]  # an override rule
+    prepared = executor.prepare(cred(""), UpstreamRequest(model, body, shaped=shaped))
+    assert prepared.url == f"https://generativelanguage.googleapis.com/v1/publishers/google/models/{model}:generateContent"
+    assert orjson.loads(prepared.body) == {
+        "contents": [{"role": "user", "parts": [
+            {"text": CANVAS_PROMPT}, {"inlineData": {"mime_type": "image/png", "data": white_png_base64("3:2")}},
+            {"text": "a cat"}]}],
+        "generationConfig": {"responseModalities": ["TEXT"]}, "model": model}
+
+
+def test_a_count_makes_the_canvas_fix_itself() -> None:
+    # gemini_vertex_executor.go:865-870: a count has no payload rules and the pipeline calls no
+    # hook for it, so the fix is made when the call is built, before generationConfig goes.
+    model = "gemini-2.5-flash-image-preview"
+    body = {"contents": [{"role": "user", "parts": [{"text": "a cat"}]}],
+            "generationConfig": {"imageConfig": {"aspectRatio": "3:2"}}}
+    prepared = VertexAPIExecutor(client=None).prepare(  # type: ignore[arg-type]
+        cred(""), UpstreamRequest(model, body, action="countTokens"))
+    assert orjson.loads(prepared.body) == {
+        "contents": [{"role": "user", "parts": [
+            {"text": CANVAS_PROMPT}, {"inlineData": {"mime_type": "image/png", "data": white_png_base64("3:2")}},
+            {"text": "a cat"}]}], "model": model}

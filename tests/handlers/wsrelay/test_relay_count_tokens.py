@@ -79,3 +79,17 @@ async def test_no_positive_total_is_a_500(relay_gateway: MakeGateway, answer: An
     assert await resp.read() == (b'{"error":{"message":"wsrelay: totalTokens missing in response",'
                                  b'"type":"server_error","code":"internal_server_error"}}')
     assert len(relay.requests) == 1
+
+
+async def test_the_canvas_fix_precedes_the_rules_on_a_count(relay_gateway: MakeGateway) -> None:
+    # aistudio_executor.go:400-401: the shared builder makes the canvas fix before the payload
+    # rules, so a ratio only a rule sets draws no canvas into the counted contents.
+    model = "gemini-2.5-flash-image-preview"
+    rule = (f"payload:\n  override:\n    - models:\n        - name: {model}\n          protocol: gemini\n"
+            "      params:\n        \"generationConfig.imageConfig.aspectRatio\": \"16:9\"\n")
+    gw = await relay_gateway(rule)
+    relay = await gw.connect(json_answer({"totalTokens": 3}))
+    contents = [{"role": "user", "parts": [{"text": "a cat"}]}]
+    resp = await gw.client.post(f"/v1beta/models/{model}:countTokens", json={"contents": contents})
+    assert resp.status == 200
+    assert orjson.loads(relay.requests[0]["payload"]["body"]) == {"contents": contents}
