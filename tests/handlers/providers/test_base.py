@@ -185,6 +185,24 @@ def test_credentials_from_config_follow_the_synthesizer() -> None:
     ]
 
 
+def test_gemini_and_vertex_entries_keep_their_own_proxy_priority_and_headers() -> None:
+    # synthesizeGeminiKeys / synthesizeVertexCompat: Auth.ProxyURL is the entry's trimmed
+    # proxy-url, which newProxyAwareHTTPClient prefers to the global one; the vertex base is kept
+    # as written (its executor does not trim it).
+    config = Config.model_validate({
+        "proxy-url": "http://global:8080",
+        "gemini-api-key": [{"api-key": "g1", "proxy-url": " socks5://g:1080 ", "priority": 3,
+                            "headers": {"X-Goog-User-Project": "p"}}],
+        "vertex-api-key": [{"api-key": " v1 ", "base-url": " https://zenmux.ai/api/ ", "proxy-url": "http://v:1",
+                            "priority": -2, "headers": {" X-V ": " y "}}],
+    })
+    creds = [replace(c, id="") for c in credentials_from_config(config)]
+    assert creds == [
+        APIKeyCredential("gemini", "g1", "", "socks5://g:1080", (("X-Goog-User-Project", "p"),), priority=3),
+        APIKeyCredential("vertex", "v1", "https://zenmux.ai/api/", "http://v:1", (("X-V", "y"),), priority=-2),
+    ]
+
+
 def test_credential_repr_hides_the_key() -> None:
     text = repr(APIKeyCredential("claude", "sk-ant-secret", "https://api.anthropic.com"))
     assert "sk-ant-secret" not in text

@@ -164,3 +164,23 @@ def test_a_count_makes_the_canvas_fix_itself() -> None:
         "contents": [{"role": "user", "parts": [
             {"text": CANVAS_PROMPT}, {"inlineData": {"mime_type": "image/png", "data": white_png_base64("3:2")}},
             {"text": "a cat"}]}], "model": model}
+
+
+async def test_base_url_is_used_as_written(upstream, client: UpstreamClient) -> None:
+    # gemini_vertex_executor.go:452-455 takes base_url untrimmed (the Gemini executor trims its
+    # trailing slashes, this one does not), so a trailing "/" leaves "//v1" in the path.
+    upstream.answer_json(200, LAST)
+    await VertexAPIExecutor(client).execute(cred(upstream.url + "/api/"), UpstreamRequest("gemini-2.5-pro", BODY))
+    assert upstream.last.path_qs == "/api//v1/publishers/google/models/gemini-2.5-pro:generateContent"
+
+
+async def test_entry_headers_win_over_the_executor_s_own(upstream, client: UpstreamClient) -> None:
+    # applyGeminiHeaders runs after Content-Type and x-goog-api-key are set (gemini_vertex_executor.go:465-469).
+    upstream.answer_json(200, LAST)
+    entry = APIKeyCredential("vertex", "vertex-express-key", upstream.url,
+                             headers=(("X-Goog-Api-Key", "from-headers"), ("Content-Type", "text/plain")))
+    await VertexAPIExecutor(client).execute(entry, UpstreamRequest("gemini-2.5-pro", BODY, alt="json"))
+    seen = upstream.last
+    assert seen.path_qs == "/v1/publishers/google/models/gemini-2.5-pro:generateContent?$alt=json"
+    assert seen.headers.getall("x-goog-api-key") == ["from-headers"]
+    assert seen.headers.getall("Content-Type") == ["text/plain"]
