@@ -18,7 +18,7 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import CIMultiDict
 
-from handlers.logfiles.request_log_writer import UPSTREAM_LOG_KEY
+from handlers.logfiles.request_log_writer import UPSTREAM_LOG_KEY, records_requests
 from handlers.logins.endpoints import endpoints_for
 from handlers.providers.base import PreparedRequest, UpstreamError, classify
 from handlers.providers.upstream_log import UpstreamLog
@@ -62,7 +62,7 @@ async def forward_cli_method(request: web.Request, runtime: InferenceRuntime, ra
             out[name] = result.headers[name]
     response = web.Response(status=200, body=result.body, headers=out)
     response[UPSTREAM_SERVER_KEY] = "Server" in out
-    if cfg.request_log and not cfg.commercial_mode:
+    if records_requests(cfg):
         # The legacy handler sets the forwarded answer as the request log's API RESPONSE
         # (gemini-cli_handlers.go:128); this call records no API REQUEST.
         upstream_log = UpstreamLog()

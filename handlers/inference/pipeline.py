@@ -25,7 +25,12 @@ import structlog
 from aiohttp import web
 
 from handlers.inference.body_json import load_body
-from handlers.logfiles.request_log_writer import ERROR_ANSWER_KEY, STREAMED_BODY_KEY, UPSTREAM_LOG_KEY
+from handlers.logfiles.request_log_writer import (
+    ERROR_ANSWER_KEY,
+    STREAMED_BODY_KEY,
+    UPSTREAM_LOG_KEY,
+    records_requests,
+)
 from handlers.models.listing import error_response, unknown_model_response
 from handlers.models.payload_rules import apply_payload_rules
 from handlers.models.registry import ModelRegistry, UnknownModelError, split_thinking_suffix
@@ -331,8 +336,7 @@ class _Attempt:
 
 
 async def serve(request: web.Request, runtime: InferenceRuntime, call: InferenceCall) -> web.StreamResponse:
-    config = runtime.config
-    if not config.request_log or config.commercial_mode:
+    if not records_requests(runtime.config):
         answer = await _serve(request, runtime, call)
         if answer.status >= 400 and isinstance(answer, web.Response):
             answer[ERROR_ANSWER_KEY] = True
@@ -638,7 +642,7 @@ async def _serve_stream(request: web.Request, runtime: InferenceRuntime, call: I
                         candidates: list[Candidate], attempt: _Attempt, resolved: str) -> web.StreamResponse:
     config = runtime.config
     writer = _StreamWriter(request, call, float(config.streaming.keepalive_seconds),
-                           record=config.request_log and not config.commercial_mode)
+                           record=records_requests(config))
     try:
         return await _serve_stream_with(writer, runtime, call, candidates, attempt, resolved)
     finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from handlers.providers.upstream_log import api_section
 from quotio_gateway import __version__
+from quotio_gateway.config.models import Config
 from quotio_gateway.logging import redact_headers, redact_query
 
 from .request_logs import ERROR_PREFIX, is_error_log
@@ -25,6 +26,12 @@ UPSTREAM_LOG_KEY = "quotio_upstream_log"
 ERROR_ANSWER_KEY = "quotio_error_answer"
 _UNSAFE = re.compile(r'[<>:"|?*\s]')
 _DASHES = re.compile(r"-+")
+
+
+def records_requests(cfg: Config) -> bool:
+    """Whether a request's log file content is gathered as it is served: ``request-log`` on and
+    ``commercial-mode`` off (that mode leaves the request-logging middleware out)."""
+    return cfg.request_log and not cfg.commercial_mode
 
 
 def should_log(method: str, path: str) -> bool:
