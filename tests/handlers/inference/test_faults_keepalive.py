@@ -133,87 +133,6 @@ async def test_gemini_alt_json_stream_gets_no_keepalive(gateway: MakeGateway, ga
     assert (await sse.read()).endswith(b"\n\n")
 
 
-class _SilentThenBroken:
-    """A Gemini upstream whose first stream opens, sends nothing for 1.5 s and drops the
-    connection; later streams answer normally (``gemini_chunk`` frames)."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.runner: web.AppRunner | None = None
-        self.root = ""
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/v1beta/models/{action}", self.gemini)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.root = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-
-    async def gemini(self, request: web.Request) -> web.StreamResponse:
-        await request.read()
-        self.requests += 1
-        response = web.StreamResponse(headers={"Content-Type": SSE})
-        await response.prepare(request)
-        if self.requests == 1:
-            await asyncio.sleep(1.5)
-            assert request.transport is not None
-            request.transport.abort()
-            return response
-        for chunk in (gemini_chunk("Hello"), gemini_chunk(" later", finish=True)):
-            await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
-        await response.write_eof()
-        return response
-
-
-async def test_gemini_cli_keepalive_before_the_first_chunk_leaves_bootstrap_retry_on(gateway: MakeGateway) -> None:
-    """The Gemini CLI stream commits its headers up front, so a keep-alive can go out before any
-    upstream chunk; the legacy's bootstrap window counts payload only (handlers.go ``sentPayload``),
-    so a stream that breaks after a keep-alive but before its first chunk is still re-issued."""
-    upstream = _SilentThenBroken()
-    await upstream.start()
-    try:
-        extra = "streaming:\n  keepalive-seconds: 1\n  bootstrap-retries: 1\n"
-        client = await gateway(f"gemini-api-key:\n  - api-key: sk-g\n    base-url: {upstream.root}\n{extra}")
-        body = {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY}
-        resp = await client.post("/v1internal:streamGenerateContent", json=body)
-        assert resp.status == 200 and resp.headers["Content-Type"] == SSE
-        text = await resp.read()
-    finally:
-        assert upstream.runner is not None
-        await upstream.runner.cleanup()
-    assert upstream.requests == 2
-    frames = text.split(b"\n\n")
-    assert frames[0] == b": keep-alive" and frames[-1] == b""
-    answers = [json.loads(frame.removeprefix(b"data: ")) for frame in frames[1:-1]]
-    assert [a["response"]["candidates"][0]["content"]["parts"] for a in answers] == [
-        [{"text": "Hello"}], [{"text": " later"}]]
-    assert answers[-1]["response"]["candidates"][0]["finishReason"] == "STOP"
-
-
-
-async def test_gemini_cli_keepalive_then_an_early_break_ends_with_the_error_frame(gateway: MakeGateway) -> None:
-    """Without bootstrap retries, the same early break is ForwardStream's terminal error: under
-    the 200 and SSE head the keep-alive already sent, ``event: error`` with the OpenAI-shaped body
-    (gemini-cli_handlers.go:209-227), and nothing after it."""
-    upstream = _SilentThenBroken()
-    await upstream.start()
-    try:
-        client = await gateway(f"gemini-api-key:\n  - api-key: sk-g\n    base-url: {upstream.root}\n"
-                               "streaming:\n  keepalive-seconds: 1\n")
-        body = {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY}
-        resp = await client.post("/v1internal:streamGenerateContent", json=body)
-        assert resp.status == 200 and resp.headers["Content-Type"] == SSE
-        text = await resp.read()
-    finally:
-        assert upstream.runner is not None
-        await upstream.runner.cleanup()
-    assert upstream.requests == 1
-    assert text == (b": keep-alive\n\nevent: error\ndata: "
-                    + error_body("upstream connection broke mid-body", "server_error", "internal_server_error")
-                    + b"\n\n")
-
 class _ScriptedUpstream:
     """A loopback upstream on a free port: ``routes`` adds the handlers, ``release`` lets any
     handler still waiting finish before the server goes."""
@@ -241,6 +160,73 @@ class _ScriptedUpstream:
         self.release()
         if self.runner is not None:
             await self.runner.cleanup()
+
+
+class _SilentThenBroken(_ScriptedUpstream):
+    """A Gemini upstream whose first stream opens, sends nothing for 1.5 s and drops the
+    connection; later streams answer normally (``gemini_chunk`` frames)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1beta/models/{action}", self.gemini)
+
+    async def gemini(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        self.requests += 1
+        response = web.StreamResponse(headers={"Content-Type": SSE})
+        await response.prepare(request)
+        if self.requests == 1:
+            await asyncio.sleep(1.5)
+            assert request.transport is not None
+            request.transport.abort()
+            return response
+        for chunk in (gemini_chunk("Hello"), gemini_chunk(" later", finish=True)):
+            await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        await response.write_eof()
+        return response
+
+
+async def _cli_stream(gateway: MakeGateway, upstream: _ScriptedUpstream, streaming: str) -> bytes:
+    """A Gemini CLI stream through one Gemini key on ``upstream``: its 200 SSE answer, read whole."""
+    await upstream.start()
+    try:
+        client = await gateway(f"gemini-api-key:\n  - api-key: sk-g\n    base-url: {upstream.root}\n{streaming}")
+        body = {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY}
+        resp = await client.post("/v1internal:streamGenerateContent", json=body)
+        assert resp.status == 200 and resp.headers["Content-Type"] == SSE
+        return await resp.read()
+    finally:
+        await upstream.stop()
+
+
+async def test_gemini_cli_keepalive_before_the_first_chunk_leaves_bootstrap_retry_on(gateway: MakeGateway) -> None:
+    """The Gemini CLI stream commits its headers up front, so a keep-alive can go out before any
+    upstream chunk; the legacy's bootstrap window counts payload only (handlers.go ``sentPayload``),
+    so a stream that breaks after a keep-alive but before its first chunk is still re-issued."""
+    upstream = _SilentThenBroken()
+    text = await _cli_stream(gateway, upstream, "streaming:\n  keepalive-seconds: 1\n  bootstrap-retries: 1\n")
+    assert upstream.requests == 2
+    frames = text.split(b"\n\n")
+    assert frames[0] == b": keep-alive" and frames[-1] == b""
+    answers = [json.loads(frame.removeprefix(b"data: ")) for frame in frames[1:-1]]
+    assert [a["response"]["candidates"][0]["content"]["parts"] for a in answers] == [
+        [{"text": "Hello"}], [{"text": " later"}]]
+    assert answers[-1]["response"]["candidates"][0]["finishReason"] == "STOP"
+
+
+async def test_gemini_cli_keepalive_then_an_early_break_ends_with_the_error_frame(gateway: MakeGateway) -> None:
+    """Without bootstrap retries, the same early break is ForwardStream's terminal error: under
+    the 200 and SSE head the keep-alive already sent, ``event: error`` with the OpenAI-shaped body
+    (gemini-cli_handlers.go:209-227), and nothing after it."""
+    upstream = _SilentThenBroken()
+    text = await _cli_stream(gateway, upstream, "streaming:\n  keepalive-seconds: 1\n")
+    assert upstream.requests == 1
+    assert text == (b": keep-alive\n\nevent: error\ndata: "
+                    + error_body("upstream connection broke mid-body", "server_error", "internal_server_error")
+                    + b"\n\n")
 
 
 class _HeadHeldBack(_ScriptedUpstream):
