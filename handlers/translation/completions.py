@@ -18,40 +18,12 @@ back into ``text_completion`` objects (``sdk/api/handlers/openai/openai_handlers
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from handlers.translation.gjson_values import array_of, bool_of, int_of, text_of
+from handlers.translation.gjson_values import array_of, bool_of, int_of, parse_float, text_of
 from handlers.translation.openai_chat_request import go_number
 
 DEFAULT_PROMPT = "Complete this:"
-
-
-def _parse_float(text: str) -> float:
-    """``strconv.ParseFloat(s, 64)``, 0 where Go reports a syntax error (gjson drops the error).
-
-    Python's ``float`` is laxer: it trims whitespace, reads ``_`` separators, non-ASCII digits and
-    a signed ``nan``, all of which Go refuses; Go reads a hexadecimal float when it has its ``p``
-    exponent, which ``float`` never does. Out of range both answer the infinity."""
-    if not text.isascii() or "_" in text or text != text.strip():
-        return 0.0
-    sign = text[:1] if text[:1] in ("+", "-") else ""
-    unsigned = text[len(sign):]
-    if unsigned[:2].lower() == "0x":
-        if "p" not in unsigned.lower():
-            return 0.0
-        try:
-            return float.fromhex(text)
-        except OverflowError:
-            return -math.inf if sign == "-" else math.inf
-        except ValueError:
-            return 0.0
-    if sign and unsigned.lower() == "nan":
-        return 0.0
-    try:
-        return float(text)
-    except ValueError:
-        return 0.0
 
 
 def _go_float(value: Any) -> float | int:
@@ -61,7 +33,7 @@ def _go_float(value: Any) -> float | int:
     elif isinstance(value, int | float):
         number = float(value)
     elif isinstance(value, str):
-        number = _parse_float(value)
+        number = parse_float(value)
     else:
         number = 0.0
     return go_number(number)

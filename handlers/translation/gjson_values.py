@@ -54,17 +54,42 @@ def float_text(value: float) -> str:
 
 
 def float_of(value: Any) -> float:
-    """gjson ``Float()``: numbers, numeric strings and booleans; anything else is 0."""
+    """gjson ``Float()``: numbers, strings as ``strconv.ParseFloat`` reads them, booleans;
+    anything else is 0."""
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
+        return parse_float(value)
+    return 0.0
+
+
+def parse_float(text: str) -> float:
+    """``strconv.ParseFloat(s, 64)``, 0 where Go reports a syntax error (gjson drops the error).
+
+    Python's ``float`` is laxer: it trims whitespace, reads ``_`` separators, non-ASCII digits and
+    a signed ``nan``, all of which Go refuses; Go reads a hexadecimal float when it has its ``p``
+    exponent, which ``float`` never does. Out of range both answer the infinity."""
+    if not text.isascii() or "_" in text or text != text.strip():
+        return 0.0
+    sign = text[:1] if text[:1] in ("+", "-") else ""
+    unsigned = text[len(sign):]
+    if unsigned[:2].lower() == "0x":
+        if "p" not in unsigned.lower():
+            return 0.0
         try:
-            return float(value.strip())
+            return float.fromhex(text)
+        except OverflowError:
+            return -math.inf if sign == "-" else math.inf
         except ValueError:
             return 0.0
-    return 0.0
+    if sign and unsigned.lower() == "nan":
+        return 0.0
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
 
 
 def int_of(value: Any) -> int:

@@ -50,6 +50,13 @@ def test_generation_config_maps_sampling_stop_n_and_key_order() -> None:
     assert list(out) == ["model", "messages", "temperature", "max_tokens", "top_p", "top_k", "stop", "n", "stream"]
 
 
+def test_sampling_strings_read_as_go_parse_float() -> None:
+    # openai_gemini_request.go:48-59 reads temperature/topP with gjson Float(): strconv.ParseFloat,
+    # which refuses surrounding spaces (0), where Python's float would trim them.
+    out = request({"generationConfig": {"temperature": "0.5", "topP": " 0.9 "}})
+    assert (out["temperature"], out["top_p"]) == (0.5, 0)
+
+
 def test_empty_stop_sequences_are_left_out() -> None:
     assert "stop" not in request({"generationConfig": {"stopSequences": []}})
 

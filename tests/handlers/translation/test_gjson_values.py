@@ -52,7 +52,11 @@ def test_member_of(value, member) -> None:
 
 
 @pytest.mark.parametrize(("value", "number"), [
-    (2, 2.0), (0.5, 0.5), (" 1.5 ", 1.5), ("x", 0.0), (True, 1.0), (None, 0.0), ({}, 0.0),
+    (2, 2.0), (0.5, 0.5), ("1.5", 1.5), ("-2e3", -2000.0), ("0x1p-2", 0.25), (True, 1.0),
+    # strconv.ParseFloat refuses what Python's float reads: spaces, separators, non-ASCII digits,
+    # a signed NaN, a hexadecimal number without its exponent.
+    (" 1.5 ", 0.0), ("1_000", 0.0), ("\u0661", 0.0), ("-nan", 0.0), ("0x10", 0.0),
+    ("x", 0.0), (None, 0.0), ({}, 0.0),
 ])
 def test_float_of(value, number) -> None:
     assert float_of(value) == number
