@@ -5,7 +5,8 @@ Routes (base URLs as config.yaml would name them):
 * OpenAI-compatible ``POST {base}/v1/chat/completions`` (``base-url: <root>/v1``)
 * Claude ``POST /v1/messages`` and ``/v1/messages/count_tokens`` (``base-url: <root>``)
 * Codex ``POST {base}/v1/responses`` (``base-url: <root>/v1``), always SSE
-* Gemini ``POST /v1beta/models/<model>:<action>`` (``base-url: <root>``)
+* Gemini ``POST /v1beta/models/<model>:<action>`` (``base-url: <root>``), and the same answers on
+  Vertex-style ``POST /v1/publishers/google/models/<model>:<action>`` (``vertex-api-key``)
 
 Every request is recorded (``FakeLLM.requests``: path, query, headers, JSON body, the key used).
 The answer is fixed per protocol: the words of ``ANSWER``; a tool call to the first declared tool
@@ -145,6 +146,8 @@ class FakeLLM:
         app.router.add_post("/v1/messages/count_tokens", self.claude_count)
         app.router.add_post("/v1/responses", self.codex)
         app.router.add_post("/v1beta/models/{action}", self.gemini)
+        # vertex-api-key entries call Vertex-style paths with Gemini bodies.
+        app.router.add_post("/v1/publishers/google/models/{action}", self.gemini)
         return app
 
     async def start(self) -> None:

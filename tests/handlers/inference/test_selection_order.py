@@ -52,3 +52,26 @@ async def test_the_same_key_twice_is_two_credentials(gateway: MakeGateway, fake_
     resp = await client.post("/v1/chat/completions", json=chat(f"{prefix}/{CLAUDE_MODEL}"))
     assert resp.status == 200, await resp.text()
     assert fake_llm.requests[-1].headers["X-Team"] == prefix[-1]
+
+
+async def test_credentials_of_every_provider_serving_a_model_are_one_pool(gateway: MakeGateway,
+                                                                          fake_llm: FakeLLM) -> None:
+    """The mixed picker pools the credentials of all providers that serve the model and sorts them
+    by id (conductor.go:1733-1790, selector.go:170-174): ``gemini:apikey:…`` before
+    ``openai-compatibility:<name>:…`` before ``vertex:apikey:…``, whatever the config order."""
+    root = fake_llm.root
+    text = (f"vertex-api-key:\n  - api-key: v1\n    base-url: {root}\n"
+            f"openai-compatibility:\n  - name: zz\n    base-url: {root}/v1\n    api-key-entries: [{{api-key: c1}}]\n"
+            f"    models: [{{name: upstream-model, alias: gemini-2.5-pro}}]\n"
+            f"gemini-api-key:\n  - api-key: g1\n    base-url: {root}\n")
+    client = await gateway(text)
+    for _ in range(4):
+        resp = await client.post("/v1/chat/completions", json=chat("gemini-2.5-pro"))
+        assert resp.status == 200
+    assert [(r.key, r.path) for r in fake_llm.requests] == [
+        ("g1", "/v1beta/models/gemini-2.5-pro:generateContent"),
+        ("c1", "/v1/chat/completions"),
+        ("v1", "/v1/publishers/google/models/gemini-2.5-pro:generateContent"),
+        ("g1", "/v1beta/models/gemini-2.5-pro:generateContent"),
+    ]
+    assert fake_llm.requests[1].body["model"] == "upstream-model"
