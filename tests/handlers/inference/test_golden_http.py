@@ -386,9 +386,12 @@ async def test_claude_non_stream_to_chat_any_tool_call_means_tool_calls(gateway:
     answer = claude_stream(("thinking", "hmm"), ("text", "Hi"), ("tool", ("t1", "f", ['{"a":1}'])),
                            stop_reason="end_turn", usage={"input_tokens": 10, "output_tokens": 5,
                                                           "cache_creation_input_tokens": 2})
+    before = int(time.time())
     raw = await call(gateway, up, "/v1/chat/completions", chat(CLAUDE_MODEL), answer)
     body = json.loads(raw)
+    # Non-stream: the upstream message's model, and created = when message_start was read.
     assert body["id"] == "msg_1" and body["object"] == "chat.completion" and body["model"] == "claude-upstream"
+    assert before <= body["created"] <= int(time.time())
     assert body["choices"] == [{"index": 0, "finish_reason": "tool_calls", "message": {
         "role": "assistant", "content": "Hi", "reasoning": "hmm",
         "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}]}}]
