@@ -6,13 +6,14 @@ objects, its stream reader); on two cores that cost decides the time to first by
 concurrent streams (docs/performance.md). Calls through a proxy keep using aiohttp; a direct call
 to an ``http://`` or ``https://`` upstream goes through here instead.
 
-The bytes on the wire are the ones aiohttp would send for the same call (``request_head``): its
-``Host``, ``Accept``, ``Accept-Encoding``, ``User-Agent``, ``Content-Length`` and ``Content-Type``
-defaults, in its order, with the same request target. Answers come back through ``DirectResponse``,
-which offers the part of ``aiohttp.ClientResponse`` that ``http.py`` reads (status, headers, the
-body reader's ``read_nowait``/``readany``/``is_eof``/``set_exception``, ``release``/``close``),
-and decodes ``gzip``/``deflate``/``br``/``zstd`` bodies as aiohttp does, since that is what both
-advertise.
+The bytes on the wire are the ones ``http.UpstreamClient``'s aiohttp session would send for the same
+call (``request_head``): its ``Host``, ``Accept-Encoding``, ``User-Agent``, ``Content-Length`` and
+``Content-Type`` defaults, in its order, with the same request target. Like that session (and Go's
+client) it adds no ``Accept``: only the executors that set one send one. Answers come back
+through ``DirectResponse``, which offers the part of ``aiohttp.ClientResponse`` that ``http.py``
+reads (status, headers, the body reader's ``read_nowait``/``readany``/``is_eof``/
+``set_exception``, ``release``/``close``), and decodes ``gzip``/``deflate``/``br``/``zstd`` bodies
+as aiohttp does, since that is what both advertise.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def _plan(names: tuple[str, ...]) -> tuple[bool, str, str, int] | None:
         return None
     merge = len(where) != len(lowered) or "host" in where
     defaults = "".join(f"{name}: {value}\r\n" for name, value in (
-        ("Accept", "*/*"), ("Accept-Encoding", DEFAULT_ACCEPT_ENCODING), ("User-Agent", SERVER_SOFTWARE))
+        ("Accept-Encoding", DEFAULT_ACCEPT_ENCODING), ("User-Agent", SERVER_SOFTWARE))
         if name.lower() not in where)
     content_type = "" if "content-type" in where else "Content-Type: application/octet-stream\r\n"
     # The request line, the defaults, Content-Length, the Content-Type default, the blank line.

@@ -128,7 +128,9 @@ async def test_the_request_on_the_wire_is_the_one_aiohttp_sends(raw, prepared: P
     server = await raw(ok())
     url = f"http://127.0.0.1:{server.port}{prepared.url}"
     sent = with_go_defaults(prepared)
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session, session.request(
+    # The session UpstreamClient opens for proxied calls: no Accept of aiohttp's own.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
+                                     skip_auto_headers=("Accept",)) as session, session.request(
             prepared.method, _url(url), headers=list(sent.headers), data=prepared.body,
             allow_redirects=False) as response:
         await response.read()
@@ -143,6 +145,18 @@ async def test_the_request_on_the_wire_is_the_one_aiohttp_sends(raw, prepared: P
     assert server.requests[1] == server.requests[0]
     assert request_head(prepared.method, _url(url), sent.headers, prepared.body) == \
         server.requests[0][:len(server.requests[0]) - len(prepared.body)]
+
+
+async def test_a_call_that_sets_no_accept_sends_none(raw) -> None:
+    # Go's net/http adds no Accept, and the Gemini, Vertex and OpenAI-compatible non-stream
+    # executors set none (gemini_executor.go, openai_compat_executor.go:105-109); aiohttp's */*
+    # default must not appear on the direct path either.
+    server = await raw(ok())
+    await post(f"http://127.0.0.1:{server.port}/v1beta/models/m:generateContent")
+    head = server.requests[0].split(b"\r\n\r\n", 1)[0]
+    assert head.split(b"\r\n")[1:] == [f"Host: 127.0.0.1:{server.port}".encode(), b"User-Agent: Go-http-client/1.1",
+                                       b"Accept-Encoding: gzip", b"Content-Length: 2",
+                                       b"Content-Type: application/octet-stream"]
 
 
 def _no_error(status: int, body: bytes, headers: object) -> UpstreamError:
