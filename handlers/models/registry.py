@@ -23,13 +23,13 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, TypeVar
 
 import structlog
 
-from quotio_gateway.config.models import Config, ModelAlias, OAuthModelAlias
+from quotio_gateway.config.models import Config, ModelAlias, OAuthModelAlias, ProviderKey
 from quotio_gateway.config.store import ConfigStore
-from quotio_gateway.gostrings import go_lower, go_trim
+from quotio_gateway.gostrings import go_equal_fold, go_lower, go_trim
 
 from .catalog import CLAUDE, CODEX, GEMINI, STATIC_MODELS, VERTEX, ModelInfo, lookup_static
 
@@ -342,12 +342,58 @@ def config_credential_ids(cfg: Config) -> dict[ConfigSlot, str]:
     return out
 
 
+class _KeyEntry(Protocol):
+    api_key: str
+    base_url: str
+    models: list[ModelAlias]
+
+
+E = TypeVar("E", bound=_KeyEntry)
+
+
+def _config_entry(entries: Sequence[E], key: str, base: str, *, exact_pair: bool,
+                                any_base: bool) -> E | None:
+    """The config entry a key credential takes its ``models:`` (and exclusions) from: the first one
+    whose key and base match, case-insensitively, so an entry repeating an earlier entry's key and
+    base is read through that earlier one. ``exact_pair``: with both a key and a base, both must
+    match; otherwise an entry without a base matches any. ``any_base``: at last, any entry with the
+    key. The legacy's resolvers differ in these two points: the listing side's per section
+    (service.go:865-988), the routing side's one for all (conductor.go:966-1003)."""
+    for entry in entries:
+        entry_key, entry_base = go_trim(entry.api_key), go_trim(entry.base_url)
+        if exact_pair and key and base:
+            if go_equal_fold(entry_key, key) and go_equal_fold(entry_base, base):
+                return entry
+            continue
+        if key and go_equal_fold(entry_key, key) and (not entry_base or go_equal_fold(entry_base, base)):
+            return entry
+        if not key and base and go_equal_fold(entry_base, base):
+            return entry
+    if any_base and key:
+        return next((e for e in entries if go_equal_fold(go_trim(e.api_key), key)), None)
+    return None
+
+
+# Per section: (exact_pair, any_base) of the listing side's resolver (service.go:865-988).
+_LISTING_RESOLVER = {"gemini": (False, False), "claude": (True, True), "codex": (False, False),
+                     "vertex": (False, True)}
+
+
+def _resolved(section: str, entries: Sequence[E], entry: E) -> tuple[E | None, E | None]:
+    """The entries the listing and the routing read for ``entry``'s credential."""
+    key, base = go_trim(entry.api_key), go_trim(entry.base_url)
+    exact_pair, any_base = _LISTING_RESOLVER[section]
+    listing = _config_entry(entries, key, base, exact_pair=exact_pair, any_base=any_base)
+    routing = _config_entry(entries, key, base, exact_pair=True, any_base=True)
+    return listing, routing
+
+
 def _api_key_sources(cfg: Config) -> list[_Source]:
     force = cfg.force_model_prefix
     refresh = _forced_refresh_digest(cfg)
     sources: list[_Source] = []
     ids = config_credential_ids(cfg)
-    sections = (
+    sections: tuple[tuple[str, Sequence[ProviderKey], tuple[ModelInfo, ...], str, str], ...] = (
         ("gemini", cfg.gemini_api_key, GEMINI, "google", "gemini"),
         ("claude", cfg.claude_api_key, CLAUDE, "anthropic", "claude"),
         ("codex", cfg.codex_api_key, CODEX, "openai", "openai"),
@@ -357,33 +403,45 @@ def _api_key_sources(cfg: Config) -> list[_Source]:
             key = go_trim(entry.api_key)
             if not key:
                 continue
-            sources.append(_keyed_source(ids[(provider, i, 0)], provider, key, go_trim(entry.base_url),
-                                         go_trim(entry.prefix), force, entry.models, catalogue, owner, mtype,
-                                         tuple(entry.excluded_models), refresh,
-                                         _attributes_digest(entry.headers, entry.priority, entry.proxy_url)))
+            listing, routing = _resolved(provider, entries, entry)
+            sources.append(_keyed_source(
+                ids[(provider, i, 0)], provider, key, go_trim(entry.base_url), go_trim(entry.prefix), force,
+                entry.models, catalogue, owner, mtype, tuple(entry.excluded_models), refresh,
+                _attributes_digest(entry.headers, entry.priority, entry.proxy_url),
+                listed=listing.models if listing is not None else (),
+                listed_excluded=tuple(listing.excluded_models) if listing is not None else (),
+                routed=routing.models if routing is not None else ()))
     sources.extend(_compat_sources(cfg, ids, refresh))
     for i, vertex in enumerate(cfg.vertex_api_key):
         # Vertex keys carry no exclusion list; a key-less entry still registers (no alias lookup).
-        sources.append(_keyed_source(ids[("vertex", i, 0)], "vertex", go_trim(vertex.api_key),
-                                     go_trim(vertex.base_url), go_trim(vertex.prefix), force, vertex.models, VERTEX,
-                                     "google", "vertex", (), refresh,
-                                     _attributes_digest(vertex.headers, vertex.priority, vertex.proxy_url)))
+        listing, routing = _resolved("vertex", cfg.vertex_api_key, vertex)
+        sources.append(_keyed_source(
+            ids[("vertex", i, 0)], "vertex", go_trim(vertex.api_key), go_trim(vertex.base_url),
+            go_trim(vertex.prefix), force, vertex.models, VERTEX, "google", "vertex", (), refresh,
+            _attributes_digest(vertex.headers, vertex.priority, vertex.proxy_url),
+            listed=listing.models if listing is not None else (), listed_excluded=(),
+            routed=routing.models if routing is not None else ()))
     return sources
 
 
 def _keyed_source(ident: str, provider: str, key: str, base: str, prefix: str, force: bool,
                   models: Sequence[ModelAlias], catalogue: Sequence[ModelInfo], owner: str, mtype: str,
-                  excluded: tuple[str, ...], refresh: tuple[object, ...], attributes: tuple[object, ...]) -> _Source:
-    own = tuple(models)
+                  excluded: tuple[str, ...], refresh: tuple[object, ...], attributes: tuple[object, ...], *,
+                  listed: Sequence[ModelAlias], listed_excluded: tuple[str, ...],
+                  routed: Sequence[ModelAlias]) -> _Source:
+    """One key credential. ``models`` and ``excluded`` are its own entry's (they decide, like the
+    legacy's auth comparison, whether it registers anew); ``listed``/``listed_excluded`` and
+    ``routed`` come from the entries the legacy resolves it to (``_resolved``)."""
+    own, shown = tuple(models), tuple(listed)
 
     def expand(created: int) -> list[ModelInfo]:
-        chosen = config_models(own, owner, mtype, created) if own else list(catalogue)
-        return apply_prefix(apply_excluded(chosen, excluded), prefix, force)
+        chosen = config_models(shown, owner, mtype, created) if shown else list(catalogue)
+        return apply_prefix(apply_excluded(chosen, listed_excluded), prefix, force)
 
     fingerprint = credential_digest(provider, key, base, prefix, refresh, attributes, _pairs_digest(own),
                                     _excluded_digest(excluded))
     return _Source(id=ident, provider=provider, kind=APIKEY,
-                   prefix=prefix, fingerprint=fingerprint, expand=expand, alias_models=own if key else ())
+                   prefix=prefix, fingerprint=fingerprint, expand=expand, alias_models=tuple(routed) if key else ())
 
 
 def _compat_sources(cfg: Config, ids: dict[ConfigSlot, str], refresh: tuple[object, ...]) -> list[_Source]:

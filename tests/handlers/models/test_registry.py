@@ -276,6 +276,44 @@ codex-api-key:
     assert registry.upstream_model(cred, "O3(high)") == "o3(high)"
 
 
+@pytest.mark.parametrize(("section", "base", "catalogue"), [
+    ("claude-api-key", "", CLAUDE),
+    ("codex-api-key", "https://c", CODEX),
+])
+def test_a_repeated_key_and_base_takes_the_first_entrys_models_and_exclusions(
+        section: str, base: str, catalogue: tuple[ModelInfo, ...]) -> None:
+    """service.go:740-760 (``resolveConfigClaudeKey``/``resolveConfigCodexKey``, :865-988) and
+    conductor.go:966-1003: a credential finds its config entry by key and base, case-insensitively,
+    and the first such entry wins. A later entry repeating them keeps its own prefix, but lists
+    and routes by the first entry's ``models:`` and ``excluded-models:``."""
+    base_line = f"    base-url: {base}\n" if base else ""
+    upper_base_line = base_line.upper().replace("BASE-URL", "base-url")
+    registry = build_registry(cfg(f"""
+{section}:
+  - api-key: k1
+{base_line}    prefix: a
+    models:
+      - {{name: up-one, alias: one}}
+      - {{name: up-x, alias: x}}
+    excluded-models: ["x"]
+  - api-key: K1
+{upper_base_line}    prefix: b
+    models:
+      - {{name: up-two, alias: two}}
+  - api-key: k1
+{base_line}    prefix: c
+  - api-key: k2
+{base_line}    prefix: d
+"""))
+    first, second, third, other = registry.credentials
+    assert [[m.id for m in c.models] for c in (first, second, third)] == [
+        ["one", "a/one"], ["one", "b/one"], ["one", "c/one"]]
+    assert [m.id for m in other.models] == [i for m in catalogue for i in (m.id, f"d/{m.id}")]
+    assert registry.upstream_model(second.id, "b/one") == "up-one"
+    assert registry.upstream_model(second.id, "two") == "two"
+    assert registry.upstream_model(third.id, "c/one") == "up-one"
+
+
 def test_supports_is_case_insensitive() -> None:
     registry = build_registry(cfg("codex-api-key:\n  - api-key: k1\n    base-url: https://c\n"))
     cred = registry.credentials[0].id
