@@ -1,6 +1,13 @@
-"""Static catalogues of the fork-only providers (GitHub Copilot, Kiro) and what they register."""
+"""Static catalogues: v6.7.15's own against model_definitions.go field by field, the fork-only ones
+(GitHub Copilot, Kiro), and what they register."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from handlers.models import catalog
 from handlers.models.catalog import GITHUB_COPILOT, KIRO, STATIC_MODELS, ModelInfo, Thinking, lookup_static
@@ -90,3 +97,50 @@ def test_static_lookup_falls_back_to_an_antigravity_override() -> None:
     found = lookup_static(model_id)
     assert found == ModelInfo(id=model_id, object="", thinking=thinking, max_completion_tokens=max_tokens)
     assert lookup_static("") is None and lookup_static("no-such-model") is None
+
+
+# --- v6.7.15's own catalogues against model_definitions.go ----------------------------------
+
+# The Go catalogue at 9b72ea9ef as JSON (Go field names, zero values left out), generated from
+# the Go source, never edited by hand.
+_GO_DEFINITIONS = json.loads((Path(__file__).parent / "fixtures" / "model_definitions_9b72ea9ef.json").read_text())
+_GO_FIELDS = {"ID": "id", "Object": "object", "Created": "created", "OwnedBy": "owned_by", "Type": "type",
+              "DisplayName": "display_name", "Name": "name", "Version": "version", "Description": "description",
+              "InputTokenLimit": "input_token_limit", "OutputTokenLimit": "output_token_limit",
+              "SupportedGenerationMethods": "supported_generation_methods", "ContextLength": "context_length",
+              "MaxCompletionTokens": "max_completion_tokens", "SupportedParameters": "supported_parameters"}
+# Which list each provider key registers (sdk/cliproxy/service.go:711-769).
+_GO_LIST_OF = {"gemini": "GetGeminiModels", "vertex": "GetGeminiVertexModels", "gemini-cli": "GetGeminiCLIModels",
+               "aistudio": "GetAIStudioModels", "claude": "GetClaudeModels", "codex": "GetOpenAIModels",
+               "qwen": "GetQwenModels", "iflow": "GetIFlowModels"}
+
+
+def _go_thinking(raw: dict[str, Any] | None) -> Thinking | None:
+    if raw is None:
+        return None
+    return Thinking(min=raw.get("Min", 0), max=raw.get("Max", 0), zero_allowed=raw.get("ZeroAllowed", False),
+                    dynamic_allowed=raw.get("DynamicAllowed", False), levels=tuple(raw.get("Levels", ())))
+
+
+def _go_model(raw: dict[str, Any]) -> ModelInfo:
+    fields = {ours: raw[go] for go, ours in _GO_FIELDS.items() if go in raw}
+    for name in ("supported_generation_methods", "supported_parameters"):
+        fields[name] = tuple(fields.get(name, ()))
+    return ModelInfo(object=fields.pop("object", ""), thinking=_go_thinking(raw.get("Thinking")), **fields)
+
+
+@pytest.mark.parametrize("provider", list(_GO_LIST_OF))
+def test_catalogue_equals_model_definitions_field_by_field(provider: str) -> None:
+    expected = [_go_model(raw) for raw in _GO_DEFINITIONS["catalogues"][_GO_LIST_OF[provider]]]
+    assert list(STATIC_MODELS[provider]) == expected
+
+
+def test_antigravity_overrides_equal_model_definitions() -> None:
+    expected = {model_id: (_go_thinking(raw.get("Thinking")), raw.get("MaxCompletionTokens", 0))
+                for model_id, raw in _GO_DEFINITIONS["antigravity"].items()}
+    assert catalog.ANTIGRAVITY_OVERRIDES == expected
+
+
+def test_static_lookup_walks_the_lists_in_model_definitions_order() -> None:
+    by_list = {go: STATIC_MODELS[provider] for provider, go in _GO_LIST_OF.items()}
+    assert [by_list[go] for go in _GO_DEFINITIONS["lookup_order"]] == list(catalog._LOOKUP_ORDER)
