@@ -62,6 +62,11 @@ def choose_comparator(method: str, path: str) -> str:
             return "models"
         return "json"
     path = path.split("?", 1)[0].rstrip("/") or "/"
+    if path.startswith("/v1beta/models/") and ":" in path.rsplit("/", 1)[-1]:
+        # Any method, not only the three served: the legacy answers the others with an empty 200
+        # (gemini_handlers.go:152-159, no default), native with a 404; neither calls upstream.
+        # That is the documented `gemini-unknown-method-404` rule, which a write skip never reaches.
+        return "llm"
     if path.startswith("/api/provider/"):
         # /api/provider/<provider>/<client path>: judge the client path.
         rest = path[len("/api/provider/"):]

@@ -52,7 +52,10 @@ def sse(*events: tuple[str | None, Any], crlf: bool = False, done: bool = False)
     ("GET", "/api/provider/openai/v1/models", "models"),
     ("GET", "/v0/management/config", "json"),
     ("PUT", "/v0/management/debug", "json"),
-    ("POST", "/v1beta/models/x:embedContent", "json"),
+    # An unknown Gemini method is a read on both sides (docs/compatibility.md row 5); on the Amp
+    # bridge it may reach the Amp upstream, so it stays a write there.
+    ("POST", "/v1beta/models/x:embedContent", "llm"),
+    ("POST", "/api/provider/google/v1beta/models/x:embedContent", "json"),
 ])
 def test_choose_comparator(method: str, path: str, kind: str) -> None:
     assert choose_comparator(method, path) == kind

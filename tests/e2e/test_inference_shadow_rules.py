@@ -1,0 +1,203 @@
+"""Each documented deviation (docs/compatibility.md, **shadow rule**) put in shadow over HTTP.
+
+The gateway runs as its own process with the inference routes in ``shadow``; the client's answer
+comes from the stand-in legacy (tests/fakes/legacy_server.py), and the native leg really runs
+against the scripted upstream (tests/fakes/llm_upstream.py). For each rule the upstream is made to
+produce the situation the row describes, and ``GET /v0/gateway/shadow`` must then count that one
+comparison as ``ignored`` under ``expected:<rule>``. The same machinery must still count a
+difference no rule explains as a mismatch.
+
+Same-protocol pairs go through the stand-in's own inference routes, so both legs see the same
+upstream. A pair the stand-in does not translate is answered by ``Canned``: the bytes the legacy
+writes for that input, derived from CLIProxyAPI at 9b72ea9ef (file:line next to each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from tests.e2e.conftest import API_KEY, Processes, free_port, mgmt_headers, write_flags
+from tests.e2e.test_inference_shadow import config_text
+from tests.fakes.legacy_server import RUNNER_OPTIONS, create_legacy_app
+from tests.fakes.llm_upstream import FakeLLM, Fault, status
+
+CASE_HEADER = "X-Shadow-Case"
+SSE = {"Content-Type": "text/event-stream"}
+GEMINI_BODY = {"contents": [{"role": "user", "parts": [{"text": "say hello"}]}]}
+CLAUDE_TOOL = [{"name": "get_weather", "input_schema": {"type": "object",
+                                                         "properties": {"location": {"type": "string"}}}}]
+
+
+@dataclass(frozen=True)
+class Canned:
+    """What CLIProxyAPI answers for this case's input (status, headers, body)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Case:
+    name: str
+    path: str
+    body: dict[str, Any]
+    outcome: str  # "ignored" or "mismatch"
+    rule: str | None = None  # the expected:<rule> reason of an ignored comparison
+    script: dict[str, list[Fault]] = field(default_factory=dict)  # upstream faults per API key
+    legacy: Canned | None = None  # None: the stand-in's own route answers
+
+
+def sse(*events: tuple[str | None, Any]) -> bytes:
+    out = b""
+    for name, data in events:
+        text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+        out += (f"event: {name}\n" if name else "").encode() + f"data: {text}\n\n".encode()
+    return out
+
+
+def claude_stream(model: str) -> dict[str, Any]:
+    return {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": "say hello"}],
+            "stream": True}
+
+
+CLAUDE_OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+def cases() -> list[Case]:
+    return [
+        # docs/compatibility.md row 5: the legacy's Gemini handler has no default case
+        # (gemini_handlers.go GeminiHandler switch), an empty 200; native 404.
+        Case("gemini-unknown-method-404", "/v1beta/models/g-alias:fooBar", GEMINI_BODY, "ignored",
+             "gemini-unknown-method-404"),
+        # Row 4: the Claude upstream's stream stops after two events; the legacy relays what came.
+        Case("truncated-stream-claude", "/v1/messages", claude_stream("c-alias"), "ignored",
+             "truncated-stream-error-frame", {"sk-claude": [Fault("cut", after=3), Fault("cut", after=3)]}),
+        Case("truncated-stream-gemini", "/v1beta/models/g-alias:streamGenerateContent?alt=sse", GEMINI_BODY,
+             "ignored", "truncated-stream-error-frame",
+             {"sk-gemini": [Fault("cut", after=2), Fault("cut", after=2)]}),
+        # Row 4a: a stream request whose upstream answers 200 and sends nothing: the legacy's
+        # Claude handler sets the SSE headers and returns (code_handlers.go:241-248).
+        Case("empty-stream-claude", "/v1/messages", claude_stream("c-alias"), "ignored", "truncated-answer-500",
+             {"sk-claude": [status(200, b"", SSE), status(200, b"", SSE)]}),
+        # Row 50: the first event is an error; the legacy relays it under a 200.
+        Case("first-event-error-claude", "/v1/messages", claude_stream("c-alias"), "ignored",
+             "first-event-error-json",
+             {"sk-claude": [status(200, sse(("error", CLAUDE_OVERLOADED)), SSE)] * 2}),
+        # Not a documented deviation: the native leg's upstream fails (429) where the legacy's
+        # served the answer. This must stay a mismatch.
+        Case("native-differs-claude", "/v1/messages", claude_stream("c-alias"), "mismatch",
+             script={"sk-claude": [status(429, {"type": "error", "error": {"type": "rate_limit_error",
+                                                                           "message": "slow down"}})]},
+             legacy=None),
+    ]
+
+
+def canned_middleware(table: dict[str, Canned]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                         ) -> web.StreamResponse:
+        canned = table.get(request.headers.get(CASE_HEADER, ""))
+        if canned is None:
+            return await handler(request)
+        await request.read()
+        return web.Response(status=canned.status, headers=canned.headers, body=canned.body)
+
+    return middleware
+
+
+async def shadow_state(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
+    async with session.get(f"{url}/v0/gateway/shadow", headers=mgmt_headers()) as response:
+        assert response.status == 200
+        data: dict[str, Any] = await response.json()
+        return data
+
+
+def total(report: dict[str, Any]) -> int:
+    return sum(sum(counts.values()) for counts in report["counters"].values())
+
+
+def delta(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """Outcomes and expected rules that one comparison added (summed over routes)."""
+    outcomes: dict[str, int] = {}
+    for route, counts in after["counters"].items():
+        for outcome, n in counts.items():
+            change = n - before["counters"].get(route, {}).get(outcome, 0)
+            if change:
+                outcomes[outcome] = outcomes.get(outcome, 0) + change
+    rules: dict[str, int] = {}
+    for route, counts in after["expected_differences"].items():
+        for rule, n in counts.items():
+            change = n - before["expected_differences"].get(route, {}).get(rule, 0)
+            if change:
+                rules[rule] = rules.get(rule, 0) + change
+    return outcomes, rules
+
+
+async def run_case(session: aiohttp.ClientSession, gateway_url: str, fake: FakeLLM, case: Case) -> str | None:
+    """None when the comparison was counted as the case expects, else what happened."""
+    before = await shadow_state(session, gateway_url)
+    for key, faults in case.script.items():
+        fake.script(key, *faults)
+    headers = {"Authorization": f"Bearer {API_KEY}", CASE_HEADER: case.name}
+    async with session.post(f"{gateway_url}{case.path}", json=case.body, headers=headers) as response:
+        await response.read()
+        if response.headers.get("X-Quotio-Route") != "shadow/legacy":
+            return f"answered by {response.headers.get('X-Quotio-Route')}"
+    after = before
+    for _ in range(200):
+        after = await shadow_state(session, gateway_url)
+        if total(after) > total(before):
+            break
+        await asyncio.sleep(0.05)
+    outcomes, rules = delta(before, after)
+    want_rules = {case.rule: 1} if case.rule else {}
+    if outcomes != {case.outcome: 1} or rules != want_rules:
+        samples = [s for s in after["samples"] if s["id"] not in {b["id"] for b in before["samples"]}]
+        return f"outcomes {outcomes}, rules {rules}; samples {samples}"
+    return None
+
+
+async def test_each_shadow_rule_is_counted_ignored_in_shadow(tmp_path: Path, processes: Processes) -> None:
+    fake = FakeLLM()
+    await fake.start()
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(config_text(port, fake.root))
+    todo = cases()
+    app = create_legacy_app(config)
+    app.middlewares.insert(0, canned_middleware({c.name: c.legacy for c in todo if c.legacy is not None}))
+    runner = web.AppRunner(app, access_log=None, **RUNNER_OPTIONS)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    legacy_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    failures: dict[str, str] = {}
+    try:
+        flags = write_flags(tmp_path / "flags.yaml", {
+            "default": "legacy",
+            "legacy": {"url": legacy_url},
+            "server": {"state_dir": str(tmp_path / "state")},
+            # Every comparison is sampled: one stored sample per case at most.
+            "shadow": {"sample_interval_seconds": 0},
+            "routes": [{"match": "POST /v1/*", "mode": "shadow", "shadow_llm": True},
+                       {"match": "POST /v1beta/*", "mode": "shadow", "shadow_llm": True},
+                       {"match": "POST /v1internal*", "mode": "shadow", "shadow_llm": True}],
+        })
+        gateway = processes.gateway(config, flags, port=port)
+        async with aiohttp.ClientSession() as session:
+            for case in todo:
+                problem = await run_case(session, gateway.url, fake, case)
+                if problem is not None:
+                    failures[case.name] = problem
+    finally:
+        await runner.cleanup()
+        await fake.stop()
+    assert failures == {}
