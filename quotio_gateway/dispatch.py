@@ -297,7 +297,15 @@ class Dispatcher:
             return await self._legacy(request, decision, body, client, request_id,
                                       route_header, limit)
         if body is None:
-            body = await request.read() if request.body_exists else b""
+            try:
+                body = await request.read() if request.body_exists else b""
+            except web.HTTPRequestEntityTooLarge:
+                # Over server.max_body_bytes: the 413 a legacy route gives (the forwarder's), and
+                # the slot back, or every such request would take one comparison slot for good.
+                self.shadow.release()
+                self.shadow.skip(label, "too large")
+                self._tag(request, decision, "legacy", route_header)
+                return error_response(request.path, 413, f"request body exceeds {limit} bytes")
         loop = asyncio.get_running_loop()
         legacy_done: asyncio.Future[Captured] = loop.create_future()
         # The native leg starts once the legacy head is on its way to the client, so its CPU time

@@ -60,16 +60,6 @@ def _whole(legacy: Signature, native: Signature) -> Explained:
     return legacy, legacy
 
 
-def _oversized_body(legacy: Signature, native: Signature) -> Explained:
-    """Native refuses a body over ``server.max_body_bytes`` with 413 (in the client protocol's error
-    shape: ``invalid_request_error``, Claude ``request_too_large`` or Google ``INVALID_ARGUMENT``);
-    legacy has no limit."""
-    if native.get("status") == 413 and native.get("error_type") in (
-            "invalid_request_error", "request_too_large", "INVALID_ARGUMENT"):
-        return _whole(legacy, native)
-    return None
-
-
 def _gemini_unknown_method(legacy: Signature, native: Signature) -> Explained:
     """Legacy answers ``/v1beta/models/m:unknownMethod`` with an empty 200; native with a 404."""
     if (legacy.get("status") == 200 and legacy.get("body") == "empty"
@@ -434,7 +424,6 @@ def _envelope_without_contents(legacy: Signature, native: Signature) -> Explaine
 
 
 RULES: tuple[ExpectedDifference, ...] = (
-    ExpectedDifference("oversized-body-413", _oversized_body),
     ExpectedDifference("gemini-unknown-method-404", _gemini_unknown_method),
     ExpectedDifference("gemini-alt-json-body", _gemini_alt_json_body),
     ExpectedDifference("envelope-without-contents-400", _envelope_without_contents),

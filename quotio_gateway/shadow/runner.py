@@ -108,6 +108,10 @@ class ShadowRunner:
         self._inflight += 1
         return True
 
+    def release(self) -> None:
+        """Give back a slot ``try_acquire`` took for a comparison that will not be submitted."""
+        self._inflight -= 1
+
     def skip(self, route: str, reason: str) -> None:
         reasons = self._skip_reasons.setdefault(route, {})
         reasons[reason] = reasons.get(reason, 0) + 1

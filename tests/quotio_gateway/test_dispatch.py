@@ -386,6 +386,40 @@ async def test_shadow_never_runs_writes_twice(legacy, make_gateway, aiohttp_clie
     assert await wait_for_outcome(app, "PUT /v0/management/*", "skipped")
 
 
+async def chat_native(request: web.Request) -> web.Response:
+    await request.read()
+    return web.json_response({"legacy": True, "path": request.path_qs, "method": request.method})
+
+
+async def test_shadow_body_over_the_limit_is_the_legacy_routes_413_and_frees_its_slot(
+        legacy, make_gateway, aiohttp_client):
+    app = await make_gateway({"legacy": {"url": legacy.url}, "server": {"max_body_bytes": 4096},
+                              "shadow": {"max_concurrency": 1, "worker": False},
+                              "routes": [{"match": "POST /v1/*", "mode": "shadow", "shadow_llm": True}]},
+                             registry=registry_with(POST__v1__chat__completions=chat_native))
+    client = await aiohttp_client(app)
+    big = b'{"model":"m","messages":"' + b"x" * 8000 + b'"}'
+
+    async def chunked():
+        yield big
+
+    # Under the compare cap (so compared in principle) but over max_body_bytes, with and without
+    # a Content-Length: what the route answers in `legacy` mode (the forwarder's 413).
+    for data in (big, chunked()):
+        resp = await client.post("/v1/chat/completions", data=data, headers=CLIENT)
+        assert resp.status == 413 and resp.headers["X-Quotio-Route"] == "shadow/legacy"
+        assert await resp.json() == {"error": {"message": "request body exceeds 4096 bytes",
+                                               "type": "invalid_request_error"}}
+    runner = app[appkeys.SHADOW]
+    assert runner.skip_reasons() == {"POST /v1/*": {"too large": 2}}
+    assert runner.inflight == 0
+    # The one comparison slot is free: the next request is compared, not skipped for concurrency.
+    resp = await client.post("/v1/chat/completions", json={"model": "m"}, headers=CLIENT)
+    assert resp.status == 200
+    assert await wait_for_outcome(app, "POST /v1/*", "match")
+    assert [call["path"] for call in legacy.calls] == ["/v1/chat/completions"]  # only the last one
+
+
 async def test_shadow_native_raising_leaves_client_alone(legacy, make_gateway, aiohttp_client):
     app = await make_gateway({"legacy": {"url": legacy.url},
                               "routes": [{"match": "GET /v1/models", "mode": "shadow"}]},
