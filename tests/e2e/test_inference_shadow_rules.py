@@ -72,7 +72,78 @@ def claude_stream(model: str) -> dict[str, Any]:
 CLAUDE_OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 
 
+def claude_sse(*events: dict[str, Any], sep: str = "\n\n") -> bytes:
+    """Claude events as the legacy's translators write them (``sep``: the Gemini->Claude one ends
+    each with three newlines)."""
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e, separators=(',', ':'))}{sep}".encode()
+                    for e in events)
+
+
+def message_start(model: str, message_id: str) -> dict[str, Any]:
+    return {"type": "message_start", "message": {
+        "id": message_id, "type": "message", "role": "assistant", "content": [], "model": model,
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}}
+
+
+# The Codex upstream's tool-call answer (FakeLLM) folded by codex_openai_response.go:167-302:
+# the template's keys, the call, usage, and "stop" for status "completed" whatever the output held.
+CODEX_CHAT_TOOL_CALL = json.dumps({
+    "id": "resp_fake", "object": "chat.completion", "created": 1700000000, "model": "gpt-5",
+    "choices": [{"index": 0, "message": {
+        "role": "assistant", "content": None, "reasoning_content": None,
+        "tool_calls": [{"id": "call_fake_1", "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"location": "Paris"}'}}]},
+        "finish_reason": "stop", "native_finish_reason": "stop"}],
+    "usage": {"completion_tokens": 5, "total_tokens": 16, "prompt_tokens": 11}}).encode()
+
+# Gemini upstream, Claude client (gemini_claude_response.go:50-263 and the executor's closing
+# [DONE], gemini_executor.go:318): the call in one chunk, the finish in the next. The stop reason
+# looks at the finishing chunk only.
+GEMINI_CLAUDE_SEPARATE_FINISH = claude_sse(
+    message_start("gemini-2.5-flash", "fake-resp"),
+    {"type": "content_block_start", "index": 0,
+     "content_block": {"type": "tool_use", "id": "get_weather-1-1", "name": "get_weather", "input": {}}},
+    {"type": "content_block_delta", "index": 0,
+     "delta": {"type": "input_json_delta", "partial_json": '{"location": "Paris"}'}},
+    {"type": "content_block_stop", "index": 0},
+    {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+     "usage": {"input_tokens": 11, "output_tokens": 5}},
+    {"type": "message_stop"}, sep="\n\n\n")
+
+# The same pair when the finishing chunk's usage has no candidatesTokenCount: the closing events
+# are written only when it exists (gemini_claude_response.go:239-262); [DONE] still ends it.
+GEMINI_CLAUDE_NO_OUTPUT_COUNT = claude_sse(
+    message_start("gemini-2.5-flash", "fake-resp"),
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me think."}},
+    {"type": "message_stop"}, sep="\n\n\n")
+
+
+def chat_chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000,
+            "model": "upstream-model", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+# An OpenAI-compatible stream that finishes (finish_reason, no usage) and closes without [DONE].
+FINISHED_WITHOUT_DONE = sse((None, chat_chunk({"role": "assistant", "content": ""})),
+                            (None, chat_chunk({"content": "Hello"})), (None, chat_chunk({"content": " there"})),
+                            (None, chat_chunk({}, "stop")))
+# What openai_claude_response.go:124-300 makes of it: message_start, the text block and its stop at
+# the finish; message_delta waits for usage and message_stop for [DONE], and neither comes.
+COMPAT_CLAUDE_WITHOUT_DONE = claude_sse(
+    {"type": "message_start", "message": {
+        "id": "chatcmpl-fake", "type": "message", "role": "assistant", "model": "upstream-model", "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}},
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": " there"}},
+    {"type": "content_block_stop", "index": 0})
+
+
 def cases() -> list[Case]:
+    weather_chat = {"model": "x-alias", "messages": [{"role": "user", "content": "what is the weather in Paris"}],
+                    "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {
+                        "type": "object", "properties": {"location": {"type": "string"}}}}}]}
     return [
         # docs/compatibility.md row 5: the legacy's Gemini handler has no default case
         # (gemini_handlers.go GeminiHandler switch), an empty 200; native 404.
@@ -92,6 +163,26 @@ def cases() -> list[Case]:
         Case("first-event-error-claude", "/v1/messages", claude_stream("c-alias"), "ignored",
              "first-event-error-json",
              {"sk-claude": [status(200, sse(("error", CLAUDE_OVERLOADED)), SSE)] * 2}),
+        # Row 9.
+        Case("codex-tool-calls-finish-reason", "/v1/chat/completions", weather_chat, "ignored",
+             "codex-tool-calls-finish-reason", legacy=Canned(200, {"Content-Type": "application/json"},
+                                                             CODEX_CHAT_TOOL_CALL)),
+        # Row 39.
+        Case("claude-stream-tool-use-stop", "/v1/messages",
+             {**claude_stream("g-alias"), "tools": CLAUDE_TOOL,
+              "messages": [{"role": "user", "content": "weather in Paris, separate finish"}]},
+             "ignored", "claude-stream-tool-use-stop",
+             legacy=Canned(200, SSE, GEMINI_CLAUDE_SEPARATE_FINISH)),
+        # Row 43.
+        Case("claude-stream-unreported-output", "/v1/messages",
+             {**claude_stream("g-alias"), "thinking": {"type": "enabled", "budget_tokens": 1024},
+              "messages": [{"role": "user", "content": "think until the budget used up"}]},
+             "ignored", "claude-stream-unreported-output",
+             legacy=Canned(200, SSE, GEMINI_CLAUDE_NO_OUTPUT_COUNT)),
+        # Row 35.
+        Case("claude-stream-closed-without-done", "/v1/messages", claude_stream("o-alias"), "ignored",
+             "claude-stream-closed-without-done", {"sk-compat": [status(200, FINISHED_WITHOUT_DONE, SSE)]},
+             legacy=Canned(200, SSE, COMPAT_CLAUDE_WITHOUT_DONE)),
         # Not a documented deviation: the native leg's upstream fails (429) where the legacy's
         # served the answer. This must stay a mismatch.
         Case("native-differs-claude", "/v1/messages", claude_stream("c-alias"), "mismatch",
