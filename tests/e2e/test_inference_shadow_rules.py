@@ -140,6 +140,77 @@ COMPAT_CLAUDE_WITHOUT_DONE = claude_sse(
     {"type": "content_block_stop", "index": 0})
 
 
+# An OpenAI-compatible stream whose later call chunks repeat "id": null and "name": null.
+NULL_CONTINUATION = sse(
+    (None, chat_chunk({"role": "assistant", "content": None, "tool_calls": [
+        {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]})),
+    (None, chat_chunk({"tool_calls": [{"index": 0, "id": None, "function": {"name": None,
+                                                                           "arguments": '{"location":'}}]})),
+    (None, chat_chunk({"tool_calls": [{"index": 0, "id": None, "function": {"name": None, "arguments": '"Paris"}'}}]})),
+    (None, {**chat_chunk({}, "tool_calls"), "usage": {"prompt_tokens": 11, "completion_tokens": 5,
+                                                      "total_tokens": 16}}),
+    (None, "[DONE]"))
+# openai_claude_response.go:204-235: a present name (null reads as "") opens the block again with
+# name and id "", at the same block index; the arguments are sent whole at the finish.
+COMPAT_CLAUDE_NULL_CONTINUATION = claude_sse(
+    {"type": "message_start", "message": {
+        "id": "chatcmpl-fake", "type": "message", "role": "assistant", "model": "upstream-model", "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}},
+    {"type": "content_block_start", "index": 0,
+     "content_block": {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {}}},
+    *[{"type": "content_block_start", "index": 0,
+       "content_block": {"type": "tool_use", "id": "", "name": "", "input": {}}}] * 2,
+    {"type": "content_block_delta", "index": 0,
+     "delta": {"type": "input_json_delta", "partial_json": '{"location":"Paris"}'}},
+    {"type": "content_block_stop", "index": 0},
+    {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+     "usage": {"input_tokens": 11, "output_tokens": 5}},
+    {"type": "message_stop"})
+
+
+def codex_event(name: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+    return name, {"type": name, **fields}
+
+
+CODEX_CALL = {"id": "fc_1", "type": "function_call", "call_id": "call_1", "name": "get_weather",
+              "arguments": '{"location":"Paris"}', "status": "completed"}
+CODEX_RESPONSE = {"id": "resp_1", "object": "response", "created_at": 1700000000, "model": "gpt-5"}
+# A Codex stream with a call, then text after it.
+CALL_THEN_TEXT = sse(
+    codex_event("response.created", response={**CODEX_RESPONSE, "status": "in_progress", "output": []}),
+    codex_event("response.output_item.added", output_index=0, item={**CODEX_CALL, "arguments": ""}),
+    codex_event("response.function_call_arguments.delta", item_id="fc_1", output_index=0,
+                delta='{"location":"Paris"}'),
+    codex_event("response.output_item.done", output_index=0, item=CODEX_CALL),
+    codex_event("response.output_item.added", output_index=1,
+                item={"id": "msg_1", "type": "message", "role": "assistant", "content": []}),
+    codex_event("response.output_text.delta", item_id="msg_1", output_index=1, content_index=0, delta="Done"),
+    codex_event("response.output_text.delta", item_id="msg_1", output_index=1, content_index=0, delta="!"),
+    codex_event("response.output_item.done", output_index=1,
+                item={"id": "msg_1", "type": "message", "role": "assistant",
+                      "content": [{"type": "output_text", "text": "Done!"}]}),
+    codex_event("response.completed", response={**CODEX_RESPONSE, "status": "completed", "output": [],
+                                                "usage": {"input_tokens": 11, "output_tokens": 5,
+                                                          "total_tokens": 16}}))
+
+
+def gemini_chunk(*parts: dict[str, Any], finish: str | None = None, usage: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": list(parts)}}
+    if finish:
+        candidate["finishReason"] = finish
+    return {"candidates": [candidate], "usageMetadata": {"trafficType": "PROVISIONED_THROUGHPUT", **(usage or {})},
+            "modelVersion": "gpt-5", "createTime": "2023-11-14T22:13:20Z", "responseId": "resp_1"}
+
+
+# codex_gemini_response.go:42-135: the call is held at its output_item.done and written again
+# before every later chunk (each text delta, then the usage of response.completed).
+HELD_CALL = gemini_chunk({"functionCall": {"name": "get_weather", "args": {"location": "Paris"}}}, finish="STOP")
+CODEX_GEMINI_HELD_CALL = sse(*((None, chunk) for chunk in (
+    gemini_chunk(), HELD_CALL, gemini_chunk({"text": "Done"}), HELD_CALL, gemini_chunk({"text": "!"}), HELD_CALL,
+    gemini_chunk(usage={"promptTokenCount": 11, "candidatesTokenCount": 5, "totalTokenCount": 16}))))
+
+
 def cases() -> list[Case]:
     weather_chat = {"model": "x-alias", "messages": [{"role": "user", "content": "what is the weather in Paris"}],
                     "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -183,6 +254,16 @@ def cases() -> list[Case]:
         Case("claude-stream-closed-without-done", "/v1/messages", claude_stream("o-alias"), "ignored",
              "claude-stream-closed-without-done", {"sk-compat": [status(200, FINISHED_WITHOUT_DONE, SSE)]},
              legacy=Canned(200, SSE, COMPAT_CLAUDE_WITHOUT_DONE)),
+        # Row 40.
+        Case("openai-null-tool-continuation", "/v1/messages", {**claude_stream("o-alias"), "tools": CLAUDE_TOOL},
+             "ignored", "openai-null-tool-continuation", {"sk-compat": [status(200, NULL_CONTINUATION, SSE)]},
+             legacy=Canned(200, SSE, COMPAT_CLAUDE_NULL_CONTINUATION)),
+        # Row 31.
+        Case("codex-gemini-held-call-once", "/v1beta/models/x-alias:streamGenerateContent?alt=sse",
+             {**GEMINI_BODY, "tools": [{"functionDeclarations": [{"name": "get_weather", "parameters": {
+                 "type": "object", "properties": {"location": {"type": "string"}}}}]}]},
+             "ignored", "codex-gemini-held-call-once", {"sk-codex": [status(200, CALL_THEN_TEXT, SSE)]},
+             legacy=Canned(200, SSE, CODEX_GEMINI_HELD_CALL)),
         # Not a documented deviation: the native leg's upstream fails (429) where the legacy's
         # served the answer. This must stay a mismatch.
         Case("native-differs-claude", "/v1/messages", claude_stream("c-alias"), "mismatch",
