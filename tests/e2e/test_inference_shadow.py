@@ -110,3 +110,35 @@ async def test_inference_routes_match_legacy_in_shadow(tmp_path: Path, processes
     assert totals.get("match", 0) + totals.get("ignored", 0) == len(todo)
     # Both legs reached the upstream: twice the calls that passed model resolution.
     assert len(fake.requests) == 2 * (len(todo) - 1)
+
+
+async def test_openai_model_list_matches_legacy_in_shadow(tmp_path: Path, processes: Processes) -> None:
+    """``GET /v1/models`` in both shapes (the ``claude-cli`` User-Agent switch). The stand-in lists
+    only ``openai-compatibility`` models (no static catalogues), so the config has only those."""
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(f'host: 127.0.0.1\nport: {port}\nremote-management:\n  secret-key: "{MGMT_HASH}"\n'
+                      f"api-keys:\n  - {API_KEY}\n"
+                      "openai-compatibility:\n  - name: compat\n    base-url: http://127.0.0.1:9/v1\n"
+                      "    api-key-entries:\n      - api-key: sk-compat\n"
+                      "    models:\n      - name: upstream-model\n        alias: o-alias\n"
+                      "      - name: second-model\n")
+    legacy_runner, legacy_url = await start_legacy(config, port=0)
+    try:
+        flags = write_flags(tmp_path / "flags.yaml", {
+            "default": "legacy", "legacy": {"url": legacy_url},
+            "server": {"state_dir": str(tmp_path / "state")},
+            "routes": [{"match": "GET /v1/models", "mode": "shadow"}],
+        })
+        gateway = processes.gateway(config, flags, port=port)
+        async with aiohttp.ClientSession() as session:
+            for agent in ("openai-python/1.0", "claude-cli/2.0.0 (external, cli)"):
+                async with session.get(f"{gateway.url}/v1/models", headers={
+                        "Authorization": f"Bearer {API_KEY}", "User-Agent": agent}) as response:
+                    assert response.status == 200 and response.headers["X-Quotio-Route"] == "shadow/legacy"
+            report = await wait_compared(session, gateway.url, 2)
+    finally:
+        await legacy_runner.cleanup()
+    assert report["samples"] == []
+    assert report["counters"]["GET /v1/models"]["mismatch"] == 0
+    assert report["counters"]["GET /v1/models"]["match"] + report["counters"]["GET /v1/models"]["ignored"] == 2
