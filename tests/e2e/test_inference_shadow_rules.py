@@ -369,7 +369,25 @@ async def test_each_shadow_rule_is_counted_ignored_in_shadow(tmp_path: Path, pro
                 problem = await run_case(session, gateway.url, fake, case)
                 if problem is not None:
                     failures[case.name] = problem
+            report = await shadow_state(session, gateway.url)
+            async with session.get(f"{gateway.url}/metrics") as response:
+                metrics = await response.text()
     finally:
         await runner.cleanup()
         await fake.stop()
     assert failures == {}
+    # What an operator reads (README "Flip a route and watch it on /metrics"): per route, the
+    # outcomes on /metrics and /v0/gateway/shadow, and which rule explained each ignored answer.
+    want: dict[str, dict[str, int]] = {}
+    rules: dict[str, dict[str, int]] = {}
+    for case in todo:
+        route = "POST /v1beta/*" if case.path.startswith("/v1beta/") else "POST /v1/*"
+        want.setdefault(route, {})[case.outcome] = want.get(route, {}).get(case.outcome, 0) + 1
+        if case.rule:
+            rules.setdefault(route, {})[case.rule] = rules.get(route, {}).get(case.rule, 0) + 1
+    assert {route: {o: n for o, n in counts.items() if n} for route, counts in report["counters"].items()} == want
+    assert report["expected_differences"] == rules
+    for route, counts in want.items():
+        for outcome, n in counts.items():
+            line = f'quotio_gateway_shadow_results_total{{outcome="{outcome}",route="{route}"}} {float(n)}'
+            assert line in metrics.splitlines(), line
