@@ -326,7 +326,14 @@ class _Attempt:
                 return _Opened(translation, None, stream, usage=usage)
             # A non-stream client on a stream-only upstream: fold it here, so a failure still rotates.
             opened = _fold(translation, await _drain(stream, usage))
-        except (UpstreamError, asyncio.CancelledError):
+        except UpstreamError as exc:
+            if usage is not None:
+                # A fold that ended cleanly before its terminal event (row 4a) is, for the legacy's
+                # reporter, a call that returned its partial answer: no failure is recorded, only
+                # what the stream carried (the conductor marks it alike).
+                usage.succeeded() if exc.truncated and exc.status is None else usage.failed()
+            raise
+        except asyncio.CancelledError:
             if usage is not None:
                 usage.failed()
             raise
