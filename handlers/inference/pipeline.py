@@ -299,13 +299,25 @@ class _Attempt:
                ) -> UsageReporter | None:
         """A usage record for this call while ``usage-statistics-enabled`` is on (token counts
         are not records: the legacy's CountTokens paths report none)."""
+        return self._reporter(candidate, executor, upstream_request.model)
+
+    def _reporter(self, candidate: Candidate, executor: Executor, model: str) -> UsageReporter | None:
         stats = self.runtime.usage
-        if upstream_request.action == "countTokens" or not stats.enabled():
+        if self.call.action == "countTokens" or not stats.enabled():
             return None
         key = self.request.get(CLIENT_KEY) or ""
         return UsageReporter(stats, api=key or usage_api(self.request.method, self.request.path),
-                             model=split_thinking_suffix(upstream_request.model).name, executor=executor.name,
+                             model=split_thinking_suffix(model).name, executor=executor.name,
                              credential=candidate.credential, client_key=key)
+
+    def abandoned(self, candidate: Candidate) -> None:
+        """A credential the legacy's pass still calls after the client hung up: the call fails at
+        once on the cancelled context, and the reporter its executor opened records that failure
+        (``trackFailure``, e.g. claude_executor.go:95 and 228)."""
+        usage = self._reporter(candidate, self.runtime.executor_for(candidate),
+                               self.registry.upstream_model(candidate.id, self.resolved))
+        if usage is not None:
+            usage.failed()
 
     async def _send(self, candidate: Candidate, translation: Translation,
                     upstream_request: UpstreamRequest) -> _Opened:
@@ -392,7 +404,8 @@ async def _serve(request: web.Request, runtime: InferenceRuntime, call: Inferenc
     keepalive = _NonStreamKeepAlive.start(request, call, runtime)
     try:
         served = await run_with_failover(candidates, attempt, model=resolved, cfg=runtime.retry_settings(),
-                                         selector=runtime.selector, state=runtime.state)
+                                         selector=runtime.selector, state=runtime.state,
+                                         on_abandon=attempt.abandoned)
     except RotationError as exc:
         return await keepalive.finish_error(rotation_error_response(exc))
     except UpstreamError as exc:
@@ -678,7 +691,8 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
         settings = runtime.retry_settings()
         try:
             served = await run_with_failover(candidates, attempt, model=resolved, cfg=settings,
-                                             selector=runtime.selector, state=runtime.state, defer_success=True)
+                                             selector=runtime.selector, state=runtime.state, defer_success=True,
+                                             on_abandon=attempt.abandoned)
         except RotationError as exc:
             if moved_for is not None:
                 # No other credential could take it: the failure that moved us is the answer, as

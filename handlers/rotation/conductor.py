@@ -113,19 +113,23 @@ def mark_client_gone(state: RotationState, credential_id: str, model: str, setti
 
 
 def _abandon_pass(model: str, candidates: Sequence[C], selector: Selector, state: RotationState,
-                  settings: RetrySettings, tried: set[str], tried_log: list[str]) -> None:
+                  settings: RetrySettings, tried: set[str], tried_log: list[str],
+                  on_abandon: Callable[[C], None] | None = None) -> None:
     """The rest of a pass whose client has gone. The legacy loop does not look at the context
     between picks (conductor.go:568-614, 666-707; pickNextMixed and Pick ignore it), so every
     remaining pickable credential is picked in turn (moving the round-robin cursor) and its call
     fails at once on the dead context, each marked like the first. No upstream call is made here;
-    only the picks and marks are reproduced. No further pass follows: the cooldown wait returns
-    at once on a cancelled context (conductor.go:1239-1250)."""
+    only the picks and marks are reproduced, and ``on_abandon`` is told of each pick (the caller
+    records what that failed call leaves behind, its usage record). No further pass follows: the
+    cooldown wait returns at once on a cancelled context (conductor.go:1239-1250)."""
     while True:
         try:
             credential = _pick_next(model, candidates, selector, state, tried, tried_log)
         except RotationError:
             return
         mark_client_gone(state, credential.id, model, settings)
+        if on_abandon is not None:
+            on_abandon(credential)
 
 
 def _pick_next(model: str, candidates: Sequence[C], selector: Selector, state: RotationState,
@@ -159,7 +163,7 @@ class _RequestFault(Exception):
 
 async def _one_pass(model: str, candidates: Sequence[C], attempt: Attempt[C, T], settings: RetrySettings,
                     selector: Selector, state: RotationState, tried_log: list[str],
-                    defer_success: bool) -> tuple[T, C]:
+                    defer_success: bool, on_abandon: Callable[[C], None] | None = None) -> tuple[T, C]:
     tried: set[str] = set()
     last_error: UpstreamError | None = None
     while True:
@@ -175,7 +179,7 @@ async def _one_pass(model: str, candidates: Sequence[C], attempt: Attempt[C, T],
             # The client hung up (aiohttp cancels its handler). Marks only, no awaits, so the
             # cancellation goes on at once.
             mark_client_gone(state, credential.id, model, settings)
-            _abandon_pass(model, candidates, selector, state, settings, tried, tried_log)
+            _abandon_pass(model, candidates, selector, state, settings, tried, tried_log, on_abandon)
             log.info("rotation.client_gone", credential=credential.id, model=model)
             raise
         except UpstreamError as error:
@@ -198,13 +202,15 @@ async def _one_pass(model: str, candidates: Sequence[C], attempt: Attempt[C, T],
 
 async def run_with_failover(candidates: Sequence[C], attempt: Attempt[C, T], *, model: str,
                             cfg: RetrySettings, selector: Selector, state: RotationState,
-                            sleep: Sleep = asyncio.sleep, defer_success: bool = False) -> Served[C, T]:
+                            sleep: Sleep = asyncio.sleep, defer_success: bool = False,
+                            on_abandon: Callable[[C], None] | None = None) -> Served[C, T]:
     """Serve ``model`` with one of ``candidates`` (the enabled credentials that list it).
 
     ``attempt(credential)`` performs the upstream call and raises ``UpstreamError`` on failure.
     Cancellation (the client hung up) marks the credential in flight and every other one the
     legacy would still have picked in this pass with a status-less failure (``mark_client_gone``),
-    then propagates. Any other exception propagates untouched and marks nothing.
+    then propagates; ``on_abandon`` (synchronous) is called for each of those other credentials.
+    Any other exception propagates untouched and marks nothing.
     ``model`` is the resolved route model, thinking suffix kept, as the state and cursors key it.
 
     Raises the final ``UpstreamError`` (its status and body go to the client as they are) or a
@@ -215,7 +221,7 @@ async def run_with_failover(candidates: Sequence[C], attempt: Attempt[C, T], *, 
     while True:
         try:
             value, credential = await _one_pass(model, candidates, attempt, cfg, selector, state, tried_log,
-                                                defer_success)
+                                                defer_success, on_abandon)
         except _RequestFault as fault:
             raise fault.error from None
         except (UpstreamError, RotationError) as error:

@@ -83,3 +83,27 @@ async def test_hang_up_before_the_first_byte_marks_the_whole_pass(gateway: MakeG
     assert [r.key for r in fake_llm.requests] == [first_key, first_key]
     assert runtime_of(client).state.get(first_id, CLAUDE_MODEL) is None
 
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_hang_up_before_the_first_byte_records_a_failed_call_per_pick(gateway: MakeGateway,
+                                                                           fake_llm: FakeLLM, stream: bool) -> None:
+    """Each credential the legacy's pass still picks runs its executor, whose call fails on the
+    dead context; the reporter each executor opened records that failure (``trackFailure``,
+    claude_executor.go:95 and 228, usage_helpers.go:53-60): one failed record per pick, filed
+    under its own key."""
+    client = await gateway(upstreams_config(fake_llm.root, "usage-statistics-enabled: true\n",
+                                            claude_keys=("k1", "k2", "k3")))
+    first_key = next(iter(claude_ids(client).values()))
+    fake_llm.script(first_key, Fault("stall", seconds=5))
+    task = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL, stream=stream)))
+    await eventually(lambda: bool(fake_llm.requests))
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    usage = runtime_of(client).usage
+    await eventually(lambda: usage.total_requests == 3)
+    [model] = [m for api in usage.snapshot()["apis"].values() for m in api["models"].items()]
+    assert model[0] == CLAUDE_MODEL
+    assert sorted((d["source"], d["failed"], d["tokens"]["total_tokens"]) for d in model[1]["details"]) == [
+        ("k1", True, 0), ("k2", True, 0), ("k3", True, 0)]
+    assert [r.key for r in fake_llm.requests] == [first_key]
