@@ -267,6 +267,20 @@ async def test_model_excluded_for_every_api_key(gateway: MakeGateway, fake_llm: 
     assert CLAUDE_MODEL not in listed and "claude-opus-4-1-20250805" in listed
 
 
+@pytest.mark.parametrize(("model", "section", "base"), [
+    (GEMINI_MODEL, "gemini-api-key", ""), (CODEX_MODEL, "codex-api-key", "/v1"), (CLAUDE_MODEL, "claude-api-key", "")])
+async def test_a_model_every_key_excludes_is_unknown_on_every_endpoint(gateway: MakeGateway, fake_llm: FakeLLM,
+                                                                       model: str, section: str, base: str) -> None:
+    """Each key kind with ``excluded-models`` (ClaudeKey, CodexKey, GeminiKey): the model is not
+    registered for it, so every client endpoint, stream or not, names it unknown before any call."""
+    client = await gateway(f"{section}:\n  - api-key: k1\n    base-url: {fake_llm.root}{base}\n"
+                           f"    excluded-models: ['{model[:4]}*']\n")
+    for path, body in _bodies(model):
+        resp = await client.post(path, json=body)
+        await assert_answer(resp, 400, error_body(f"unknown provider for model {model}"))
+    assert fake_llm.requests == []
+
+
 async def test_oauth_excluded_models_remove_the_model_from_oauth_credentials_only(gateway: MakeGateway,
                                                                                   fake_llm: FakeLLM) -> None:
     records = [CredentialRecord("claude", id="claude-oauth-1.json"), CredentialRecord("codex", id="codex-oauth-1.json")]
@@ -346,10 +360,13 @@ async def test_tool_arguments_that_are_not_json(gateway: MakeGateway, fake_llm: 
 
 @pytest.mark.parametrize(("path", "stream"), [
     ("/v1/chat/completions", False), ("/v1/chat/completions", True), ("/v1/completions", False),
+    ("/v1/completions", True), ("/v1/responses", False),
     ("/v1/responses", True), ("/v1/messages", False), ("/v1/messages", True), ("/v1/messages/count_tokens", False),
     (f"/v1beta/models/{GEMINI_MODEL}:generateContent", False),
+    (f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent", True),
     (f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent?alt=sse", True),
     (f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent?alt=json", True),
+    (f"/v1beta/models/{GEMINI_MODEL}:countTokens", False),
 ])
 async def test_oversized_body_is_413_without_upstream_call(gateway: MakeGateway, fake_llm: FakeLLM, path: str,
                                                            stream: bool) -> None:

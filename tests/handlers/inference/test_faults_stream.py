@@ -44,7 +44,7 @@ def frame(text: str, path: str) -> bytes:
         return (b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":'
                 + json.dumps(text).encode() + b"}}\n\n")
     body = error_body(text, "server_error", "internal_server_error")
-    if path == "/v1/responses" or path.startswith(GEMINI_STREAM):
+    if path == "/v1/responses" or path.startswith("/v1beta/"):
         return b"event: error\ndata: " + body + b"\n\n"
     return b"data: " + body + b"\n\n"
 
@@ -55,9 +55,22 @@ CLAUDE_UP = [("/v1/chat/completions", chat(CLAUDE_MODEL, stream=True)),
              ("/v1/responses", responses(CLAUDE_MODEL, stream=True)),
              ("/v1/messages", claude(CLAUDE_MODEL, stream=True))]
 GEMINI_UP = [(GEMINI_STREAM, GEMINI_BODY), (f"{GEMINI_STREAM}?alt=sse", GEMINI_BODY)]
+
+
+def other_clients(model: str) -> list[tuple[str, dict[str, Any]]]:
+    """The stream endpoints of every client protocol for ``model``, Gemini's SSE form included."""
+    return [("/v1/chat/completions", chat(model, stream=True)), ("/v1/completions", completions(model, stream=True)),
+            ("/v1/responses", responses(model, stream=True)), ("/v1/messages", claude(model, stream=True)),
+            (f"/v1beta/models/{model}:streamGenerateContent", GEMINI_BODY)]
+
+
 CASES = ([(p, b, "sk-claude", "message_stop") for p, b in CLAUDE_UP]
          + [(p, b, "sk-gemini", "a finishReason") for p, b in GEMINI_UP]
-         + [("/v1/chat/completions", chat(COMPAT_MODEL, stream=True), "sk-compat", "[DONE]")])
+         + [("/v1/chat/completions", chat(COMPAT_MODEL, stream=True), "sk-compat", "[DONE]")]
+         # Every other client on the same upstreams: each pair's own early-end check.
+         + [(p, b, "sk-claude", "message_stop") for p, b in other_clients(CLAUDE_MODEL)[4:]]
+         + [(p, b, "sk-gemini", "a finishReason") for p, b in other_clients(GEMINI_MODEL)[:4]]
+         + [(p, b, "sk-compat", "[DONE]") for p, b in other_clients(COMPAT_MODEL)[1:]])
 
 
 @pytest.mark.parametrize(("path", "body", "key", "terminal"), CASES)
@@ -79,6 +92,34 @@ async def test_broken_upstream_stream_ends_with_the_protocol_error_frame(
             "reset": "upstream connection broke mid-body"}[kind]
     end = frame(text, path.split("?")[0])
     # The frame is last (no [DONE], message_stop or response.completed after it) and comes once.
+    assert raw.endswith(end) and raw.count(end) == 1
+    assert b"Hello" in raw[: -len(end)]
+    assert len(fake_llm.requests) == 1
+
+
+CODEX_EARLY_END = "stream error: stream disconnected before completion: stream closed before response.completed"
+
+
+@pytest.mark.parametrize(("path", "body"), other_clients(CODEX_MODEL))
+@pytest.mark.parametrize("kind", ["cut", "malformed", "reset"])
+async def test_a_broken_codex_stream_ends_with_the_protocol_error_frame(
+        gateway: MakeGateway, fake_llm: FakeLLM, kind: str, path: str, body: dict[str, Any]) -> None:
+    """The Codex executor names a stream without ``response.completed`` as its non-stream call
+    does (codex_executor.go:182), a 408 whose wrapped body is an ``invalid_request_error``
+    (handlers.go:70-90); a reset is the status-less 500 of any upstream."""
+    client = await gateway(upstreams_config(fake_llm.root))
+    # created, in_progress, output_item.added, content_part.added, the first word: then the fault.
+    fake_llm.script("sk-codex", Fault(kind, after=5))
+    resp = await client.post(path, json=body)
+    assert (resp.status, resp.headers["Content-Type"]) == (200, SSE)
+    raw = await resp.read()
+    if kind == "reset":
+        end = frame("upstream connection broke mid-body", path)
+    elif path == "/v1/messages":
+        end = frame(CODEX_EARLY_END, path)
+    else:
+        end = (b"data: " if path.endswith("completions") else b"event: error\ndata: ") + error_body(CODEX_EARLY_END)
+        end += b"\n\n"
     assert raw.endswith(end) and raw.count(end) == 1
     assert b"Hello" in raw[: -len(end)]
     assert len(fake_llm.requests) == 1

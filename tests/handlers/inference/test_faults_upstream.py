@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import orjson
 import pytest
 
+from handlers.rotation.state import NOT_BLOCKED
 from tests.fakes.llm_upstream import ANSWER, FakeLLM, status
+from tests.handlers.inference.test_client_gone import claude_ids
 from tests.handlers.inference.test_faults import (
     CLAUDE_MODEL,
     CODEX_MODEL,
@@ -19,8 +22,10 @@ from tests.handlers.inference.test_faults import (
     MakeGateway,
     chat,
     claude,
+    completions,
     error_body,
     responses,
+    runtime_of,
     upstreams_config,
 )
 
@@ -113,7 +118,8 @@ def _two_claude_keys(fake: FakeLLM, extra: str = "") -> str:
 @pytest.mark.parametrize("stream", [False, True])
 async def test_bad_request_is_never_retried_on_another_credential(gateway: MakeGateway, fake_llm: FakeLLM,
                                                                   stream: bool) -> None:
-    client = await gateway(_two_claude_keys(fake_llm, "request-retry: 3\nmax-retry-interval: 30\n"))
+    client = await gateway(_two_claude_keys(fake_llm, "request-retry: 3\nmax-retry-interval: 30\n"
+                                                      "usage-statistics-enabled: true\n"))
     raw = json.dumps({"type": "error", "error": {"type": "invalid_request_error",
                                                  "message": "max_tokens: 999999 > 64000"}}).encode()
     fake_llm.script("k1", status(400, raw))
@@ -122,11 +128,22 @@ async def test_bad_request_is_never_retried_on_another_credential(gateway: MakeG
         resp = await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL, stream=stream))
         assert resp.status == 400 and resp.headers["Content-Type"] == JSON
         assert await resp.read() == raw
+    # What each credential keeps: MarkResult's default branch (conductor.go:1376-1377), a failure
+    # without a cooldown or suspension, so it stays pickable.
+    runtime = runtime_of(client)
+    for credential_id in claude_ids(client):
+        got = runtime.state.get(credential_id, CLAUDE_MODEL)
+        assert (got.last_status, got.next_retry_after, got.quota.exceeded, got.suspend_reason) == (400, None, False, "")
+        assert runtime.state.block(credential_id, CLAUDE_MODEL) == NOT_BLOCKED
     # One upstream call per request (round-robin moved on), and no cooldown: the third request
     # goes back to the first credential.
     assert (await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL))).status == 200
     first, second, third = (r.key for r in fake_llm.requests)
     assert first != second and third == first
+    # One usage record per upstream call: the two refusals failed (trackFailure), the answer served.
+    [details] = [m["details"] for api in runtime.usage.snapshot()["apis"].values() for m in api["models"].values()]
+    assert [(d["source"], d["failed"], d["tokens"]["total_tokens"]) for d in details] == [
+        (first, True, 0), (second, True, 0), (first, False, 16)]
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -269,3 +286,40 @@ async def test_gemini_cli_alt_never_reaches_the_upstream(gateway: MakeGateway, f
         (f"/v1beta/models/{GEMINI_MODEL}:generateContent", {}),
         (f"/v1beta/models/{GEMINI_MODEL}:generateContent", {"$alt": "json"}),
     ]
+
+
+def every_client(model: str) -> list[tuple[str, dict[str, Any]]]:
+    """Each client endpoint, stream and not, for ``model`` (token counts only where the pair asks
+    the upstream: Codex and OpenAI-compatible credentials count locally)."""
+    gemini = f"/v1beta/models/{model}"
+    cells = [("/v1/chat/completions", chat(model)), ("/v1/chat/completions", chat(model, stream=True)),
+             ("/v1/completions", completions(model)), ("/v1/completions", completions(model, stream=True)),
+             ("/v1/responses", responses(model)), ("/v1/responses", responses(model, stream=True)),
+             ("/v1/messages", claude(model)), ("/v1/messages", claude(model, stream=True)),
+             (f"{gemini}:generateContent", GEMINI_BODY), (f"{gemini}:streamGenerateContent", GEMINI_BODY),
+             (f"{gemini}:streamGenerateContent?alt=sse", GEMINI_BODY),
+             (f"{gemini}:streamGenerateContent?alt=json", GEMINI_BODY)]
+    if model in (CLAUDE_MODEL, GEMINI_MODEL):
+        cells += [("/v1/messages/count_tokens", claude(model)), (f"{gemini}:countTokens", GEMINI_BODY)]
+    return cells
+
+
+@pytest.mark.parametrize("kind", list(UPSTREAMS))
+async def test_every_client_gets_the_provider_error_as_it_came(gateway: MakeGateway, fake_llm: FakeLLM,
+                                                               kind: str) -> None:
+    """The matrix of issue 4: each upstream status with its provider's own JSON error and a
+    ``Retry-After``, on every client endpoint: the status and body byte for byte, JSON, the header
+    left behind (WriteErrorResponse applies only the cooldown error's own headers, handlers.go:652-662)."""
+    model, key, provider_error, _, _ = UPSTREAMS[kind]
+    raw = json.dumps(provider_error).encode()
+    cells = every_client(model)
+    for code in STATUSES:
+        for path, body in cells:
+            client = await gateway(upstreams_config(fake_llm.root))  # no cooldown from the last one
+            fake_llm.script(key, status(code, raw, {"Retry-After": "7"}))
+            resp = await client.post(path, json=body)
+            assert (resp.status, resp.headers["Content-Type"]) == (code, JSON), (code, path)
+            assert "Retry-After" not in resp.headers
+            assert await resp.read() == raw
+            await client.close()
+    assert [r.key for r in fake_llm.requests] == [key] * (len(STATUSES) * len(cells))
