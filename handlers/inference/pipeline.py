@@ -276,7 +276,14 @@ class _Attempt:
         return ""
 
     async def __call__(self, candidate: Candidate) -> _Opened:
-        translation, upstream_request = self.translate(candidate)
+        try:
+            translation, upstream_request = self.translate(candidate)
+        except UpstreamError:
+            # The legacy executors open their usage reporter before the thinking step (e.g.
+            # claude_executor.go:94-110, openai_compat_executor.go:75-98), so a refused setting is
+            # a failed call on record for each credential that refused it (``trackFailure``).
+            self._record_failure(candidate)
+            raise
         try:
             return await self._send(candidate, translation, upstream_request)
         except UpstreamError as exc:
@@ -314,6 +321,10 @@ class _Attempt:
         """A credential the legacy's pass still calls after the client hung up: the call fails at
         once on the cancelled context, and the reporter its executor opened records that failure
         (``trackFailure``, e.g. claude_executor.go:95 and 228)."""
+        self._record_failure(candidate)
+
+    def _record_failure(self, candidate: Candidate) -> None:
+        """A failed usage record for a call that never reached the upstream."""
         usage = self._reporter(candidate, self.runtime.executor_for(candidate),
                                self.registry.upstream_model(candidate.id, self.resolved))
         if usage is not None:
