@@ -166,10 +166,13 @@ class RequestStatistics:
         detail = record.detail
         self._add(record.api, record.model or "unknown",
                   RequestDetail(detail.timestamp, detail.source, detail.auth_index, detail.tokens.normalised(),
-                                detail.failed))
+                                detail.failed), imported=False)
 
-    def _add(self, api: str, model: str, detail: RequestDetail) -> None:
-        tokens = max(detail.tokens.total_tokens, 0)
+    def _add(self, api: str, model: str, detail: RequestDetail, *, imported: bool) -> None:
+        # Only an imported detail's negative total counts as 0 in the overall and per-day/hour
+        # sums (recordImported, logger_plugin.go:357-360); a live record's is added as it came
+        # (Record, :166,192,209-210). Per api and model both are added as they are.
+        tokens = max(detail.tokens.total_tokens, 0) if imported else detail.tokens.total_tokens
         self.total_requests += 1
         if detail.failed:
             self.failure_count += 1
@@ -233,6 +236,6 @@ class RequestStatistics:
                         skipped += 1
                         continue
                     seen.add(key)
-                    self._add(api, model, detail)
+                    self._add(api, model, detail, imported=True)
                     added += 1
         return added, skipped

@@ -141,3 +141,29 @@ async def test_nothing_is_recorded_while_the_setting_is_off_and_without_keys_the
     finally:
         await gw.session.close()
         await server.close()
+
+
+async def test_a_live_negative_total_is_summed_as_it_came_an_imported_one_as_zero(gateway: Gateway,
+                                                                                  fake_llm: FakeLLM) -> None:
+    # Record adds the normalised total whatever its sign (logger_plugin.go:166,192,209-210);
+    # recordImported counts a negative one as 0 outside the api and model sums (:357-360).
+    answer = {"id": "c", "object": "chat.completion", "model": "upstream-model",
+              "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": -10}}
+    fake_llm.script("sk-compat", status(200, answer))
+    assert await gateway.chat(COMPAT) == 200
+    _, body, _ = await gateway.management("GET", "usage")
+    usage = body["usage"]
+    assert (usage["total_tokens"], usage["apis"]["client-key"]["total_tokens"]) == (-10, -10)
+    assert list(usage["tokens_by_day"].values()) == [-10] and list(usage["tokens_by_hour"].values()) == [-10]
+    [detail] = usage["apis"]["client-key"]["models"]["upstream-model"]["details"]
+    assert detail["tokens"] == {"input_tokens": 3, "output_tokens": 2, "reasoning_tokens": 0,
+                                "cached_tokens": 0, "total_tokens": -10}
+    imported = {"usage": {"apis": {"imported": {"models": {"m": {"details": [
+        {"timestamp": "2026-01-20T10:00:00Z", "tokens": {"input_tokens": 1, "total_tokens": -7}}]}}}}}}
+    code, result, _ = await gateway.management("POST", "usage/import", json.dumps(imported).encode())
+    assert (code, result["added"]) == (200, 1)
+    _, body, _ = await gateway.management("GET", "usage")
+    usage = body["usage"]
+    assert (usage["total_tokens"], usage["apis"]["imported"]["total_tokens"]) == (-10, -7)
+    assert usage["tokens_by_day"]["2026-01-20"] == 0
