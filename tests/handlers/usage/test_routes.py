@@ -167,3 +167,65 @@ async def test_a_live_negative_total_is_summed_as_it_came_an_imported_one_as_zer
     usage = body["usage"]
     assert (usage["total_tokens"], usage["apis"]["imported"]["total_tokens"]) == (-10, -7)
     assert usage["tokens_by_day"]["2026-01-20"] == 0
+
+
+def _sse(*events: dict[str, Any]) -> bytes:
+    return b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events)
+
+
+def _gemini_chunk(text: str, usage: dict[str, int] | None, finish: str | None = None) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    return {"candidates": [candidate], **({"usageMetadata": usage} if usage else {})}
+
+
+_EARLY = {"promptTokenCount": 10, "candidatesTokenCount": 1, "totalTokenCount": 11}
+_FINAL = {"promptTokenCount": 10, "candidatesTokenCount": 7, "thoughtsTokenCount": 3, "cachedContentTokenCount": 4}
+_GEMINI_STREAM = _sse(_gemini_chunk("a", _EARLY), _gemini_chunk("b", _FINAL, "STOP"))
+_COMPLETED = {"type": "response.completed", "response": {"id": "r", "status": "completed", "output": [], "usage": {
+    "input_tokens": 8, "output_tokens": 4, "total_tokens": 12,
+    "input_tokens_details": {"cached_tokens": 6}, "output_tokens_details": {"reasoning_tokens": 2}}}}
+_CHUNK = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "hi"}}]}
+
+
+def _counts(i: int, o: int, r: int, c: int, t: int) -> dict[str, int]:
+    return {"input_tokens": i, "output_tokens": o, "reasoning_tokens": r, "cached_tokens": c, "total_tokens": t}
+
+
+@pytest.mark.parametrize(("model", "key", "answer", "stream", "expected"), [
+    # The Gemini API-key stream hides usage on chunks without a finish (FilterSSEUsageMetadata
+    # runs before parseGeminiStreamUsage, gemini_executor.go:305-311): the final chunk's counts,
+    # the missing total made of prompt + candidates + thoughts.
+    ("gemini-2.5-flash", "sk-gemini", _GEMINI_STREAM, True, [("gemini-2.5-flash", _counts(10, 7, 3, 4, 20))]),
+    # Vertex reads every line unfiltered (gemini_vertex_executor.go:746): the first counts win.
+    ("vertex-alias", "sk-vertex", _GEMINI_STREAM, True, [("gemini-2.5-pro", _counts(10, 1, 0, 0, 11))]),
+    # A Gemini stream without usage leaves no record (no ensurePublished).
+    ("gemini-2.5-flash", "sk-gemini", _sse(_gemini_chunk("a", None, "STOP")), True, []),
+    # Codex, folded for a non-stream client: response.completed's counts with their details.
+    ("gpt-5", "sk-codex", _sse({"type": "response.created", "response": {"id": "r"}}, _COMPLETED), False,
+     [("gpt-5", _counts(8, 4, 2, 6, 12))]),
+    # An OpenAI-compatible stream without usage is still one zero-token success (ensurePublished,
+    # openai_compat_executor.go:286).
+    (COMPAT, "sk-compat", _sse(_CHUNK) + b"data: [DONE]\n\n", True, [("upstream-model", _counts(0, 0, 0, 0, 0))]),
+], ids=["gemini-final-chunk", "vertex-first-chunk", "gemini-no-usage", "codex-fold", "compat-no-usage"])
+async def test_which_usage_each_upstream_kind_records(make_gateway: GatewayFactory, fake_llm: FakeLLM, model: str,
+                                                     key: str, answer: bytes, stream: bool,
+                                                     expected: list[tuple[str, dict[str, int]]]) -> None:
+    root = fake_llm.root
+    config = {**upstreams(root), "api-keys": ["client-key"],
+              "gemini-api-key": [{"api-key": "sk-gemini", "base-url": root}],
+              "vertex-api-key": [{"api-key": "sk-vertex", "base-url": root,
+                                  "models": [{"name": "gemini-2.5-pro", "alias": "vertex-alias"}]}],
+              "codex-api-key": [{"api-key": "sk-codex", "base-url": f"{root}/v1"}]}
+    server, gw = await start(make_gateway, config)
+    try:
+        fake_llm.script(key, status(200, answer, {"Content-Type": "text/event-stream"}))
+        assert await gw.chat(model, stream=stream) == 200
+        _, body, _ = await gw.management("GET", "usage")
+        got = [(name, d["source"], d["failed"], d["tokens"]) for api in body["usage"]["apis"].values()
+               for name, per_model in api["models"].items() for d in per_model["details"]]
+        assert got == [(name, key, False, tokens) for name, tokens in expected]
+    finally:
+        await gw.session.close()
+        await server.close()
