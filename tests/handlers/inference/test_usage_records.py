@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import GatewayFactory
-from tests.fakes.llm_upstream import FakeLLM
+from tests.fakes.llm_upstream import FakeLLM, status
 from tests.handlers.usage.test_routes import index, start
 
 MODEL = "claude-sonnet-4-5-20250929"
@@ -46,6 +46,33 @@ async def test_a_refused_thinking_setting_is_a_failed_record_per_credential(
         assert sorted(_records(usage)) == [
             ("client-key", MODEL, "sk-a", index("api_key:sk-a"), True, 0),
             ("client-key", MODEL, "sk-b", index("api_key:sk-b"), True, 0)]
+    finally:
+        await gateway.session.close()
+        await server.close()
+
+
+async def test_token_counts_leave_no_record(make_gateway: GatewayFactory, fake_llm: FakeLLM) -> None:
+    """The executors' CountTokens open no usage reporter (claude_executor.go:384,
+    gemini_executor.go:332): counting reaches the upstream but is no request on record, even when
+    its answer carries fields a usage reader would take."""
+    config = {"usage-statistics-enabled": True, "api-keys": ["client-key"],
+              "claude-api-key": [{"api-key": "sk-claude", "base-url": fake_llm.root}],
+              "gemini-api-key": [{"api-key": "sk-gemini", "base-url": fake_llm.root}]}
+    server, gateway = await start(make_gateway, config)
+    try:
+        fake_llm.script("sk-claude", status(200, {"input_tokens": 7, "usage": {"input_tokens": 7}}))
+        fake_llm.script("sk-gemini", status(200, {"totalTokens": 7, "usageMetadata": {"promptTokenCount": 7}}))
+        headers = {"Authorization": "Bearer client-key"}
+        calls = [("/v1/messages/count_tokens", {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}),
+                 ("/v1beta/models/gemini-2.5-flash:countTokens",
+                  {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})]
+        for path, body in calls:
+            async with gateway.session.post(gateway.url + path, json=body, headers=headers) as resp:
+                assert resp.status == 200
+                await resp.read()
+        assert [r.key for r in fake_llm.requests] == ["sk-claude", "sk-gemini"]
+        _, usage, _ = await gateway.management("GET", "usage")
+        assert (usage["usage"]["total_requests"], usage["usage"]["apis"]) == (0, {})
     finally:
         await gateway.session.close()
         await server.close()
