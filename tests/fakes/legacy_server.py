@@ -19,15 +19,18 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import WSMsgType, web
 
+from .legacy_completions import completions
 from .legacy_config import ConfigError, load_config
 from .legacy_faults import ALLOW_PROCESS_EXIT, register_faults
 from .legacy_flags import parse_flags
+from .legacy_gemini_models import register_gemini_models
 from .legacy_gin import CORS_HEADERS, STATE_KEY, LegacyState, gin_json, gin_not_found
 from .legacy_inference import register_inference
 from .legacy_mgmt import register_management
@@ -237,21 +240,34 @@ def error_body(status: int, text: str) -> bytes:
     return go_json_bytes({"error": detail})
 
 
+# http.StatusText where Go's wording differs from Python's HTTPStatus phrase.
+_GO_STATUS_TEXT = {413: "Request Entity Too Large", 414: "Request URI Too Long", 416: "Requested Range Not Satisfiable",
+                   418: "I'm a teapot", 422: "Unprocessable Entity"}
+
+
+def status_text(status: int) -> str:
+    if status in _GO_STATUS_TEXT:
+        return _GO_STATUS_TEXT[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def write_error(status: int, text: str) -> web.Response:
+    """WriteErrorResponse (handlers.go:647-694): the error's text trimmed, the status text when
+    that leaves nothing."""
+    text = text.strip() or status_text(status)
     response = web.Response(status=status, body=error_body(status, text))
     response.headers["Content-Type"] = "application/json"
     return response
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
-    raw = await request.read()
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
-    model = body.get("model") if isinstance(body, dict) else None
-    model_text = model if isinstance(model, str) else ("" if model is None else json.dumps(model))
-    stream = isinstance(body, dict) and body.get("stream") is True
+async def chat_upstream(request: web.Request, body: dict[str, Any] | None, model_text: str, stream: bool
+                        ) -> aiohttp.ClientResponse | bytes | web.Response:
+    """A chat request through the OpenAI-compatible executor, credential by credential: the open
+    upstream stream, the upstream body of a non-stream answer, or the error answer (unknown model,
+    the last credential's failure)."""
     state = request.app[STATE_KEY]
     candidates = _candidates(state, model_text)
     if not candidates:
@@ -269,7 +285,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             headers.update({"Accept": "text/event-stream", "Cache-Control": "no-cache"})
         url = compat["base-url"].rstrip("/") + "/chat/completions"
         try:
-            upstream = await session.post(url, data=json.dumps(payload, separators=(",", ":")), headers=headers)
+            # Go's http.Client sends no Accept of its own (aiohttp would add */*).
+            upstream = await session.post(url, data=json.dumps(payload, separators=(",", ":")), headers=headers,
+                                          skip_auto_headers=("Accept",))
         except aiohttp.ClientError as exc:
             last_status, last_text = 500, _go_transport_error(url, exc)
             continue
@@ -280,19 +298,35 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 last_status, last_text = upstream.status, ""
             upstream.release()
             continue
-        if not stream:
-            try:
-                data = await upstream.read()
-            except aiohttp.ClientError:
-                last_status, last_text = 500, "unexpected EOF"
-                continue
-            finally:
-                upstream.release()
-            response = web.Response(body=data)
-            response.headers["Content-Type"] = "application/json"
-            return response
-        return await _relay_stream(request, upstream)
+        if stream:
+            return upstream
+        try:
+            return await upstream.read()
+        except aiohttp.ClientError:
+            last_status, last_text = 500, "unexpected EOF"
+            continue
+        finally:
+            upstream.release()
     return write_error(last_status, last_text)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    raw = await request.read()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    model = body.get("model") if isinstance(body, dict) else None
+    model_text = model if isinstance(model, str) else ("" if model is None else json.dumps(model))
+    stream = isinstance(body, dict) and body.get("stream") is True
+    answer = await chat_upstream(request, body, model_text, stream)
+    if isinstance(answer, web.Response):
+        return answer
+    if isinstance(answer, bytes):
+        response = web.Response(body=answer)
+        response.headers["Content-Type"] = "application/json"
+        return response
+    return await _relay_stream(request, answer)
 
 
 def _go_transport_error(url: str, exc: aiohttp.ClientError) -> str:
@@ -479,7 +513,9 @@ def create_legacy_app(
     app.router.add_get("/", root, allow_head=False)
     app.router.add_get("/v1/models", api_auth(list_models), allow_head=False)
     app.router.add_post("/v1/chat/completions", api_auth(chat_completions))
+    app.router.add_post("/v1/completions", api_auth(completions))
     register_inference(app, api_auth)
+    register_gemini_models(app, api_auth)
     app.router.add_get("/v1/ws", websocket, allow_head=False)
     register_management(app)
     register_faults(app)
