@@ -482,11 +482,11 @@ def _completion_frame(frame: bytes) -> bytes | None:
     if "error" in chunk and "choices" not in chunk:
         return frame  # an in-stream error chunk of a chat translator passes unchanged
     converted = completions.completion_chunk_from_chat(chunk)
-    return encode_openai_chunk(converted) if converted is not None else None
+    return encode_openai_chunk(completions.encode(converted)) if converted is not None else None
 
 
 def _completion_body(chat: bytes) -> bytes:
-    return dumps(completions.completion_from_chat(json_object(chat)))
+    return completions.encode(completions.completion_from_chat(json_object(chat)))
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ back into ``text_completion`` objects (``sdk/api/handlers/openai/openai_handlers
 * ``completion_chunk_from_chat(chunk)``: one ``chat.completion.chunk`` -> a ``text_completion``
   chunk, or None for chunks with neither content nor a finish reason (role-only and usage-only
   chunks are dropped, so usage never reaches a streaming completions client).
+* ``encode(completion)``: either object as the bytes the legacy writes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 
 from handlers.translation.gjson_values import array_of, bool_of, int_of, parse_float, text_of
 from handlers.translation.openai_chat_request import go_number
+from handlers.translation.sse import dumps
+from quotio_gateway.config.gojson import go_json_dumps
 
 DEFAULT_PROMPT = "Complete this:"
 
@@ -157,3 +160,28 @@ def completion_chunk_from_chat(chunk: dict[str, Any]) -> dict[str, Any] | None:
     if choices:
         out["choices"] = choices
     return out
+
+
+def _sjson_string(value: str) -> bytes:
+    """sjson.Set of a string (the template's ``id`` and ``model``): the text goes in quoted as it
+    is, unless one of its bytes needs escaping; then json.Marshal writes it, ``<``, ``>``, ``&``
+    escaped along with the rest."""
+    if any(char < " " or char > "\x7f" or char in '"\\' for char in value):
+        return go_json_dumps(value)
+    return b'"' + value.encode("utf-8", "surrogateescape") + b'"'
+
+
+def encode(completion: dict[str, Any]) -> bytes:
+    """The legacy builds its answer with sjson on a template but the choices with json.Marshal
+    (openai_handlers.go:315-316, :409-410), which escapes ``<``, ``>``, ``&`` and U+2028/U+2029 in
+    the text and writes numbers as float64. ``usage`` is the upstream's object (SetRaw)."""
+    fields = []
+    for key, value in completion.items():
+        if key == "choices":
+            text = go_json_dumps(value)
+        elif isinstance(value, str):
+            text = _sjson_string(value)
+        else:
+            text = dumps(value)
+        fields.append(dumps(key) + b":" + text)
+    return b"{" + b",".join(fields) + b"}"

@@ -210,3 +210,23 @@ def test_non_stream_text_comes_from_message_else_delta() -> None:
                         {"message": {"content": ["p"]}}, {"message": {"role": "assistant"}}]}
     assert completions.completion_from_chat(chat)["choices"] == [
         {"index": 0, "text": "d"}, {"index": 0}, {"index": 0, "text": '["p"]'}, {"index": 0}]
+
+
+def test_answers_are_written_as_the_legacy_writes_them() -> None:
+    """openai_handlers.go:260-319 and :359-413: the template's strings go in with sjson (as they
+    are, unless a byte needs escaping: a quote, a backslash, a control or non-ASCII byte, and then
+    json.Marshal writes the whole string), the choices with json.Marshal (``<``, ``>``, ``&`` and
+    U+2028/U+2029 escaped, numbers as float64), the usage as the upstream wrote it."""
+    chat = {"id": "c<1>", "created": 3, "model": "m\u00e9<", "usage": {"total_tokens": 4},
+            "choices": [{"index": 0, "message": {"content": "if a < b && c > d\u2028"}, "finish_reason": "stop",
+                         "logprobs": {"x": [1e21, 1e-7, 2]}}]}
+    assert completions.encode(completions.completion_from_chat(chat)) == (
+        b'{"id":"c<1>","object":"text_completion","created":3,"model":"m\xc3\xa9\\u003c","choices":'
+        b'[{"finish_reason":"stop","index":0,"logprobs":{"x":[1e+21,1e-7,2]},'
+        b'"text":"if a \\u003c b \\u0026\\u0026 c \\u003e d\\u2028"}],"usage":{"total_tokens":4}}')
+    chunk = {"id": "c<1>", "created": 3, "model": 'm"<',
+             "choices": [{"index": 0, "delta": {"content": "<b>"}, "finish_reason": None}]}
+    converted = completions.completion_chunk_from_chat(chunk)
+    assert converted is not None and completions.encode(converted) == (
+        b'{"id":"c<1>","object":"text_completion","created":3,"model":"m\\"\\u003c",'
+        b'"choices":[{"finish_reason":"","index":0,"text":"\\u003cb\\u003e"}]}')
