@@ -14,6 +14,7 @@ Two comparators:
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Iterable
 from typing import Any
@@ -548,6 +549,35 @@ class _Signature:
         return out
 
 
+_WHITESPACE = " \t\r\n"
+
+
+def _json_sequence(body: bytes) -> Any:
+    """JSON objects written one after another (the chunks of a Gemini-family stream under a
+    non-SSE ``alt``: the legacy's Gemini handler writes each as it comes, gemini_handlers.go; the
+    native side the same for a Gemini CLI client) as a list; ``_MISSING`` for anything else."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return _MISSING
+    decoder = json.JSONDecoder()
+    items: list[Any] = []
+    index = 0
+    while True:
+        while index < len(text) and text[index] in _WHITESPACE:
+            index += 1
+        if index == len(text):
+            break
+        try:
+            item, index = decoder.raw_decode(text, index)
+        except ValueError:
+            return _MISSING
+        if not isinstance(item, dict):
+            return _MISSING
+        items.append(item)
+    return items if len(items) > 1 else _MISSING
+
+
 def llm_signature(captured: Captured, body: bytes) -> dict[str, Any]:
     family = content_type_family(captured)
     signature: dict[str, Any] = {"status": captured.status, "content_type": family}
@@ -558,11 +588,14 @@ def llm_signature(captured: Captured, body: bytes) -> dict[str, Any]:
         signature.update(collector.result(stream=True))
         return signature
     doc = _parse_json(body) if body.strip() else _MISSING
+    if doc is _MISSING and body.strip():
+        doc = _json_sequence(body)
     if doc is _MISSING:
         signature["body"] = "non-json" if body.strip() else "empty"
         return signature
     if isinstance(doc, list):
-        # Gemini streamGenerateContent with alt=json: one JSON array of response chunks.
+        # Gemini streamGenerateContent with alt=json: one JSON array of response chunks, or the
+        # chunks written one after another.
         for item in doc:
             collector.document(item)
         signature.update(collector.result(stream=False))

@@ -264,6 +264,15 @@ def cases() -> list[Case]:
                  "type": "object", "properties": {"location": {"type": "string"}}}}]}]},
              "ignored", "codex-gemini-held-call-once", {"sk-codex": [status(200, CALL_THEN_TEXT, SSE)]},
              legacy=Canned(200, SSE, CODEX_GEMINI_HELD_CALL)),
+        # Row 33: a Gemini CLI client's alt=json stream on a Gemini API-key upstream. The legacy's
+        # executor hands the translator payloads without their "data:" prefix
+        # (gemini_executor.go:305-313), which ConvertGeminiResponseToGeminiCLI then drops
+        # (gemini_gemini-cli_response.go:31-33); with alt set the handler writes no headers of its
+        # own (gemini-cli_handlers.go:136-143), so the answer is a bare 200 with no body. Native
+        # writes the wrapped chunks one after another (row 33b's raw alt=json form).
+        Case("gemini-cli-alt-json-nothing", "/v1internal:streamGenerateContent?alt=json",
+             {"model": "g-alias", "project": "p", "request": GEMINI_BODY}, "ignored", "gemini-alt-json-body",
+             legacy=Canned(200, {}, b"")),
         # Not a documented deviation: the native leg's upstream fails (429) where the legacy's
         # served the answer. This must stay a mismatch.
         Case("native-differs-claude", "/v1/messages", claude_stream("c-alias"), "mismatch",
@@ -381,7 +390,8 @@ async def test_each_shadow_rule_is_counted_ignored_in_shadow(tmp_path: Path, pro
     want: dict[str, dict[str, int]] = {}
     rules: dict[str, dict[str, int]] = {}
     for case in todo:
-        route = "POST /v1beta/*" if case.path.startswith("/v1beta/") else "POST /v1/*"
+        route = ("POST /v1beta/*" if case.path.startswith("/v1beta/")
+                 else "POST /v1internal*" if case.path.startswith("/v1internal") else "POST /v1/*")
         want.setdefault(route, {})[case.outcome] = want.get(route, {}).get(case.outcome, 0) + 1
         if case.rule:
             rules.setdefault(route, {})[case.rule] = rules.get(route, {}).get(case.rule, 0) + 1

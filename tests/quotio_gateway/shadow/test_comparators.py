@@ -550,3 +550,23 @@ def test_stream_versus_json_error_is_a_mismatch() -> None:
     result = compare("llm", openai_stream(["a"]), cap({"error": {"type": "server_error"}}, status=500))
     assert result.outcome is Outcome.MISMATCH
     assert "@ $.status\n- 200\n+ 500" in result.diff
+
+
+def test_alt_json_chunks_one_after_another_read_like_the_array() -> None:
+    """A Gemini-family stream under a non-SSE ``alt`` reaches the client as the chunks written one
+    after another with no framing (gemini_handlers.go writes each chunk as is when ``alt`` is set;
+    Go sniffs the type as text/plain): no single JSON document, but the same chunks as the array
+    form, so the same signature."""
+    chunks = [{"response": {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hel"}]}}]}},
+              {"response": {"candidates": [{"content": {"role": "model", "parts": [{"text": "lo"}]},
+                                            "finishReason": "STOP"}],
+                            "usageMetadata": {"promptTokenCount": 1, "totalTokenCount": 2}}}]
+    plain = [("Content-Type", "text/plain; charset=utf-8")]
+    concatenated = llm_signature(Captured(200, plain, b""), b"".join(json.dumps(c).encode() for c in chunks) + b"\n")
+    array = llm_signature(Captured(200, plain, b""), json.dumps(chunks).encode())
+    assert concatenated == array
+    assert concatenated["finish_reasons"] == ["STOP"] and concatenated["usage_keys"] == [
+        "promptTokenCount", "totalTokenCount"]
+    # Anything else that is not one JSON document stays opaque.
+    for body in (b'{"a":1} trailing', b'{"a":1}{', b"[1] 2"):
+        assert llm_signature(Captured(200, plain, b""), body)["body"] == "non-json"

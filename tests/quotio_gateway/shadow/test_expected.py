@@ -571,3 +571,15 @@ def test_a_nameless_call_only_the_legacy_sent_is_ignored() -> None:
     # A named call missing on the native side is not this rule.
     legacy = stream(gemini_chunk({"text": "found"}), gemini_chunk(CALL, finish="STOP"))
     assert compare("llm", legacy, stream(gemini_chunk({"text": "found"}, finish="STOP"))).outcome is Outcome.MISMATCH
+
+
+def test_alt_json_chunks_one_after_another_the_legacy_leaves_out_are_ignored() -> None:
+    """Row 33 as native really answers it: the wrapped chunks one after another (row 33b's raw
+    ``alt=json`` form, sniffed as text/plain), against the legacy's empty 200."""
+    plain = [("Content-Type", "text/plain; charset=utf-8")]
+    first = {"response": {"candidates": [{"content": {"role": "model", "parts": [{"text": "h"}]}}]}}
+    native = Captured(200, plain, json.dumps(first).encode() + json.dumps({"response": ANSWER}).encode())
+    result = compare("llm", Captured(200, [], b""), native)
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:gemini-alt-json-body"
+    failed = Captured(200, plain, json.dumps(first).encode() + b'{"error":{"code":500,"status":"INTERNAL"}}')
+    assert compare("llm", Captured(200, [], b""), failed).outcome is Outcome.MISMATCH
