@@ -308,13 +308,15 @@ def _nameless_server_tool_call(legacy: Signature, native: Signature) -> Explaine
 
 
 def _reasoning_usage_keys(legacy: Signature, native: Signature) -> Explained:
-    """Responses usage: the legacy writes ``output_tokens_details`` only when it has a reasoning
-    count (Claude upstream: an estimate above 0; Gemini non-stream: ``thoughtsTokenCount``
-    present); native always writes it. Every other usage key must agree."""
+    """Responses usage: the legacy writes the reasoning count only when it has one (Claude
+    upstream: an estimate above 0; Gemini non-stream: ``thoughtsTokenCount`` present), with its
+    ``output_tokens_details`` object then, except a Claude non-stream answer, whose template
+    always has that object, empty without thinking (claude_openai-responses_response.go:458);
+    native always writes both. Every other usage key must agree."""
     keys_l, keys_n = legacy.get("usage_keys"), native.get("usage_keys")
     if not isinstance(keys_l, list) or not isinstance(keys_n, list) or "input_tokens" not in keys_l:
         return None
-    if _REASONING_USAGE_KEYS & set(keys_l) or set(keys_n) != set(keys_l) | _REASONING_USAGE_KEYS:
+    if "output_tokens_details.reasoning_tokens" in keys_l or set(keys_n) != set(keys_l) | _REASONING_USAGE_KEYS:
         return None
     return legacy, _with(native, usage_keys=keys_l)
 

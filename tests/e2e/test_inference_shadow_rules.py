@@ -211,6 +211,62 @@ CODEX_GEMINI_HELD_CALL = sse(*((None, chunk) for chunk in (
     gemini_chunk(usage={"promptTokenCount": 11, "candidatesTokenCount": 5, "totalTokenCount": 16}))))
 
 
+# A Claude upstream stream whose answer starts with a server tool (Anthropic's web search: a
+# server_tool_use block with its input, then the search result block), then text.
+CLAUDE_SERVER_TOOL = claude_sse(
+    message_start("claude-sonnet-4-5-20250929", "msg_1"),
+    {"type": "content_block_start", "index": 0,
+     "content_block": {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}},
+    {"type": "content_block_delta", "index": 0,
+     "delta": {"type": "input_json_delta", "partial_json": '{"query": "paris weather"}'}},
+    {"type": "content_block_stop", "index": 0},
+    {"type": "content_block_start", "index": 1,
+     "content_block": {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []}},
+    {"type": "content_block_stop", "index": 1},
+    {"type": "content_block_start", "index": 2, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 2, "delta": {"type": "text_delta", "text": "Sunny."}},
+    {"type": "content_block_stop", "index": 2},
+    {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+     "usage": {"input_tokens": 11, "output_tokens": 5}},
+    {"type": "message_stop"})
+
+
+def claude_gemini_chunk(parts: list[dict[str, Any]], *, finish: bool = False,
+                        usage: dict[str, int] | None = None) -> dict[str, Any]:
+    """claude_gemini_response.go:74-91: the template with the message_start model and id."""
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}}
+    if finish:
+        candidate["finishReason"] = "STOP"
+    return {"candidates": [candidate], "usageMetadata": {"trafficType": "PROVISIONED_THROUGHPUT", **(usage or {})},
+            "modelVersion": "claude-sonnet-4-5-20250929", "createTime": "2023-11-14T22:13:20Z",
+            "responseId": "msg_1"}
+
+
+# What the Gemini handler (gemini_handlers.go:305-309, "data: <chunk>\n\n") writes for it. The
+# server_tool_use block's name is never recorded (only tool_use is, claude_gemini_response.go:105),
+# but its input is, so its content_block_stop writes a functionCall with name "" and STOP (:157-190);
+# the result block writes nothing, the text one chunk (:123-128), message_delta the usage (:194-244).
+GEMINI_FROM_CLAUDE_SERVER_TOOL = sse(*((None, chunk) for chunk in (
+    claude_gemini_chunk([{"functionCall": {"name": "", "args": {"query": "paris weather"}}}], finish=True),
+    claude_gemini_chunk([{"text": "Sunny."}]),
+    claude_gemini_chunk([], finish=True, usage={"promptTokenCount": 11, "candidatesTokenCount": 5,
+                                                "totalTokenCount": 16}))))
+
+# Non-stream Responses answer from the Claude upstream's usual text answer
+# (claude_openai-responses_response.go:435-687): the template's usage keeps an empty
+# output_tokens_details when there was no thinking (:458, :680-685); the request's model is echoed
+# (:571-573), appended after the template's keys.
+RESPONSES_FROM_CLAUDE = json.dumps({
+    "id": "msg_fake", "object": "response", "created_at": 1700000000, "status": "completed", "background": False,
+    "error": None, "incomplete_details": None,
+    "output": [{"id": "msg_msg_fake_0", "type": "message", "status": "completed",
+                "content": [{"type": "output_text", "annotations": [], "logprobs": [],
+                             "text": "Hello from the fake upstream"}], "role": "assistant"}],
+    "usage": {"input_tokens": 11, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
+              "output_tokens_details": {}, "total_tokens": 16},
+    "model": "c-alias"}, separators=(",", ":")).encode()
+
+
 def cases() -> list[Case]:
     weather_chat = {"model": "x-alias", "messages": [{"role": "user", "content": "what is the weather in Paris"}],
                     "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -273,6 +329,14 @@ def cases() -> list[Case]:
         Case("gemini-cli-alt-json-nothing", "/v1internal:streamGenerateContent?alt=json",
              {"model": "g-alias", "project": "p", "request": GEMINI_BODY}, "ignored", "gemini-alt-json-body",
              legacy=Canned(200, {}, b"")),
+        # Row 41.
+        Case("nameless-server-tool-call", "/v1beta/models/c-alias:streamGenerateContent?alt=sse", GEMINI_BODY,
+             "ignored", "nameless-server-tool-call", {"sk-claude": [status(200, CLAUDE_SERVER_TOOL, SSE)]},
+             legacy=Canned(200, SSE, GEMINI_FROM_CLAUDE_SERVER_TOOL)),
+        # Row 23, non-stream: no thinking, so no reasoning count on the legacy side.
+        Case("responses-reasoning-usage-keys", "/v1/responses", {"model": "c-alias", "input": "say hello"},
+             "ignored", "responses-reasoning-usage-keys",
+             legacy=Canned(200, {"Content-Type": "application/json"}, RESPONSES_FROM_CLAUDE)),
         # Not a documented deviation: the native leg's upstream fails (429) where the legacy's
         # served the answer. This must stay a mismatch.
         Case("native-differs-claude", "/v1/messages", claude_stream("c-alias"), "mismatch",

@@ -583,3 +583,19 @@ def test_alt_json_chunks_one_after_another_the_legacy_leaves_out_are_ignored() -
     assert result.outcome is Outcome.IGNORED and result.reason == "expected:gemini-alt-json-body"
     failed = Captured(200, plain, json.dumps(first).encode() + b'{"error":{"code":500,"status":"INTERNAL"}}')
     assert compare("llm", Captured(200, [], b""), failed).outcome is Outcome.MISMATCH
+
+
+def test_non_stream_claude_usage_with_an_empty_details_object_is_ignored() -> None:
+    """claude_openai-responses_response.go:458 starts the non-stream usage with an empty
+    ``output_tokens_details`` object and fills ``reasoning_tokens`` in only for thinking
+    (:680-685); native always writes the count. Only that key may differ."""
+    def answer(details: dict[str, Any], total: str = "total_tokens") -> Captured:
+        usage = {"input_tokens": 1, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 2,
+                 "output_tokens_details": details, total: 3}
+        body = {"id": "r", "object": "response", "status": "completed", "model": "m",
+                "output": [{"type": "message", "content": []}], "usage": usage}
+        return Captured(200, JSON, json.dumps(body).encode())
+
+    result = compare("llm", answer({}), answer({"reasoning_tokens": 0}))
+    assert result.outcome is Outcome.IGNORED and result.reason == "expected:responses-reasoning-usage-keys"
+    assert compare("llm", answer({}, "sum"), answer({"reasoning_tokens": 0})).outcome is Outcome.MISMATCH
