@@ -267,6 +267,19 @@ RESPONSES_FROM_CLAUDE = json.dumps({
     "model": "c-alias"}, separators=(",", ":")).encode()
 
 
+# Non-stream Responses answer from the OpenAI-compatible upstream's usual text answer
+# (openai_openai-responses_response.go:606-788). The echo reads the translated chat body
+# (:627-698), which carries the instructions as a system message (openai_openai-responses_request.go:
+# 52-57) and the upstream model: no "instructions" key, "model" the upstream name.
+RESPONSES_FROM_COMPAT = json.dumps({
+    "id": "chatcmpl-fake", "object": "response", "created_at": 1700000000, "status": "completed",
+    "background": False, "error": None, "incomplete_details": None, "model": "upstream-model",
+    "output": [{"id": "msg_chatcmpl-fake_0", "type": "message", "status": "completed",
+                "content": [{"type": "output_text", "annotations": [], "logprobs": [],
+                             "text": "Hello from the fake upstream"}], "role": "assistant"}],
+    "usage": {"input_tokens": 11, "output_tokens": 5, "total_tokens": 16}}, separators=(",", ":")).encode()
+
+
 def cases() -> list[Case]:
     weather_chat = {"model": "x-alias", "messages": [{"role": "user", "content": "what is the weather in Paris"}],
                     "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -337,6 +350,10 @@ def cases() -> list[Case]:
         Case("responses-reasoning-usage-keys", "/v1/responses", {"model": "c-alias", "input": "say hello"},
              "ignored", "responses-reasoning-usage-keys",
              legacy=Canned(200, {"Content-Type": "application/json"}, RESPONSES_FROM_CLAUDE)),
+        # Row 30.
+        Case("responses-request-echo", "/v1/responses",
+             {"model": "o-alias", "input": "say hello", "instructions": "Be brief."}, "ignored",
+             "responses-request-echo", legacy=Canned(200, {"Content-Type": "application/json"}, RESPONSES_FROM_COMPAT)),
         # Not a documented deviation: the native leg's upstream fails (429) where the legacy's
         # served the answer. This must stay a mismatch.
         Case("native-differs-claude", "/v1/messages", claude_stream("c-alias"), "mismatch",
