@@ -280,6 +280,22 @@ RESPONSES_FROM_COMPAT = json.dumps({
     "usage": {"input_tokens": 11, "output_tokens": 5, "total_tokens": 16}}, separators=(",", ":")).encode()
 
 
+# A Gemini answer without usageMetadata, and the legacy's non-stream Responses object for it
+# (gemini_openai-responses_response.go:461-660): "resp_" before the responseId, the translated
+# Gemini body's model echoed (:499-503), the message item, and no usage at all (:640: only with
+# usageMetadata).
+GEMINI_NO_USAGE = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hello from the fake upstream"}]},
+                                   "finishReason": "STOP", "index": 0}],
+                   "modelVersion": "gemini-2.5-flash", "responseId": "fake-1"}
+RESPONSES_FROM_GEMINI_NO_USAGE = json.dumps({
+    "id": "resp_fake-1", "object": "response", "created_at": 1700000000, "status": "completed", "background": False,
+    "error": None, "incomplete_details": None, "model": "gemini-2.5-flash",
+    "output": [{"id": "msg_fake-1_0", "type": "message", "status": "completed",
+                "content": [{"type": "output_text", "annotations": [], "logprobs": [],
+                             "text": "Hello from the fake upstream"}], "role": "assistant"}]},
+    separators=(",", ":")).encode()
+
+
 def cases() -> list[Case]:
     weather_chat = {"model": "x-alias", "messages": [{"role": "user", "content": "what is the weather in Paris"}],
                     "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -354,6 +370,10 @@ def cases() -> list[Case]:
         Case("responses-request-echo", "/v1/responses",
              {"model": "o-alias", "input": "say hello", "instructions": "Be brief."}, "ignored",
              "responses-request-echo", legacy=Canned(200, {"Content-Type": "application/json"}, RESPONSES_FROM_COMPAT)),
+        # Row 24.
+        Case("responses-usage-when-missing", "/v1/responses", {"model": "g-alias", "input": "say hello"}, "ignored",
+             "responses-usage-when-missing", {"sk-gemini": [status(200, GEMINI_NO_USAGE)]},
+             legacy=Canned(200, {"Content-Type": "application/json"}, RESPONSES_FROM_GEMINI_NO_USAGE)),
         # Not a documented deviation: the native leg's upstream fails (429) where the legacy's
         # served the answer. This must stay a mismatch.
         Case("native-differs-claude", "/v1/messages", claude_stream("c-alias"), "mismatch",
