@@ -296,6 +296,34 @@ RESPONSES_FROM_GEMINI_NO_USAGE = json.dumps({
     separators=(",", ":")).encode()
 
 
+# A Gemini answer with text, then a call; thoughtsTokenCount given so that both sides write the
+# same usage keys.
+GEMINI_TEXT_THEN_CALL = {
+    "candidates": [{"content": {"role": "model", "parts": [
+        {"text": "Checking."}, {"functionCall": {"name": "get_weather", "args": {"location": "Paris"}}}]},
+        "finishReason": "STOP", "index": 0}],
+    "usageMetadata": {"promptTokenCount": 11, "candidatesTokenCount": 5, "thoughtsTokenCount": 0,
+                      "totalTokenCount": 16},
+    "modelVersion": "gemini-2.5-flash", "responseId": "fake-2"}
+# The legacy's non-stream Responses object for it (gemini_openai-responses_response.go:461-660): a
+# call is added to output as it is met (:562-580), the message only after the parts (:597-602); the
+# translated Gemini body's model and tools are echoed (:499-541; tools as
+# gemini_openai-responses_request.go:310-350 writes them, re-marshalled with sorted keys).
+RESPONSES_FROM_GEMINI_CALL_FIRST = json.dumps({
+    "id": "resp_fake-2", "object": "response", "created_at": 1700000000, "status": "completed", "background": False,
+    "error": None, "incomplete_details": None, "model": "gemini-2.5-flash",
+    "tools": [{"functionDeclarations": [{"description": "", "name": "get_weather", "parametersJsonSchema": {
+        "properties": {"location": {"type": "string"}}, "type": "object"}}]}],
+    "output": [{"id": "fc_call_1", "type": "function_call", "status": "completed",
+                "arguments": '{"location": "Paris"}', "call_id": "call_1", "name": "get_weather"},
+               {"id": "msg_fake-2_0", "type": "message", "status": "completed",
+                "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": "Checking."}],
+                "role": "assistant"}],
+    "usage": {"input_tokens": 11, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
+              "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 16}},
+    separators=(",", ":")).encode()
+
+
 def cases() -> list[Case]:
     weather_chat = {"model": "x-alias", "messages": [{"role": "user", "content": "what is the weather in Paris"}],
                     "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -374,6 +402,13 @@ def cases() -> list[Case]:
         Case("responses-usage-when-missing", "/v1/responses", {"model": "g-alias", "input": "say hello"}, "ignored",
              "responses-usage-when-missing", {"sk-gemini": [status(200, GEMINI_NO_USAGE)]},
              legacy=Canned(200, {"Content-Type": "application/json"}, RESPONSES_FROM_GEMINI_NO_USAGE)),
+        # Row 26, Gemini upstream, non-stream.
+        Case("responses-output-order", "/v1/responses",
+             {"model": "g-alias", "input": "what is the weather in Paris", "tools": [
+                 {"type": "function", "name": "get_weather",
+                  "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}]},
+             "ignored", "responses-output-order", {"sk-gemini": [status(200, GEMINI_TEXT_THEN_CALL)]},
+             legacy=Canned(200, {"Content-Type": "application/json"}, RESPONSES_FROM_GEMINI_CALL_FIRST)),
         # Not a documented deviation: the native leg's upstream fails (429) where the legacy's
         # served the answer. This must stay a mismatch.
         Case("native-differs-claude", "/v1/messages", claude_stream("c-alias"), "mismatch",
