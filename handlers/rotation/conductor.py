@@ -85,9 +85,11 @@ def mark_result(state: RotationState, credential_id: str, model: str, error: Ups
     retry_after = error.retry_after
     if retry_after is None and settings.honour_retry_after_header:
         retry_after = error.retry_after_header
+    # The auth's status message is the executor error's text, which for an upstream error with an
+    # empty body is "status N" (statusErr.Error, openai_compat_executor.go:379-384; MarkResult,
+    # conductor.go:1327-1332), not an empty string.
     state.mark_failure(credential_id, model, error.status, reason=error.reason, retry_after=retry_after,
-                       disable_cooling=settings.disable_cooling,
-                       message=error.body.decode("utf-8", errors="replace"))
+                       disable_cooling=settings.disable_cooling, message=error.message)
 
 
 # The least top-up sleep after a cooldown wait that ended early: a timer shorter than the loop's
