@@ -214,3 +214,21 @@ async def test_a_gemini_project_carries_its_own_state_and_the_file_stays_disable
     assert "p1" in code_assist.projects[-2:]
     assert await traffic.entry(GEMINI_FILE + "::p1") == ("active", "", False, False)
 
+
+async def test_a_404_suspends_the_model_from_the_lists_but_not_from_the_files_models(traffic: Traffic,
+                                                                                   fake_llm: FakeLLM) -> None:
+    # A 404 cools the model for 12 h and suspends the client for it in the registry
+    # (conductor.go:1346-1350, 1398-1402), which /v1/models reads; /auth-files/models reads the
+    # client's registered models only (GetModelsForClient, model_registry.go:1159-1192).
+    body = b'{"type":"error","error":{"type":"not_found_error","message":"model: claude-sonnet-4-5-20250929"}}'
+    fake_llm.script("tok-ann", status(404, body))
+    assert await traffic.claude() == 404
+    assert await traffic.entry(CLAUDE_FILE) == ("error", body.decode(), True, False)
+    gateway = traffic.gateway
+    async with gateway.session.get(gateway.url + "/v1/models", headers={"Authorization": "Bearer client-key"}) as resp:
+        assert SONNET not in [m["id"] for m in (await resp.json())["data"]]
+    code, _, raw = await gateway.call("GET", "auth-files/models", params={"name": CLAUDE_FILE})
+    assert code == 200 and SONNET in [m["id"] for m in json.loads(raw)["models"]]
+    assert await traffic.claude() == 500  # auth_unavailable while it cools; nothing is marked
+    assert len(fake_llm.requests) == 1
+    assert await traffic.entry(CLAUDE_FILE) == ("error", body.decode(), True, False)
