@@ -1,7 +1,8 @@
 """Go's ``strings.TrimSpace`` and ``strings.ToLower``, which Python's ``str.strip``/``str.lower``
 only approximate: ``strip`` also removes U+001C..U+001F, and ``lower`` applies full case mapping
 (U+0130 becomes two code points) and the Greek final-sigma rule, neither of which Go does. Also
-``strconv.Quote`` (``%q``), for messages the legacy builds with it."""
+``strconv.Quote`` (``%q``), for messages the legacy builds with it, and the header-name spelling
+Go's ``http.Header`` keeps (``textproto.CanonicalMIMEHeaderKey``)."""
 
 from __future__ import annotations
 
@@ -73,3 +74,15 @@ def go_quote(text: str) -> str:
             out.append(f"\\U{code:08x}")
     out.append('"')
     return "".join(out)
+
+
+# RFC 7230 token characters: the only bytes Go rewrites a header name over.
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def go_canonical_header_key(name: str) -> str:
+    """``textproto.CanonicalMIMEHeaderKey``: a capital at the start and after each ``-``, the rest
+    lower case; a name holding anything but token characters stays as it is."""
+    if not all(ch in _TOKEN_CHARS for ch in name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))

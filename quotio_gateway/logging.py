@@ -178,12 +178,17 @@ def redact_query(path_qs: str) -> str:
     return f"{path}?{'&'.join(parts)}{fragment}"
 
 
+def redact_header(name: str, value: str) -> str:
+    """One header value as it may be logged: a credential masked, secrets inside others too."""
+    return _mask_credential(name, value) if is_sensitive_name(name) else redact_text(value)
+
+
 def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
     """A loggable copy of ``headers``: credentials masked, repeated headers joined with ", "."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     out: dict[str, str] = {}
     for name, value in items:
-        masked = _mask_credential(name, value) if is_sensitive_name(name) else redact_text(value)
+        masked = redact_header(name, value)
         out[name] = f"{out[name]}, {masked}" if name in out else masked
     return out
 

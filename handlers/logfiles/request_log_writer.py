@@ -9,10 +9,10 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from handlers.providers.upstream_log import api_section
+from handlers.providers.upstream_log import api_section, go_headers
 from quotio_gateway import __version__
 from quotio_gateway.config.models import Config
-from quotio_gateway.logging import redact_headers, redact_query
+from quotio_gateway.logging import redact_query
 
 from .request_logs import ERROR_PREFIX, is_error_log
 
@@ -24,6 +24,9 @@ UPSTREAM_LOG_KEY = "quotio_upstream_log"
 # Set on an error answer built from a failed call (the legacy's WriteErrorResponse): with
 # request-log off, its body is the only upstream-side section an error log file has.
 ERROR_ANSWER_KEY = "quotio_error_answer"
+# Go's server takes these out of the request's header map (into Request.Host and
+# Request.TransferEncoding), so the legacy's file never lists them.
+_SERVER_MOVED = frozenset({"Host", "Transfer-Encoding"})
 _UNSAFE = re.compile(r'[<>:"|?*\s]')
 _DASHES = re.compile(r"-+")
 
@@ -68,7 +71,8 @@ def render(*, url: str, method: str, headers: Iterable[tuple[str, str]], body: b
         f"Version: {__version__}\nURL: {redact_query(url)}\nMethod: {method}\nTimestamp: {timestamp}\n\n".encode(),
         b"=== HEADERS ===\n",
     ]
-    parts += [f"{name}: {value}\n".encode("utf-8", "replace") for name, value in redact_headers(list(headers)).items()]
+    parts += [f"{name}: {value}\n".encode("utf-8", "replace")
+              for name, values in go_headers(headers, _SERVER_MOVED).items() for value in values]
     parts += [b"\n=== REQUEST BODY ===\n", body, b"\n\n",
               api_section("=== API REQUEST ===\n", "=== API REQUEST", api_request),
               api_section("=== API RESPONSE ===\n", "=== API RESPONSE", api_response),

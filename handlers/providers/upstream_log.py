@@ -18,24 +18,37 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.usage.statistics import Timestamp
-from quotio_gateway.gostrings import go_trim
-from quotio_gateway.logging import REDACTED, redact_headers, redact_query
+from quotio_gateway.gostrings import go_canonical_header_key, go_trim
+from quotio_gateway.logging import REDACTED, redact_header, redact_query
 
 UPSTREAM_LOG: ContextVar[UpstreamLog | None] = ContextVar("quotio_upstream_log", default=None)
 
 _WHITESPACE = b" \t\n\v\f\r\x85\xa0"  # bytes.TrimSpace on the ASCII/Latin-1 bytes it sees
+_CLIENT_MOVED = frozenset({"Transfer-Encoding"})
 
 
 def _stamp() -> str:
     return Timestamp.now_local().rfc3339_nano()
 
 
-def _headers(pairs: Iterable[tuple[str, str]] | None) -> str:
+def go_headers(pairs: Iterable[tuple[str, str]] | None, drop: frozenset[str] = frozenset()) -> dict[str, list[str]]:
+    """``pairs`` as a Go ``http.Header`` holds them: names in canonical form (``Header.Set`` and
+    Go's header parsing both write it), each name's values together in arrival order, secrets
+    masked; names in ``drop`` (canonical) left out."""
+    grouped: dict[str, list[str]] = {}
+    for name, value in pairs or ():
+        key = go_canonical_header_key(name)
+        if key not in drop:
+            grouped.setdefault(key, []).append(redact_header(key, value))
+    return grouped
+
+
+def _headers(pairs: Iterable[tuple[str, str]] | None, drop: frozenset[str] = frozenset()) -> str:
     """``writeHeaders``: sorted by name, one line per value, ``<none>`` for no headers."""
-    masked = redact_headers(list(pairs or ()))
-    if not masked:
+    grouped = go_headers(pairs, drop)
+    if not grouped:
         return "<none>\n"
-    return "".join(f"{name}: {masked[name]}\n" for name in sorted(masked))
+    return "".join(f"{name}: {value}\n" for name in sorted(grouped) for value in grouped[name])
 
 
 def _auth(provider: str, credential: Any) -> str:
@@ -114,7 +127,8 @@ class UpstreamLog:
             attempt.response.append(f"Status: {status}\n")
             attempt.status_written = True
         if not attempt.headers_written:
-            attempt.response += ["Headers:\n", _headers(headers), "\n"]
+            # Go's client moves Transfer-Encoding out of the answer's header map (resp.TransferEncoding).
+            attempt.response += ["Headers:\n", _headers(headers, _CLIENT_MOVED), "\n"]
             attempt.headers_written = True
         self._rebuilt()
 

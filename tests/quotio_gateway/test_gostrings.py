@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quotio_gateway.gostrings import go_equal_fold, go_lower, go_quote, go_trim
+from quotio_gateway.gostrings import go_canonical_header_key, go_equal_fold, go_lower, go_quote, go_trim
 
 
 def test_go_trim_keeps_python_only_whitespace() -> None:
@@ -29,3 +29,13 @@ def test_go_quote_escapes_as_strconv_quote() -> None:
     assert go_quote("\U000e0001") == '"\\U000e0001"'
     assert go_quote("é 高") == '"é 高"'
     assert go_quote("\ud800") == '"\ufffd"'
+
+
+def test_go_canonical_header_key() -> None:
+    assert go_canonical_header_key("x-goog-api-key") == "X-Goog-Api-Key"
+    assert go_canonical_header_key("X-REQUEST-ID") == "X-Request-Id"
+    assert go_canonical_header_key("www-authenticate") == "Www-Authenticate"
+    assert go_canonical_header_key("x--y") == "X--Y"
+    # A name with anything but token characters is left alone, as textproto leaves it.
+    assert go_canonical_header_key("bad name") == "bad name"
+    assert go_canonical_header_key("é-x") == "é-x"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -137,6 +138,27 @@ async def test_a_bad_request_is_logged_as_an_error(errors_only: Gateway) -> None
     assert await errors_only.chat(b"{not json", request_id="r400") == 400
     await eventually(lambda: len(files(errors_only.logs)) == 1)
     assert files(errors_only.logs)[0].endswith("-r400.log")
+
+
+async def test_request_headers_are_listed_as_go_holds_them(errors_only: Gateway) -> None:
+    """request_logger.go:548-555 prints the request's http.Header: names in canonical form, each
+    value on its own line, and no Host or Transfer-Encoding (Go's server moves those out)."""
+    host, port = errors_only.server.host, errors_only.server.port
+    reader, writer = await asyncio.open_connection(host, port)
+    # Written by hand: HTTP clients merge repeated headers or respell names on the way out.
+    writer.write(b"POST /v1/messages HTTP/1.1\r\nhost: " + f"{host}:{port}".encode() + b"\r\n"
+                 b"x-api-key: client-key\r\nanthropic-version: 2023-06-01\r\nx-trace: a\r\nX-Trace: b\r\n"
+                 b"content-type: application/json\r\nx-request-id: hdrs\r\ncontent-length: 1\r\n"
+                 b"connection: close\r\n\r\n{")
+    await writer.drain()
+    assert (await reader.readline()).startswith(b"HTTP/1.1 400 ")
+    writer.close()
+    await eventually(lambda: len(files(errors_only.logs)) == 1)
+    text = (errors_only.logs / files(errors_only.logs)[0]).read_text()
+    block = text.split("=== HEADERS ===\n", 1)[1].split("\n\n", 1)[0]
+    assert block == ("X-Api-Key: ***\nAnthropic-Version: 2023-06-01\nX-Trace: a\nX-Trace: b\n"
+                     "Content-Type: application/json\nX-Request-Id: hdrs\nContent-Length: 1\nConnection: close")
+    assert "client-key" not in text
 
 
 async def test_only_the_ten_newest_error_logs_stay(errors_only: Gateway) -> None:

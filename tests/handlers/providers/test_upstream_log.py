@@ -90,3 +90,21 @@ def test_api_section_framing() -> None:
     assert api_section("=== API REQUEST ===\n", "=== API REQUEST", b"=== API REQUEST 1 ===\nx") == \
         b"=== API REQUEST 1 ===\nx\n\n"
     assert api_section("=== API RESPONSE ===\n", "=== API RESPONSE", b"{}") == b"=== API RESPONSE ===\n{}\n\n"
+
+
+def test_header_names_as_go_holds_them() -> None:
+    """Header.Set and Go's response parsing keep names canonical, writeHeaders sorts them and
+    writes one line per value; Go's client keeps Transfer-Encoding out of the answer's headers."""
+    log = UpstreamLog()
+    log.request(url="https://g.example/v1beta/models/m:generateContent", method="POST",
+                headers=[("x-goog-api-key", "AIza-secret-key-value"), ("content-type", "application/json"),
+                         ("accept", "a"), ("Accept", "b")],
+                body=b"{}", provider="gemini", credential=None)
+    log.response_head(200, [("vary", "Origin"), ("Transfer-Encoding", "chunked"), ("Vary", "X-Origin"),
+                            ("content-type", "application/json")])
+    request = log.api_request().decode()
+    assert "\nHeaders:\nAccept: a\nAccept: b\nContent-Type: application/json\nX-Goog-Api-Key: ***\n\nBody:\n" in request
+    assert plain(log.api_response()) == (
+        "=== API RESPONSE 1 ===\nTimestamp: T\n\nStatus: 200\n"
+        "Headers:\nContent-Type: application/json\nVary: Origin\nVary: X-Origin\n\n")
+    assert "AIza-secret-key-value" not in request
