@@ -27,6 +27,7 @@ from aiohttp import web
 from handlers.inference.body_json import load_body
 from handlers.logfiles.request_log_writer import (
     ERROR_ANSWER_KEY,
+    STREAM_RESPONSE_KEY,
     STREAMED_BODY_KEY,
     UPSTREAM_LOG_KEY,
     records_requests,
@@ -554,6 +555,8 @@ class _StreamWriter:
         if not self.request.keep_alive:
             headers.pop("Connection", None)
         self.response = response_type(status=200, headers=headers)
+        if self.sent is not None:
+            self.request[STREAM_RESPONSE_KEY] = self.response
         await self.response.prepare(self.request)
         if ticking:
             self.tick()

@@ -19,6 +19,9 @@ from .request_logs import ERROR_PREFIX, is_error_log
 KEEP_ERROR_LOGS = 10
 # Where a native stream leaves the bytes it sent while request-log is on (a request state key).
 STREAMED_BODY_KEY = "quotio_streamed_body"
+# The native stream's response once its head is committed, while request-log is on (a request
+# state key): a client that hangs up leaves the dispatcher only its 499 to report.
+STREAM_RESPONSE_KEY = "quotio_stream_response"
 # The request's ``UpstreamLog`` while request-log is on (a request state key).
 UPSTREAM_LOG_KEY = "quotio_upstream_log"
 # Set on an error answer built from a failed call (the legacy's WriteErrorResponse): with

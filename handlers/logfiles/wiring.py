@@ -23,6 +23,7 @@ from .cleaner import INTERVAL_SECONDS, enforce_size_limit
 from .directory import resolve_log_dir
 from .request_log_writer import (
     ERROR_ANSWER_KEY,
+    STREAM_RESPONSE_KEY,
     STREAMED_BODY_KEY,
     UPSTREAM_LOG_KEY,
     file_name,
@@ -69,8 +70,17 @@ class RequestLogger:
         # The common answer (request-log off, no error) is settled first, with the fewest lookups:
         # this runs for every request the gateway answers.
         enabled = self.config().request_log
-        if (not enabled and response.status < 400) or side != "native" \
-                or not should_log(request.method, request.path):
+        if not enabled and response.status < 400:
+            return
+        if side != "native":
+            # A client that hung up on a native stream (the dispatcher's 499, counted as legacy):
+            # the legacy's middleware still finalises, writing what was sent under the status its
+            # head committed (response_writer.go:244-300); with request-log off that is no error.
+            stream = request.get(STREAM_RESPONSE_KEY) if enabled else None
+            if stream is None:
+                return
+            response = stream
+        if not should_log(request.method, request.path):
             return
         task = asyncio.get_running_loop().create_task(self._write(request, response, error=not enabled))
         self._tasks.add(task)

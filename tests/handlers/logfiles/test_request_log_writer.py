@@ -355,3 +355,55 @@ async def test_the_gemini_cli_pass_through_answer_is_the_api_response(make_gatew
     answer = json.dumps({"currentTier": {"id": "free-tier"}})  # as web.json_response wrote it
     assert f"=== API RESPONSE ===\n{answer}\n\n=== RESPONSE ===" in text
     assert "=== API REQUEST" not in text
+
+
+async def test_a_client_that_hangs_up_mid_stream_still_gets_its_request_log(make_gateway: GatewayFactory,
+                                                                             logs: Path) -> None:
+    """response_writer.go:244-300: the middleware's Finalize runs once the handler returns, also
+    after the client went away; the file holds the committed 200 and the frames sent until then."""
+    held = asyncio.Event()
+
+    async def claude(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        answer = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await answer.prepare(request)
+        await answer.write(b'event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message",'
+                           b'"role":"assistant","model":"' + CLAUDE.encode() + b'","content":[],'
+                           b'"usage":{"input_tokens":1,"output_tokens":0}}}\n\n'
+                           b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+                           b'"content_block":{"type":"text","text":""}}\n\n'
+                           b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+                           b'"delta":{"type":"text_delta","text":"Hi"}}\n\n')
+        await held.wait()  # never set: the stream stays open until the gateway gives it up
+        return answer
+
+    upstream = web.Application()
+    upstream.router.add_post("/v1/messages", claude)
+    fake = TestServer(upstream, host="127.0.0.1")
+    await fake.start_server()
+    app = await make_gateway({"default": "native"}, config={
+        "api-keys": ["client-key"], "request-log": True,
+        "claude-api-key": [{"api-key": "sk-claude-upstream", "base-url": str(fake.make_url("")).rstrip("/")}]})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    gw = Gateway(server, logs)
+    try:
+        response = await gw.session.post(gw.url + "/v1/chat/completions",
+                                          data=json.dumps({**CHAT, "stream": True}),
+                                          headers={"Authorization": "Bearer client-key", "X-Request-Id": "gone"})
+        assert response.status == 200
+        first = await response.content.readuntil(b"\n\n")
+        while b'"content":"Hi"' not in first:
+            first += await response.content.readuntil(b"\n\n")
+        response.close()  # hang up mid-stream
+        await eventually(lambda: len(files(logs)) == 1)
+        text = (logs / files(logs)[0]).read_text()
+    finally:
+        await gw.close()
+        await fake.close()
+    assert files(logs)[0].startswith("v1-chat-completions-")
+    assert "=== API REQUEST 1 ===" in text and "=== API RESPONSE 1 ===" in text
+    answer = text.split("=== RESPONSE ===\n", 1)[1]
+    assert answer.startswith("Status: 200\nContent-Type: text/event-stream\n")
+    assert first.decode() in answer
+    assert "client-key" not in text and "sk-claude-upstream" not in text
