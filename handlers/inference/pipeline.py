@@ -29,7 +29,9 @@ from handlers.logfiles.request_log_writer import (
     ERROR_ANSWER_KEY,
     STREAM_RESPONSE_KEY,
     STREAMED_BODY_KEY,
+    TERMINAL_ERROR_KEY,
     UPSTREAM_LOG_KEY,
+    TerminalError,
     records_requests,
 )
 from handlers.models.listing import error_response, unknown_model_response
@@ -51,6 +53,7 @@ from handlers.translation.gjson_values import text_of
 from handlers.translation.model import Format
 from handlers.translation.thinking import ThinkingError, apply_thinking
 from handlers.usage.reporter import CLIENT_KEY, UsageReporter, usage_api
+from handlers.usage.statistics import Timestamp
 
 from .pair_table import PairLookup
 from .protocols import ClientProtocol
@@ -605,7 +608,11 @@ class _StreamWriter:
             await send(data)
 
     async def fail(self, status: int, text: str) -> None:
-        await self._send([self.call.protocol.error_frame(status, text, self.call.alt)], last=False)
+        frame = self.call.protocol.error_frame(status, text, self.call.alt)
+        if self.call.protocol.status_with_error_frame:
+            sent = self._rewrite(frame) if self._rewrite is not None else frame
+            self.request[TERMINAL_ERROR_KEY] = TerminalError(status, sent, Timestamp.now_local().rfc3339_nano())
+        await self._send([frame], last=False)
 
     def stop_keepalive(self) -> None:
         """Synchronous, so it also runs while the handler is being cancelled (client gone)."""

@@ -51,6 +51,9 @@ class ClientProtocol:
     ``nonstream_keepalive``: whether ``nonstream-keepalive-interval`` applies (surface §6: Claude
     messages, legacy completions, Responses, Gemini generateContent). ``headers_up_front``: the
     Gemini CLI handler commits SSE headers before the upstream answers (when ``alt`` is empty).
+    ``status_with_error_frame``: the handler sets the error's status before writing a stream's
+    terminal error frame (code_handlers.go:282); the client still sees the committed 200, but
+    the request log records that status.
     """
 
     name: str
@@ -58,6 +61,7 @@ class ClientProtocol:
     error_frame: ErrorFrame
     nonstream_keepalive: bool = False
     headers_up_front: bool = False
+    status_with_error_frame: bool = False
 
     def stream_headers(self, alt: str) -> dict[str, str]:
         if self.format in (Format.GEMINI, Format.GEMINI_CLI) and normalise_alt(alt):
@@ -71,7 +75,8 @@ class ClientProtocol:
 OPENAI_CHAT = ClientProtocol("openai-chat", Format.OPENAI, _openai_frame)
 OPENAI_COMPLETIONS = ClientProtocol("openai-completions", Format.OPENAI, _openai_frame, nonstream_keepalive=True)
 RESPONSES = ClientProtocol("openai-responses", Format.OPENAI_RESPONSE, _responses_frame, nonstream_keepalive=True)
-CLAUDE = ClientProtocol("claude", Format.CLAUDE, _claude_frame, nonstream_keepalive=True)
+CLAUDE = ClientProtocol("claude", Format.CLAUDE, _claude_frame, nonstream_keepalive=True,
+                        status_with_error_frame=True)
 GEMINI = ClientProtocol("gemini", Format.GEMINI, _gemini_frame, nonstream_keepalive=True)
 # Counting has no keep-alive and no stream; the protocols differ only in name (for logs).
 CLAUDE_COUNT = ClientProtocol("claude-count-tokens", Format.CLAUDE, _claude_frame)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from handlers.providers.upstream_log import api_section, go_headers
@@ -22,6 +23,9 @@ STREAMED_BODY_KEY = "quotio_streamed_body"
 # The native stream's response once its head is committed, while request-log is on (a request
 # state key): a client that hangs up leaves the dispatcher only its 499 to report.
 STREAM_RESPONSE_KEY = "quotio_stream_response"
+# A ``TerminalError`` (a request state key): the stream's error frame went out under a status its
+# handler set, which the legacy's log records (with request-log off, as an error log).
+TERMINAL_ERROR_KEY = "quotio_terminal_error"
 # The request's ``UpstreamLog`` while request-log is on (a request state key).
 UPSTREAM_LOG_KEY = "quotio_upstream_log"
 # Set on an error answer built from a failed call (the legacy's WriteErrorResponse): with
@@ -32,6 +36,19 @@ ERROR_ANSWER_KEY = "quotio_error_answer"
 _SERVER_MOVED = frozenset({"Host", "Transfer-Encoding"})
 _UNSAFE = re.compile(r'[<>:"|?*\s]')
 _DASHES = re.compile(r"-+")
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalError:
+    """A stream's terminal error frame written after its handler set ``status``
+    (``c.Status`` on an answer already under way, code_handlers.go:282). The legacy's writer
+    wrapper sees the status change though the client keeps the 200 (response_writer.go:136-171):
+    from then on it records only what follows (the frame), under that status, in its streaming
+    form when request-log is on, as a forced error log when it is off."""
+
+    status: int
+    frame: bytes
+    timestamp: str  # when the status was set: the streaming log's REQUEST INFO time
 
 
 def records_requests(cfg: Config) -> bool:
@@ -67,8 +84,10 @@ def file_name(path: str, request_id: str, local_stamp: str, *, error: bool) -> s
 
 def render(*, url: str, method: str, headers: Iterable[tuple[str, str]], body: bytes, timestamp: str,
            status: int, response_headers: Iterable[tuple[str, str]], response_body: bytes | None,
-           api_request: bytes = b"", api_response: bytes = b"") -> bytes:
-    """The file: request info, headers (secrets masked), body, the upstream calls, then the answer."""
+           api_request: bytes = b"", api_response: bytes = b"", streaming: bool = False) -> bytes:
+    """The file: request info, headers (secrets masked), body, the upstream calls, then the answer.
+    ``streaming``: the legacy's streaming writer's form, whose answer ends without a newline of
+    its own (request_logger.go:1160)."""
     parts: list[bytes] = [
         b"=== REQUEST INFO ===\n",
         f"Version: {__version__}\nURL: {redact_query(url)}\nMethod: {method}\nTimestamp: {timestamp}\n\n".encode(),
@@ -83,7 +102,8 @@ def render(*, url: str, method: str, headers: Iterable[tuple[str, str]], body: b
     parts += [f"{name}: {value}\n".encode("utf-8", "replace") for name, value in response_headers]
     parts.append(b"\n")
     parts.append(response_body if response_body is not None else b"[body not recorded]")
-    parts.append(b"\n")
+    if not streaming:
+        parts.append(b"\n")
     return b"".join(parts)
 
 

@@ -25,7 +25,9 @@ from .request_log_writer import (
     ERROR_ANSWER_KEY,
     STREAM_RESPONSE_KEY,
     STREAMED_BODY_KEY,
+    TERMINAL_ERROR_KEY,
     UPSTREAM_LOG_KEY,
+    TerminalError,
     file_name,
     prune_error_logs,
     render,
@@ -57,6 +59,15 @@ def _clean(directory: Path, cfg: Config) -> None:
             log.info("log directory over its size limit: oldest files deleted", deleted=deleted)
 
 
+def _failed_stream(request: web.Request, response: web.StreamResponse) -> bool:
+    """A stream whose handler set an error status before its terminal error frame: an error for
+    the legacy's error-only logging though the client saw a 200."""
+    if isinstance(response, web.Response):
+        return False
+    terminal: TerminalError | None = request.get(TERMINAL_ERROR_KEY)
+    return terminal is not None and terminal.status >= 400
+
+
 class RequestLogger:
     """Called once per answered request (after the answer is out): writes the request's log
     file when ``request-log`` is on, or an ``error-…`` one for an error answer when it is off."""
@@ -70,7 +81,7 @@ class RequestLogger:
         # The common answer (request-log off, no error) is settled first, with the fewest lookups:
         # this runs for every request the gateway answers.
         enabled = self.config().request_log
-        if not enabled and response.status < 400:
+        if not enabled and response.status < 400 and not _failed_stream(request, response):
             return
         if side != "native":
             # A client that hung up on a native stream (the dispatcher's 499, counted as legacy):
@@ -93,6 +104,13 @@ class RequestLogger:
         answer = response.body if isinstance(response, web.Response) and isinstance(response.body, bytes) else None
         if answer is None and (streamed := request.get(STREAMED_BODY_KEY)) is not None:
             answer = bytes(streamed)
+        status, stamp, streaming = response.status, Timestamp.now_local().rfc3339_nano(), False
+        terminal: TerminalError | None = request.get(TERMINAL_ERROR_KEY)
+        if terminal is not None:
+            # What the legacy's writer wrapper kept once the handler set the error's status.
+            status, answer, streaming = terminal.status, terminal.frame, not error
+            if streaming:
+                stamp = terminal.timestamp
         now = time.time()
         name = file_name(request.path, request.get(REQUEST_ID_KEY, "") or "0",
                          time.strftime("%Y-%m-%dT%H%M%S", time.localtime(now)), error=error)
@@ -102,9 +120,9 @@ class RequestLogger:
         else:
             api_request, api_response = b"", (answer or b"") if response.get(ERROR_ANSWER_KEY) else b""
         content = render(url=request.raw_path, method=request.method, headers=request.headers.items(), body=body,
-                         timestamp=Timestamp.now_local().rfc3339_nano(), status=response.status,
-                         response_headers=response.headers.items(), response_body=answer,
-                         api_request=api_request, api_response=api_response)
+                         timestamp=stamp, status=status, response_headers=response.headers.items(),
+                         response_body=answer, api_request=api_request, api_response=api_response,
+                         streaming=streaming)
         try:
             write_log(self.directory, name, content)
             if error:

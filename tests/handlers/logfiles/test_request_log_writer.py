@@ -20,7 +20,7 @@ from handlers.logfiles.request_log_writer import file_name, prune_error_logs, sa
 from handlers.logfiles.wiring import RequestLogger
 from quotio_gateway.appkeys import ANSWERED
 from tests.conftest import SECRET, GatewayFactory, auth, eventually
-from tests.fakes.llm_upstream import FakeLLM, status
+from tests.fakes.llm_upstream import FakeLLM, Fault, status
 
 CLAUDE = "claude-sonnet-4-5-20250929"
 CHAT = {"model": CLAUDE, "messages": [{"role": "user", "content": "hi"}]}
@@ -407,3 +407,40 @@ async def test_a_client_that_hangs_up_mid_stream_still_gets_its_request_log(make
     assert answer.startswith("Status: 200\nContent-Type: text/event-stream\n")
     assert first.decode() in answer
     assert "client-key" not in text and "sk-claude-upstream" not in text
+
+
+@pytest.mark.parametrize("request_log", [False, True])
+async def test_a_claude_stream_that_fails_mid_way_is_logged_under_the_error_status(
+        make_gateway: GatewayFactory, fake_llm: FakeLLM, logs: Path, request_log: bool) -> None:
+    """code_handlers.go:282 sets the error's status before the terminal frame: the client keeps
+    its 200, but the writer wrapper (response_writer.go:136-171) takes the status, keeps only the
+    bytes written after it, and logs: a forced error log with request-log off; with it on, the
+    streaming writer's form, whose answer ends without a newline of its own. Other handlers
+    write their frame without a status, so their stream stays a 200 (no error log)."""
+    gw = await start(make_gateway, fake_llm, logs, request_log=request_log)
+    try:
+        for path, request_id, body in (("/v1/messages", "msg", {**CHAT, "max_tokens": 10, "stream": True}),
+                                       ("/v1/chat/completions", "chat", {**CHAT, "stream": True})):
+            fake_llm.script("sk-claude-upstream", Fault("reset", after=3))
+            headers = {"Authorization": "Bearer client-key", "X-Request-Id": request_id}
+            async with gw.session.post(gw.url + path, data=json.dumps(body), headers=headers) as resp:
+                assert resp.status == 200
+                received = await resp.read()
+            if path == "/v1/messages":
+                frame = received[received.rindex(b"event: error\n"):]
+        # Written after the two above, so once its file is there theirs would be too.
+        assert await gw.chat(b"{", request_id="last") == 400
+        await eventually(lambda: any(n.endswith("-last.log") for n in files(logs)))
+        ended = sorted(n.rsplit("-", 1)[1] for n in files(logs))
+        assert ended == (["chat.log", "last.log", "msg.log"] if request_log else ["last.log", "msg.log"])
+        [name] = [n for n in files(logs) if n.endswith("-msg.log")]
+        text = (logs / name).read_bytes()
+    finally:
+        await gw.close()
+    assert name.startswith("v1-messages-" if request_log else "error-v1-messages-")
+    assert frame.startswith(b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":')
+    answer = text.split(b"=== RESPONSE ===\n", 1)[1]
+    assert answer.startswith(b"Status: 500\nContent-Type: text/event-stream\n")
+    assert answer.endswith(b"\n\n" + frame + (b"" if request_log else b"\n"))
+    assert b"content_block_delta" not in answer
+    assert (b"=== API REQUEST 1 ===" in text) is request_log
