@@ -16,7 +16,7 @@ from aiohttp import web
 from handlers.usage.statistics import Timestamp
 from quotio_gateway import appkeys
 from quotio_gateway.config.models import Config
-from quotio_gateway.dispatch import REQUEST_ID_KEY
+from quotio_gateway.dispatch import REQUEST_ID_KEY, UPSTREAM_SERVER_KEY
 from quotio_gateway.mainlog import MAIN_LOG, close_main_log, main_log, open_main_log
 
 from .cleaner import INTERVAL_SECONDS, enforce_size_limit
@@ -37,6 +37,13 @@ from .request_log_writer import (
 from .routes import LOG_DIR
 
 log = structlog.get_logger(__name__)
+
+# Headers aiohttp writes into a response's head itself. The legacy's file lists the handler's
+# header map, which never holds what Go's server adds on the way out (framing, Date); an answer
+# relayed from an upstream (UPSTREAM_SERVER_KEY set) carries the upstream's Date and length, as
+# the legacy's copy of its headers does, and never its hop-by-hop Transfer-Encoding.
+_SERVER_ADDED = frozenset({"date", "content-length", "transfer-encoding"})
+_SERVER_ADDED_RELAYED = frozenset({"transfer-encoding"})
 
 
 def _apply(directory: Path, cfg: Config) -> None:
@@ -119,8 +126,10 @@ class RequestLogger:
             api_request, api_response = upstream.api_request(), upstream.api_response()
         else:
             api_request, api_response = b"", (answer or b"") if response.get(ERROR_ANSWER_KEY) else b""
+        added = _SERVER_ADDED if response.get(UPSTREAM_SERVER_KEY) is None else _SERVER_ADDED_RELAYED
+        response_headers = [(k, v) for k, v in response.headers.items() if k.lower() not in added]
         content = render(url=request.raw_path, method=request.method, headers=request.headers.items(), body=body,
-                         timestamp=stamp, status=status, response_headers=response.headers.items(),
+                         timestamp=stamp, status=status, response_headers=response_headers,
                          response_body=answer, api_request=api_request, api_response=api_response,
                          streaming=streaming)
         try:

@@ -183,6 +183,11 @@ async def test_request_log_on_writes_every_call_without_error_prefix(make_gatewa
         assert {n.rsplit("-", 1)[1] for n in names} == {"plain.log", "streamed.log", "broken.log"}
         plain = next(n for n in names if n.endswith("-plain.log"))
         assert "Status: 200\n" in (logs / plain).read_text()
+        # The handler's header map only (response_writer.go:183-196): nothing Go's server adds
+        # on the way out (Date, framing).
+        for name in names:
+            answer_head = (logs / name).read_text().split("=== RESPONSE ===\n", 1)[1].split("\n\n", 1)[0]
+            assert not re.search(r"^(Date|Content-Length|Transfer-Encoding):", answer_head, re.M | re.I), answer_head
         # A stream's file holds the SSE the client received, to its last frame.
         streamed = (logs / next(n for n in names if n.endswith("-streamed.log"))).read_text()
         assert "Content-Type: text/event-stream" in streamed
@@ -354,6 +359,8 @@ async def test_the_gemini_cli_pass_through_answer_is_the_api_response(make_gatew
         await fake.close()
     answer = json.dumps({"currentTier": {"id": "free-tier"}})  # as web.json_response wrote it
     assert f"=== API RESPONSE ===\n{answer}\n\n=== RESPONSE ===" in text
+    # The upstream's headers the handler copied (its Date among them) are the answer's own.
+    assert re.search(r"\nDate: [^\n]+ GMT\n", text.split("=== RESPONSE ===\n", 1)[1])
     assert "=== API REQUEST" not in text
 
 
