@@ -128,7 +128,11 @@ class RequestLogger:
             api_request, api_response = b"", (answer or b"") if response.get(ERROR_ANSWER_KEY) else b""
         added = _SERVER_ADDED if response.get(UPSTREAM_SERVER_KEY) is None else _SERVER_ADDED_RELAYED
         response_headers = [(k, v) for k, v in response.headers.items() if k.lower() not in added]
-        content = render(url=request.raw_path, method=request.method, headers=request.headers.items(), body=body,
+        # request_logging.go:71-75: the decoded path, then "?" and the raw query (masked by
+        # render) when there is one.
+        query = request.rel_url.raw_query_string
+        url = request.path + ("?" + query if query else "")
+        content = render(url=url, method=request.method, headers=request.headers.items(), body=body,
                          timestamp=stamp, status=status, response_headers=response_headers,
                          response_body=answer, api_request=api_request, api_response=api_response,
                          streaming=streaming)

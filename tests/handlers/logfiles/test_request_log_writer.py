@@ -161,6 +161,35 @@ async def test_request_headers_are_listed_as_go_holds_them(errors_only: Gateway)
     assert "client-key" not in text
 
 
+async def test_a_key_in_the_query_is_masked_in_the_url_line(errors_only: Gateway) -> None:
+    """request_logging.go:71-75 logs the URL with its sensitive query values masked."""
+    path = "/v1beta/models/gemini-2.5-flash:generateContent?key=client-key&alt=json"
+    async with errors_only.session.post(errors_only.url + path, data=b"{",
+                                        headers={"X-Request-Id": "qkey"}) as resp:
+        assert resp.status == 400
+    await eventually(lambda: len(files(errors_only.logs)) == 1)
+    [name] = files(errors_only.logs)
+    assert name.startswith("error-v1beta-models-gemini-2.5-flash-generateContent-")
+    text = (errors_only.logs / name).read_text()
+    assert "\nURL: /v1beta/models/gemini-2.5-flash:generateContent?key=***&alt=json\nMethod: POST\n" in text
+    assert "client-key" not in text
+
+
+async def test_the_url_line_has_the_decoded_path_and_no_empty_query(errors_only: Gateway) -> None:
+    """request_logging.go:71-75: URL.Path (decoded), and "?" only before a query."""
+    host, port = errors_only.server.host, errors_only.server.port
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(b"POST /v1/chat/%63ompletions? HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer client-key\r\n"
+                 b"X-Request-Id: enc\r\nContent-Length: 1\r\nConnection: close\r\n\r\n{")
+    await writer.drain()
+    assert (await reader.readline()).startswith(b"HTTP/1.1 400 ")
+    writer.close()
+    await eventually(lambda: len(files(errors_only.logs)) == 1)
+    [name] = files(errors_only.logs)
+    assert name.startswith("error-v1-chat-completions-")
+    assert "\nURL: /v1/chat/completions\nMethod: POST\n" in (errors_only.logs / name).read_text()
+
+
 async def test_only_the_ten_newest_error_logs_stay(errors_only: Gateway) -> None:
     for i in range(12):
         assert await errors_only.chat(b"{", request_id=f"e{i}") == 400
