@@ -466,10 +466,13 @@ class _NonStreamKeepAlive:
     as the body, with the status left at 200 (surface §6).
     """
 
-    def __init__(self, request: web.Request, interval: float) -> None:
+    def __init__(self, request: web.Request, interval: float, *, record: bool = False) -> None:
         self.request = request
         self.interval = interval
         self.response: web.StreamResponse | None = None
+        self._record = record
+        # With request-log on, the bytes sent once the answer became a stream (the log file's body).
+        self._sent: bytearray | None = None
         self._task: asyncio.Task[None] | None = None
         if interval > 0:
             self._task = asyncio.get_running_loop().create_task(self._tick())
@@ -477,15 +480,23 @@ class _NonStreamKeepAlive:
     @classmethod
     def start(cls, request: web.Request, call: InferenceCall, runtime: InferenceRuntime) -> _NonStreamKeepAlive:
         interval = float(runtime.config.nonstream_keepalive_interval) if call.protocol.nonstream_keepalive else 0.0
-        return cls(request, interval)
+        return cls(request, interval, record=records_requests(runtime.config))
 
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
             if self.response is None:
                 self.response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+                if self._record:
+                    self._sent = self.request[STREAMED_BODY_KEY] = bytearray()
                 await self.response.prepare(self.request)
-            await self.response.write(b"\n")
+            await self._write(b"\n")
+
+    async def _write(self, data: bytes) -> None:
+        assert self.response is not None
+        if self._sent is not None:
+            self._sent += data
+        await self.response.write(data)
 
     def stop_ticking(self) -> None:
         if self._task is not None:
@@ -503,7 +514,7 @@ class _NonStreamKeepAlive:
         await self._settle()
         if self.response is None:
             return web.Response(status=200, body=body, headers={"Content-Type": "application/json"})
-        await self.response.write(body)
+        await self._write(body)
         await self.response.write_eof()
         return self.response
 
@@ -511,8 +522,17 @@ class _NonStreamKeepAlive:
         await self._settle()
         if self.response is None:
             return answer
-        assert answer.body is not None and isinstance(answer.body, bytes)
-        await self.response.write(answer.body)
+        body = answer.body
+        assert body is not None and isinstance(body, bytes)
+        # WriteErrorResponse sets the error's status on the committed answer and records its body
+        # as the call's API response (handlers.go:671-693), as for an error answered outright.
+        self.request[TERMINAL_ERROR_KEY] = TerminalError(answer.status, body, Timestamp.now_local().rfc3339_nano(),
+                                                         streams=False)
+        if (upstream_log := UPSTREAM_LOG.get()) is not None:
+            upstream_log.error_answer(_error_message(body), body)
+        else:
+            self.response[ERROR_ANSWER_KEY] = True
+        await self._write(body)
         await self.response.write_eof()
         return self.response
 
@@ -611,7 +631,8 @@ class _StreamWriter:
         frame = self.call.protocol.error_frame(status, text, self.call.alt)
         if self.call.protocol.status_with_error_frame:
             sent = self._rewrite(frame) if self._rewrite is not None else frame
-            self.request[TERMINAL_ERROR_KEY] = TerminalError(status, sent, Timestamp.now_local().rfc3339_nano())
+            self.request[TERMINAL_ERROR_KEY] = TerminalError(status, sent, Timestamp.now_local().rfc3339_nano(),
+                                                             streams=True)
         await self._send([frame], last=False)
 
     def stop_keepalive(self) -> None:

@@ -23,8 +23,9 @@ STREAMED_BODY_KEY = "quotio_streamed_body"
 # The native stream's response once its head is committed, while request-log is on (a request
 # state key): a client that hangs up leaves the dispatcher only its 499 to report.
 STREAM_RESPONSE_KEY = "quotio_stream_response"
-# A ``TerminalError`` (a request state key): the stream's error frame went out under a status its
-# handler set, which the legacy's log records (with request-log off, as an error log).
+# A ``TerminalError`` (a request state key): an error written into an answer whose 200 had gone
+# out, under a status its handler set, which the legacy's log records (with request-log off, as
+# an error log).
 TERMINAL_ERROR_KEY = "quotio_terminal_error"
 # The request's ``UpstreamLog`` while request-log is on (a request state key).
 UPSTREAM_LOG_KEY = "quotio_upstream_log"
@@ -40,15 +41,18 @@ _DASHES = re.compile(r"-+")
 
 @dataclass(frozen=True, slots=True)
 class TerminalError:
-    """A stream's terminal error frame written after its handler set ``status``
-    (``c.Status`` on an answer already under way, code_handlers.go:282). The legacy's writer
-    wrapper sees the status change though the client keeps the 200 (response_writer.go:136-171):
-    from then on it records only what follows (the frame), under that status, in its streaming
-    form when request-log is on, as a forced error log when it is off."""
+    """An error written after the answer's 200 went out, once its handler set the error's
+    ``status`` (``c.Status``: a Claude stream's terminal frame, code_handlers.go:282; an error
+    after non-stream keep-alives, handlers.go:692). The client keeps the 200, but the legacy's
+    writer wrapper takes the status (response_writer.go:136-171). With request-log off it keeps
+    only what is written from then on (``tail``) and logs it as a forced error log. With it on,
+    a stream (``streams``) switches to the streaming writer, which also keeps only ``tail`` and
+    writes its own form; a non-stream answer keeps its whole body."""
 
     status: int
-    frame: bytes
+    tail: bytes
     timestamp: str  # when the status was set: the streaming log's REQUEST INFO time
+    streams: bool
 
 
 def records_requests(cfg: Config) -> bool:

@@ -115,7 +115,9 @@ class RequestLogger:
         terminal: TerminalError | None = request.get(TERMINAL_ERROR_KEY)
         if terminal is not None:
             # What the legacy's writer wrapper kept once the handler set the error's status.
-            status, answer, streaming = terminal.status, terminal.frame, not error
+            status, streaming = terminal.status, terminal.streams and not error
+            if error or terminal.streams:
+                answer = terminal.tail
             if streaming:
                 stamp = terminal.timestamp
         now = time.time()

@@ -480,3 +480,65 @@ async def test_a_claude_stream_that_fails_mid_way_is_logged_under_the_error_stat
     assert answer.endswith(b"\n\n" + frame + (b"" if request_log else b"\n"))
     assert b"content_block_delta" not in answer
     assert (b"=== API REQUEST 1 ===" in text) is request_log
+
+
+@pytest.mark.parametrize("request_log", [False, True])
+async def test_non_stream_keep_alives_are_logged_with_the_answer(make_gateway: GatewayFactory, logs: Path,
+                                                                 request_log: bool) -> None:
+    """handlers.go:313-356 writes the keep-alive newlines through the logging wrapper, which keeps
+    them with the answer; an error after them goes out under the committed 200, but
+    WriteErrorResponse's c.Status (handlers.go:692) gives the wrapper its status
+    (response_writer.go:136-171): the log says that status, and with request-log off it is an
+    error log holding only the error body, also as its API RESPONSE (handlers.go:671-687)."""
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": CLAUDE,
+               "content": [{"type": "text", "text": "Hi"}], "stop_reason": "end_turn", "stop_sequence": None,
+               "usage": {"input_tokens": 1, "output_tokens": 1}}
+    refusal = {"type": "error", "error": {"type": "invalid_request_error", "message": "prompt is too long"}}
+
+    async def claude(request: web.Request) -> web.Response:
+        body = await request.json()
+        await asyncio.sleep(1.4)  # past one keep-alive tick
+        if body["messages"][0]["content"] == "fail":
+            return web.json_response(refusal, status=400)
+        return web.json_response(message)
+
+    upstream = web.Application()
+    upstream.router.add_post("/v1/messages", claude)
+    fake = TestServer(upstream, host="127.0.0.1")
+    await fake.start_server()
+    app = await make_gateway({"default": "native"}, config={
+        "api-keys": ["client-key"], "request-log": request_log, "nonstream-keepalive-interval": 1,
+        "claude-api-key": [{"api-key": "sk-claude-upstream", "base-url": str(fake.make_url("")).rstrip("/")}]})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    gw = Gateway(server, logs)
+    received: dict[str, bytes] = {}
+    try:
+        for request_id, text in (("ok", "hi"), ("bad", "fail")):
+            body = {"model": CLAUDE, "max_tokens": 10, "messages": [{"role": "user", "content": text}]}
+            headers = {"Authorization": "Bearer client-key", "X-Request-Id": request_id}
+            async with gw.session.post(gw.url + "/v1/messages", data=json.dumps(body), headers=headers) as resp:
+                assert resp.status == 200  # committed by the first keep-alive
+                received[request_id] = await resp.read()
+        assert await gw.chat(b"{", request_id="last") == 400  # its file comes after theirs
+        await eventually(lambda: any(n.endswith("-last.log") for n in files(logs)))
+        names = {n.rsplit("-", 1)[1]: n for n in files(logs)}
+    finally:
+        await gw.close()
+        await fake.close()
+    assert received["ok"].startswith(b"\n") and received["bad"].startswith(b"\n")
+    error_body = received["bad"].lstrip(b"\n")
+    assert b"prompt is too long" in error_body
+    if not request_log:
+        assert sorted(names) == ["bad.log", "last.log"]
+        text = (logs / names["bad.log"]).read_bytes()
+        assert names["bad.log"].startswith("error-v1-messages-")
+        assert b"=== API RESPONSE ===\n" + error_body + b"\n\n=== RESPONSE ===\nStatus: 400\n" in text
+        assert text.endswith(b"\n\n" + error_body + b"\n")
+        return
+    ok, bad = (logs / names["ok.log"]).read_bytes(), (logs / names["bad.log"]).read_bytes()
+    assert ok.split(b"=== RESPONSE ===\n", 1)[1].startswith(b"Status: 200\n")
+    assert ok.endswith(b"\n\n" + received["ok"] + b"\n")
+    answer = bad.split(b"=== RESPONSE ===\n", 1)[1]
+    assert answer.startswith(b"Status: 400\n") and answer.endswith(b"\n\n" + received["bad"] + b"\n")
+    assert bad.count(b"prompt is too long") == 2  # the upstream's answer and the client's
