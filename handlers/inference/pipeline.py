@@ -407,7 +407,7 @@ async def _serve(request: web.Request, runtime: InferenceRuntime, call: Inferenc
         if call.stream and _headers_up_front(call):
             # The Gemini CLI handler never peeks before forwarding (gemini-cli_handlers.go:138-162):
             # the lookup error reaches ForwardStream as its terminal frame, under a 200.
-            writer = _StreamWriter(request, call, 0.0)
+            writer = _StreamWriter(request, call, 0.0, record=records_requests(runtime.config))
             await writer.start()
             await writer.fail(400, f"unknown provider for model {call.model}")
             return await writer.close()
@@ -628,6 +628,10 @@ class _StreamWriter:
             await send(data)
 
     async def fail(self, status: int, text: str) -> None:
+        if (upstream_log := UPSTREAM_LOG.get()) is not None and not upstream_log.api_response().strip():
+            # The handler's cancel function records the error's text as the API response when
+            # nothing else is there (handlers.go:270-305): a failure before any upstream answer.
+            upstream_log.error_answer(text, text.encode())
         frame = self.call.protocol.error_frame(status, text, self.call.alt)
         if self.call.protocol.status_with_error_frame:
             sent = self._rewrite(frame) if self._rewrite is not None else frame

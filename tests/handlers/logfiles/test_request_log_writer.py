@@ -542,3 +542,30 @@ async def test_non_stream_keep_alives_are_logged_with_the_answer(make_gateway: G
     answer = bad.split(b"=== RESPONSE ===\n", 1)[1]
     assert answer.startswith(b"Status: 400\n") and answer.endswith(b"\n\n" + received["bad"] + b"\n")
     assert bad.count(b"prompt is too long") == 2  # the upstream's answer and the client's
+
+
+async def test_a_stream_that_fails_before_any_upstream_call_is_logged(make_gateway: GatewayFactory,
+                                                                      logs: Path) -> None:
+    """The Gemini CLI stream handler forwards an unknown model's error as the stream's terminal
+    frame (gemini-cli_handlers.go:138-162); the wrapper keeps it as the answer, and the handler's
+    cancel function records the error's text as the API response, there being nothing else
+    (handlers.go:270-305)."""
+    app = await make_gateway({"default": "native"}, config={"request-log": True})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    gw = Gateway(server, logs)
+    try:
+        async with gw.session.post(gw.url + "/v1internal:streamGenerateContent",
+                                   data=json.dumps({"model": "no-such-model", "request": {"contents": []}}),
+                                   headers={"X-Request-Id": "cli-unknown"}) as resp:
+            assert resp.status == 200
+            received = await resp.read()
+        await eventually(lambda: len(files(logs)) == 1)
+        text = (logs / files(logs)[0]).read_bytes()
+    finally:
+        await gw.close()
+    assert b"unknown provider for model no-such-model" in received
+    assert b"=== API REQUEST" not in text
+    assert (b"\n\n=== API RESPONSE ===\nunknown provider for model no-such-model\n\n=== RESPONSE ===\nStatus: 200\n"
+            in text)
+    assert text.endswith(b"\n\n" + received + b"\n")
