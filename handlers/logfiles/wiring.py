@@ -71,7 +71,9 @@ def _failed_stream(request: web.Request, response: web.StreamResponse) -> bool:
     the legacy's error-only logging though the client saw a 200."""
     if isinstance(response, web.Response):
         return False
-    terminal: TerminalError | None = request.get(TERMINAL_ERROR_KEY)
+    # The request's own dict: ``request.get`` (Mapping.get) raises and catches a KeyError for an
+    # absent key, and this runs for every streamed answer.
+    terminal: TerminalError | None = request._state.get(TERMINAL_ERROR_KEY)
     return terminal is not None and terminal.status >= 400
 
 
