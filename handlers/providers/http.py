@@ -26,7 +26,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -574,6 +574,13 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
         for raw_event in batch:
             try:
                 event = self._decode(raw_event)
+                if event is not None and event.payload is None and "\n" in event.data:
+                    split = self._decode_lines(raw_event)
+                    if split is not None:
+                        events.extend(split)
+                        if split and split[-1].error is not None:
+                            break
+                        continue
             except UpstreamError as exc:
                 return events, exc
             if event is None:
@@ -582,6 +589,37 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
             if event.error is not None:
                 break
         return events, None
+
+    def _decode_lines(self, raw: SSEEvent) -> list[StreamEvent] | None:
+        """A block whose ``data:`` lines are each a whole JSON value (or ``[DONE]``) but were sent
+        without the blank line between events, read as one event per line, as the legacy's line
+        scanners read every ``data:`` line on its own (openai_compat_executor.go:256-266,
+        claude_executor.go:349-356, gemini_executor.go:301-311, codex_executor.go:282-288).
+        None when a line is not such a value: the block stays one event, as the spec joins it.
+
+        Such a block keeps only its last ``event:`` name; each line's own is the JSON ``type``
+        (which names it in every upstream protocol that sends names at all)."""
+        lines = [line for line in raw.data.split("\n") if line.strip()]
+        parsed: list[tuple[str, Any]] = []
+        for line in lines:
+            text = line.strip()
+            if text == "[DONE]":
+                parsed.append((line, None))
+                continue
+            try:
+                parsed.append((line, orjson.loads(text)))
+            except orjson.JSONDecodeError:
+                return None
+        events: list[StreamEvent] = []
+        for line, payload in parsed:
+            kind = payload.get("type") if raw.event and isinstance(payload, dict) else None
+            event = self._decode(SSEEvent(line, kind if isinstance(kind, str) else raw.event, raw.id, raw.retry))
+            if event is None:
+                continue
+            events.append(event)
+            if event.error is not None:
+                break
+        return events
 
     def _decode(self, raw: SSEEvent) -> StreamEvent | None:
         data = raw.data.strip()
