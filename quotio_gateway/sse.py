@@ -42,13 +42,19 @@ class SSEParser:
     ``keep_dataless``: the spec (and a browser) drops a block that has no ``data:`` line. With it set,
     a block that named an event (``event:`` line, even an empty one) is dispatched anyway with empty
     data, for callers comparing streams, where a stray ``event:`` line is a difference to report.
+
+    ``bare_json``: a line that starts with ``{`` (after blanks) is an event of its own whose data is
+    that line, as if it were a ``data:`` line followed by a blank one. The spec ignores such a line
+    (an unknown field); the legacy's Gemini-family stream readers take it as a chunk, so an upstream
+    answering one JSON object per line, or a one-line JSON answer, is read.
     """
 
-    __slots__ = ("_at_start", "_buffer", "_data", "_event", "_has_data", "_id", "_keep_dataless", "_named",
-                 "_retry", "_skip_lf", "comments")
+    __slots__ = ("_at_start", "_bare_json", "_buffer", "_data", "_event", "_has_data", "_id", "_keep_dataless",
+                 "_named", "_retry", "_skip_lf", "comments")
 
-    def __init__(self, *, keep_dataless: bool = False) -> None:
+    def __init__(self, *, keep_dataless: bool = False, bare_json: bool = False) -> None:
         self._keep_dataless = keep_dataless
+        self._bare_json = bare_json
         # Holds only the unfinished last line: everything up to the last line break is parsed.
         self._buffer = bytearray()
         # A chunk ended in CR: if the next one starts with LF, that LF belongs to the same line break.
@@ -150,6 +156,12 @@ class SSEParser:
             return
         if raw[:1] == b":":
             self.comments += 1
+            return
+        if self._bare_json and raw.lstrip()[:1] == b"{":
+            self._dispatch(events)
+            self._data.append(raw.decode("utf-8", errors="replace").strip())
+            self._has_data = True
+            self._dispatch(events)
             return
         name, colon, value = raw.decode("utf-8", errors="replace").partition(":")
         if colon and value[:1] == " ":

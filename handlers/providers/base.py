@@ -560,6 +560,9 @@ class Executor(ABC):
     # Stream chunks get FilterSSEUsageMetadata (usage_filter.py): the legacy Gemini API-key,
     # Antigravity and AI Studio executors run it, the Gemini CLI and Vertex ones do not.
     filters_usage_metadata = False
+    # The legacy executor reads a stream line that is bare JSON (no ``data:``) as a chunk
+    # (``jsonPayload``, usage_helpers.go:530-547): the Gemini-family executors do.
+    bare_json_lines = False
 
     def __init__(self, client: UpstreamClient) -> None:
         self.client = client

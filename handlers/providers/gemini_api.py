@@ -115,6 +115,10 @@ def gemini_body(request: UpstreamRequest) -> dict[str, Any]:
 class GeminiAPIExecutor(Executor):
     name = "gemini"
     filters_usage_metadata = True  # gemini_executor.go:305
+    # gemini_executor.go:306 and antigravity_executor.go:358,725 read lines with jsonPayload; the
+    # Vertex executor hands every line to translators that take bare JSON alike
+    # (gemini_vertex_executor.go:620-627).
+    bare_json_lines = True
 
     def base_url(self, credential: APIKeyCredential) -> str:
         return credential.base_url.rstrip("/") or DEFAULT_BASE_URL

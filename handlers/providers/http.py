@@ -516,7 +516,7 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
                     raise self.truncated_error()
                 self._complete = True
                 return
-            parser = SSEParser()
+            parser = SSEParser(bare_json=self._executor.bare_json_lines)
             ended = False
             # The last event said the upstream ends here on purpose (``Executor.ends_answer``).
             said_end = False

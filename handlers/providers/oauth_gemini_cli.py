@@ -48,6 +48,7 @@ def unwrap(event: StreamEvent) -> StreamEvent:
 class GeminiCLIExecutor(OAuthExecutor, GeminiAPIExecutor):
     name = "gemini-cli"
     filters_usage_metadata = False  # gemini_cli_executor.go does not filter
+    bare_json_lines = False  # only data: lines reach its translator (gemini_cli_executor.go:393)
     upstream_format = Format.GEMINI_CLI
     google_hint = True
 

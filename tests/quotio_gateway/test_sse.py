@@ -167,6 +167,16 @@ def test_block_with_only_id_retry_or_unknown_fields_is_never_dispatched() -> Non
     assert split_events(body) == split_kept(body) == []
 
 
+def test_bare_json_lines_are_events_of_their_own_only_when_asked() -> None:
+    body = b'{"a": 1}\r\n  {"b": 2}\ndata: 3\n{"c": 3}\n[1]\n\n'
+    assert split_events(body) == [SSEEvent("3")]
+    parser = SSEParser(bare_json=True)
+    events = [*parser.feed(body[:5]), *parser.feed(body[5:]), *parser.finish()]
+    # A pending data: line is its own event before the bare line; a line not opening an object
+    # is still a field the spec ignores.
+    assert events == [SSEEvent('{"a": 1}'), SSEEvent('{"b": 2}'), SSEEvent("3"), SSEEvent('{"c": 3}')]
+
+
 def test_bom_is_dropped_only_at_the_start_of_the_stream() -> None:
     bom = b"\xef\xbb\xbf"
     assert parse_all(bom[:2], bom[2:] + b"data: x\n\n") == [SSEEvent("x")]

@@ -204,3 +204,46 @@ async def test_a_multi_line_data_field_that_is_not_json_per_line_stays_one_event
     raw = await _answer(gateway, up, COMPAT_MODEL, MESSAGES, body)
     texts = [json.loads(line[6:])["delta"]["text"] for line in raw.split(b"\n") if b'"text_delta"' in line]
     assert texts == ["Hel", "lo"]
+
+
+# A Gemini-family upstream whose stream lines are bare JSON (one object per line, or the whole
+# answer on one line, as a generateContent body): the legacy's Gemini executors read a line
+# starting with ``{`` as a chunk whether or not ``data:`` precedes it (``jsonPayload``,
+# usage_helpers.go:530-547, gemini_executor.go:306; Vertex hands each line to translators that
+# strip an optional ``data:``, gemini_vertex_executor.go:620-627).
+BARE_JSON: list[tuple[str, tuple[str, dict[str, Any]]]] = [
+    ("chat", CHAT), ("messages", MESSAGES), ("responses", RESPONSES),
+    ("gemini", (f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent?alt=sse",
+                {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})),
+]
+
+
+@pytest.mark.parametrize("client", [case[1] for case in BARE_JSON], ids=[case[0] for case in BARE_JSON])
+async def test_gemini_lines_of_bare_json_are_read_as_chunks(
+        gateway: MakeGateway, up: Upstream, client: tuple[str, dict[str, Any]]) -> None:
+    expected = await _answer(gateway, up, GEMINI_MODEL, client, _frames(GEMINI))
+    ndjson = b"".join(json.dumps(chunk).encode() + b"\n" for chunk in GEMINI)
+    assert await _answer(gateway, up, GEMINI_MODEL, client, ndjson) == expected
+
+
+async def test_a_one_line_gemini_answer_to_a_stream_request_is_read_as_one_chunk(
+        gateway: MakeGateway, up: Upstream) -> None:
+    whole = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hello"}]}, "finishReason": "STOP",
+                             "index": 0}],
+             "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 2, "totalTokenCount": 6},
+             "modelVersion": "gemini-2.5-flash", "responseId": "r-1"}
+    expected = await _answer(gateway, up, GEMINI_MODEL, MESSAGES, _frames([whole]))
+    assert b'"text":"Hello"' in expected
+    assert await _answer(gateway, up, GEMINI_MODEL, MESSAGES, json.dumps(whole).encode(),
+                         {"Content-Type": "application/json; charset=UTF-8"}) == expected
+
+
+async def test_bare_json_lines_from_an_openai_compatible_upstream_are_not_chunks(
+        gateway: MakeGateway, up: Upstream) -> None:
+    # The OpenAI-compatible executor skips every line without ``data:``
+    # (openai_compat_executor.go:264-266): nothing of such a body is an answer.
+    up.body = b"".join(json.dumps(chunk).encode() + b"\n" for chunk in COMPAT[:-1])
+    gw = await gateway(upstreams_config(up.root))
+    resp = await gw.post(CHAT[0], json={"model": COMPAT_MODEL, **CHAT[1]})
+    assert resp.status == 500
+    assert (await resp.json())["error"]["message"] == "upstream stream closed before [DONE]"
