@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from handlers.providers.base import StreamEvent
+from handlers.translation.sse import loads_upstream
 
 from .translate import StreamTranslator
 
@@ -45,7 +46,7 @@ def item_payload(item: Item) -> Any:
     if isinstance(item, StreamEvent):
         return item.payload
     try:
-        return orjson.loads(item)
+        return loads_upstream(item)
     except orjson.JSONDecodeError:
         return None
 
@@ -53,7 +54,7 @@ def item_payload(item: Item) -> Any:
 def json_object(upstream: bytes) -> dict[str, Any]:
     """A whole upstream answer as a JSON object; anything unreadable or not an object reads as {}."""
     try:
-        value = orjson.loads(upstream)
+        value = loads_upstream(upstream)
     except orjson.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}

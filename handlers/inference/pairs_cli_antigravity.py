@@ -171,7 +171,7 @@ def gemini_to_antigravity(inp: TranslateInput) -> Translation:
 
     def answer(upstream: bytes) -> bytes:
         try:
-            value = orjson.loads(upstream)
+            value = sse.loads_upstream(upstream)
         except orjson.JSONDecodeError:
             return upstream
         if isinstance(value, dict) and "response" in value:

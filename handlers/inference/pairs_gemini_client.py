@@ -31,7 +31,7 @@ from handlers.translation import gemini_client_codex as codex_pair
 from handlers.translation import gemini_client_gemini as family
 from handlers.translation import gemini_client_openai as openai_pair
 from handlers.translation.model import Format
-from handlers.translation.sse import dumps, encode_gemini_chunk
+from handlers.translation.sse import dumps, encode_gemini_chunk, loads_upstream
 
 from .pair_parts import FunctionTranslation
 from .translate import PairFactory, PairKey, TranslateInput, Translation, TranslationError
@@ -47,7 +47,7 @@ def _event(item: StreamEvent | bytes) -> StreamEvent:
 def _json(upstream: bytes) -> Any:
     """The upstream body parsed; an unreadable one reads as nothing, like gjson on bad bytes."""
     try:
-        return orjson.loads(upstream)
+        return loads_upstream(upstream)
     except orjson.JSONDecodeError:
         return None
 

@@ -36,7 +36,7 @@ from aiohttp_socks import ProxyConnector
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from handlers.translation.sse import SSEEvent, SSEParser, json_text
+from handlers.translation.sse import SSEEvent, SSEParser, json_text, loads_upstream
 
 from .base import PreparedRequest, StreamEvent, UpstreamError, UpstreamResult, transport_error
 from .direct_http import DirectClient, DirectError, DirectResponse, eligible, request_head
@@ -607,7 +607,7 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
                 parsed.append((line, None))
                 continue
             try:
-                parsed.append((line, orjson.loads(text)))
+                parsed.append((line, loads_upstream(text)))
             except orjson.JSONDecodeError:
                 return None
         events: list[StreamEvent] = []
@@ -628,7 +628,7 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
         if data == "[DONE]":
             return StreamEvent(raw.event, raw.data, None)
         try:
-            payload = orjson.loads(data)
+            payload = loads_upstream(data)
         except orjson.JSONDecodeError:
             # The legacy reads such a line with gjson, which finds nothing in it: same-protocol
             # relays pass it on as it came and translators skip it, and the stream goes on

@@ -36,6 +36,7 @@ from handlers.translation.model import (
     UsageReport,
     collect_response,
 )
+from handlers.translation.sse import loads_upstream
 from quotio_gateway.sse import SSEEvent, SSEParser
 
 # --- upstream response -> internal -----------------------------------------------------------
@@ -54,7 +55,7 @@ class ClaudeStreamParser:
 
     def feed_sse(self, event: SSEEvent) -> list[StreamEvent]:
         try:
-            payload = orjson.loads(event.data)
+            payload = loads_upstream(event.data)
         except orjson.JSONDecodeError:
             return []
         return self.feed(payload) if isinstance(payload, dict) else []

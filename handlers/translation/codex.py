@@ -50,7 +50,7 @@ from handlers.translation.model import (
     Usage,
     collect_response,
 )
-from handlers.translation.sse import json_text
+from handlers.translation.sse import json_text, loads_upstream
 from handlers.translation.thinking import budget_to_level
 from quotio_gateway.sse import SSEEvent, SSEParser
 
@@ -250,7 +250,7 @@ class CodexStreamParser:
 
     def feed_sse(self, event: SSEEvent) -> list[StreamEvent]:
         try:
-            payload = orjson.loads(event.data)
+            payload = loads_upstream(event.data)
         except orjson.JSONDecodeError:
             return []
         return self.feed(payload) if isinstance(payload, dict) else []
@@ -371,7 +371,7 @@ def parse_stream_payloads(payloads: Iterable[Any]) -> Response:
 
 def _json_or_none(data: str) -> Any:
     try:
-        return orjson.loads(data)
+        return loads_upstream(data)
     except orjson.JSONDecodeError:
         return None
 

@@ -24,7 +24,7 @@ import orjson
 from handlers.translation import codex_instructions
 from handlers.translation.codex_instructions import OVERRIDE_MARKER, CodexInstructions, is_opencode
 from handlers.translation.gjson_values import text_of
-from handlers.translation.sse import dumps
+from handlers.translation.sse import dumps, loads_upstream
 
 _FORCED: tuple[tuple[str, Any], ...] = (
     ("stream", True),
@@ -195,7 +195,7 @@ def completed_event(upstream: bytes) -> dict[str, Any] | None:
     line for it like the legacy executor does.
     """
     try:
-        whole = orjson.loads(upstream)
+        whole = loads_upstream(upstream)
     except orjson.JSONDecodeError:
         whole = None
     if isinstance(whole, dict):
@@ -204,7 +204,7 @@ def completed_event(upstream: bytes) -> dict[str, Any] | None:
         if not line.startswith(b"data:"):
             continue
         try:
-            payload = orjson.loads(line[5:].strip())
+            payload = loads_upstream(line[5:].strip())
         except orjson.JSONDecodeError:
             continue
         if isinstance(payload, dict) and payload.get("type") == "response.completed":

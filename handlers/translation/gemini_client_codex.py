@@ -20,7 +20,7 @@ from handlers.translation.codex import short_name_map, shorten_name
 from handlers.translation.gemini_client_common import new_call_id, rfc3339
 from handlers.translation.gemini_request import declaration_schema, system_instruction, thinking_config
 from handlers.translation.gjson_values import int_of, text_of
-from handlers.translation.sse import SSEParser, json_text
+from handlers.translation.sse import SSEParser, json_text, loads_upstream
 from handlers.translation.thinking import budget_to_level
 
 # --- client request -> Codex request ---------------------------------------------------------
@@ -265,7 +265,7 @@ def completed_event(upstream: bytes) -> dict[str, Any] | None:
     SSE body instead gets it found there. None when neither holds one.
     """
     try:
-        doc = orjson.loads(upstream)
+        doc = loads_upstream(upstream)
     except orjson.JSONDecodeError:
         doc = None
     if isinstance(doc, dict):
@@ -273,7 +273,7 @@ def completed_event(upstream: bytes) -> dict[str, Any] | None:
     parser = SSEParser()
     for event in [*parser.feed(upstream), *parser.finish()]:
         try:
-            payload = orjson.loads(event.data)
+            payload = loads_upstream(event.data)
         except orjson.JSONDecodeError:
             continue
         if isinstance(payload, dict) and payload.get("type") == "response.completed":

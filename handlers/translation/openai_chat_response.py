@@ -37,7 +37,7 @@ from handlers.translation.model import (
     UsageReport,
 )
 from handlers.translation.openai_chat_request import unix_now
-from handlers.translation.sse import json_text
+from handlers.translation.sse import json_text, loads_upstream
 
 # --- upstream response -> internal -----------------------------------------------------------
 
@@ -76,7 +76,7 @@ class OpenAIChatStreamParser:
         if data.strip() == "[DONE]":
             return [StreamEnd()]
         try:
-            chunk = orjson.loads(data)
+            chunk = loads_upstream(data)
         except orjson.JSONDecodeError:
             return []
         return self.feed(chunk) if isinstance(chunk, dict) else []

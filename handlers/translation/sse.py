@@ -40,6 +40,42 @@ def json_text(obj: Any) -> str:
     return dumps(obj).decode()
 
 
+def loads_upstream(data: bytes | str) -> Any:
+    """An upstream JSON text decoded; raises ``orjson.JSONDecodeError`` when it is none.
+
+    orjson refuses a ``\\uD83D`` escape with no partner (valid JSON grammar; a server that cuts
+    its text between the two UTF-16 halves of an emoji writes one); the legacy's gjson reads it
+    as U+FFFD. So does this, instead of losing the chunk or the answer it is in.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        error = exc
+    text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
+    if "\\u" not in text:
+        raise error
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except ValueError:
+        raise error from None
+    return _without_lone_surrogates(value)
+
+
+def _no_constant(name: str) -> Any:
+    # NaN / Infinity are not JSON; orjson refuses them and so does this fallback.
+    raise ValueError(name)
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    return value
+
+
 KEEPALIVE = b": keep-alive\n\n"
 OPENAI_DONE = b"data: [DONE]\n\n"
 RESPONSES_END = b"\n"

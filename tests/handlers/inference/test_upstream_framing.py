@@ -247,3 +247,41 @@ async def test_bare_json_lines_from_an_openai_compatible_upstream_are_not_chunks
     resp = await gw.post(CHAT[0], json={"model": COMPAT_MODEL, **CHAT[1]})
     assert resp.status == 500
     assert (await resp.json())["error"]["message"] == "upstream stream closed before [DONE]"
+
+
+# A ``\ud83d`` escape with no low half after it (a server that cut its text between the two UTF-16
+# halves of an emoji): valid JSON grammar that orjson refuses. The legacy's gjson reads it as
+# U+FFFD; the chunk (here the finishing one) must not be lost.
+LONE = "\\ud83d"
+
+
+async def test_a_lone_surrogate_escape_in_a_gemini_chunk_reads_as_a_replacement_character(
+        gateway: MakeGateway, up: Upstream) -> None:
+    body = _frames(GEMINI[:1]) + b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":"' + \
+        LONE.encode() + b'"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":4,' \
+        b'"candidatesTokenCount":2,"totalTokenCount":6}}\r\n\r\n'
+    raw = await _answer(gateway, up, GEMINI_MODEL, MESSAGES, body)
+    frames = [json.loads(line[6:]) for line in raw.split(b"\n") if line.startswith(b"data: ")]
+    assert [f["delta"]["text"] for f in frames if f["type"] == "content_block_delta"] == ["Hel", "\ufffd"]
+    assert [f["type"] for f in frames][-2:] == ["message_delta", "message_stop"]
+
+
+async def test_a_lone_surrogate_escape_in_a_whole_answer_reads_as_a_replacement_character(
+        gateway: MakeGateway, up: Upstream) -> None:
+    up.body = (b'{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,'
+               b'"message":{"role":"assistant","content":"Hi ' + LONE.encode() + b'"},"finish_reason":"stop"}]}')
+    up.headers = {"Content-Type": "application/json"}
+    gw = await gateway(upstreams_config(up.root))
+    resp = await gw.post("/v1/messages", json={"model": COMPAT_MODEL, "max_tokens": 64,
+                                               "messages": [{"role": "user", "content": "hi"}]})
+    assert resp.status == 200
+    assert (await resp.json())["content"] == [{"type": "text", "text": "Hi \ufffd"}]
+
+
+async def test_a_same_protocol_relay_passes_a_lone_surrogate_escape_on_as_it_came(
+        gateway: MakeGateway, up: Upstream) -> None:
+    # The legacy relays the line's bytes (openai_openai_response.go); only translators read it.
+    lone = _chunk({"content": "x"})
+    body = _frames([COMPAT[0], json.dumps(lone).replace('"x"', f'"{LONE}"').encode(), *COMPAT[3:]])
+    raw = await _answer(gateway, up, COMPAT_MODEL, CHAT, body)
+    assert f'"delta": {{"content": "{LONE}"}}'.encode() in raw

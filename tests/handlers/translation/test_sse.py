@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,7 @@ from handlers.translation.sse import (
     encode_openai_chunk,
     encode_responses_event,
     json_text,
+    loads_upstream,
 )
 from quotio_gateway import sse as shared_sse
 from tests.quotio_gateway.test_sse import parse_all
@@ -101,3 +103,11 @@ def test_json_text_writes_what_orjson_refuses_to_nest() -> None:
     value = {"functionCall": {"args": {"a": deep}}}
     assert orjson.loads(json_text(value)) == value
     assert json_text({"a": "é"}) == '{"a":"é"}'
+
+
+def test_loads_upstream_reads_a_lone_surrogate_escape_as_gjson_does() -> None:
+    assert loads_upstream(rb'{"a":["\ud83d\ude00","x\ud83d","\ude00y"]}') == {"a": ["\U0001f600", "x\ufffd", "\ufffdy"]}
+    assert loads_upstream('{"\\ud83d": 1}') == {"\ufffd": 1}
+    for bad in (b'{"a": NaN}', rb'{"a": "\ud83d"', b"{x"):
+        with pytest.raises(orjson.JSONDecodeError):
+            loads_upstream(bad)
