@@ -280,6 +280,10 @@ class _Attempt:
         return ""
 
     async def __call__(self, candidate: Candidate) -> _Opened:
+        # The snapshot the candidate was just picked from: after a reload during the request, a
+        # later attempt resolves its model and payload rules from the config then current, as the
+        # legacy's conductor and rebound executors do (conductor.go:594-597).
+        self.registry = self.runtime.registry.current
         try:
             translation, upstream_request = self.translate(candidate)
         except UpstreamError:
@@ -325,6 +329,7 @@ class _Attempt:
         """A credential the legacy's pass still calls after the client hung up: the call fails at
         once on the cancelled context, and the reporter its executor opened records that failure
         (``trackFailure``, e.g. claude_executor.go:95 and 228)."""
+        self.registry = self.runtime.registry.current
         self._record_failure(candidate)
 
     def _record_failure(self, candidate: Candidate) -> None:
@@ -412,7 +417,12 @@ async def _serve(request: web.Request, runtime: InferenceRuntime, call: Inferenc
             await writer.fail(400, f"unknown provider for model {call.model}")
             return await writer.close()
         return unknown_model_response(call.model)
-    candidates = runtime.candidates(registry, providers, split_thinking_suffix(resolved).name)
+    served_model = split_thinking_suffix(resolved).name
+
+    def candidates() -> list[Candidate]:
+        # Read at every pick: a reload during the request changes who the next attempt may go to.
+        return runtime.candidates(runtime.registry.current, providers, served_model)
+
     attempt = _Attempt(request, runtime, registry, call, resolved)
     if call.stream:
         return await _serve_stream(request, runtime, call, candidates, attempt, resolved)
@@ -705,7 +715,8 @@ async def _pump(translator: StreamTranslator, stream: UpstreamStream, writer: _S
 
 
 async def _serve_stream(request: web.Request, runtime: InferenceRuntime, call: InferenceCall,
-                        candidates: list[Candidate], attempt: _Attempt, resolved: str) -> web.StreamResponse:
+                        candidates: Callable[[], list[Candidate]], attempt: _Attempt,
+                        resolved: str) -> web.StreamResponse:
     config = runtime.config
     writer = _StreamWriter(request, call, float(config.streaming.keepalive_seconds),
                            record=records_requests(config))
@@ -718,7 +729,8 @@ async def _serve_stream(request: web.Request, runtime: InferenceRuntime, call: I
 
 
 async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, call: InferenceCall,
-                             candidates: list[Candidate], attempt: _Attempt, resolved: str) -> web.StreamResponse:
+                             candidates: Callable[[], list[Candidate]], attempt: _Attempt,
+                             resolved: str) -> web.StreamResponse:
     cfg = runtime.config
     if _headers_up_front(call):
         # Committed now (the Gemini CLI handler sets its SSE headers before asking upstream), but
@@ -731,7 +743,7 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
     # event under a 200, a Codex ``response.failed`` for usage) moves on like the same status
     # would, whatever ``bootstrap-retries`` says; the failing credential is already marked, so
     # each move reaches a different one.
-    moves_left = len(candidates)
+    moves_left = len(candidates())
     moved_for: UpstreamError | None = None
     while True:
         settings = runtime.retry_settings()

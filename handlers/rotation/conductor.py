@@ -43,6 +43,8 @@ log = structlog.get_logger("handlers.rotation")
 T = TypeVar("T")
 Attempt = Callable[[C], Awaitable[T]]
 Sleep = Callable[[float], Awaitable[None]]
+# The credentials that may serve, as they are at the moment of asking.
+Pool = Callable[[], Sequence[C]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,7 @@ def mark_client_gone(state: RotationState, credential_id: str, model: str, setti
                        message="context canceled")
 
 
-def _abandon_pass(model: str, candidates: Sequence[C], selector: Selector, state: RotationState,
+def _abandon_pass(model: str, candidates: Pool[C], selector: Selector, state: RotationState,
                   settings: RetrySettings, tried: set[str], tried_log: list[str],
                   on_abandon: Callable[[C], None] | None = None) -> None:
     """The rest of a pass whose client has gone. The legacy loop does not look at the context
@@ -134,11 +136,11 @@ def _abandon_pass(model: str, candidates: Sequence[C], selector: Selector, state
             on_abandon(credential)
 
 
-def _pick_next(model: str, candidates: Sequence[C], selector: Selector, state: RotationState,
+def _pick_next(model: str, candidates: Pool[C], selector: Selector, state: RotationState,
                tried: set[str], tried_log: list[str]) -> C:
     """The pass's next credential among those not tried yet, recorded as tried; raises the
     selector's ``RotationError`` (``AuthNotFoundError`` when none is left)."""
-    remaining = [c for c in candidates if c.id not in tried]
+    remaining = [c for c in candidates() if c.id not in tried]
     if not remaining:
         raise AuthNotFoundError()
     credential = selector.pick(model, remaining, state, state.now())
@@ -163,7 +165,7 @@ class _RequestFault(Exception):
         self.error = error
 
 
-async def _one_pass(model: str, candidates: Sequence[C], attempt: Attempt[C, T], settings: RetrySettings,
+async def _one_pass(model: str, candidates: Pool[C], attempt: Attempt[C, T], settings: RetrySettings,
                     selector: Selector, state: RotationState, tried_log: list[str],
                     defer_success: bool, on_abandon: Callable[[C], None] | None = None) -> tuple[T, C]:
     tried: set[str] = set()
@@ -202,11 +204,16 @@ async def _one_pass(model: str, candidates: Sequence[C], attempt: Attempt[C, T],
         return value, credential
 
 
-async def run_with_failover(candidates: Sequence[C], attempt: Attempt[C, T], *, model: str,
+async def run_with_failover(candidates: Sequence[C] | Pool[C], attempt: Attempt[C, T], *, model: str,
                             cfg: RetrySettings, selector: Selector, state: RotationState,
                             sleep: Sleep = asyncio.sleep, defer_success: bool = False,
                             on_abandon: Callable[[C], None] | None = None) -> Served[C, T]:
     """Serve ``model`` with one of ``candidates`` (the enabled credentials that list it).
+
+    ``candidates`` may be a function giving them as they are now: it is asked before every pick
+    and every cooldown wait, so that a config reload during the request counts from its next
+    pick on (removed keys are no longer tried, added ones are), as the legacy's conductor reads
+    its auths afresh each time (conductor.go:576, 1746-1783). The call in flight is not affected.
 
     ``attempt(credential)`` performs the upstream call and raises ``UpstreamError`` on failure.
     Cancellation (the client hung up) marks the credential in flight and every other one the
@@ -218,18 +225,19 @@ async def run_with_failover(candidates: Sequence[C], attempt: Attempt[C, T], *, 
     Raises the final ``UpstreamError`` (its status and body go to the client as they are) or a
     ``RotationError`` whose ``status``/``headers``/``body`` are the exact legacy answer.
     """
+    pool: Pool[C] = candidates if callable(candidates) else lambda: candidates  # type: ignore[assignment,return-value]
     tried_log: list[str] = []
     passes = 1
     while True:
         try:
-            value, credential = await _one_pass(model, candidates, attempt, cfg, selector, state, tried_log,
+            value, credential = await _one_pass(model, pool, attempt, cfg, selector, state, tried_log,
                                                 defer_success, on_abandon)
         except _RequestFault as fault:
             raise fault.error from None
         except (UpstreamError, RotationError) as error:
             if passes >= cfg.passes or cfg.max_retry_interval <= 0 or getattr(error, "status", None) == 200:
                 raise
-            wait = closest_cooldown_wait(model, candidates, state, state.now())
+            wait = closest_cooldown_wait(model, pool(), state, state.now())
             if wait is None or wait > cfg.max_retry_interval:
                 raise
             passes += 1
