@@ -74,18 +74,20 @@ async def rewrite(client: Any, text: str, keys: list[str]) -> None:
     await eventually(lambda: [k.api_key for k in store.current.claude_api_key] == keys, what="config reload")
 
 
+@pytest.mark.parametrize("stream", [False, True])
 async def test_the_next_pick_after_a_reload_uses_the_new_keys(gateway: MakeGateway, fake_llm: FakeLLM,
-                                                               held: HeldUpstream) -> None:
+                                                               held: HeldUpstream, stream: bool) -> None:
     """sk-a (highest priority) is asked first and answers only after the reload, with a 429. The
     key removed meanwhile (sk-b) is not tried; the one added (sk-c) is, with its own alias target."""
     first = entry("sk-a", held.root, SONNET, priority=1)
     client = await gateway("claude-api-key:\n" + first + entry("sk-b", fake_llm.root, SONNET))
-    pending = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat("fast")))
+    pending = asyncio.ensure_future(client.post("/v1/chat/completions", json=chat("fast", stream=stream)))
     await asyncio.wait_for(held.arrived.wait(), 5)
     await rewrite(client, "claude-api-key:\n" + first + entry("sk-c", fake_llm.root, HAIKU), ["sk-a", "sk-c"])
     held.gate.set()
     resp = await asyncio.wait_for(pending, 5)
     assert resp.status == 200, await resp.text()
+    await resp.read()
     assert [(r.key, r.body["model"]) for r in fake_llm.requests] == [("sk-c", HAIKU)]
 
 
