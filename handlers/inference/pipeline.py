@@ -743,7 +743,7 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
     # event under a 200, a Codex ``response.failed`` for usage) moves on like the same status
     # would, whatever ``bootstrap-retries`` says; the failing credential is already marked, so
     # each move reaches a different one.
-    moves_left = len(candidates())
+    moves_left: int | None = None  # counted when first needed: most streams never move
     moved_for: UpstreamError | None = None
     while True:
         settings = runtime.retry_settings()
@@ -781,8 +781,10 @@ async def _serve_stream_with(writer: _StreamWriter, runtime: InferenceRuntime, c
             return await writer.close()
         # ``sentPayload`` (handlers.go:508-560) counts upstream payload only: keep-alives that the
         # Gemini CLI stream writes before its first chunk do not end the bootstrap window.
-        if not writer.payload_sent and not error.delivered and error.scope in ("quota", "credential") \
-                and moves_left > 0:
+        may_move = not writer.payload_sent and not error.delivered and error.scope in ("quota", "credential")
+        if may_move and moves_left is None:
+            moves_left = len(candidates())
+        if may_move and moves_left:
             moves_left -= 1
             moved_for = error
             log.info("inference.first_event_failover", model=call.model, status=error.status, scope=error.scope)
