@@ -53,6 +53,8 @@ SIDE_KEY = "quotio_side"
 HEAD_AT_KEY = "quotio_head_at"
 SHADOW_GO_KEY = "quotio_shadow_go"
 BEFORE_MIDDLEWARE_KEY = "quotio_before_middleware"
+# On the dispatcher's stand-in answer (499, never sent) for a client that left before the end.
+CLIENT_GONE_KEY = "quotio_client_gone"
 # Set on an answer whose headers are an upstream's, copied as the legacy copies them (its Server too).
 UPSTREAM_SERVER_KEY = "quotio_upstream_server"
 
@@ -155,6 +157,9 @@ class Dispatcher:
             # The client went away: aiohttp (or the front door) cancels the handler and with it the
             # upstream call, or a write to the closing socket fails before that cancellation lands.
             response = web.Response(status=499)
+            response[CLIENT_GONE_KEY] = True
+            # Counted against the side that was answering (a native stream cut mid-way is native's).
+            side = request._state.get(SIDE_KEY) or side
             raise
         finally:
             if response is not None:

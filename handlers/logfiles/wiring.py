@@ -16,7 +16,7 @@ from aiohttp import web
 from handlers.usage.statistics import Timestamp
 from quotio_gateway import appkeys
 from quotio_gateway.config.models import Config
-from quotio_gateway.dispatch import REQUEST_ID_KEY, UPSTREAM_SERVER_KEY
+from quotio_gateway.dispatch import CLIENT_GONE_KEY, REQUEST_ID_KEY, UPSTREAM_SERVER_KEY
 from quotio_gateway.mainlog import MAIN_LOG, close_main_log, main_log, open_main_log
 
 from .cleaner import INTERVAL_SECONDS, enforce_size_limit
@@ -92,10 +92,11 @@ class RequestLogger:
         enabled = self.config().request_log
         if not enabled and response.status < 400 and not _failed_stream(request, response):
             return
-        if side != "native":
-            # A client that hung up on a native stream (the dispatcher's 499, counted as legacy):
-            # the legacy's middleware still finalises, writing what was sent under the status its
-            # head committed (response_writer.go:244-300); with request-log off that is no error.
+        if side != "native" or response._state.get(CLIENT_GONE_KEY):
+            # Legacy's answer, or a client that hung up on a native one (the dispatcher's 499
+            # stand-in): for a native stream the legacy's middleware still finalises, writing what
+            # was sent under the status its head committed (response_writer.go:244-300); with
+            # request-log off that is no error.
             stream = request.get(STREAM_RESPONSE_KEY) if enabled else None
             if stream is None:
                 return

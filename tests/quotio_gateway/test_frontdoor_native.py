@@ -217,8 +217,8 @@ async def test_get_routes_still_go_to_aiohttp(lane, lane_calls):
 async def test_client_disconnect_cancels_the_upstream_call(lane, fake):
     registry = lane.app[appkeys.METRICS].registry
     inflight = lane.app[appkeys.RUNTIME].inflight
-    # The dispatcher counts a request cut before its answer as a 499 on either listener.
-    labels = {"route": "(default)", "mode": "native", "side": "legacy", "status": "499"}
+    # The dispatcher counts a request cut before its answer as a 499 of the native side on either listener.
+    labels = {"route": "(default)", "mode": "native", "side": "native", "status": "499"}
     for done, port in enumerate((lane.fast, lane.slow), start=1):
         fake.script(CLAUDE_KEY, Fault("stall", seconds=10))
         _, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -371,7 +371,7 @@ async def test_a_write_to_a_client_that_hung_up_is_a_499_not_a_handler_error(lan
 
     monkeypatch.setattr(routes, "serve", hung_up)
     registry = lane.app[appkeys.METRICS].registry
-    gone = {"route": "(default)", "mode": "native", "side": "legacy", "status": "499"}
+    gone = {"route": "(default)", "mode": "native", "side": "native", "status": "499"}
     for done, port in enumerate((lane.fast, lane.slow), start=1):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(post("/v1/chat/completions", CHAT_STREAM))

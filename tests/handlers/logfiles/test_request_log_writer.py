@@ -569,3 +569,25 @@ async def test_a_stream_that_fails_before_any_upstream_call_is_logged(make_gatew
     assert (b"\n\n=== API RESPONSE ===\nunknown provider for model no-such-model\n\n=== RESPONSE ===\nStatus: 200\n"
             in text)
     assert text.endswith(b"\n\n" + received + b"\n")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_client_that_hangs_up_is_no_error_log(make_gateway: GatewayFactory, fake_llm: FakeLLM,
+                                                      logs: Path, stream: bool) -> None:
+    """With request-log off the legacy logs only answers its handler gave an error status; a client
+    that went away set none (the dispatcher's 499 is ours, for metrics and the access line)."""
+    gw = await start(make_gateway, fake_llm, logs, request_log=False)
+    try:
+        fake_llm.script("sk-claude-upstream", Fault("stall", seconds=10))
+        task = asyncio.ensure_future(gw.chat(json.dumps({**CHAT, "stream": stream}).encode(), request_id="gone",
+                                             stream=stream))
+        await eventually(lambda: len(fake_llm.requests) == 1)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await eventually(lambda: fake_llm.cancelled == 1)
+        # Written after the hang-up is settled, so an error log of it would be there by then.
+        assert await gw.chat(b"{", request_id="last") == 400
+        await eventually(lambda: any(n.endswith("-last.log") for n in files(logs)))
+        assert [n for n in files(logs) if "gone" in n] == []
+    finally:
+        await gw.close()
