@@ -55,6 +55,10 @@ SHADOW_GO_KEY = "quotio_shadow_go"
 BEFORE_MIDDLEWARE_KEY = "quotio_before_middleware"
 # On the dispatcher's stand-in answer (499, never sent) for a client that left before the end.
 CLIENT_GONE_KEY = "quotio_client_gone"
+# While a native handler runs: its route's open_streams child, raised by on_response_prepare when
+# the handler starts streaming (STREAM_OPEN_KEY), lowered when the handler is done.
+STREAM_GAUGE_KEY = "quotio_stream_gauge"
+STREAM_OPEN_KEY = "quotio_stream_open"
 # Set on an answer whose headers are an upstream's, copied as the legacy copies them (its Server too).
 UPSTREAM_SERVER_KEY = "quotio_upstream_server"
 
@@ -92,6 +96,7 @@ class Dispatcher:
         self.answered = app.get(appkeys.ANSWERED, [])
         # Label children looked up once per (route, mode, side, status): .labels() is costly per call.
         self._children: dict[tuple[str, str, str, int], tuple[Any, Any, Any]] = {}
+        self._stream_gauges: dict[str, Any] = {}
 
     def wrap(self, native: Handler | None) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def dispatched(request: web.Request) -> web.StreamResponse:
@@ -251,8 +256,21 @@ class Dispatcher:
             # Keep the body so legacy can still be asked if the native handler fails early.
             body = await request.read()
         self._tag(request, decision, "native", route_header)
+        state = request._state
+        gauge = self._stream_gauges.get(decision.label)
+        if gauge is None:
+            gauge = self._stream_gauges[decision.label] = self.metrics.open_streams.labels(
+                route=decision.label, side="native")
+        state[STREAM_GAUGE_KEY] = gauge
         try:
-            response = await native(request)
+            try:
+                response = await native(request)
+            finally:
+                # A stream ends with its handler (a client that left cancels it); a response
+                # aiohttp prepares after the handler returned (a file) is not counted.
+                del state[STREAM_GAUGE_KEY]
+                if state.pop(STREAM_OPEN_KEY, False):
+                    gauge.dec()
         except web.HTTPException as exc:
             return exc, "native"
         except asyncio.CancelledError:
@@ -412,6 +430,12 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
         headers["X-Quotio-Route"] = tag
     if "X-Request-Id" not in headers:
         headers["X-Request-Id"] = state[REQUEST_ID_KEY]
-    if side == "native" and not state.get(BEFORE_MIDDLEWARE_KEY):
-        for name, value in CORS_HEADERS:
-            headers.setdefault(name, value)
+    if side == "native":
+        gauge = state.get(STREAM_GAUGE_KEY)
+        if gauge is not None and not isinstance(response, web.Response):
+            # The native handler streams this answer itself (SSE, keep-alive newlines, a relay).
+            gauge.inc()
+            state[STREAM_OPEN_KEY] = True
+        if not state.get(BEFORE_MIDDLEWARE_KEY):
+            for name, value in CORS_HEADERS:
+                headers.setdefault(name, value)
