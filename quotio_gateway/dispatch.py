@@ -59,6 +59,9 @@ CLIENT_GONE_KEY = "quotio_client_gone"
 # the handler starts streaming (STREAM_OPEN_KEY), lowered when the handler is done.
 STREAM_GAUGE_KEY = "quotio_stream_gauge"
 STREAM_OPEN_KEY = "quotio_stream_open"
+# Set by a native handler whose streamed answer (its 200 head already out) ended in an error
+# frame or event: the status cannot tell, native_stream_errors_total does.
+STREAM_FAILED_KEY = "quotio_stream_failed"
 # Set on an answer whose headers are an upstream's, copied as the legacy copies them (its Server too).
 UPSTREAM_SERVER_KEY = "quotio_upstream_server"
 
@@ -271,6 +274,8 @@ class Dispatcher:
                 del state[STREAM_GAUGE_KEY]
                 if state.pop(STREAM_OPEN_KEY, False):
                     gauge.dec()
+                    if state.get(STREAM_FAILED_KEY):
+                        self.metrics.native_stream_errors.labels(route=decision.label).inc()
         except web.HTTPException as exc:
             return exc, "native"
         except asyncio.CancelledError:

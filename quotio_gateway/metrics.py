@@ -43,6 +43,10 @@ class Metrics:
         self.native_errors = Counter(
             "quotio_gateway_native_errors", "Native handlers that raised instead of answering",
             ["route"], registry=r)
+        self.native_stream_errors = Counter(
+            "quotio_gateway_native_stream_errors",
+            "Native streamed answers that ended in an error frame after their 200 head went out",
+            ["route"], registry=r)
         self.route_mode = Gauge(
             "quotio_gateway_route_mode", "1 for the mode each flag route is in", ["route", "mode"], registry=r)
         self.flags_version = Gauge("quotio_gateway_flags_version", "Version of the active flag table",

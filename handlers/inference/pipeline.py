@@ -54,6 +54,7 @@ from handlers.translation.model import Format
 from handlers.translation.thinking import ThinkingError, apply_thinking
 from handlers.usage.reporter import CLIENT_KEY, UsageReporter, usage_api
 from handlers.usage.statistics import Timestamp
+from quotio_gateway.dispatch import STREAM_FAILED_KEY
 
 from .pair_table import PairLookup
 from .protocols import ClientProtocol
@@ -538,6 +539,7 @@ class _NonStreamKeepAlive:
         # as the call's API response (handlers.go:671-693), as for an error answered outright.
         self.request[TERMINAL_ERROR_KEY] = TerminalError(answer.status, body, Timestamp.now_local().rfc3339_nano(),
                                                          streams=False)
+        self.request[STREAM_FAILED_KEY] = True
         if (upstream_log := UPSTREAM_LOG.get()) is not None:
             upstream_log.error_answer(_error_message(body), body)
         else:
@@ -647,6 +649,7 @@ class _StreamWriter:
             sent = self._rewrite(frame) if self._rewrite is not None else frame
             self.request[TERMINAL_ERROR_KEY] = TerminalError(status, sent, Timestamp.now_local().rfc3339_nano(),
                                                              streams=True)
+        self.request[STREAM_FAILED_KEY] = True
         await self._send([frame], last=False)
 
     def stop_keepalive(self) -> None:
@@ -692,6 +695,7 @@ async def _pump(translator: StreamTranslator, stream: UpstreamStream, writer: _S
                         frames, held = [*held, *frames], []
                         await writer.write(frames)
                         item.error.delivered = True
+                        writer.request[STREAM_FAILED_KEY] = True
                     raise item.error
                 if usage is not None and not isinstance(item, bytes):
                     usage.observe(item.payload)

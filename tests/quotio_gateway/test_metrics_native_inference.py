@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import GatewayFactory
-from tests.fakes.llm_upstream import FakeLLM, status
+from tests.fakes.llm_upstream import FakeLLM, Fault, status
 from tests.handlers.inference.test_faults_stream import GatedUpstream, read_until
 from tests.quotio_gateway.test_frontdoor import serving
 
@@ -76,7 +76,9 @@ class Gateway:
 
 
 @pytest.fixture
-async def gateway(make_gateway: GatewayFactory, fake_llm: FakeLLM) -> AsyncIterator[Gateway]:
+async def gateway(make_gateway: GatewayFactory, fake_llm: FakeLLM,
+                  request: pytest.FixtureRequest) -> AsyncIterator[Gateway]:
+    """Indirect parameter: more config.yaml keys."""
     gated = GatedUpstream()
     await gated.start()
     config = {
@@ -86,6 +88,7 @@ async def gateway(make_gateway: GatewayFactory, fake_llm: FakeLLM) -> AsyncItera
                            {"api-key": GATED_KEY, "base-url": gated.root,
                             "models": [{"name": "claude-gated-upstream", "alias": GATED_MODEL}]}],
         "gemini-api-key": [{"api-key": GEMINI_KEY, "base-url": fake_llm.root}],
+        **getattr(request, "param", {}),
     }
     # No legacy server: the table's native routes keep their labels, the rest would be a 503.
     async with serving(await make_gateway(FLAGS, config=config)) as pair, aiohttp.ClientSession() as session:
@@ -153,7 +156,8 @@ async def test_native_answers_by_route_status_and_side(gateway: Gateway) -> None
     # Both streams ran and ended: counted while open, back to zero now.
     assert samples[open_streams(MESSAGES)] == 0
     assert samples[open_streams(CHAT_CLAUDE)] == 0
-    assert not any(name.startswith("quotio_gateway_native_errors_total{") for name in samples)
+    errors = ("quotio_gateway_native_errors_total{", "quotio_gateway_native_stream_errors_total{")
+    assert not any(name.startswith(errors) for name in samples)
     text = "\n".join(samples)
     for secret in (CLIENT_KEY, KEY_A, KEY_B, GEMINI_KEY, GATED_KEY, CLAUDE_MODEL, GEMINI_MODEL, rid):
         assert secret not in text
@@ -185,3 +189,36 @@ async def test_a_native_stream_is_open_while_it_streams(gateway: Gateway, client
     assert samples[gauge] == 0
     assert samples[per_side("request_duration_seconds_count", MESSAGES)] == 1
     assert not any('side="legacy"' in name and MESSAGES in name for name in samples)
+
+
+async def test_a_native_stream_broken_after_its_head_is_a_stream_error(gateway: Gateway) -> None:
+    # The client sees 200 and then the protocol's error frame: only this counter tells.
+    for key in (KEY_A, KEY_B):
+        gateway.fake.script(key, Fault("reset", after=3))
+    chat = {"model": CLAUDE_MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    for path, body, error in (("/v1/messages", claude(stream=True), b"event: error\n"),
+                              ("/v1/chat/completions", chat, b'"type":"server_error"')):
+        async with gateway.post(path, body) as resp:
+            assert resp.status == 200
+            assert error in await resp.read()
+    assert sorted(r.key for r in gateway.fake.requests) == [KEY_A, KEY_B]
+    samples = await gateway.metrics_once(lambda got: got.get(requests(CHAT_CLAUDE, 200)) == 1)
+    stream_errors = {name: value for name, value in samples.items()
+                     if name.startswith("quotio_gateway_native_stream_errors_total{")}
+    assert stream_errors == {f'quotio_gateway_native_stream_errors_total{{route="{MESSAGES}"}}': 1.0,
+                             f'quotio_gateway_native_stream_errors_total{{route="{CHAT_CLAUDE}"}}': 1.0}
+    assert samples[requests(MESSAGES, 200)] == 1
+
+
+@pytest.mark.parametrize("gateway", [{"nonstream-keepalive-interval": 1}], indirect=True)
+async def test_a_non_stream_error_after_keepalive_newlines_is_a_stream_error(gateway: Gateway) -> None:
+    gateway.gated.answer = (529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    async with gateway.post("/v1/messages", claude(GATED_MODEL)) as resp:
+        assert resp.status == 200
+        assert await resp.content.readany() == b"\n"  # 200 is committed
+        assert (await gateway.metrics())[open_streams(MESSAGES)] == 1
+        gateway.gated.gate.set()
+        assert b"overloaded_error" in await resp.read()
+    samples = await gateway.metrics_once(lambda got: got.get(requests(MESSAGES, 200)) == 1)
+    assert samples[f'quotio_gateway_native_stream_errors_total{{route="{MESSAGES}"}}'] == 1
+    assert samples[open_streams(MESSAGES)] == 0
