@@ -242,17 +242,28 @@ class OAuthGateway:
         return [r for r in self.fake.seen(token_path)
                 if isinstance(r["body"], dict) and r["body"].get("grant_type") == "refresh_token"]
 
+    async def unauthorized_refreshes(self) -> float:
+        """Successful refreshes after an upstream 401, as GET /metrics shows them (handlers/logins/README.md)."""
+        async with self.http.get(self.url + "/metrics") as resp:
+            assert resp.status == 200
+            text = await resp.text()
+        return sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
+                   if line.startswith("quotio_gateway_credential_refreshes_total{")
+                   and 'reason="unauthorized"' in line and 'result="success"' in line)
+
     async def revoke_and_expect_retry(self, revoked: str, ask: Callable[[], Awaitable[str]], answer: str, *,
                                       upstream: str, token_path: str, renewed: Callable[[], str]) -> str:
         """The provider revokes the access token ``revoked`` early: ``ask`` must still get ``answer``
         because the gateway took the upstream's 401, refreshed exactly once and sent the same call
         again with the new token. Returns that token (``renewed`` reads it from the file)."""
         refreshes = len(self.refresh_calls(token_path))
+        counted = await self.unauthorized_refreshes()
         self.fake.issued_tokens.discard(revoked)
         before = len(self.fake.seen(upstream))
         assert await ask() == answer
         new = renewed()
         assert len(self.refresh_calls(token_path)) == refreshes + 1
+        assert await self.unauthorized_refreshes() == counted + 1
         assert [r["headers"]["Authorization"] for r in self.fake.seen(upstream)[before:]] == [
             f"Bearer {revoked}", f"Bearer {new}"]
         return new
