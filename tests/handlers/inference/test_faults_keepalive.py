@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from quotio_gateway.appkeys import CONFIG_STORE
 from tests.handlers.inference.test_faults import (
     CLAUDE_MODEL,
     GEMINI_BODY,
@@ -90,13 +91,16 @@ async def test_nonstream_keepalive_then_an_error_keeps_status_200(gateway: MakeG
     ("/v1/chat/completions", chat(CLAUDE_MODEL), b'{"id":"msg_gated"'),
     ("/v1internal:generateContent", {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY},
      b'{"response": {"candidates": ['),
+    ("/v1/messages/count_tokens", claude(CLAUDE_MODEL), b'{"input_tokens": 3}'),
+    (f"/v1beta/models/{GEMINI_MODEL}:countTokens", GEMINI_BODY, b'{"totalTokens":3,'),
 ])
-async def test_chat_completions_and_gemini_cli_get_no_nonstream_keepalive(
+async def test_chat_completions_gemini_cli_and_token_counts_get_no_nonstream_keepalive(
         gateway: MakeGateway, gated: GatedUpstream, path: str, body: dict[str, Any], start: bytes) -> None:
-    """Surface §6: the chat endpoint and the Gemini CLI's generateContent have no blank-line
-    keep-alive (openai_handlers.go:423-436, gemini-cli_handlers.go:168-182 never start one). A
-    Claude request alongside (which has one) shows the time went by: once it got two newlines, a
-    ticker on the quiet request, started before that request reached the upstream, would have fired."""
+    """Surface §6: the chat endpoint, the Gemini CLI's generateContent and both token counts have
+    no blank-line keep-alive (openai_handlers.go:423-436, gemini-cli_handlers.go:168-182,
+    code_handlers.go:93-122 and gemini_handlers.go:259-270 never start one). A Claude request
+    alongside (which has one) shows the time went by: once it got two newlines, a ticker on the
+    quiet request, started before that request reached the upstream, would have fired."""
     client = await gateway(gated_config(gated, "nonstream-keepalive-interval: 1\n"))
     pending = asyncio.ensure_future(client.post("/v1/messages", json=claude(CLAUDE_MODEL)))
     quiet = asyncio.ensure_future(client.post(path, json=body))
@@ -363,14 +367,15 @@ async def test_stream_keepalives_tick_on_a_fixed_period_that_chunks_do_not_reset
     assert seen.endswith(b'event: message_stop\ndata: {"type": "message_stop"}\n\n')
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "0.5"])
-async def test_stream_keepalive_off_at_zero_negative_or_a_fraction(gateway: MakeGateway, gated: GatedUpstream,
-                                                                  value: str) -> None:
-    """StreamingKeepAliveInterval (handlers.go:107-116): ``<= 0`` is off; yaml.v3 truncates a
-    float into the int field, so 0.5 is 0. The non-stream request beside it, with its own 1 s
-    newlines, shows two intervals went by while the stream sat after its first chunks."""
-    client = await gateway(gated_config(gated, f"streaming:\n  keepalive-seconds: {value}\n"
-                                               "nonstream-keepalive-interval: 1\n"))
+@pytest.mark.parametrize("value", [None, "0", "-1", "0.5"])
+async def test_stream_keepalive_off_when_absent_zero_negative_or_a_fraction(
+        gateway: MakeGateway, gated: GatedUpstream, value: str | None) -> None:
+    """StreamingKeepAliveInterval (handlers.go:107-116): absent is the default 0, and ``<= 0`` is
+    off; yaml.v3 truncates a float into the int field, so 0.5 is 0. The non-stream request beside
+    it, with its own 1 s newlines, shows two intervals went by while the stream sat after its
+    first chunks."""
+    setting = "" if value is None else f"streaming:\n  keepalive-seconds: {value}\n"
+    client = await gateway(gated_config(gated, setting + "nonstream-keepalive-interval: 1\n"))
     stream = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
     seen = await read_until(stream, b"Hello")
     ticking = await client.post("/v1/messages", json=claude(CLAUDE_MODEL))
@@ -384,13 +389,13 @@ async def test_stream_keepalive_off_at_zero_negative_or_a_fraction(gateway: Make
     assert (await ticking.read()).lstrip(b"\n").startswith(b'{"id"')
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "0.5"])
-async def test_nonstream_keepalive_off_at_zero_negative_or_a_fraction(gateway: MakeGateway, gated: GatedUpstream,
-                                                                     value: str) -> None:
-    """NonStreamingKeepAliveInterval (handlers.go:120-129): ``<= 0`` is off. The stream beside it,
-    with its own 1 s keep-alives, shows two intervals went by."""
-    client = await gateway(gated_config(gated, f"nonstream-keepalive-interval: {value}\n"
-                                               "streaming:\n  keepalive-seconds: 1\n"))
+@pytest.mark.parametrize("value", [None, "0", "-1", "0.5"])
+async def test_nonstream_keepalive_off_when_absent_zero_negative_or_a_fraction(
+        gateway: MakeGateway, gated: GatedUpstream, value: str | None) -> None:
+    """NonStreamingKeepAliveInterval (handlers.go:120-129): absent is 0, and ``<= 0`` is off. The
+    stream beside it, with its own 1 s keep-alives, shows two intervals went by."""
+    setting = "" if value is None else f"nonstream-keepalive-interval: {value}\n"
+    client = await gateway(gated_config(gated, setting + "streaming:\n  keepalive-seconds: 1\n"))
     quiet = asyncio.ensure_future(client.post("/v1/messages", json=claude(CLAUDE_MODEL)))
     await gated.arrived.get()
     stream = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
@@ -405,3 +410,58 @@ async def test_nonstream_keepalive_off_at_zero_negative_or_a_fraction(gateway: M
     assert resp.status == 200 and resp.headers["Content-Type"] == JSON
     assert (await resp.read()).startswith(b'{"id": "msg_gated", "type": "message"')
     await stream.read()
+
+
+BROKE = error_body("upstream connection broke mid-body", "server_error", "internal_server_error")
+
+
+@pytest.mark.parametrize(("path", "body", "end"), [
+    ("/v1/chat/completions", chat(CLAUDE_MODEL, stream=True), b"data: " + BROKE + b"\n\n"),
+    ("/v1/completions", completions(CLAUDE_MODEL, stream=True), b"data: " + BROKE + b"\n\n"),
+    ("/v1/responses", responses(CLAUDE_MODEL, stream=True), b"\nevent: error\ndata: " + BROKE + b"\n\n"),
+    ("/v1/messages", claude(CLAUDE_MODEL, stream=True),
+     b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":'
+     b'"upstream connection broke mid-body"}}\n\n'),
+])
+async def test_a_stream_broken_after_keepalives_ends_with_its_error_frame_under_200(
+        gateway: MakeGateway, gated: GatedUpstream, path: str, body: dict[str, Any], end: bytes) -> None:
+    """Keep-alives go out only once the 200 and SSE head are committed, so a failure after them
+    can no longer be a JSON error with its status: ForwardStream writes the protocol's terminal
+    frame right after the last keep-alive, with no done marker (stream_forwarder.go:96-113;
+    openai_handlers.go:653-667, openai_responses_handlers.go:193-207, code_handlers.go:274-287)."""
+    gated.broken = True
+    client = await gateway(gated_config(gated, "streaming:\n  keepalive-seconds: 1\n"))
+    resp = await client.post(path, json=body)
+    seen = await read_until(resp, b": keep-alive\n\n")
+    gated.gate.set()
+    seen += await resp.read()
+    assert resp.status == 200 and resp.headers["Content-Type"] == SSE
+    assert seen.endswith(b": keep-alive\n\n" + end) and seen.count(end) == 1
+    assert b"Hello" in seen.split(b": keep-alive\n\n")[0]
+    assert gated.requests == 1
+
+
+async def test_keepalive_settings_follow_a_config_reload(gateway: MakeGateway, gated: GatedUpstream) -> None:
+    """The handlers read ``streaming.keepalive-seconds`` and ``nonstream-keepalive-interval`` from
+    the config of the moment (handlers.go:107-129 on ``h.Cfg``, which UpdateClients swaps on every
+    reload, server.go:980): a config edited to set them applies to the next requests without a
+    restart, while a request already waiting keeps what it started with."""
+    config = gated_config(gated)
+    client = await gateway(config)
+    waiting = asyncio.ensure_future(client.post("/v1/messages", json=claude(CLAUDE_MODEL)))
+    await gated.arrived.get()
+    store = client.server.app[CONFIG_STORE]
+    await store.save_raw((config + "streaming:\n  keepalive-seconds: 1\nnonstream-keepalive-interval: 1\n").encode())
+    stream = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
+    # Bounded: under the old settings neither would ever come while the upstream waits.
+    seen = await asyncio.wait_for(read_until(stream, b": keep-alive\n\n"), 10)
+    ticking = await asyncio.wait_for(client.post("/v1/messages", json=claude(CLAUDE_MODEL)), 10)
+    assert ticking.status == 200 and ticking.headers["Content-Type"] == JSON
+    assert await ticking.content.readany() == b"\n"
+    assert not waiting.done()  # more than an interval went by, and not even its head went out
+    gated.gate.set()
+    seen += await stream.read()
+    assert b"Hello" in seen.split(b": keep-alive\n\n")[0]
+    assert seen.endswith(b'event: message_stop\ndata: {"type": "message_stop"}\n\n')
+    assert json.loads(await ticking.read())["content"] == [{"type": "text", "text": "Hello later"}]
+    assert (await (await waiting).read()).startswith(b'{"id": "msg_gated", "type": "message"')

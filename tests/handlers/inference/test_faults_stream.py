@@ -223,7 +223,9 @@ class GatedUpstream:
     A Claude stream sends ``before`` frames, a Gemini stream one chunk, then each waits for ``gate``.
 
     ``answer`` replaces the non-stream answer (after the gate) with a status and JSON body.
+    ``broken``: a Claude stream drops the connection at the gate instead of going on.
     ``cancelled`` is set when the gateway drops the connection while the handler waits or writes.
+    Token counts (Claude ``count_tokens``, Gemini ``countTokens``) answer after the gate too.
     """
 
     def __init__(self, before: int = 3) -> None:
@@ -231,6 +233,7 @@ class GatedUpstream:
         self.gate = asyncio.Event()
         self.cancelled = asyncio.Event()
         self.answer: tuple[int, dict[str, Any]] | None = None
+        self.broken = False
         self.requests = 0
         self.arrived: asyncio.Queue[None] = asyncio.Queue()  # one item per request received
         self.runner: web.AppRunner | None = None
@@ -239,6 +242,7 @@ class GatedUpstream:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/messages", self.messages)
+        app.router.add_post("/v1/messages/count_tokens", self.claude_count)
         app.router.add_post("/v1beta/models/{action}", self.gemini)
         self.runner = web.AppRunner(app, handler_cancellation=True)
         await self.runner.setup()
@@ -269,6 +273,10 @@ class GatedUpstream:
             for index, item in enumerate(claude_frames(body["model"])):
                 if index == self.before:
                     await self.gate.wait()
+                    if self.broken:
+                        assert request.transport is not None
+                        request.transport.abort()
+                        return response
                 await response.write(item)
             await response.write_eof()
             return response
@@ -276,12 +284,21 @@ class GatedUpstream:
             self.cancelled.set()
             raise
 
+    async def claude_count(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        self.requests += 1
+        self.arrived.put_nowait(None)
+        await self.gate.wait()
+        return web.json_response({"input_tokens": 3})
 
     async def gemini(self, request: web.Request) -> web.StreamResponse:
         await request.read()
         self.requests += 1
         self.arrived.put_nowait(None)
         chunks = [gemini_chunk("Hello"), gemini_chunk(" later", finish=True)]
+        if request.match_info["action"].endswith(":countTokens"):
+            await self.gate.wait()
+            return web.json_response({"totalTokens": 3})
         if request.match_info["action"].endswith(":generateContent"):
             await self.gate.wait()
             return web.json_response(gemini_chunk("Hello later", finish=True))
@@ -434,6 +451,79 @@ async def test_bootstrap_retry_never_repeats_after_payload_went_out(gateway: Mak
     resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
     assert (await resp.read()).endswith(frame("upstream connection broke mid-body", "/v1/messages"))
     assert len(fake_llm.requests) == 1
+
+
+def _sse_events(raw: bytes) -> list[str]:
+    """Each SSE event of ``raw`` named by its ``event:`` line, else by its data's delta keys."""
+    names = []
+    for block in raw.strip(b"\n").split(b"\n\n"):
+        lines = block.strip(b"\n").split(b"\n")
+        if lines[0].startswith(b"event: "):
+            names.append(lines[0].removeprefix(b"event: ").decode())
+        else:
+            delta = json.loads(lines[0].removeprefix(b"data: "))["choices"][0]["delta"]
+            names.append("delta:" + ",".join(f"{k}={v}" for k, v in delta.items()))
+    return names
+
+
+CLI_CLAUDE = {"model": CLAUDE_MODEL, "project": "p", "request": GEMINI_BODY}
+
+
+# (client path, body, upstream key, what the client got of the upstream's first event, or None
+# when its translator renders that event as nothing)
+FIRST_EVENT = [
+    ("/v1/chat/completions", chat(CLAUDE_MODEL, stream=True), "sk-claude", ["delta:role=assistant"]),
+    ("/v1/responses", responses(CLAUDE_MODEL, stream=True), "sk-claude",
+     ["response.created", "response.in_progress"]),
+    ("/v1/messages", claude(CLAUDE_MODEL, stream=True), "sk-claude", ["message_start"]),
+    (f"/v1beta/models/{CLAUDE_MODEL}:streamGenerateContent?alt=sse", GEMINI_BODY, "sk-claude", None),
+    ("/v1internal:streamGenerateContent", CLI_CLAUDE, "sk-claude", None),
+    ("/v1/chat/completions", chat(CODEX_MODEL, stream=True), "sk-codex", None),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "key", "sent"), FIRST_EVENT)
+async def test_the_bootstrap_window_closes_with_the_first_translated_payload(
+        gateway: MakeGateway, fake_llm: FakeLLM, path: str, body: dict[str, Any], key: str,
+        sent: list[str] | None) -> None:
+    """``sentPayload`` (handlers.go:502-570) turns on with the first non-empty chunk the client's
+    translator makes, not with the first upstream event: a break right after Claude's
+    ``message_start`` is past the window for a chat client (its role-only chunk,
+    claude_openai_response.go:86-101), a Responses client (``response.created`` and
+    ``response.in_progress``) and a Claude client (the lines relayed as they came,
+    claude_executor.go from == to), but not for a Gemini or Gemini CLI client, whose translator
+    keeps only the id (claude_gemini_response.go:93-99), nor for a chat client of Codex's
+    ``response.created`` (codex_openai_response.go:65-69): those are re-issued whole."""
+    client = await gateway(upstreams_config(fake_llm.root, "streaming:\n  bootstrap-retries: 1\n"))
+    fake_llm.script(key, Fault("reset", after=1))
+    resp = await client.post(path, json=body)
+    assert resp.status == 200 and resp.headers["Content-Type"] == SSE
+    raw = await resp.read()
+    if sent is None:
+        assert len(fake_llm.requests) == 2
+        assert b"error" not in raw and raw.count(ANSWER_WORDS[0].encode()) == 1
+        assert ANSWER_WORDS[-1].encode() in raw
+        return
+    assert len(fake_llm.requests) == 1
+    end = frame("upstream connection broke mid-body", path)
+    assert raw.endswith(end)
+    assert _sse_events(raw[: -len(end)]) == sent
+
+
+async def test_bootstrap_retries_follow_a_config_reload(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    """``StreamingBootstrapRetries(h.Cfg)`` is read per stream (handlers.go:504) from the config
+    UpdateClients swapped in (server.go:980): set by an edit, it re-issues the next early break."""
+    config = upstreams_config(fake_llm.root)
+    client = await gateway(config)
+    stop = b'event: message_stop\ndata: {"type": "message_stop"}\n\n'
+    # A stream served under the first config, so a value kept from then would show.
+    assert (await (await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))).read()).endswith(stop)
+    await client.server.app[CONFIG_STORE].save_raw((config + "streaming:\n  bootstrap-retries: 1\n").encode())
+    fake_llm.script("sk-claude", Fault("reset", after=0))
+    resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
+    assert resp.status == 200
+    assert (await resp.read()).endswith(stop)
+    assert [r.key for r in fake_llm.requests] == ["sk-claude"] * 3
 
 
 def test_upstream_timeouts_setting_overrides_field_by_field() -> None:
