@@ -25,8 +25,15 @@ def _query_unescape(text: str) -> str | None:
 
 def go_query_first(query: str, name: str) -> str:
     """``r.URL.Query().Get(name)``: Go's parser skips pairs containing ``;`` or a bad escape."""
+    value = go_query_lookup(query, name)
+    return "" if value is None else value
+
+
+def go_query_lookup(query: str, name: str) -> str | None:
+    """Gin's ``c.GetQuery(name)``: the first value Go's parser keeps, or None when it keeps no
+    pair of that name (a dropped pair does not count as present)."""
     if not query:
-        return ""
+        return None
     for piece in query.split("&"):
         if not piece or ";" in piece:
             continue
@@ -39,7 +46,7 @@ def go_query_first(query: str, name: str) -> str:
             continue
         if key == name:
             return value
-    return ""
+    return None
 
 
 def raw_query(request: web.BaseRequest) -> str:

@@ -22,6 +22,7 @@ from handlers.usage.reporter import CLIENT_KEY
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.errors import UnreadableBody, invalid_request, read_request_body
 from quotio_gateway.errors import error_response as gateway_error
+from quotio_gateway.goquery import go_query_lookup
 from quotio_gateway.legacy.peer_guard import cli_peer_allowed, cli_refusal
 from quotio_gateway.management.responses import json_response
 from quotio_gateway.native import NativeRegistry
@@ -113,8 +114,10 @@ def _runtime(request: web.Request) -> InferenceRuntime:
 def gemini_alt(request: web.Request) -> str:
     """``GetAlt``: ``alt`` (else ``$alt``) from the query, ``sse`` meaning the default."""
     raw = request.rel_url.raw_query_string
-    query = request.rel_url.query
-    alt = go_query_first(raw, "alt") if "alt" in query else go_query_first(raw, "$alt")
+    # Presence as Go's parser sees it: an ``alt`` pair it drops (``;``, a bad escape) is absent.
+    alt = go_query_lookup(raw, "alt")
+    if alt is None:
+        alt = go_query_first(raw, "$alt")
     return "" if alt == "sse" else alt
 
 

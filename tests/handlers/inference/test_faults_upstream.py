@@ -288,6 +288,22 @@ async def test_gemini_cli_alt_never_reaches_the_upstream(gateway: MakeGateway, f
     ]
 
 
+async def test_an_alt_pair_go_drops_leaves_the_dollar_alt_in_charge(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    """GetAlt (handlers.go:215-226) falls back to ``$alt`` when ``c.GetQuery("alt")`` finds no
+    ``alt``, and Go's query parser drops a pair holding ``;`` (url.ParseQuery): such an ``alt``
+    is absent, so ``$alt=json`` makes the stream the raw relay, no SSE framing or keep-alives,
+    and goes upstream as ``$alt=json``, exactly as ``?alt=json`` does."""
+    client = await gateway(upstreams_config(fake_llm.root, "streaming:\n  keepalive-seconds: 1\n"))
+    stream = f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent"
+    answers = []
+    for query in ("alt=json", "alt=json;v=1&$alt=json"):
+        resp = await client.post(f"{stream}?{query}", json=GEMINI_BODY)
+        assert resp.status == 200 and resp.headers["Content-Type"] == "text/plain; charset=utf-8"
+        answers.append(await resp.read())
+    assert answers[1] == answers[0] and answers[0].startswith(b'[{"candidates"')
+    assert [r.query for r in fake_llm.requests] == [{"$alt": "json"}] * 2
+
+
 def every_client(model: str) -> list[tuple[str, dict[str, Any]]]:
     """Each client endpoint, stream and not, for ``model`` (token counts only where the pair asks
     the upstream: Codex and OpenAI-compatible credentials count locally)."""
