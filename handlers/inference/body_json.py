@@ -7,28 +7,13 @@ way, or a retried request that the first attempt served would fail on its second
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 import orjson
 
+from handlers.translation.sse import lenient_loads
+
 NOT_JSON = object()
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
-
-
-def _replace_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_replace_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_replace_surrogates(key): _replace_surrogates(item) for key, item in value.items()}
-    return value
 
 
 def lenient_json(raw: bytes) -> Any:
@@ -37,10 +22,9 @@ def lenient_json(raw: bytes) -> Any:
     grammar is the same; the text becomes U+FFFD, as Go's decoder and gjson make it. Anything
     else (NaN, truncation) stays ``NOT_JSON``."""
     try:
-        parsed = json.loads(raw.decode("utf-8", "replace"), parse_constant=_reject_constant)
+        return lenient_loads(raw.decode("utf-8", "replace"))
     except ValueError:
         return NOT_JSON
-    return _replace_surrogates(parsed)
 
 
 def load_body(raw: bytes) -> Any:

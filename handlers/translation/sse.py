@@ -17,6 +17,7 @@ Encoders reproduce the legacy server's framing byte for byte (reference: surface
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -55,24 +56,32 @@ def loads_upstream(data: bytes | str) -> Any:
     if "\\u" not in text:
         raise error
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        return lenient_loads(text)
     except ValueError:
         raise error from None
-    return _without_lone_surrogates(value)
 
 
-def _no_constant(name: str) -> Any:
-    # NaN / Infinity are not JSON; orjson refuses them and so does this fallback.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lenient_loads(text: str) -> Any:
+    """JSON text as Go's readers take it where orjson refuses it: the same grammar (``NaN`` and
+    ``Infinity`` stay refused), but a lone UTF-16 surrogate escape becomes U+FFFD, as Go's decoder
+    and gjson make it. Raises ``ValueError`` for anything that is not JSON."""
+    return _replace_surrogates(json.loads(text, parse_constant=_reject_constant))
+
+
+def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
-def _without_lone_surrogates(value: Any) -> Any:
+def _replace_surrogates(value: Any) -> Any:
     if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, dict):
-        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+        return _SURROGATE.sub("\ufffd", value)
     if isinstance(value, list):
-        return [_without_lone_surrogates(item) for item in value]
+        return [_replace_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_replace_surrogates(key): _replace_surrogates(item) for key, item in value.items()}
     return value
 
 
