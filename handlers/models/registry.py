@@ -379,13 +379,25 @@ _LISTING_RESOLVER = {"gemini": (False, False), "claude": (True, True), "codex": 
                      "vertex": (False, True)}
 
 
-def _resolved(section: str, entries: Sequence[E], entry: E) -> tuple[E | None, E | None]:
-    """The entries the listing and the routing read for ``entry``'s credential."""
+class _Resolved(NamedTuple):
+    """The lists a key credential is listed and routed with, from the entries the legacy resolves
+    it to: ``listed``/``listed_excluded`` (the listing side), ``routed`` (the alias lookup)."""
+
+    listed: Sequence[ModelAlias]
+    listed_excluded: tuple[str, ...]
+    routed: Sequence[ModelAlias]
+
+
+def _resolved(section: str, entries: Sequence[E], entry: E) -> _Resolved:
+    """The lists the listing and the routing read for ``entry``'s credential (Vertex entries have
+    no exclusion list)."""
     key, base = go_trim(entry.api_key), go_trim(entry.base_url)
     exact_pair, any_base = _LISTING_RESOLVER[section]
     listing = _config_entry(entries, key, base, exact_pair=exact_pair, any_base=any_base)
     routing = _config_entry(entries, key, base, exact_pair=True, any_base=True)
-    return listing, routing
+    return _Resolved(listing.models if listing is not None else (),
+                     tuple(getattr(listing, "excluded_models", ())),
+                     routing.models if routing is not None else ())
 
 
 def _api_key_sources(cfg: Config) -> list[_Source]:
@@ -403,45 +415,39 @@ def _api_key_sources(cfg: Config) -> list[_Source]:
             key = go_trim(entry.api_key)
             if not key:
                 continue
-            listing, routing = _resolved(provider, entries, entry)
             sources.append(_keyed_source(
                 ids[(provider, i, 0)], provider, key, go_trim(entry.base_url), go_trim(entry.prefix), force,
                 entry.models, catalogue, owner, mtype, tuple(entry.excluded_models), refresh,
                 _attributes_digest(entry.headers, entry.priority, entry.proxy_url),
-                listed=listing.models if listing is not None else (),
-                listed_excluded=tuple(listing.excluded_models) if listing is not None else (),
-                routed=routing.models if routing is not None else ()))
+                _resolved(provider, entries, entry)))
     sources.extend(_compat_sources(cfg, ids, refresh))
     for i, vertex in enumerate(cfg.vertex_api_key):
         # Vertex keys carry no exclusion list; a key-less entry still registers (no alias lookup).
-        listing, routing = _resolved("vertex", cfg.vertex_api_key, vertex)
         sources.append(_keyed_source(
             ids[("vertex", i, 0)], "vertex", go_trim(vertex.api_key), go_trim(vertex.base_url),
             go_trim(vertex.prefix), force, vertex.models, VERTEX, "google", "vertex", (), refresh,
             _attributes_digest(vertex.headers, vertex.priority, vertex.proxy_url),
-            listed=listing.models if listing is not None else (), listed_excluded=(),
-            routed=routing.models if routing is not None else ()))
+            _resolved("vertex", cfg.vertex_api_key, vertex)))
     return sources
 
 
 def _keyed_source(ident: str, provider: str, key: str, base: str, prefix: str, force: bool,
                   models: Sequence[ModelAlias], catalogue: Sequence[ModelInfo], owner: str, mtype: str,
-                  excluded: tuple[str, ...], refresh: tuple[object, ...], attributes: tuple[object, ...], *,
-                  listed: Sequence[ModelAlias], listed_excluded: tuple[str, ...],
-                  routed: Sequence[ModelAlias]) -> _Source:
+                  excluded: tuple[str, ...], refresh: tuple[object, ...], attributes: tuple[object, ...],
+                  lists: _Resolved) -> _Source:
     """One key credential. ``models`` and ``excluded`` are its own entry's (they decide, like the
-    legacy's auth comparison, whether it registers anew); ``listed``/``listed_excluded`` and
-    ``routed`` come from the entries the legacy resolves it to (``_resolved``)."""
-    own, shown = tuple(models), tuple(listed)
+    legacy's auth comparison, whether it registers anew); ``lists`` come from the entries the
+    legacy resolves it to (``_resolved``)."""
+    own, shown = tuple(models), tuple(lists.listed)
 
     def expand(created: int) -> list[ModelInfo]:
         chosen = config_models(shown, owner, mtype, created) if shown else list(catalogue)
-        return apply_prefix(apply_excluded(chosen, listed_excluded), prefix, force)
+        return apply_prefix(apply_excluded(chosen, lists.listed_excluded), prefix, force)
 
     fingerprint = credential_digest(provider, key, base, prefix, refresh, attributes, _pairs_digest(own),
                                     _excluded_digest(excluded))
-    return _Source(id=ident, provider=provider, kind=APIKEY,
-                   prefix=prefix, fingerprint=fingerprint, expand=expand, alias_models=tuple(routed) if key else ())
+    return _Source(id=ident, provider=provider, kind=APIKEY, prefix=prefix, fingerprint=fingerprint, expand=expand,
+                   alias_models=tuple(lists.routed) if key else ())
 
 
 def _compat_sources(cfg: Config, ids: dict[ConfigSlot, str], refresh: tuple[object, ...]) -> list[_Source]:
