@@ -199,7 +199,9 @@ async def test_empty_contents_and_input_go_upstream_as_legacy_sends_them(gateway
     assert sent.path == "/v1/responses" and sent.body["input"] == []
 
 
-def _bodies(model: str) -> list[tuple[str, dict[str, Any]]]:
+def client_calls(model: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every client endpoint for ``model``, stream and not, Gemini's three stream forms and both
+    token counts included."""
     gemini = dict(GEMINI_BODY)
     return [
         ("/v1/chat/completions", chat(model)),
@@ -219,7 +221,7 @@ def _bodies(model: str) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-@pytest.mark.parametrize(("path", "body"), _bodies("no-such-model"))
+@pytest.mark.parametrize(("path", "body"), client_calls("no-such-model"))
 async def test_unknown_model_is_the_same_json_400_everywhere(gateway: MakeGateway, fake_llm: FakeLLM, path: str,
                                                              body: dict[str, Any]) -> None:
     client = await gateway(upstreams_config(fake_llm.root))
@@ -230,8 +232,8 @@ async def test_unknown_model_is_the_same_json_400_everywhere(gateway: MakeGatewa
 
 
 @pytest.mark.parametrize(("path", "body"), [(p, {k: v for k, v in b.items() if k != "model"})
-                                            for p, b in _bodies("") if "/v1beta/" not in p]
-                         + [(p, b) for p, b in _bodies("") if "/v1beta/" in p])
+                                            for p, b in client_calls("") if "/v1beta/" not in p]
+                         + [(p, b) for p, b in client_calls("") if "/v1beta/" in p])
 async def test_missing_model(gateway: MakeGateway, fake_llm: FakeLLM, path: str, body: dict[str, Any]) -> None:
     client = await gateway(upstreams_config(fake_llm.root))
     resp = await client.post(path, json=body)
@@ -275,7 +277,7 @@ async def test_a_model_every_key_excludes_is_unknown_on_every_endpoint(gateway: 
     registered for it, so every client endpoint, stream or not, names it unknown before any call."""
     client = await gateway(f"{section}:\n  - api-key: k1\n    base-url: {fake_llm.root}{base}\n"
                            f"    excluded-models: ['{model[:4]}*']\n")
-    for path, body in _bodies(model):
+    for path, body in client_calls(model):
         resp = await client.post(path, json=body)
         await assert_answer(resp, 400, error_body(f"unknown provider for model {model}"))
     assert fake_llm.requests == []

@@ -27,6 +27,7 @@ from tests.handlers.inference.test_faults import (
     MakeGateway,
     chat,
     claude,
+    client_calls,
     completions,
     error_body,
     responses,
@@ -59,9 +60,8 @@ GEMINI_UP = [(GEMINI_STREAM, GEMINI_BODY), (f"{GEMINI_STREAM}?alt=sse", GEMINI_B
 
 def other_clients(model: str) -> list[tuple[str, dict[str, Any]]]:
     """The stream endpoints of every client protocol for ``model``, Gemini's SSE form included."""
-    return [("/v1/chat/completions", chat(model, stream=True)), ("/v1/completions", completions(model, stream=True)),
-            ("/v1/responses", responses(model, stream=True)), ("/v1/messages", claude(model, stream=True)),
-            (f"/v1beta/models/{model}:streamGenerateContent", GEMINI_BODY)]
+    return [(path, body) for path, body in client_calls(model)
+            if body.get("stream") is True or path.endswith(":streamGenerateContent")]
 
 
 CASES = ([(p, b, "sk-claude", "message_stop") for p, b in CLAUDE_UP]

@@ -22,7 +22,7 @@ from tests.handlers.inference.test_faults import (
     MakeGateway,
     chat,
     claude,
-    completions,
+    client_calls,
     error_body,
     responses,
     runtime_of,
@@ -307,17 +307,9 @@ async def test_an_alt_pair_go_drops_leaves_the_dollar_alt_in_charge(gateway: Mak
 def every_client(model: str) -> list[tuple[str, dict[str, Any]]]:
     """Each client endpoint, stream and not, for ``model`` (token counts only where the pair asks
     the upstream: Codex and OpenAI-compatible credentials count locally)."""
-    gemini = f"/v1beta/models/{model}"
-    cells = [("/v1/chat/completions", chat(model)), ("/v1/chat/completions", chat(model, stream=True)),
-             ("/v1/completions", completions(model)), ("/v1/completions", completions(model, stream=True)),
-             ("/v1/responses", responses(model)), ("/v1/responses", responses(model, stream=True)),
-             ("/v1/messages", claude(model)), ("/v1/messages", claude(model, stream=True)),
-             (f"{gemini}:generateContent", GEMINI_BODY), (f"{gemini}:streamGenerateContent", GEMINI_BODY),
-             (f"{gemini}:streamGenerateContent?alt=sse", GEMINI_BODY),
-             (f"{gemini}:streamGenerateContent?alt=json", GEMINI_BODY)]
-    if model in (CLAUDE_MODEL, GEMINI_MODEL):
-        cells += [("/v1/messages/count_tokens", claude(model)), (f"{gemini}:countTokens", GEMINI_BODY)]
-    return cells
+    counted = model in (CLAUDE_MODEL, GEMINI_MODEL)
+    return [(path, body) for path, body in client_calls(model)
+            if counted or not path.endswith(("/count_tokens", ":countTokens"))]
 
 
 @pytest.mark.parametrize("kind", list(UPSTREAMS))
