@@ -111,6 +111,7 @@ def test_dashboard_covers_the_rollout_signals() -> None:
         "quotio_gateway_legacy_up",
         "quotio_gateway_legacy_restarts_total",
         "quotio_gateway_canary_fallbacks_total",
+        "quotio_gateway_native_stream_errors_total",
         'quotio_gateway_config_reloads_total{instance=~"$instance", result="failure"}',
         "quotio_gateway_route_mode{instance=~\"$instance\", route=~\"$route\"} == 1",
         "quotio_gateway_build_info",
@@ -209,9 +210,24 @@ async def _boom(request):
     raise RuntimeError("fault injected by tests/ops/test_prometheus_scrape.py")
 
 
+async def _stream_fails(request):
+    # What an inference handler does when its stream ends in an error frame after the 200 head.
+    from aiohttp import web
+
+    from quotio_gateway.dispatch import STREAM_FAILED_KEY
+
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(b'data: {"error": "fault injected"}\\n\\n')
+    request[STREAM_FAILED_KEY] = True
+    await response.write_eof()
+    return response
+
+
 def _with_fault():
     registry = _shipped()
     registry.get("/ops/boom", _boom)
+    registry.get("/ops/stream-fails", _stream_fails)
     return registry
 
 
@@ -282,6 +298,7 @@ class Gateway:
             "routes": [
                 {"match": "GET /", "mode": "shadow"},
                 {"match": "GET /ops/boom", "mode": "native"},
+                {"match": "GET /ops/stream-fails", "mode": "native"},
                 {"match": "GET /ops/canary", "mode": "canary", "percent": 100, "fallback_to_legacy": True},
             ],
         }))
@@ -315,7 +332,7 @@ class Gateway:
     async def traffic(self, session: aiohttp.ClientSession) -> None:
         """A request mix that touches every series the dashboard reads."""
         for path in ["/", "/", "/", "/", "/ops/stream", "/ops/stream", "/ops/fail", "/ops/reset",
-                     "/ops/boom", "/ops/canary", f"/v1beta/models?key={SECRET}"]:
+                     "/ops/boom", "/ops/stream-fails", "/ops/canary", f"/v1beta/models?key={SECRET}"]:
             async with session.get(self.url + path) as resp:
                 await resp.read()
 
