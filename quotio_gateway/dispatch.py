@@ -51,6 +51,8 @@ REQUEST_ID_KEY = "quotio_request_id"
 ROUTE_TAG_KEY = "quotio_route_tag"
 SIDE_KEY = "quotio_side"
 HEAD_AT_KEY = "quotio_head_at"
+# The answer whose head went out: what the request is counted as when its handler raises after it.
+HEAD_RESPONSE_KEY = "quotio_head_response"
 SHADOW_GO_KEY = "quotio_shadow_go"
 BEFORE_MIDDLEWARE_KEY = "quotio_before_middleware"
 # On the dispatcher's stand-in answer (499, never sent) for a client that left before the end.
@@ -167,6 +169,12 @@ class Dispatcher:
             response = web.Response(status=499)
             response[CLIENT_GONE_KEY] = True
             # Counted against the side that was answering (a native stream cut mid-way is native's).
+            side = request._state.get(SIDE_KEY) or side
+            raise
+        except Exception:
+            # A handler that raised after its head went out: the client saw that status and a cut
+            # answer, so the request is counted and logged under it (native_errors_total has the raise).
+            response = request._state.get(HEAD_RESPONSE_KEY)
             side = request._state.get(SIDE_KEY) or side
             raise
         finally:
@@ -418,6 +426,7 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
     # generic Mapping.get, which raises and catches a KeyError for every absent key, on every answer.
     state: dict[str, Any] = request._state
     state[HEAD_AT_KEY] = time.monotonic()
+    state[HEAD_RESPONSE_KEY] = response
     headers = response.headers
     # aiohttp adds `Server: Python/… aiohttp/…` before this hook runs; CLIProxyAPI (Go net/http)
     # sends no Server header, and a client must not be able to tell the sides apart by it.

@@ -381,3 +381,23 @@ async def test_a_write_to_a_client_that_hung_up_is_a_499_not_a_handler_error(lan
         assert registry.get_sample_value("quotio_gateway_requests_total", gone) == done
     assert not registry.get_sample_value("quotio_gateway_native_errors_total", {"route": "(default)"})
     assert "native handler raised" not in caplog.text
+
+
+async def test_a_native_handler_raising_after_its_head_is_counted_under_the_status_sent(lane, monkeypatch):
+    async def half(request, runtime, call):
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data: 1\n\n")
+        raise RuntimeError("boom after the head")
+
+    monkeypatch.setattr(routes, "serve", half)
+    registry = lane.app[appkeys.METRICS].registry
+    sent = {"route": "(default)", "mode": "native", "side": "native", "status": "200"}
+    for done, port in enumerate((lane.fast, lane.slow), start=1):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(post("/v1/chat/completions", CHAT_STREAM))
+        rest = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        assert rest.startswith(b"HTTP/1.1 200 OK") and b"data: 1" in rest and not rest.endswith(b"0\r\n\r\n")
+        await eventually(lambda done=done: registry.get_sample_value("quotio_gateway_requests_total", sent) == done)
+        assert registry.get_sample_value("quotio_gateway_native_errors_total", {"route": "(default)"}) == done
