@@ -64,9 +64,10 @@ def to_gemini(reason: FinishReason) -> str:
     if reason.source is Format.OPENAI:
         return OPENAI_TO_GEMINI.get(reason.native, "STOP")
     if reason.source is Format.CLAUDE:
-        # A2.16 lists max_tokens -> MAX_TOKENS, but the claude/gemini response translator sets
-        # that and then overwrites it with STOP on every path; the wire always says STOP.
-        return "STOP"
+        # A2.16's mapping. The legacy's claude/gemini translator sets MAX_TOKENS and then
+        # overwrites it with STOP (claude_gemini_response.go:204, :242; its non-stream template
+        # always says STOP): a deliberate deviation, docs/compatibility.md row 19v.
+        return "MAX_TOKENS" if reason.native == "max_tokens" else "STOP"
     if reason.source is Format.CODEX:
         return "STOP"
     return reason.native

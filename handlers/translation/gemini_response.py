@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from handlers.translation import finish_reasons
 from handlers.translation import usage as usage_rules
 from handlers.translation.gemini_request import json_value, synthetic_tool_id
 from handlers.translation.gjson_values import array_of, text_of
@@ -489,11 +490,15 @@ class GeminiStreamFromClaude:
             chunk, candidate = self._chunk([])
             if event.usage is not None:
                 chunk["usageMetadata"] = usage_rules.to_gemini(event.usage, stream=True)
-            candidate["finishReason"] = "STOP"
+            candidate["finishReason"] = _claude_finish(event.reason)
             return [chunk]
         if isinstance(event, StreamError):
             return [gemini_error(event.message)]
         return []
+
+
+def _claude_finish(reason: FinishReason | None) -> str:
+    return finish_reasons.to_gemini(reason) if reason is not None else "STOP"
 
 
 def render_gemini_response(
@@ -512,7 +517,7 @@ def render_gemini_response(
         elif isinstance(part, ToolCallPart) and (part.name or (part.arguments or "").strip()):
             parts.append({"functionCall": {"name": part.name, "args": json_value((part.arguments or "").strip())}})
     out: dict[str, Any] = {
-        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP"}],
+        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": _claude_finish(resp.finish)}],
         "usageMetadata": {"trafficType": "PROVISIONED_THROUGHPUT"},
         "modelVersion": model,
         "createTime": _rfc3339(now()) if resp.id else "",

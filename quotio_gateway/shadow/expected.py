@@ -307,6 +307,20 @@ def _nameless_server_tool_call(legacy: Signature, native: Signature) -> Explaine
     return _with(legacy, tool_calls=named), native
 
 
+def _claude_max_tokens_for_gemini(legacy: Signature, native: Signature) -> Explained:
+    """Gemini client, Claude upstream, an answer cut by ``max_tokens``: the legacy says ``STOP``
+    (it sets ``MAX_TOKENS`` and overwrites it), native ``MAX_TOKENS``. Only those candidates'
+    reasons may differ."""
+    reasons_l, reasons_n = legacy.get("finish_reasons"), native.get("finish_reasons")
+    if not isinstance(reasons_l, list) or not isinstance(reasons_n, list) or len(reasons_l) != len(reasons_n):
+        return None
+    if "MAX_TOKENS" not in reasons_n:
+        return None
+    if any(new != old and (new, old) != ("MAX_TOKENS", "STOP") for old, new in zip(reasons_l, reasons_n, strict=True)):
+        return None
+    return legacy, _with(native, finish_reasons=reasons_l)
+
+
 def _reasoning_usage_keys(legacy: Signature, native: Signature) -> Explained:
     """Responses usage: the legacy writes the reasoning count only when it has one (Claude
     upstream: an estimate above 0; Gemini non-stream: ``thoughtsTokenCount`` present), with its
@@ -446,6 +460,7 @@ RULES: tuple[ExpectedDifference, ...] = (
     ExpectedDifference("claude-stream-unreported-output", _stream_closed_without_output_count),
     ExpectedDifference("openai-null-tool-continuation", _null_tool_continuation),
     ExpectedDifference("nameless-server-tool-call", _nameless_server_tool_call),
+    ExpectedDifference("claude-gemini-max-tokens", _claude_max_tokens_for_gemini),
 )
 
 

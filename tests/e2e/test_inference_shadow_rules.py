@@ -252,6 +252,22 @@ GEMINI_FROM_CLAUDE_SERVER_TOOL = sse(*((None, chunk) for chunk in (
     claude_gemini_chunk([], finish=True, usage={"promptTokenCount": 11, "candidatesTokenCount": 5,
                                                 "totalTokenCount": 16}))))
 
+CLAUDE_CUT_BY_MAX_TOKENS = claude_sse(
+    message_start("claude-sonnet-4-5-20250929", "msg_1"),
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "The first"}},
+    {"type": "content_block_stop", "index": 0},
+    {"type": "message_delta", "delta": {"stop_reason": "max_tokens", "stop_sequence": None},
+     "usage": {"input_tokens": 11, "output_tokens": 2}},
+    {"type": "message_stop"})
+
+# The legacy's chunks for it: the text (:123-128), then message_delta sets MAX_TOKENS (:204) and
+# overwrites it with STOP (:242).
+GEMINI_FROM_CLAUDE_MAX_TOKENS = sse(*((None, chunk) for chunk in (
+    claude_gemini_chunk([{"text": "The first"}]),
+    claude_gemini_chunk([], finish=True, usage={"promptTokenCount": 11, "candidatesTokenCount": 2,
+                                                "totalTokenCount": 13}))))
+
 # Non-stream Responses answer from the Claude upstream's usual text answer
 # (claude_openai-responses_response.go:435-687): the template's usage keeps an empty
 # output_tokens_details when there was no thinking (:458, :680-685); the request's model is echoed
@@ -390,6 +406,10 @@ def cases() -> list[Case]:
         Case("nameless-server-tool-call", "/v1beta/models/c-alias:streamGenerateContent?alt=sse", GEMINI_BODY,
              "ignored", "nameless-server-tool-call", {"sk-claude": [status(200, CLAUDE_SERVER_TOOL, SSE)]},
              legacy=Canned(200, SSE, GEMINI_FROM_CLAUDE_SERVER_TOOL)),
+        # Row 19v.
+        Case("claude-gemini-max-tokens", "/v1beta/models/c-alias:streamGenerateContent?alt=sse", GEMINI_BODY,
+             "ignored", "claude-gemini-max-tokens", {"sk-claude": [status(200, CLAUDE_CUT_BY_MAX_TOKENS, SSE)]},
+             legacy=Canned(200, SSE, GEMINI_FROM_CLAUDE_MAX_TOKENS)),
         # Row 23, non-stream: no thinking, so no reasoning count on the legacy side.
         Case("responses-reasoning-usage-keys", "/v1/responses", {"model": "c-alias", "input": "say hello"},
              "ignored", "responses-reasoning-usage-keys",

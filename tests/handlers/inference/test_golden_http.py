@@ -631,6 +631,29 @@ async def test_openai_finish_to_gemini(gateway: MakeGateway, up: Upstream, finis
     assert json.loads(raw)["candidates"][0]["finishReason"] == gemini_finish
 
 
+# --- Claude upstream, Gemini and Gemini CLI clients (A2.16 finish row; compatibility row 19v) ---
+
+
+@pytest.mark.parametrize(("stop_reason", "gemini_finish"), [
+    ("end_turn", "STOP"), ("max_tokens", "MAX_TOKENS"), ("tool_use", "STOP"), ("stop_sequence", "STOP"),
+    ("refusal", "STOP")])
+async def test_claude_stop_reason_to_gemini(gateway: MakeGateway, up: Upstream, stop_reason: str,
+                                            gemini_finish: str) -> None:
+    answer = claude_stream(("text", "Hi"), stop_reason=stop_reason)
+    raw = await call(gateway, up, f"/v1beta/models/{CLAUDE_MODEL}:streamGenerateContent?alt=sse", GEMINI_BODY, answer)
+    assert [c["candidates"][0].get("finishReason") for c in data_of(raw)] == [None, gemini_finish]
+    up.requests.clear()
+    raw = await call(gateway, up, f"/v1beta/models/{CLAUDE_MODEL}:generateContent", GEMINI_BODY, answer)
+    assert json.loads(raw)["candidates"][0]["finishReason"] == gemini_finish
+    up.requests.clear()
+    envelope = {"model": CLAUDE_MODEL, "request": GEMINI_BODY}
+    raw = await call(gateway, up, "/v1internal:generateContent", envelope, answer)
+    assert json.loads(raw)["response"]["candidates"][0]["finishReason"] == gemini_finish
+    up.requests.clear()
+    raw = await call(gateway, up, "/v1internal:streamGenerateContent?alt=sse", envelope, answer)
+    assert [c["response"]["candidates"][0].get("finishReason") for c in data_of(raw)] == [None, gemini_finish]
+
+
 # --- golden 29: Gemini upstream, Responses client ---------------------------------------------
 
 

@@ -66,10 +66,12 @@ def test_gemini_to_claude_stream_never_reports_max_tokens() -> None:
     assert finish_reasons.to_claude(FinishReason("UNKNOWN", Format.GEMINI)) == "end_turn"
 
 
-@pytest.mark.parametrize(("native", "expected"), [("end_turn", "STOP"), ("tool_use", "STOP"), ("max_tokens", "STOP")])
+@pytest.mark.parametrize(("native", "expected"), [
+    ("end_turn", "STOP"), ("tool_use", "STOP"), ("stop_sequence", "STOP"), ("pause_turn", "STOP"),
+    ("max_tokens", "MAX_TOKENS"),
+])
 def test_claude_to_gemini(native: str, expected: str) -> None:
-    # A2.16 row Claude -> Gemini, corrected by the claude/gemini response code: max_tokens is
-    # mapped to MAX_TOKENS and then overwritten with STOP, so every reason reaches the wire as STOP
+    # A2.16 row Claude -> Gemini. The legacy overwrites MAX_TOKENS with STOP (compatibility row 19v).
     assert finish_reasons.to_gemini(FinishReason(native, Format.CLAUDE)) == expected
 
 

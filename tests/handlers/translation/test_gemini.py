@@ -1108,7 +1108,8 @@ def test_claude_stream_to_gemini_client() -> None:
         gemini_chunk([]),  # empty text adds no part
         gemini_chunk([{"functionCall": {"name": "f", "args": {"a": 1}}}], finishReason="STOP"),
         {
-            **gemini_chunk([], finishReason="STOP"),  # max_tokens is overwritten with STOP by the legacy
+            # The legacy overwrites MAX_TOKENS with STOP here (compatibility row 19v).
+            **gemini_chunk([], finishReason="MAX_TOKENS"),
             "usageMetadata": {
                 "trafficType": "PROVISIONED_THROUGHPUT",
                 "promptTokenCount": 10,
@@ -1131,7 +1132,8 @@ def test_claude_stream_to_gemini_before_message_start_and_errors() -> None:
 
 
 def test_claude_non_stream_to_gemini_client() -> None:
-    # claude/gemini non-stream: folded SSE, merged runs, finishReason fixed to STOP
+    # claude/gemini non-stream: folded SSE, merged runs; max_tokens is MAX_TOKENS (the legacy's
+    # template always says STOP: compatibility row 19v)
     wire = b"".join(encode_claude_event(p["type"], p) for p in CLAUDE_TOOL_STREAM)
     out = gemini.render_gemini_response(claude.parse_stream_body(wire), "gemini-requested", now=lambda: NOW)
     assert out == {
@@ -1145,7 +1147,7 @@ def test_claude_non_stream_to_gemini_client() -> None:
                         {"functionCall": {"name": "f", "args": {"a": 1}}},
                     ],
                 },
-                "finishReason": "STOP",
+                "finishReason": "MAX_TOKENS",
             }
         ],
         # non-stream: usage keys end with trafficType; modelVersion is the requested model
@@ -1161,6 +1163,23 @@ def test_claude_non_stream_to_gemini_client() -> None:
         "responseId": "msg_1",
     }
     assert list(out["usageMetadata"])[-1] == "trafficType"
+
+
+def test_claude_end_turn_and_no_reason_are_stop_for_a_gemini_client() -> None:
+    # Every other Claude reason, and a message_delta without one, stays STOP (A2.16).
+    for reason in ("end_turn", "tool_use", "stop_sequence", None):
+        delta = {"stop_reason": reason} if reason else {}
+        chunks = gemini_chunks_from_claude(
+            {"type": "message_start", "message": {"id": "msg_1", "model": "claude-up"}},
+            {"type": "message_delta", "delta": delta, "usage": {"input_tokens": 1, "output_tokens": 1}},
+        )
+        assert chunks[-1]["candidates"][0]["finishReason"] == "STOP", reason
+        wire = b"".join(encode_claude_event(p["type"], p) for p in (
+            {"type": "message_start", "message": {"id": "msg_1", "model": "claude-up"}},
+            {"type": "message_delta", "delta": delta, "usage": {"input_tokens": 1, "output_tokens": 1}},
+            {"type": "message_stop"}))
+        out = gemini.render_gemini_response(claude.parse_stream_body(wire), "m", now=lambda: NOW)
+        assert out["candidates"][0]["finishReason"] == "STOP", reason
 
 
 def test_claude_usage_without_cache_counters_has_no_cached_count() -> None:

@@ -573,6 +573,19 @@ def test_a_nameless_call_only_the_legacy_sent_is_ignored() -> None:
     assert compare("llm", legacy, stream(gemini_chunk({"text": "found"}, finish="STOP"))).outcome is Outcome.MISMATCH
 
 
+def test_max_tokens_where_the_legacy_says_stop_is_ignored() -> None:
+    legacy = stream(gemini_chunk({"text": "Hel"}), gemini_chunk({"text": "lo"}, finish="STOP"))
+    native = stream(gemini_chunk({"text": "Hel"}), gemini_chunk({"text": "lo"}, finish="MAX_TOKENS"))
+    result = compare("llm", legacy, native)
+    assert (result.outcome, result.reason) == (Outcome.IGNORED, "expected:claude-gemini-max-tokens")
+    # The other way round, another reason, or a call only native made is not this rule.
+    assert compare("llm", native, legacy).outcome is Outcome.MISMATCH
+    safety = stream(gemini_chunk({"text": "Hel"}), gemini_chunk({"text": "lo"}, finish="SAFETY"))
+    assert compare("llm", safety, native).outcome is Outcome.MISMATCH
+    called = stream(gemini_chunk({"text": "Hel"}), gemini_chunk(CALL, finish="MAX_TOKENS"))
+    assert compare("llm", legacy, called).outcome is Outcome.MISMATCH
+
+
 def test_alt_json_chunks_one_after_another_the_legacy_leaves_out_are_ignored() -> None:
     """Row 33 as native really answers it: the wrapped chunks one after another (row 33b's raw
     ``alt=json`` form, sniffed as text/plain), against the legacy's empty 200."""
