@@ -595,6 +595,42 @@ def test_two_tool_calls_get_their_own_blocks_after_text() -> None:
     assert frames[-2][1]["delta"]["stop_reason"] == "tool_use"
 
 
+def test_text_and_thinking_after_a_tool_call_leave_its_block_open_until_the_finish() -> None:
+    # openai_claude_response.go:170-243, 260-283: text and thinking close each other, never a
+    # tool_use block; the call's block keeps its index and gets its input at the finish.
+    frames = claude_frames_from_openai(
+        openai_sse(
+            chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{}"}}]}),
+            chunk({"content": "after"}),
+            chunk({"reasoning_content": "think"}),
+            chunk({"content": "more"}),
+            chunk({}, "tool_calls"),
+            "[DONE]",
+        )
+    )
+    assert [(name, p.get("index")) for name, p in frames] == [
+        ("message_start", None),
+        ("content_block_start", 0),
+        ("content_block_start", 1),
+        ("content_block_delta", 1),
+        ("content_block_stop", 1),
+        ("content_block_start", 2),
+        ("content_block_delta", 2),
+        ("content_block_stop", 2),
+        ("content_block_start", 3),
+        ("content_block_delta", 3),
+        ("content_block_stop", 3),
+        ("content_block_delta", 0),
+        ("content_block_stop", 0),
+        ("message_delta", None),
+        ("message_stop", None),
+    ]
+    assert frames[1][1]["content_block"] == {"type": "tool_use", "id": "c1", "name": "f", "input": {}}
+    assert frames[5][1]["content_block"] == {"type": "thinking", "thinking": ""}
+    assert frames[11][1]["delta"] == {"type": "input_json_delta", "partial_json": "{}"}
+    assert frames[-2][1]["delta"]["stop_reason"] == "tool_use"
+
+
 def test_a_null_id_or_name_in_a_later_tool_chunk_names_nothing() -> None:
     # Compatibility row 40: the legacy String()-reads a present null (openai_claude_response.go:
     # 211-229), so each such chunk opened another tool_use block with id and name "". Here a null
