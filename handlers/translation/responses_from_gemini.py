@@ -64,6 +64,10 @@ def render_gemini_response(
         payload = payload["response"]
     chunk = parse_chunk(payload, source)
     folded = fold_events(GeminiEvents(call_id=call_id).feed(chunk))
+    if chunk.usage is not None:
+        # The answer's own usageMetadata, finish or not: a blocked prompt (promptFeedback, no
+        # candidates) still reports its prompt tokens (gemini_openai-responses_response.go:635-651).
+        folded.usage = chunk.usage
     folded.id = response_id(folded.id)
     out = render_response(folded, request, now=now)
     bare = folded.id.removeprefix("resp_")

@@ -69,3 +69,15 @@ def test_usage_without_total_token_count_reports_a_zero_total() -> None:
     assert render_gemini_response(payload, None, now=lambda: 1)["usage"] == {
         "input_tokens": 5, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 2,
         "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 0}
+
+
+def test_a_blocked_prompt_keeps_its_usage() -> None:
+    # No candidates, so no finish: the legacy still reads usageMetadata from the answer
+    # (gemini_openai-responses_response.go:635-651).
+    payload = {"promptFeedback": {"blockReason": "SAFETY"}, "responseId": "r",
+               "usageMetadata": {"promptTokenCount": 3, "totalTokenCount": 3}}
+    out = render_gemini_response(payload, None, now=lambda: 1)
+    assert out["output"] == []
+    assert out["usage"] == {
+        "input_tokens": 3, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 0,
+        "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 3}
