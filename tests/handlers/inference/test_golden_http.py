@@ -510,6 +510,34 @@ async def test_golden_26_gemini_non_stream_to_claude(gateway: MakeGateway, up: U
                     "usage": {"input_tokens": 7, "output_tokens": 5}}
 
 
+# A prompt Gemini blocks comes back with promptFeedback and usage, and no candidates at all.
+BLOCKED = compact({"promptFeedback": {"blockReason": "SAFETY"}, "modelVersion": "gm", "responseId": "r1",
+                   "createTime": "2025-01-02T03:04:05Z",
+                   "usageMetadata": {"promptTokenCount": 3, "totalTokenCount": 3}})
+
+
+@pytest.mark.parametrize(("path", "body", "expected"), [
+    # gemini_claude_response.go:278-377: no parts, end_turn, the prompt tokens.
+    ("/v1/messages", messages(GEMINI_MODEL),
+     {"id": "r1", "type": "message", "role": "assistant", "model": "gm", "content": [], "stop_reason": "end_turn",
+      "stop_sequence": None, "usage": {"input_tokens": 3, "output_tokens": 0}}),
+    # gemini_openai_response.go:256-301: no choices; usage has no completion_tokens without candidatesTokenCount.
+    ("/v1/chat/completions", chat(GEMINI_MODEL),
+     {"id": "r1", "object": "chat.completion", "created": 1735787045, "model": "gm", "choices": [],
+      "usage": {"total_tokens": 3, "prompt_tokens": 3}}),
+    # gemini_openai-responses_response.go:635-651 reads usageMetadata without a finish (the usage
+    # shape is this gateway's one, docs/compatibility.md row 24).
+    ("/v1/responses", {"model": GEMINI_MODEL, "input": "hi"},
+     {"id": "resp_r1", "object": "response", "created_at": 1735787045, "status": "completed", "background": False,
+      "error": None, "incomplete_details": None, "model": GEMINI_MODEL, "output": [],
+      "usage": {"input_tokens": 3, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 0,
+                "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 3}}),
+])
+async def test_gemini_blocked_prompt_non_stream(gateway: MakeGateway, up: Upstream, path: str, body: dict[str, Any],
+                                                expected: dict[str, Any]) -> None:
+    assert json.loads(await call(gateway, up, path, body, BLOCKED)) == expected
+
+
 # --- golden 27: OpenAI-compatible upstream, Claude client -------------------------------------
 
 
