@@ -1028,6 +1028,25 @@ def test_golden_15_tools_and_tool_config() -> None:
     assert list(out["tools"][0]) == ["description", "input_schema", "name"]  # Go map marshal order
 
 
+def test_tool_schema_property_named_type_and_type_lists_stay_schemas() -> None:
+    # The legacy lower-cases every value under a key named "type" (util.Walk over the tools,
+    # claude_gemini_request.go:356-363) with gjson String(): a parameter NAMED "type" becomes its
+    # own JSON text and then {"type": ""}, a type list becomes the string '["string","null"]', and
+    # Anthropic refuses the schema. Only string values are lower-cased here (not yet a row of
+    # docs/compatibility.md).
+    out = gemini_to_claude({
+        "contents": [],
+        "tools": [{"functionDeclarations": [{"name": "f", "parametersJsonSchema": {
+            "type": "object",
+            "properties": {"type": {"type": "STRING", "enum": ["A"], "description": "Kind"},
+                           "n": {"type": ["integer", "null"]}}}}]}],
+    })
+    assert out["tools"][0]["input_schema"]["properties"] == {
+        "n": {"type": ["integer", "null"]},
+        "type": {"description": "Kind", "enum": ["A"], "type": "string"},
+    }
+
+
 @pytest.mark.parametrize(
     ("mode", "choice"), [("AUTO", {"type": "auto"}), ("NONE", {"type": "none"}), ("VALIDATED", None)]
 )
