@@ -441,23 +441,30 @@ class OpenAIChunksToGemini:
                     outputs.append(self._template(chunk, [{"thought": True, "text": text}]))
         if "content" in delta and text_of(delta["content"]):
             outputs.append(self._template(chunk, [{"text": text_of(delta["content"])}]))
-        if outputs:
-            return outputs
-        if isinstance(delta.get("tool_calls"), list):
+        if not outputs and isinstance(delta.get("tool_calls"), list):
             self._buffer(delta["tool_calls"])
+        elif not outputs:
+            # The legacy ends the candidate on a ``finish_reason`` key even when it is null (gjson
+            # Exists), so OpenAI's opening role chunk told a Gemini client STOP before any text
+            # (compatibility row 19q); only a real reason ends it here.
+            if choice.get("finish_reason") is not None:
+                return [self._finish(chunk, choice["finish_reason"])]
+            if "usage" in chunk:
+                template = self._template(chunk, [])
+                template["usageMetadata"] = _usage_metadata(chunk["usage"])
+                return [template]
             return []
-        # The legacy ends the candidate on a ``finish_reason`` key even when it is null (gjson
-        # Exists), so OpenAI's opening role chunk told a Gemini client STOP before any text
-        # (compatibility row 19q); only a real reason ends it here.
+        # Text or tool-call deltas in the chunk that also carries the finish_reason: the legacy
+        # stops at its first matching rule and never sees that reason, so the text's candidate
+        # never ends and buffered calls are never sent (row 19w); the reason ends it here.
         if choice.get("finish_reason") is not None:
-            template = self._template(chunk, self._flush())
-            template["candidates"][0]["finishReason"] = _gemini_finish(choice["finish_reason"])
-            return [template]
-        if "usage" in chunk:
-            template = self._template(chunk, [])
-            template["usageMetadata"] = _usage_metadata(chunk["usage"])
-            return [template]
-        return []
+            outputs.append(self._finish(chunk, choice["finish_reason"]))
+        return outputs
+
+    def _finish(self, chunk: dict[str, Any], reason: Any) -> dict[str, Any]:
+        template = self._template(chunk, self._flush())
+        template["candidates"][0]["finishReason"] = _gemini_finish(reason)
+        return template
 
     def _buffer(self, calls: list[Any]) -> None:
         for call in calls:

@@ -321,6 +321,19 @@ def _claude_max_tokens_for_gemini(legacy: Signature, native: Signature) -> Expla
     return legacy, _with(native, finish_reasons=reasons_l)
 
 
+def _finish_with_last_delta(legacy: Signature, native: Signature) -> Explained:
+    """Gemini client, OpenAI-compatible upstream, a stream whose finish reason comes in the chunk
+    that also carries text or tool-call deltas: the legacy never reads that reason, so its
+    candidate never ends and the calls it held are never sent; native ends the candidate there,
+    with the calls. The legacy side must have no finish at all and no call native lacks."""
+    if "events" not in native or legacy.get("finish_reasons") != [] or not native.get("finish_reasons"):
+        return None
+    calls_l, calls_n = legacy.get("tool_calls"), native.get("tool_calls")
+    if not isinstance(calls_l, list) or not isinstance(calls_n, list) or calls_n[: len(calls_l)] != calls_l:
+        return None
+    return legacy, _with(native, finish_reasons=[], tool_calls=calls_l)
+
+
 def _reasoning_usage_keys(legacy: Signature, native: Signature) -> Explained:
     """Responses usage: the legacy writes the reasoning count only when it has one (Claude
     upstream: an estimate above 0; Gemini non-stream: ``thoughtsTokenCount`` present), with its
@@ -461,6 +474,7 @@ RULES: tuple[ExpectedDifference, ...] = (
     ExpectedDifference("openai-null-tool-continuation", _null_tool_continuation),
     ExpectedDifference("nameless-server-tool-call", _nameless_server_tool_call),
     ExpectedDifference("claude-gemini-max-tokens", _claude_max_tokens_for_gemini),
+    ExpectedDifference("gemini-finish-with-last-delta", _finish_with_last_delta),
 )
 
 

@@ -268,6 +268,22 @@ GEMINI_FROM_CLAUDE_MAX_TOKENS = sse(*((None, chunk) for chunk in (
     claude_gemini_chunk([], finish=True, usage={"promptTokenCount": 11, "candidatesTokenCount": 2,
                                                 "totalTokenCount": 13}))))
 
+def _chunk_without_finish_key(content: str) -> dict[str, Any]:
+    chunk = chat_chunk({"content": content})
+    del chunk["choices"][0]["finish_reason"]
+    return chunk
+
+
+# The last token and its finish reason in one chunk.
+FINISH_WITH_LAST_TOKEN = sse((None, _chunk_without_finish_key("Hel")), (None, chat_chunk({"content": "lo"}, "stop")),
+                             (None, "[DONE]"))
+
+# The legacy's Gemini chunks for it (openai_gemini_response.go:97-151): one per text delta; the
+# second returns at its text and the finish reason is never read.
+GEMINI_FROM_COMPAT_WITHOUT_FINISH = sse(*((None, {
+    "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}],
+    "model": "upstream-model"}) for text in ("Hel", "lo")))
+
 # Non-stream Responses answer from the Claude upstream's usual text answer
 # (claude_openai-responses_response.go:435-687): the template's usage keeps an empty
 # output_tokens_details when there was no thinking (:458, :680-685); the request's model is echoed
@@ -410,6 +426,10 @@ def cases() -> list[Case]:
         Case("claude-gemini-max-tokens", "/v1beta/models/c-alias:streamGenerateContent?alt=sse", GEMINI_BODY,
              "ignored", "claude-gemini-max-tokens", {"sk-claude": [status(200, CLAUDE_CUT_BY_MAX_TOKENS, SSE)]},
              legacy=Canned(200, SSE, GEMINI_FROM_CLAUDE_MAX_TOKENS)),
+        # Row 19w.
+        Case("gemini-finish-with-last-delta", "/v1beta/models/o-alias:streamGenerateContent?alt=sse", GEMINI_BODY,
+             "ignored", "gemini-finish-with-last-delta", {"sk-compat": [status(200, FINISH_WITH_LAST_TOKEN, SSE)]},
+             legacy=Canned(200, SSE, GEMINI_FROM_COMPAT_WITHOUT_FINISH)),
         # Row 23, non-stream: no thinking, so no reasoning count on the legacy side.
         Case("responses-reasoning-usage-keys", "/v1/responses", {"model": "c-alias", "input": "say hello"},
              "ignored", "responses-reasoning-usage-keys",

@@ -264,11 +264,27 @@ def test_stream_text_reasoning_and_finish() -> None:
         # A null finish_reason ends nothing (the legacy's gjson Exists sent STOP here, row 19q).
         [],
         [candidate([{"thought": True, "text": "think"}]), candidate([{"thought": True, "text": "more"}])],
-        # Text outputs win over the finish reason of the same choice, which is then lost.
-        [candidate([{"thought": True, "text": "r"}]), candidate([{"text": "Hi"}])],
+        # The finish reason of the chunk that also carries text ends the candidate after it (the
+        # legacy lost it, row 19w).
+        [candidate([{"thought": True, "text": "r"}]), candidate([{"text": "Hi"}]), candidate([], finishReason="STOP")],
         [candidate([], finishReason="MAX_TOKENS")],
         [candidate([], finishReason="SAFETY")],
     ]
+
+
+def test_stream_tool_calls_with_their_finish_in_the_same_chunk_are_sent() -> None:
+    # Row 19w: the legacy buffered the calls and returned before it read the finish reason.
+    renderer = pair.OpenAIChunksToGemini()
+    first = {"index": 0, "id": "t1", "type": "function", "function": {"name": "a", "arguments": '{"x":1}'}}
+    second = {"index": 1, "id": "t2", "type": "function", "function": {"name": "b", "arguments": ""}}
+    assert renderer.feed(chunk({"tool_calls": [first]})) == []
+    assert renderer.feed(chunk({"tool_calls": [second]}, finish_reason="tool_calls")) == [
+        candidate([{"functionCall": {"name": "a", "args": {"x": 1}}}, {"functionCall": {"name": "b", "args": {}}}],
+                  finishReason="STOP")]
+    # Text and calls in one delta: the text wins and the calls of that delta stay unread, as before.
+    renderer = pair.OpenAIChunksToGemini()
+    assert renderer.feed(chunk({"content": "Hi", "tool_calls": [first]}, finish_reason="length")) == [
+        candidate([{"text": "Hi"}]), candidate([], finishReason="MAX_TOKENS")]
 
 
 def test_stream_tool_calls_are_buffered_until_the_finish() -> None:

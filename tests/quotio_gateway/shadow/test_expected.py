@@ -586,6 +586,18 @@ def test_max_tokens_where_the_legacy_says_stop_is_ignored() -> None:
     assert compare("llm", legacy, called).outcome is Outcome.MISMATCH
 
 
+def test_a_finish_only_native_read_from_the_last_delta_is_ignored() -> None:
+    legacy = stream(gemini_chunk({"text": "Hel"}), gemini_chunk({"text": "lo"}))
+    native = stream(gemini_chunk({"text": "Hel"}), gemini_chunk({"text": "lo"}), gemini_chunk(CALL, finish="STOP"))
+    result = compare("llm", legacy, native)
+    assert (result.outcome, result.reason) == (Outcome.IGNORED, "expected:gemini-finish-with-last-delta")
+    # A legacy side that did finish, or a call only the legacy sent, is not this rule.
+    finished = stream(gemini_chunk({"text": "Hel"}), gemini_chunk({"text": "lo"}, finish="STOP"))
+    assert compare("llm", finished, native).outcome is Outcome.MISMATCH
+    called = stream(gemini_chunk({"text": "Hel"}), gemini_chunk({"functionCall": {"name": "other", "args": {}}}))
+    assert compare("llm", called, native).outcome is Outcome.MISMATCH
+
+
 def test_alt_json_chunks_one_after_another_the_legacy_leaves_out_are_ignored() -> None:
     """Row 33 as native really answers it: the wrapped chunks one after another (row 33b's raw
     ``alt=json`` form, sniffed as text/plain), against the legacy's empty 200."""
