@@ -538,6 +538,27 @@ async def test_gemini_blocked_prompt_non_stream(gateway: MakeGateway, up: Upstre
     assert json.loads(await call(gateway, up, path, body, BLOCKED)) == expected
 
 
+async def test_gemini_blocked_prompt_on_a_responses_stream_still_completes(gateway: MakeGateway, up: Upstream) -> None:
+    # Row 29b: the legacy never sends response.completed here (no finishReason ever arrives).
+    raw = await call(gateway, up, "/v1/responses", {"model": GEMINI_MODEL, "input": "hi", "stream": True},
+                     gemini_stream(json.loads(BLOCKED)))
+    events = events_of(raw)
+    assert [name for name, _ in events] == ["response.created", "response.in_progress", "response.completed"]
+    completed = events[-1][1]["response"]
+    assert (completed["status"], completed.get("output", [])) == ("completed", [])
+
+
+async def test_responses_stream_reads_compat_chunks_of_another_object(gateway: MakeGateway, up: Upstream) -> None:
+    # Row 29a: the legacy skips every chunk whose object is not chat.completion.chunk.
+    answer = sse(*[(None, {**openai_chunk(delta, finish), "object": "chat.completion"}) for delta, finish in (
+        ({"role": "assistant", "content": "Hi"}, None), ({}, "stop"))], (None, b"[DONE]"))
+    raw = await call(gateway, up, "/v1/responses", {"model": COMPAT_MODEL, "input": "hi", "stream": True}, answer)
+    events = events_of(raw)
+    assert [data["delta"] for name, data in events if name == "response.output_text.delta"] == ["Hi"]
+    assert events[-1][0] == "response.completed"
+    assert events[-1][1]["response"]["output"][0]["content"][0]["text"] == "Hi"
+
+
 # --- golden 27: OpenAI-compatible upstream, Claude client -------------------------------------
 
 
