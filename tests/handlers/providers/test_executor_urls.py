@@ -1,5 +1,9 @@
 """Trailing "/" on configured base URLs: the exact path each upstream receives.
 
+Of the API-key executors, Claude's keeps every "/" (``"%s/v1/messages?beta=true"``,
+claude_executor.go:131,262,410) and Codex's drops one (codex_executor.go:114,225); Gemini's and
+Vertex's are pinned in their own modules, the OpenAI-compatible one in test_openai_compat.py.
+
 The legacy drops exactly one trailing "/" for Qwen and iFlow (qwen_executor.go:96,189;
 iflow_executor.go:103,206) and one in each of two places for Antigravity
 (antigravity_executor.go:1378-1387 and :1172), so extra slashes reach the upstream path.
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.providers import UpstreamClient, UpstreamRequest
+from handlers.providers import APIKeyCredential, ClaudeAPIExecutor, CodexAPIExecutor, UpstreamClient, UpstreamRequest
 from handlers.providers.oauth_antigravity import BASE_URLS, AntigravityExecutor
 from handlers.providers.oauth_base import OAuthCredential, StaticToken
 from handlers.providers.oauth_openai_chat import CopilotExecutor, IFlowExecutor, QwenExecutor
@@ -22,6 +26,11 @@ ANSWER = {"id": "c1", "choices": [{"index": 0, "message": {"role": "assistant", 
 GEMINI_BODY = {"model": "x", "request": {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}}
 GEMINI_ANSWER = {"response": {"candidates": [{"content": {"role": "model", "parts": [{"text": "ok"}]},
                                               "finishReason": "STOP"}]}}
+
+
+CLAUDE_MESSAGE = {"id": "m1", "type": "message", "role": "assistant", "content": [], "model": "c",
+                  "stop_reason": "end_turn", "usage": {"input_tokens": 1, "output_tokens": 1}}
+CODEX_COMPLETED = {"type": "response.completed", "response": {"id": "r1", "status": "completed", "output": []}}
 
 
 def chat_cred(provider: str, base: str) -> OAuthCredential:
@@ -90,3 +99,32 @@ def test_antigravity_slash_only_base_keeps_the_fallback_list() -> None:
     executor = AntigravityExecutor(client=None)  # type: ignore[arg-type]
     assert executor.base_urls(ag_cred("/")) == BASE_URLS
     assert executor.base_urls(ag_cred("http://relay:1//")) == ("http://relay:1/",)
+
+
+@pytest.mark.parametrize(("suffix", "path"), [
+    ("/api", "/api/v1/messages"),
+    ("/api/", "/api//v1/messages"),
+    ("/api//", "/api///v1/messages"),
+])
+@pytest.mark.parametrize("action", ["", "countTokens"])
+async def test_claude_key_base_keeps_its_trailing_slashes(upstream, client: UpstreamClient, suffix: str,
+                                                          path: str, action: str) -> None:
+    upstream.answer_json(200, {"input_tokens": 3} if action else CLAUDE_MESSAGE)
+    executor = ClaudeAPIExecutor(client)
+    await executor.execute(APIKeyCredential("claude", "k", upstream.url + suffix),
+                           UpstreamRequest("claude-sonnet-4-5", dict(MESSAGES, max_tokens=8), action=action))
+    assert upstream.last.path_qs == path + ("/count_tokens" if action else "") + "?beta=true"
+
+
+@pytest.mark.parametrize(("suffix", "path"), [
+    ("/api/v1", "/api/v1/responses"),
+    ("/api/v1/", "/api/v1/responses"),
+    ("/api/v1//", "/api/v1//responses"),
+])
+async def test_codex_key_base_loses_one_trailing_slash(upstream, client: UpstreamClient, suffix: str,
+                                                       path: str) -> None:
+    upstream.answer_sse([upstream.frame(CODEX_COMPLETED)])
+    executor = CodexAPIExecutor(client, session_ids=lambda: "s")
+    await executor.execute(APIKeyCredential("codex", "k", upstream.url + suffix),
+                           UpstreamRequest("gpt-5", {"input": []}))
+    assert upstream.last.path_qs == path
