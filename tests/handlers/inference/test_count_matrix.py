@@ -110,3 +110,30 @@ async def test_a_refused_count_moves_to_the_next_credential_and_cools_the_first(
     for credential_id in gemini_ids:
         got = state.get(credential_id, GEMINI_MODEL)
         assert got is not None and got.last_status == 429 and got.next_retry_after is not None
+
+
+async def test_vertex_api_key_counts_at_the_publishers_path(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    """gemini_vertex_executor.go:852-932 (countTokensWithAPIKey): the Gemini translation under the
+    entry's upstream name, ``tools``, ``generationConfig`` and ``safetySettings`` dropped, posted to
+    ``{base}/v1/publishers/google/models/<model>:countTokens`` with the key as ``x-goog-api-key``;
+    ``totalTokens`` comes back in the client's count shape."""
+    config = upstreams_config(fake_llm.root) + (
+        f"vertex-api-key:\n  - api-key: sk-vertex\n    base-url: {fake_llm.root}\n"
+        "    models:\n      - name: gemini-2.5-pro\n        alias: vx-pro\n")
+    client = await gateway(config)
+    gemini_body = {**GEMINI_BODY, "systemInstruction": {"parts": [{"text": "sys"}]},
+                   "tools": [{"functionDeclarations": [{"name": "f", "parameters": {"type": "object"}}]}],
+                   "generationConfig": {"temperature": 0.5}, "safetySettings": [{"category": "c", "threshold": "t"}]}
+    resp = await client.post("/v1beta/models/vx-pro:countTokens", json=gemini_body)
+    assert resp.status == 200 and resp.headers["Content-Type"] == "application/json"
+    assert await resp.read() == gemini_answer(11)
+    resp = await client.post("/v1/messages/count_tokens", json=claude("vx-pro", system="be brief"))
+    assert resp.status == 200
+    assert await resp.read() == b'{"input_tokens":11}'
+    path = "/v1/publishers/google/models/gemini-2.5-pro:countTokens"
+    assert [(r.path, r.query, r.key) for r in fake_llm.requests] == [(path, {}, "sk-vertex")] * 2
+    contents = GEMINI_BODY["contents"]
+    assert [r.body for r in fake_llm.requests] == [
+        {"contents": contents, "systemInstruction": {"parts": [{"text": "sys"}]}, "model": "gemini-2.5-pro"},
+        {"contents": contents, "model": "gemini-2.5-pro", "system_instruction": {"parts": [{"text": "be brief"}]}},
+    ]
