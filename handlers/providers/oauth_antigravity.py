@@ -90,26 +90,32 @@ def _rename_key(node: Any, old: str, new: str) -> Any:
     return node
 
 
-def antigravity_body(body: dict[str, Any], model: str, project_id: str, *,
-                     request_ids: Callable[[], str], project_ids: Callable[[], str]) -> dict[str, Any]:
-    out: dict[str, Any] = dict(body)
-    request: dict[str, Any] = dict(out.get("request") or {})
-    out["model"] = model
-    out["userAgent"] = "antigravity"
-    out["requestType"] = "agent"
-    out["project"] = project_id or project_ids()
-    out["requestId"] = request_ids()
-    request["sessionId"] = stable_session_id(body)
+def _member_object(value: Any) -> dict[str, Any] | None:
+    """What the legacy's ``sjson.Set`` of a path under ``value`` writes into: a copy of an object,
+    a new object in place of a scalar or null (sjson replaces it), and None for an array, where
+    sjson refuses a key and the whole write is dropped, leaving the document as it was."""
+    if isinstance(value, dict):
+        return dict(value)
+    return None if isinstance(value, list) else {}
+
+
+def _edit_request(request: dict[str, Any], session: str, *, is_claude: bool) -> dict[str, Any]:
+    request["sessionId"] = session
     request.pop("safetySettings", None)
-    tool_config = dict(request.get("toolConfig") or {})
-    calling = dict(tool_config.get("functionCallingConfig") or {})
-    calling["mode"] = "VALIDATED"
-    tool_config["functionCallingConfig"] = calling
-    request["toolConfig"] = tool_config
-    is_claude = "claude" in model
+    # A client value on the way is overwritten as sjson does (antigravity_executor.go:1411-1412):
+    # ``"toolConfig": {"functionCallingConfig": "AUTO"}`` goes up as ``{"mode": "VALIDATED"}``.
+    tool_config = _member_object(request.get("toolConfig"))
+    if tool_config is not None:
+        calling = _member_object(tool_config.get("functionCallingConfig"))
+        if calling is not None:
+            calling["mode"] = "VALIDATED"
+            tool_config["functionCallingConfig"] = calling
+            request["toolConfig"] = tool_config
     if is_claude:
-        for tool in request.get("tools") or ():
-            for decl in (tool.get("functionDeclarations") or ()) if isinstance(tool, dict) else ():
+        tools = request.get("tools")
+        for tool in tools if isinstance(tools, list) else ():
+            declarations = tool.get("functionDeclarations") if isinstance(tool, dict) else None
+            for decl in declarations if isinstance(declarations, list) else ():
                 if isinstance(decl, dict) and "parametersJsonSchema" in decl:
                     schema = decl.pop("parametersJsonSchema")
                     if isinstance(schema, dict):
@@ -119,11 +125,27 @@ def antigravity_body(body: dict[str, Any], model: str, project_id: str, *,
         config = request.get("generationConfig")
         if isinstance(config, dict):
             request["generationConfig"] = {k: v for k, v in config.items() if k != "maxOutputTokens"}
-    out["request"] = request
+    return request
+
+
+def antigravity_body(body: dict[str, Any], model: str, project_id: str, *,
+                     request_ids: Callable[[], str], project_ids: Callable[[], str]) -> dict[str, Any]:
+    out: dict[str, Any] = dict(body)
+    out["model"] = model
+    out["userAgent"] = "antigravity"
+    out["requestType"] = "agent"
+    out["project"] = project_id or project_ids()
+    out["requestId"] = request_ids()
+    is_claude = "claude" in model
+    request = _member_object(out.get("request"))
+    if request is not None:
+        out["request"] = _edit_request(request, stable_session_id(body), is_claude=is_claude)
+    # else: an array ``request`` takes none of the request edits (the legacy's sjson writes fail
+    # on it); the upstream refuses it, as it refuses it from the legacy.
     if is_claude:
         out = clean_schema_for_antigravity(_rename_key(out, "parametersJsonSchema", "parameters"))
-    if is_claude or "gemini-3-pro-high" in model:
-        request = out["request"]
+    request = out.get("request")
+    if (is_claude or "gemini-3-pro-high" in model) and isinstance(request, dict):
         system = request.get("systemInstruction")
         own = system.get("parts") if isinstance(system, dict) else None
         parts: list[Any] = [{"text": SYSTEM_INSTRUCTION},
