@@ -122,3 +122,161 @@ async def test_gemini_client_tool_config_of_another_type_is_overwritten(antigrav
         assert sent["contents"] == contents
         if "toolConfig" not in extra:
             assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "VALIDATED"}}
+
+
+async def test_claude_client_signature_round_trip_on_a_claude_model(antigravity: OAuthGateway) -> None:
+    """antigravity_claude_response.go caches the signature of the streamed thinking text per
+    session and sends it as ``claude#<signature>``; the next turn's thinking block, whose client
+    signature names the group and not the model, is signed from that cache, and so is the
+    ``tool_use`` that follows it (antigravity_claude_request.go:127-176, :202-212)."""
+    fake = scripted(antigravity)
+    fake.chunks = [
+        chunk({"text": "let me", "thought": True}, responseId="r1", modelVersion="claude-sonnet-4-5-thinking"),
+        chunk({"text": " look", "thought": True}),
+        chunk({"text": "", "thought": True, "thoughtSignature": SIGNATURE}),
+        chunk({"functionCall": {"name": "get", "args": {"q": "x"}}}, finish="STOP",
+              usageMetadata={"promptTokenCount": 10, "cachedContentTokenCount": 4, "candidatesTokenCount": 5,
+                             "thoughtsTokenCount": 2, "totalTokenCount": 17}),
+    ]
+    tools = [{"name": "get", "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}]
+    first = [{"role": "user", "content": [{"type": "text", "text": "find x"}]}]
+    body = {"model": "gemini-claude-sonnet-4-5-thinking", "max_tokens": 4096, "stream": True,
+            "thinking": {"type": "enabled", "budget_tokens": 2048}, "tools": tools, "messages": first}
+    status, raw = await post(antigravity, "/v1/messages", body)
+    assert status == 200
+    assert TOOL_ID.sub(rb'"\1-ID"', raw) == claude_frames(
+        ("message_start", '{"type":"message_start","message":{"id":"r1","type":"message","role":"assistant",'
+                          '"content":[],"model":"claude-sonnet-4-5-thinking","stop_reason":null,"stop_sequence":null,'
+                          '"usage":{"input_tokens":0,"output_tokens":0}}}'),
+        ("content_block_start", '{"type":"content_block_start","index":0,"content_block":{"type":"thinking",'
+                                '"thinking":""}}'),
+        ("content_block_delta", '{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta",'
+                                '"thinking":"let me"}}'),
+        ("content_block_delta", '{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta",'
+                                '"thinking":" look"}}'),
+        ("content_block_delta", '{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta",'
+                                f'"signature":"claude#{SIGNATURE}"}}}}'),
+        ("content_block_stop", '{"type":"content_block_stop","index":0}'),
+        ("content_block_start", '{"type":"content_block_start","index":1,"content_block":{"type":"tool_use",'
+                                '"id":"get-ID","name":"get","input":{}}}'),
+        ("content_block_delta", '{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta",'
+                                '"partial_json":"{\\"q\\":\\"x\\"}"}}'),
+        ("content_block_stop", '{"type":"content_block_stop","index":1}'),
+        ("message_delta", '{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},'
+                          '"usage":{"input_tokens":6,"output_tokens":7,"cache_read_input_tokens":4}}'),
+        ("message_stop", '{"type":"message_stop"}'),
+    )
+    turn = fake.seen(STREAM)[-1]
+    assert turn["query"] == {"alt": "sse"}
+    envelope = turn["body"]
+    assert [envelope[k] for k in ("model", "userAgent", "requestType", "project")] == [
+        "claude-sonnet-4-5-thinking", "antigravity", "agent", "assist-project"]
+    assert envelope["request"]["generationConfig"] == {
+        "thinkingConfig": {"thinkingBudget": 2048, "includeThoughts": True}, "maxOutputTokens": 4096}
+    assert envelope["request"]["tools"] == [{"functionDeclarations": [{"name": "get", "parameters": {
+        "type": "object", "properties": {"q": {"type": "string"}, "_": {"type": "boolean"}}, "required": ["_"]}}]}]
+
+    second = [*first,
+              {"role": "assistant", "content": [
+                  {"type": "thinking", "thinking": "let me look", "signature": f"claude#{SIGNATURE}"},
+                  {"type": "tool_use", "id": "get-1-1", "name": "get", "input": {"q": "x"}}]},
+              {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "get-1-1", "content": "42"}]}]
+    status, _ = await post(antigravity, "/v1/messages", {**body, "messages": second})
+    assert status == 200
+    assert fake.seen(STREAM)[-1]["body"]["request"]["contents"] == [
+        {"role": "user", "parts": [{"text": "find x"}]},
+        {"role": "model", "parts": [
+            {"thought": True, "text": "let me look", "thoughtSignature": SIGNATURE},
+            {"thoughtSignature": SIGNATURE, "functionCall": {"id": "get-1-1", "name": "get", "args": {"q": "x"}}}]},
+        {"role": "user", "parts": [
+            {"functionResponse": {"id": "get-1-1", "name": "get", "response": {"result": "42"}}}]},
+    ]
+
+
+async def test_openai_non_stream_on_a_claude_model_is_folded_from_the_stream(antigravity: OAuthGateway) -> None:
+    """A non-stream call for a Claude model goes up as a stream and is merged
+    (antigravity_executor.go:235-414, convertStreamToNonStream :416-597); the merged answer is read
+    by the Gemini non-stream translator, whose ``prompt_tokens`` adds the thoughts and keeps the
+    cached count inside (gemini_openai_response.go:279-301), where the stream subtracts it."""
+    fake = scripted(antigravity)
+    fake.chunks = [
+        chunk({"text": "th", "thought": True}, responseId="r1", createTime="2025-01-01T00:00:00Z"),
+        chunk({"text": "ink", "thought": True}, {"text": "", "thought": True, "thoughtSignature": SIGNATURE}),
+        chunk({"text": "Hel"}),
+        chunk({"text": "lo"}, finish="STOP", modelVersion="claude-sonnet-4-5-thinking",
+              usageMetadata={"promptTokenCount": 10, "cachedContentTokenCount": 4, "candidatesTokenCount": 5,
+                             "thoughtsTokenCount": 2, "totalTokenCount": 17}),
+    ]
+    status, raw = await post(antigravity, "/v1/chat/completions", {
+        "model": "gemini-claude-sonnet-4-5-thinking", "messages": [{"role": "user", "content": "hi"}]})
+    assert status == 200
+    # The merged template is the last chunk's response: its createTime is gone, so created is 0.
+    assert json.loads(raw) == {
+        "id": "r1", "object": "chat.completion", "created": 0, "model": "claude-sonnet-4-5-thinking",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello", "reasoning_content": "think",
+                                             "tool_calls": None},
+                     "finish_reason": "stop", "native_finish_reason": "stop"}],
+        "usage": {"completion_tokens": 5, "total_tokens": 17, "prompt_tokens": 12,
+                  "completion_tokens_details": {"reasoning_tokens": 2}, "prompt_tokens_details": {"cached_tokens": 4}},
+    }
+    [sent] = fake.seen(STREAM)
+    assert sent["query"] == {"alt": "sse"} and sent["headers"]["Accept"] == "text/event-stream"
+    assert fake.seen(GENERATE) == []
+
+
+# --- Gemini CLI -------------------------------------------------------------------------------
+
+
+async def test_claude_client_on_gemini_cli_envelope_and_answer(gemini_cli: OAuthGateway) -> None:
+    """gemini-cli_claude_request.go: no thinking blocks or call ids go up, the tool answer is named
+    after the id without its last dash part and carries its raw JSON as a string, the tool keeps
+    its other fields; the stream (gemini-cli_claude_response.go) closes at the finish with usage."""
+    fake = scripted(gemini_cli)
+    fake.chunks = [
+        chunk({"text": "Hi"}, responseId="r", modelVersion="gemini-2.5-pro"),
+        chunk({"text": " there"}, finish="STOP",
+              usageMetadata={"promptTokenCount": 7, "candidatesTokenCount": 2, "thoughtsTokenCount": 3}),
+    ]
+    body = {"model": "gemini-2.5-pro", "max_tokens": 100, "stream": True, "system": "be brief",
+            "thinking": {"type": "enabled", "budget_tokens": 2048}, "top_p": 0.5,
+            "tools": [{"name": "get", "description": "d", "input_schema": {"type": "object"}, "strict": True,
+                       "type": "custom", "cache_control": {"type": "ephemeral"}}],
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "t", "signature": "s"}, {"type": "text", "text": "a"},
+                    {"type": "tool_use", "id": "get-1-2", "name": "get", "input": {"a": 1}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "get-1-2", "content": "res"}]}]}
+    status, raw = await post(gemini_cli, "/v1/messages", body)
+    assert status == 200
+    assert raw == claude_frames(
+        ("message_start", '{"type":"message_start","message":{"id":"r","type":"message","role":"assistant",'
+                          '"content":[],"model":"gemini-2.5-pro","stop_reason":null,"stop_sequence":null,'
+                          '"usage":{"input_tokens":0,"output_tokens":0}}}'),
+        ("content_block_start", '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}'),
+        ("content_block_delta", '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}'),
+        ("content_block_delta", '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta",'
+                                '"text":" there"}}'),
+        ("content_block_stop", '{"type":"content_block_stop","index":0}'),
+        ("message_delta", '{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},'
+                          '"usage":{"input_tokens":7,"output_tokens":5}}'),
+        ("message_stop", '{"type":"message_stop"}'),
+    )
+    [sent] = fake.seen(STREAM)
+    assert sent["query"] == {"alt": "sse"}
+    envelope = sent["body"]
+    assert list(envelope) == ["model", "request", "project"]
+    assert (envelope["model"], envelope["project"]) == ("gemini-2.5-pro", "proj-one")
+    request = envelope["request"]
+    assert request["contents"] == [
+        {"role": "user", "parts": [{"text": "hi"}]},
+        {"role": "model", "parts": [{"text": "a"}, {"thoughtSignature": "skip_thought_signature_validator",
+                                                     "functionCall": {"name": "get", "args": {"a": 1}}}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "get-1", "response": {"result": '"res"'}}}]},
+    ]
+    assert request["systemInstruction"] == {"parts": [{"text": "be brief"}]}
+    assert request["tools"] == [{"functionDeclarations": [
+        {"name": "get", "description": "d", "parametersJsonSchema": {"type": "object"}}]}]
+    assert request["generationConfig"] == {"thinkingConfig": {"thinkingBudget": 2048, "includeThoughts": True},
+                                           "topP": 0.5}
+    assert len(request["safetySettings"]) == 5
