@@ -354,6 +354,23 @@ _STRIP_PATHS: dict[str, tuple[Path, ...]] = {
 }
 
 
+def has_config(body: dict[str, Any], provider: str) -> bool:
+    """Whether the legacy sees a thinking setting in ``body`` (``hasThinkingConfig`` after
+    ``extractThinkingConfig``, apply.go:119-126, 308-336): an effort or level key counts whatever
+    its value, so an empty, ``null`` or non-string one is there too, where ``extract_config``
+    reads it as no setting."""
+    if extract_config(body, provider) is not None:
+        return True
+    if provider in ("gemini", "gemini-cli", "antigravity"):
+        root = _thinking_root(provider)
+        return _get(body, (*root, "thinkingLevel")) is not _MISSING
+    if provider in ("openai", "iflow"):
+        return _get(body, ("reasoning_effort",)) is not _MISSING
+    if provider == "codex":
+        return _get(body, ("reasoning", "effort")) is not _MISSING
+    return False
+
+
 def strip_config(body: dict[str, Any], provider: str) -> dict[str, Any]:
     for path in _STRIP_PATHS.get(provider, ()):
         _delete(body, path)
@@ -390,7 +407,7 @@ def apply_thinking(
                 config = ThinkingConfig(ThinkingMode.BUDGET, budget=converted)
         return _apply_compatible(body, config, provider, info, source)
     if info.thinking is None:
-        return strip_config(body, provider) if extract_config(body, provider) is not None else body
+        return strip_config(body, provider) if has_config(body, provider) else body
     if config is None:
         return body
     validated = validate_config(
