@@ -248,6 +248,32 @@ async def test_suffix_wins_over_body_field(gw: Gateway) -> None:
     assert codex_effort(gw.sent()) == "high"
 
 
+@pytest.mark.parametrize(("model", "effort", "field", "expected"), [
+    # Responses reasoning.effort: budget tables and per-model fitting as for chat (A2.9).
+    (SONNET, "auto", claude_thinking, ({"type": "enabled", "budget_tokens": 31999}, 32000)),
+    (SONNET, "none", claude_thinking, ({"type": "disabled"}, 32000)),
+    ("gemini-2.5-pro", "none", gemini_thinking, {"includeThoughts": False, "thinkingBudget": 128}),
+    ("gemini-3-pro-preview", "none", gemini_thinking, {"thinkingLevel": "low", "includeThoughts": False}),
+    ("gpt-5", "none", codex_effort, "minimal"),
+    ("gpt-5.1", "auto", codex_effort, "medium"),
+    ("compat-model", "HIGH", lambda body: body["reasoning_effort"], "high"),  # lower-cased by the translator
+])
+async def test_responses_reasoning_effort(gw: Gateway, model: str, effort: str, field: Any, expected: Any) -> None:
+    status, _ = await gw.post("/v1/responses", {"model": model, "input": "hi", "reasoning": {"effort": effort}})
+    assert status == 200
+    assert field(gw.sent()) == expected
+
+
+async def test_responses_unsupported_level_is_a_400(gw: Gateway) -> None:
+    """A Responses client is level-based: no clamping to the nearest level (validate.go:56, 106-118)."""
+    body = {"model": "gpt-5.1", "input": "hi", "reasoning": {"effort": "minimal"}}
+    status, answer = await gw.post("/v1/responses", body)
+    assert status == 400
+    assert answer == {"error": {"message": 'level "minimal" not supported, valid levels: none, low, medium, high',
+                                "type": "invalid_request_error"}}
+    assert gw.fake.requests == []
+
+
 CLAUDE_THINKING_64K = {"max_tokens": 4096, "messages": HI, "thinking": {"type": "enabled", "budget_tokens": 64000}}
 
 
