@@ -245,9 +245,11 @@ def test_gemini_on_antigravity_non_stream() -> None:
     assert tr.response(b"not json") == b"not json"
 
 
-def test_gemini_without_contents_is_a_translation_error() -> None:
+@pytest.mark.parametrize("body", [{"generationConfig": {}}, {"contents": 5}, {"contents": "x"}, {"contents": {}}])
+def test_gemini_without_contents_is_a_translation_error(body: dict[str, object]) -> None:
+    # Row 21: no contents array, no upstream call.
     with pytest.raises(TranslationError, match="contents not found in input"):
-        translation(Format.GEMINI, Format.ANTIGRAVITY, {"generationConfig": {}})
+        translation(Format.GEMINI, Format.ANTIGRAVITY, body)
 
 
 # --- Gemini CLI client --------------------------------------------------------------------------
