@@ -17,6 +17,7 @@ from handlers.translation import IMPLEMENTED_PAIRS, REGISTERED_PAIRS, codex_inst
 from handlers.translation.model import Format
 from handlers.translation.sse import encode_claude_event
 from tests.fakes.llm_upstream import ANSWER, USAGE, FakeLLM
+from tests.handlers.inference.test_golden_http import Upstream
 
 GEMINI_BODY: dict[str, Any] = {
     "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
@@ -355,6 +356,41 @@ async def test_e2e_gemini_upstream_passthrough(inference_client: Any, fake_llm: 
     assert resp.status == 200
     array = orjson.loads(await resp.read())
     assert "".join(c["candidates"][0]["content"]["parts"][0]["text"] for c in array) == ANSWER
+
+
+async def test_e2e_gemini_body_upstream_in_the_legacys_order(inference_client: Any) -> None:
+    """The translator's fixups, then the thinking step, then the executor, each editing the body
+    where the legacy's sjson calls put things: roles and signatures in place, the safety defaults
+    appended, a ``generationConfig`` the thinking suffix creates after them, ``model`` last,
+    ``session_id`` gone (gemini_gemini_request.go:21-101, thinking/provider/gemini/apply.go:115-143,
+    gemini_executor.go:123-144)."""
+    up = Upstream()
+    await up.start()
+    try:
+        up.answers.append(b'{"candidates":[]}')
+        client = await inference_client(f"gemini-api-key:\n  - api-key: g1\n    base-url: {up.root}\n")
+        body = {"session_id": "s1", "contents": [
+            {"parts": [{"text": "hi"}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
+            {"role": "function", "parts": [{"functionResponse": {"name": "f", "response": {}}}]}],
+            "tools": [{"functionDeclarations": [{"name": "f", "parameters": {"type": "object"}}]}]}
+        resp = await client.post("/v1beta/models/gemini-3-pro-preview(high):generateContent", json=body)
+        assert resp.status == 200
+        [(path, sent)] = up.requests
+        assert path == "/v1beta/models/gemini-3-pro-preview:generateContent"
+        assert list(sent) == ["contents", "tools", "safetySettings", "generationConfig", "model"]
+        assert sent["contents"] == [
+            {"parts": [{"text": "hi"}], "role": "user"},
+            {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}},
+                                         "thoughtSignature": "skip_thought_signature_validator"}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {}}}]}]
+        assert sent["tools"] == [{"function_declarations": [{"name": "f", "parametersJsonSchema": {"type": "object"}}]}]
+        assert sent["generationConfig"] == {"thinkingConfig": {"thinkingLevel": "high", "includeThoughts": True}}
+        assert list(sent["generationConfig"]["thinkingConfig"]) == ["thinkingLevel", "includeThoughts"]
+        assert sent["model"] == "gemini-3-pro-preview"
+    finally:
+        assert up.runner is not None
+        await up.runner.cleanup()
 
 
 async def test_e2e_gemini_cli_client_on_gemini_upstream(inference_client: Any, fake_llm: FakeLLM) -> None:
