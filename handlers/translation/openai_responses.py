@@ -174,10 +174,13 @@ def _input_item(item: dict[str, Any]) -> Message | None:
 
 def _tool(tool: dict[str, Any]) -> Tool:
     kind = str(tool.get("type") or "")
-    if kind != "function":
+    if kind not in ("function", ""):
         # Built-in tools (web_search, file_search, ...) keep their object for upstreams that take it.
         return Tool(name="", kind=kind, raw=tool)
+    # A tool without a type keeps kind "": the Claude pair declares it like a function (it reads
+    # every tool's name and parameters), the Gemini pair leaves it out (it wants type "function").
     return Tool(
+        kind=kind,
         name=str(tool.get("name") or ""),
         description=str(tool.get("description") or ""),
         parameters=tool.get("parameters", tool.get("parametersJsonSchema")),

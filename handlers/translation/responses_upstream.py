@@ -181,11 +181,12 @@ def render_claude_request(req: Request, model: str, *, stream: bool, user_id: st
             rendered = _claude_message(message)
             if rendered is not None:
                 messages.append(rendered)
-    # Built-in (non-function) tools have no Claude equivalent here and are left out.
+    # Built-in (non-function) tools have no Claude equivalent here and are left out; a tool
+    # without a type is declared as the legacy declares every tool (claude_openai-responses_request.go:290-313).
     tools = [
         {"name": t.name, "description": t.description, "input_schema": t.parameters if t.parameters is not None else {}}
         for t in req.tools
-        if t.kind == "function"
+        if t.kind in ("function", "")
     ]
     if tools:
         out["tools"] = tools

@@ -392,3 +392,26 @@ async def test_responses_variants(chain: Chain, kind: str, variant: str) -> None
             assert seen.body["text"] == {"format": {"type": "json_object"}}
     assert seen.body.get("tool_choice") == expected
     assert "toolConfig" not in seen.body and "thinking" not in seen.body and "reasoning_effort" not in seen.body
+
+
+TYPELESS_TOOL = {"name": "get_weather", "description": "weather", "parameters": SCHEMA}
+TYPELESS_EXPECTED: dict[str, Any] = {
+    # claude_openai-responses_request.go:290-313 reads every tool's name, description and parameters.
+    "claude": (CLAUDE_TOOLS, {"type": "any"}),
+    # The Codex translator passes tools through as sent.
+    "codex": ([TYPELESS_TOOL], "required"),
+    # gemini_openai-responses_request.go:315 declares only type "function".
+    "gemini": (None, None),
+    # openai_openai-responses_request.go:168-169 converts a tool without a type as a function.
+    "openai": (CHAT_TOOLS_UP, "required"),
+}
+
+
+@pytest.mark.parametrize("kind", ["claude", "codex", "gemini", "openai"])
+async def test_responses_tool_without_type(chain: Chain, kind: str) -> None:
+    seen = await send(chain, "/v1/responses", RESPONSES, kind, False, tools=[TYPELESS_TOOL], reasoning=None)
+    tools, choice = TYPELESS_EXPECTED[kind]
+    assert seen.body.get("tools") == tools
+    assert seen.body.get("tool_choice") == choice
+    if kind == "gemini":
+        assert "toolConfig" not in seen.body
