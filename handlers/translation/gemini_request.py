@@ -182,7 +182,8 @@ def parse_request(body: dict[str, Any]) -> Request:
     req = Request(source=Format.GEMINI, model=str(body.get("model") or ""))
     config = body.get("generationConfig") if isinstance(body.get("generationConfig"), dict) else {}
     max_tokens = _number(config.get("maxOutputTokens"))
-    req.max_tokens = None if max_tokens is None else int(max_tokens)
+    # Int() saturates at the int64 bounds (claude_gemini_request.go:96): 1e300 is no encoding error.
+    req.max_tokens = None if max_tokens is None else int_of(max_tokens)
     req.temperature, req.top_p, req.top_k = (_number(config.get(k)) for k in ("temperature", "topP", "topK"))
     if isinstance(config.get("candidateCount"), int):
         req.n = config["candidateCount"]
