@@ -28,6 +28,7 @@ from tests.e2e.conftest import API_KEY, Processes, free_port, mgmt_headers, writ
 from tests.e2e.test_inference_shadow import config_text
 from tests.fakes.legacy_server import RUNNER_OPTIONS, create_legacy_app
 from tests.fakes.llm_upstream import FakeLLM, Fault, status
+from tests.fakes.loopback import serve_on_loopback
 
 CASE_HEADER = "X-Shadow-Case"
 SSE = {"Content-Type": "text/event-stream"}
@@ -532,10 +533,7 @@ async def test_each_shadow_rule_is_counted_ignored_in_shadow(tmp_path: Path, pro
     todo = cases()
     app = create_legacy_app(config)
     app.middlewares.insert(0, canned_middleware({c.name: c.legacy for c in todo if c.legacy is not None}))
-    runner = web.AppRunner(app, access_log=None, **RUNNER_OPTIONS)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    legacy_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    runner, legacy_url = await serve_on_loopback(app, access_log=None, **RUNNER_OPTIONS)
     failures: dict[str, str] = {}
     try:
         flags = write_flags(tmp_path / "flags.yaml", {

@@ -28,6 +28,7 @@ from handlers.providers import Timeouts, UpstreamClient
 from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.config import ConfigStore
 from tests.conftest import eventually, serve_inference
+from tests.fakes.loopback import serve_on_loopback
 
 SONNET = "claude-sonnet-4-5-20250929"
 ANSWER = {"id": "msg_1", "type": "message", "role": "assistant", "model": SONNET,
@@ -61,11 +62,7 @@ class Upstream:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/messages", self.handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.root = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        self.runner, self.root = await serve_on_loopback(app)
 
 
 class Gateway:

@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import free_port
+from tests.fakes.loopback import serve_on_loopback
 
 SEEN: list[dict[str, Any]] = []
 
@@ -32,11 +33,8 @@ async def code_assist() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_route("POST", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    runner, root = await serve_on_loopback(app)
+    yield root
     await runner.cleanup()
 
 

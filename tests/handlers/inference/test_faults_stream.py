@@ -17,6 +17,7 @@ from handlers.inference.runtime import upstream_timeouts
 from handlers.providers import Timeouts
 from quotio_gateway.appkeys import CONFIG_STORE
 from tests.fakes.llm_upstream import ANSWER_WORDS, FakeLLM, Fault
+from tests.fakes.loopback import serve_on_loopback
 from tests.handlers.inference.test_faults import (
     CLAUDE_MODEL,
     CODEX_MODEL,
@@ -659,12 +660,8 @@ async def test_the_gemini_cli_stream_head_leaves_with_the_first_bytes(gateway: M
 
     app = web.Application()
     app.router.add_post("/v1beta/models/{action}", generate)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner, root = await serve_on_loopback(app)
     try:
-        root = f"http://127.0.0.1:{runner.addresses[0][1]}"
         client = await gateway(f"gemini-api-key:\n  - api-key: sk-gemini\n    base-url: {root}\n")
         body = {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY}
         answer = asyncio.ensure_future(client.post("/v1internal:streamGenerateContent", json=body))

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.fakes.loopback import serve_on_loopback
 from tests.handlers.inference.test_faults import (
     CLAUDE_MODEL,
     COMPAT_MODEL,
@@ -79,11 +80,7 @@ class ErrorStreams:
         app.router.add_post("/v1/messages", self.claude)
         app.router.add_post("/v1/chat/completions", self.openai)
         app.router.add_post("/v1beta/models/{action}", self.gemini)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.root = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        self.runner, self.root = await serve_on_loopback(app)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.fakes.loopback import serve_on_loopback
 from tests.handlers.inference.test_faults import (
     CLAUDE_MODEL,
     CODEX_MODEL,
@@ -52,10 +53,7 @@ class Upstream:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("POST", "/{tail:.*}", self._answer)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
-        self.root = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        self.runner, self.root = await serve_on_loopback(app)
 
 
 @pytest.fixture
