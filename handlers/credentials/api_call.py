@@ -24,7 +24,7 @@ from yarl import URL
 from handlers.auth.credential import stable_index
 from handlers.providers.base import credentials_from_config
 from quotio_gateway.appkeys import CONFIG_STORE
-from quotio_gateway.gostrings import go_trim
+from quotio_gateway.gostrings import go_canonical_header_key, go_trim
 from quotio_gateway.management.responses import (
     Field,
     GoJSONError,
@@ -104,13 +104,6 @@ def _pick(request: web.Request, auth_index: str) -> _Picked | None:
                 return key
             return _Picked(keyed.proxy_url, from_key)
     return None
-
-
-def _canonical(name: str) -> str:
-    """Go's ``CanonicalMIMEHeaderKey`` for the answer's header names."""
-    if not name or any(not (c.isalnum() or c in "-!#$%&'*+.^_`|~") for c in name):
-        return name
-    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
 def _go_string(raw: bytes) -> str:
@@ -194,7 +187,7 @@ async def api_call(request: web.Request) -> web.StreamResponse:
             for name, value in resp.headers.items():
                 if unpack and name.lower() in ("content-encoding", "content-length"):
                     continue
-                grouped.setdefault(_canonical(name), []).append(value)
+                grouped.setdefault(go_canonical_header_key(name), []).append(value)
             # Go marshals the header map with its keys sorted.
             return json_response(200, {"status_code": resp.status, "header": {k: grouped[k] for k in sorted(grouped)},
                                        "body": _go_string(answer)})

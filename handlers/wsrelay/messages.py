@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from quotio_gateway.gostrings import go_canonical_header_key
+
 HTTP_REQUEST = "http_request"
 HTTP_RESPONSE = "http_response"
 STREAM_START = "stream_start"
@@ -83,11 +85,6 @@ class RelayResponse:
         return {name: values[0] for name, values in self.headers.items() if values}
 
 
-def _canonical(name: str) -> str:
-    # Go's http.Header.Add canonicalises the key (content-type -> Content-Type).
-    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
-
-
 def decode_response(payload: dict[str, Any] | None) -> RelayResponse:
     """``decodeResponse``: no payload is a 502; a missing status is 200."""
     if payload is None:
@@ -99,7 +96,8 @@ def decode_response(payload: dict[str, Any] | None) -> RelayResponse:
     headers = payload.get("headers")
     if isinstance(headers, dict):
         for name, raw in headers.items():
-            key = _canonical(name)
+            # Go's http.Header.Add canonicalises the key (content-type -> Content-Type).
+            key = go_canonical_header_key(name)
             if isinstance(raw, list):
                 values = [v for v in raw if isinstance(v, str)]
                 if values:
