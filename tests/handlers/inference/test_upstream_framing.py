@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -118,15 +119,24 @@ MESSAGES = ("/v1/messages", {"max_tokens": 64, "messages": [{"role": "user", "co
 RESPONSES = ("/v1/responses", {"input": "hi", "stream": True})
 
 
+_CLOCK = re.compile(rb'"(created|created_at)":\d+')
+
+
 async def _answer(gateway: MakeGateway, up: Upstream, model: str, client: tuple[str, dict[str, Any]],
                   body: bytes, headers: dict[str, str] | None = None, pieces: int = 1) -> bytes:
+    """The client's answer, with the gateway's own clock readings set to 0.
+
+    Translations that make a timestamp (``created_at`` of a Responses stream made from a Claude
+    one, ``created`` of a chat chunk made from Gemini) read the clock, so two answers a second
+    boundary apart differ there and nowhere else.
+    """
     up.body, up.headers, up.pieces = body, headers or {}, pieces
     gw = await gateway(upstreams_config(up.root))  # a fresh one: no cooldown carries over
     path, payload = client
     resp = await gw.post(path, json={"model": model, **payload})
     raw = await resp.read()
     assert resp.status == 200, raw
-    return raw
+    return _CLOCK.sub(rb'"\1":0', raw)
 
 
 # (id, model, client, plain body, variant body, variant headers, writes)
