@@ -222,6 +222,79 @@ def test_stream_ignores_unknown_events_and_non_objects() -> None:
     assert codex_claude.ClaudeFromCodex().feed(None) == []
 
 
+# Legacy parity for a Codex-compatible upstream that leaves out the ``.added`` events. Each delta
+# is written at the current block index whether or not a block was started there
+# (codex_claude_response.go:77-83 thinking, :98-104 text, :170-176 tool arguments); only the
+# ``.done`` events advance the index (:84-90, :105-111, :159-169), and ``tool_use`` depends on the
+# flag that only ``output_item.added`` sets (:112-119, :132-136). The anthropic SDK's stream helper
+# (0.125) fails on these answers with an IndexError (a delta for a block it never saw start). The
+# answers are pinned so that changing them is a deliberate decision, not an accident.
+
+
+def delta(index: int, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return "content_block_delta", {"type": "content_block_delta", "index": index, "delta": payload}
+
+
+END_TURN = [
+    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                       "usage": {"input_tokens": 0, "output_tokens": 0}}),
+    ("message_stop", {"type": "message_stop"}),
+]
+
+
+def test_stream_text_delta_without_content_part_added_has_no_block_start() -> None:
+    out = frames([
+        {"type": "response.output_item.added", "item": {"type": "message"}},
+        {"type": "response.output_text.delta", "delta": "Hel"},
+        {"type": "response.output_text.delta", "delta": "lo"},
+        {"type": "response.output_text.done", "text": "Hello"},
+        {"type": "response.output_item.done", "item": {"type": "message"}},
+        {"type": "response.completed", "response": {}},
+    ])
+    assert out == [delta(0, {"type": "text_delta", "text": "Hel"}), delta(0, {"type": "text_delta", "text": "lo"}),
+                   *END_TURN]
+
+
+def test_stream_reasoning_without_added_shares_index_with_the_next_block() -> None:
+    # No part.done either: the index stays at 0 and the text block then starts at that index.
+    out = frames([
+        {"type": "response.reasoning_summary_text.delta", "delta": "Think."},
+        {"type": "response.reasoning_summary_text.done", "text": "Think."},
+        {"type": "response.content_part.added"},
+        {"type": "response.output_text.delta", "delta": "Hi"},
+        {"type": "response.content_part.done"},
+        {"type": "response.completed", "response": {}},
+    ])
+    assert out == [
+        delta(0, {"type": "thinking_delta", "thinking": "Think."}),
+        ("content_block_start", {"type": "content_block_start", "index": 0,
+                                 "content_block": {"type": "text", "text": ""}}),
+        delta(0, {"type": "text_delta", "text": "Hi"}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        *END_TURN,
+    ]
+
+
+def test_stream_arguments_without_output_item_added_lose_the_call() -> None:
+    # The call's id and name only come with output_item.done, which writes just the stop.
+    out = frames([
+        {"type": "response.function_call_arguments.delta", "delta": '{"a":'},
+        {"type": "response.function_call_arguments.delta", "delta": "1}"},
+        {"type": "response.output_item.done",
+         "item": {"type": "function_call", "call_id": "c1", "name": "do_it", "arguments": '{"a":1}'}},
+        {"type": "response.reasoning_summary_part.done"},
+        {"type": "response.completed", "response": {}},
+    ])
+    assert out == [
+        delta(0, {"type": "input_json_delta", "partial_json": '{"a":'}),
+        delta(0, {"type": "input_json_delta", "partial_json": "1}"}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        # A lone part.done closes the next index, never started either.
+        ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+        *END_TURN,
+    ]
+
+
 # --- non-stream ------------------------------------------------------------------------------
 
 
