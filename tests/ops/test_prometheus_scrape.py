@@ -22,6 +22,7 @@ import yaml
 from aiohttp import web
 
 from quotio_gateway.metrics import Metrics
+from tests.fakes.loopback import serve_on_loopback
 
 OPS = Path(__file__).resolve().parents[2] / "ops"
 DASHBOARD = OPS / "grafana-dashboard.json"
@@ -339,11 +340,8 @@ class Gateway:
 
 @pytest.fixture
 async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
-    legacy = web.AppRunner(await _fake_legacy())
-    await legacy.setup()
-    legacy_port = _free_port()
-    await web.TCPSite(legacy, "127.0.0.1", legacy_port).start()
-    gateway = Gateway(tmp_path, f"http://127.0.0.1:{legacy_port}")
+    legacy, legacy_url = await serve_on_loopback(await _fake_legacy())
+    gateway = Gateway(tmp_path, legacy_url)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
             await _until(lambda: gateway.ready(session), "the gateway to serve /metrics with legacy up")

@@ -21,6 +21,7 @@ from quotio_gateway import appkeys
 from quotio_gateway.frontdoor import FrontDoor, frontdoor_enabled, gateway_owned_paths
 from quotio_gateway.server import RUNNER_OPTIONS
 from tests.conftest import free_port
+from tests.fakes.loopback import serve_on_loopback
 
 # --- an upstream playing legacy, with every answer shape the lane must carry ----------------
 
@@ -47,11 +48,7 @@ class Upstream:
         app.router.add_get("/reset", self.reset)
         app.router.add_get("/slow", self.slow)
         app.router.add_get("/ws", self.ws)
-        self.runner = web.AppRunner(app, handler_cancellation=True)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self.runner, self.url = await serve_on_loopback(app, handler_cancellation=True)
 
     async def echo(self, request: web.Request) -> web.Response:
         body = await request.read()

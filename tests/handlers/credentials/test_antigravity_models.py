@@ -23,6 +23,7 @@ from handlers.models.catalog import ANTIGRAVITY_OVERRIDES
 from handlers.providers.http import Timeouts, UpstreamClient
 from handlers.providers.oauth_antigravity import AntigravityExecutor
 from handlers.providers.oauth_base import OAuthCredential, StaticToken
+from tests.fakes.loopback import serve_on_loopback
 
 
 @dataclass
@@ -48,12 +49,9 @@ async def upstream() -> AsyncIterator[tuple[str, dict[str, Base]]]:
 
     app = web.Application()
     app.router.add_post("/{base}/v1internal:fetchAvailableModels", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner, root = await serve_on_loopback(app, access_log=None)
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", bases
+        yield root, bases
     finally:
         await runner.cleanup()
 

@@ -26,6 +26,7 @@ from handlers.providers.oauth_openai_chat import CopilotExecutor
 from quotio_gateway.config.models import Config
 from quotio_gateway.config.store import ConfigStore
 from tests.conftest import eventually
+from tests.fakes.loopback import serve_on_loopback
 
 SONNET = "claude-sonnet-4-5-20250929"
 ANSWER = {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "stop_reason": "end_turn"}
@@ -63,11 +64,8 @@ async def fake() -> AsyncIterator[tuple[str, list[web.Request], dict]]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen, answers
+    runner, root = await serve_on_loopback(app)
+    yield root, seen, answers
     await runner.cleanup()
 
 
@@ -493,11 +491,8 @@ async def qwen_provider() -> AsyncIterator[tuple[str, list[tuple[str, dict[str, 
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen, state
+    runner, root = await serve_on_loopback(app)
+    yield root, seen, state
     await runner.cleanup()
 
 

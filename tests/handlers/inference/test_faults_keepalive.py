@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from quotio_gateway.appkeys import CONFIG_STORE
+from tests.fakes.loopback import serve_on_loopback
 from tests.handlers.inference.test_faults import (
     CLAUDE_MODEL,
     GEMINI_BODY,
@@ -154,11 +155,7 @@ class _ScriptedUpstream:
     async def start(self) -> None:
         app = web.Application()
         self.routes(app)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.root = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self.runner, self.root = await serve_on_loopback(app)
 
     async def stop(self) -> None:
         self.release()

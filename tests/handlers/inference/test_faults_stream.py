@@ -245,11 +245,7 @@ class GatedUpstream:
         app.router.add_post("/v1/messages", self.messages)
         app.router.add_post("/v1/messages/count_tokens", self.claude_count)
         app.router.add_post("/v1beta/models/{action}", self.gemini)
-        self.runner = web.AppRunner(app, handler_cancellation=True)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.root = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self.runner, self.root = await serve_on_loopback(app, handler_cancellation=True)
 
     async def stop(self) -> None:
         self.gate.set()

@@ -15,6 +15,7 @@ from aiohttp import web
 from quotio_gateway.appkeys import CONFIG_STORE
 from tests.conftest import eventually
 from tests.fakes.llm_upstream import FakeLLM
+from tests.fakes.loopback import serve_on_loopback
 from tests.handlers.inference.test_faults import MakeGateway, chat
 from tests.handlers.inference.test_faults_stream import GatedUpstream
 
@@ -35,11 +36,7 @@ class HeldUpstream:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/messages", self.messages)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.root = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        self._runner, self.root = await serve_on_loopback(app)
 
     async def stop(self) -> None:
         self.gate.set()

@@ -18,6 +18,7 @@ from handlers.logins.device_http import (
     rfc3339,
     token_call_session,
 )
+from tests.fakes.loopback import serve_on_loopback
 
 
 async def answer(request: web.Request) -> web.Response:
@@ -40,11 +41,8 @@ async def answer(request: web.Request) -> web.Response:
 async def base() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_route("*", "/{kind}", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    runner, root = await serve_on_loopback(app)
+    yield root
     await runner.cleanup()
 
 

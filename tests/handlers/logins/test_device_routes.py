@@ -22,6 +22,7 @@ from quotio_gateway.appkeys import CONFIG_STORE
 from quotio_gateway.config.store import ConfigStore
 from quotio_gateway.native import NativeRegistry
 from tests.fakes.device_providers import DeviceProviderState, provider_endpoints, start_device_providers
+from tests.fakes.loopback import serve_on_loopback
 
 KEY = "qwen-test-management-key"
 
@@ -80,12 +81,9 @@ async def open_env(tmp_path: Path, device_path: str = "/qwen/device/code") -> As
     for route in registry.routes:
         app.router.add_route(route.method, route.path, route.handler)
     app.router.add_get("/v0/management/get-auth-status-test", status_probe)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner, root = await serve_on_loopback(app)
     async with aiohttp.ClientSession() as client:
-        yield Env(fake, client, f"http://127.0.0.1:{runner.addresses[0][1]}", auth_dir, app)
+        yield Env(fake, client, root, auth_dir, app)
     await runner.cleanup()
     await runner_fake.cleanup()
 

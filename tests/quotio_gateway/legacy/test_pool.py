@@ -5,14 +5,7 @@ import pytest
 from aiohttp import web
 
 from quotio_gateway.legacy.pool import RequestSpec, UpstreamError, UpstreamPool
-
-
-async def start(app):
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]
+from tests.fakes.loopback import serve_on_loopback
 
 
 @pytest.fixture
@@ -66,8 +59,9 @@ async def upstream():
     app.router.add_get("/stall", stall)
     app.router.add_get("/reset", reset)
     app.router.add_route("HEAD", "/head", head)
-    runner, port = await start(app)
-    yield port, seen
+    runner, _ = await serve_on_loopback(app)
+    # UpstreamPool takes a host and a port, not a URL.
+    yield runner.addresses[0][1], seen
     await runner.cleanup()
 
 

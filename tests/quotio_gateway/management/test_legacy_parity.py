@@ -19,6 +19,7 @@ from quotio_gateway.config.store import ConfigStore
 from quotio_gateway.management.routes import setup_management
 from quotio_gateway.native import NativeRegistry
 from tests.fakes import start_legacy
+from tests.fakes.loopback import serve_on_loopback
 
 CONFIG = """\
 port: 8317
@@ -127,13 +128,10 @@ async def test_native_matches_stand_in_legacy(tmp_path: Path) -> None:
     setup_management(registry)
     for route in registry.routes:
         app.router.add_route(route.method, route.path, route.handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner, native_url = await serve_on_loopback(app)
     try:
         legacy: Any = await run_script(legacy_url)
-        native: Any = await run_script(f"http://127.0.0.1:{runner.addresses[0][1]}")
+        native: Any = await run_script(native_url)
     finally:
         await legacy_runner.cleanup()
         await runner.cleanup()

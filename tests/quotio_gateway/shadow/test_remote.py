@@ -15,6 +15,7 @@ from quotio_gateway import appkeys
 from quotio_gateway.frontdoor import FrontDoor
 from quotio_gateway.shadow.remote import ShadowWorker, worker_enabled
 from quotio_gateway.shadow.types import Captured
+from tests.fakes.loopback import serve_on_loopback
 
 LEGACY_MODELS = b'{"object":"list","data":[{"id":"legacy-only","object":"model","created":1,"owned_by":"x"}]}'
 
@@ -66,11 +67,7 @@ async def setup(make_gateway) -> AsyncIterator:
     legacy_app = web.Application()
     legacy_app.router.add_get("/v1/models", legacy_models)
     legacy_app.router.add_route("*", "/{tail:.*}", legacy_echo)
-    legacy_runner = web.AppRunner(legacy_app)
-    await legacy_runner.setup()
-    site = web.TCPSite(legacy_runner, "127.0.0.1", 0)
-    await site.start()
-    legacy_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    legacy_runner, legacy_url = await serve_on_loopback(legacy_app)
     made: list[tuple[web.AppRunner, asyncio.AbstractServer, FrontDoor, ShadowWorker]] = []
 
     async def build(*, max_pending: int = 8192, start: bool = True, sample: float = 1.0) -> Setup:
