@@ -20,6 +20,7 @@ from handlers.models.routes import setup_model_routes
 from quotio_gateway.app import GatewayOptions, create_app
 from quotio_gateway.native import NativeRegistry
 from tests.fakes.llm_upstream import FakeLLM
+from tests.fakes.loopback import serve_on_loopback
 
 SECRET = "s3cret-management-key"
 # Port 9 has no listener: the control panel checks every gateway starts (and latest-version) fail
@@ -68,12 +69,9 @@ class ScriptedLegacy:
         app.router.add_route("*", "/{tail:.*}", self.fallback)
         return app
 
-    async def start(self, port: int = 0) -> None:
-        self.runner = web.AppRunner(self.app(), handler_cancellation=True)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+    async def start(self) -> None:
+        self.runner, _ = await serve_on_loopback(self.app(), handler_cancellation=True)
+        self.port = self.runner.addresses[0][1]
 
     async def stop(self) -> None:
         if self.runner is not None:

@@ -39,6 +39,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from .loopback import serve_on_loopback
+
 STATE_KEY = web.AppKey("device_provider_state", object)
 PROVIDERS = ("qwen", "github", "kiro", "kiro-social", "google", "claude", "codex", "iflow")
 
@@ -612,16 +614,10 @@ def provider_endpoints(base: str) -> dict[str, dict[str, str]]:
     }
 
 
-async def start_device_providers(state: DeviceProviderState | None = None,
-                                 host: str = "127.0.0.1") -> tuple[web.AppRunner, DeviceProviderState]:
-    """Start the fake on a free port; ``state.base_url`` is set to where it listens."""
+async def start_device_providers(state: DeviceProviderState | None = None) -> tuple[web.AppRunner, DeviceProviderState]:
+    """Start the fake on a free loopback port; ``state.base_url`` is set to where it listens."""
     state = state or DeviceProviderState()
-    runner = web.AppRunner(build_app(state), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    state.base_url = f"http://{host}:{port}"
+    runner, state.base_url = await serve_on_loopback(build_app(state), access_log=None)
     return runner, state
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .loopback import serve_on_loopback
+
 PANEL_REPO = "router-for-me/Cli-Proxy-API-Management-Center"
 GATEWAY_REPO = "router-for-me/CLIProxyAPI"
 
@@ -87,11 +89,8 @@ class FakeGitHub:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.runner, _ = await serve_on_loopback(app)
+        self.port = self.runner.addresses[0][1]
 
     async def stop(self) -> None:
         if self.runner is not None:

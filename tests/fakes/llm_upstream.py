@@ -28,6 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .loopback import serve_on_loopback
+
 ANSWER_WORDS = ("Hello", " from", " the", " fake", " upstream")
 ANSWER = "".join(ANSWER_WORDS)
 THINKING = "Let me think."
@@ -151,11 +153,8 @@ class FakeLLM:
         return app
 
     async def start(self) -> None:
-        self.runner = web.AppRunner(self.app(), handler_cancellation=True)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.runner, _ = await serve_on_loopback(self.app(), handler_cancellation=True)
+        self.port = self.runner.addresses[0][1]
 
     async def stop(self) -> None:
         if self.runner is not None:

@@ -37,6 +37,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from .loopback import serve_on_loopback
+
 CLAUDE_CLIENT_ID = "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
 CODEX_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
 GEMINI_CLIENT = ("681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com",
@@ -120,12 +122,7 @@ class FakeOAuthProviders:
         r.add_post("/google/assist/v1internal:streamGenerateContent", self._gemini_stream)
         r.add_post("/vertex/token", self._vertex_token)
         r.add_post("/vertex/v1/{tail:.*}", self._vertex_generate)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve_on_loopback(app, access_log=None)
         return self.url
 
     async def stop(self) -> None:

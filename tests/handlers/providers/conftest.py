@@ -13,6 +13,7 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from handlers.providers import Timeouts, UpstreamClient
+from tests.fakes.loopback import serve_on_loopback
 
 
 @dataclass
@@ -50,10 +51,7 @@ class FakeUpstream:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         # Cancel the handler when the client goes away: that is how a test sees the disconnect.
-        self._runner = web.AppRunner(app, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
+        self._runner, _ = await serve_on_loopback(app, handler_cancellation=True)
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
