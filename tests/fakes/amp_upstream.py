@@ -11,8 +11,6 @@ from aiohttp import web
 
 from .loopback import serve_on_loopback
 
-# Ports this suite's helpers may bind (the test machine's agreed range for this area).
-
 
 @dataclass
 class AmpRequest:
