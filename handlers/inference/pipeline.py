@@ -27,6 +27,7 @@ from aiohttp import web
 from handlers.inference.body_json import load_body
 from handlers.logfiles.request_log_writer import (
     ERROR_ANSWER_KEY,
+    GONE_ANSWER_KEY,
     STREAM_RESPONSE_KEY,
     STREAMED_BODY_KEY,
     TERMINAL_ERROR_KEY,
@@ -47,7 +48,14 @@ from handlers.providers.base import (
 )
 from handlers.providers.codex_api import CLAUDE_CLIENT_SESSIONS, client_cache_key
 from handlers.providers.http import UpstreamStream
-from handlers.providers.upstream_log import UPSTREAM_LOG, UpstreamLog
+from handlers.providers.upstream_log import (
+    CANCELLED_CALL,
+    CONTEXT_CANCELED,
+    UPSTREAM_LOG,
+    CancelledCall,
+    UpstreamLog,
+    note_cancelled,
+)
 from handlers.rotation import RetrySettings, RotationError, mark_client_gone, mark_result, run_with_failover
 from handlers.translation.gjson_values import text_of
 from handlers.translation.model import Format
@@ -151,14 +159,18 @@ async def _drain(stream: UpstreamStream, usage: UsageReporter | None) -> list[St
     items: list[StreamEvent | bytes] = []
     if (upstream_log := UPSTREAM_LOG.get()) is not None:
         upstream_log.whole_bodies = True
-    async with stream:
-        async for item in stream:
-            if not isinstance(item, bytes):
-                if item.error is not None:
-                    raise item.error
-                if usage is not None:
-                    usage.observe(item.payload)
-            items.append(item)
+    try:
+        async with stream:
+            async for item in stream:
+                if not isinstance(item, bytes):
+                    if item.error is not None:
+                        raise item.error
+                    if usage is not None:
+                        usage.observe(item.payload)
+                items.append(item)
+    except asyncio.CancelledError:
+        note_cancelled(CONTEXT_CANCELED)  # the client hung up while the body came (io.ReadAll)
+        raise
     if getattr(stream, "answerless", False):  # wrapping streams (OAuth mappers) end only one way
         # Codex non-stream: no response.completed, the legacy's 408 (codex_executor.go:183).
         raise stream.truncated_error()
@@ -428,6 +440,8 @@ async def _serve(request: web.Request, runtime: InferenceRuntime, call: Inferenc
     if call.stream:
         return await _serve_stream(request, runtime, call, candidates, attempt, resolved)
     keepalive = _NonStreamKeepAlive.start(request, call, runtime)
+    cancelled = CancelledCall()
+    token = CANCELLED_CALL.set(cancelled)
     try:
         served = await run_with_failover(candidates, attempt, model=resolved, cfg=runtime.retry_settings(),
                                          selector=runtime.selector, state=runtime.state,
@@ -436,7 +450,14 @@ async def _serve(request: web.Request, runtime: InferenceRuntime, call: Inferenc
         return await keepalive.finish_error(rotation_error_response(exc))
     except UpstreamError as exc:
         return await keepalive.finish_error(upstream_error_response(exc))
+    except asyncio.CancelledError:
+        # The client hung up. The legacy's non-stream handlers do not watch for that: the
+        # cancelled context fails the call, whose error (no status: 500, handlers.go:399-413)
+        # WriteErrorResponse writes all the same, for the request log alone.
+        keepalive.abandon(error_response(500, cancelled.text))
+        raise
     finally:
+        CANCELLED_CALL.reset(token)
         keepalive.stop_ticking()
     opened = served.value
     try:
@@ -533,20 +554,45 @@ class _NonStreamKeepAlive:
         await self._settle()
         if self.response is None:
             return answer
+        body = self._error_after_commit(answer)
+        self.request[STREAM_FAILED_KEY] = True
+        await self._write(body)
+        await self.response.write_eof()
+        return self.response
+
+    def _error_after_commit(self, answer: web.Response) -> bytes:
+        """WriteErrorResponse on the committed answer: it sets the error's status and records its
+        body as the call's API response (handlers.go:671-693), as for an error answered outright."""
+        assert self.response is not None
         body = answer.body
         assert body is not None and isinstance(body, bytes)
-        # WriteErrorResponse sets the error's status on the committed answer and records its body
-        # as the call's API response (handlers.go:671-693), as for an error answered outright.
         self.request[TERMINAL_ERROR_KEY] = TerminalError(answer.status, body, Timestamp.now_local().rfc3339_nano(),
                                                          streams=False)
-        self.request[STREAM_FAILED_KEY] = True
         if (upstream_log := UPSTREAM_LOG.get()) is not None:
             upstream_log.error_answer(_error_message(body), body)
         else:
             self.response[ERROR_ANSWER_KEY] = True
-        await self._write(body)
-        await self.response.write_eof()
-        return self.response
+        return body
+
+    def abandon(self, answer: web.Response) -> None:
+        """The error answer the legacy's handler writes after the client hung up, kept for the
+        request log only (``GONE_ANSWER_KEY``): its logging writer takes the write whether or not
+        the client is there (response_writer.go:66-107), and the middleware logs once the
+        handler returns (request_logging.go:56-62). After keep-alives the bytes join what was
+        sent, under the error's status. Synchronous: it runs while the cancellation goes on."""
+        self.stop_ticking()
+        if self.response is None:
+            if (upstream_log := UPSTREAM_LOG.get()) is not None:
+                assert isinstance(answer.body, bytes)
+                upstream_log.error_answer(_error_message(answer.body), answer.body)
+            else:
+                answer[ERROR_ANSWER_KEY] = True
+            self.request[GONE_ANSWER_KEY] = answer
+            return
+        body = self._error_after_commit(answer)
+        if self._sent is not None:
+            self._sent += body
+        self.request[GONE_ANSWER_KEY] = self.response
 
 
 class _HeadWithBodyResponse(web.StreamResponse):

@@ -23,6 +23,7 @@ from .cleaner import INTERVAL_SECONDS, enforce_size_limit
 from .directory import resolve_log_dir
 from .request_log_writer import (
     ERROR_ANSWER_KEY,
+    GONE_ANSWER_KEY,
     STREAM_RESPONSE_KEY,
     STREAMED_BODY_KEY,
     TERMINAL_ERROR_KEY,
@@ -94,13 +95,16 @@ class RequestLogger:
             return
         if side != "native" or response._state.get(CLIENT_GONE_KEY):
             # Legacy's answer, or a client that hung up on a native one (the dispatcher's 499
-            # stand-in): for a native stream the legacy's middleware still finalises, writing what
-            # was sent under the status its head committed (response_writer.go:244-300); with
-            # request-log off that is no error.
-            stream = request.get(STREAM_RESPONSE_KEY) if enabled else None
-            if stream is None:
+            # stand-in). The legacy's middleware still finalises then (response_writer.go:244-300):
+            # a non-stream handler's error answer to its cancelled call (an error log with
+            # request-log off), or what a stream sent under the status its head committed (no
+            # error with request-log off).
+            answer = request.get(GONE_ANSWER_KEY)
+            if answer is None and enabled:
+                answer = request.get(STREAM_RESPONSE_KEY)
+            if answer is None or (not enabled and answer.status < 400 and not _failed_stream(request, answer)):
                 return
-            response = stream
+            response = answer
         if not should_log(request.method, request.path):
             return
         task = asyncio.get_running_loop().create_task(self._write(request, response, error=not enabled))

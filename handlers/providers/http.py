@@ -42,7 +42,7 @@ from .base import PreparedRequest, StreamEvent, UpstreamError, UpstreamResult, t
 from .direct_http import DirectClient, DirectError, DirectResponse, eligible, request_head
 from .env_proxy import EnvProxy
 from .redirects import MAX_REDIRECTS, REDIRECT_STATUSES, RedirectChain
-from .upstream_log import UPSTREAM_LOG, UpstreamLog
+from .upstream_log import CONTEXT_CANCELED, UPSTREAM_LOG, UpstreamLog, head_cancelled, note_cancelled
 from .usage_filter import filter_usage_metadata
 
 if TYPE_CHECKING:
@@ -129,20 +129,25 @@ class UpstreamClient:
         """Send the request and wait for the response headers, following redirects as Go's
         client does (redirects.py)."""
         prepared = with_go_defaults(prepared)
-        response = await self._open_once(prepared, proxy_url)
-        if response.status not in REDIRECT_STATUSES:
-            return response
-        chain = RedirectChain(prepared)
-        while True:
-            following = chain.follow(prepared, response.status, response.headers.get("Location", ""))
-            if following is None:
-                return response
-            response.close()
-            if chain.exhausted:
-                raise transport_error(f"request to {_target(prepared.url)} failed: stopped after "
-                                      f"{MAX_REDIRECTS} redirects")
-            prepared = following
+        try:
             response = await self._open_once(prepared, proxy_url)
+            if response.status not in REDIRECT_STATUSES:
+                return response
+            chain = RedirectChain(prepared)
+            while True:
+                following = chain.follow(prepared, response.status, response.headers.get("Location", ""))
+                if following is None:
+                    return response
+                response.close()
+                if chain.exhausted:
+                    raise transport_error(f"request to {_target(prepared.url)} failed: stopped after "
+                                          f"{MAX_REDIRECTS} redirects")
+                prepared = following
+                response = await self._open_once(prepared, proxy_url)
+        except asyncio.CancelledError:
+            # The client hung up: Go's client reports the hop it was waiting on (its url.Error).
+            note_cancelled(head_cancelled(prepared.method, prepared.url))
+            raise
 
     async def _open_once(self, prepared: PreparedRequest, proxy_url: str) -> Response:
         url = _url(prepared.url)
@@ -265,6 +270,9 @@ class UpstreamClient:
         except UpstreamError as exc:
             if log is not None:
                 log.error(exc.message)
+            raise
+        except asyncio.CancelledError:
+            note_cancelled(CONTEXT_CANCELED)  # the client hung up while the body came
             raise
         finally:
             _finish(response, complete)

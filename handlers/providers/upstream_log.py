@@ -23,6 +23,9 @@ from quotio_gateway.logging import REDACTED, redact_header, redact_query
 
 UPSTREAM_LOG: ContextVar[UpstreamLog | None] = ContextVar("quotio_upstream_log", default=None)
 
+# The error text of an upstream call whose request context was cancelled, Go's ``context.Canceled``.
+CONTEXT_CANCELED = "context canceled"
+
 _WHITESPACE = b" \t\n\v\f\r\x85\xa0"  # bytes.TrimSpace on the ASCII/Latin-1 bytes it sees
 _CLIENT_MOVED = frozenset({"Transfer-Encoding"})
 
@@ -255,6 +258,41 @@ def api_section(header: str, prefix: str, payload: bytes) -> bytes:
     if payload.startswith(prefix.encode()):
         return payload + (b"" if payload.endswith(b"\n") else b"\n") + b"\n"
     return header.encode() + payload + b"\n\n"
+
+
+class CancelledCall:
+    """What the upstream call in flight failed with when the client hung up, for a handler that
+    still answers then (a non-stream one). The legacy's call fails on its cancelled context with
+    Go's ``url.Error`` while it waits for the answer's head (``Post "<url>": context canceled``),
+    with the bare ``context canceled`` while it reads the body or waits out a cooldown between
+    passes (conductor.go:1239-1250)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self) -> None:
+        self.text = CONTEXT_CANCELED
+
+
+CANCELLED_CALL: ContextVar[CancelledCall | None] = ContextVar("quotio_cancelled_call", default=None)
+
+
+def head_cancelled(method: str, url: str) -> str:
+    """Go's ``url.Error`` text for a call cancelled before its answer's head: the method as
+    ``urlErrorOp`` spells it ("Post"), the URL quoted; a secret in its query is masked."""
+    op = method[:1] + method[1:].lower() if method else "Get"
+    quoted = redact_query(url).replace("\\", "\\\\").replace('"', '\\"')
+    return f'{op} "{quoted}": {CONTEXT_CANCELED}'
+
+
+def note_cancelled(text: str) -> None:
+    """The call in flight failed because the client hung up: its error goes into the request log
+    as the executors record it (``recordAPIResponseError``), and to a handler waiting on it."""
+    log = UPSTREAM_LOG.get()
+    if log is not None:
+        log.error(text)
+    call = CANCELLED_CALL.get()
+    if call is not None:
+        call.text = text
 
 
 def note_request(prepared: Any, provider: str, credential: Any) -> None:

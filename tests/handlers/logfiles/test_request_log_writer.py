@@ -571,16 +571,19 @@ async def test_a_stream_that_fails_before_any_upstream_call_is_logged(make_gatew
     assert text.endswith(b"\n\n" + received + b"\n")
 
 
-@pytest.mark.parametrize("stream", [False, True])
-async def test_a_client_that_hangs_up_is_no_error_log(make_gateway: GatewayFactory, fake_llm: FakeLLM,
-                                                      logs: Path, stream: bool) -> None:
-    """With request-log off the legacy logs only answers its handler gave an error status; a client
-    that went away set none (the dispatcher's 499 is ours, for metrics and the access line)."""
+async def test_a_stream_client_that_hangs_up_before_the_head_is_no_error_log(make_gateway: GatewayFactory,
+                                                                              fake_llm: FakeLLM, logs: Path) -> None:
+    """With request-log off the legacy logs only answers its handler gave an error status. A stream
+    handler peeks with a select on the client's context, the error channel and the data channel
+    (openai_handlers.go:470-508): when its client left it returns without writing (no status, no
+    log). (Once the cancelled call's 500 is in the error channel too, Go picks either ready case
+    at random; this is the one that writes nothing. The dispatcher's 499 is ours, for metrics and
+    the access line.)"""
     gw = await start(make_gateway, fake_llm, logs, request_log=False)
     try:
         fake_llm.script("sk-claude-upstream", Fault("stall", seconds=10))
-        task = asyncio.ensure_future(gw.chat(json.dumps({**CHAT, "stream": stream}).encode(), request_id="gone",
-                                             stream=stream))
+        task = asyncio.ensure_future(gw.chat(json.dumps({**CHAT, "stream": True}).encode(), request_id="gone",
+                                             stream=True))
         await eventually(lambda: len(fake_llm.requests) == 1)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -591,3 +594,154 @@ async def test_a_client_that_hangs_up_is_no_error_log(make_gateway: GatewayFacto
         assert [n for n in files(logs) if "gone" in n] == []
     finally:
         await gw.close()
+
+
+async def hang_up_while_the_upstream_stalls(gw: Gateway, fake_llm: FakeLLM, body: dict[str, Any],
+                                            path: str = "/v1/chat/completions") -> None:
+    """Send ``body``, close the connection once the upstream holds the call, and wait until the
+    gateway gave the upstream call up; then one bad request, whose file (written after the
+    hang-up is settled) says the hung-up one's would be there too by then."""
+    fake_llm.script("sk-claude-upstream", Fault("stall", seconds=10))
+    headers = {"Authorization": "Bearer client-key", "X-Request-Id": "gone"}
+    task = asyncio.ensure_future(gw.session.post(gw.url + path, data=json.dumps(body), headers=headers))
+    await eventually(lambda: len(fake_llm.requests) == 1)
+    task.cancel()  # the client's connection closes with the request unanswered
+    await asyncio.gather(task, return_exceptions=True)
+    await eventually(lambda: fake_llm.cancelled == 1)
+    assert await gw.chat(b"{", request_id="last") == 400
+    await eventually(lambda: any(n.endswith("-last.log") for n in files(gw.logs)))
+
+
+def cancelled_answer(fake_llm: FakeLLM) -> tuple[str, bytes]:
+    """The error the legacy's cancelled upstream call returns (Go's url.Error for the Claude call
+    that was waiting for its answer's head, claude_executor.go:156-159), and the 500 body
+    WriteErrorResponse builds from it (handlers.go:400-413, 646-693)."""
+    error = f'Post "{fake_llm.root}/v1/messages?beta=true": context canceled'
+    body = json.dumps({"error": {"message": error, "type": "server_error", "code": "internal_server_error"}},
+                      separators=(",", ":")).encode()
+    return error, body
+
+
+async def test_a_non_stream_client_that_hangs_up_is_logged_with_the_error_its_handler_wrote(
+        make_gateway: GatewayFactory, fake_llm: FakeLLM, logs: Path) -> None:
+    """The legacy's non-stream handlers wait for the call without watching the client: the
+    cancelled request context fails the upstream call, WriteErrorResponse still writes its 500
+    into the logging wrapper (response_writer.go:66-107, 136-171), and Finalize logs it once the
+    handler returns (request_logging.go:56-62). The failed call is the API RESPONSE's error line
+    (logging_helpers.go:123-145), which already holds the message, so the body is not appended
+    to it (handlers.go:672-687)."""
+    gw = await start(make_gateway, fake_llm, logs, request_log=True)
+    try:
+        await hang_up_while_the_upstream_stalls(gw, fake_llm, CHAT)
+        [name] = [n for n in files(logs) if n.endswith("-gone.log")]
+        text = (logs / name).read_bytes()
+    finally:
+        await gw.close()
+    assert re.fullmatch(r"v1-chat-completions-\d{4}-\d\d-\d\dT\d{6}-gone\.log", name)
+    error, body = cancelled_answer(fake_llm)
+    assert text.count(b"=== API REQUEST") == 1
+    assert f"Upstream URL: {fake_llm.root}/v1/messages?beta=true\n".encode() in text
+    tail = text[text.index(b"=== API RESPONSE 1 ===\n"):]
+    assert re.fullmatch(rb"=== API RESPONSE 1 ===\nTimestamp: [^\n]+\n\nError: (.+)\n\n"
+                        rb"=== RESPONSE ===\nStatus: 500\nContent-Type: application/json\n\n(.+)\n", tail).groups() \
+        == (error.encode(), body)
+    assert b"client-key" not in text and b"sk-claude-upstream" not in text
+
+
+async def test_a_non_stream_client_that_hangs_up_leaves_an_error_log(errors_only: Gateway,
+                                                                     fake_llm: FakeLLM) -> None:
+    """With request-log off the same 500 is an error answer (response_writer.go:266-268): an
+    ``error-`` file whose only upstream-side section is the error body WriteErrorResponse
+    recorded (handlers.go:679)."""
+    await hang_up_while_the_upstream_stalls(errors_only, fake_llm, CHAT)
+    [name] = [n for n in files(errors_only.logs) if n.endswith("-gone.log")]
+    text = (errors_only.logs / name).read_bytes()
+    assert re.fullmatch(r"error-v1-chat-completions-\d{4}-\d\d-\d\dT\d{6}-gone\.log", name)
+    _, body = cancelled_answer(fake_llm)
+    assert b"=== API REQUEST" not in text
+    assert text.endswith(b"\n\n=== API RESPONSE ===\n" + body + b"\n\n=== RESPONSE ===\nStatus: 500\n"
+                         b"Content-Type: application/json\n\n" + body + b"\n")
+    assert b"client-key" not in text
+
+
+async def test_a_non_stream_client_that_hangs_up_while_the_body_comes(make_gateway: GatewayFactory,
+                                                                      logs: Path) -> None:
+    """Cancelled while reading the answer's body, the legacy's call fails with the bare context
+    error (claude_executor.go:182-186), after the head it recorded (logging_helpers.go)."""
+    head_sent = asyncio.Event()
+
+    async def claude(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        answer = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await answer.prepare(request)
+        head_sent.set()
+        await asyncio.sleep(10)  # the head is out, the body never comes
+        return answer
+
+    upstream = web.Application()
+    upstream.router.add_post("/v1/messages", claude)
+    fake = TestServer(upstream, host="127.0.0.1")
+    await fake.start_server()
+    app = await make_gateway({"default": "native"}, config={
+        "api-keys": ["client-key"], "request-log": True,
+        "claude-api-key": [{"api-key": "sk-claude-upstream", "base-url": str(fake.make_url("")).rstrip("/")}]})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    gw = Gateway(server, logs)
+    try:
+        headers = {"Authorization": "Bearer client-key", "X-Request-Id": "gone"}
+        task = asyncio.ensure_future(gw.session.post(gw.url + "/v1/chat/completions", data=json.dumps(CHAT),
+                                                     headers=headers))
+        await head_sent.wait()
+        await asyncio.sleep(0.3)  # a few loop turns on loopback: the gateway has read the head
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await eventually(lambda: any(n.endswith("-gone.log") for n in files(logs)))
+        [name] = files(logs)
+        text = (logs / name).read_bytes()
+    finally:
+        await gw.close()
+        await fake.close()
+    body = b'{"error":{"message":"context canceled","type":"server_error","code":"internal_server_error"}}'
+    tail = text[text.index(b"=== API RESPONSE 1 ===\n"):]
+    assert re.fullmatch(rb"=== API RESPONSE 1 ===\nTimestamp: [^\n]+\n\nStatus: 200\nHeaders:\n(?:[^\n]+\n)+\n"
+                        rb"Error: context canceled\n\n=== RESPONSE ===\nStatus: 500\nContent-Type: application/json"
+                        rb"\n\n(.+)\n", tail).group(1) == body
+
+
+@pytest.mark.parametrize("request_log", [False, True])
+async def test_a_client_that_hangs_up_after_keep_alives_is_logged_under_the_error_status(
+        make_gateway: GatewayFactory, fake_llm: FakeLLM, logs: Path, request_log: bool) -> None:
+    """After keep-alives the cancelled call's error goes through WriteErrorResponse onto the
+    committed answer (handlers.go:689-693): the wrapper takes its status, keeps the whole body
+    with request-log on and only the error body with it off (an error log)."""
+    app = await make_gateway({"default": "native"}, config={
+        "api-keys": ["client-key"], "request-log": request_log, "nonstream-keepalive-interval": 1,
+        "claude-api-key": [{"api-key": "sk-claude-upstream", "base-url": fake_llm.root}]})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    gw = Gateway(server, logs)
+    try:
+        fake_llm.script("sk-claude-upstream", Fault("stall", seconds=10))
+        body = {"model": CLAUDE, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+        response = await gw.session.post(gw.url + "/v1/messages", data=json.dumps(body),
+                                         headers={"Authorization": "Bearer client-key", "X-Request-Id": "gone"})
+        assert response.status == 200  # committed by the first keep-alive
+        assert await response.content.readexactly(1) == b"\n"
+        response.close()
+        await eventually(lambda: fake_llm.cancelled == 1)
+        await eventually(lambda: any(n.endswith("-gone.log") for n in files(logs)))
+        [name] = files(logs)
+        text = (logs / name).read_bytes()
+    finally:
+        await gw.close()
+    _, error_body = cancelled_answer(fake_llm)
+    answer = text.split(b"=== RESPONSE ===\n", 1)[1]
+    assert answer.startswith(b"Status: 500\nContent-Type: application/json\n")
+    if request_log:
+        assert name.startswith("v1-messages-")
+        assert answer.endswith(b"\n\n\n" + error_body + b"\n")
+    else:
+        assert name.startswith("error-v1-messages-")
+        assert answer.endswith(b"\n\n" + error_body + b"\n") and not answer.endswith(b"\n\n\n" + error_body + b"\n")
+        assert b"=== API RESPONSE ===\n" + error_body + b"\n\n=== RESPONSE ===" in text
