@@ -357,6 +357,202 @@ RESPONSES_FROM_GEMINI_CALL_FIRST = json.dumps({
     separators=(",", ":")).encode()
 
 
+
+def legacy_responses_sse(*events: tuple[str, dict[str, Any]]) -> bytes:
+    """A Responses stream as the legacy's handler writes it: each translator string
+    (``event: <name>\ndata: <json>``) after a newline and followed by one, then one more newline
+    when the stream ends (openai_responses_handlers.go:185-189, :201-207, :223-225)."""
+    body = b"".join(b"\nevent: " + name.encode() + b"\ndata: "
+                    + json.dumps(data, separators=(",", ":")).encode() + b"\n" for name, data in events)
+    return body + b"\n"
+
+
+def responses_event(name: str, seq: int, **fields: Any) -> tuple[str, dict[str, Any]]:
+    return name, {"type": name, "sequence_number": seq, **fields}
+
+
+WEATHER_TOOL_CHAT = {"function": {"description": "", "name": "get_weather", "parameters": {
+    "properties": {"location": {"type": "string"}}, "type": "object"}}, "type": "function"}
+TIME_TOOL_CHAT = {"function": {"description": "", "name": "get_time", "parameters": {
+    "properties": {"city": {"type": "string"}}, "type": "object"}}, "type": "function"}
+WEATHER_TOOL_RESPONSES = {"type": "function", "name": "get_weather",
+                          "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}
+TIME_TOOL_RESPONSES = {"type": "function", "name": "get_time",
+                       "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+# An OpenAI-compatible finishing chunk with usage; the reasoning count makes the legacy write
+# output_tokens_details too (openai_openai-responses_response.go:116-118, :585-587), so the usage
+# keys agree and only the framing differs.
+COMPAT_USAGE = {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16,
+                "completion_tokens_details": {"reasoning_tokens": 2}}
+COMPAT_RESPONSES_USAGE = {"input_tokens": 11, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
+                          "output_tokens_details": {"reasoning_tokens": 2}, "total_tokens": 16}
+COMPAT_CREATED = {"id": "chatcmpl-fake", "object": "response", "created_at": 1700000000}
+
+
+def compat_started() -> list[tuple[str, dict[str, Any]]]:
+    """openai_openai-responses_response.go:129-164: the first chunk opens the response."""
+    return [responses_event("response.created", 1, response={**COMPAT_CREATED, "status": "in_progress",
+                                                             "background": False, "error": None, "output": []}),
+            responses_event("response.in_progress", 2, response={**COMPAT_CREATED, "status": "in_progress"})]
+
+
+def compat_call_done(seq: int, call_id: str, name: str, arguments: str) -> list[tuple[str, dict[str, Any]]]:
+    """openai_openai-responses_response.go:420-446: a call closed at the finish."""
+    return [responses_event("response.function_call_arguments.done", seq, item_id=f"fc_{call_id}", output_index=0,
+                            arguments=arguments),
+            responses_event("response.output_item.done", seq + 1, output_index=0, item={
+                "id": f"fc_{call_id}", "type": "function_call", "status": "completed", "arguments": arguments,
+                "call_id": call_id, "name": name})]
+
+
+def compat_completed(seq: int, output: list[dict[str, Any]], tools: list[dict[str, Any]]
+                     ) -> tuple[str, dict[str, Any]]:
+    """openai_openai-responses_response.go:448-594: the echo reads the translated chat body (the
+    upstream model; the tools as openai_openai-responses_request.go:162-199 writes them, marshalled
+    with sorted keys), then the output, then the usage."""
+    return responses_event("response.completed", seq, response={
+        **COMPAT_CREATED, "status": "completed", "background": False, "error": None, "model": "upstream-model",
+        "tools": tools, "output": output, "usage": COMPAT_RESPONSES_USAGE})
+
+
+# Row 28: text, then a tool call, from an OpenAI-compatible upstream.
+COMPAT_TEXT_THEN_CALL = sse(
+    (None, chat_chunk({"role": "assistant", "content": ""})),
+    (None, chat_chunk({"content": "Checking."})),
+    (None, chat_chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                       "function": {"name": "get_weather", "arguments": ""}}]})),
+    (None, chat_chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"location":"Paris"}'}}]})),
+    (None, {**chat_chunk({}, "tool_calls"), "usage": COMPAT_USAGE}),
+    (None, "[DONE]"))
+_COMPAT_MESSAGE = {"id": "msg_chatcmpl-fake_0", "type": "message", "status": "completed",
+                   "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": "Checking."}],
+                   "role": "assistant"}
+_COMPAT_WEATHER_CALL = {"id": "fc_call_1", "type": "function_call", "status": "completed",
+                        "arguments": '{"location":"Paris"}', "call_id": "call_1", "name": "get_weather"}
+# What the legacy makes of it: the message is opened at the text (:197-227) and closed at the
+# first tool-call chunk (:268-298), before the call's item is added (:300-325); the arguments
+# (:332-348) and the call's close come later, the call at the finish (:420-446).
+RESPONSES_FROM_COMPAT_TEXT_THEN_CALL = legacy_responses_sse(
+    *compat_started(),
+    responses_event("response.output_item.added", 3, output_index=0, item={
+        "id": "msg_chatcmpl-fake_0", "type": "message", "status": "in_progress", "content": [], "role": "assistant"}),
+    responses_event("response.content_part.added", 4, item_id="msg_chatcmpl-fake_0", output_index=0,
+                    content_index=0, part={"type": "output_text", "annotations": [], "logprobs": [], "text": ""}),
+    responses_event("response.output_text.delta", 5, item_id="msg_chatcmpl-fake_0", output_index=0,
+                    content_index=0, delta="Checking.", logprobs=[]),
+    responses_event("response.output_text.done", 6, item_id="msg_chatcmpl-fake_0", output_index=0,
+                    content_index=0, text="Checking.", logprobs=[]),
+    responses_event("response.content_part.done", 7, item_id="msg_chatcmpl-fake_0", output_index=0,
+                    content_index=0, part={"type": "output_text", "annotations": [], "logprobs": [],
+                                           "text": "Checking."}),
+    responses_event("response.output_item.done", 8, output_index=0, item=_COMPAT_MESSAGE),
+    responses_event("response.output_item.added", 9, output_index=0, item={
+        "id": "fc_call_1", "type": "function_call", "status": "in_progress", "arguments": "", "call_id": "call_1",
+        "name": "get_weather"}),
+    responses_event("response.function_call_arguments.delta", 10, item_id="fc_call_1", output_index=0,
+                    delta='{"location":"Paris"}'),
+    *compat_call_done(11, "call_1", "get_weather", '{"location":"Paris"}'),
+    compat_completed(13, [_COMPAT_MESSAGE, _COMPAT_WEATHER_CALL], [WEATHER_TOOL_CHAT]))
+
+# Row 27: two parallel calls of one choice, each announced in its own delta (index 0, then 1).
+COMPAT_PARALLEL_CALLS = sse(
+    (None, chat_chunk({"role": "assistant", "content": None, "tool_calls": [
+        {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]})),
+    (None, chat_chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"location":"Paris"}'}}]})),
+    (None, chat_chunk({"tool_calls": [{"index": 1, "id": "call_2", "type": "function",
+                                       "function": {"name": "get_time", "arguments": ""}}]})),
+    (None, chat_chunk({"tool_calls": [{"index": 1, "function": {"arguments": '{"city":"Paris"}'}}]})),
+    (None, {**chat_chunk({}, "tool_calls"), "usage": COMPAT_USAGE}),
+    (None, "[DONE]"))
+_MERGED_ARGUMENTS = '{"location":"Paris"}{"city":"Paris"}'
+# The legacy reads only tool_calls[0] and keys calls by the choice index (:263-349): the first id
+# opens the one item, named by the first name; the second id is ignored, its name replaces the
+# first and its arguments go to the same item; the finish closes that item with the last name.
+RESPONSES_FROM_COMPAT_PARALLEL_CALLS = legacy_responses_sse(
+    *compat_started(),
+    responses_event("response.output_item.added", 3, output_index=0, item={
+        "id": "fc_call_1", "type": "function_call", "status": "in_progress", "arguments": "", "call_id": "call_1",
+        "name": "get_weather"}),
+    responses_event("response.function_call_arguments.delta", 4, item_id="fc_call_1", output_index=0,
+                    delta='{"location":"Paris"}'),
+    responses_event("response.function_call_arguments.delta", 5, item_id="fc_call_1", output_index=0,
+                    delta='{"city":"Paris"}'),
+    *compat_call_done(6, "call_1", "get_time", _MERGED_ARGUMENTS),
+    compat_completed(8, [{"id": "fc_call_1", "type": "function_call", "status": "completed",
+                          "arguments": _MERGED_ARGUMENTS, "call_id": "call_1", "name": "get_time"}],
+                     [WEATHER_TOOL_CHAT, TIME_TOOL_CHAT]))
+
+
+def gemini_stream_chunk(*parts: dict[str, Any], finish: str | None = None,
+                        usage: dict[str, int] | None = None) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": list(parts)}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    chunk: dict[str, Any] = {"candidates": [candidate]}
+    if usage:
+        chunk["usageMetadata"] = usage
+    return {**chunk, "modelVersion": "gemini-2.5-flash", "createTime": "2023-11-14T22:13:20Z",
+            "responseId": "fake-3"}
+
+
+# Row 25: a thought, the answer's first words, another thought, the rest of the answer.
+GEMINI_LATE_THOUGHT = sse(*((None, chunk) for chunk in (
+    gemini_stream_chunk({"text": "Let me think.", "thought": True}),
+    gemini_stream_chunk({"text": "Hello"}),
+    gemini_stream_chunk({"text": "One more thought.", "thought": True}),
+    gemini_stream_chunk({"text": " there"}, finish="STOP", usage={
+        "promptTokenCount": 11, "candidatesTokenCount": 5, "thoughtsTokenCount": 4, "totalTokenCount": 20}))))
+_GEMINI_REASONING = {"id": "rs_fake-3_0", "type": "reasoning",
+                     "summary": [{"type": "summary_text", "text": "Let me think."}]}
+# What gemini_openai-responses_response.go makes of it: the first thought opens the reasoning item
+# (:141-170), the text closes it (:175-177, :78-105) and opens the message (:178-202); the late
+# thought is dropped because the reasoning item is closed (:142-145). The message's done events
+# carry only the text of its first part (:193-194, :256), response.completed all of it (:397); the
+# echo is the translated Gemini body's model (gemini_executor.go:232), the usage :430-452.
+RESPONSES_FROM_GEMINI_LATE_THOUGHT = legacy_responses_sse(
+    responses_event("response.created", 1, response={
+        "id": "fake-3", "object": "response", "created_at": 1700000000, "status": "in_progress",
+        "background": False, "error": None, "output": []}),
+    responses_event("response.in_progress", 2, response={
+        "id": "fake-3", "object": "response", "created_at": 1700000000, "status": "in_progress"}),
+    responses_event("response.output_item.added", 3, output_index=0, item={
+        "id": "rs_fake-3_0", "type": "reasoning", "status": "in_progress", "summary": []}),
+    responses_event("response.reasoning_summary_part.added", 4, item_id="rs_fake-3_0", output_index=0,
+                    summary_index=0, part={"type": "summary_text", "text": ""}),
+    responses_event("response.reasoning_summary_text.delta", 5, item_id="rs_fake-3_0", output_index=0,
+                    summary_index=0, delta="Let me think."),
+    responses_event("response.reasoning_summary_text.done", 6, item_id="rs_fake-3_0", output_index=0,
+                    summary_index=0, text="Let me think."),
+    responses_event("response.reasoning_summary_part.done", 7, item_id="rs_fake-3_0", output_index=0,
+                    summary_index=0, part={"type": "summary_text", "text": "Let me think."}),
+    responses_event("response.output_item.done", 8, output_index=0, item={
+        "id": "rs_fake-3_0", "type": "reasoning", "encrypted_content": "",
+        "summary": [{"type": "summary_text", "text": "Let me think."}]}),
+    responses_event("response.output_item.added", 9, output_index=1, item={
+        "id": "msg_fake-3_0", "type": "message", "status": "in_progress", "content": [], "role": "assistant"}),
+    responses_event("response.content_part.added", 10, item_id="msg_fake-3_0", output_index=1, content_index=0,
+                    part={"type": "output_text", "annotations": [], "logprobs": [], "text": ""}),
+    responses_event("response.output_text.delta", 11, item_id="msg_fake-3_0", output_index=1, content_index=0,
+                    delta="Hello", logprobs=[]),
+    responses_event("response.output_text.delta", 12, item_id="msg_fake-3_0", output_index=1, content_index=0,
+                    delta=" there", logprobs=[]),
+    responses_event("response.output_text.done", 13, item_id="msg_fake-3_0", output_index=1, content_index=0,
+                    text="Hello", logprobs=[]),
+    responses_event("response.content_part.done", 14, item_id="msg_fake-3_0", output_index=1, content_index=0,
+                    part={"type": "output_text", "annotations": [], "logprobs": [], "text": "Hello"}),
+    responses_event("response.output_item.done", 15, output_index=1, item={
+        "id": "msg_fake-3_0", "type": "message", "status": "completed",
+        "content": [{"type": "output_text", "text": "Hello"}], "role": "assistant"}),
+    responses_event("response.completed", 16, response={
+        "id": "fake-3", "object": "response", "created_at": 1700000000, "status": "completed", "background": False,
+        "error": None, "model": "gemini-2.5-flash",
+        "output": [_GEMINI_REASONING, {
+            "id": "msg_fake-3_0", "type": "message", "status": "completed",
+            "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": "Hello there"}],
+            "role": "assistant"}],
+        "usage": {"input_tokens": 15, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
+                  "output_tokens_details": {"reasoning_tokens": 4}, "total_tokens": 20}}))
+
 def cases() -> list[Case]:
     weather_chat = {"model": "x-alias", "messages": [{"role": "user", "content": "what is the weather in Paris"}],
                     "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -450,6 +646,23 @@ def cases() -> list[Case]:
                   "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}]},
              "ignored", "responses-output-order", {"sk-gemini": [status(200, GEMINI_TEXT_THEN_CALL)]},
              legacy=Canned(200, {"Content-Type": "application/json"}, RESPONSES_FROM_GEMINI_CALL_FIRST)),
+        # Row 28: the legacy closes the message at the first tool call, native at the finish.
+        Case("responses-item-framing", "/v1/responses",
+             {"model": "o-alias", "input": "what is the weather in Paris", "tools": [WEATHER_TOOL_RESPONSES],
+              "stream": True},
+             "ignored", "responses-item-framing", {"sk-compat": [status(200, COMPAT_TEXT_THEN_CALL, SSE)]},
+             legacy=Canned(200, SSE, RESPONSES_FROM_COMPAT_TEXT_THEN_CALL)),
+        # Row 27.
+        Case("responses-parallel-calls-split", "/v1/responses",
+             {"model": "o-alias", "input": "weather and time in Paris",
+              "tools": [WEATHER_TOOL_RESPONSES, TIME_TOOL_RESPONSES], "stream": True},
+             "ignored", "responses-parallel-calls-split", {"sk-compat": [status(200, COMPAT_PARALLEL_CALLS, SSE)]},
+             legacy=Canned(200, SSE, RESPONSES_FROM_COMPAT_PARALLEL_CALLS)),
+        # Row 25.
+        Case("gemini-responses-late-thoughts", "/v1/responses",
+             {"model": "g-alias", "input": "say hello", "reasoning": {"effort": "low"}, "stream": True},
+             "ignored", "gemini-responses-late-thoughts", {"sk-gemini": [status(200, GEMINI_LATE_THOUGHT, SSE)]},
+             legacy=Canned(200, SSE, RESPONSES_FROM_GEMINI_LATE_THOUGHT)),
         # Not a documented deviation: the native leg's upstream fails (429) where the legacy's
         # served the answer. This must stay a mismatch.
         Case("native-differs-claude", "/v1/messages", claude_stream("c-alias"), "mismatch",
