@@ -10,6 +10,10 @@ difference no rule explains as a mismatch.
 Same-protocol pairs go through the stand-in's own inference routes, so both legs see the same
 upstream. A pair the stand-in does not translate is answered by ``Canned``: the bytes the legacy
 writes for that input, derived from CLIProxyAPI at 9b72ea9ef (file:line next to each).
+
+Besides the API-key upstreams of test_inference_shadow.py's config, one Antigravity credential
+file sits in the auth-dir, its base_url the fake Cloud Code service (its model list comes from
+there), for row 21.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,7 @@ from tests.e2e.test_inference_shadow import config_text
 from tests.fakes.legacy_server import RUNNER_OPTIONS, create_legacy_app
 from tests.fakes.llm_upstream import FakeLLM, Fault, status
 from tests.fakes.loopback import serve_on_loopback
+from tests.fakes.oauth_providers import FakeOAuthProviders
 
 CASE_HEADER = "X-Shadow-Case"
 SSE = {"Content-Type": "text/event-stream"}
@@ -553,6 +559,35 @@ RESPONSES_FROM_GEMINI_LATE_THOUGHT = legacy_responses_sse(
         "usage": {"input_tokens": 15, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
                   "output_tokens_details": {"reasoning_tokens": 4}, "total_tokens": 20}}))
 
+
+# Row 21 needs an Antigravity credential: one file in the auth-dir whose base_url is the fake
+# Cloud Code service (tests/fakes/oauth_providers.py), which lists this model for it.
+ANTIGRAVITY_MODEL = "gemini-2.5-flash"
+ANTIGRAVITY_TOKEN = "ya29.shadow-antigravity"
+CLOUD_CODE_GENERATE = "/google/assist/v1internal:generateContent"
+
+
+def antigravity_credential(base_url: str) -> dict[str, Any]:
+    """A CLIProxyAPI antigravity file, its token valid for a day (no refresh during the test)."""
+    expires = datetime.now(UTC) + timedelta(days=1)
+    return {"type": "antigravity", "access_token": ANTIGRAVITY_TOKEN, "refresh_token": "1//shadow-refresh",
+            "expires_in": 86400, "timestamp": int(datetime.now(UTC).timestamp() * 1000),
+            "expired": expires.strftime("%Y-%m-%dT%H:%M:%SZ"), "email": "shadow@example.com",
+            "project_id": "shadow-project", "base_url": base_url}
+
+
+# What the legacy answers a Gemini body without contents on Antigravity: fixCLIToolResponse finds
+# no request.contents and ConvertGeminiRequestToAntigravity returns an empty body
+# (antigravity_gemini_request.go:43-46, :180-185), which the executor sends; Google refuses it with
+# 400 INVALID_ARGUMENT, and the executor hands that status and body on unchanged
+# (antigravity_executor.go:190-206). The Gemini handler writes it with WriteErrorResponse
+# (gemini_handlers.go:287-288): a JSON body goes out as it came, trimmed (handlers.go:65-67), under
+# the upstream's status (:647-692). The words are Google's generic ones for this status (they are
+# not in the Go source; the comparison reads only the status and error.status).
+GOOGLE_INVALID_ARGUMENT = (b'{\n  "error": {\n    "code": 400,\n'
+                           b'    "message": "Request contains an invalid argument.",\n'
+                           b'    "status": "INVALID_ARGUMENT"\n  }\n}')
+
 def cases() -> list[Case]:
     weather_chat = {"model": "x-alias", "messages": [{"role": "user", "content": "what is the weather in Paris"}],
                     "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -663,6 +698,10 @@ def cases() -> list[Case]:
              {"model": "g-alias", "input": "say hello", "reasoning": {"effort": "low"}, "stream": True},
              "ignored", "gemini-responses-late-thoughts", {"sk-gemini": [status(200, GEMINI_LATE_THOUGHT, SSE)]},
              legacy=Canned(200, SSE, RESPONSES_FROM_GEMINI_LATE_THOUGHT)),
+        # Row 21: native refuses the body itself (no upstream call), the legacy relays Google's 400.
+        Case("envelope-without-contents-400", f"/v1beta/models/{ANTIGRAVITY_MODEL}:generateContent",
+             {"generationConfig": {"temperature": 0.2}}, "ignored", "envelope-without-contents-400",
+             legacy=Canned(400, {"Content-Type": "application/json"}, GOOGLE_INVALID_ARGUMENT)),
         # Not a documented deviation: the native leg's upstream fails (429) where the legacy's
         # served the answer. This must stay a mismatch.
         Case("native-differs-claude", "/v1/messages", claude_stream("c-alias"), "mismatch",
@@ -737,12 +776,30 @@ async def run_case(session: aiohttp.ClientSession, gateway_url: str, fake: FakeL
     return None
 
 
+async def until_listed(session: aiohttp.ClientSession, url: str, model: str) -> None:
+    """Antigravity models are fetched in the background once the credential is read."""
+    for _ in range(200):
+        async with session.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {API_KEY}"}) as response:
+            listed = {m["id"] for m in (await response.json())["data"]} if response.status == 200 else set()
+        if model in listed:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{model} never listed")
+
 async def test_each_shadow_rule_is_counted_ignored_in_shadow(tmp_path: Path, processes: Processes) -> None:
     fake = FakeLLM()
     await fake.start()
+    cloud_code = FakeOAuthProviders(antigravity_models={ANTIGRAVITY_MODEL: {}})
+    await cloud_code.start()
+    cloud_code.issued_tokens.add(ANTIGRAVITY_TOKEN)
+    auth_dir = tmp_path / "auths"
+    auth_dir.mkdir(mode=0o700)
+    credential = auth_dir / "antigravity-shadow_example_com.json"
+    credential.write_text(json.dumps(antigravity_credential(f"{cloud_code.url}/google/assist")))
+    credential.chmod(0o600)
     port = free_port()
     config = tmp_path / "config.yaml"
-    config.write_text(config_text(port, fake.root))
+    config.write_text(config_text(port, fake.root) + f'auth-dir: "{auth_dir}"\n')
     todo = cases()
     app = create_legacy_app(config)
     app.middlewares.insert(0, canned_middleware({c.name: c.legacy for c in todo if c.legacy is not None}))
@@ -757,10 +814,13 @@ async def test_each_shadow_rule_is_counted_ignored_in_shadow(tmp_path: Path, pro
             "shadow": {"sample_interval_seconds": 0},
             "routes": [{"match": "POST /v1/*", "mode": "shadow", "shadow_llm": True},
                        {"match": "POST /v1beta/*", "mode": "shadow", "shadow_llm": True},
-                       {"match": "POST /v1internal*", "mode": "shadow", "shadow_llm": True}],
+                       {"match": "POST /v1internal*", "mode": "shadow", "shadow_llm": True},
+                       # Native, so the test can see when the Antigravity list has arrived.
+                       {"match": "GET /v1/models", "mode": "native"}],
         })
         gateway = processes.gateway(config, flags, port=port)
         async with aiohttp.ClientSession() as session:
+            await until_listed(session, gateway.url, ANTIGRAVITY_MODEL)
             for case in todo:
                 problem = await run_case(session, gateway.url, fake, case)
                 if problem is not None:
@@ -771,7 +831,10 @@ async def test_each_shadow_rule_is_counted_ignored_in_shadow(tmp_path: Path, pro
     finally:
         await runner.cleanup()
         await fake.stop()
+        await cloud_code.stop()
     assert failures == {}
+    # Row 21's native leg refused the body before any upstream call.
+    assert cloud_code.seen(CLOUD_CODE_GENERATE) == []
     # What an operator reads (README "Flip a route and watch it on /metrics"): per route, the
     # outcomes on /metrics and /v0/gateway/shadow, and which rule explained each ignored answer.
     want: dict[str, dict[str, int]] = {}
