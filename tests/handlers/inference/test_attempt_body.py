@@ -11,7 +11,7 @@ from handlers.inference import protocols
 from handlers.inference.pipeline import InferenceCall
 from handlers.inference.routes import _chat_body, _completions_chat
 from tests.fakes.llm_upstream import FakeLLM, status
-from tests.handlers.inference.test_faults import MakeGateway, error_body
+from tests.handlers.inference.test_faults import MakeGateway, error_body, freeze_rotation_clock
 
 MODEL = "claude-sonnet-4-5-20250929"
 
@@ -30,6 +30,7 @@ def _config(root: str) -> str:
 async def test_a_failed_attempts_rule_edits_do_not_reach_the_next_credential(gateway: MakeGateway,
                                                                              fake_llm: FakeLLM) -> None:
     client = await gateway(_config(fake_llm.root))
+    freeze_rotation_clock(client)  # a failed Claude key's 1 s block must outlast the second request
     fake_llm.script("sk-claude", *[status(429, error_body("slow down"))] * 4)
     body = {"model": MODEL, "max_tokens": 32000, "messages": [{"role": "user", "content": "hi"}],
             "thinking": {"type": "enabled", "budget_tokens": 16000}}

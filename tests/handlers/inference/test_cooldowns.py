@@ -12,7 +12,14 @@ import orjson
 
 from handlers.inference.runtime import INFERENCE
 from tests.fakes.llm_upstream import ANSWER, FakeLLM, status
-from tests.handlers.inference.test_faults import CLAUDE_MODEL, JSON, MakeGateway, claude, error_body
+from tests.handlers.inference.test_faults import (
+    CLAUDE_MODEL,
+    JSON,
+    MakeGateway,
+    claude,
+    error_body,
+    freeze_rotation_clock,
+)
 
 QUOTA = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}
 
@@ -24,7 +31,8 @@ def _keys(root: str, *keys: str, extra: str = "", entry: str = "") -> str:
 
 def _clock(client: Any) -> Callable[[float], None]:
     """Moves the rotation state's clock forward by the given seconds, so cooldowns run out
-    without the test sleeping."""
+    without the test sleeping. It keeps running in between, for a request that waits out a
+    cooldown; a test that only reads cooldowns freezes it (``freeze_rotation_clock``)."""
     state = client.server.app[INFERENCE].state
     real = state.clock
     offset = [0.0]
@@ -46,7 +54,7 @@ async def test_consecutive_429s_double_the_cooldown_and_a_success_resets_it(gate
     # nextQuotaCooldown: 1 s x 2^level, the level climbing per 429 without a hint (conductor.go:1635-1651);
     # a success drops the state, so the next 429 starts at 1 s again (conductor.go:1305-1317).
     client = await gateway(_keys(fake_llm.root, "k1"))
-    advance = _clock(client)
+    advance = freeze_rotation_clock(client)  # the shown 2 s and 4 s would round down after 0.5 s
     fake_llm.script("k1", status(429, QUOTA), status(429, QUOTA), status(429, QUOTA))
     for seconds in (1, 2, 4):
         resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL))
@@ -84,6 +92,7 @@ async def test_one_cooling_and_one_failing_credential_answer_auth_unavailable(ga
     # model_cooldown needs every candidate blocked by quota (selector.go:145-160); a 503's one-minute
     # block is another reason, so the local answer is the 500 auth_unavailable, without Retry-After.
     client = await gateway(_keys(fake_llm.root, "k1", "k2"))
+    freeze_rotation_clock(client)  # k1's quota block is 1 s: it must outlast the next request
     quota, down = json.dumps(QUOTA).encode(), b'{"error":{"message":"down"}}'
     fake_llm.script("k1", status(429, quota))
     fake_llm.script("k2", status(503, down))
@@ -105,6 +114,7 @@ async def test_cooldowns_belong_to_the_model_name_the_client_asked_for(gateway: 
     # State and cursors are keyed by the route model (conductor.go:572, 598): a prefixed name and a
     # thinking-suffixed name are models of their own, though all reach the same upstream model.
     client = await gateway(_keys(fake_llm.root, "k1", entry="    prefix: teamA\n"))
+    freeze_rotation_clock(client)  # the 1 s block must outlast the next request
     fake_llm.script("k1", status(429, QUOTA))
     prefixed = f"teamA/{CLAUDE_MODEL}"
     assert (await client.post("/v1/messages", json=claude(prefixed))).status == 429

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -53,6 +54,23 @@ def error_body(message: str, type_: str = "invalid_request_error", code: str | N
 
 def runtime_of(client: TestClient[Any, Any]) -> Any:
     return client.server.app[INFERENCE]
+
+
+def freeze_rotation_clock(client: TestClient[Any, Any]) -> Callable[[float], None]:
+    """Stops the rotation state's clock where it is; the returned function moves it on.
+
+    A hint-less 429 cools a credential for 1 s, which a loaded machine can outlast between two
+    requests: a test reading that cooldown from the next answers must not depend on how fast they
+    came. Not for a test whose request waits for a cooldown to end (``request-retry`` with
+    ``max-retry-interval``): that wait reads this clock until it passes the cooldown.
+    """
+    state = runtime_of(client).state
+    now = [state.clock()]
+    state.clock = lambda: now[0]
+
+    def advance(seconds: float) -> None:
+        now[0] += seconds
+    return advance
 
 
 # Every client endpoint, with a valid body for the model put in later (``{model}``).

@@ -26,6 +26,7 @@ from tests.handlers.inference.test_faults import (
     chat,
     claude,
     completions,
+    freeze_rotation_clock,
     responses,
     upstreams_config,
 )
@@ -201,6 +202,7 @@ async def test_the_gemini_cli_stream_frames_the_cooldown_answer_without_its_head
     headers, which only WriteErrorResponse applies (handlers.go:652-662); the CLI stream's
     WriteTerminalError writes the body alone, under the 200 its head already promised."""
     client = await gateway(upstreams_config(fake_llm.root))
+    freeze_rotation_clock(client)  # the 1 s block must outlast the two requests after the 429
     fake_llm.script("sk-gemini", status(429, b"quota"))
     body = {"model": GEMINI_MODEL, "project": "p", "request": GEMINI_BODY}
     resp = await client.post(GEMINI_CLI_STREAM, json=body)

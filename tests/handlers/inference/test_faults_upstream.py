@@ -24,6 +24,7 @@ from tests.handlers.inference.test_faults import (
     claude,
     client_calls,
     error_body,
+    freeze_rotation_clock,
     responses,
     runtime_of,
     upstreams_config,
@@ -151,6 +152,7 @@ async def test_bad_request_is_never_retried_on_another_credential(gateway: MakeG
 async def test_credential_problem_never_reaches_the_client_while_another_serves(
         gateway: MakeGateway, fake_llm: FakeLLM, code: int, stream: bool) -> None:
     client = await gateway(_two_claude_keys(fake_llm))
+    freeze_rotation_clock(client)  # a 429's 1 s block must outlast the requests below
     fake_llm.script("k1", status(code, CLAUDE_ERROR))
     # Round-robin reaches k1 on the first or the second request; either way the client sees k2's answer.
     for _ in range(2):
@@ -193,6 +195,7 @@ async def test_every_credential_failing_for_itself_ends_in_auth_unavailable(gate
 async def test_all_credentials_cooling_down_answer_429_with_retry_after(gateway: MakeGateway,
                                                                         fake_llm: FakeLLM) -> None:
     client = await gateway(upstreams_config(fake_llm.root, gemini_keys=("g1", "g2")))
+    freeze_rotation_clock(client)  # the 1 s blocks must outlast the five requests below
     raw = json.dumps(GOOGLE_ERROR).encode()
     fake_llm.script("g1", status(429, raw, {"Retry-After": "120"}))
     fake_llm.script("g2", status(429, raw, {"Retry-After": "120"}))

@@ -26,6 +26,7 @@ from tests.handlers.inference.test_faults import (
     MakeGateway,
     chat,
     claude,
+    freeze_rotation_clock,
     upstreams_config,
 )
 
@@ -163,6 +164,7 @@ async def test_a_quota_error_event_after_payload_still_cools_the_credential(
     monkeypatch.setattr(sys.modules[__name__], "GEMINI_ERROR", quota)
     path, body, _ = CASES["gemini"]
     client = await gateway(upstreams_config(upstream.root))
+    freeze_rotation_clock(client)  # the 1 s rest must outlast the next request
     first = await client.post(path, json=body)
     assert first.status == 200
     assert (await first.read()).endswith(b"data: " + quota + b"\n\n")
@@ -207,6 +209,7 @@ async def test_a_rate_limit_event_before_any_payload_moves_to_the_next_credentia
     await upstream.start()
     try:
         client = await gateway(upstreams_config(upstream.root, claude_keys=("sk-a", "sk-b")))
+        freeze_rotation_clock(client)  # the 1 s rest must outlast the next request
         body = claude(CLAUDE_MODEL, stream=True) if path == "/v1/messages" else chat(CLAUDE_MODEL, stream=True)
         resp = await client.post(path, json=body)
         assert resp.status == 200
@@ -245,6 +248,7 @@ async def test_openais_own_quota_error_event_first_is_a_429(gateway: MakeGateway
     monkeypatch.setattr(sys.modules[__name__], "OPENAI_ERROR", OPENAI_QUOTA)
     path, body, _ = CASES["openai-compatible"]
     client = await gateway(upstreams_config(upstream.root))
+    freeze_rotation_clock(client)  # the 1 s rest must outlast the next request
     resp = await client.post(path, json=body)
     assert resp.status == 429
     assert json.loads(await resp.read()) == json.loads(OPENAI_QUOTA)

@@ -21,6 +21,7 @@ from handlers.providers.base import Executor, PreparedRequest, StreamEvent, Upst
 from handlers.translation.model import Format
 from tests.conftest import eventually
 from tests.fakes.llm_upstream import ANSWER, FakeLLM, Fault, status
+from tests.handlers.inference.test_faults import freeze_rotation_clock
 
 MODEL = "claude-sonnet-4-5-20250929"
 QUOTA_ERROR = {"error": {"type": "rate_limit_error", "message": "slow down"}}
@@ -139,6 +140,7 @@ async def test_bad_bodies_are_answered_before_any_upstream_call(inference_client
 
 async def test_quota_error_moves_to_the_next_credential(inference_client: Any, fake_llm: FakeLLM) -> None:
     client = await inference_client(config(fake_llm, "k1", "k2"), PAIRS)
+    freeze_rotation_clock(client)  # k2's 1 s block must outlast the three requests
     fake_llm.script("k2", status(429, QUOTA_ERROR))
     for _ in range(3):
         resp = await client.post("/v1/messages", json=body())
@@ -149,6 +151,7 @@ async def test_quota_error_moves_to_the_next_credential(inference_client: Any, f
 
 async def test_all_credentials_cooling_gives_429_with_retry_after(inference_client: Any, fake_llm: FakeLLM) -> None:
     client = await inference_client(config(fake_llm, "k1", "k2"), PAIRS)
+    freeze_rotation_clock(client)  # the 1 s blocks must outlast the next request
     fake_llm.script("k1", status(429, QUOTA_ERROR))
     fake_llm.script("k2", status(429, QUOTA_ERROR))
     resp = await client.post("/v1/messages", json=body())
