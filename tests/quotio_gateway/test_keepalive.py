@@ -9,7 +9,7 @@ from aiohttp import web
 from quotio_gateway import appkeys
 from quotio_gateway.app import GatewayOptions, create_app
 from quotio_gateway.keepalive import setup_keepalive
-from tests.conftest import write_config, write_flags
+from tests.conftest import eventually, write_config, write_flags
 
 
 async def gateway_with_password(tmp_path, password: str | None) -> web.Application:
@@ -42,18 +42,22 @@ async def test_an_idle_server_stops_and_heartbeats_keep_it(aiohttp_client) -> No
     stopped: list[float] = []
     app = web.Application()
     loop = asyncio.get_running_loop()
-    keepalive = setup_keepalive(app, "pw", timeout=0.3, on_timeout=lambda: stopped.append(loop.time()))
+    # Heartbeats 0.15 s apart against a 0.6 s timeout: a beat may come 0.45 s late on a loaded
+    # machine before the server stops, and six of them outlast the timeout, which the server
+    # only survives if each beat starts the wait over.
+    keepalive = setup_keepalive(app, "pw", timeout=0.6, on_timeout=lambda: stopped.append(loop.time()))
     assert keepalive is not None
     client = await aiohttp_client(app)
     started = loop.time()
-    for _ in range(4):  # 0.6 s of heartbeats every 0.15 s: no stop
+    for _ in range(6):
         await asyncio.sleep(0.15)
         assert (await client.get("/keep-alive", headers={"X-Local-Password": "pw"})).status == 200
     assert stopped == []
     # A wrong password is no heartbeat.
     await client.get("/keep-alive", headers={"X-Local-Password": "nope"})
-    await asyncio.sleep(0.5)
-    assert len(stopped) == 1 and stopped[0] - started >= 0.6 + 0.3 - 0.05
+    await eventually(lambda: bool(stopped), what="the idle stop")
+    # Not before the timeout after the last beat: delays only move the stop later.
+    assert len(stopped) == 1 and stopped[0] - started >= 6 * 0.15 + 0.6 - 0.05
 
 
 async def test_head_is_no_heartbeat(tmp_path, aiohttp_client) -> None:
