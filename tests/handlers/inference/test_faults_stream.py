@@ -338,9 +338,10 @@ async def test_stall_mid_stream_past_the_idle_timeout(gateway: MakeGateway, gate
 
 
 async def test_no_answer_past_the_first_byte_timeout(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
-    extra = "gateway:\n  upstream-timeouts: {first-byte: 0.2, connect: 5}\n"
+    # 0.5 s: the served request at the end must start within it on a loaded test machine too.
+    extra = "gateway:\n  upstream-timeouts: {first-byte: 0.5, connect: 5}\n"
     client = await gateway(upstreams_config(fake_llm.root, extra))
-    expected = error_body(f"{fake_llm.root}/v1/messages sent no response within 0.2s", "server_error",
+    expected = error_body(f"{fake_llm.root}/v1/messages sent no response within 0.5s", "server_error",
                           "internal_server_error")
     for stream in (False, True):
         fake_llm.script("sk-claude", Fault("stall", seconds=3))
@@ -354,7 +355,7 @@ async def test_no_answer_past_the_first_byte_timeout(gateway: MakeGateway, fake_
 
 
 async def test_stalled_credential_fails_over_to_the_next(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
-    extra = "gateway:\n  upstream-timeouts: {first-byte: 0.2}\n"
+    extra = "gateway:\n  upstream-timeouts: {first-byte: 0.5}\n"  # the served requests start within it
     client = await gateway(upstreams_config(fake_llm.root, extra, claude_keys=("k1", "k2")))
     fake_llm.script("k1", Fault("stall", seconds=3))
     fake_llm.script("k2", Fault("stall", seconds=3))
@@ -535,10 +536,10 @@ def test_upstream_timeouts_setting_overrides_field_by_field() -> None:
 
 
 async def test_upstream_timeouts_follow_a_config_reload(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
-    client = await gateway(upstreams_config(fake_llm.root, "gateway:\n  upstream-timeouts: {first-byte: 0.2}\n"))
+    client = await gateway(upstreams_config(fake_llm.root, "gateway:\n  upstream-timeouts: {first-byte: 1.5}\n"))
     runtime = runtime_of(client)
     assert (await client.post("/v1/messages", json=claude(CLAUDE_MODEL))).status == 200
-    assert runtime.client.timeouts == Timeouts(first_byte=0.2)
+    assert runtime.client.timeouts == Timeouts(first_byte=1.5)
     store = client.server.app[CONFIG_STORE]
     edited = store.current.model_copy(deep=True)
     edited.gateway = {"upstream-timeouts": {"idle": 5}}
