@@ -16,7 +16,13 @@ from aiohttp import web
 from handlers.usage.statistics import Timestamp
 from quotio_gateway import appkeys
 from quotio_gateway.config.models import Config
-from quotio_gateway.dispatch import CLIENT_GONE_KEY, REQUEST_ID_KEY, UPSTREAM_SERVER_KEY
+from quotio_gateway.dispatch import (
+    BEFORE_MIDDLEWARE_KEY,
+    CLIENT_GONE_KEY,
+    CORS_HEADERS,
+    REQUEST_ID_KEY,
+    UPSTREAM_SERVER_KEY,
+)
 from quotio_gateway.mainlog import MAIN_LOG, close_main_log, main_log, open_main_log
 
 from .cleaner import INTERVAL_SECONDS, enforce_size_limit
@@ -104,6 +110,12 @@ class RequestLogger:
                 answer = request.get(STREAM_RESPONSE_KEY)
             if answer is None or (not enabled and answer.status < 400 and not _failed_stream(request, answer)):
                 return
+            if not answer.prepared and not request._state.get(BEFORE_MIDDLEWARE_KEY):
+                # Never sent, so on_response_prepare never gave it the CORS middleware's headers,
+                # which the legacy's header map held before its handler ran (server.go:226,
+                # 825-830) and its log lists (response_writer.go:303-314).
+                for name, value in CORS_HEADERS:
+                    answer.headers.setdefault(name, value)
             response = answer
         if not should_log(request.method, request.path):
             return

@@ -24,6 +24,10 @@ from tests.fakes.llm_upstream import FakeLLM, Fault, status
 
 CLAUDE = "claude-sonnet-4-5-20250929"
 CHAT = {"model": CLAUDE, "messages": [{"role": "user", "content": "hi"}]}
+# What the CORS middleware puts into the legacy's header map before any handler runs (server.go:226,
+# 825-830), in the order the gateway lists them: all a handler that wrote nothing leaves there.
+CORS_ONLY = (b"Access-Control-Allow-Origin: *\nAccess-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE, OPTIONS\n"
+             b"Access-Control-Allow-Headers: *\n")
 
 
 @pytest.mark.parametrize(("path", "expected"), [
@@ -643,8 +647,8 @@ async def test_a_non_stream_client_that_hangs_up_is_logged_with_the_error_its_ha
     assert f"Upstream URL: {fake_llm.root}/v1/messages?beta=true\n".encode() in text
     tail = text[text.index(b"=== API RESPONSE 1 ===\n"):]
     assert re.fullmatch(rb"=== API RESPONSE 1 ===\nTimestamp: [^\n]+\n\nError: (.+)\n\n"
-                        rb"=== RESPONSE ===\nStatus: 500\nContent-Type: application/json\n\n(.+)\n", tail).groups() \
-        == (error.encode(), body)
+                        rb"=== RESPONSE ===\nStatus: 500\nContent-Type: application/json\n" + re.escape(CORS_ONLY)
+                        + rb"\n(.+)\n", tail).groups() == (error.encode(), body)
     assert b"client-key" not in text and b"sk-claude-upstream" not in text
 
 
@@ -660,7 +664,7 @@ async def test_a_non_stream_client_that_hangs_up_leaves_an_error_log(errors_only
     _, body = cancelled_answer(fake_llm)
     assert b"=== API REQUEST" not in text
     assert text.endswith(b"\n\n=== API RESPONSE ===\n" + body + b"\n\n=== RESPONSE ===\nStatus: 500\n"
-                         b"Content-Type: application/json\n\n" + body + b"\n")
+                         b"Content-Type: application/json\n" + CORS_ONLY + b"\n" + body + b"\n")
     assert b"client-key" not in text
 
 
@@ -705,8 +709,8 @@ async def test_a_non_stream_client_that_hangs_up_while_the_body_comes(make_gatew
     body = b'{"error":{"message":"context canceled","type":"server_error","code":"internal_server_error"}}'
     tail = text[text.index(b"=== API RESPONSE 1 ===\n"):]
     assert re.fullmatch(rb"=== API RESPONSE 1 ===\nTimestamp: [^\n]+\n\nStatus: 200\nHeaders:\n(?:[^\n]+\n)+\n"
-                        rb"Error: context canceled\n\n=== RESPONSE ===\nStatus: 500\nContent-Type: application/json"
-                        rb"\n\n(.+)\n", tail).group(1) == body
+                        rb"Error: context canceled\n\n=== RESPONSE ===\nStatus: 500\nContent-Type: application/json\n"
+                        + re.escape(CORS_ONLY) + rb"\n(.+)\n", tail).group(1) == body
 
 
 @pytest.mark.parametrize("request_log", [False, True])
