@@ -772,6 +772,18 @@ async def _serve_stream(request: web.Request, runtime: InferenceRuntime, call: I
                            record=records_requests(config))
     try:
         return await _serve_stream_with(writer, runtime, call, candidates, attempt, resolved)
+    except asyncio.CancelledError:
+        if writer.sent is not None and writer.response is None:
+            # The client hung up before the first chunk, with request-log on. The legacy's stream
+            # handler ends in its peek select on the client's context (openai_handlers.go:471-474,
+            # code_handlers.go:224-226) and returns having written nothing; its middleware still
+            # logs the request, under Gin's default 200, with no body (response_writer.go:249-256,
+            # 300). (Cancelled while the upstream's head was awaited, the call's 500 is in the
+            # error channel too by the time the select runs, handlers.go:478-495, and Go picks
+            # either case; this is the pick that writes nothing, as with request-log off, where no
+            # file comes of it.) Here only, so a stream that runs pays nothing for it.
+            request[GONE_ANSWER_KEY] = web.Response(status=200)
+        raise
     finally:
         # A client that hangs up cancels this handler mid-await; the keep-alive ticker must not
         # outlive it (it would wake up later only to fail writing to a closed transport).

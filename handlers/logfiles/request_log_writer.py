@@ -23,8 +23,9 @@ STREAMED_BODY_KEY = "quotio_streamed_body"
 # The native stream's response once its head is committed, while request-log is on (a request
 # state key): a client that hangs up leaves the dispatcher only its 499 to report.
 STREAM_RESPONSE_KEY = "quotio_stream_response"
-# The error answer a non-stream handler of the legacy writes after its client hung up (a request
-# state key): the cancelled upstream call's, which only the request log sees.
+# The answer the legacy's handler leaves after its client hung up, which only the request log sees
+# (a request state key): a non-stream handler's error for the cancelled upstream call, or a stream
+# handler's empty 200 when nothing had been written yet.
 GONE_ANSWER_KEY = "quotio_gone_answer"
 # A ``TerminalError`` (a request state key): an error written into an answer whose 200 had gone
 # out, under a status its handler set, which the legacy's log records (with request-log off, as

@@ -103,8 +103,8 @@ class RequestLogger:
             # Legacy's answer, or a client that hung up on a native one (the dispatcher's 499
             # stand-in). The legacy's middleware still finalises then (response_writer.go:244-300):
             # a non-stream handler's error answer to its cancelled call (an error log with
-            # request-log off), or what a stream sent under the status its head committed (no
-            # error with request-log off).
+            # request-log off), a stream handler's empty 200 when it had written nothing, or what a
+            # stream sent under the status its head committed (neither an error with request-log off).
             answer = request.get(GONE_ANSWER_KEY)
             if answer is None and enabled:
                 answer = request.get(STREAM_RESPONSE_KEY)

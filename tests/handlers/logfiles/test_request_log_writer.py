@@ -575,31 +575,6 @@ async def test_a_stream_that_fails_before_any_upstream_call_is_logged(make_gatew
     assert text.endswith(b"\n\n" + received + b"\n")
 
 
-async def test_a_stream_client_that_hangs_up_before_the_head_is_no_error_log(make_gateway: GatewayFactory,
-                                                                              fake_llm: FakeLLM, logs: Path) -> None:
-    """With request-log off the legacy logs only answers its handler gave an error status. A stream
-    handler peeks with a select on the client's context, the error channel and the data channel
-    (openai_handlers.go:470-508): when its client left it returns without writing (no status, no
-    log). (Once the cancelled call's 500 is in the error channel too, Go picks either ready case
-    at random; this is the one that writes nothing. The dispatcher's 499 is ours, for metrics and
-    the access line.)"""
-    gw = await start(make_gateway, fake_llm, logs, request_log=False)
-    try:
-        fake_llm.script("sk-claude-upstream", Fault("stall", seconds=10))
-        task = asyncio.ensure_future(gw.chat(json.dumps({**CHAT, "stream": True}).encode(), request_id="gone",
-                                             stream=True))
-        await eventually(lambda: len(fake_llm.requests) == 1)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await eventually(lambda: fake_llm.cancelled == 1)
-        # Written after the hang-up is settled, so an error log of it would be there by then.
-        assert await gw.chat(b"{", request_id="last") == 400
-        await eventually(lambda: any(n.endswith("-last.log") for n in files(logs)))
-        assert [n for n in files(logs) if "gone" in n] == []
-    finally:
-        await gw.close()
-
-
 async def hang_up_while_the_upstream_stalls(gw: Gateway, fake_llm: FakeLLM, body: dict[str, Any],
                                             path: str = "/v1/chat/completions") -> None:
     """Send ``body``, close the connection once the upstream holds the call, and wait until the
@@ -749,3 +724,111 @@ async def test_a_client_that_hangs_up_after_keep_alives_is_logged_under_the_erro
         assert name.startswith("error-v1-messages-")
         assert answer.endswith(b"\n\n" + error_body + b"\n") and not answer.endswith(b"\n\n\n" + error_body + b"\n")
         assert b"=== API RESPONSE ===\n" + error_body + b"\n\n=== RESPONSE ===" in text
+
+
+# The two stream routes whose handler peeks at the upstream's first chunk before it commits a head
+# (openai_handlers.go:469-509, code_handlers.go:221-263), with the file name each request gets.
+PEEKING_STREAMS = [
+    pytest.param("/v1/chat/completions", {**CHAT, "stream": True}, "v1-chat-completions", id="chat-completions"),
+    pytest.param("/v1/messages", {**CHAT, "max_tokens": 10, "stream": True}, "v1-messages", id="claude-messages"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "stem"), PEEKING_STREAMS)
+async def test_a_stream_client_that_hangs_up_before_the_first_chunk_gets_its_request_log(
+        make_gateway: GatewayFactory, fake_llm: FakeLLM, logs: Path, path: str, body: dict[str, Any],
+        stem: str) -> None:
+    """The legacy's stream handler waits for the upstream's head inside ExecuteStreamWithAuthManager
+    (handlers.go:478, conductor.go:695, claude_executor.go:274-290): the hang-up fails that call,
+    whose error line is recorded before it returns, and its 500 goes into the error channel
+    (handlers.go:479-495). The peek select then finds both that and the client's context ready
+    and Go picks either; we take the context (openai_handlers.go:471-474, code_handlers.go:224-226),
+    the pick that writes nothing, as with request-log off below. The handler's cancel function
+    adds nothing to an API response already held (handlers.go:270-280), and Finalize logs Gin's
+    default 200 with the CORS middleware's headers alone and no body (response_writer.go:249-256,
+    300; request_logger.go:641-682)."""
+    gw = await start(make_gateway, fake_llm, logs, request_log=True)
+    try:
+        await hang_up_while_the_upstream_stalls(gw, fake_llm, body, path)
+        [name] = [n for n in files(logs) if n.endswith("-gone.log")]
+        text = (logs / name).read_bytes()
+    finally:
+        await gw.close()
+    assert re.fullmatch(stem + r"-\d{4}-\d\d-\d\dT\d{6}-gone\.log", name)
+    error, _ = cancelled_answer(fake_llm)
+    assert text.startswith(b"=== REQUEST INFO ===\n")
+    assert f"\nURL: {path}\nMethod: POST\n".encode() in text
+    assert b"=== REQUEST BODY ===\n" + json.dumps(body).encode() + b"\n\n=== API REQUEST 1 ===\n" in text
+    assert text.count(b"=== API REQUEST") == 1
+    assert f"Upstream URL: {fake_llm.root}/v1/messages?beta=true\n".encode() in text
+    tail = text[text.index(b"=== API RESPONSE 1 ===\n"):]
+    assert re.fullmatch(rb"=== API RESPONSE 1 ===\nTimestamp: [^\n]+\n\nError: (.+)\n\n"
+                        rb"=== RESPONSE ===\nStatus: 200\n" + re.escape(CORS_ONLY) + rb"\n\n", tail).group(1) \
+        == error.encode()
+    assert b"client-key" not in text and b"sk-claude-upstream" not in text
+
+
+@pytest.mark.parametrize(("path", "body", "stem"), PEEKING_STREAMS)
+async def test_a_stream_client_that_hangs_up_before_the_first_chunk_is_no_error_log(
+        errors_only: Gateway, fake_llm: FakeLLM, path: str, body: dict[str, Any], stem: str) -> None:
+    """With request-log off the legacy logs only answers with an error status or a recorded
+    upstream error (response_writer.go:266-270), and it records the latter only with request-log on
+    (handlers.go:696-697): the handler that took the client's context and returned without
+    writing leaves Gin's 200, no file. (Had Go's select taken the cancelled call's 500 instead, it
+    would be an error log; see above for the pick. The dispatcher's 499 is ours, for metrics and
+    the access line.)"""
+    await hang_up_while_the_upstream_stalls(errors_only, fake_llm, body, path)
+    assert [n for n in files(errors_only.logs) if "gone" in n] == []
+    assert any(re.fullmatch(r"error-v1-chat-completions-\d{4}-\d\d-\d\dT\d{6}-last\.log", n)
+               for n in files(errors_only.logs))
+
+
+async def test_a_stream_client_that_hangs_up_after_the_upstream_head_gets_its_request_log(
+        make_gateway: GatewayFactory, logs: Path) -> None:
+    """Once the upstream's head is in, the legacy's handler waits in its peek select with only the
+    client's context to fire (the executor's reader holds no chunk yet): it returns at once having
+    written nothing, and its cancel function adds nothing to the recorded head (handlers.go:270-280).
+    The reader's "context canceled" (claude_executor.go:375-379) comes from another goroutine once
+    the cancellation has reached the body read, after the handler went straight back to Finalize
+    (request_logging.go:56-62): the file has the upstream's head and no error line."""
+    head_sent = asyncio.Event()
+
+    async def claude(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        answer = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Upstream": "head-only"})
+        await answer.prepare(request)
+        head_sent.set()
+        await asyncio.sleep(10)  # the head is out, no event follows
+        return answer
+
+    upstream = web.Application()
+    upstream.router.add_post("/v1/messages", claude)
+    fake = TestServer(upstream, host="127.0.0.1")
+    await fake.start_server()
+    app = await make_gateway({"default": "native"}, config={
+        "api-keys": ["client-key"], "request-log": True,
+        "claude-api-key": [{"api-key": "sk-claude-upstream", "base-url": str(fake.make_url("")).rstrip("/")}]})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    gw = Gateway(server, logs)
+    try:
+        headers = {"Authorization": "Bearer client-key", "X-Request-Id": "gone"}
+        task = asyncio.ensure_future(gw.session.post(gw.url + "/v1/chat/completions",
+                                                     data=json.dumps({**CHAT, "stream": True}), headers=headers))
+        await head_sent.wait()
+        await asyncio.sleep(0.3)  # a few loop turns on loopback: the gateway has read the head
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await eventually(lambda: any(n.endswith("-gone.log") for n in files(logs)))
+        [name] = files(logs)
+        text = (logs / name).read_bytes()
+    finally:
+        await gw.close()
+        await fake.close()
+    assert re.fullmatch(r"v1-chat-completions-\d{4}-\d\d-\d\dT\d{6}-gone\.log", name)
+    assert text.count(b"=== API REQUEST") == 1
+    tail = text[text.index(b"=== API RESPONSE 1 ===\n"):]
+    head = re.fullmatch(rb"=== API RESPONSE 1 ===\nTimestamp: [^\n]+\n\nStatus: 200\nHeaders:\n((?:[^\n]+\n)+)\n\n"
+                        rb"=== RESPONSE ===\nStatus: 200\n" + re.escape(CORS_ONLY) + rb"\n\n", tail)
+    assert head is not None and b"X-Upstream: head-only\n" in head.group(1)
+    assert b"client-key" not in text and b"sk-claude-upstream" not in text
