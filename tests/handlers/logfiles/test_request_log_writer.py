@@ -7,7 +7,7 @@ import asyncio
 import json
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,56 @@ async def start(make_gateway: GatewayFactory, fake_llm: FakeLLM, logs: Path, *, 
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     return Gateway(server, logs)
+
+
+async def start_with_claude(make_gateway: GatewayFactory, logs: Path,
+                            claude: Callable[[web.Request], Awaitable[web.StreamResponse]], *,
+                            request_log: bool = True, config: dict[str, Any] | None = None
+                            ) -> tuple[Gateway, TestServer]:
+    """The gateway (request-log on unless told) whose one Claude key is served by ``claude``
+    (``POST /v1/messages``), for tests that script the upstream's timing themselves."""
+    upstream = web.Application()
+    upstream.router.add_post("/v1/messages", claude)
+    fake = TestServer(upstream, host="127.0.0.1")
+    await fake.start_server()
+    app = await make_gateway({"default": "native"}, config={
+        "api-keys": ["client-key"], "request-log": request_log, **(config or {}),
+        "claude-api-key": [{"api-key": "sk-claude-upstream", "base-url": str(fake.make_url("")).rstrip("/")}]})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return Gateway(server, logs), fake
+
+
+async def hang_up_after_the_upstream_head(make_gateway: GatewayFactory, logs: Path,
+                                          body: dict[str, Any]) -> tuple[str, bytes]:
+    """Send ``body`` to chat completions, whose Claude upstream sends its head (with
+    ``X-Upstream: head-only``) and nothing more; hang up once the gateway has read that head.
+    Returns the one log file's name and content."""
+    head_sent = asyncio.Event()
+
+    async def claude(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        answer = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Upstream": "head-only"})
+        await answer.prepare(request)
+        head_sent.set()
+        await asyncio.sleep(10)  # the head is out, the body never comes
+        return answer
+
+    gw, fake = await start_with_claude(make_gateway, logs, claude)
+    try:
+        headers = {"Authorization": "Bearer client-key", "X-Request-Id": "gone"}
+        task = asyncio.ensure_future(gw.session.post(gw.url + "/v1/chat/completions", data=json.dumps(body),
+                                                     headers=headers))
+        await head_sent.wait()
+        await asyncio.sleep(0.3)  # a few loop turns on loopback: the gateway has read the head
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await eventually(lambda: any(n.endswith("-gone.log") for n in files(logs)))
+        [name] = files(logs)
+        return name, (logs / name).read_bytes()
+    finally:
+        await gw.close()
+        await fake.close()
 
 
 @pytest.fixture
@@ -417,16 +467,7 @@ async def test_a_client_that_hangs_up_mid_stream_still_gets_its_request_log(make
         await held.wait()  # never set: the stream stays open until the gateway gives it up
         return answer
 
-    upstream = web.Application()
-    upstream.router.add_post("/v1/messages", claude)
-    fake = TestServer(upstream, host="127.0.0.1")
-    await fake.start_server()
-    app = await make_gateway({"default": "native"}, config={
-        "api-keys": ["client-key"], "request-log": True,
-        "claude-api-key": [{"api-key": "sk-claude-upstream", "base-url": str(fake.make_url("")).rstrip("/")}]})
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    gw = Gateway(server, logs)
+    gw, fake = await start_with_claude(make_gateway, logs, claude)
     try:
         response = await gw.session.post(gw.url + "/v1/chat/completions",
                                           data=json.dumps({**CHAT, "stream": True}),
@@ -506,16 +547,8 @@ async def test_non_stream_keep_alives_are_logged_with_the_answer(make_gateway: G
             return web.json_response(refusal, status=400)
         return web.json_response(message)
 
-    upstream = web.Application()
-    upstream.router.add_post("/v1/messages", claude)
-    fake = TestServer(upstream, host="127.0.0.1")
-    await fake.start_server()
-    app = await make_gateway({"default": "native"}, config={
-        "api-keys": ["client-key"], "request-log": request_log, "nonstream-keepalive-interval": 1,
-        "claude-api-key": [{"api-key": "sk-claude-upstream", "base-url": str(fake.make_url("")).rstrip("/")}]})
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    gw = Gateway(server, logs)
+    gw, fake = await start_with_claude(make_gateway, logs, claude, request_log=request_log,
+                                       config={"nonstream-keepalive-interval": 1})
     received: dict[str, bytes] = {}
     try:
         for request_id, text in (("ok", "hi"), ("bad", "fail")):
@@ -647,40 +680,7 @@ async def test_a_non_stream_client_that_hangs_up_while_the_body_comes(make_gatew
                                                                       logs: Path) -> None:
     """Cancelled while reading the answer's body, the legacy's call fails with the bare context
     error (claude_executor.go:182-186), after the head it recorded (logging_helpers.go)."""
-    head_sent = asyncio.Event()
-
-    async def claude(request: web.Request) -> web.StreamResponse:
-        await request.read()
-        answer = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await answer.prepare(request)
-        head_sent.set()
-        await asyncio.sleep(10)  # the head is out, the body never comes
-        return answer
-
-    upstream = web.Application()
-    upstream.router.add_post("/v1/messages", claude)
-    fake = TestServer(upstream, host="127.0.0.1")
-    await fake.start_server()
-    app = await make_gateway({"default": "native"}, config={
-        "api-keys": ["client-key"], "request-log": True,
-        "claude-api-key": [{"api-key": "sk-claude-upstream", "base-url": str(fake.make_url("")).rstrip("/")}]})
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    gw = Gateway(server, logs)
-    try:
-        headers = {"Authorization": "Bearer client-key", "X-Request-Id": "gone"}
-        task = asyncio.ensure_future(gw.session.post(gw.url + "/v1/chat/completions", data=json.dumps(CHAT),
-                                                     headers=headers))
-        await head_sent.wait()
-        await asyncio.sleep(0.3)  # a few loop turns on loopback: the gateway has read the head
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await eventually(lambda: any(n.endswith("-gone.log") for n in files(logs)))
-        [name] = files(logs)
-        text = (logs / name).read_bytes()
-    finally:
-        await gw.close()
-        await fake.close()
+    _, text = await hang_up_after_the_upstream_head(make_gateway, logs, CHAT)
     body = b'{"error":{"message":"context canceled","type":"server_error","code":"internal_server_error"}}'
     tail = text[text.index(b"=== API RESPONSE 1 ===\n"):]
     assert re.fullmatch(rb"=== API RESPONSE 1 ===\nTimestamp: [^\n]+\n\nStatus: 200\nHeaders:\n(?:[^\n]+\n)+\n"
@@ -791,40 +791,7 @@ async def test_a_stream_client_that_hangs_up_after_the_upstream_head_gets_its_re
     The reader's "context canceled" (claude_executor.go:375-379) comes from another goroutine once
     the cancellation has reached the body read, after the handler went straight back to Finalize
     (request_logging.go:56-62): the file has the upstream's head and no error line."""
-    head_sent = asyncio.Event()
-
-    async def claude(request: web.Request) -> web.StreamResponse:
-        await request.read()
-        answer = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Upstream": "head-only"})
-        await answer.prepare(request)
-        head_sent.set()
-        await asyncio.sleep(10)  # the head is out, no event follows
-        return answer
-
-    upstream = web.Application()
-    upstream.router.add_post("/v1/messages", claude)
-    fake = TestServer(upstream, host="127.0.0.1")
-    await fake.start_server()
-    app = await make_gateway({"default": "native"}, config={
-        "api-keys": ["client-key"], "request-log": True,
-        "claude-api-key": [{"api-key": "sk-claude-upstream", "base-url": str(fake.make_url("")).rstrip("/")}]})
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    gw = Gateway(server, logs)
-    try:
-        headers = {"Authorization": "Bearer client-key", "X-Request-Id": "gone"}
-        task = asyncio.ensure_future(gw.session.post(gw.url + "/v1/chat/completions",
-                                                     data=json.dumps({**CHAT, "stream": True}), headers=headers))
-        await head_sent.wait()
-        await asyncio.sleep(0.3)  # a few loop turns on loopback: the gateway has read the head
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await eventually(lambda: any(n.endswith("-gone.log") for n in files(logs)))
-        [name] = files(logs)
-        text = (logs / name).read_bytes()
-    finally:
-        await gw.close()
-        await fake.close()
+    name, text = await hang_up_after_the_upstream_head(make_gateway, logs, {**CHAT, "stream": True})
     assert re.fullmatch(r"v1-chat-completions-\d{4}-\d\d-\d\dT\d{6}-gone\.log", name)
     assert text.count(b"=== API REQUEST") == 1
     tail = text[text.index(b"=== API RESPONSE 1 ===\n"):]
