@@ -196,6 +196,29 @@ oauth-model-alias:
     assert registry.upstream_model(cred.id, "G-PRO") == "gemini-2.5-pro"
 
 
+EXP = "gemini-2.5-pro-exp-03-25"
+
+
+@pytest.mark.parametrize(("channel", "name", "alias", "requested", "upstream"), [
+    ("gemini-cli", EXP, "gemini-2.5-pro", "gemini-2.5-pro(8192)", f"{EXP}(8192)"),
+    ("gemini-cli", EXP, "gemini-2.5-pro", "gemini-2.5-pro(auto)", f"{EXP}(auto)"),
+    # A suffix written in the alias's name wins over the request's.
+    ("claude", "claude-sonnet-4-5-20250514(low)", "claude-sonnet-4-5", "claude-sonnet-4-5(high)",
+     "claude-sonnet-4-5-20250514(low)"),
+    ("gemini-cli", EXP, "Gemini-2.5-Pro", "gemini-2.5-pro(high)", f"{EXP}(high)"),
+    # An empty suffix is no suffix; an unclosed one is part of the name.
+    ("gemini-cli", EXP, "gemini-2.5-pro", "gemini-2.5-pro()", EXP),
+    ("gemini-cli", EXP, "gemini-2.5-pro(high", "gemini-2.5-pro(high", EXP),
+    ("gemini-cli", EXP, "gemini-2.5-pro", "unknown-model(high)", "unknown-model(high)"),
+])
+def test_oauth_alias_keeps_or_overrides_the_thinking_suffix(channel: str, name: str, alias: str, requested: str,
+                                                             upstream: str) -> None:
+    """Golden 49: the vectors of sdk/cliproxy/auth/oauth_model_alias_test.go:9-120 at 9b72ea9ef."""
+    config = cfg(f"oauth-model-alias:\n  {channel}:\n    - {{name: '{name}', alias: '{alias}'}}\n")
+    registry = build_registry(config, [(channel, "", None)])
+    assert registry.upstream_model(registry.credentials[0].id, requested) == upstream
+
+
 def test_oauth_record_overrides() -> None:
     fetched = (ModelInfo(id="live-1", owned_by="antigravity"), ModelInfo(id="live-2"))
     record = CredentialRecord(provider="Antigravity", prefix="ag", excluded=("live-2",), models=fetched, id="file-1")
