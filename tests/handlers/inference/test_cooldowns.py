@@ -139,3 +139,22 @@ async def test_a_request_arriving_while_every_credential_cools_waits_for_the_fir
     resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL, stream=True))
     assert resp.status == 200 and (await resp.read()).endswith(b'data: {"type": "message_stop"}\n\n')
     assert len(fake_llm.requests) == 3
+
+
+async def test_token_counts_rotate_and_share_the_cooldowns_of_their_model(gateway: MakeGateway,
+                                                                         fake_llm: FakeLLM) -> None:
+    # ExecuteCount runs the same passes and MarkResult as Execute (conductor.go:500-533, 617-664):
+    # a count's 429 moves to the next key, and the cooldowns it leaves answer the generate call too.
+    client = await gateway(_keys(fake_llm.root, "k1", "k2"))
+    freeze_rotation_clock(client)  # the 1 s blocks must outlast the requests below
+    fake_llm.script("k1", status(429, QUOTA))
+    fake_llm.script("k2", status(429, QUOTA))
+    resp = await client.post("/v1/messages/count_tokens", json=claude(CLAUDE_MODEL))
+    assert resp.status == 429 and await resp.json() == QUOTA
+    assert sorted(r.key for r in fake_llm.requests) == ["k1", "k2"]
+    assert {r.path for r in fake_llm.requests} == {"/v1/messages/count_tokens"}
+    for path in ("/v1/messages/count_tokens", "/v1/messages"):
+        resp = await client.post(path, json=claude(CLAUDE_MODEL))
+        assert resp.status == 429 and resp.headers["Retry-After"] == "1"
+        assert await resp.read() == _cooldown(CLAUDE_MODEL, 1, "1s")
+    assert len(fake_llm.requests) == 2

@@ -148,7 +148,8 @@ async def test_bad_request_is_never_retried_on_another_credential(gateway: MakeG
 
 
 @pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("code", [401, 403, 404, 429, 500, 503])
+# Every status of MarkResult's cooldown table (conductor.go:1336-1375): each cools k1 for the model.
+@pytest.mark.parametrize("code", [401, 402, 403, 404, 408, 429, 500, 502, 503, 504])
 async def test_credential_problem_never_reaches_the_client_while_another_serves(
         gateway: MakeGateway, fake_llm: FakeLLM, code: int, stream: bool) -> None:
     client = await gateway(_two_claude_keys(fake_llm))

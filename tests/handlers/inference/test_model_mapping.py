@@ -1,9 +1,11 @@
-"""Model names on the way upstream, over HTTP (reference B7, surface §4): a ``vertex-api-key``
-entry's prefix and ``models:`` aliases with thinking suffixes, and which names payload rules match."""
+"""Model names on the way upstream, over HTTP (reference B7, surface §4): the ``models:`` aliases of
+Gemini, Claude, Codex and Vertex keys with thinking suffixes, a key prefix, and which names payload rules match."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import pytest
 
 from tests.fakes.llm_upstream import FakeLLM
 from tests.handlers.inference.test_faults import (
@@ -59,6 +61,63 @@ async def test_vertex_key_aliases_prefix_and_suffixes(gateway: MakeGateway, fake
     assert resp.status == 400
     assert await resp.read() == error_body("unknown provider for model gemini-2.5-pro")
     assert len(fake_llm.requests) == 3
+
+
+API_KEY_ALIASES = """gemini-api-key:
+  - api-key: g1
+    base-url: {root}
+    models:
+      - {{name: gemini-2.5-pro, alias: g25p}}
+      - {{name: "gemini-2.5-flash(low)", alias: gfl}}
+claude-api-key:
+  - api-key: c1
+    base-url: {root}
+    models:
+      - {{name: claude-sonnet-4-5-20250929, alias: cs}}
+codex-api-key:
+  - api-key: x1
+    base-url: {root}/v1
+    models:
+      - {{name: gpt-5, alias: g5}}
+"""
+
+
+@pytest.mark.parametrize(("model", "path", "sent"), [
+    # applyAPIKeyModelAlias keeps the request's suffix on the upstream name (conductor.go:911-964) ...
+    ("g25p(8192)", "/v1beta/models/gemini-2.5-pro:generateContent",
+     {"generationConfig": {"thinkingConfig": {"thinkingBudget": 8192, "includeThoughts": True}}}),
+    ("g25p", "/v1beta/models/gemini-2.5-pro:generateContent", {}),
+    # ... unless the configured name carries its own, which wins: "low" is a 1024 budget.
+    ("gfl(high)", "/v1beta/models/gemini-2.5-flash:generateContent",
+     {"generationConfig": {"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": True}}}),
+    ("gfl", "/v1beta/models/gemini-2.5-flash:generateContent",
+     {"generationConfig": {"thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": True}}}),
+    ("cs(16384)", "/v1/messages",
+     {"model": CLAUDE_MODEL, "thinking": {"type": "enabled", "budget_tokens": 16384}}),
+    ("cs", "/v1/messages", {"model": CLAUDE_MODEL}),
+    ("g5(high)", "/v1/responses", {"model": "gpt-5", "reasoning": {"effort": "high", "summary": "auto"}}),
+])
+async def test_api_key_aliases_carry_the_thinking_suffix_upstream(gateway: MakeGateway, fake_llm: FakeLLM,
+                                                                  model: str, path: str, sent: dict[str, Any]) -> None:
+    client = await gateway(API_KEY_ALIASES.format(root=fake_llm.root))
+    resp = await client.post("/v1/chat/completions", json=chat(model, max_tokens=32000))
+    assert resp.status == 200, await resp.text()
+    [request] = fake_llm.requests
+    assert request.path == path
+    assert {key: request.body.get(key) for key in sent} == sent
+    if "thinking" not in sent and path == "/v1/messages":
+        assert "thinking" not in request.body
+    if not sent:
+        assert "generationConfig" not in request.body
+
+
+async def test_a_keys_aliases_replace_its_upstream_names(gateway: MakeGateway, fake_llm: FakeLLM) -> None:
+    client = await gateway(API_KEY_ALIASES.format(root=fake_llm.root))
+    for model in ("gemini-2.5-pro", CLAUDE_MODEL, "gpt-5"):
+        resp = await client.post("/v1/chat/completions", json=chat(model))
+        assert resp.status == 400
+        assert await resp.read() == error_body(f"unknown provider for model {model}")
+    assert fake_llm.requests == []
 
 
 RULES = """payload:

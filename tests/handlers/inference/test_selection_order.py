@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from tests.fakes.llm_upstream import FakeLLM
-from tests.handlers.inference.test_faults import CLAUDE_MODEL, MakeGateway, chat
+from tests.fakes.llm_upstream import FakeLLM, status
+from tests.handlers.inference.test_faults import CLAUDE_MODEL, MakeGateway, chat, freeze_rotation_clock
 
 KEYS = ["ka", "kb", "kc", "kd"]
 
@@ -75,3 +75,35 @@ async def test_credentials_of_every_provider_serving_a_model_are_one_pool(gatewa
         ("g1", "/v1beta/models/gemini-2.5-pro:generateContent"),
     ]
     assert fake_llm.requests[1].body["model"] == "upstream-model"
+
+
+QUOTA = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}
+
+
+async def test_fill_first_moves_on_while_the_first_key_cools_and_goes_back_after(gateway: MakeGateway,
+                                                                                fake_llm: FakeLLM) -> None:
+    """FillFirstSelector takes the first unblocked key (selector.go:206-214): a 429 on it (1 s)
+    hands the next requests to the second key until the cooldown is over."""
+    client = await gateway(config(fake_llm.root, "ff"))
+    advance = freeze_rotation_clock(client)
+    first, second = legacy_order(KEYS, fake_llm.root)[:2]
+    fake_llm.script(first, status(429, QUOTA))
+    for _ in range(3):
+        assert (await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL))).status == 200
+    advance(1.0)  # a cooldown is over at exactly its end
+    assert (await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL))).status == 200
+    assert [r.key for r in fake_llm.requests] == [first, second, second, second, first]
+
+
+async def test_round_robin_failover_indexes_the_untried_keys_with_the_same_cursor(gateway: MakeGateway,
+                                                                                  fake_llm: FakeLLM) -> None:
+    """One cursor per ``mixed:<model>`` moves on every pick, failover picks included, and indexes
+    the list of keys still pickable (selector.go:180-202): after the first key's 429 the second
+    pick of that request is ``[k1, k2, k3][1]``, not the next key in order."""
+    client = await gateway(config(fake_llm.root, "round-robin"))
+    freeze_rotation_clock(client)  # the 1 s cooldown must outlast the requests below
+    k0, k1, k2, k3 = legacy_order(KEYS, fake_llm.root)
+    fake_llm.script(k0, status(429, QUOTA))
+    for _ in range(4):
+        assert (await client.post("/v1/chat/completions", json=chat(CLAUDE_MODEL))).status == 200
+    assert [r.key for r in fake_llm.requests] == [k0, k2, k3, k1, k2]
