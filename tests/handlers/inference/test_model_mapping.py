@@ -166,3 +166,38 @@ async def test_no_exclusion_list_applies_to_a_vertex_key(gateway: MakeGateway, f
     resp = await client.post("/v1/chat/completions", json=chat("gemini-2.5-pro"))
     assert resp.status == 200, await resp.text()
     assert [r.path for r in fake_llm.requests] == ["/v1/publishers/google/models/gemini-2.5-pro:generateContent"]
+
+
+THINKING_RULES = """payload:
+  default:
+    - models: [{name: "gemini-2.5-*", protocol: gemini}]
+      params: {"generationConfig.thinkingConfig.thinkingBudget": 100}
+  override:
+    - models: [{name: "*"}]
+      params: {"generationConfig.temperature": 0.3}
+"""
+
+
+@pytest.mark.parametrize(("path", "budget"), [
+    # Nothing in the client's body: the default replaces the value the suffix made.
+    ("/v1beta/models/gemini-2.5-flash(8192):generateContent", None),
+    # The client's own budget keeps the default out ...
+    ("/v1beta/models/gemini-2.5-flash:generateContent", 555),
+    # ... also when the suffix, which wins over the body, set the value that goes out.
+    ("/v1beta/models/gemini-2.5-flash(8192):generateContent", 555),
+])
+async def test_a_default_rule_yields_to_the_clients_body_not_to_the_thinking_suffix(
+        gateway: MakeGateway, fake_llm: FakeLLM, path: str, budget: int | None) -> None:
+    """The Gemini executor applies thinking, then the rules (gemini_executor.go:119-129); a
+    default looks at the translated client body from before the thinking step, an override
+    always sets (payload_helpers.go:16-124)."""
+    client = await gateway(f"gemini-api-key:\n  - api-key: g1\n    base-url: {fake_llm.root}\n{THINKING_RULES}")
+    config: dict[str, Any] = {"temperature": 0.9}
+    if budget is not None:
+        config["thinkingConfig"] = {"thinkingBudget": budget}
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": config}
+    resp = await client.post(path, json=body)
+    assert resp.status == 200, await resp.text()
+    sent = fake_llm.requests[-1].body["generationConfig"]
+    expected = 100 if budget is None else (8192 if "(8192)" in path else budget)
+    assert (sent["thinkingConfig"]["thinkingBudget"], sent["temperature"]) == (expected, 0.3)
