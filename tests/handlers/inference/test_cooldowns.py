@@ -158,3 +158,15 @@ async def test_token_counts_rotate_and_share_the_cooldowns_of_their_model(gatewa
         assert resp.status == 429 and resp.headers["Retry-After"] == "1"
         assert await resp.read() == _cooldown(CLAUDE_MODEL, 1, "1s")
     assert len(fake_llm.requests) == 2
+
+
+async def test_waiting_stops_at_the_first_cooldown_longer_than_max_retry_interval(gateway: MakeGateway,
+                                                                                  fake_llm: FakeLLM) -> None:
+    # shouldRetryAfterError (conductor.go:1222-1237): the 1 s cooldown fits a 1 s interval, the
+    # doubled 2 s one does not, so passes remain but the second 429 is the answer.
+    client = await gateway(_keys(fake_llm.root, "k1", extra="request-retry: 3\nmax-retry-interval: 1\n"))
+    fake_llm.script("k1", status(429, QUOTA), status(429, QUOTA), status(429, QUOTA))
+    resp = await client.post("/v1/messages", json=claude(CLAUDE_MODEL))
+    assert resp.status == 429 and "Retry-After" not in resp.headers
+    assert await resp.json() == QUOTA
+    assert len(fake_llm.requests) == 2
