@@ -1,7 +1,8 @@
 """The client inference surface as an HTTP client meets it: the whole gateway, every route
 ``native``, client keys configured, on both listeners (through the front door, and straight to
 aiohttp's server, as with ``QUOTIO_GATEWAY_FRONTDOOR=off``). What a route does for the methods
-and paths Gin does not register, the ``/v1/models`` User-Agent switch, and two handler details.
+and paths Gin does not register, the root greeting without a key, the ``/v1/models`` User-Agent
+switch, and two handler details.
 Reference: cliproxyapi-surface.md §1, §1a, §3, §5, §12; Go at 9b72ea9ef cited per test.
 """
 
@@ -198,3 +199,33 @@ async def test_a_2xx_upstream_status_other_than_200_answers_200(native: Gateway)
         assert answer.headers["Content-Type"] == "application/json"
         assert json.loads(answer.body)["candidates"][0]["content"]["parts"] == [{"text": ANSWER}]
     assert len(native.fake.requests) == 2
+
+
+ROOT = (b'{"endpoints":["POST /v1/chat/completions","POST /v1/completions","GET /v1/models"],'
+        b'"message":"CLI Proxy API Server"}')
+
+
+async def test_the_root_greets_without_a_key_while_client_keys_are_set(native: Gateway) -> None:
+    """server.go:340-349: ``GET /`` sits outside the authenticated groups, so it answers any
+    caller with Gin's c.JSON (sorted keys, charset); a wrong key changes nothing."""
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        for answer in await native.call("GET", "/", headers=headers):
+            assert (answer.status, answer.body) == (200, ROOT)
+            assert answer.headers["Content-Type"] == "application/json; charset=utf-8"
+            for name, value in CORS.items():
+                assert answer.headers[name] == value
+    # Only GET is registered there; Gin maps no HEAD (surface §1).
+    for method in ("HEAD", "POST", "PUT"):
+        for answer in await native.call(method, "/"):
+            _gin_404(answer, head=method == "HEAD")
+
+
+@pytest.mark.parametrize("path", ["/health", "/v1/health", "/v1", "/v1beta", "/v1/embeddings"])
+async def test_paths_the_legacy_never_registered_are_gins_404(native: Gateway, path: str) -> None:
+    """No ``/health`` at 9b72ea9ef (surface §1a; the gateway's own ``/healthz`` is listed in
+    docs/compatibility.md), and no OpenAI route beyond the five: Gin's 404, before auth."""
+    for method in ("GET", "POST"):
+        for answer in await native.call(method, path, body={} if method == "POST" else None):
+            _gin_404(answer)
+    assert native.fake.requests == []
+
