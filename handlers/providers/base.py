@@ -563,6 +563,11 @@ class Executor(ABC):
     # The legacy executor reads a stream line that is bare JSON (no ``data:``) as a chunk
     # (``jsonPayload``, usage_helpers.go:530-547): the Gemini-family executors do.
     bare_json_lines = False
+    # A 200 ``application/json`` answer to a stream request is read whole and, when it is the
+    # upstream's complete answer object, as the events it stands for (``whole_answer_events``,
+    # whole_answers.py; compatibility row 4b). Only the executors whose upstreams are asked to
+    # stream for every fold look; the choice is made once per response, from its Content-Type.
+    reads_whole_answers = False
 
     def __init__(self, client: UpstreamClient) -> None:
         self.client = client
@@ -596,6 +601,11 @@ class Executor(ABC):
         returns whether there are any, which the pipeline passes on as ``UpstreamRequest.shaped``.
         Executors that write the model after the rules (Gemini, Vertex, Codex) have none."""
         return False
+
+    def whole_answer_events(self, payload: Any) -> list[dict[str, Any]] | None:
+        """The stream events a whole JSON answer stands for, or None when it is no such answer
+        (then its body is read as the stream it claims to be)."""
+        return None
 
     def ends_answer(self, event: StreamEvent) -> bool:
         """An event after which the upstream ends its stream on purpose without the terminal

@@ -44,6 +44,7 @@ from .base import (
 )
 from .claude_tool_prefix import is_oauth_token, prefix_tools, strip_event, strip_response
 from .oauth_base import MappedStream
+from .whole_answers import claude_message_events
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 CLAUDE_CODE_LINE = "You are Claude Code, Anthropic's official CLI for Claude."
@@ -345,6 +346,11 @@ class ClaudeAPIExecutor(Executor):
     async def stream(self, credential: APIKeyCredential, request: UpstreamRequest) -> Any:
         opened = await super().stream(credential, request)
         return MappedStream(opened, strip_event) if is_oauth_token(self.secret_of(credential)) else opened
+
+    reads_whole_answers = True
+
+    def whole_answer_events(self, payload: Any) -> list[dict[str, Any]] | None:
+        return claude_message_events(payload)
 
     @property
     def terminal_name(self) -> str:

@@ -31,6 +31,7 @@ from .base import (
     inband_status_error,
     json_bytes,
 )
+from .whole_answers import codex_response_events
 
 DEFAULT_BASE_URL = "https://chatgpt.com/backend-api/codex"
 USER_AGENT = "codex_cli_rs/0.50.0 (Mac OS 26.0.1; arm64) Apple_Terminal/464"
@@ -131,6 +132,11 @@ class CodexAPIExecutor(Executor):
         failures = (self.inband_error(StreamEvent("", data.decode("utf-8", errors="replace"), payload))
                     for data, payload in events)
         raise next((f for f in failures if f is not None), None) or self.truncated_error()
+
+    reads_whole_answers = True
+
+    def whole_answer_events(self, payload: Any) -> list[dict[str, Any]] | None:
+        return codex_response_events(payload)
 
     @property
     def terminal_name(self) -> str:

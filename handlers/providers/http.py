@@ -44,6 +44,7 @@ from .env_proxy import EnvProxy
 from .redirects import MAX_REDIRECTS, REDIRECT_STATUSES, RedirectChain
 from .upstream_log import CONTEXT_CANCELED, UPSTREAM_LOG, UpstreamLog, head_cancelled, note_cancelled
 from .usage_filter import filter_usage_metadata
+from .whole_answers import sse_body
 
 if TYPE_CHECKING:
     from .base import Executor
@@ -488,6 +489,9 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
         # Set at the end of a stream the upstream ended on purpose before its terminal event
         # (``Executor.ends_answer``): whole as a stream, but with no answer in it to fold.
         self.answerless = False
+        # Decided once, from the head: a JSON answer to a stream request may be the whole answer
+        # object (``Executor.reads_whole_answers``); an SSE answer never pays for the check.
+        self._whole_json = executor.reads_whole_answers and not raw and _json_media(headers.get("Content-Type"))
 
     def _reader(self) -> tuple[Callable[[], Awaitable[bytes]], Callable[[], None]]:
         """How this stream's bytes are read: a call giving the next chunk (``b""`` at the end,
@@ -508,6 +512,8 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
 
     async def _iterate(self) -> AsyncIterator[StreamEvent | bytes]:
         read, stop = self._logged_reader()
+        if self._whole_json:
+            read = _whole_answer_reader(read, self._executor)
         try:
             if self._raw:
                 empty = True
@@ -655,6 +661,38 @@ class UpstreamStream(OpenStream[StreamEvent | bytes]):
         if error is not None:
             event = StreamEvent(raw.event, data, payload, error)
         return event
+
+
+def _json_media(content_type: str | None) -> bool:
+    return content_type is not None and content_type.partition(";")[0].strip().lower() == "application/json"
+
+
+def _whole_answer_reader(read: Callable[[], Awaitable[bytes]], executor: Executor,
+                         ) -> Callable[[], Awaitable[bytes]]:
+    """``read`` for a JSON answer to a stream request: the whole body at once, as the SSE body of
+    the events it stands for when it is the upstream's complete answer object
+    (``Executor.whole_answer_events``), else as it came, for the SSE reader to find in it what it
+    finds today. The request log still records the upstream's own bytes (``read`` is the logged
+    reader)."""
+    done = False
+
+    async def whole() -> bytes:
+        nonlocal done
+        if done:
+            return b""
+        done = True
+        parts: list[bytes] = []
+        while chunk := await read():
+            parts.append(chunk)
+        body = b"".join(parts)
+        try:
+            payload = loads_upstream(body)
+        except orjson.JSONDecodeError:
+            return body
+        events = executor.whole_answer_events(payload)
+        return body if events is None else sse_body(events)
+
+    return whole
 
 
 def _finish(response: Response, complete: bool) -> None:
