@@ -426,6 +426,53 @@ def _truncated_answer_refused(legacy: Signature, native: Signature) -> Explained
     return _whole(legacy, native)
 
 
+# What the legacy's non-stream Claude translators build from a body with no ``data:`` line: the
+# template with nothing written into it, told apart from a real answer by its usage keys. Per
+# finish reason: the template's usage keys, and the key a folded ``message_delta`` always adds
+# (chat: ``prompt_tokens_details.cached_tokens``; Gemini: the token counts beside ``trafficType``).
+# Responses: ``completed`` with no output item at all.
+_EMPTY_FOLDS = {
+    "stop": (["completion_tokens", "prompt_tokens", "total_tokens"], "prompt_tokens_details.cached_tokens"),
+    "STOP": (["trafficType"], "promptTokenCount"),
+}
+
+
+def _whole_json_answer_read(legacy: Signature, native: Signature) -> Explained:
+    """A Claude or Codex upstream asked to stream that answered with its whole answer object as
+    JSON (row 4b): the legacy reads only ``data:`` lines, so its client gets no answer (an empty
+    stream, at most the chat ``[DONE]``; the empty non-stream template; a Codex fold's 408);
+    native reads the object as its stream and answers in full. Native must be a 200 with a
+    finished answer and no error, of the same kind as the legacy's (stream or JSON document).
+
+    A Gemini client's stream is left out: an empty legacy body against native ``data:`` chunks is
+    also row 33a, which no rule explains."""
+    if native.get("status") != 200 or native.get("error_type") is not None:
+        return None
+    if not any(native.get("finish_reasons") or []):
+        return None
+    if legacy.get("status") == 408 and legacy.get("error_type") is not None and "keys" in native:
+        return _whole(legacy, native)  # the Codex fold's "stream closed before response.completed"
+    if (legacy.get("status") != 200 or legacy.get("error_type") is not None
+            or legacy.get("tool_calls") or legacy.get("content_blocks")):
+        return None
+    events_l, events_n = legacy.get("events"), native.get("events")
+    if isinstance(events_l, list):
+        if (events_l not in ([], ["[DONE]"]) or legacy.get("finish_reasons") or legacy.get("usage_keys")
+                or not isinstance(events_n, list) or events_n == ["data"]):
+            return None
+        return _whole(legacy, native)
+    if "keys" not in legacy or legacy.get("keys") != native.get("keys"):
+        return None
+    finish = legacy.get("finish_reasons")
+    if finish == ["completed"]:
+        return _whole(legacy, native)
+    template = _EMPTY_FOLDS.get(finish[0]) if isinstance(finish, list) and len(finish) == 1 else None
+    if template is not None and legacy.get("usage_keys") == template[0] \
+            and template[1] in (native.get("usage_keys") or []):
+        return _whole(legacy, native)
+    return None
+
+
 def _first_event_error_as_json(legacy: Signature, native: Signature) -> Explained:
     """A same-protocol stream whose upstream's first event is an error: the legacy relays it under
     a 200 (then ``[DONE]`` on OpenAI chat); native keeps it its own, retries or rotates, and
@@ -456,6 +503,8 @@ RULES: tuple[ExpectedDifference, ...] = (
     ExpectedDifference("gemini-unknown-method-404", _gemini_unknown_method),
     ExpectedDifference("gemini-alt-json-body", _gemini_alt_json_body),
     ExpectedDifference("envelope-without-contents-400", _envelope_without_contents),
+    # Before the rules that take out a piece: it accounts for the whole answer.
+    ExpectedDifference("whole-json-answer-read", _whole_json_answer_read),
     ExpectedDifference("codex-tool-calls-finish-reason", _codex_tool_calls_finish),
     ExpectedDifference("truncated-stream-error-frame", _truncated_stream_flagged),
     ExpectedDifference("first-event-error-json", _first_event_error_as_json),

@@ -498,6 +498,87 @@ def test_a_finished_answer_against_native_500_is_still_a_mismatch() -> None:
     assert compare("llm", Captured(200, JSON, partial), Captured(500, JSON, other)).outcome is Outcome.MISMATCH
 
 
+# --- row 4b: a whole JSON answer from an upstream asked to stream --------------------------
+
+
+WEATHER = {"id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+
+
+def chat_answer(*, calls: bool = True, details: bool = True) -> Captured:
+    usage: dict[str, Any] = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    if details:
+        usage["prompt_tokens_details"] = {"cached_tokens": 0}
+    message: dict[str, Any] = {"role": "assistant", "content": "Let me check."}
+    if calls:
+        message["tool_calls"] = [WEATHER]
+    body = {"id": "msg_1", "object": "chat.completion", "created": 1, "model": "claude-x", "choices": [
+        {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}], "usage": usage}
+    return Captured(200, JSON, json.dumps(body).encode())
+
+
+# claude_openai_response.go's non-stream template as it leaves it without a single data: line.
+EMPTY_CHAT = (b'{"id":"","object":"chat.completion","created":0,"model":"","choices":[{"index":0,"message":'
+              b'{"role":"assistant","content":""},"finish_reason":"stop"}],"usage":{"prompt_tokens":0,'
+              b'"completion_tokens":0,"total_tokens":0}}')
+WHOLE_JSON = "expected:whole-json-answer-read"
+
+
+def test_an_empty_fold_of_a_whole_json_answer_against_the_native_answer_is_ignored() -> None:
+    result = compare("llm", Captured(200, JSON, EMPTY_CHAT), chat_answer())
+    assert (result.outcome, result.reason) == (Outcome.IGNORED, WHOLE_JSON)
+    # A text answer shows only the usage keys a folded message_delta adds.
+    assert compare("llm", Captured(200, JSON, EMPTY_CHAT), chat_answer(calls=False)).reason == WHOLE_JSON
+    # Responses: the template's completed response without output.
+    empty = {"id": "", "object": "response", "status": "completed", "output": [],
+             "usage": {"input_tokens": 0, "output_tokens": 0, "output_tokens_details": {}, "total_tokens": 0}}
+    full = {**empty, "output": [{"type": "message", "content": []}, {"type": "function_call", "name": "f",
+                                                                     "arguments": "{}"}],
+            "usage": {"input_tokens": 10, "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0},
+                      "total_tokens": 15}}
+    result = compare("llm", Captured(200, JSON, json.dumps(empty).encode()),
+                     Captured(200, JSON, json.dumps(full).encode()))
+    assert result.reason == WHOLE_JSON
+    # Gemini: STOP with no token count.
+    def gemini(parts: list[Any], usage: dict[str, Any]) -> Captured:
+        body = {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP"}],
+                "usageMetadata": {**usage, "trafficType": "PROVISIONED_THROUGHPUT"}, "modelVersion": "m",
+                "createTime": "", "responseId": ""}
+        return Captured(200, JSON, json.dumps(body).encode())
+
+    counts = {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}
+    assert compare("llm", gemini([], {}), gemini([{"text": "Hi"}], counts)).reason == WHOLE_JSON
+
+
+def test_an_empty_stream_or_a_codex_408_against_the_native_answer_is_ignored() -> None:
+    finish = "data: " + json.dumps({"object": "chat.completion.chunk",
+                                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    native = stream(chunk("Hel"), finish, "data: [DONE]")
+    assert compare("llm", stream("data: [DONE]"), native).reason == WHOLE_JSON
+    claude = claude_sse({"type": "message_start", "message": {"id": "m", "usage": {"input_tokens": 1}}},
+                        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}},
+                        {"type": "message_stop"})
+    # A Claude client's stream: the legacy relayed the JSON lines, which hold no SSE event.
+    relayed = Captured(200, SSE, b'{"id":"msg_1","type":"message","content":[]}\n')
+    assert compare("llm", relayed, claude).reason == WHOLE_JSON
+    codex_408 = b'{"error":{"message":"stream error: stream disconnected before completion: stream closed ' \
+                b'before response.completed","type":"invalid_request_error"}}'
+    assert compare("llm", Captured(408, JSON, codex_408), chat_answer()).reason == WHOLE_JSON
+
+
+def test_a_real_legacy_answer_or_a_native_without_one_is_not_a_whole_json_answer() -> None:
+    # A legacy answer with content (its usage went through message_delta) is a real answer.
+    assert compare("llm", chat_answer(calls=False), chat_answer()).outcome is Outcome.MISMATCH
+    # Bare usage on both sides: nothing says the native answer came from a folded stream.
+    bare = chat_answer(details=False)
+    assert compare("llm", Captured(200, JSON, EMPTY_CHAT), bare).outcome is Outcome.MISMATCH
+    # A native stream that never finished, or a native error, explains nothing.
+    assert compare("llm", stream("data: [DONE]"), stream(chunk("Hel"), "data: [DONE]")).outcome is Outcome.MISMATCH
+    assert compare("llm", Captured(200, JSON, EMPTY_CHAT), Captured(500, JSON, SERVER_500)).reason != WHOLE_JSON
+    # An empty legacy body against Gemini data: chunks is row 33a, left a mismatch.
+    gemini = "data: " + json.dumps({"candidates": [{"content": {"parts": [{"text": "h"}]}, "finishReason": "STOP"}]})
+    assert compare("llm", Captured(200, SSE, b""), stream(gemini)).outcome is Outcome.MISMATCH
+
+
 # --- rows 39-41: tool calls the legacy mislabels -------------------------------------------
 
 
