@@ -588,6 +588,19 @@ GOOGLE_INVALID_ARGUMENT = (b'{\n  "error": {\n    "code": 400,\n'
                            b'    "message": "Request contains an invalid argument.",\n'
                            b'    "status": "INVALID_ARGUMENT"\n  }\n}')
 
+# A Claude upstream asked to stream (every call for a non-Claude client, claude_executor.go:97)
+# that answers with its whole message as JSON (row 4b). The legacy's fold reads only "data:"
+# lines (claude_openai_response.go:270-279), so its chat client gets the bare template with the
+# id, created and model it found, none (:281, :368-370).
+CLAUDE_WHOLE_MESSAGE = {
+    "id": "msg_whole", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+    "content": [{"type": "text", "text": "Hello from a whole answer"}], "stop_reason": "end_turn",
+    "stop_sequence": None, "usage": {"input_tokens": 9, "output_tokens": 4}}
+CHAT_FROM_CLAUDE_JSON = (b'{"id":"","object":"chat.completion","created":0,"model":"","choices":[{"index":0,'
+                         b'"message":{"role":"assistant","content":""},"finish_reason":"stop"}],'
+                         b'"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}}')
+
+
 def cases() -> list[Case]:
     weather_chat = {"model": "x-alias", "messages": [{"role": "user", "content": "what is the weather in Paris"}],
                     "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -702,6 +715,11 @@ def cases() -> list[Case]:
         Case("envelope-without-contents-400", f"/v1beta/models/{ANTIGRAVITY_MODEL}:generateContent",
              {"generationConfig": {"temperature": 0.2}}, "ignored", "envelope-without-contents-400",
              legacy=Canned(400, {"Content-Type": "application/json"}, GOOGLE_INVALID_ARGUMENT)),
+        # Row 4b, non-stream chat client.
+        Case("whole-json-answer-read", "/v1/chat/completions",
+             {"model": "c-alias", "messages": [{"role": "user", "content": "say hello"}]}, "ignored",
+             "whole-json-answer-read", {"sk-claude": [status(200, CLAUDE_WHOLE_MESSAGE)]},
+             legacy=Canned(200, {"Content-Type": "application/json"}, CHAT_FROM_CLAUDE_JSON)),
         # Not a documented deviation: the native leg's upstream fails (429) where the legacy's
         # served the answer. This must stay a mismatch.
         Case("native-differs-claude", "/v1/messages", claude_stream("c-alias"), "mismatch",
