@@ -4,7 +4,7 @@ HTTP where the executors' stream framing and end-of-stream handling have also ru
 Facts: cliproxyapi-translation-resilience.md A2.2, A2.4, A2.6, A2.12, checked against
 CLIProxyAPI at 9b72ea9ef (internal/translator/claude/openai/chat-completions/claude_openai_response.go,
 gemini/openai/chat-completions/gemini_openai_response.go, gemini/claude/gemini_claude_response.go,
-openai/claude/openai_claude_response.go).
+openai/claude/openai_claude_response.go) and runtime/executor/claude_executor.go:321-337 for A3.3.
 """
 
 from __future__ import annotations
@@ -85,3 +85,11 @@ async def test_openai_reasoning_array_and_done_without_usage(gateway: MakeGatewa
         ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}}),
         ("message_stop", {"type": "message_stop"}),
     ]
+
+
+async def test_claude_client_on_claude_stream_gets_the_bytes_as_they_came(gateway: MakeGateway,
+                                                                          up: Upstream) -> None:
+    # A3.3: no translator for Claude -> Claude; every line, ping included, is forwarded unchanged.
+    answer = claude_stream(("thinking", "hm"), ("text", "Hi"), ("tool", ("t1", "f", ['{"a":', "1}"])))
+    assert b"event: ping" in answer
+    assert await call(gateway, up, "/v1/messages", messages(CLAUDE_MODEL, stream=True), answer) == answer
