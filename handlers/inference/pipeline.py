@@ -406,6 +406,15 @@ async def serve(request: web.Request, runtime: InferenceRuntime, call: Inference
     return answer
 
 
+def _record_error_answer(answer: web.StreamResponse, body: bytes) -> None:
+    """An error answer for the request log: with request-log on, the failed call's API response
+    (WriteErrorResponse, handlers.go:671-693); with it off, the mark that makes an error file."""
+    if (upstream_log := UPSTREAM_LOG.get()) is not None:
+        upstream_log.error_answer(_error_message(body), body)
+    else:
+        answer[ERROR_ANSWER_KEY] = True
+
+
 def _error_message(body: bytes) -> str:
     """The message an error answer was built from (``error.message``, else the whole text)."""
     try:
@@ -568,10 +577,7 @@ class _NonStreamKeepAlive:
         assert body is not None and isinstance(body, bytes)
         self.request[TERMINAL_ERROR_KEY] = TerminalError(answer.status, body, Timestamp.now_local().rfc3339_nano(),
                                                          streams=False)
-        if (upstream_log := UPSTREAM_LOG.get()) is not None:
-            upstream_log.error_answer(_error_message(body), body)
-        else:
-            self.response[ERROR_ANSWER_KEY] = True
+        _record_error_answer(self.response, body)
         return body
 
     def abandon(self, answer: web.Response) -> None:
@@ -582,11 +588,8 @@ class _NonStreamKeepAlive:
         sent, under the error's status. Synchronous: it runs while the cancellation goes on."""
         self.stop_ticking()
         if self.response is None:
-            if (upstream_log := UPSTREAM_LOG.get()) is not None:
-                assert isinstance(answer.body, bytes)
-                upstream_log.error_answer(_error_message(answer.body), answer.body)
-            else:
-                answer[ERROR_ANSWER_KEY] = True
+            assert isinstance(answer.body, bytes)
+            _record_error_answer(answer, answer.body)
             self.request[GONE_ANSWER_KEY] = answer
             return
         body = self._error_after_commit(answer)
