@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.translation.sse import dumps
+from handlers.translation.sse import dumps, encode_claude_event
 
 Events = list[dict[str, Any]]
 
 
 def sse_body(events: Events) -> bytes:
     """The events framed as the upstream frames them (``event:`` named after the JSON ``type``)."""
-    return b"".join(b"event: " + str(e["type"]).encode() + b"\ndata: " + dumps(e) + b"\n\n" for e in events)
+    return b"".join(encode_claude_event(str(e["type"]), e) for e in events)
 
 
 # --- Claude Messages -----------------------------------------------------------------------------
