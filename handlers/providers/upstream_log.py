@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.usage.statistics import Timestamp
-from quotio_gateway.gostrings import go_canonical_header_key, go_trim
+from quotio_gateway.gostrings import go_canonical_header_key, go_quote, go_trim
 from quotio_gateway.logging import REDACTED, redact_header, redact_query
 
 UPSTREAM_LOG: ContextVar[UpstreamLog | None] = ContextVar("quotio_upstream_log", default=None)
@@ -278,10 +278,9 @@ CANCELLED_CALL: ContextVar[CancelledCall | None] = ContextVar("quotio_cancelled_
 
 def head_cancelled(method: str, url: str) -> str:
     """Go's ``url.Error`` text for a call cancelled before its answer's head: the method as
-    ``urlErrorOp`` spells it ("Post"), the URL quoted; a secret in its query is masked."""
+    ``urlErrorOp`` spells it ("Post"), the URL quoted as ``%q`` quotes it; a secret in its query is masked."""
     op = method[:1] + method[1:].lower() if method else "Get"
-    quoted = redact_query(url).replace("\\", "\\\\").replace('"', '\\"')
-    return f'{op} "{quoted}": {CONTEXT_CANCELED}'
+    return f"{op} {go_quote(redact_query(url))}: {CONTEXT_CANCELED}"
 
 
 def note_cancelled(text: str) -> None:
